@@ -1,0 +1,328 @@
+import type { Msg, Subscription } from 'nats';
+import {
+  type BrokerEvent,
+  type BrokerInfo,
+  type CallMeta,
+  Codec,
+  ErrorCode,
+  Header,
+  type ListReply,
+  type LookupReply,
+  NAME_PATTERN,
+  PROTOCOL_VERSION,
+  parse,
+  type RegisterReply,
+  type RegistryEvent,
+  readCallMeta,
+  SwitchboardError,
+} from '../protocol/index.js';
+import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from '../proxies/index.js';
+import {
+  type ConnectionOptions,
+  type ListenContext,
+  listen,
+  openSiteConnection,
+  RequestChannel,
+  respondError,
+  respondValue,
+  type SiteConnection,
+} from '../transport/index.js';
+import { newId } from '../util/index.js';
+import { Registry, type RegistryChange } from './registry.js';
+
+/** Options of a {@link Broker}. */
+export interface BrokerOptions extends ConnectionOptions {
+  /** Name of the site this broker serves; every broker of a site uses the same. */
+  site: string;
+  /** Broker id. @default a random id */
+  id?: string;
+  /**
+   * A lease lasts this many heartbeat intervals of the instance.
+   * @default 3
+   */
+  leaseFactor?: number;
+  /**
+   * How often expired leases are swept.
+   * @default 250
+   */
+  sweepIntervalMs?: number;
+  /**
+   * How forwarded calls are spread over instances.
+   * @default 'round-robin'
+   */
+  policy?: BalancePolicy;
+  /**
+   * Largest call body accepted for forwarding, in bytes.
+   * @default the NATS server's max_payload
+   */
+  maxPayload?: number;
+}
+
+function checkOptions(options: BrokerOptions): void {
+  if (!NAME_PATTERN.test(options.site ?? '')) {
+    throw new TypeError(
+      `broker option 'site' must be a name of letters, digits, '_' or '-' (got '${options.site}')`,
+    );
+  }
+  if (options.leaseFactor !== undefined && !(options.leaseFactor >= 1)) {
+    throw new TypeError(`broker option 'leaseFactor' must be at least 1`);
+  }
+  if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
+    throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
+  }
+  if (options.policy !== undefined && !BALANCE_POLICIES.includes(options.policy)) {
+    throw new TypeError(`broker option 'policy' must be one of ${BALANCE_POLICIES.join(', ')}`);
+  }
+}
+
+/**
+ * The site's coordinator. It owns the site registry (servers register,
+ * heartbeat and deregister; silent ones expire), answers lookups and listings,
+ * forwards calls from thin clients, and announces registry changes.
+ *
+ * Its state is soft: a restarted broker rebuilds the registry from the
+ * re-registrations its `started` event triggers, and several brokers of one
+ * site run side by side, each with the whole registry.
+ */
+export class Broker {
+  /** Site this broker serves. */
+  readonly site: string;
+  /** This broker's id. */
+  readonly id: string;
+  /** The site registry (read it; change it through the protocol). */
+  readonly registry: Registry;
+  readonly startedAt = Date.now();
+
+  readonly #conn: SiteConnection;
+  readonly #codec = new Codec();
+  readonly #channel: RequestChannel;
+  readonly #balancer: LoadBalancer;
+  readonly #maxPayload: number;
+  readonly #subs: Subscription[] = [];
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(conn: SiteConnection, options: BrokerOptions) {
+    this.#conn = conn;
+    this.site = options.site;
+    this.id = options.id ?? newId();
+    this.registry = new Registry({ site: this.site, leaseFactor: options.leaseFactor });
+    this.#channel = new RequestChannel(conn.nc);
+    this.#balancer = new LoadBalancer(options.policy ?? 'round-robin');
+    this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
+    const s = conn.subjects;
+    const ctx: ListenContext = {
+      nc: conn.nc,
+      codec: this.#codec,
+      logger: conn.logger,
+      site: () => this.site,
+    };
+    this.#subs.push(
+      listen(ctx, s.register, (m) => this.#onRegister(m)),
+      listen(ctx, s.heartbeat, (m) => this.#onHeartbeat(m)),
+      listen(ctx, s.deregister, (m) => this.#onDeregister(m)),
+      listen(ctx, s.lookup, (m) => this.#onLookup(m), s.brokerQueue),
+      listen(ctx, s.list, (m) => this.#onList(m), s.brokerQueue),
+      listen(ctx, s.info, (m) => this.#onInfo(m), s.brokerQueue),
+      listen(ctx, s.call, (m) => this.#onCall(m), s.brokerQueue),
+    );
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 250);
+    this.#sweeper.unref();
+  }
+
+  /** Connects to the site's NATS and starts serving. */
+  static async start(options: BrokerOptions): Promise<Broker> {
+    checkOptions(options);
+    const conn = await openSiteConnection(options, `switchboard-broker-${options.site}`);
+    const broker = new Broker(conn, options);
+    // Make sure our subscriptions are live before servers are told to re-register.
+    await conn.nc.flush();
+    broker.#announce('started');
+    conn.logger.info('broker started', { site: broker.site, id: broker.id });
+    return broker;
+  }
+
+  /** Stops serving: announces it, unsubscribes, rejects forwarded calls in flight, disconnects. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#sweeper);
+    const { nc, logger } = this.#conn;
+    if (!nc.isClosed()) {
+      this.#announce('stopping');
+      for (const sub of this.#subs) sub.unsubscribe();
+      await nc.flush().catch(() => {});
+    }
+    this.#channel.close();
+    await this.#conn.release();
+    logger.info('broker stopped', { site: this.site, id: this.id });
+  }
+
+  #decode<T>(msg: Msg, parser: (v: unknown) => T): T {
+    return parser(this.#codec.decode(msg.data));
+  }
+
+  #onRegister(msg: Msg): void {
+    const { instance } = this.#decode(msg, parse.registerRequest);
+    this.#publishChange(this.registry.register(instance));
+    if (msg.reply) {
+      const reply: RegisterReply = {
+        v: PROTOCOL_VERSION,
+        site: this.site,
+        brokerId: this.id,
+        leaseMs: this.registry.leaseFor(instance.heartbeatMs),
+      };
+      respondValue(msg, this.#codec, reply);
+    }
+  }
+
+  #onHeartbeat(msg: Msg): void {
+    const { id } = this.#decode(msg, parse.heartbeat);
+    if (!this.registry.heartbeat(id)) {
+      // We do not know it (we restarted, or its lease ran out): ask it to register again.
+      this.#conn.nc.publish(
+        this.#conn.subjects.control(id),
+        this.#codec.encode({ v: PROTOCOL_VERSION, kind: 'reregister' }),
+      );
+    }
+  }
+
+  #onDeregister(msg: Msg): void {
+    const { id } = this.#decode(msg, parse.deregister);
+    this.#publishChange(this.registry.deregister(id));
+  }
+
+  #onLookup(msg: Msg): void {
+    const req = this.#decode(msg, parse.lookupRequest);
+    const reply: LookupReply = {
+      v: PROTOCOL_VERSION,
+      site: this.site,
+      instances: this.registry.lookup(req.service, req.version) as LookupReply['instances'],
+    };
+    respondValue(msg, this.#codec, reply);
+  }
+
+  #onList(msg: Msg): void {
+    this.#decode(msg, parse.listRequest);
+    const reply: ListReply = { v: PROTOCOL_VERSION, site: this.site, services: this.registry.list() };
+    respondValue(msg, this.#codec, reply);
+  }
+
+  #onInfo(msg: Msg): void {
+    const reply: BrokerInfo = {
+      v: PROTOCOL_VERSION,
+      site: this.site,
+      brokerId: this.id,
+      startedAt: this.startedAt,
+    };
+    respondValue(msg, this.#codec, reply);
+  }
+
+  /**
+   * Forwards a thin client's call to an instance, passing the body through
+   * untouched, and relays the reply. Instances that turn out to be gone are
+   * skipped while the budget lasts.
+   */
+  async #onCall(msg: Msg): Promise<void> {
+    const received = Date.now();
+    const meta = readCallMeta(msg.headers);
+    const headers = msg.headers!;
+    if (meta.path.length === 0) headers.set(Header.path, this.site);
+    const fail = (code: ErrorCode, message: string, completed: 'no' | 'maybe' = 'no'): void =>
+      respondError(msg, this.#codec, this.#error(code, message, meta, completed));
+    if (msg.data.length > this.#maxPayload) {
+      return fail(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `call body of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`,
+      );
+    }
+    const instances = this.registry.lookup(meta.service, meta.versionRange);
+    if (instances.length === 0) {
+      return fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`);
+    }
+    const skipped = new Set<string>();
+    for (;;) {
+      const target = this.#balancer.pick(instances, skipped);
+      if (!target) {
+        return fail(ErrorCode.UNAVAILABLE, `no live instance of '${describe(meta)}'`);
+      }
+      const remaining = meta.budgetMs - (Date.now() - received);
+      if (remaining <= 0) {
+        return fail(ErrorCode.TIMEOUT, `deadline passed before '${describe(meta)}' was reached`);
+      }
+      headers.set(Header.budget, String(remaining));
+      this.#balancer.begin(target.id);
+      try {
+        const reply = await this.#channel.request(this.#conn.subjects.instance(target.id), {
+          data: msg.data,
+          headers,
+          timeoutMs: remaining,
+          target: `${meta.service}.${meta.method}`,
+        });
+        if (msg.reply) msg.respond(reply.data, { headers: reply.headers });
+        return;
+      } catch (thrown) {
+        const err = thrown as SwitchboardError;
+        if (err.code === ErrorCode.UNAVAILABLE && err.completed === 'no') {
+          skipped.add(target.id);
+          continue;
+        }
+        return fail(err.code, err.message, err.completed === 'no' ? 'no' : 'maybe');
+      } finally {
+        this.#balancer.end(target.id);
+      }
+    }
+  }
+
+  #error(
+    code: ErrorCode,
+    message: string,
+    meta: CallMeta,
+    completed: 'no' | 'maybe',
+  ): SwitchboardError {
+    return new SwitchboardError(code, message, {
+      site: this.site,
+      service: meta.service,
+      completed,
+      path: meta.path.length > 0 ? meta.path : [this.site],
+    });
+  }
+
+  #sweep(): void {
+    for (const change of this.registry.expire()) {
+      this.#conn.logger.info('instance lease expired', {
+        service: change.view.service,
+        id: change.view.id,
+      });
+      this.#publishChange(change);
+    }
+  }
+
+  #publishChange(change: RegistryChange | undefined): void {
+    if (!change || this.#conn.nc.isClosed()) return;
+    const event: RegistryEvent = {
+      v: PROTOCOL_VERSION,
+      kind: change.kind,
+      service: change.view.service,
+      id: change.view.id,
+      site: change.view.site,
+    };
+    this.#conn.nc.publish(this.#conn.subjects.registryEvents, this.#codec.encode(event));
+  }
+
+  #announce(kind: BrokerEvent['kind']): void {
+    const event: BrokerEvent = { v: PROTOCOL_VERSION, kind, site: this.site, brokerId: this.id };
+    this.#conn.nc.publish(this.#conn.subjects.brokerEvents, this.#codec.encode(event));
+  }
+}
+
+function describe(meta: CallMeta): string {
+  return meta.versionRange ? `${meta.service}@${meta.versionRange}` : meta.service;
+}

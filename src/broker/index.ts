@@ -1,0 +1,2 @@
+export { Broker, type BrokerOptions } from './broker.js';
+export { Registry, type RegistryChange, type RegistryEntry, type RegistryOptions } from './registry.js';

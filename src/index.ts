@@ -1,0 +1,15 @@
+/**
+ * Switchboard: a federated broker mesh for TypeScript services over NATS.
+ * @packageDocumentation
+ */
+export { Broker, type BrokerOptions, Registry } from './broker/index.js';
+export { type Calculator, calculatorService } from './examples/calculator.js';
+export * from './protocol/index.js';
+export * from './proxies/index.js';
+export {
+  type ConnectionOptions,
+  DEFAULT_NATS_URL,
+  RequestChannel,
+  type TlsFiles,
+} from './transport/index.js';
+export { type Logger, type LogLevel, lineLogger, silentLogger } from './util/index.js';

@@ -1,0 +1,38 @@
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { ErrorCode, SwitchboardError } from './errors.js';
+
+/**
+ * msgpack encoding with one reused encoder and decoder. `decode` never throws
+ * anything but a `BAD_REQUEST` {@link SwitchboardError}.
+ */
+export class Codec {
+  readonly #encoder = new Encoder({ ignoreUndefined: true });
+  readonly #decoder = new Decoder();
+
+  /** Encodes a value into a fresh buffer (safe to hand to NATS, which sends it later). */
+  encode(value: unknown): Uint8Array {
+    try {
+      return this.#encoder.encode(value);
+    } catch (err) {
+      throw new SwitchboardError(
+        ErrorCode.BAD_REQUEST,
+        `cannot encode value: ${(err as Error).message}`,
+        { completed: 'no', cause: err },
+      );
+    }
+  }
+
+  /** Decodes one msgpack value; an empty body decodes to `undefined`. */
+  decode(bytes: Uint8Array): unknown {
+    if (bytes.length === 0) return undefined;
+    try {
+      return this.#decoder.decode(bytes);
+    } catch (err) {
+      throw new SwitchboardError(
+        ErrorCode.BAD_REQUEST,
+        `malformed msgpack body: ${(err as Error).message}`,
+        { completed: 'no', cause: err },
+      );
+    }
+  }
+}

@@ -1,0 +1,18 @@
+export { Client, type ClientOptions } from './client.js';
+export { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
+export { Resolver, type ResolverOptions } from './resolver.js';
+export {
+  methodsOf,
+  type ServerOptions,
+  ServerProxy,
+  type ServiceDefinition,
+  serve,
+} from './server-proxy.js';
+export type {
+  CallContext,
+  CallOptions,
+  ClientProxy,
+  MethodsOf,
+  ProxyOptions,
+  ServiceImplementation,
+} from './types.js';

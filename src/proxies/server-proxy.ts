@@ -1,0 +1,525 @@
+import type { Msg, Subscription } from 'nats';
+import {
+  type CallMeta,
+  Codec,
+  ErrorCode,
+  isValidVersion,
+  type InstanceRegistration,
+  isErrorReply,
+  NAME_PATTERN,
+  PROTOCOL_VERSION,
+  parse,
+  readCallMeta,
+  SwitchboardError,
+  toSwitchboardError,
+} from '../protocol/index.js';
+import {
+  type ConnectionOptions,
+  listen,
+  openSiteConnection,
+  RequestChannel,
+  respondError,
+  type SiteConnection,
+} from '../transport/index.js';
+import { newId } from '../util/index.js';
+import { ServerCallContext } from './call-context.js';
+
+/** A service to expose: a name, a version, and the object whose methods serve it. */
+export interface ServiceDefinition {
+  /** Service name: letters, digits, `_` and `-`. */
+  name: string;
+  /** Semantic version. @default '1.0.0' */
+  version?: string;
+  /**
+   * A plain object or a class instance. Its function-valued properties (own and
+   * inherited, except `constructor` and names starting with `_`) become methods;
+   * each gets the caller's arguments followed by a `CallContext`.
+   */
+  methods: object;
+  /** Free-form labels shown in lookups and listings. */
+  metadata?: Record<string, string>;
+}
+
+/** Options of a {@link ServerProxy}. */
+export interface ServerOptions extends ConnectionOptions {
+  /** Instance id. @default a random id */
+  instanceId?: string;
+  /**
+   * Heartbeat interval; the broker drops the instance after a few missed beats.
+   * @default 1000
+   */
+  heartbeatMs?: number;
+  /**
+   * Calls run at once; further calls wait in a queue.
+   * @default 256
+   */
+  maxConcurrent?: number;
+  /**
+   * Calls that may wait; beyond it calls are refused with `UNAVAILABLE`
+   * (completion `no`, so callers retry elsewhere).
+   * @default 4096
+   */
+  maxQueued?: number;
+  /**
+   * How long `close()` waits for calls in flight before aborting them.
+   * @default 10000
+   */
+  drainTimeoutMs?: number;
+  /**
+   * Largest request body accepted, in bytes.
+   * @default the NATS server's max_payload
+   */
+  maxPayload?: number;
+  /**
+   * How long `serve()` waits for a broker to confirm the registration before
+   * returning anyway (registration goes on in the background).
+   * @default 2000
+   */
+  registerTimeoutMs?: number;
+}
+
+type Handler = (...args: unknown[]) => unknown;
+
+interface QueuedCall {
+  msg: Msg;
+  meta: CallMeta;
+  handler: Handler;
+  args: unknown[];
+  deadline: number;
+}
+
+function positive(value: number | undefined, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new TypeError(`server option '${field}' must be a positive number (got ${value})`);
+  }
+  return value;
+}
+
+/** Collects the callable methods of a plain object or class instance. */
+export function methodsOf(target: object): Map<string, Handler> {
+  const handlers = new Map<string, Handler>();
+  for (let o: object | null = target; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (key === 'constructor' || key.startsWith('_') || handlers.has(key)) continue;
+      const value = (target as Record<string, unknown>)[key];
+      if (typeof value !== 'function') continue;
+      if (!NAME_PATTERN.test(key)) {
+        throw new TypeError(`method name '${key}' is not valid: use letters, digits, '_' or '-'`);
+      }
+      handlers.set(key, (value as Handler).bind(target));
+    }
+  }
+  return handlers;
+}
+
+/**
+ * The server-side proxy: exposes one service instance on the site. It
+ * registers and heartbeats with the site's brokers (registering again when a
+ * broker restarts), decodes requests, runs handlers within their deadline and
+ * concurrency limit, and encodes results and thrown errors.
+ */
+export class ServerProxy {
+  readonly instanceId: string;
+  readonly service: string;
+  readonly version: string;
+
+  readonly #conn: SiteConnection;
+  readonly #codec = new Codec();
+  readonly #channel: RequestChannel;
+  readonly #handlers: Map<string, Handler>;
+  readonly #registration: InstanceRegistration;
+  readonly #maxConcurrent: number;
+  readonly #maxQueued: number;
+  readonly #drainTimeoutMs: number;
+  readonly #maxPayload: number;
+  readonly #callSub: Subscription;
+  readonly #otherSubs: Subscription[];
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #inflight = new Map<ServerCallContext, QueuedCall>();
+  readonly #queue: QueuedCall[] = [];
+  #site: string | undefined;
+  #registered = false;
+  #registering: Promise<boolean> | undefined;
+  #draining = false;
+  #idle: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(conn: SiteConnection, service: ServiceDefinition, options: ServerOptions) {
+    this.#conn = conn;
+    this.instanceId = options.instanceId ?? newId();
+    this.service = service.name;
+    this.version = service.version ?? '1.0.0';
+    this.#handlers = methodsOf(service.methods);
+    const heartbeatMs = positive(options.heartbeatMs, 'heartbeatMs', 1000);
+    this.#maxConcurrent = positive(options.maxConcurrent, 'maxConcurrent', 256);
+    this.#maxQueued = options.maxQueued ?? 4096;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
+    this.#registration = {
+      id: this.instanceId,
+      service: this.service,
+      version: this.version,
+      methods: [...this.#handlers.keys()],
+      metadata: service.metadata ?? {},
+      heartbeatMs,
+    };
+    this.#channel = new RequestChannel(conn.nc);
+    const s = conn.subjects;
+    this.#callSub = conn.nc.subscribe(s.instance(this.instanceId), {
+      callback: (err, msg) => {
+        if (!err) this.#onCall(msg);
+      },
+    });
+    const ctx = { nc: conn.nc, codec: this.#codec, logger: conn.logger, site: () => this.#site };
+    this.#otherSubs = [
+      listen(ctx, s.control(this.instanceId), (msg) => {
+        parse.control(this.#codec.decode(msg.data));
+        conn.logger.info('broker asked to register again', { service: this.service });
+        this.#markUnregistered();
+      }),
+      listen(ctx, s.brokerEvents, (msg) => {
+        const event = parse.brokerEvent(this.#codec.decode(msg.data));
+        if (event.kind === 'started') this.#markUnregistered();
+      }),
+    ];
+    this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
+  }
+
+  /**
+   * Exposes `service` on the site's NATS and registers it with the broker.
+   * Resolves once a broker confirmed the registration, or after
+   * `registerTimeoutMs` (registration then goes on in the background).
+   */
+  static async start(service: ServiceDefinition, options: ServerOptions = {}): Promise<ServerProxy> {
+    if (!NAME_PATTERN.test(service.name ?? '')) {
+      throw new TypeError(`service name '${service.name}' is not valid: use letters, digits, '_' or '-'`);
+    }
+    if (service.version !== undefined && !isValidVersion(service.version)) {
+      throw new TypeError(`service version '${service.version}' is not MAJOR.MINOR.PATCH`);
+    }
+    const conn = await openSiteConnection(options, `switchboard-server-${service.name}`);
+    let server: ServerProxy;
+    try {
+      server = new ServerProxy(conn, service, options);
+    } catch (err) {
+      await conn.release();
+      throw err;
+    }
+    await conn.nc.flush();
+    const registered = await server.#register(options.registerTimeoutMs ?? 2000);
+    if (!registered) {
+      conn.logger.warn('no broker confirmed the registration yet; retrying in the background', {
+        service: service.name,
+      });
+    }
+    return server;
+  }
+
+  /** Site of the broker that accepted the registration (undefined until then). */
+  get site(): string | undefined {
+    return this.#site;
+  }
+
+  /** Whether a broker has confirmed the registration. */
+  get registered(): boolean {
+    return this.#registered;
+  }
+
+  /** Calls running now. */
+  get activeCalls(): number {
+    return this.#inflight.size;
+  }
+
+  /**
+   * Stops gracefully: deregisters (callers stop choosing this instance at once),
+   * finishes calls in flight (aborting those still running after
+   * `drainTimeoutMs`), unsubscribes and disconnects. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    const { nc, subjects, logger } = this.#conn;
+    this.#draining = true;
+    clearInterval(this.#heartbeat);
+    if (!nc.isClosed()) {
+      nc.publish(
+        subjects.deregister,
+        this.#codec.encode({ v: PROTOCOL_VERSION, id: this.instanceId }),
+      );
+      // Calls NATS already delivered are still served; new ones find no responder.
+      await this.#callSub.drain().catch(() => {});
+    }
+    await this.#waitIdle();
+    for (const sub of this.#otherSubs) if (!nc.isClosed()) sub.unsubscribe();
+    this.#channel.close();
+    await this.#conn.release();
+    logger.info('server stopped', { service: this.service, id: this.instanceId });
+  }
+
+  async #waitIdle(): Promise<void> {
+    if (this.#inflight.size === 0 && this.#queue.length === 0) return;
+    const idle = new Promise<void>((resolve) => {
+      this.#idle = resolve;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#drainTimeoutMs);
+    });
+    const late = await Promise.race([idle.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+    const closed = (completed: 'no' | 'maybe') =>
+      new SwitchboardError(ErrorCode.UNAVAILABLE, 'server closed before the call finished', {
+        completed,
+      });
+    for (const queued of this.#queue.splice(0)) {
+      this.#reply(queued.msg, undefined, closed('no'), queued.meta);
+    }
+    for (const [ctx, call] of this.#inflight) {
+      clearTimeout(ctx.timer);
+      this.#abort(ctx, call.msg, call.meta, closed('maybe'));
+    }
+    this.#inflight.clear();
+  }
+
+  #markUnregistered(): void {
+    this.#registered = false;
+    void this.#register(2000);
+  }
+
+  #beat(): void {
+    if (this.#conn.nc.isClosed()) return;
+    if (!this.#registered) {
+      void this.#register(this.#registration.heartbeatMs);
+      return;
+    }
+    this.#conn.nc.publish(
+      this.#conn.subjects.heartbeat,
+      this.#codec.encode({ v: PROTOCOL_VERSION, id: this.instanceId }),
+    );
+  }
+
+  /** One registration attempt (joined if one is under way); true when a broker confirmed it. */
+  #register(timeoutMs: number): Promise<boolean> {
+    this.#registering ??= this.#registerOnce(timeoutMs).finally(() => {
+      this.#registering = undefined;
+    });
+    return this.#registering;
+  }
+
+  async #registerOnce(timeoutMs: number): Promise<boolean> {
+    if (this.#draining || this.#conn.nc.isClosed()) return false;
+    try {
+      const msg = await this.#channel.request(this.#conn.subjects.register, {
+        data: this.#codec.encode({ v: PROTOCOL_VERSION, instance: this.#registration }),
+        timeoutMs,
+        target: 'broker register',
+      });
+      const body = this.#codec.decode(msg.data);
+      if (isErrorReply(msg.headers)) {
+        throw SwitchboardError.fromData(parse.errorData(body));
+      }
+      const reply = parse.registerReply(body);
+      this.#site = reply.site;
+      this.#registered = true;
+      this.#conn.logger.info('registered', {
+        service: this.service,
+        id: this.instanceId,
+        site: reply.site,
+        broker: reply.brokerId,
+      });
+      return true;
+    } catch (err) {
+      this.#conn.logger.debug('registration failed', { error: (err as Error).message });
+      return false;
+    }
+  }
+
+  #onCall(msg: Msg): void {
+    const received = Date.now();
+    let meta: CallMeta;
+    try {
+      meta = readCallMeta(msg.headers);
+    } catch (err) {
+      this.#conn.logger.warn(`rejected call: ${(err as Error).message}`);
+      this.#reply(msg, undefined, err as SwitchboardError, undefined);
+      return;
+    }
+    const refuse = (code: ErrorCode, message: string): void =>
+      this.#reply(msg, undefined, new SwitchboardError(code, message, { completed: 'no' }), meta);
+    const handler = this.#handlers.get(meta.method);
+    if (meta.service !== this.service) {
+      return refuse(ErrorCode.SERVICE_NOT_FOUND, `this instance serves '${this.service}', not '${meta.service}'`);
+    }
+    if (!handler) {
+      return refuse(ErrorCode.METHOD_NOT_FOUND, `service '${this.service}' has no method '${meta.method}'`);
+    }
+    if (msg.data.length > this.#maxPayload) {
+      return refuse(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `request of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`,
+      );
+    }
+    if (meta.budgetMs <= 0) {
+      return refuse(ErrorCode.TIMEOUT, 'deadline passed before the call reached the server');
+    }
+    let args: unknown;
+    try {
+      args = this.#codec.decode(msg.data);
+    } catch (err) {
+      this.#conn.logger.warn(`rejected call to ${meta.method}: ${(err as Error).message}`);
+      return this.#reply(msg, undefined, err as SwitchboardError, meta);
+    }
+    if (args === undefined) args = [];
+    if (!Array.isArray(args)) {
+      return refuse(ErrorCode.BAD_REQUEST, 'call arguments must be a msgpack array');
+    }
+    const call: QueuedCall = { msg, meta, handler, args, deadline: received + meta.budgetMs };
+    if (this.#inflight.size < this.#maxConcurrent) {
+      this.#run(call);
+    } else if (this.#queue.length < this.#maxQueued && !this.#draining) {
+      this.#queue.push(call);
+    } else {
+      refuse(ErrorCode.UNAVAILABLE, `server busy: ${this.#inflight.size} calls running, queue full`);
+    }
+  }
+
+  #run(call: QueuedCall): void {
+    const { msg, meta, handler, args, deadline } = call;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      const err = new SwitchboardError(ErrorCode.TIMEOUT, 'deadline passed while the call was queued', {
+        completed: 'no',
+      });
+      return this.#reply(msg, undefined, err, meta);
+    }
+    const ctx = new ServerCallContext(meta, deadline);
+    args.push(ctx);
+    let result: unknown;
+    try {
+      result = handler(...args);
+    } catch (thrown) {
+      return this.#reply(msg, undefined, thrown, meta, true);
+    }
+    if (!isPromiseLike(result)) return this.#reply(msg, result, undefined, meta);
+    this.#inflight.set(ctx, call);
+    ctx.timer = setTimeout(() => {
+      const err = new SwitchboardError(ErrorCode.TIMEOUT, `deadline passed while ${meta.method} ran`, {
+        completed: 'maybe',
+      });
+      // The slot stays taken until the handler settles: it may still be working.
+      this.#abort(ctx, msg, meta, err);
+    }, remaining);
+    result.then(
+      (value) => this.#settle(ctx, msg, meta, value, undefined),
+      (thrown: unknown) => this.#settle(ctx, msg, meta, undefined, thrown, true),
+    );
+  }
+
+  /** A handler's promise settled: reply unless a deadline reply went out, and free the slot. */
+  #settle(
+    ctx: ServerCallContext,
+    msg: Msg,
+    meta: CallMeta,
+    value: unknown,
+    thrown: unknown,
+    threw = false,
+  ): void {
+    if (!ctx.replied) {
+      ctx.replied = true;
+      this.#reply(msg, value, thrown, meta, threw);
+    }
+    this.#release(ctx);
+  }
+
+  /** Aborts a running handler and replies `err` for it at once. */
+  #abort(ctx: ServerCallContext, msg: Msg, meta: CallMeta, err: SwitchboardError): void {
+    ctx.abort(err);
+    if (ctx.replied) return;
+    ctx.replied = true;
+    this.#reply(msg, undefined, err, meta);
+  }
+
+  #release(ctx: ServerCallContext): void {
+    clearTimeout(ctx.timer);
+    if (!this.#inflight.delete(ctx)) return;
+    const next = this.#queue.shift();
+    if (next) this.#run(next);
+    else if (this.#inflight.size === 0) this.#idle?.();
+  }
+
+  /** Sends the result, or the error: `thrown` from a handler, or one of ours. */
+  #reply(
+    msg: Msg,
+    value: unknown,
+    thrown: unknown,
+    meta: CallMeta | undefined,
+    fromHandler = false,
+  ): void {
+    if (!msg.reply) return;
+    if (thrown === undefined && !fromHandler) {
+      let body: Uint8Array;
+      try {
+        body = this.#codec.encode(value);
+      } catch (err) {
+        return this.#reply(msg, undefined, this.#internal(`cannot encode the result: ${(err as Error).message}`), meta);
+      }
+      if (body.length > this.#maxPayload) {
+        const err = new SwitchboardError(
+          ErrorCode.PAYLOAD_TOO_LARGE,
+          `result of ${body.length} bytes exceeds the limit of ${this.#maxPayload}`,
+          { completed: 'yes' },
+        );
+        return this.#reply(msg, undefined, err, meta);
+      }
+      msg.respond(body);
+      return;
+    }
+    respondError(msg, this.#codec, this.#describe(thrown, meta, fromHandler));
+  }
+
+  #internal(message: string): SwitchboardError {
+    return new SwitchboardError(ErrorCode.INTERNAL, message, { completed: 'yes' });
+  }
+
+  /**
+   * Turns what went wrong into the error the caller sees, stamped with this
+   * site and service. An error a handler threw means the call was carried out
+   * (`yes`), even when it is a Switchboard error from a nested call.
+   */
+  #describe(thrown: unknown, meta: CallMeta | undefined, fromHandler: boolean): SwitchboardError {
+    const origin = { site: this.#site, service: this.service, path: meta?.path as string[] | undefined };
+    const err = toSwitchboardError(thrown, { ...origin, completed: 'yes' });
+    if (err !== thrown) return err;
+    return new SwitchboardError(err.code, err.message, {
+      name: err.remoteName,
+      appCode: err.appCode,
+      details: err.details,
+      site: err.site ?? origin.site,
+      service: err.service ?? origin.service,
+      completed: fromHandler ? 'yes' : err.completed,
+      path: err.path ?? origin.path,
+    });
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Exposes a service on the site: shorthand for {@link ServerProxy.start}. */
+export function serve(service: ServiceDefinition, options?: ServerOptions): Promise<ServerProxy> {
+  return ServerProxy.start(service, options);
+}

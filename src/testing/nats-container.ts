@@ -1,0 +1,197 @@
+/**
+ * Docker backend of the NATS test fixture: runs the official NATS image through
+ * testcontainers. `testcontainers` is only loaded (dynamically) when a container
+ * is actually started.
+ */
+
+import type { StartedTestContainer } from 'testcontainers';
+import {
+  checkCommonOptions,
+  DEFAULT_START_TIMEOUT_MS,
+  forEachLine,
+  LogTail,
+  waitForTcpPort,
+} from './nats-launcher.js';
+import type { NatsServerHandle, NatsServerOptions } from './nats-site.js';
+
+/** Image used by the Docker backend unless overridden by the `image` option or `SWITCHBOARD_NATS_IMAGE`. */
+export const DEFAULT_NATS_IMAGE = 'nats:2.10-alpine';
+
+/** Client port inside the container. */
+const NATS_CLIENT_PORT = 4222;
+/** Where the generated config goes inside the container (the image's own config is not used). */
+const CONFIG_PATH = '/etc/nats/switchboard.conf';
+/** Grace period between SIGTERM and SIGKILL in `close()` (Docker's stop timeout). */
+const KILL_GRACE_MS = 5_000;
+
+type Testcontainers = typeof import('testcontainers');
+
+/** The image the Docker backend will run: `override`, else `SWITCHBOARD_NATS_IMAGE`, else {@link DEFAULT_NATS_IMAGE}. */
+export function natsImage(override?: string): string {
+  return override || process.env.SWITCHBOARD_NATS_IMAGE || DEFAULT_NATS_IMAGE;
+}
+
+interface ContainerSpec {
+  image: string;
+  name: string;
+  config: string;
+  startTimeoutMs: number;
+  log: ((line: string) => void) | undefined;
+}
+
+interface RunningContainer {
+  container: StartedTestContainer;
+  host: string;
+  port: number;
+}
+
+async function runContainer(
+  tc: Testcontainers,
+  spec: ContainerSpec,
+  hostPort: number | undefined,
+): Promise<RunningContainer> {
+  const tail = new LogTail();
+  const deadline = Date.now() + spec.startTimeoutMs;
+  const definition = new tc.GenericContainer(spec.image)
+    .withExposedPorts(
+      hostPort === undefined ? NATS_CLIENT_PORT : { container: NATS_CLIENT_PORT, host: hostPort },
+    )
+    .withCopyContentToContainer([{ content: spec.config, target: CONFIG_PATH }])
+    // Flags only (no executable): the alpine image's entrypoint prepends `nats-server`,
+    // and the scratch image's entrypoint *is* nats-server, so both variants work.
+    .withCommand(['--config', CONFIG_PATH, '--server_name', spec.name])
+    .withWaitStrategy(tc.Wait.forLogMessage(/Server is ready/))
+    .withStartupTimeout(spec.startTimeoutMs)
+    .withLogConsumer((stream) => {
+      // The log stream is best effort: an error on it must not crash the process.
+      stream.on('error', () => undefined);
+      forEachLine(stream, (line) => {
+        tail.push(line);
+        spec.log?.(`[${spec.name}] ${line}`);
+      });
+    });
+
+  let container: StartedTestContainer;
+  try {
+    container = await definition.start();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const hint = /container runtime/i.test(reason)
+      ? ' (no Docker engine answered: start one, or use the local nats-server with SWITCHBOARD_NATS_BACKEND=binary)'
+      : '';
+    throw new Error(
+      `NATS container "${spec.name}" (${spec.image}${hostPort === undefined ? '' : `, host port ${hostPort}`}) failed to start: ${reason}${hint}. Last log lines:\n${tail.format()}`,
+      { cause: error },
+    );
+  }
+  const host = container.getHost();
+  const port = container.getMappedPort(NATS_CLIENT_PORT);
+  try {
+    await waitForTcpPort(host, port, Math.max(deadline, Date.now() + 1_000));
+  } catch (error) {
+    await container.stop({ timeout: 0, remove: true }).catch(() => undefined);
+    throw new Error(
+      `NATS container "${spec.name}" is ready but ${host}:${port} does not accept connections. Last log lines:\n${tail.format()}`,
+      { cause: error },
+    );
+  }
+  return { container, host, port };
+}
+
+class DockerNatsServer implements NatsServerHandle {
+  readonly backend = 'docker' as const;
+  readonly pid = undefined;
+  readonly url: string;
+  readonly port: number;
+  private current: StartedTestContainer | undefined;
+  private closing: Promise<void> | undefined;
+  /** Serialises stop/restart/close. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly name: string,
+    first: RunningContainer,
+    private readonly tc: Testcontainers,
+    private readonly spec: ContainerSpec,
+  ) {
+    this.current = first.container;
+    this.port = first.port;
+    this.url = `nats://${first.host}:${first.port}`;
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(op);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  stop(): Promise<void> {
+    return this.enqueue(async () => {
+      const container = this.current;
+      this.current = undefined;
+      // timeout 0 = SIGKILL straight away; the container is removed, freeing the host port.
+      if (container) await container.stop({ timeout: 0, remove: true });
+    });
+  }
+
+  /**
+   * Docker may map a different host port when a container restarts, so instead
+   * a fresh container is created with the host port pinned to the original one.
+   */
+  restart(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.closing)
+        throw new Error(`NATS container "${this.name}" is closed; cannot restart it`);
+      const container = this.current;
+      this.current = undefined;
+      if (container) await container.stop({ timeout: 0, remove: true });
+      const next = await runContainer(this.tc, this.spec, this.port);
+      if (next.port !== this.port) {
+        await next.container.stop({ timeout: 0, remove: true }).catch(() => undefined);
+        throw new Error(
+          `NATS container "${this.name}" came back on port ${next.port} instead of ${this.port}; restart is unsupported by this container runtime`,
+        );
+      }
+      this.current = next.container;
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.enqueue(async () => {
+      const container = this.current;
+      this.current = undefined;
+      if (container) await container.stop({ timeout: KILL_GRACE_MS, remove: true });
+    });
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Starts NATS in a container of {@link natsImage} (Docker backend of
+ * `startNatsServer`). Containers left behind by a crashed process are removed
+ * by testcontainers' reaper (Ryuk). `options.args` is ignored; `startTimeoutMs`
+ * does not include pulling the image.
+ */
+export async function startNatsContainer(
+  options: NatsServerOptions = {},
+): Promise<NatsServerHandle> {
+  checkCommonOptions(options);
+  const tc: Testcontainers = await import('testcontainers');
+  const name = options.name || 'nats';
+  const config =
+    `port: ${NATS_CLIENT_PORT}\n` +
+    (options.maxPayload !== undefined ? `max_payload: ${options.maxPayload}\n` : '');
+  const spec: ContainerSpec = {
+    image: natsImage(options.image),
+    name,
+    config,
+    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    log: options.log,
+  };
+  const first = await runContainer(tc, spec, options.port);
+  return new DockerNatsServer(name, first, tc, spec);
+}

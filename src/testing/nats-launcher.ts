@@ -1,0 +1,528 @@
+/**
+ * Binary backend of the NATS test fixture: spawns the local `nats-server`
+ * executable on a loopback port and supervises it.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, rmSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join, resolve as resolvePath } from 'node:path';
+import type { NatsServerHandle, NatsServerOptions } from './nats-site.js';
+
+/** Default for {@link NatsServerOptions.startTimeoutMs}. */
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
+/** Grace period between SIGTERM and SIGKILL in `close()`. */
+const KILL_GRACE_MS = 5_000;
+/** How many log lines are kept for error messages. */
+const LOG_TAIL_LINES = 50;
+/** Loopback address the binary backend binds to. */
+const LOOPBACK = '127.0.0.1';
+
+const INSTALL_HINT =
+  'Install it with `sudo apt-get install nats-server` (Debian/Ubuntu), `brew install nats-server` (macOS) ' +
+  'or from https://github.com/nats-io/nats-server/releases, or set NATS_SERVER_BIN=/path/to/nats-server. ' +
+  'Alternatively start a Docker engine and set SWITCHBOARD_NATS_BACKEND=docker.';
+
+/** Directories searched after `PATH` (sbin directories are often missing from a user's PATH). */
+const EXTRA_SEARCH_DIRS = [
+  '/usr/local/sbin',
+  '/usr/local/bin',
+  '/usr/sbin',
+  '/usr/bin',
+  '/sbin',
+  '/bin',
+  '/opt/homebrew/bin',
+  join(homedir(), 'go', 'bin'),
+];
+
+/** Thrown when no usable `nats-server` executable can be found; the message says how to install one. */
+export class NatsServerNotFoundError extends Error {
+  override readonly name = 'NatsServerNotFoundError';
+
+  constructor(detail?: string) {
+    const where =
+      detail ??
+      (process.env.NATS_SERVER_BIN
+        ? `NATS_SERVER_BIN=${process.env.NATS_SERVER_BIN} is not an executable file`
+        : `not found on PATH nor in ${EXTRA_SEARCH_DIRS.join(', ')}`);
+    super(`nats-server binary not available (${where}). ${INSTALL_HINT}`);
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function searchDirs(fileName: string): string | undefined {
+  const names =
+    process.platform === 'win32' && !fileName.toLowerCase().endsWith('.exe')
+      ? [`${fileName}.exe`, fileName]
+      : [fileName];
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), ...EXTRA_SEARCH_DIRS];
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    for (const name of names) {
+      const candidate = join(dir, name);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Locates the `nats-server` executable: `NATS_SERVER_BIN` when set (a path, or a
+ * bare name looked up like a command), else `PATH` plus the usual install
+ * directories (`/usr/sbin`, `/usr/local/bin`...).
+ *
+ * A set but unusable `NATS_SERVER_BIN` is never silently replaced by a PATH lookup.
+ *
+ * @returns the absolute path, or `undefined` when there is none.
+ */
+export function findNatsServerBinary(): string | undefined {
+  const fromEnv = process.env.NATS_SERVER_BIN?.trim();
+  if (fromEnv) {
+    if (fromEnv.includes('/') || fromEnv.includes('\\')) {
+      const path = resolvePath(fromEnv);
+      return isExecutableFile(path) ? path : undefined;
+    }
+    return searchDirs(fromEnv);
+  }
+  return searchDirs('nats-server');
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers (also used by the Docker backend).
+
+/** Lines worth quoting even after they scrolled out of the tail (usage errors, fatal errors). */
+const NOTABLE_LINE_RE = /\[(?:FTL|ERR)\]|flag provided but not defined|^nats-server: /;
+
+/** Keeps the last lines of a server's log (plus its error lines), for error messages. @internal */
+export class LogTail {
+  private readonly lines: string[] = [];
+  private readonly notable: string[] = [];
+
+  constructor(private readonly max = LOG_TAIL_LINES) {}
+
+  push(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > this.max) {
+      const dropped = this.lines.shift();
+      if (dropped !== undefined && NOTABLE_LINE_RE.test(dropped) && this.notable.length < 5) {
+        this.notable.push(dropped);
+      }
+    }
+  }
+
+  /** The kept lines as an indented block, or a note that there were none. */
+  format(): string {
+    if (this.lines.length === 0) return '  (no log output)';
+    const earlier = this.notable.map((line) => `  ${line}`).join('\n');
+    const last = this.lines.map((line) => `  ${line}`).join('\n');
+    return earlier === '' ? last : `${earlier}\n  ...\n${last}`;
+  }
+}
+
+/**
+ * Calls `onLine` for every complete line of a text stream (the last, unterminated
+ * line is flushed at the end of the stream). @internal
+ */
+export function forEachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let pending = '';
+  stream.on('data', (chunk: Buffer | string) => {
+    pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      onLine(pending.slice(0, newline).replace(/\r$/, ''));
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf('\n');
+    }
+  });
+  stream.on('end', () => {
+    if (pending !== '') onLine(pending);
+    pending = '';
+  });
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function tryConnect(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Resolves once `host:port` accepts a TCP connection; rejects after `deadline`
+ * (epoch ms) or when `signal` aborts. @internal
+ */
+export async function waitForTcpPort(
+  host: string,
+  port: number,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (;;) {
+    if (signal?.aborted) throw new Error(`gave up waiting for ${host}:${port}`);
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new Error(`${host}:${port} does not accept connections`);
+    if (await tryConnect(host, port, Math.min(1_000, remaining))) return;
+    await delay(Math.min(50, Math.max(0, deadline - Date.now())), signal);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Child process bookkeeping: no nats-server outlives this process.
+
+const liveChildren = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function killEverythingSync(): void {
+  for (const child of liveChildren) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // best effort
+    }
+  }
+  liveChildren.clear();
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  tempDirs.clear();
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', killEverythingSync);
+}
+
+/** One spawned nats-server process. */
+interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** Resolves when the process has exited (or failed to spawn). */
+  readonly exited: Promise<void>;
+  hasExited(): boolean;
+}
+
+interface SpawnSpec {
+  bin: string;
+  name: string;
+  /** `-1` lets the server pick a free port. */
+  port: number;
+  configFile: string | undefined;
+  extraArgs: readonly string[];
+  startTimeoutMs: number;
+  log: ((line: string) => void) | undefined;
+}
+
+const LISTENING_RE = /Listening for client connections on (\S+):(\d+)\s*$/;
+const READY_RE = /Server is ready/;
+
+function describeExit(child: ChildProcess): string {
+  return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
+}
+
+/** Spawns nats-server and resolves once it is ready and accepts TCP connections. */
+function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
+  const args = [
+    ...(spec.configFile !== undefined ? ['-c', spec.configFile] : []),
+    '-a',
+    LOOPBACK,
+    '-p',
+    String(spec.port),
+    '--server_name',
+    spec.name,
+    ...spec.extraArgs,
+  ];
+  const tail = new LogTail();
+  installExitHook();
+  const child = spawn(spec.bin, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+
+  let exitedFlag = false;
+  const exited = new Promise<void>((resolve) => {
+    const markExited = () => {
+      exitedFlag = true;
+      liveChildren.delete(child);
+      resolve();
+    };
+    child.once('exit', markExited);
+    // A failed spawn emits 'error' (and 'close') but never 'exit'.
+    child.once('close', markExited);
+    child.on('error', () => {
+      if (child.pid === undefined) markExited();
+    });
+  });
+  if (child.pid !== undefined) liveChildren.add(child);
+  const proc: ServerProcess = { child, port: spec.port, exited, hasExited: () => exitedFlag };
+
+  return new Promise<ServerProcess>((resolve, reject) => {
+    let settled = false;
+    let listenPort: number | undefined;
+    let ready = false;
+    let probing = false;
+    const probeAbort = new AbortController();
+    const deadline = Date.now() + spec.startTimeoutMs;
+
+    const cleanup = () => {
+      settled = true;
+      clearTimeout(timer);
+      probeAbort.abort();
+      child.off('close', onEarlyClose);
+      child.off('error', onError);
+    };
+    const fail = (error: Error) => {
+      if (settled) return;
+      cleanup();
+      if (!exitedFlag) child.kill('SIGKILL');
+      // Reject only once the process is gone, so a failed start leaves nothing behind.
+      void exited.then(() => reject(error));
+    };
+    const failWithLogs = (what: string) =>
+      fail(
+        new Error(
+          `nats-server "${spec.name}" ${what} (${spec.bin} ${args.join(' ')}). Last log lines:\n${tail.format()}`,
+        ),
+      );
+
+    const timer = setTimeout(
+      () => failWithLogs(`did not become ready within ${spec.startTimeoutMs} ms`),
+      spec.startTimeoutMs,
+    );
+    // 'close' rather than 'exit': by then the whole log has been read.
+    const onEarlyClose = () => failWithLogs(`exited during startup with ${describeExit(child)}`);
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'EACCES') {
+        fail(new NatsServerNotFoundError(`cannot execute ${spec.bin}: ${error.code}`));
+      } else {
+        fail(
+          new Error(`nats-server "${spec.name}" failed to spawn: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      }
+    };
+    child.once('close', onEarlyClose);
+    child.once('error', onError);
+
+    const maybeProbe = () => {
+      if (settled || probing || !ready || listenPort === undefined) return;
+      probing = true;
+      const port = listenPort;
+      waitForTcpPort(LOOPBACK, port, deadline, probeAbort.signal).then(
+        () => {
+          if (settled) return;
+          cleanup();
+          resolve({ ...proc, port });
+        },
+        (error: unknown) =>
+          failWithLogs(
+            `never accepted connections: ${error instanceof Error ? error.message : error}`,
+          ),
+      );
+    };
+
+    const onLine = (line: string) => {
+      tail.push(line);
+      spec.log?.(`[${spec.name}] ${line}`);
+      if (settled) return;
+      const listening = LISTENING_RE.exec(line);
+      if (listening?.[2] !== undefined) listenPort = Number(listening[2]);
+      if (READY_RE.test(line)) ready = true;
+      maybeProbe();
+    };
+    if (child.stderr) forEachLine(child.stderr, onLine);
+    if (child.stdout) forEachLine(child.stdout, onLine);
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+async function terminate(proc: ServerProcess, graceMs: number): Promise<void> {
+  if (proc.hasExited()) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (!proc.hasExited()) proc.child.kill('SIGKILL');
+  }, graceMs);
+  try {
+    await proc.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function killNow(proc: ServerProcess): Promise<void> {
+  if (proc.hasExited()) return;
+  proc.child.kill('SIGKILL');
+  await proc.exited;
+}
+
+class BinaryNatsServer implements NatsServerHandle {
+  readonly backend = 'binary' as const;
+  readonly url: string;
+  readonly port: number;
+  private current: ServerProcess | undefined;
+  private lastPid: number | undefined;
+  private closing: Promise<void> | undefined;
+  /** Serialises stop/restart/close. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly name: string,
+    first: ServerProcess,
+    private readonly spec: SpawnSpec,
+    private readonly configDir: string | undefined,
+  ) {
+    this.current = first;
+    this.lastPid = first.child.pid;
+    this.port = first.port;
+    this.url = `nats://${LOOPBACK}:${first.port}`;
+  }
+
+  /** PID of the current (or last) nats-server process. */
+  get pid(): number | undefined {
+    return this.lastPid;
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(op);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  stop(): Promise<void> {
+    return this.enqueue(async () => {
+      const proc = this.current;
+      this.current = undefined;
+      if (proc) await killNow(proc);
+    });
+  }
+
+  restart(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.closing) throw new Error(`nats-server "${this.name}" is closed; cannot restart it`);
+      const proc = this.current;
+      this.current = undefined;
+      if (proc) await killNow(proc);
+      const next = await spawnServer({ ...this.spec, port: this.port });
+      this.current = next;
+      this.lastPid = next.child.pid;
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.enqueue(async () => {
+      const proc = this.current;
+      this.current = undefined;
+      try {
+        if (proc) await terminate(proc, KILL_GRACE_MS);
+      } finally {
+        if (this.configDir !== undefined) {
+          tempDirs.delete(this.configDir);
+          await rm(this.configDir, { recursive: true, force: true });
+        }
+      }
+    });
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Validates the options shared by both backends. @internal */
+export function checkCommonOptions(options: NatsServerOptions): void {
+  const { maxPayload, port, startTimeoutMs } = options;
+  if (maxPayload !== undefined && (!Number.isSafeInteger(maxPayload) || maxPayload <= 0)) {
+    throw new RangeError(`maxPayload must be a positive integer, got ${maxPayload}`);
+  }
+  if (port !== undefined && (!Number.isInteger(port) || port <= 0 || port > 65_535)) {
+    throw new RangeError(`port must be an integer in 1..65535, got ${port}`);
+  }
+  if (startTimeoutMs !== undefined && !(startTimeoutMs > 0)) {
+    throw new RangeError(`startTimeoutMs must be positive, got ${startTimeoutMs}`);
+  }
+}
+
+/**
+ * Starts the local `nats-server` binary on 127.0.0.1 (binary backend of
+ * `startNatsServer`). `maxPayload` is passed through a generated config file,
+ * as nats-server has no CLI flag for it.
+ *
+ * @throws {NatsServerNotFoundError} when no binary is found (see {@link findNatsServerBinary}).
+ */
+export async function startNatsBinary(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  checkCommonOptions(options);
+  const bin = findNatsServerBinary();
+  if (bin === undefined) throw new NatsServerNotFoundError();
+  const name = options.name || 'nats';
+
+  let configDir: string | undefined;
+  let configFile: string | undefined;
+  if (options.maxPayload !== undefined) {
+    configDir = await mkdtemp(join(tmpdir(), 'switchboard-nats-'));
+    tempDirs.add(configDir);
+    configFile = join(configDir, 'nats-server.conf');
+    await writeFile(configFile, `max_payload: ${options.maxPayload}\n`);
+  }
+
+  const spec: SpawnSpec = {
+    bin,
+    name,
+    port: options.port ?? -1,
+    configFile,
+    extraArgs: [...(options.args ?? [])],
+    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    log: options.log,
+  };
+  try {
+    const first = await spawnServer(spec);
+    return new BinaryNatsServer(name, first, spec, configDir);
+  } catch (error) {
+    if (configDir !== undefined) {
+      tempDirs.delete(configDir);
+      await rm(configDir, { recursive: true, force: true });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import {
+  credsAuthenticator,
+  type ConnectionOptions as NatsConnectOptions,
+  connect,
+  type NatsConnection,
+} from 'nats';
+import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
+import { type Logger, silentLogger } from '../util/index.js';
+
+/** TLS files for the NATS connection. */
+export interface TlsFiles {
+  /** CA certificate (PEM) to verify the server. */
+  caFile?: string;
+  /** Client certificate (PEM), for mutual TLS. */
+  certFile?: string;
+  /** Client key (PEM), for mutual TLS. */
+  keyFile?: string;
+}
+
+/** How a component reaches its site's NATS; shared by every component's options. */
+export interface ConnectionOptions {
+  /**
+   * NATS server URL(s) of the site.
+   * @default 'nats://127.0.0.1:4222'
+   */
+  nats?: string | string[];
+  /** An open connection to use instead of `nats`; the component does not close it. */
+  connection?: NatsConnection;
+  /** NATS user name (with `pass`). */
+  user?: string;
+  /** NATS password (with `user`). */
+  pass?: string;
+  /** NATS token. */
+  token?: string;
+  /** NATS credentials file (JWT + NKey seed). */
+  credsFile?: string;
+  /** TLS files; setting any of them turns TLS on. */
+  tls?: TlsFiles;
+  /**
+   * Subject prefix; every component of a site must use the same.
+   * @default 'sb'
+   */
+  prefix?: string;
+  /** Where logs go. @default silent */
+  logger?: Logger;
+  /**
+   * Keep retrying the first connection instead of failing at once (long-running
+   * agents started before their NATS, as in docker-compose).
+   * @default false
+   */
+  waitForNats?: boolean;
+}
+
+/** The default NATS URL. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/** A NATS connection with the facts every component needs about it. */
+export interface SiteConnection {
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  readonly logger: Logger;
+  /** Closes the connection if this component opened it; leaves a borrowed one open. */
+  release(): Promise<void>;
+}
+
+/** Opens (or borrows) the NATS connection described by `options`. */
+export async function openSiteConnection(
+  options: ConnectionOptions,
+  name: string,
+): Promise<SiteConnection> {
+  const subjects = subjectsFor(options.prefix ?? DEFAULT_PREFIX);
+  const logger = options.logger ?? silentLogger;
+  if (options.connection) {
+    return { nc: options.connection, subjects, logger, release: async () => {} };
+  }
+  const nc = await connect(natsConnectOptions(options, name));
+  return {
+    nc,
+    subjects,
+    logger,
+    release: async () => {
+      if (!nc.isClosed()) await nc.close();
+    },
+  };
+}
+
+/** Translates our connection options into nats.js ones. */
+export function natsConnectOptions(options: ConnectionOptions, name: string): NatsConnectOptions {
+  const servers = options.nats ?? DEFAULT_NATS_URL;
+  const opts: NatsConnectOptions = {
+    servers,
+    name,
+    noAsyncTraces: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: options.waitForNats ?? false,
+  };
+  if (options.user !== undefined) opts.user = options.user;
+  if (options.pass !== undefined) opts.pass = options.pass;
+  if (options.token !== undefined) opts.token = options.token;
+  if (options.credsFile !== undefined) {
+    opts.authenticator = credsAuthenticator(new Uint8Array(readFileSync(options.credsFile)));
+  }
+  const tls = options.tls;
+  if (tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+    opts.tls = {};
+    if (tls.caFile) opts.tls.caFile = tls.caFile;
+    if (tls.certFile) opts.tls.certFile = tls.certFile;
+    if (tls.keyFile) opts.tls.keyFile = tls.keyFile;
+  }
+  return opts;
+}
+

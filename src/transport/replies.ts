@@ -1,0 +1,75 @@
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import {
+  type Codec,
+  ErrorCode,
+  errorReplyHeaders,
+  SwitchboardError,
+} from '../protocol/index.js';
+import type { Logger } from '../util/index.js';
+
+/** Replies with a result: a bare msgpack body, no headers. */
+export function respondValue(msg: Msg, codec: Codec, value: unknown): void {
+  msg.respond(codec.encode(value));
+}
+
+/** Replies with an error body marked by the status header. Does nothing without a reply subject. */
+export function respondError(msg: Msg, codec: Codec, err: SwitchboardError): void {
+  if (!msg.reply) return;
+  msg.respond(codec.encode(err.toData()), { headers: errorReplyHeaders() });
+}
+
+/** Where a listener runs, for the error replies and log lines it produces. */
+export interface ListenContext {
+  nc: NatsConnection;
+  codec: Codec;
+  logger: Logger;
+  /** Site named in error replies. */
+  site: () => string | undefined;
+}
+
+/**
+ * Subscribes `handler` to `subject`. Whatever the handler throws or rejects
+ * with becomes an error reply (when the message has a reply subject) and a log
+ * line, never a crash: bad input must not take a process down.
+ */
+export function listen(
+  ctx: ListenContext,
+  subject: string,
+  handler: (msg: Msg) => void | Promise<void>,
+  queue?: string,
+): Subscription {
+  const fail = (thrown: unknown, msg: Msg): void => {
+    const err =
+      thrown instanceof SwitchboardError
+        ? thrown
+        : new SwitchboardError(ErrorCode.INTERNAL, `internal error: ${String(thrown)}`, {
+            completed: 'maybe',
+            cause: thrown,
+          });
+    const level = err.code === ErrorCode.INTERNAL ? 'error' : 'warn';
+    ctx.logger[level](`rejected message on ${msg.subject}: ${err.message}`, { code: err.code });
+    if (!msg.reply) return;
+    const data = err.toData();
+    data.site ??= ctx.site();
+    try {
+      msg.respond(ctx.codec.encode(data), { headers: errorReplyHeaders() });
+    } catch (replyErr) {
+      ctx.logger.error('cannot send error reply', { error: String(replyErr) });
+    }
+  };
+  return ctx.nc.subscribe(subject, {
+    queue,
+    callback: (natsErr, msg) => {
+      if (natsErr) {
+        ctx.logger.error(`subscription ${subject} failed: ${natsErr.message}`);
+        return;
+      }
+      try {
+        const done = handler(msg);
+        if (done) done.catch((thrown: unknown) => fail(thrown, msg));
+      } catch (thrown) {
+        fail(thrown, msg);
+      }
+    },
+  });
+}

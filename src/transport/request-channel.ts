@@ -1,0 +1,152 @@
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { ErrorCode, SwitchboardError } from '../protocol/index.js';
+
+interface Pending {
+  resolve(msg: Msg): void;
+  reject(err: SwitchboardError): void;
+  timer: ReturnType<typeof setTimeout>;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** What a request needs besides its subject. */
+export interface RequestParams {
+  data: Uint8Array;
+  headers?: MsgHdrs | undefined;
+  /** Milliseconds to wait for the reply. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Names the target in error messages, e.g. `calculator.add`. */
+  target?: string | undefined;
+}
+
+/**
+ * Request/reply over one wildcard reply subscription and a map of pending
+ * requests: far cheaper per call than `nc.request()`, which builds a
+ * subscription entry, a timer and an Error with a stack per call.
+ *
+ * Rejects only with {@link SwitchboardError}: `TIMEOUT` (completed `maybe`),
+ * `UNAVAILABLE` with completed `no` when nothing listens on the subject,
+ * `CANCELLED` when the signal aborts, `PAYLOAD_TOO_LARGE` when NATS refuses the size.
+ */
+export class RequestChannel {
+  readonly #nc: NatsConnection;
+  readonly #inbox: string;
+  readonly #sub: Subscription;
+  readonly #pending = new Map<string, Pending>();
+  #seq = 0;
+  #closed = false;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+    this.#inbox = createInbox();
+    this.#sub = nc.subscribe(`${this.#inbox}.*`, {
+      callback: (err, msg) => {
+        if (!err) this.#onReply(msg);
+      },
+    });
+  }
+
+  /** Number of requests awaiting a reply. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Sends a request to `subject` and resolves with the reply message. */
+  request(subject: string, params: RequestParams): Promise<Msg> {
+    if (this.#closed) {
+      return Promise.reject(
+        new SwitchboardError(ErrorCode.UNAVAILABLE, 'request channel is closed', {
+          completed: 'no',
+        }),
+      );
+    }
+    const { signal } = params;
+    if (signal?.aborted) {
+      return Promise.reject(cancelled(params.target, 'no'));
+    }
+    const token = (++this.#seq).toString(36);
+    return new Promise<Msg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#settle(token)?.reject(
+          new SwitchboardError(
+            ErrorCode.TIMEOUT,
+            `${params.target ?? subject}: no reply within ${params.timeoutMs} ms`,
+            { completed: 'maybe' },
+          ),
+        );
+      }, params.timeoutMs);
+      const pending: Pending = { resolve, reject, timer, signal, onAbort: undefined };
+      if (signal) {
+        pending.onAbort = () => this.#settle(token)?.reject(cancelled(params.target, 'maybe'));
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#pending.set(token, pending);
+      try {
+        const opts = { reply: `${this.#inbox}.${token}`, headers: params.headers };
+        this.#nc.publish(subject, params.data, opts);
+      } catch (err) {
+        this.#settle(token)?.reject(publishError(err, params.target ?? subject));
+      }
+    });
+  }
+
+  /** Rejects every pending request with `UNAVAILABLE` and drops the subscription. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const token of [...this.#pending.keys()]) {
+      this.#settle(token)?.reject(
+        new SwitchboardError(ErrorCode.UNAVAILABLE, 'closed while the call was in flight', {
+          completed: 'maybe',
+        }),
+      );
+    }
+    if (!this.#nc.isClosed()) this.#sub.unsubscribe();
+  }
+
+  #onReply(msg: Msg): void {
+    const token = msg.subject.slice(this.#inbox.length + 1);
+    const pending = this.#settle(token);
+    if (!pending) return; // late reply to a request that timed out
+    if (msg.headers?.code === 503) {
+      pending.reject(
+        new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' }),
+      );
+    } else {
+      pending.resolve(msg);
+    }
+  }
+
+  #settle(token: string): Pending | undefined {
+    const pending = this.#pending.get(token);
+    if (!pending) return undefined;
+    this.#pending.delete(token);
+    clearTimeout(pending.timer);
+    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    return pending;
+  }
+}
+
+function cancelled(target: string | undefined, completed: 'no' | 'maybe'): SwitchboardError {
+  return new SwitchboardError(ErrorCode.CANCELLED, `${target ?? 'call'}: cancelled by the caller`, {
+    completed,
+  });
+}
+
+/** Maps a synchronous publish failure of nats.js to our error. */
+export function publishError(err: unknown, target: string): SwitchboardError {
+  const code = (err as { code?: string }).code;
+  if (code === 'MAX_PAYLOAD_EXCEEDED') {
+    return new SwitchboardError(
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `${target}: message exceeds the NATS server's max_payload`,
+      { completed: 'no', cause: err },
+    );
+  }
+  return new SwitchboardError(
+    ErrorCode.UNAVAILABLE,
+    `${target}: cannot publish: ${(err as Error).message}`,
+    { completed: 'no', cause: err },
+  );
+}

@@ -1,0 +1,2 @@
+export { newId } from './ids.js';
+export { type Logger, type LogLevel, lineLogger, silentLogger } from './logger.js';
