@@ -48,7 +48,7 @@ export interface BrokerOptions extends ConnectionOptions {
   sweepIntervalMs?: number;
   /**
    * How forwarded calls are spread over instances.
-   * @default 'round-robin'
+   * @default 'least-outstanding'
    */
   policy?: BalancePolicy;
   /**
@@ -67,11 +67,11 @@ function checkOptions(options: BrokerOptions): void {
   if (options.leaseFactor !== undefined && !(options.leaseFactor >= 1)) {
     throw new TypeError(`broker option 'leaseFactor' must be at least 1`);
   }
-  if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
-    throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
-  }
   if (options.policy !== undefined && !BALANCE_POLICIES.includes(options.policy)) {
     throw new TypeError(`broker option 'policy' must be one of ${BALANCE_POLICIES.join(', ')}`);
+  }
+  if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
+    throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
   }
 }
 
@@ -95,8 +95,8 @@ export class Broker {
 
   readonly #conn: SiteConnection;
   readonly #codec = new Codec();
-  readonly #channel: RequestChannel;
   readonly #balancer: LoadBalancer;
+  readonly #channel: RequestChannel;
   readonly #maxPayload: number;
   readonly #subs: Subscription[] = [];
   readonly #sweeper: ReturnType<typeof setInterval>;
@@ -108,7 +108,7 @@ export class Broker {
     this.id = options.id ?? newId();
     this.registry = new Registry({ site: this.site, leaseFactor: options.leaseFactor });
     this.#channel = new RequestChannel(conn.nc);
-    this.#balancer = new LoadBalancer(options.policy ?? 'round-robin');
+    this.#balancer = new LoadBalancer(options.policy ?? 'least-outstanding');
     this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
     const s = conn.subjects;
     const ctx: ListenContext = {
@@ -211,7 +211,11 @@ export class Broker {
 
   #onList(msg: Msg): void {
     this.#decode(msg, parse.listRequest);
-    const reply: ListReply = { v: PROTOCOL_VERSION, site: this.site, services: this.registry.list() };
+    const reply: ListReply = {
+      v: PROTOCOL_VERSION,
+      site: this.site,
+      services: this.registry.list(),
+    };
     respondValue(msg, this.#codec, reply);
   }
 
@@ -226,17 +230,22 @@ export class Broker {
   }
 
   /**
-   * Forwards a thin client's call to an instance, passing the body through
-   * untouched, and relays the reply. Instances that turn out to be gone are
-   * skipped while the budget lasts.
+   * Forwards a thin client's call to an instance chosen by the policy, body
+   * untouched. The instance answers the caller directly (the `sb-reply`
+   * header) and sends the broker only an empty notice that the call ended, so
+   * a broker that dies loses no call it already forwarded. Instances found
+   * gone (no responders) are skipped while the budget lasts.
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
     const meta = readCallMeta(msg.headers);
     const headers = msg.headers!;
-    if (meta.path.length === 0) headers.set(Header.path, this.site);
-    const fail = (code: ErrorCode, message: string, completed: 'no' | 'maybe' = 'no'): void =>
-      respondError(msg, this.#codec, this.#error(code, message, meta, completed));
+    const fail = (code: ErrorCode, message: string): void =>
+      respondError(msg, this.#codec, this.#error(code, message, meta));
+    if (!msg.reply) {
+      this.#conn.logger.warn('dropped a call without reply subject', { service: meta.service });
+      return;
+    }
     if (msg.data.length > this.#maxPayload) {
       return fail(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -247,26 +256,24 @@ export class Broker {
     if (instances.length === 0) {
       return fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`);
     }
+    headers.set(Header.replyTo, msg.reply);
+    if (meta.path.length === 0) headers.set(Header.path, this.site);
     const skipped = new Set<string>();
     for (;;) {
       const target = this.#balancer.pick(instances, skipped);
-      if (!target) {
-        return fail(ErrorCode.UNAVAILABLE, `no live instance of '${describe(meta)}'`);
-      }
+      if (!target) return fail(ErrorCode.UNAVAILABLE, `no live instance of '${describe(meta)}'`);
       const remaining = meta.budgetMs - (Date.now() - received);
-      if (remaining <= 0) {
-        return fail(ErrorCode.TIMEOUT, `deadline passed before '${describe(meta)}' was reached`);
-      }
+      // Past the deadline the caller has given up on its own clock: nothing to add.
+      if (remaining <= 0) return;
       headers.set(Header.budget, String(remaining));
       this.#balancer.begin(target.id);
       try {
-        const reply = await this.#channel.request(this.#conn.subjects.instance(target.id), {
+        await this.#channel.request(this.#conn.subjects.instance(target.id), {
           data: msg.data,
           headers,
           timeoutMs: remaining,
           target: `${meta.service}.${meta.method}`,
         });
-        if (msg.reply) msg.respond(reply.data, { headers: reply.headers });
         return;
       } catch (thrown) {
         const err = thrown as SwitchboardError;
@@ -274,23 +281,19 @@ export class Broker {
           skipped.add(target.id);
           continue;
         }
-        return fail(err.code, err.message, err.completed === 'no' ? 'no' : 'maybe');
+        if (err.code !== ErrorCode.TIMEOUT) fail(err.code, err.message);
+        return;
       } finally {
         this.#balancer.end(target.id);
       }
     }
   }
 
-  #error(
-    code: ErrorCode,
-    message: string,
-    meta: CallMeta,
-    completed: 'no' | 'maybe',
-  ): SwitchboardError {
+  #error(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {
     return new SwitchboardError(code, message, {
       site: this.site,
       service: meta.service,
-      completed,
+      completed: 'no',
       path: meta.path.length > 0 ? meta.path : [this.site],
     });
   }

@@ -1,2 +1,7 @@
 export { Broker, type BrokerOptions } from './broker.js';
-export { Registry, type RegistryChange, type RegistryEntry, type RegistryOptions } from './registry.js';
+export {
+  Registry,
+  type RegistryChange,
+  type RegistryEntry,
+  type RegistryOptions,
+} from './registry.js';

@@ -146,7 +146,12 @@ export class Registry {
       const key = `${view.service}@${view.version}`;
       let service = services.get(key);
       if (!service) {
-        service = { name: view.service, version: view.version, methods: view.methods, instances: [] };
+        service = {
+          name: view.service,
+          version: view.version,
+          methods: view.methods,
+          instances: [],
+        };
         services.set(key, service);
       }
       service.instances.push(view);

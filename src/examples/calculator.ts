@@ -12,7 +12,8 @@ export interface Calculator {
 
 function numbers(...values: unknown[]): void {
   for (const v of values) {
-    if (typeof v !== 'number') throw new ApplicationError('BAD_ARGUMENT', `expected numbers, got ${typeof v}`);
+    if (typeof v !== 'number')
+      throw new ApplicationError('BAD_ARGUMENT', `expected numbers, got ${typeof v}`);
   }
 }
 

@@ -22,11 +22,18 @@ export class Codec {
     }
   }
 
-  /** Decodes one msgpack value; an empty body decodes to `undefined`. */
+  /**
+   * Decodes one msgpack value; an empty body decodes to `undefined`. Binary
+   * values come out as plain `Uint8Array`s, even when NATS hands us a Buffer.
+   */
   decode(bytes: Uint8Array): unknown {
     if (bytes.length === 0) return undefined;
+    const plain =
+      bytes.constructor === Uint8Array
+        ? bytes
+        : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     try {
-      return this.#decoder.decode(bytes);
+      return this.#decoder.decode(plain);
     } catch (err) {
       throw new SwitchboardError(
         ErrorCode.BAD_REQUEST,

@@ -10,8 +10,11 @@ import { ErrorCode, type ErrorData, isErrorCode, SwitchboardError } from './erro
 /** Version of the wire protocol; a message with another version is refused. */
 export const PROTOCOL_VERSION = 1;
 
-/** Names of services and methods: letters, digits, `_` and `-`, 1 to 128 characters. */
+/** Names of services, methods and sites: a letter or `_`, then letters, digits, `_` and `-`; at most 128. */
 export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
+
+/** Instance ids: letters, digits, `_` and `-` (they are subject tokens); at most 128. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** What a server-side proxy (or a bridge half) tells the broker about one instance. */
 export interface InstanceRegistration {
@@ -179,10 +182,14 @@ function oneOf<T extends string>(o: Obj, key: string, what: string, allowed: rea
   return v as T;
 }
 
-function name(o: Obj, key: string, what: string): string {
+function matching(o: Obj, key: string, what: string, pattern: RegExp): string {
   const v = str(o, key, what);
-  if (!NAME_PATTERN.test(v)) throw bad(`${what}.${key} '${v}' is not a valid name`);
+  if (!pattern.test(v)) throw bad(`${what}.${key} '${v}' is not valid`);
   return v;
+}
+
+function name(o: Obj, key: string, what: string): string {
+  return matching(o, key, what, NAME_PATTERN);
 }
 
 function stringMap(o: Obj, key: string, what: string): Record<string, string> {
@@ -198,7 +205,9 @@ function stringMap(o: Obj, key: string, what: string): Record<string, string> {
 function envelope(value: unknown, what: string): Obj {
   const o = object(value, what);
   if (o.v !== PROTOCOL_VERSION) {
-    throw bad(`${what}: unsupported protocol version ${String(o.v)} (expected ${PROTOCOL_VERSION})`);
+    throw bad(
+      `${what}: unsupported protocol version ${String(o.v)} (expected ${PROTOCOL_VERSION})`,
+    );
   }
   return o;
 }
@@ -209,7 +218,7 @@ function instanceRegistration(value: unknown): InstanceRegistration {
   const methods = strArray(o, 'methods', what);
   for (const m of methods) if (!NAME_PATTERN.test(m)) throw bad(`method name '${m}' is not valid`);
   const reg: InstanceRegistration = {
-    id: name(o, 'id', what),
+    id: matching(o, 'id', what, ID_PATTERN),
     service: name(o, 'service', what),
     version: str(o, 'version', what),
     methods,
@@ -219,7 +228,10 @@ function instanceRegistration(value: unknown): InstanceRegistration {
   if (reg.heartbeatMs <= 0) throw bad('instance.heartbeatMs must be positive');
   if (o.route !== undefined && o.route !== null) {
     const r = object(o.route, 'instance.route');
-    reg.route = { site: str(r, 'site', 'instance.route'), path: strArray(r, 'path', 'instance.route') };
+    reg.route = {
+      site: str(r, 'site', 'instance.route'),
+      path: strArray(r, 'path', 'instance.route'),
+    };
   }
   return reg;
 }

@@ -179,7 +179,8 @@ export interface ErrorOrigin {
  */
 export function toSwitchboardError(thrown: unknown, origin: ErrorOrigin = {}): SwitchboardError {
   if (thrown instanceof SwitchboardError) return thrown;
-  const fields = thrown !== null && typeof thrown === 'object' ? (thrown as Record<string, unknown>) : {};
+  const fields =
+    thrown !== null && typeof thrown === 'object' ? (thrown as Record<string, unknown>) : {};
   const name = typeof fields.name === 'string' ? fields.name : 'Error';
   const message =
     thrown instanceof Error

@@ -22,6 +22,15 @@ export const Header = {
   path: 'sb-path',
   /** Site the caller pinned the call to, when it did. */
   site: 'sb-site',
+  /**
+   * Set by a forwarding broker: the subject the answer goes to (the caller's),
+   * while the message's own reply subject (the broker's) only gets an empty
+   * notice that the call ended. The broker thus learns of completions and of
+   * dead instances without standing in the reply path.
+   */
+  replyTo: 'sb-reply',
+  /** Set on a cancel notice: the caller gave up on call `sb-id`; it has no body and wants no reply. */
+  cancel: 'sb-cancel',
   /** On replies: `err` marks an error body. A reply without headers is a result. */
   status: 'sb-st',
 } as const;
@@ -94,6 +103,18 @@ export function readCallMeta(h: MsgHdrs | undefined): CallMeta {
   const site = h.get(Header.site);
   if (site !== '') meta.site = site;
   return meta;
+}
+
+/** Whether a message on an instance subject is a cancel notice rather than a call. */
+export function isCancelNotice(h: MsgHdrs | undefined): boolean {
+  return h !== undefined && h.get(Header.cancel) !== '';
+}
+
+/** Headers of the cancel notice for a call. */
+export function cancelHeaders(meta: CallMeta): MsgHdrs {
+  const h = callHeaders({ ...meta, budgetMs: 0 });
+  h.set(Header.cancel, '1');
+  return h;
 }
 
 /** Headers of an error reply. */

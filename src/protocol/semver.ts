@@ -76,7 +76,8 @@ function comparatorTest(token: string): Test | undefined {
     case '<':
       return (v) => compare(v, base) < 0;
     case '~':
-      return (v) => compare(v, base) >= 0 && partialTest(parts.slice(0, Math.min(parts.length, 2)))(v);
+      return (v) =>
+        compare(v, base) >= 0 && partialTest(parts.slice(0, Math.min(parts.length, 2)))(v);
     case '^': {
       const fixed = base[0] !== 0 ? 1 : base[1] !== 0 ? 2 : 3;
       return (v) => compare(v, base) >= 0 && partialTest(parts.slice(0, fixed))(v);

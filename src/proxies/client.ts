@@ -2,6 +2,7 @@ import {
   type BrokerInfo,
   type CallMeta,
   callHeaders,
+  cancelHeaders,
   Codec,
   ErrorCode,
   type InstanceView,
@@ -163,9 +164,7 @@ export class Client {
       path: [],
       versionRange: options.version,
     };
-    if (this.#viaBroker) {
-      return this.#send(this.#conn.subjects.call, meta, body, deadline, options.signal) as Promise<R>;
-    }
+    if (this.#viaBroker) return this.#callViaBroker(meta, body, deadline, options) as Promise<R>;
     let skipped: Set<string> | undefined;
     let lastError: SwitchboardError | undefined;
     for (;;) {
@@ -212,6 +211,26 @@ export class Client {
         }
       } finally {
         this.#balancer.end(target.id);
+      }
+    }
+  }
+
+  /**
+   * A thin client's call: the broker picks the instance. Retried (through the
+   * broker, which moves on round robin) only where it is safe, a few times.
+   */
+  async #callViaBroker(
+    meta: CallMeta,
+    body: Uint8Array,
+    deadline: number,
+    options: CallOptions,
+  ): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#send(this.#conn.subjects.call, meta, body, deadline, options.signal);
+      } catch (thrown) {
+        const err = thrown as SwitchboardError;
+        if (attempt >= BROKER_ATTEMPTS || !canRetry(err, options.idempotent ?? false)) throw err;
       }
     }
   }
@@ -273,6 +292,10 @@ export class Client {
         timeoutMs: remaining,
         signal,
         target: `${meta.service}.${meta.method}`,
+        onAbort:
+          signal && subject !== this.#conn.subjects.call
+            ? () => this.#cancel(subject, meta)
+            : undefined,
       });
     } catch (err) {
       const e = err as SwitchboardError;
@@ -289,6 +312,12 @@ export class Client {
     return value;
   }
 
+  /** Tells the instance that the caller gave up, so its handler's signal aborts. */
+  #cancel(subject: string, meta: CallMeta): void {
+    if (this.#conn.nc.isClosed()) return;
+    this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta) });
+  }
+
   #timeout(meta: CallMeta, completed: 'no' | 'maybe'): SwitchboardError {
     return new SwitchboardError(
       ErrorCode.TIMEOUT,
@@ -297,6 +326,9 @@ export class Client {
     );
   }
 }
+
+/** How many times a thin client sends one call through the broker at most. */
+const BROKER_ATTEMPTS = 3;
 
 /** Whether another instance may be tried after `err`. */
 function canRetry(err: SwitchboardError, idempotent: boolean): boolean {

@@ -41,7 +41,12 @@ export class Resolver {
   #site: string | undefined;
   #generation = 0;
 
-  constructor(conn: SiteConnection, channel: RequestChannel, codec: Codec, options: ResolverOptions) {
+  constructor(
+    conn: SiteConnection,
+    channel: RequestChannel,
+    codec: Codec,
+    options: ResolverOptions,
+  ) {
     this.#conn = conn;
     this.#channel = channel;
     this.#codec = codec;
@@ -103,7 +108,9 @@ export class Resolver {
   ): Promise<InstanceView[]> {
     const body: Record<string, unknown> = { v: PROTOCOL_VERSION, service };
     if (range !== undefined) body.version = range;
-    const reply = parse.lookupReply(await this.request(this.#conn.subjects.lookup, body, timeoutMs));
+    const reply = parse.lookupReply(
+      await this.request(this.#conn.subjects.lookup, body, timeoutMs),
+    );
     this.#site = reply.site;
     return reply.instances;
   }
@@ -172,4 +179,3 @@ export class Resolver {
 function key(service: string, range: string | undefined): string {
   return range === undefined ? service : `${service}@${range}`;
 }
-

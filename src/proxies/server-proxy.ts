@@ -1,10 +1,14 @@
-import type { Msg, Subscription } from 'nats';
+import type { Msg, MsgHdrs, Subscription } from 'nats';
 import {
   type CallMeta,
   Codec,
   ErrorCode,
+  errorReplyHeaders,
+  Header,
+  ID_PATTERN,
   isValidVersion,
   type InstanceRegistration,
+  isCancelNotice,
   isErrorReply,
   NAME_PATTERN,
   PROTOCOL_VERSION,
@@ -17,8 +21,8 @@ import {
   type ConnectionOptions,
   listen,
   openSiteConnection,
+  publishError,
   RequestChannel,
-  respondError,
   type SiteConnection,
 } from '../transport/index.js';
 import { newId } from '../util/index.js';
@@ -137,6 +141,8 @@ export class ServerProxy {
   readonly #otherSubs: Subscription[];
   readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #inflight = new Map<ServerCallContext, QueuedCall>();
+  /** Running calls by call id, for cancel notices. */
+  readonly #byCallId = new Map<string, ServerCallContext>();
   readonly #queue: QueuedCall[] = [];
   #site: string | undefined;
   #registered = false;
@@ -191,12 +197,20 @@ export class ServerProxy {
    * Resolves once a broker confirmed the registration, or after
    * `registerTimeoutMs` (registration then goes on in the background).
    */
-  static async start(service: ServiceDefinition, options: ServerOptions = {}): Promise<ServerProxy> {
+  static async start(
+    service: ServiceDefinition,
+    options: ServerOptions = {},
+  ): Promise<ServerProxy> {
     if (!NAME_PATTERN.test(service.name ?? '')) {
-      throw new TypeError(`service name '${service.name}' is not valid: use letters, digits, '_' or '-'`);
+      throw new TypeError(
+        `service name '${service.name}' is not valid: use letters, digits, '_' or '-'`,
+      );
     }
     if (service.version !== undefined && !isValidVersion(service.version)) {
       throw new TypeError(`service version '${service.version}' is not MAJOR.MINOR.PATCH`);
+    }
+    if (options.instanceId !== undefined && !ID_PATTERN.test(options.instanceId)) {
+      throw new TypeError(`server option 'instanceId' must be letters, digits, '_' or '-'`);
     }
     const conn = await openSiteConnection(options, `switchboard-server-${service.name}`);
     let server: ServerProxy;
@@ -264,8 +278,22 @@ export class ServerProxy {
     logger.info('server stopped', { service: this.service, id: this.instanceId });
   }
 
+  /**
+   * Whether every call has been answered. A handler that was answered with a
+   * deadline error may still run, but no caller waits for it any more.
+   */
+  #answeredAll(): boolean {
+    if (this.#queue.length > 0) return false;
+    for (const ctx of this.#inflight.keys()) if (!ctx.replied) return false;
+    return true;
+  }
+
+  #checkIdle(): void {
+    if (this.#idle && this.#answeredAll()) this.#idle();
+  }
+
   async #waitIdle(): Promise<void> {
-    if (this.#inflight.size === 0 && this.#queue.length === 0) return;
+    if (this.#answeredAll()) return;
     const idle = new Promise<void>((resolve) => {
       this.#idle = resolve;
     });
@@ -288,6 +316,7 @@ export class ServerProxy {
       this.#abort(ctx, call.msg, call.meta, closed('maybe'));
     }
     this.#inflight.clear();
+    this.#byCallId.clear();
   }
 
   #markUnregistered(): void {
@@ -355,12 +384,19 @@ export class ServerProxy {
     }
     const refuse = (code: ErrorCode, message: string): void =>
       this.#reply(msg, undefined, new SwitchboardError(code, message, { completed: 'no' }), meta);
+    if (isCancelNotice(msg.headers)) return this.#onCancel(meta);
     const handler = this.#handlers.get(meta.method);
     if (meta.service !== this.service) {
-      return refuse(ErrorCode.SERVICE_NOT_FOUND, `this instance serves '${this.service}', not '${meta.service}'`);
+      return refuse(
+        ErrorCode.SERVICE_NOT_FOUND,
+        `this instance serves '${this.service}', not '${meta.service}'`,
+      );
     }
     if (!handler) {
-      return refuse(ErrorCode.METHOD_NOT_FOUND, `service '${this.service}' has no method '${meta.method}'`);
+      return refuse(
+        ErrorCode.METHOD_NOT_FOUND,
+        `service '${this.service}' has no method '${meta.method}'`,
+      );
     }
     if (msg.data.length > this.#maxPayload) {
       return refuse(
@@ -388,7 +424,10 @@ export class ServerProxy {
     } else if (this.#queue.length < this.#maxQueued && !this.#draining) {
       this.#queue.push(call);
     } else {
-      refuse(ErrorCode.UNAVAILABLE, `server busy: ${this.#inflight.size} calls running, queue full`);
+      refuse(
+        ErrorCode.UNAVAILABLE,
+        `server busy: ${this.#inflight.size} calls running, queue full`,
+      );
     }
   }
 
@@ -396,9 +435,13 @@ export class ServerProxy {
     const { msg, meta, handler, args, deadline } = call;
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      const err = new SwitchboardError(ErrorCode.TIMEOUT, 'deadline passed while the call was queued', {
-        completed: 'no',
-      });
+      const err = new SwitchboardError(
+        ErrorCode.TIMEOUT,
+        'deadline passed while the call was queued',
+        {
+          completed: 'no',
+        },
+      );
       return this.#reply(msg, undefined, err, meta);
     }
     const ctx = new ServerCallContext(meta, deadline);
@@ -411,10 +454,15 @@ export class ServerProxy {
     }
     if (!isPromiseLike(result)) return this.#reply(msg, result, undefined, meta);
     this.#inflight.set(ctx, call);
+    this.#byCallId.set(meta.callId, ctx);
     ctx.timer = setTimeout(() => {
-      const err = new SwitchboardError(ErrorCode.TIMEOUT, `deadline passed while ${meta.method} ran`, {
-        completed: 'maybe',
-      });
+      const err = new SwitchboardError(
+        ErrorCode.TIMEOUT,
+        `deadline passed while ${meta.method} ran`,
+        {
+          completed: 'maybe',
+        },
+      );
       // The slot stays taken until the handler settles: it may still be working.
       this.#abort(ctx, msg, meta, err);
     }, remaining);
@@ -446,14 +494,30 @@ export class ServerProxy {
     if (ctx.replied) return;
     ctx.replied = true;
     this.#reply(msg, undefined, err, meta);
+    this.#checkIdle();
+  }
+
+  #onCancel(meta: CallMeta): void {
+    const ctx = this.#byCallId.get(meta.callId);
+    const call = ctx && this.#inflight.get(ctx);
+    if (!ctx || !call) return;
+    const err = new SwitchboardError(
+      ErrorCode.CANCELLED,
+      `${meta.method} cancelled by the caller`,
+      {
+        completed: 'maybe',
+      },
+    );
+    this.#abort(ctx, call.msg, call.meta, err);
   }
 
   #release(ctx: ServerCallContext): void {
     clearTimeout(ctx.timer);
     if (!this.#inflight.delete(ctx)) return;
+    if (this.#byCallId.get(ctx.callId) === ctx) this.#byCallId.delete(ctx.callId);
     const next = this.#queue.shift();
     if (next) this.#run(next);
-    else if (this.#inflight.size === 0) this.#idle?.();
+    else this.#checkIdle();
   }
 
   /** Sends the result, or the error: `thrown` from a handler, or one of ours. */
@@ -470,7 +534,12 @@ export class ServerProxy {
       try {
         body = this.#codec.encode(value);
       } catch (err) {
-        return this.#reply(msg, undefined, this.#internal(`cannot encode the result: ${(err as Error).message}`), meta);
+        return this.#reply(
+          msg,
+          undefined,
+          this.#internal(`cannot encode the result: ${(err as Error).message}`),
+          meta,
+        );
       }
       if (body.length > this.#maxPayload) {
         const err = new SwitchboardError(
@@ -480,10 +549,40 @@ export class ServerProxy {
         );
         return this.#reply(msg, undefined, err, meta);
       }
-      msg.respond(body);
+      this.#send(msg, body, undefined);
       return;
     }
-    respondError(msg, this.#codec, this.#describe(thrown, meta, fromHandler));
+    const err = this.#describe(thrown, meta, fromHandler);
+    this.#send(msg, this.#codec.encode(err.toData()), errorReplyHeaders());
+  }
+
+  /**
+   * Sends an answer to the caller: to the message's reply subject, or, for a
+   * call forwarded by a broker, to the caller's subject in `sb-reply`, with an
+   * empty notice to the broker that the call ended.
+   */
+  #send(msg: Msg, body: Uint8Array, headers: MsgHdrs | undefined): void {
+    const replyTo = msg.headers?.get(Header.replyTo);
+    try {
+      if (replyTo) {
+        this.#conn.nc.publish(replyTo, body, { headers });
+        msg.respond(EMPTY);
+      } else {
+        msg.respond(body, { headers });
+      }
+    } catch (err) {
+      // NATS refused the message (too large for the server, or connection closed).
+      this.#conn.logger.warn(`cannot send a reply: ${(err as Error).message}`);
+      if (headers === undefined) {
+        const cause = publishError(err, `reply of ${this.service}.${msg.headers?.get(Header.method)}`);
+        const fallback = new SwitchboardError(cause.code, cause.message, {
+          completed: 'yes',
+          site: this.#site,
+          service: this.service,
+        });
+        this.#send(msg, this.#codec.encode(fallback.toData()), errorReplyHeaders());
+      }
+    }
   }
 
   #internal(message: string): SwitchboardError {
@@ -496,7 +595,11 @@ export class ServerProxy {
    * (`yes`), even when it is a Switchboard error from a nested call.
    */
   #describe(thrown: unknown, meta: CallMeta | undefined, fromHandler: boolean): SwitchboardError {
-    const origin = { site: this.#site, service: this.service, path: meta?.path as string[] | undefined };
+    const origin = {
+      site: this.#site,
+      service: this.service,
+      path: meta?.path as string[] | undefined,
+    };
     const err = toSwitchboardError(thrown, { ...origin, completed: 'yes' });
     if (err !== thrown) return err;
     return new SwitchboardError(err.code, err.message, {
@@ -510,6 +613,8 @@ export class ServerProxy {
     });
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (

@@ -111,4 +111,3 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
   }
   return opts;
 }
-

@@ -1,10 +1,5 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import {
-  type Codec,
-  ErrorCode,
-  errorReplyHeaders,
-  SwitchboardError,
-} from '../protocol/index.js';
+import { type Codec, ErrorCode, errorReplyHeaders, SwitchboardError } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 
 /** Replies with a result: a bare msgpack body, no headers. */

@@ -18,6 +18,8 @@ export interface RequestParams {
   signal?: AbortSignal | undefined;
   /** Names the target in error messages, e.g. `calculator.add`. */
   target?: string | undefined;
+  /** Called when `signal` aborts the request while it is in flight (e.g. to tell the server). */
+  onAbort?: (() => void) | undefined;
 }
 
 /**
@@ -78,7 +80,12 @@ export class RequestChannel {
       }, params.timeoutMs);
       const pending: Pending = { resolve, reject, timer, signal, onAbort: undefined };
       if (signal) {
-        pending.onAbort = () => this.#settle(token)?.reject(cancelled(params.target, 'maybe'));
+        pending.onAbort = () => {
+          const settled = this.#settle(token);
+          if (!settled) return;
+          settled.reject(cancelled(params.target, 'maybe'));
+          params.onAbort?.();
+        };
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(token, pending);

@@ -1,0 +1,73 @@
+/**
+ * Shared pieces of the integration tests: real nats-server per site (through
+ * the project's fixture), and a cleanup list so every test closes what it
+ * started, in reverse order, even when it fails.
+ */
+import { afterEach } from 'vitest';
+import { Broker, type BrokerOptions } from '../../src/broker/index.js';
+import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from '../../src/testing/index.js';
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+const started: Closable[] = [];
+
+afterEach(async () => {
+  const errors: unknown[] = [];
+  for (const item of started.splice(0).reverse()) {
+    await item.close().catch((err: unknown) => errors.push(err));
+  }
+  if (errors.length > 0) throw errors[0];
+});
+
+/** Closes `item` after the current test. */
+export function track<T extends Closable>(item: T): T {
+  started.push(item);
+  return item;
+}
+
+/** A site: its NATS server and, unless told otherwise, one broker. */
+export interface TestSite {
+  name: string;
+  nats: NatsServerHandle;
+  url: string;
+  broker: Broker | undefined;
+}
+
+/** Starts a site's nats-server and a broker on it; both are closed after the test. */
+export async function startSite(
+  name: string,
+  options: { broker?: boolean; nats?: NatsServerOptions; brokerOptions?: Partial<BrokerOptions> } = {},
+): Promise<TestSite> {
+  const nats = track(await startNatsServer({ name, ...options.nats }));
+  const broker =
+    options.broker === false
+      ? undefined
+      : track(await Broker.start({ nats: nats.url, site: name, ...options.brokerOptions }));
+  return { name, nats, url: nats.url, broker };
+}
+
+/** Polls `check` until it returns true, failing after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Resolves when `fn` rejects, with the rejection (fails if it resolves). */
+export async function failure(promise: Promise<unknown>): Promise<Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Record<string, unknown>;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
