@@ -22,7 +22,7 @@ export interface RegistryOptions {
 /** A registered instance with its lease. */
 export interface RegistryEntry {
   readonly view: InstanceView;
-  readonly leaseMs: number;
+  leaseMs: number;
   expiresAt: number;
 }
 
@@ -72,6 +72,7 @@ export class Registry {
     const leaseMs = this.leaseFor(reg.heartbeatMs);
     const entry: RegistryEntry = { view, leaseMs, expiresAt: this.#now() + leaseMs };
     if (existing && sameView(existing.view, view)) {
+      existing.leaseMs = leaseMs;
       existing.expiresAt = entry.expiresAt;
       return undefined;
     }

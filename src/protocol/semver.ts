@@ -51,6 +51,15 @@ function padded(parts: number[]): Triple {
   return [parts[0] ?? 0, parts[1] ?? 0, parts[2] ?? 0];
 }
 
+/** Compares a version with a partial one on the parts the partial has (`1.2` vs 1.2.9 is 0). */
+function comparePrefix(v: Triple, parts: number[]): number {
+  for (let i = 0; i < parts.length; i++) {
+    const d = (v[i] ?? 0) - (parts[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 function partialTest(parts: number[]): Test {
   return (v) => parts.every((p, i) => v[i] === p);
 }
@@ -67,14 +76,15 @@ function comparatorTest(token: string): Test | undefined {
     case '':
     case '=':
       return partialTest(parts);
+    // As npm does: `>1.2` excludes every 1.2.x, `<=1.2` includes them all.
     case '>=':
-      return (v) => compare(v, base) >= 0;
+      return (v) => comparePrefix(v, parts) >= 0;
     case '>':
-      return (v) => compare(v, base) > 0;
+      return (v) => comparePrefix(v, parts) > 0;
     case '<=':
-      return (v) => compare(v, base) <= 0;
+      return (v) => comparePrefix(v, parts) <= 0;
     case '<':
-      return (v) => compare(v, base) < 0;
+      return (v) => comparePrefix(v, parts) < 0;
     case '~':
       return (v) =>
         compare(v, base) >= 0 && partialTest(parts.slice(0, Math.min(parts.length, 2)))(v);

@@ -1,0 +1,120 @@
+import { encode } from '@msgpack/msgpack';
+import { connect, headers, type Msg, type NatsConnection } from 'nats';
+import { describe, expect, test } from 'vitest';
+import {
+  type Calculator,
+  Client,
+  Codec,
+  calculatorService,
+  isErrorReply,
+  parse,
+  serve,
+} from '../../src/index.js';
+import { failure, startSite, track } from './helpers.js';
+
+const codec = new Codec();
+
+async function rawConnection(url: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: url });
+  track({ close: () => nc.close() });
+  return nc;
+}
+
+/** Reads an error reply; fails the test when the reply is not one. */
+function errorOf(msg: Msg) {
+  expect(isErrorReply(msg.headers)).toBe(true);
+  return parse.errorData(codec.decode(msg.data));
+}
+
+describe('bad input', () => {
+  test('broker - malformed registry requests get BAD_REQUEST and the broker keeps serving', async () => {
+    const site = await startSite('a');
+    const nc = await rawConnection(site.url);
+    const garbage = new Uint8Array([0xc1, 0xff, 0x00]);
+    for (const subject of ['sb.broker.register', 'sb.broker.lookup', 'sb.broker.list']) {
+      const reply = errorOf(await nc.request(subject, garbage, { timeout: 2000 }));
+      expect(reply).toMatchObject({ code: 'BAD_REQUEST', site: 'a' });
+      expect(reply.message).toMatch(/malformed msgpack/);
+    }
+    const wrongVersion = errorOf(await nc.request('sb.broker.lookup', encode({ v: 99, service: 'x' })));
+    expect(wrongVersion.message).toMatch(/unsupported protocol version 99/);
+    const missing = errorOf(
+      await nc.request('sb.broker.register', encode({ v: 1, instance: { id: 'x1', service: 'calc' } })),
+    );
+    expect(missing).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(missing.message).toMatch(/instance\.methods/);
+    // Messages without a reply subject are dropped with a log line, not a crash.
+    nc.publish('sb.broker.heartbeat', garbage);
+    nc.publish('sb.broker.deregister', encode({ v: 1 }));
+    track(await serve(calculatorService(), { nats: site.url }));
+    const client = track(await Client.connect({ nats: site.url }));
+    expect(await client.proxy<Calculator>('calculator').add(2, 2)).toBe(4);
+  });
+
+  test('server - calls with bad headers or bodies get BAD_REQUEST', async () => {
+    const site = await startSite('a');
+    const server = track(await serve(calculatorService(), { nats: site.url }));
+    const nc = await rawConnection(site.url);
+    const subject = `sb.instance.${server.instanceId}`;
+    const call = (h: Record<string, string> | undefined, body: Uint8Array) => {
+      const hdrs = h ? headers() : undefined;
+      for (const [k, v] of Object.entries(h ?? {})) hdrs?.set(k, v);
+      return nc.request(subject, body, { timeout: 2000, headers: hdrs });
+    };
+    const good = { 'sb-v': '1', 'sb-id': 'c1', 'sb-svc': 'calculator', 'sb-m': 'add', 'sb-dl': '2000' };
+    expect(errorOf(await call(undefined, encode([1, 2]))).message).toMatch(/no headers/);
+    expect(errorOf(await call({ ...good, 'sb-v': '7' }, encode([1, 2]))).message).toMatch(/version 7/);
+    expect(errorOf(await call({ ...good, 'sb-dl': 'soon' }, encode([1, 2]))).message).toMatch(/sb-dl/);
+    expect(errorOf(await call(good, new Uint8Array([0x92, 0x01]))).code).toBe('BAD_REQUEST');
+    expect(errorOf(await call(good, encode({ a: 1 }))).message).toMatch(/must be a msgpack array/);
+    // The server is unharmed.
+    expect(codec.decode((await call(good, encode([40, 2]))).data)).toBe(42);
+  });
+
+  test('thin clients - the broker answers BAD_REQUEST to calls without routing headers', async () => {
+    const site = await startSite('a');
+    const nc = await rawConnection(site.url);
+    const reply = errorOf(await nc.request('sb.broker.call', encode([1, 2]), { timeout: 2000 }));
+    expect(reply).toMatchObject({ code: 'BAD_REQUEST', site: 'a' });
+  });
+
+  test('payloads - oversized arguments are refused by the server with PAYLOAD_TOO_LARGE', async () => {
+    const site = await startSite('a');
+    track(await serve({ name: 'sink', methods: { take: (b: Uint8Array) => b.length } }, { nats: site.url, maxPayload: 1024 }));
+    const client = track(await Client.connect({ nats: site.url }));
+    expect(await client.call('sink', 'take', [new Uint8Array(100)])).toBe(100);
+    expect(await failure(client.call('sink', 'take', [new Uint8Array(4096)]))).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      completed: 'no',
+    });
+  });
+
+  test('payloads - the client refuses arguments over the limit before sending', async () => {
+    const site = await startSite('a', { nats: { maxPayload: 64 * 1024 } });
+    track(await serve({ name: 'sink', methods: { take: (b: Uint8Array) => b.length } }, { nats: site.url }));
+    const client = track(await Client.connect({ nats: site.url }));
+    const err = await failure(client.call('sink', 'take', [new Uint8Array(100 * 1024)]));
+    expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', completed: 'no' });
+    const small = track(await Client.connect({ nats: site.url, maxPayload: 512 }));
+    expect(await failure(small.call('sink', 'take', [new Uint8Array(1024)]))).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+  });
+
+  test('payloads - a result too large for NATS comes back as PAYLOAD_TOO_LARGE, completed', async () => {
+    const site = await startSite('a', { nats: { maxPayload: 64 * 1024 } });
+    track(
+      await serve(
+        { name: 'source', methods: { give: (n: number) => new Uint8Array(n) } },
+        { nats: site.url },
+      ),
+    );
+    const client = track(await Client.connect({ nats: site.url }));
+    expect(await client.call('source', 'give', [10])).toHaveLength(10);
+    expect(await failure(client.call('source', 'give', [200 * 1024]))).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      completed: 'yes',
+      service: 'source',
+    });
+  });
+});

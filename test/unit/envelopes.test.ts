@@ -1,0 +1,440 @@
+import { describe, expect, test } from 'vitest';
+import { NAME_PATTERN, PROTOCOL_VERSION, parse } from '../../src/protocol/envelopes.js';
+import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
+import { newId } from '../../src/util/ids.js';
+
+/** Runs `fn`, expects a BAD_REQUEST SwitchboardError and returns its message. */
+function rejects(fn: () => unknown): string {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(SwitchboardError);
+  const err = thrown as SwitchboardError;
+  expect(err.code).toBe(ErrorCode.BAD_REQUEST);
+  expect(err.completed).toBe('no');
+  return err.message;
+}
+
+function registration(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'inst1',
+    service: 'calculator',
+    version: '1.2.3',
+    methods: ['add', 'divide'],
+    metadata: { zone: 'eu' },
+    heartbeatMs: 1000,
+    ...overrides,
+  };
+}
+
+function view(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'inst1',
+    service: 'calculator',
+    version: '1.2.3',
+    methods: ['add'],
+    metadata: {},
+    site: 'a',
+    path: [],
+    hops: 0,
+    ...overrides,
+  };
+}
+
+const v = PROTOCOL_VERSION;
+
+/** A good envelope for each validator. */
+const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unknown>> = {
+  registerRequest: { v, instance: registration() },
+  registerReply: { v, site: 'a', brokerId: 'b1', leaseMs: 3000 },
+  heartbeat: { v, id: 'inst1' },
+  deregister: { v, id: 'inst1' },
+  lookupRequest: { v, service: 'calculator', version: '^1.0.0' },
+  lookupReply: { v, site: 'a', instances: [view()] },
+  listRequest: { v },
+  listReply: {
+    v,
+    site: 'a',
+    services: [{ name: 'calculator', version: '1.2.3', methods: ['add'], instances: [view()] }],
+  },
+  brokerInfo: { v, site: 'a', brokerId: 'b1', startedAt: 1_700_000_000_000 },
+  registryEvent: { v, kind: 'up', service: 'calculator', id: 'inst1', site: 'a' },
+  brokerEvent: { v, kind: 'started', site: 'a', brokerId: 'b1' },
+  control: { v, kind: 'reregister' },
+};
+
+const validators = Object.keys(good) as (keyof typeof good)[];
+
+/** Top-level fields of each envelope (besides `v`), with a value of the wrong type. */
+const fields: Record<keyof typeof good, [string, unknown][]> = {
+  registerRequest: [['instance', 'nope']],
+  registerReply: [
+    ['site', 1],
+    ['brokerId', null],
+    ['leaseMs', '3000'],
+  ],
+  heartbeat: [['id', 42]],
+  deregister: [['id', false]],
+  lookupRequest: [['service', 7]],
+  lookupReply: [
+    ['site', []],
+    ['instances', {}],
+  ],
+  listRequest: [],
+  listReply: [
+    ['site', 1],
+    ['services', 'x'],
+  ],
+  brokerInfo: [
+    ['site', 1],
+    ['brokerId', 2],
+    ['startedAt', 'yesterday'],
+  ],
+  registryEvent: [
+    ['kind', 1],
+    ['service', 1],
+    ['id', 1],
+    ['site', 1],
+  ],
+  brokerEvent: [
+    ['kind', 1],
+    ['site', 1],
+    ['brokerId', 1],
+  ],
+  control: [['kind', 1]],
+};
+
+describe('envelopes', () => {
+  describe.each(validators)('%s', (key) => {
+    const validate = parse[key] as (value: unknown) => unknown;
+
+    test(`envelopes - ${key} accepts a good envelope`, () => {
+      const out = validate(structuredClone(good[key])) as Record<string, unknown>;
+      expect(out.v).toBe(PROTOCOL_VERSION);
+      expect(out).toEqual(good[key]);
+    });
+
+    test(`envelopes - ${key} rejects a value that is not a map`, () => {
+      for (const value of [undefined, null, 1, 'x', true, [good[key]], new Uint8Array(1)]) {
+        // Uint8Array is an object: it fails the version check instead.
+        const message = rejects(() => validate(value));
+        expect(message).toMatch(/must be a map|unsupported protocol version/);
+      }
+      expect(rejects(() => validate([]))).toMatch(/must be a map/);
+      expect(rejects(() => validate(null))).toMatch(/must be a map/);
+    });
+
+    test(`envelopes - ${key} rejects a missing or wrong protocol version`, () => {
+      const { v: _v, ...rest } = good[key];
+      expect(rejects(() => validate(rest))).toMatch(/unsupported protocol version undefined/);
+      expect(rejects(() => validate({ ...good[key], v: 2 }))).toMatch(
+        /unsupported protocol version 2 \(expected 1\)/,
+      );
+      expect(rejects(() => validate({ ...good[key], v: '1' }))).toMatch(
+        /unsupported protocol version 1/,
+      );
+      expect(rejects(() => validate({ ...good[key], v: 0 }))).toMatch(
+        /unsupported protocol version 0/,
+      );
+    });
+
+    if (fields[key].length === 0) return;
+    test(`envelopes - ${key} rejects missing or mistyped fields, naming them`, () => {
+      for (const [field, wrong] of fields[key]) {
+        const missing = { ...good[key] };
+        delete missing[field];
+        expect(rejects(() => validate(missing))).toContain(field);
+        expect(rejects(() => validate({ ...good[key], [field]: wrong }))).toContain(field);
+      }
+    });
+  });
+
+  describe('registerRequest', () => {
+    const req = (instance: Record<string, unknown>) => ({ v, instance });
+
+    test('envelopes - registerRequest keeps route, metadata and heartbeat', () => {
+      const out = parse.registerRequest(
+        req(registration({ route: { site: 'c', path: ['b', 'c'] } })),
+      );
+      expect(out.instance).toEqual({
+        id: 'inst1',
+        service: 'calculator',
+        version: '1.2.3',
+        methods: ['add', 'divide'],
+        metadata: { zone: 'eu' },
+        heartbeatMs: 1000,
+        route: { site: 'c', path: ['b', 'c'] },
+      });
+    });
+
+    test('envelopes - registerRequest defaults missing or null metadata to an empty map', () => {
+      const { metadata: _m, ...noMeta } = registration();
+      expect(parse.registerRequest(req(noMeta)).instance.metadata).toEqual({});
+      expect(
+        parse.registerRequest(req(registration({ metadata: null }))).instance.metadata,
+      ).toEqual({});
+      expect(
+        parse.registerRequest(req(registration({ route: null }))).instance.route,
+      ).toBeUndefined();
+    });
+
+    test('envelopes - registerRequest rejects missing or mistyped instance fields, naming them', () => {
+      const cases: [string, unknown][] = [
+        ['id', 1],
+        ['service', {}],
+        ['version', 123],
+        ['methods', 'add'],
+        ['heartbeatMs', '1000'],
+      ];
+      for (const [field, wrong] of cases) {
+        const missing = registration();
+        delete missing[field];
+        expect(rejects(() => parse.registerRequest(req(missing)))).toContain(`instance.${field}`);
+        expect(
+          rejects(() => parse.registerRequest(req(registration({ [field]: wrong })))),
+        ).toContain(`instance.${field}`);
+      }
+      expect(
+        rejects(() => parse.registerRequest(req(registration({ methods: ['add', 3] })))),
+      ).toContain('instance.methods');
+      expect(rejects(() => parse.registerRequest(req(registration({ metadata: 'x' }))))).toContain(
+        'instance.metadata',
+      );
+      expect(
+        rejects(() => parse.registerRequest(req(registration({ metadata: { zone: 1 } })))),
+      ).toContain('instance.metadata.zone');
+      expect(rejects(() => parse.registerRequest(req(registration({ route: 'c' }))))).toContain(
+        'instance.route',
+      );
+      expect(
+        rejects(() => parse.registerRequest(req(registration({ route: { path: [] } })))),
+      ).toContain('instance.route.site');
+      expect(
+        rejects(() =>
+          parse.registerRequest(req(registration({ route: { site: 'c', path: 'c' } }))),
+        ),
+      ).toContain('instance.route.path');
+    });
+
+    test('envelopes - registerRequest rejects non-positive or non-finite heartbeats', () => {
+      for (const heartbeatMs of [0, -5]) {
+        expect(rejects(() => parse.registerRequest(req(registration({ heartbeatMs }))))).toContain(
+          'heartbeatMs must be positive',
+        );
+      }
+      for (const heartbeatMs of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        expect(rejects(() => parse.registerRequest(req(registration({ heartbeatMs }))))).toContain(
+          'instance.heartbeatMs must be a number',
+        );
+      }
+    });
+
+    test('envelopes - registerRequest rejects bad service names', () => {
+      for (const service of ['', 'has space', 'dot.ted', 'wild*', '9lives', 'a'.repeat(129), 'é']) {
+        expect(rejects(() => parse.registerRequest(req(registration({ service }))))).toMatch(
+          /instance\.service '.*' is not (a )?valid/,
+        );
+      }
+      for (const service of ['a', '_x', 'calc-2', 'A_b-C9', 'a'.repeat(128)]) {
+        expect(parse.registerRequest(req(registration({ service }))).instance.service).toBe(
+          service,
+        );
+      }
+    });
+
+    test('envelopes - registerRequest rejects bad method names', () => {
+      for (const method of ['', 'a.b', 'has space', '1st', 'x>']) {
+        expect(
+          rejects(() => parse.registerRequest(req(registration({ methods: ['add', method] })))),
+        ).toBe(`method name '${method}' is not valid`);
+      }
+      expect(parse.registerRequest(req(registration({ methods: [] }))).instance.methods).toEqual(
+        [],
+      );
+    });
+
+    test('envelopes - registerRequest rejects instance ids that are not subject tokens', () => {
+      for (const id of ['', 'a.b', 'a b', '*', '>', 'x'.repeat(129)]) {
+        expect(rejects(() => parse.registerRequest(req(registration({ id }))))).toContain(
+          'instance.id',
+        );
+      }
+    });
+
+    // The server-side proxy's default id is `newId()`: [0-9a-z], so often digit-leading.
+    test('envelopes - registerRequest accepts digit-leading ids such as newId() makes', () => {
+      const id = `7${newId(15)}`;
+      expect(parse.registerRequest(req(registration({ id }))).instance.id).toBe(id);
+      for (let i = 0; i < 200; i++) {
+        const generated = newId();
+        expect(parse.registerRequest(req(registration({ id: generated }))).instance.id).toBe(
+          generated,
+        );
+      }
+    });
+  });
+
+  describe('lookupRequest', () => {
+    test('envelopes - lookupRequest leaves version out when absent or null', () => {
+      expect(parse.lookupRequest({ v, service: 'calculator' })).toEqual({
+        v,
+        service: 'calculator',
+      });
+      expect(parse.lookupRequest({ v, service: 'calculator', version: null })).toEqual({
+        v,
+        service: 'calculator',
+      });
+      expect('version' in parse.lookupRequest({ v, service: 'calculator' })).toBe(false);
+    });
+
+    test('envelopes - lookupRequest rejects a mistyped version, naming the field', () => {
+      expect(
+        rejects(() => parse.lookupRequest({ v, service: 'calculator', version: 1 })),
+      ).toContain('lookup.version');
+    });
+
+    test('envelopes - lookupRequest rejects bad service names', () => {
+      for (const service of ['', 'a.b', 'x y', '>', '1abc']) {
+        expect(rejects(() => parse.lookupRequest({ v, service }))).toMatch(
+          /lookup\.service '.*' is not (a )?valid/,
+        );
+      }
+    });
+  });
+
+  describe('replies and events', () => {
+    test('envelopes - lookupReply validates each instance, naming the field', () => {
+      expect(parse.lookupReply({ v, site: 'a', instances: [] }).instances).toEqual([]);
+      for (const field of ['id', 'service', 'version', 'methods', 'site', 'path', 'hops']) {
+        const inst = view();
+        delete inst[field];
+        expect(rejects(() => parse.lookupReply({ v, site: 'a', instances: [inst] }))).toContain(
+          `instance.${field}`,
+        );
+      }
+      expect(rejects(() => parse.lookupReply({ v, site: 'a', instances: [1] }))).toContain(
+        'instance must be a map',
+      );
+    });
+
+    test('envelopes - listReply validates each service, naming the field', () => {
+      const service = { name: 'calculator', version: '1.0.0', methods: [], instances: [] };
+      for (const field of ['name', 'version', 'methods', 'instances']) {
+        const s: Record<string, unknown> = { ...service };
+        delete s[field];
+        expect(rejects(() => parse.listReply({ v, site: 'a', services: [s] }))).toContain(
+          `service.${field}`,
+        );
+      }
+      expect(rejects(() => parse.listReply({ v, site: 'a', services: ['x'] }))).toContain(
+        'service must be a map',
+      );
+    });
+
+    test('envelopes - registerReply and brokerInfo reject non-finite numbers', () => {
+      expect(
+        rejects(() => parse.registerReply({ ...good.registerReply, leaseMs: Number.NaN })),
+      ).toContain('leaseMs');
+      expect(
+        rejects(() =>
+          parse.brokerInfo({ ...good.brokerInfo, startedAt: Number.NEGATIVE_INFINITY }),
+        ),
+      ).toContain('startedAt');
+    });
+
+    test('envelopes - event kinds must be one of the allowed values', () => {
+      expect(parse.registryEvent({ ...good.registryEvent, kind: 'down' }).kind).toBe('down');
+      expect(parse.brokerEvent({ ...good.brokerEvent, kind: 'stopping' }).kind).toBe('stopping');
+      expect(rejects(() => parse.registryEvent({ ...good.registryEvent, kind: 'sideways' }))).toBe(
+        'registry event.kind must be one of up, down',
+      );
+      expect(rejects(() => parse.brokerEvent({ ...good.brokerEvent, kind: 'up' }))).toBe(
+        'broker event.kind must be one of started, stopping',
+      );
+      expect(rejects(() => parse.control({ v, kind: 'shutdown' }))).toBe(
+        'control.kind must be one of reregister',
+      );
+    });
+
+    test('envelopes - validators drop unknown fields', () => {
+      expect(parse.heartbeat({ v, id: 'x', extra: 1 })).toEqual({ v, id: 'x' });
+      expect(parse.listRequest({ v, filter: 'x' })).toEqual({ v });
+    });
+  });
+
+  describe('errorData', () => {
+    test('envelopes - errorData keeps every known field', () => {
+      const data = {
+        code: 'APPLICATION',
+        message: 'division by zero',
+        name: 'RangeError',
+        appCode: 'DIVIDE_BY_ZERO',
+        details: { a: 1, list: [1, 2] },
+        site: 'c',
+        service: 'calculator',
+        completed: 'yes',
+        path: ['a', 'b'],
+      };
+      expect(parse.errorData(structuredClone(data))).toEqual(data);
+    });
+
+    test('envelopes - errorData maps unknown or missing codes to INTERNAL', () => {
+      expect(parse.errorData({ code: 'NOPE', message: 'm' }).code).toBe(ErrorCode.INTERNAL);
+      expect(parse.errorData({ code: 3, message: 'm' }).code).toBe(ErrorCode.INTERNAL);
+      expect(parse.errorData({ message: 'm' }).code).toBe(ErrorCode.INTERNAL);
+      expect(parse.errorData({ code: 'TIMEOUT' }).code).toBe(ErrorCode.TIMEOUT);
+    });
+
+    test('envelopes - errorData defaults message, name and completed', () => {
+      expect(parse.errorData({})).toEqual({
+        code: ErrorCode.INTERNAL,
+        message: 'unknown error',
+        name: 'Error',
+        completed: 'maybe',
+      });
+      expect(parse.errorData({ completed: 'perhaps' }).completed).toBe('maybe');
+      expect(parse.errorData({ completed: 'no' }).completed).toBe('no');
+      expect(parse.errorData({ completed: 'yes' }).completed).toBe('yes');
+      expect(parse.errorData({ message: 1, name: {} })).toMatchObject({
+        message: 'unknown error',
+        name: 'Error',
+      });
+    });
+
+    test('envelopes - errorData drops mistyped optional fields', () => {
+      const out = parse.errorData({
+        code: 'APPLICATION',
+        appCode: 7,
+        site: [],
+        service: 1,
+        path: ['a', 2],
+      });
+      expect(out).not.toHaveProperty('appCode');
+      expect(out).not.toHaveProperty('site');
+      expect(out).not.toHaveProperty('service');
+      expect(out).not.toHaveProperty('path');
+      expect(out).not.toHaveProperty('details');
+    });
+
+    test('envelopes - errorData keeps falsy details', () => {
+      expect(parse.errorData({ details: 0 }).details).toBe(0);
+      expect(parse.errorData({ details: null }).details).toBeNull();
+    });
+
+    test('envelopes - errorData rejects a value that is not a map', () => {
+      expect(rejects(() => parse.errorData('boom'))).toBe('error must be a map');
+      expect(rejects(() => parse.errorData([]))).toBe('error must be a map');
+    });
+  });
+
+  test('envelopes - NAME_PATTERN allows letters, digits, _ and - up to 128 characters', () => {
+    expect(NAME_PATTERN.test('a')).toBe(true);
+    expect(NAME_PATTERN.test('a'.repeat(128))).toBe(true);
+    expect(NAME_PATTERN.test('a'.repeat(129))).toBe(false);
+    expect(NAME_PATTERN.test('a-b_c9')).toBe(true);
+    expect(NAME_PATTERN.test('-a')).toBe(false);
+  });
+});

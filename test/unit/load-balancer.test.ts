@@ -1,0 +1,187 @@
+import { describe, expect, test } from 'vitest';
+import type { InstanceView } from '../../src/protocol/envelopes.js';
+import { BALANCE_POLICIES, LoadBalancer } from '../../src/proxies/load-balancer.js';
+
+function inst(id: string, hops = 0): InstanceView {
+  const path = Array.from({ length: hops }, (_, i) => `s${i + 1}`);
+  return {
+    id,
+    service: 'calculator',
+    version: '1.0.0',
+    methods: ['add'],
+    metadata: {},
+    site: hops === 0 ? 'a' : (path[path.length - 1] ?? 'a'),
+    path,
+    hops,
+  };
+}
+
+/** Ids picked by `n` calls. */
+function picks(
+  lb: LoadBalancer,
+  instances: InstanceView[],
+  n: number,
+  exclude?: ReadonlySet<string>,
+): (string | undefined)[] {
+  return Array.from({ length: n }, () => lb.pick(instances, exclude)?.id);
+}
+
+function counts(values: (string | undefined)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[String(v)] = (out[String(v)] ?? 0) + 1;
+  return out;
+}
+
+describe('load balancer', () => {
+  test('load balancer - defaults to round-robin', () => {
+    expect(new LoadBalancer().policy).toBe('round-robin');
+    expect(BALANCE_POLICIES).toEqual(['round-robin', 'least-outstanding']);
+  });
+
+  describe.each(BALANCE_POLICIES)('%s', (policy) => {
+    test(`load balancer - ${policy} prefers local instances over remote ones`, () => {
+      const lb = new LoadBalancer(policy);
+      const list = [inst('remote1', 1), inst('local', 0), inst('remote2', 2)];
+      expect(new Set(picks(lb, list, 20))).toEqual(new Set(['local']));
+    });
+
+    test(`load balancer - ${policy} prefers the fewest hops among remote instances`, () => {
+      const lb = new LoadBalancer(policy);
+      const list = [inst('far', 3), inst('near1', 1), inst('mid', 2), inst('near2', 1)];
+      expect(new Set(picks(lb, list, 20))).toEqual(new Set(['near1', 'near2']));
+    });
+
+    test(`load balancer - ${policy} falls back to farther instances when near ones are excluded`, () => {
+      const lb = new LoadBalancer(policy);
+      const list = [inst('local', 0), inst('near', 1), inst('far', 2)];
+      expect(lb.pick(list, new Set(['local']))?.id).toBe('near');
+      expect(lb.pick(list, new Set(['local', 'near']))?.id).toBe('far');
+    });
+
+    test(`load balancer - ${policy} exclude skips ids`, () => {
+      const lb = new LoadBalancer(policy);
+      const list = [inst('a'), inst('b'), inst('c')];
+      const got = picks(lb, list, 30, new Set(['b']));
+      expect(counts(got)).toEqual({ a: 15, c: 15 });
+    });
+
+    test(`load balancer - ${policy} returns undefined when all are excluded or the list is empty`, () => {
+      const lb = new LoadBalancer(policy);
+      expect(lb.pick([])).toBeUndefined();
+      expect(lb.pick([], new Set(['a']))).toBeUndefined();
+      expect(lb.pick([inst('a'), inst('b', 1)], new Set(['a', 'b']))).toBeUndefined();
+    });
+
+    test(`load balancer - ${policy} cycles evenly over equal candidates`, () => {
+      const lb = new LoadBalancer(policy);
+      const list = [inst('a'), inst('b'), inst('c'), inst('d', 1)];
+      const got = picks(lb, list, 300);
+      expect(counts(got)).toEqual({ a: 100, b: 100, c: 100 });
+      // Every window of 3 consecutive picks covers all three.
+      for (let i = 0; i + 3 <= got.length; i++) {
+        expect(new Set(got.slice(i, i + 3)).size).toBe(3);
+      }
+    });
+
+    test(`load balancer - ${policy} picks the only candidate every time`, () => {
+      const lb = new LoadBalancer(policy);
+      expect(picks(lb, [inst('solo')], 5)).toEqual(['solo', 'solo', 'solo', 'solo', 'solo']);
+    });
+  });
+
+  test('load balancer - round-robin visits candidates in list order', () => {
+    const lb = new LoadBalancer('round-robin');
+    const list = [inst('a'), inst('x', 1), inst('b'), inst('c')];
+    expect(picks(lb, list, 6)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
+  test('load balancer - round-robin ignores calls in flight', () => {
+    const lb = new LoadBalancer('round-robin');
+    lb.begin('a');
+    lb.begin('a');
+    expect(picks(lb, [inst('a'), inst('b')], 4)).toEqual(['a', 'b', 'a', 'b']);
+  });
+
+  test('load balancer - least-outstanding picks the instance with fewest calls in flight', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    const list = [inst('a'), inst('b'), inst('c')];
+    lb.begin('a');
+    lb.begin('a');
+    lb.begin('b');
+    for (let i = 0; i < 5; i++) expect(lb.pick(list)?.id).toBe('c');
+    lb.begin('c');
+    lb.begin('c');
+    for (let i = 0; i < 5; i++) expect(lb.pick(list)?.id).toBe('b');
+    lb.end('a');
+    lb.end('a');
+    for (let i = 0; i < 5; i++) expect(lb.pick(list)?.id).toBe('a');
+  });
+
+  test('load balancer - least-outstanding spreads calls that stay in flight', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    const list = [inst('a'), inst('b'), inst('c')];
+    for (let i = 0; i < 9; i++) {
+      const chosen = lb.pick(list);
+      expect(chosen).toBeDefined();
+      if (chosen) lb.begin(chosen.id);
+    }
+    expect([lb.outstanding('a'), lb.outstanding('b'), lb.outstanding('c')]).toEqual([3, 3, 3]);
+  });
+
+  test('load balancer - least-outstanding rotates ties', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    const list = [inst('a'), inst('b'), inst('c'), inst('d')];
+    expect(picks(lb, list, 8)).toEqual(['a', 'b', 'c', 'd', 'a', 'b', 'c', 'd']);
+    // With one busy instance the idle ones still take turns, and the busy one is never picked.
+    lb.begin('d');
+    const got = picks(lb, list, 12);
+    expect(got).not.toContain('d');
+    expect(new Set(got.slice(0, 3))).toEqual(new Set(['a', 'b', 'c']));
+    expect(new Set(got)).toEqual(new Set(['a', 'b', 'c']));
+  });
+
+  test('load balancer - least-outstanding counts only the nearest instances', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    lb.begin('local');
+    lb.begin('local');
+    expect(lb.pick([inst('remote', 1), inst('local', 0)])?.id).toBe('local');
+  });
+
+  test('load balancer - least-outstanding respects exclude', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    lb.begin('b');
+    const list = [inst('a'), inst('b')];
+    expect(lb.pick(list, new Set(['a']))?.id).toBe('b');
+  });
+
+  test('load balancer - begin and end count calls in flight', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    expect(lb.outstanding('a')).toBe(0);
+    lb.begin('a');
+    lb.begin('a');
+    expect(lb.outstanding('a')).toBe(2);
+    lb.end('a');
+    expect(lb.outstanding('a')).toBe(1);
+    lb.end('a');
+    expect(lb.outstanding('a')).toBe(0);
+  });
+
+  test('load balancer - end never goes negative', () => {
+    const lb = new LoadBalancer('least-outstanding');
+    lb.end('ghost');
+    lb.end('ghost');
+    expect(lb.outstanding('ghost')).toBe(0);
+    lb.begin('a');
+    lb.end('a');
+    lb.end('a');
+    lb.end('a');
+    expect(lb.outstanding('a')).toBe(0);
+    lb.begin('a');
+    expect(lb.outstanding('a')).toBe(1);
+    // An instance with extra end()s is not favoured over an idle one.
+    lb.end('a');
+    lb.end('a');
+    const list = [inst('a'), inst('b')];
+    expect(counts(picks(lb, list, 10))).toEqual({ a: 5, b: 5 });
+  });
+});

@@ -1,0 +1,406 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Registry } from '../../src/broker/registry.js';
+import type { InstanceRegistration } from '../../src/protocol/envelopes.js';
+
+function reg(id: string, overrides: Partial<InstanceRegistration> = {}): InstanceRegistration {
+  return {
+    id,
+    service: 'calculator',
+    version: '1.0.0',
+    methods: ['add', 'divide'],
+    metadata: {},
+    heartbeatMs: 1000,
+    ...overrides,
+  };
+}
+
+/** A registry on a clock the test moves by hand. */
+function fakeClock(start = 1_000_000) {
+  const clock = { t: start, advance: (ms: number) => (clock.t += ms), now: () => clock.t };
+  return clock;
+}
+
+function setup(options: { leaseFactor?: number } = {}) {
+  const clock = fakeClock();
+  const registry = new Registry({ site: 'a', now: clock.now, ...options });
+  return { clock, registry };
+}
+
+const ids = (views: Iterable<{ id: string }>) => [...views].map((v) => v.id).sort();
+
+describe('registry', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test('registry - register returns an up change with the instance view', () => {
+    const { registry } = setup();
+    const change = registry.register(reg('i1', { metadata: { zone: 'eu' } }));
+    expect(change).toEqual({
+      kind: 'up',
+      view: {
+        id: 'i1',
+        service: 'calculator',
+        version: '1.0.0',
+        methods: ['add', 'divide'],
+        metadata: { zone: 'eu' },
+        site: 'a',
+        path: [],
+        hops: 0,
+      },
+    });
+    expect(registry.size).toBe(1);
+    expect(registry.get('i1')).toEqual(change?.view);
+    expect(registry.get('nope')).toBeUndefined();
+    expect(registry.site).toBe('a');
+  });
+
+  test('registry - leaseFor is heartbeatMs times leaseFactor (default 3)', () => {
+    expect(setup().registry.leaseFor(1000)).toBe(3000);
+    expect(setup({ leaseFactor: 5 }).registry.leaseFor(200)).toBe(1000);
+  });
+
+  test('registry - re-register with the same description returns undefined but renews the lease', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('i1'));
+    clock.advance(2500);
+    expect(registry.register(reg('i1'))).toBeUndefined();
+    clock.advance(2500); // 5000 after the first registration, 2500 after the second
+    expect(registry.expire()).toEqual([]);
+    expect(registry.size).toBe(1);
+    clock.advance(500); // the renewed lease (3000) ran out
+    expect(ids(registry.expire().map((c) => c.view))).toEqual(['i1']);
+    expect(registry.size).toBe(0);
+  });
+
+  test('registry - re-register with new methods returns up and replaces the view', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    const change = registry.register(reg('i1', { methods: ['add', 'divide', 'sqrt'] }));
+    expect(change?.kind).toBe('up');
+    expect(change?.view.methods).toEqual(['add', 'divide', 'sqrt']);
+    expect(registry.size).toBe(1);
+    expect(registry.lookup('calculator').map((v) => v.methods)).toEqual([
+      ['add', 'divide', 'sqrt'],
+    ]);
+  });
+
+  test('registry - re-register with a new version, metadata or route returns up', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    expect(registry.register(reg('i1', { version: '1.1.0' }))?.kind).toBe('up');
+    expect(registry.register(reg('i1', { version: '1.1.0', metadata: { z: '1' } }))?.kind).toBe(
+      'up',
+    );
+    expect(
+      registry.register(
+        reg('i1', { version: '1.1.0', metadata: { z: '1' }, route: { site: 'b', path: ['b'] } }),
+      )?.kind,
+    ).toBe('up');
+    expect(registry.size).toBe(1);
+    expect(registry.get('i1')?.site).toBe('b');
+  });
+
+  test('registry - re-register under another service moves the instance', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    registry.register(reg('i1', { service: 'other' }));
+    expect(registry.lookup('calculator')).toEqual([]);
+    expect(ids(registry.lookup('other'))).toEqual(['i1']);
+    expect(registry.size).toBe(1);
+  });
+
+  test('registry - heartbeat renews the lease past its original end', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('i1'));
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      expect(registry.heartbeat('i1')).toBe(true);
+      expect(registry.expire()).toEqual([]);
+    }
+    // 10 s after registering, far past the original 3 s lease.
+    expect(registry.get('i1')).toBeDefined();
+    clock.advance(2999);
+    expect(registry.expire()).toEqual([]);
+    clock.advance(1);
+    expect(registry.expire().map((c) => c.view.id)).toEqual(['i1']);
+  });
+
+  test('registry - heartbeat of an unknown id returns false', () => {
+    const { registry } = setup();
+    expect(registry.heartbeat('ghost')).toBe(false);
+    registry.register(reg('i1'));
+    registry.deregister('i1');
+    expect(registry.heartbeat('i1')).toBe(false);
+  });
+
+  test('registry - expires exactly the instances whose lease ran out', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('fast', { heartbeatMs: 100 })); // lease 300
+    registry.register(reg('mid', { heartbeatMs: 500 })); // lease 1500
+    registry.register(reg('slow', { heartbeatMs: 1000, service: 'other' })); // lease 3000
+    clock.advance(299);
+    expect(registry.expire()).toEqual([]);
+    clock.advance(1);
+    const first = registry.expire();
+    expect(first).toEqual([{ kind: 'down', view: expect.objectContaining({ id: 'fast' }) }]);
+    registry.heartbeat('slow');
+    clock.advance(1200); // t = 1500
+    expect(registry.expire().map((c) => [c.kind, c.view.id])).toEqual([['down', 'mid']]);
+    expect(ids(registry.instances())).toEqual(['slow']);
+    clock.advance(1799); // t = 3299; slow renewed at t = 300, lease 3000
+    expect(registry.expire()).toEqual([]);
+    clock.advance(1);
+    expect(registry.expire().map((c) => c.view.id)).toEqual(['slow']);
+    expect(registry.size).toBe(0);
+    expect(registry.expire()).toEqual([]);
+  });
+
+  test('registry - expire reports several instances at once', () => {
+    const { clock, registry } = setup();
+    for (let i = 0; i < 5; i++) registry.register(reg(`i${i}`));
+    registry.register(reg('keeper', { heartbeatMs: 10_000 }));
+    clock.advance(3000);
+    const removed = registry.expire();
+    expect(removed.every((c) => c.kind === 'down')).toBe(true);
+    expect(ids(removed.map((c) => c.view))).toEqual(['i0', 'i1', 'i2', 'i3', 'i4']);
+    expect(ids(registry.instances())).toEqual(['keeper']);
+  });
+
+  test('registry - leaseFactor sets the lease length', () => {
+    const { clock, registry } = setup({ leaseFactor: 2 });
+    registry.register(reg('i1'));
+    clock.advance(1999);
+    expect(registry.expire()).toEqual([]);
+    clock.advance(1);
+    expect(registry.expire()).toHaveLength(1);
+  });
+
+  test('registry - expires leases with the default clock under fake timers', () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
+    const registry = new Registry({ site: 'a' });
+    registry.register(reg('i1', { heartbeatMs: 1000 }));
+    registry.register(reg('i2', { heartbeatMs: 5000 }));
+    vi.setSystemTime(new Date('2030-01-01T00:00:02.999Z'));
+    expect(registry.expire()).toEqual([]);
+    expect(registry.heartbeat('i2')).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(registry.expire().map((c) => c.view.id)).toEqual(['i1']);
+    vi.setSystemTime(new Date('2030-01-01T00:00:17.998Z'));
+    expect(registry.expire()).toEqual([]);
+    vi.setSystemTime(new Date('2030-01-01T00:00:17.999Z'));
+    expect(registry.expire().map((c) => c.view.id)).toEqual(['i2']);
+  });
+
+  test('registry - deregister removes an instance at once and reports down', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    registry.register(reg('i2'));
+    const change = registry.deregister('i1');
+    expect(change).toEqual({ kind: 'down', view: expect.objectContaining({ id: 'i1' }) });
+    expect(registry.get('i1')).toBeUndefined();
+    expect(ids(registry.lookup('calculator'))).toEqual(['i2']);
+    expect(registry.size).toBe(1);
+    expect(registry.deregister('i1')).toBeUndefined();
+    expect(registry.deregister('ghost')).toBeUndefined();
+  });
+
+  test('registry - a deregistered instance can register again', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    registry.deregister('i1');
+    expect(registry.register(reg('i1'))?.kind).toBe('up');
+    expect(registry.size).toBe(1);
+  });
+
+  test('registry - lookup by name', () => {
+    const { registry } = setup();
+    registry.register(reg('c1'));
+    registry.register(reg('c2'));
+    registry.register(reg('o1', { service: 'other' }));
+    expect(ids(registry.lookup('calculator'))).toEqual(['c1', 'c2']);
+    expect(ids(registry.lookup('other'))).toEqual(['o1']);
+    expect(registry.lookup('missing')).toEqual([]);
+  });
+
+  test('registry - lookup by version range', () => {
+    const { registry } = setup();
+    registry.register(reg('v100', { version: '1.0.0' }));
+    registry.register(reg('v120', { version: '1.2.0' }));
+    registry.register(reg('v135', { version: '1.3.5' }));
+    registry.register(reg('v200', { version: '2.0.0' }));
+    expect(ids(registry.lookup('calculator', '^1.2.0'))).toEqual(['v120', 'v135']);
+    expect(ids(registry.lookup('calculator', '~1.2.0'))).toEqual(['v120']);
+    expect(ids(registry.lookup('calculator', '2.x'))).toEqual(['v200']);
+    expect(ids(registry.lookup('calculator', '1.0.0 || >=2.0.0'))).toEqual(['v100', 'v200']);
+    expect(ids(registry.lookup('calculator', '^3.0.0'))).toEqual([]);
+    expect(registry.lookup('calculator', '*')).toHaveLength(4);
+    expect(registry.lookup('calculator', '')).toHaveLength(4);
+  });
+
+  test('registry - lookup with a malformed range finds nothing', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    expect(registry.lookup('calculator', 'not a range')).toEqual([]);
+  });
+
+  test('registry - lookup result cache is invalidated by register', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    const before = registry.lookup('calculator');
+    expect(registry.lookup('calculator')).toBe(before); // cached
+    registry.register(reg('i2'));
+    expect(ids(registry.lookup('calculator'))).toEqual(['i1', 'i2']);
+    expect(ids(before)).toEqual(['i1']);
+    // A plain refresh or a heartbeat keeps the cache.
+    const cached = registry.lookup('calculator');
+    registry.register(reg('i1'));
+    registry.heartbeat('i2');
+    expect(registry.lookup('calculator')).toBe(cached);
+    // A changed description replaces the cached view.
+    registry.register(reg('i1', { methods: ['add'] }));
+    expect(registry.lookup('calculator').find((v) => v.id === 'i1')?.methods).toEqual(['add']);
+  });
+
+  test('registry - lookup result cache is invalidated by deregister', () => {
+    const { registry } = setup();
+    registry.register(reg('i1'));
+    registry.register(reg('i2'));
+    expect(registry.lookup('calculator')).toHaveLength(2);
+    registry.deregister('i1');
+    expect(ids(registry.lookup('calculator'))).toEqual(['i2']);
+    registry.deregister('i2');
+    expect(registry.lookup('calculator')).toEqual([]);
+  });
+
+  test('registry - lookup result cache is invalidated by expire', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('short', { heartbeatMs: 100 }));
+    registry.register(reg('long', { heartbeatMs: 10_000 }));
+    expect(registry.lookup('calculator')).toHaveLength(2);
+    expect(registry.lookup('calculator', '1.x')).toHaveLength(2);
+    clock.advance(300);
+    registry.expire();
+    expect(ids(registry.lookup('calculator'))).toEqual(['long']);
+    expect(ids(registry.lookup('calculator', '1.x'))).toEqual(['long']);
+  });
+
+  test('registry - lookup cache is per service', () => {
+    const { registry } = setup();
+    registry.register(reg('c1'));
+    registry.register(reg('o1', { service: 'other' }));
+    const other = registry.lookup('other');
+    registry.register(reg('c2'));
+    expect(registry.lookup('other')).toBe(other);
+    expect(registry.lookup('calculator')).toHaveLength(2);
+  });
+
+  test('registry - routes give site, path and hops', () => {
+    const { registry } = setup();
+    registry.register(reg('local'));
+    registry.register(reg('one', { route: { site: 'b', path: ['b'] } }));
+    registry.register(reg('two', { route: { site: 'c', path: ['b', 'c'] } }));
+    const byId = new Map(registry.lookup('calculator').map((v) => [v.id, v]));
+    expect(byId.get('local')).toMatchObject({ site: 'a', path: [], hops: 0 });
+    expect(byId.get('one')).toMatchObject({ site: 'b', path: ['b'], hops: 1 });
+    expect(byId.get('two')).toMatchObject({ site: 'c', path: ['b', 'c'], hops: 2 });
+  });
+
+  test('registry - a route with a new path is a changed description', () => {
+    const { registry } = setup();
+    registry.register(reg('r', { route: { site: 'c', path: ['b', 'c'] } }));
+    expect(registry.register(reg('r', { route: { site: 'c', path: ['b', 'c'] } }))).toBeUndefined();
+    const change = registry.register(reg('r', { route: { site: 'c', path: ['c'] } }));
+    expect(change?.kind).toBe('up');
+    expect(change?.view.hops).toBe(1);
+  });
+
+  test('registry - list groups instances by name and version, sorted', () => {
+    const { registry } = setup();
+    registry.register(reg('z1', { service: 'zeta', version: '1.0.0' }));
+    registry.register(reg('c10', { version: '1.10.0', methods: ['add', 'sqrt'] }));
+    registry.register(reg('c2a', { version: '1.2.0' }));
+    registry.register(reg('c2b', { version: '1.2.0' }));
+    registry.register(reg('a1', { service: 'alpha', version: '0.1.0', methods: ['go'] }));
+    const list = registry.list();
+    expect(list.map((s) => `${s.name}@${s.version}`)).toEqual([
+      'alpha@0.1.0',
+      'calculator@1.2.0',
+      'calculator@1.10.0',
+      'zeta@1.0.0',
+    ]);
+    expect(ids(list[1]?.instances ?? [])).toEqual(['c2a', 'c2b']);
+    expect(list[2]?.methods).toEqual(['add', 'sqrt']);
+    expect(list[0]?.methods).toEqual(['go']);
+    expect(list.reduce((n, s) => n + s.instances.length, 0)).toBe(registry.size);
+  });
+
+  test('registry - list of an empty registry is empty', () => {
+    expect(setup().registry.list()).toEqual([]);
+  });
+
+  test('registry - size follows register, deregister and expire', () => {
+    const { clock, registry } = setup();
+    expect(registry.size).toBe(0);
+    registry.register(reg('i1'));
+    registry.register(reg('i2', { heartbeatMs: 10_000 }));
+    registry.register(reg('i1'));
+    expect(registry.size).toBe(2);
+    registry.deregister('i2');
+    expect(registry.size).toBe(1);
+    clock.advance(3000);
+    registry.expire();
+    expect(registry.size).toBe(0);
+  });
+
+  // BUG (src/broker/registry.ts, `register`): a re-registration with the same
+  // description but another heartbeatMs keeps the old `leaseMs` in the entry
+  // (only `expiresAt` is updated), so later heartbeats renew with the old lease,
+  // while the broker tells the instance `leaseMs = leaseFor(new heartbeatMs)`.
+  test('registry - re-register with a longer heartbeat lengthens later leases', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('i1', { heartbeatMs: 1000 })); // lease 3000
+    expect(registry.register(reg('i1', { heartbeatMs: 5000 }))).toBeUndefined(); // lease 15000
+    clock.advance(5000);
+    expect(registry.heartbeat('i1')).toBe(true);
+    clock.advance(5000); // one heartbeat interval later: well within a 15 s lease
+    expect(registry.expire()).toEqual([]);
+  });
+
+  test('registry - 100k instances over 1000 services look up correctly', () => {
+    const { clock, registry } = setup();
+    const services = 1000;
+    const perService = 100;
+    for (let s = 0; s < services; s++) {
+      for (let i = 0; i < perService; i++) {
+        registry.register(
+          reg(`s${s}-i${i}`, {
+            service: `svc${s}`,
+            version: i % 2 === 0 ? '1.0.0' : '2.0.0',
+            heartbeatMs: i < 10 ? 100 : 10_000,
+          }),
+        );
+      }
+    }
+    expect(registry.size).toBe(services * perService);
+    for (const s of [0, 1, 499, 998, 999]) {
+      expect(registry.lookup(`svc${s}`)).toHaveLength(perService);
+      expect(registry.lookup(`svc${s}`, '1.x')).toHaveLength(perService / 2);
+      expect(registry.lookup(`svc${s}`, '^2.0.0')).toHaveLength(perService / 2);
+    }
+    let total = 0;
+    for (let s = 0; s < services; s++) total += registry.lookup(`svc${s}`).length;
+    expect(total).toBe(services * perService);
+    expect(registry.lookup('svc1000')).toEqual([]);
+    expect(registry.list()).toHaveLength(services * 2);
+
+    for (let s = 0; s < services; s++) registry.deregister(`s${s}-i99`);
+    clock.advance(300);
+    expect(registry.expire()).toHaveLength(services * 10);
+    expect(registry.size).toBe(services * (perService - 11));
+    expect(registry.lookup('svc42')).toHaveLength(perService - 11);
+    expect(registry.heartbeat('s42-i5')).toBe(false);
+    expect(registry.heartbeat('s42-i50')).toBe(true);
+  });
+});
