@@ -27,7 +27,7 @@ import {
   respondValue,
   type SiteConnection,
 } from '../transport/index.js';
-import { newId } from '../util/index.js';
+import { Closeable, newId } from '../util/index.js';
 import { Registry, type RegistryChange } from './registry.js';
 
 /** Options of a {@link Broker}. */
@@ -83,8 +83,11 @@ function checkOptions(options: BrokerOptions): void {
  * Its state is soft: a restarted broker rebuilds the registry from the
  * re-registrations its `started` event triggers, and several brokers of one
  * site run side by side, each with the whole registry.
+ *
+ * `close()` announces that it stops, unsubscribes and disconnects; the
+ * registry goes with it (the other brokers of the site keep theirs).
  */
-export class Broker {
+export class Broker extends Closeable {
   /** Site this broker serves. */
   readonly site: string;
   /** This broker's id. */
@@ -100,9 +103,9 @@ export class Broker {
   readonly #maxPayload: number;
   readonly #subs: Subscription[] = [];
   readonly #sweeper: ReturnType<typeof setInterval>;
-  #closing: Promise<void> | undefined;
 
   private constructor(conn: SiteConnection, options: BrokerOptions) {
+    super();
     this.#conn = conn;
     this.site = options.site;
     this.id = options.id ?? newId();
@@ -142,17 +145,7 @@ export class Broker {
     return broker;
   }
 
-  /** Stops serving: announces it, unsubscribes, rejects forwarded calls in flight, disconnects. */
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
-    return this.#closing;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     clearInterval(this.#sweeper);
     const { nc, logger } = this.#conn;
     if (!nc.isClosed()) {

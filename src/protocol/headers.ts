@@ -2,7 +2,7 @@
  * Routing metadata of calls, carried in NATS headers so that relays (brokers
  * forwarding for thin clients, bridges) route without decoding the body.
  */
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import { type MsgHdrs, headers as natsHeaders } from 'nats';
 import { PROTOCOL_VERSION } from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
 

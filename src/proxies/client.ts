@@ -1,9 +1,9 @@
 import {
   type BrokerInfo,
   type CallMeta,
+  Codec,
   callHeaders,
   cancelHeaders,
-  Codec,
   ErrorCode,
   type InstanceView,
   isErrorReply,
@@ -19,7 +19,7 @@ import {
   RequestChannel,
   type SiteConnection,
 } from '../transport/index.js';
-import { newId } from '../util/index.js';
+import { Closeable, newId } from '../util/index.js';
 import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
 import { Resolver } from './resolver.js';
 import type { CallOptions, ClientProxy, ProxyOptions } from './types.js';
@@ -73,9 +73,10 @@ function checkOptions(options: ClientOptions): void {
 
 /**
  * The entry point of callers: resolves services through the site's broker,
- * calls their instances, and hands out typed client-side proxies.
+ * calls their instances, and hands out typed client-side proxies. `close()`
+ * rejects calls in flight with `UNAVAILABLE`, stops listening, disconnects.
  */
-export class Client {
+export class Client extends Closeable {
   readonly #conn: SiteConnection;
   readonly #codec = new Codec();
   readonly #channel: RequestChannel;
@@ -86,9 +87,9 @@ export class Client {
   readonly #viaBroker: boolean;
   readonly #maxPayload: number;
   #seq = 0;
-  #closing: Promise<void> | undefined;
 
   private constructor(conn: SiteConnection, options: ClientOptions) {
+    super();
     this.#conn = conn;
     this.#channel = new RequestChannel(conn.nc);
     this.#timeoutMs = options.timeoutMs ?? 5000;
@@ -205,7 +206,8 @@ export class Client {
         const err = thrown as SwitchboardError;
         if (!canRetry(err, options.idempotent ?? false)) throw err;
         lastError = err;
-        (skipped ??= new Set()).add(target.id);
+        skipped ??= new Set();
+        skipped.add(target.id);
         if (err.completed === 'no' && err.code === ErrorCode.UNAVAILABLE) {
           this.#resolver.forget(service, target.id);
         }
@@ -260,18 +262,10 @@ export class Client {
     return parse.brokerInfo(body);
   }
 
-  /** Rejects calls in flight with `UNAVAILABLE`, stops listening, disconnects. Safe to call twice. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#resolver.close();
-      this.#channel.close();
-      await this.#conn.release();
-    })();
-    return this.#closing;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  protected async shutdown(): Promise<void> {
+    this.#resolver.close();
+    this.#channel.close();
+    await this.#conn.release();
   }
 
   async #send(

@@ -6,10 +6,10 @@ import {
   errorReplyHeaders,
   Header,
   ID_PATTERN,
-  isValidVersion,
   type InstanceRegistration,
   isCancelNotice,
   isErrorReply,
+  isValidVersion,
   NAME_PATTERN,
   PROTOCOL_VERSION,
   parse,
@@ -25,7 +25,7 @@ import {
   RequestChannel,
   type SiteConnection,
 } from '../transport/index.js';
-import { newId } from '../util/index.js';
+import { Closeable, newId } from '../util/index.js';
 import { ServerCallContext } from './call-context.js';
 
 /** A service to expose: a name, a version, and the object whose methods serve it. */
@@ -122,8 +122,12 @@ export function methodsOf(target: object): Map<string, Handler> {
  * registers and heartbeats with the site's brokers (registering again when a
  * broker restarts), decodes requests, runs handlers within their deadline and
  * concurrency limit, and encodes results and thrown errors.
+ *
+ * `close()` stops gracefully: it deregisters (callers stop choosing this
+ * instance at once), finishes calls in flight (aborting those still running
+ * after `drainTimeoutMs`), unsubscribes and disconnects.
  */
-export class ServerProxy {
+export class ServerProxy extends Closeable {
   readonly instanceId: string;
   readonly service: string;
   readonly version: string;
@@ -149,9 +153,9 @@ export class ServerProxy {
   #registering: Promise<boolean> | undefined;
   #draining = false;
   #idle: (() => void) | undefined;
-  #closing: Promise<void> | undefined;
 
   private constructor(conn: SiteConnection, service: ServiceDefinition, options: ServerOptions) {
+    super();
     this.#conn = conn;
     this.instanceId = options.instanceId ?? newId();
     this.service = service.name;
@@ -245,21 +249,7 @@ export class ServerProxy {
     return this.#inflight.size;
   }
 
-  /**
-   * Stops gracefully: deregisters (callers stop choosing this instance at once),
-   * finishes calls in flight (aborting those still running after
-   * `drainTimeoutMs`), unsubscribes and disconnects. Safe to call twice.
-   */
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
-    return this.#closing;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     const { nc, subjects, logger } = this.#conn;
     this.#draining = true;
     clearInterval(this.#heartbeat);
@@ -574,7 +564,10 @@ export class ServerProxy {
       // NATS refused the message (too large for the server, or connection closed).
       this.#conn.logger.warn(`cannot send a reply: ${(err as Error).message}`);
       if (headers === undefined) {
-        const cause = publishError(err, `reply of ${this.service}.${msg.headers?.get(Header.method)}`);
+        const cause = publishError(
+          err,
+          `reply of ${this.service}.${msg.headers?.get(Header.method)}`,
+        );
         const fallback = new SwitchboardError(cause.code, cause.message, {
           completed: 'yes',
           site: this.#site,

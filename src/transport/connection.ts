@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import {
-  credsAuthenticator,
-  type ConnectionOptions as NatsConnectOptions,
   connect,
+  credsAuthenticator,
   type NatsConnection,
+  type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
 import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
 import { type Logger, silentLogger } from '../util/index.js';

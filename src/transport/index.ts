@@ -1,3 +1,3 @@
 export * from './connection.js';
-export { publishError, type RequestParams, RequestChannel } from './request-channel.js';
-export { listen, type ListenContext, respondError, respondValue } from './replies.js';
+export { type ListenContext, listen, respondError, respondValue } from './replies.js';
+export { publishError, RequestChannel, type RequestParams } from './request-channel.js';

@@ -1,2 +1,3 @@
+export { Closeable } from './closeable.js';
 export { newId } from './ids.js';
 export { type Logger, type LogLevel, lineLogger, silentLogger } from './logger.js';

@@ -36,10 +36,15 @@ describe('bad input', () => {
       expect(reply).toMatchObject({ code: 'BAD_REQUEST', site: 'a' });
       expect(reply.message).toMatch(/malformed msgpack/);
     }
-    const wrongVersion = errorOf(await nc.request('sb.broker.lookup', encode({ v: 99, service: 'x' })));
+    const wrongVersion = errorOf(
+      await nc.request('sb.broker.lookup', encode({ v: 99, service: 'x' })),
+    );
     expect(wrongVersion.message).toMatch(/unsupported protocol version 99/);
     const missing = errorOf(
-      await nc.request('sb.broker.register', encode({ v: 1, instance: { id: 'x1', service: 'calc' } })),
+      await nc.request(
+        'sb.broker.register',
+        encode({ v: 1, instance: { id: 'x1', service: 'calc' } }),
+      ),
     );
     expect(missing).toMatchObject({ code: 'BAD_REQUEST' });
     expect(missing.message).toMatch(/instance\.methods/);
@@ -61,10 +66,20 @@ describe('bad input', () => {
       for (const [k, v] of Object.entries(h ?? {})) hdrs?.set(k, v);
       return nc.request(subject, body, { timeout: 2000, headers: hdrs });
     };
-    const good = { 'sb-v': '1', 'sb-id': 'c1', 'sb-svc': 'calculator', 'sb-m': 'add', 'sb-dl': '2000' };
+    const good = {
+      'sb-v': '1',
+      'sb-id': 'c1',
+      'sb-svc': 'calculator',
+      'sb-m': 'add',
+      'sb-dl': '2000',
+    };
     expect(errorOf(await call(undefined, encode([1, 2]))).message).toMatch(/no headers/);
-    expect(errorOf(await call({ ...good, 'sb-v': '7' }, encode([1, 2]))).message).toMatch(/version 7/);
-    expect(errorOf(await call({ ...good, 'sb-dl': 'soon' }, encode([1, 2]))).message).toMatch(/sb-dl/);
+    expect(errorOf(await call({ ...good, 'sb-v': '7' }, encode([1, 2]))).message).toMatch(
+      /version 7/,
+    );
+    expect(errorOf(await call({ ...good, 'sb-dl': 'soon' }, encode([1, 2]))).message).toMatch(
+      /sb-dl/,
+    );
     expect(errorOf(await call(good, new Uint8Array([0x92, 0x01]))).code).toBe('BAD_REQUEST');
     expect(errorOf(await call(good, encode({ a: 1 }))).message).toMatch(/must be a msgpack array/);
     // The server is unharmed.
@@ -80,7 +95,12 @@ describe('bad input', () => {
 
   test('payloads - oversized arguments are refused by the server with PAYLOAD_TOO_LARGE', async () => {
     const site = await startSite('a');
-    track(await serve({ name: 'sink', methods: { take: (b: Uint8Array) => b.length } }, { nats: site.url, maxPayload: 1024 }));
+    track(
+      await serve(
+        { name: 'sink', methods: { take: (b: Uint8Array) => b.length } },
+        { nats: site.url, maxPayload: 1024 },
+      ),
+    );
     const client = track(await Client.connect({ nats: site.url }));
     expect(await client.call('sink', 'take', [new Uint8Array(100)])).toBe(100);
     expect(await failure(client.call('sink', 'take', [new Uint8Array(4096)]))).toMatchObject({
@@ -91,7 +111,12 @@ describe('bad input', () => {
 
   test('payloads - the client refuses arguments over the limit before sending', async () => {
     const site = await startSite('a', { nats: { maxPayload: 64 * 1024 } });
-    track(await serve({ name: 'sink', methods: { take: (b: Uint8Array) => b.length } }, { nats: site.url }));
+    track(
+      await serve(
+        { name: 'sink', methods: { take: (b: Uint8Array) => b.length } },
+        { nats: site.url },
+      ),
+    );
     const client = track(await Client.connect({ nats: site.url }));
     const err = await failure(client.call('sink', 'take', [new Uint8Array(100 * 1024)]));
     expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', completed: 'no' });

@@ -5,7 +5,11 @@
  */
 import { afterEach } from 'vitest';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
-import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from '../../src/testing/index.js';
+import {
+  type NatsServerHandle,
+  type NatsServerOptions,
+  startNatsServer,
+} from '../../src/testing/index.js';
 
 interface Closable {
   close(): Promise<void>;
@@ -38,7 +42,11 @@ export interface TestSite {
 /** Starts a site's nats-server and a broker on it; both are closed after the test. */
 export async function startSite(
   name: string,
-  options: { broker?: boolean; nats?: NatsServerOptions; brokerOptions?: Partial<BrokerOptions> } = {},
+  options: {
+    broker?: boolean;
+    nats?: NatsServerOptions;
+    brokerOptions?: Partial<BrokerOptions>;
+  } = {},
 ): Promise<TestSite> {
   const nats = track(await startNatsServer({ name, ...options.nats }));
   const broker =

@@ -3,8 +3,8 @@ import { connect } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
   Broker,
-  type CallContext,
   type Calculator,
+  type CallContext,
   Client,
   calculatorService,
   serve,
@@ -27,7 +27,11 @@ describe('resilience', () => {
     await first.close();
     const second = track(await Broker.start({ nats: site.url, site: 'a' }));
     // The `started` announcement makes the server register again at once.
-    await eventually(() => second.registry.get(server.instanceId) !== undefined, 2000, 're-registration');
+    await eventually(
+      () => second.registry.get(server.instanceId) !== undefined,
+      2000,
+      're-registration',
+    );
     const client = track(await Client.connect({ nats: site.url }));
     expect(await client.proxy<Calculator>('calculator').add(1, 1)).toBe(2);
   });
@@ -39,13 +43,21 @@ describe('resilience', () => {
     // Make the broker forget the instance behind the server's back.
     broker.registry.deregister(server.instanceId);
     expect(broker.registry.get(server.instanceId)).toBeUndefined();
-    await eventually(() => broker.registry.get(server.instanceId) !== undefined, 2000, 're-registration');
+    await eventually(
+      () => broker.registry.get(server.instanceId) !== undefined,
+      2000,
+      're-registration',
+    );
   });
 
   test('servers started before any broker register once a broker starts', async () => {
     const site = await startSite('a', { broker: false });
     const server = track(
-      await serve(calculatorService(), { nats: site.url, heartbeatMs: 100, registerTimeoutMs: 200 }),
+      await serve(calculatorService(), {
+        nats: site.url,
+        heartbeatMs: 100,
+        registerTimeoutMs: 200,
+      }),
     );
     expect(server.registered).toBe(false);
     const broker = track(await Broker.start({ nats: site.url, site: 'a' }));
@@ -99,7 +111,8 @@ describe('resilience', () => {
     // A thin call the dead broker had taken but not yet forwarded ends with TIMEOUT
     // (it may or may not have run); at most one per worker in flight at the kill.
     expect(thinFailures.length).toBeLessThanOrEqual(4);
-    for (const err of thinFailures) expect(err).toMatchObject({ code: 'TIMEOUT', completed: 'maybe' });
+    for (const err of thinFailures)
+      expect(err).toMatchObject({ code: 'TIMEOUT', completed: 'maybe' });
     // The survivor still answers lookups and learns about new servers.
     const late = track(await serve(calculatorService(), { nats: site.url }));
     expect(two.broker.registry.get(late.instanceId)).toBeDefined();
@@ -162,7 +175,9 @@ describe('resilience', () => {
     const closing = server.close();
     expect(await inFlight).toBe('done by true');
     await closing;
-    expect(await failure(client.call('worker', 'work', [1]))).toMatchObject({ code: 'SERVICE_NOT_FOUND' });
+    expect(await failure(client.call('worker', 'work', [1]))).toMatchObject({
+      code: 'SERVICE_NOT_FOUND',
+    });
   });
 
   test('drain - calls still running after the grace period are aborted and answered UNAVAILABLE', async () => {
@@ -212,10 +227,16 @@ describe('resilience', () => {
     await broker.close();
     await broker.close();
     // Socket handles go away on the next turns of the event loop.
-    await eventually(() => {
-      const after = count();
-      return ['Timeout', 'TCPSocketWrap'].every((k) => (after.get(k) ?? 0) <= (before.get(k) ?? 0));
-    }, 2000, 'handles to be released');
+    await eventually(
+      () => {
+        const after = count();
+        return ['Timeout', 'TCPSocketWrap'].every(
+          (k) => (after.get(k) ?? 0) <= (before.get(k) ?? 0),
+        );
+      },
+      2000,
+      'handles to be released',
+    );
   });
 
   test('raw registrations - a stale entry whose instance is gone is skipped by direct clients', async () => {
@@ -226,12 +247,21 @@ describe('resilience', () => {
       'sb.broker.register',
       encode({
         v: 1,
-        instance: { id: 'gone', service: 'calculator', version: '1.0.0', methods: ['add'], metadata: {}, heartbeatMs: 60_000 },
+        instance: {
+          id: 'gone',
+          service: 'calculator',
+          version: '1.0.0',
+          methods: ['add'],
+          metadata: {},
+          heartbeatMs: 60_000,
+        },
       }),
     );
     await nc.close();
     const client = track(await Client.connect({ nats: site.url, policy: 'round-robin' }));
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => client.proxy<Calculator>('calculator').add(i, 0)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => client.proxy<Calculator>('calculator').add(i, 0)),
+    );
     expect(results).toEqual(Array.from({ length: 10 }, (_, i) => i));
   });
 });

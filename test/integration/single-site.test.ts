@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import {
   ApplicationError,
-  type CallContext,
   type Calculator,
+  type CallContext,
   Client,
   calculatorService,
   SwitchboardError,
@@ -57,7 +57,11 @@ describe('single site', () => {
     const listing = await client.list();
     expect(listing.site).toBe('a');
     expect(listing.services).toEqual([
-      expect.objectContaining({ name: 'calculator', version: '1.2.0', instances: [expect.anything()] }),
+      expect.objectContaining({
+        name: 'calculator',
+        version: '1.2.0',
+        instances: [expect.anything()],
+      }),
     ]);
     expect((await client.brokerInfo()).site).toBe('a');
   });
@@ -155,7 +159,9 @@ describe('single site', () => {
       completed: 'no',
       service: 'calculator',
     });
-    expect(await failure(client.call('calculator', 'add', [1], { version: '^9.0.0' }))).toMatchObject({
+    expect(
+      await failure(client.call('calculator', 'add', [1], { version: '^9.0.0' })),
+    ).toMatchObject({
       code: 'SERVICE_NOT_FOUND',
     });
   });
@@ -260,10 +266,14 @@ describe('single site', () => {
     expect(await echo.who()).toBe('one');
     const two = track(await serve(labelled('two'), { nats: site.url }));
     // The registry event invalidates the cached resolution; soon both instances get calls.
-    await eventually(async () => {
-      const seen = new Set(await Promise.all(Array.from({ length: 6 }, () => echo.who())));
-      return seen.size === 2;
-    }, 3000, 'the new instance to receive calls');
+    await eventually(
+      async () => {
+        const seen = new Set(await Promise.all(Array.from({ length: 6 }, () => echo.who())));
+        return seen.size === 2;
+      },
+      3000,
+      'the new instance to receive calls',
+    );
     await two.close();
     const after = new Set(await Promise.all(Array.from({ length: 6 }, () => echo.who())));
     expect(after).toEqual(new Set(['one']));
@@ -285,8 +295,14 @@ describe('single site', () => {
     const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
     const calc = thin.proxy<Calculator>('calculator');
     expect(await calc.add(20, 22)).toBe(42);
-    expect(await failure(calc.divide(1, 0))).toMatchObject({ code: 'APPLICATION', appCode: 'DIVIDE_BY_ZERO' });
-    expect(await failure(thin.call('nope', 'x'))).toMatchObject({ code: 'SERVICE_NOT_FOUND', site: 'a' });
+    expect(await failure(calc.divide(1, 0))).toMatchObject({
+      code: 'APPLICATION',
+      appCode: 'DIVIDE_BY_ZERO',
+    });
+    expect(await failure(thin.call('nope', 'x'))).toMatchObject({
+      code: 'SERVICE_NOT_FOUND',
+      site: 'a',
+    });
     const slow = thin.proxy<Calculator>('calculator', { timeoutMs: 200 });
     expect(await failure(slow.sleep(3000))).toMatchObject({ code: 'TIMEOUT' });
   });
@@ -302,14 +318,23 @@ describe('single site', () => {
       'sb.broker.register',
       encode({
         v: 1,
-        instance: { id: 'ghost', service: 'echo', version: '1.0.0', methods: ['who'], metadata: {}, heartbeatMs: 60_000 },
+        instance: {
+          id: 'ghost',
+          service: 'echo',
+          version: '1.0.0',
+          methods: ['who'],
+          metadata: {},
+          heartbeatMs: 60_000,
+        },
       }),
     );
     await raw.close();
     const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
     const direct = track(await Client.connect({ nats: site.url, policy: 'round-robin' }));
     for (const client of [thin, direct]) {
-      const answers = await Promise.all(Array.from({ length: 6 }, () => client.call('echo', 'who')));
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => client.call('echo', 'who')),
+      );
       expect(new Set(answers)).toEqual(new Set(['alive']));
     }
   });
