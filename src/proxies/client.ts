@@ -3,14 +3,12 @@ import {
   type CallMeta,
   Codec,
   callHeaders,
-  cancelHeaders,
   ErrorCode,
   type InstanceView,
   isErrorReply,
   type ListReply,
   PROTOCOL_VERSION,
   parse,
-  RETRYABLE_CODES,
   SwitchboardError,
 } from '../protocol/index.js';
 import {
@@ -20,6 +18,7 @@ import {
   type SiteConnection,
 } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
+import { canRetry, Dispatcher } from './dispatcher.js';
 import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
 import { Resolver } from './resolver.js';
 import type { CallOptions, ClientProxy, ProxyOptions } from './types.js';
@@ -81,7 +80,7 @@ export class Client extends Closeable {
   readonly #codec = new Codec();
   readonly #channel: RequestChannel;
   readonly #resolver: Resolver;
-  readonly #balancer: LoadBalancer;
+  readonly #dispatcher: Dispatcher;
   readonly #id = newId(8);
   readonly #timeoutMs: number;
   readonly #viaBroker: boolean;
@@ -95,11 +94,17 @@ export class Client extends Closeable {
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#viaBroker = options.viaBroker ?? false;
     this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
-    this.#balancer = new LoadBalancer(options.policy ?? 'least-outstanding');
     this.#resolver = new Resolver(conn, this.#channel, this.#codec, {
       ttlMs: options.cacheTtlMs ?? 30_000,
       lookupTimeoutMs: options.lookupTimeoutMs ?? 2000,
     });
+    this.#dispatcher = new Dispatcher(
+      conn,
+      this.#channel,
+      this.#resolver,
+      new LoadBalancer(options.policy ?? 'least-outstanding'),
+      this.#codec,
+    );
   }
 
   /** Connects to the site's NATS. */
@@ -139,8 +144,8 @@ export class Client extends Closeable {
   }
 
   /**
-   * Calls `service.method(...args)`. Resolves with the result or rejects with a
-   * {@link SwitchboardError}; never outlives its deadline.
+   * Calls `service.method(...args)`; `service@site` pins the site. Resolves with
+   * the result or rejects with a {@link SwitchboardError}; never outlives its deadline.
    */
   async call<R = unknown>(
     service: string,
@@ -148,6 +153,11 @@ export class Client extends Closeable {
     args: readonly unknown[] = [],
     options: CallOptions = {},
   ): Promise<R> {
+    const at = service.indexOf('@');
+    if (at >= 0) {
+      options = { ...options, site: service.slice(at + 1) };
+      service = service.slice(0, at);
+    }
     const deadline = options.deadline ?? Date.now() + (options.timeoutMs ?? this.#timeoutMs);
     const body = this.#codec.encode(args);
     if (body.length > this.#maxPayload) {
@@ -166,55 +176,16 @@ export class Client extends Closeable {
       versionRange: options.version,
     };
     if (this.#viaBroker) return this.#callViaBroker(meta, body, deadline, options) as Promise<R>;
-    let skipped: Set<string> | undefined;
-    let lastError: SwitchboardError | undefined;
-    for (;;) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw lastError ?? this.#timeout(meta, 'no');
-      const instances =
-        this.#resolver.cached(service, options.version) ??
-        (await this.#resolver.resolve(service, options.version, remaining));
-      if (instances.length === 0 && !lastError) {
-        throw new SwitchboardError(
-          ErrorCode.SERVICE_NOT_FOUND,
-          `service '${describe(meta)}' is not registered`,
-          { completed: 'no', site: this.site, service },
-        );
-      }
-      const target = this.#balancer.pick(instances, skipped);
-      if (!target) {
-        throw (
-          lastError ??
-          new SwitchboardError(ErrorCode.UNAVAILABLE, `no live instance of '${describe(meta)}'`, {
-            completed: 'no',
-            site: this.site,
-            service,
-          })
-        );
-      }
-      meta.path = this.site === undefined ? [] : [this.site];
-      this.#balancer.begin(target.id);
-      try {
-        return (await this.#send(
-          this.#conn.subjects.instance(target.id),
-          meta,
-          body,
-          deadline,
-          options.signal,
-        )) as R;
-      } catch (thrown) {
-        const err = thrown as SwitchboardError;
-        if (!canRetry(err, options.idempotent ?? false)) throw err;
-        lastError = err;
-        skipped ??= new Set();
-        skipped.add(target.id);
-        if (err.completed === 'no' && err.code === ErrorCode.UNAVAILABLE) {
-          this.#resolver.forget(service, target.id);
-        }
-      } finally {
-        this.#balancer.end(target.id);
-      }
-    }
+    const result = await this.#dispatcher.dispatch({
+      meta,
+      body,
+      deadline,
+      signal: options.signal,
+      idempotent: options.idempotent ?? false,
+      site: options.site,
+    });
+    if (result.error) throw result.error;
+    return this.#codec.decode(result.reply.data) as R;
   }
 
   /**
@@ -268,6 +239,7 @@ export class Client extends Closeable {
     await this.#conn.release();
   }
 
+  /** Sends a thin client's call to the broker, which forwards it. */
   async #send(
     subject: string,
     meta: CallMeta,
@@ -275,29 +247,31 @@ export class Client extends Closeable {
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw this.#timeout(meta, 'no');
-    meta.budgetMs = remaining;
+    meta.budgetMs = deadline - Date.now();
+    if (meta.budgetMs <= 0) {
+      throw new SwitchboardError(
+        ErrorCode.TIMEOUT,
+        `${meta.service}.${meta.method}: deadline passed`,
+        {
+          completed: 'no',
+          service: meta.service,
+        },
+      );
+    }
     let msg: Awaited<ReturnType<RequestChannel['request']>>;
     try {
       msg = await this.#channel.request(subject, {
         data: body,
         headers: callHeaders(meta),
-        timeoutMs: remaining,
+        timeoutMs: meta.budgetMs,
         signal,
         target: `${meta.service}.${meta.method}`,
-        onAbort:
-          signal && subject !== this.#conn.subjects.call
-            ? () => this.#cancel(subject, meta)
-            : undefined,
       });
     } catch (err) {
       const e = err as SwitchboardError;
       throw new SwitchboardError(e.code, e.message, {
         completed: e.completed,
-        site: this.site,
         service: meta.service,
-        path: meta.path,
         cause: err,
       });
     }
@@ -305,31 +279,7 @@ export class Client extends Closeable {
     if (isErrorReply(msg.headers)) throw SwitchboardError.fromData(parse.errorData(value));
     return value;
   }
-
-  /** Tells the instance that the caller gave up, so its handler's signal aborts. */
-  #cancel(subject: string, meta: CallMeta): void {
-    if (this.#conn.nc.isClosed()) return;
-    this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta) });
-  }
-
-  #timeout(meta: CallMeta, completed: 'no' | 'maybe'): SwitchboardError {
-    return new SwitchboardError(
-      ErrorCode.TIMEOUT,
-      `${meta.service}.${meta.method}: deadline passed`,
-      { completed, site: this.site, service: meta.service },
-    );
-  }
 }
 
 /** How many times a thin client sends one call through the broker at most. */
 const BROKER_ATTEMPTS = 3;
-
-/** Whether another instance may be tried after `err`. */
-function canRetry(err: SwitchboardError, idempotent: boolean): boolean {
-  if (!RETRYABLE_CODES.has(err.code)) return false;
-  return err.completed === 'no' || (idempotent && err.completed === 'maybe');
-}
-
-function describe(meta: CallMeta): string {
-  return meta.versionRange ? `${meta.service}@${meta.versionRange}` : meta.service;
-}

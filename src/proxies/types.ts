@@ -57,6 +57,8 @@ export interface CallOptions {
   idempotent?: boolean;
   /** Version range of the service, e.g. `^1.0.0`. @default any */
   version?: string;
+  /** Only instances hosted at this site (also written `service@site`). @default the nearest */
+  site?: string;
 }
 
 /** Options of a client-side proxy. */

@@ -5,6 +5,7 @@
  */
 
 import type { StartedTestContainer } from 'testcontainers';
+import { ManagedNatsServer } from './managed-server.js';
 import {
   checkCommonOptions,
   DEFAULT_START_TIMEOUT_MS,
@@ -98,75 +99,41 @@ async function runContainer(
   return { container, host, port };
 }
 
-class DockerNatsServer implements NatsServerHandle {
+class DockerNatsServer extends ManagedNatsServer<StartedTestContainer> {
   readonly backend = 'docker' as const;
   readonly pid = undefined;
-  readonly url: string;
-  readonly port: number;
-  private current: StartedTestContainer | undefined;
-  private closing: Promise<void> | undefined;
-  /** Serialises stop/restart/close. */
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly name: string,
+    name: string,
     first: RunningContainer,
     private readonly tc: Testcontainers,
     private readonly spec: ContainerSpec,
   ) {
-    this.current = first.container;
-    this.port = first.port;
-    this.url = `nats://${first.host}:${first.port}`;
+    super(name, `NATS container "${name}"`, first.container, first.host, first.port);
   }
 
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(op);
-    this.queue = result.catch(() => undefined);
-    return result;
+  protected async kill(container: StartedTestContainer): Promise<void> {
+    // timeout 0 = SIGKILL straight away; the container is removed, freeing the host port.
+    await container.stop({ timeout: 0, remove: true });
   }
 
-  stop(): Promise<void> {
-    return this.enqueue(async () => {
-      const container = this.current;
-      this.current = undefined;
-      // timeout 0 = SIGKILL straight away; the container is removed, freeing the host port.
-      if (container) await container.stop({ timeout: 0, remove: true });
-    });
+  protected async terminate(container: StartedTestContainer): Promise<void> {
+    await container.stop({ timeout: KILL_GRACE_MS, remove: true });
   }
 
   /**
    * Docker may map a different host port when a container restarts, so instead
    * a fresh container is created with the host port pinned to the original one.
    */
-  restart(): Promise<void> {
-    return this.enqueue(async () => {
-      if (this.closing)
-        throw new Error(`NATS container "${this.name}" is closed; cannot restart it`);
-      const container = this.current;
-      this.current = undefined;
-      if (container) await container.stop({ timeout: 0, remove: true });
-      const next = await runContainer(this.tc, this.spec, this.port);
-      if (next.port !== this.port) {
-        await next.container.stop({ timeout: 0, remove: true }).catch(() => undefined);
-        throw new Error(
-          `NATS container "${this.name}" came back on port ${next.port} instead of ${this.port}; restart is unsupported by this container runtime`,
-        );
-      }
-      this.current = next.container;
-    });
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.enqueue(async () => {
-      const container = this.current;
-      this.current = undefined;
-      if (container) await container.stop({ timeout: KILL_GRACE_MS, remove: true });
-    });
-    return this.closing;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  protected async launch(): Promise<StartedTestContainer> {
+    const next = await runContainer(this.tc, this.spec, this.port);
+    if (next.port !== this.port) {
+      await next.container.stop({ timeout: 0, remove: true }).catch(() => undefined);
+      throw new Error(
+        `NATS container "${this.name}" came back on port ${next.port} instead of ${this.port}; restart is unsupported by this container runtime`,
+      );
+    }
+    return next.container;
   }
 }
 

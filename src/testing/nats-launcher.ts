@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
+import { ManagedNatsServer } from './managed-server.js';
 import type { NatsServerHandle, NatsServerOptions } from './nats-site.js';
 
 /** Default for {@link NatsServerOptions.startTimeoutMs}. */
@@ -396,26 +397,18 @@ async function killNow(proc: ServerProcess): Promise<void> {
   await proc.exited;
 }
 
-class BinaryNatsServer implements NatsServerHandle {
+class BinaryNatsServer extends ManagedNatsServer<ServerProcess> {
   readonly backend = 'binary' as const;
-  readonly url: string;
-  readonly port: number;
-  private current: ServerProcess | undefined;
   private lastPid: number | undefined;
-  private closing: Promise<void> | undefined;
-  /** Serialises stop/restart/close. */
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly name: string,
+    name: string,
     first: ServerProcess,
     private readonly spec: SpawnSpec,
     private readonly configDir: string | undefined,
   ) {
-    this.current = first;
+    super(name, `nats-server "${name}"`, first, LOOPBACK, first.port);
     this.lastPid = first.child.pid;
-    this.port = first.port;
-    this.url = `nats://${LOOPBACK}:${first.port}`;
   }
 
   /** PID of the current (or last) nats-server process. */
@@ -423,50 +416,26 @@ class BinaryNatsServer implements NatsServerHandle {
     return this.lastPid;
   }
 
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(op);
-    this.queue = result.catch(() => undefined);
-    return result;
+  protected kill(proc: ServerProcess): Promise<void> {
+    return killNow(proc);
   }
 
-  stop(): Promise<void> {
-    return this.enqueue(async () => {
-      const proc = this.current;
-      this.current = undefined;
-      if (proc) await killNow(proc);
-    });
+  protected terminate(proc: ServerProcess): Promise<void> {
+    return terminate(proc, KILL_GRACE_MS);
   }
 
-  restart(): Promise<void> {
-    return this.enqueue(async () => {
-      if (this.closing) throw new Error(`nats-server "${this.name}" is closed; cannot restart it`);
-      const proc = this.current;
-      this.current = undefined;
-      if (proc) await killNow(proc);
-      const next = await spawnServer({ ...this.spec, port: this.port });
-      this.current = next;
-      this.lastPid = next.child.pid;
-    });
+  protected async launch(): Promise<ServerProcess> {
+    const next = await spawnServer({ ...this.spec, port: this.port });
+    this.lastPid = next.child.pid;
+    return next;
   }
 
-  close(): Promise<void> {
-    this.closing ??= this.enqueue(async () => {
-      const proc = this.current;
-      this.current = undefined;
-      try {
-        if (proc) await terminate(proc, KILL_GRACE_MS);
-      } finally {
-        if (this.configDir !== undefined) {
-          tempDirs.delete(this.configDir);
-          await rm(this.configDir, { recursive: true, force: true });
-        }
-      }
-    });
-    return this.closing;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  /** Removes the generated config directory. */
+  protected override async afterClose(): Promise<void> {
+    if (this.configDir !== undefined) {
+      tempDirs.delete(this.configDir);
+      await rm(this.configDir, { recursive: true, force: true });
+    }
   }
 }
 
