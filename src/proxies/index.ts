@@ -1,5 +1,7 @@
 export { Client, type ClientOptions } from './client.js';
+export { canRetry, type Dispatch, Dispatcher, type DispatchResult } from './dispatcher.js';
 export { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
+export { Registrar } from './registrar.js';
 export { Resolver, type ResolverOptions } from './resolver.js';
 export {
   methodsOf,

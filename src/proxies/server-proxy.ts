@@ -8,18 +8,14 @@ import {
   ID_PATTERN,
   type InstanceRegistration,
   isCancelNotice,
-  isErrorReply,
   isValidVersion,
   NAME_PATTERN,
-  PROTOCOL_VERSION,
-  parse,
   readCallMeta,
   SwitchboardError,
   toSwitchboardError,
 } from '../protocol/index.js';
 import {
   type ConnectionOptions,
-  listen,
   openSiteConnection,
   publishError,
   RequestChannel,
@@ -27,6 +23,7 @@ import {
 } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
 import { ServerCallContext } from './call-context.js';
+import { Registrar } from './registrar.js';
 
 /** A service to expose: a name, a version, and the object whose methods serve it. */
 export interface ServiceDefinition {
@@ -142,15 +139,11 @@ export class ServerProxy extends Closeable {
   readonly #drainTimeoutMs: number;
   readonly #maxPayload: number;
   readonly #callSub: Subscription;
-  readonly #otherSubs: Subscription[];
-  readonly #heartbeat: ReturnType<typeof setInterval>;
+  readonly #registrar: Registrar;
   readonly #inflight = new Map<ServerCallContext, QueuedCall>();
   /** Running calls by call id, for cancel notices. */
   readonly #byCallId = new Map<string, ServerCallContext>();
   readonly #queue: QueuedCall[] = [];
-  #site: string | undefined;
-  #registered = false;
-  #registering: Promise<boolean> | undefined;
   #draining = false;
   #idle: (() => void) | undefined;
 
@@ -175,25 +168,12 @@ export class ServerProxy extends Closeable {
       heartbeatMs,
     };
     this.#channel = new RequestChannel(conn.nc);
-    const s = conn.subjects;
-    this.#callSub = conn.nc.subscribe(s.instance(this.instanceId), {
+    this.#registrar = new Registrar(conn, this.#channel, this.#codec, heartbeatMs);
+    this.#callSub = conn.nc.subscribe(conn.subjects.instance(this.instanceId), {
       callback: (err, msg) => {
         if (!err) this.#onCall(msg);
       },
     });
-    const ctx = { nc: conn.nc, codec: this.#codec, logger: conn.logger, site: () => this.#site };
-    this.#otherSubs = [
-      listen(ctx, s.control(this.instanceId), (msg) => {
-        parse.control(this.#codec.decode(msg.data));
-        conn.logger.info('broker asked to register again', { service: this.service });
-        this.#markUnregistered();
-      }),
-      listen(ctx, s.brokerEvents, (msg) => {
-        const event = parse.brokerEvent(this.#codec.decode(msg.data));
-        if (event.kind === 'started') this.#markUnregistered();
-      }),
-    ];
-    this.#heartbeat = setInterval(() => this.#beat(), heartbeatMs);
   }
 
   /**
@@ -225,7 +205,10 @@ export class ServerProxy extends Closeable {
       throw err;
     }
     await conn.nc.flush();
-    const registered = await server.#register(options.registerTimeoutMs ?? 2000);
+    const registered = await server.#registrar.add(
+      server.#registration,
+      options.registerTimeoutMs ?? 2000,
+    );
     if (!registered) {
       conn.logger.warn('no broker confirmed the registration yet; retrying in the background', {
         service: service.name,
@@ -236,12 +219,12 @@ export class ServerProxy extends Closeable {
 
   /** Site of the broker that accepted the registration (undefined until then). */
   get site(): string | undefined {
-    return this.#site;
+    return this.#registrar.site;
   }
 
   /** Whether a broker has confirmed the registration. */
   get registered(): boolean {
-    return this.#registered;
+    return this.#registrar.isRegistered(this.instanceId);
   }
 
   /** Calls running now. */
@@ -250,19 +233,15 @@ export class ServerProxy extends Closeable {
   }
 
   protected async shutdown(): Promise<void> {
-    const { nc, subjects, logger } = this.#conn;
+    const { nc, logger } = this.#conn;
     this.#draining = true;
-    clearInterval(this.#heartbeat);
+    // Deregister first: brokers drop the instance and callers stop choosing it.
+    this.#registrar.close();
     if (!nc.isClosed()) {
-      nc.publish(
-        subjects.deregister,
-        this.#codec.encode({ v: PROTOCOL_VERSION, id: this.instanceId }),
-      );
       // Calls NATS already delivered are still served; new ones find no responder.
       await this.#callSub.drain().catch(() => {});
     }
     await this.#waitIdle();
-    for (const sub of this.#otherSubs) if (!nc.isClosed()) sub.unsubscribe();
     this.#channel.close();
     await this.#conn.release();
     logger.info('server stopped', { service: this.service, id: this.instanceId });
@@ -307,59 +286,6 @@ export class ServerProxy extends Closeable {
     }
     this.#inflight.clear();
     this.#byCallId.clear();
-  }
-
-  #markUnregistered(): void {
-    this.#registered = false;
-    void this.#register(2000);
-  }
-
-  #beat(): void {
-    if (this.#conn.nc.isClosed()) return;
-    if (!this.#registered) {
-      void this.#register(this.#registration.heartbeatMs);
-      return;
-    }
-    this.#conn.nc.publish(
-      this.#conn.subjects.heartbeat,
-      this.#codec.encode({ v: PROTOCOL_VERSION, id: this.instanceId }),
-    );
-  }
-
-  /** One registration attempt (joined if one is under way); true when a broker confirmed it. */
-  #register(timeoutMs: number): Promise<boolean> {
-    this.#registering ??= this.#registerOnce(timeoutMs).finally(() => {
-      this.#registering = undefined;
-    });
-    return this.#registering;
-  }
-
-  async #registerOnce(timeoutMs: number): Promise<boolean> {
-    if (this.#draining || this.#conn.nc.isClosed()) return false;
-    try {
-      const msg = await this.#channel.request(this.#conn.subjects.register, {
-        data: this.#codec.encode({ v: PROTOCOL_VERSION, instance: this.#registration }),
-        timeoutMs,
-        target: 'broker register',
-      });
-      const body = this.#codec.decode(msg.data);
-      if (isErrorReply(msg.headers)) {
-        throw SwitchboardError.fromData(parse.errorData(body));
-      }
-      const reply = parse.registerReply(body);
-      this.#site = reply.site;
-      this.#registered = true;
-      this.#conn.logger.info('registered', {
-        service: this.service,
-        id: this.instanceId,
-        site: reply.site,
-        broker: reply.brokerId,
-      });
-      return true;
-    } catch (err) {
-      this.#conn.logger.debug('registration failed', { error: (err as Error).message });
-      return false;
-    }
   }
 
   #onCall(msg: Msg): void {
@@ -570,7 +496,7 @@ export class ServerProxy extends Closeable {
         );
         const fallback = new SwitchboardError(cause.code, cause.message, {
           completed: 'yes',
-          site: this.#site,
+          site: this.#registrar.site,
           service: this.service,
         });
         this.#send(msg, this.#codec.encode(fallback.toData()), errorReplyHeaders());
@@ -589,7 +515,7 @@ export class ServerProxy extends Closeable {
    */
   #describe(thrown: unknown, meta: CallMeta | undefined, fromHandler: boolean): SwitchboardError {
     const origin = {
-      site: this.#site,
+      site: this.#registrar.site,
       service: this.service,
       path: meta?.path as string[] | undefined,
     };
