@@ -1,4 +1,5 @@
 import { ErrorCode, type ListReply, SwitchboardError } from '../index.js';
+import { type CliIo, ExitCode } from './io.js';
 
 /**
  * JSON of a call result. msgpack carries more than JSON: big integers become
@@ -9,7 +10,8 @@ export function toJson(value: unknown, indent = 2): string {
     JSON.stringify(
       value,
       (_key, v: unknown) => {
-        if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+        if (typeof v === 'bigint')
+          return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
         if (v instanceof Uint8Array) return Array.from(v);
         if (v instanceof Map) return Object.fromEntries(v);
         return v;
@@ -55,16 +57,28 @@ export function table(rows: readonly (readonly string[])[]): string[] {
 /** A registry listing as lines of a table: one row per instance. */
 export function listingLines(list: Pick<ListReply, 'site' | 'services'>): string[] {
   if (list.services.length === 0) return [`no services registered at site ${list.site}`];
-  const rows: string[][] = [['SERVICE', 'VERSION', 'METHODS', 'INSTANCE', 'SITE', 'HOPS']];
+  // Remote instances (reached through bridges) show the sites a call crosses.
+  const remote = list.services.some((s) => s.instances.some((i) => i.path.length > 0));
+  const head = ['SERVICE', 'VERSION', 'METHODS', 'INSTANCE', 'SITE', 'HOPS'];
+  const rows: string[][] = [remote ? [...head, 'VIA'] : head];
   for (const service of list.services) {
     const methods = service.methods.join(',');
     if (service.instances.length === 0) {
       rows.push([service.name, service.version, methods, '-', '-', '-']);
     }
     for (const instance of service.instances) {
-      const site = instance.path.length > 0 ? `${instance.site} via ${instance.path.join('>')}` : instance.site;
-      rows.push([service.name, service.version, methods, instance.id, site, String(instance.hops)]);
+      const row = [service.name, service.version, methods, instance.id, instance.site];
+      row.push(String(instance.hops));
+      if (remote) row.push(instance.path.join(' > ') || '-');
+      rows.push(row);
     }
   }
   return table(rows);
+}
+
+/** `CODE: message (...)` on stderr, or with `--json` the error's wire form on stdout. */
+export function reportError(err: SwitchboardError, json: boolean, io: CliIo): number {
+  if (json) io.stdout(`${toJson(err.toData())}\n`);
+  else io.stderr(`${describeError(err)}\n`);
+  return ExitCode.FAILURE;
 }

@@ -1,0 +1,17 @@
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import type { CliIo } from './io.js';
+
+/** One subcommand: its yargs definition and what it does, returning the exit code. */
+export interface CliCommand<U> {
+  /** yargs command string, e.g. `call <target> [args..]`. */
+  readonly command: string;
+  readonly describe: string;
+  /** Declares the options; type the parameter (`y: Argv`) so that `U` is inferred from it. */
+  builder(y: Argv): Argv<U>;
+  run(args: ArgumentsCamelCase<U>, io: CliIo): Promise<number>;
+}
+
+/** Identity, for type inference of `U` from the builder. */
+export function defineCommand<U>(command: CliCommand<U>): CliCommand<U> {
+  return command;
+}

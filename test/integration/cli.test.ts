@@ -1,0 +1,431 @@
+/**
+ * The built `switchboard` CLI (dist/cli/main.js), run as child processes
+ * against real nats-server processes. `npm test` builds before vitest runs.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { type CliIo, run as runInProcess } from '../../src/cli/index.js';
+import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const COMMANDS = ['broker', 'serve-example', 'call', 'ls', 'demo'] as const;
+
+/** The children's environment: none of the caller's SWITCHBOARD_* settings leak in. */
+const BASE_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('SWITCHBOARD_')),
+);
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running CLI process whose output is collected. */
+class Cli {
+  readonly child: ChildProcess;
+  readonly exited: Promise<Exit>;
+  stdout = '';
+  stderr = '';
+  #exit: Exit | undefined;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(args: readonly string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: ROOT,
+      env: { ...BASE_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      this.#notify();
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+      this.#notify();
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('close', (code, signal) => {
+        this.#exit = { code, signal };
+        this.#notify();
+        resolve(this.#exit);
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.#exit === undefined;
+  }
+
+  /** Resolves with the first match of `pattern` in the output; rejects on exit or after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const match = pattern.exec(this.stdout) ?? pattern.exec(this.stderr);
+        if (match || this.#exit) {
+          clearTimeout(timer);
+          this.#waiters.delete(check);
+          if (match) resolve(match);
+          else
+            reject(
+              new Error(
+                `exited (${JSON.stringify(this.#exit)}) without ${pattern}: ${this.output}`,
+              ),
+            );
+        }
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`no ${pattern} within ${timeoutMs} ms: ${this.output}`));
+      }, timeoutMs);
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  get output(): string {
+    return `\n--- stdout\n${this.stdout}\n--- stderr\n${this.stderr}`;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.alive && this.child.pid !== undefined) process.kill(this.child.pid, signal);
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+}
+
+/** Processes a test started; killed after each test if still running. */
+const perTest = new Set<Cli>();
+/** Processes shared by the whole file; killed at the end. */
+const perFile = new Set<Cli>();
+
+function start(args: readonly string[], env?: Record<string, string>, owner = perTest): Cli {
+  const cli = new Cli(args, env);
+  owner.add(cli);
+  return cli;
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the CLI to completion. */
+async function run(args: readonly string[], env?: Record<string, string>): Promise<Result> {
+  const t0 = performance.now();
+  const cli = start(args, env);
+  const { code } = await cli.exited;
+  perTest.delete(cli);
+  return { code, stdout: cli.stdout, stderr: cli.stderr, ms: performance.now() - t0 };
+}
+
+/** Polls `probe` until it returns true; false if `boundMs` passes first. */
+async function eventually(probe: () => Promise<boolean>, boundMs: number): Promise<boolean> {
+  const deadline = Date.now() + boundMs;
+  do {
+    if (await probe()) return true;
+  } while (Date.now() < deadline);
+  return false;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A loopback port on which nothing listens. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+interface Listing {
+  site: string;
+  services: { name: string; instances: { id: string; site: string; hops: number }[] }[];
+}
+
+let nats: NatsServerHandle;
+let url: string;
+
+async function instanceIds(): Promise<string[]> {
+  const ls = await run(['ls', '--json', '--nats', url]);
+  expect(ls.code, ls.stderr).toBe(0);
+  const listing = JSON.parse(ls.stdout) as Listing;
+  return listing.services.flatMap((s) => s.instances.map((i) => i.id));
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) {
+    throw new Error(`${MAIN} is missing: run \`npm run build\` first (\`npm test\` does)`);
+  }
+  nats = await startNatsServer({ backend: 'binary', name: 'cli' });
+  url = nats.url;
+  const broker = start(['broker', '--site', 'A', '--nats', url], {}, perFile);
+  await broker.waitFor(/serving site A/);
+  const server = start(['serve-example', '--instance-id', 'calc-main', '--nats', url], {}, perFile);
+  await server.waitFor(/calculator 1\.0\.0 serving as instance calc-main at site A/);
+});
+
+afterEach(() => {
+  for (const cli of perTest) cli.kill();
+  perTest.clear();
+});
+
+afterAll(async () => {
+  for (const cli of [...perTest, ...perFile]) cli.kill();
+  await Promise.all([...perTest, ...perFile].map((cli) => cli.exited));
+  await nats?.close();
+});
+
+describe('cli', () => {
+  test('cli - call prints the result as JSON and exits 0', async () => {
+    const [add, mixed] = await Promise.all([
+      run(['call', 'calculator.add', '1', '2', '--nats', url]),
+      run(['call', 'calculator.add', '0.5', '-2', '--nats', url, '--via-broker']),
+    ]);
+    expect(add, add.stderr).toMatchObject({ code: 0, stdout: '3\n' });
+    expect(mixed, mixed.stderr).toMatchObject({ code: 0, stdout: '-1.5\n' });
+  });
+
+  test('cli - call reports a handler exception with its code, app code and site', async () => {
+    const [text, json] = await Promise.all([
+      run(['call', 'calculator.divide', '1', '0', '--nats', url]),
+      run(['call', 'calculator.divide', '1', '0', '--json', '--nats', url]),
+    ]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toMatch(
+      /^APPLICATION: cannot divide by zero \(app code DIVIDE_BY_ZERO, at site A, service calculator\)$/m,
+    );
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      code: 'APPLICATION',
+      appCode: 'DIVIDE_BY_ZERO',
+      name: 'ApplicationError',
+      site: 'A',
+      service: 'calculator',
+      details: { a: 1 },
+    });
+  });
+
+  test('cli - call gives up at --timeout with TIMEOUT', async () => {
+    const slow = await run(['call', 'calculator.sleep', '2000', '--timeout', '200', '--nats', url]);
+    expect(slow.code).toBe(1);
+    expect(slow.stderr).toMatch(/^TIMEOUT: /m);
+    expect(slow.ms).toBeLessThan(1900);
+  });
+
+  test('cli - call reports unknown services and methods', async () => {
+    const [service, method, version] = await Promise.all([
+      run(['call', 'nosuch.add', '--nats', url]),
+      run(['call', 'calculator.nosuch', '--nats', url]),
+      run(['call', 'calculator.add', '1', '2', '--service-version', '^2.0.0', '--nats', url]),
+    ]);
+    expect(service.code).toBe(1);
+    expect(service.stderr).toMatch(/^SERVICE_NOT_FOUND: /m);
+    expect(method.code).toBe(1);
+    expect(method.stderr).toMatch(/^METHOD_NOT_FOUND: /m);
+    expect(version.code).toBe(1);
+    expect(version.stderr).toMatch(/^SERVICE_NOT_FOUND: .*\^2\.0\.0/m);
+  });
+
+  test('cli - a bad command line exits 2 with a clear message', async () => {
+    const [notJson, badTarget, unknownOption, noCommand, badTimeout] = await Promise.all([
+      run(['call', 'calculator.add', '1', 'two', '--nats', url]),
+      run(['call', 'calculator', '--nats', url]),
+      run(['ls', '--bogus', '--nats', url]),
+      run([]),
+      run(['call', 'calculator.add', '--timeout', '0', '--nats', url]),
+    ]);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/argument 2 is not a JSON value: two/);
+    expect(badTarget.code).toBe(2);
+    expect(badTarget.stderr).toMatch(/SERVICE\.METHOD/);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toMatch(/Unknown argument: bogus/);
+    expect(noCommand.code).toBe(2);
+    expect(noCommand.stderr).toMatch(/Commands:/);
+    expect(badTimeout.code).toBe(2);
+  });
+
+  test('cli - an unreachable NATS is UNAVAILABLE, exit 1', async () => {
+    const port = await closedPort();
+    const [text, json] = await Promise.all([
+      run(['call', 'calculator.add', '1', '2', '--nats', `nats://127.0.0.1:${port}`]),
+      run(['ls', '--json', '--nats', `nats://127.0.0.1:${port}`]),
+    ]);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toMatch(
+      new RegExp(`^UNAVAILABLE: cannot connect to NATS at nats://127\\.0\\.0\\.1:${port}: `, 'm'),
+    );
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  test('cli - ls lists services with their instances, as JSON or a table', async () => {
+    // Options also come from SWITCHBOARD_* variables; those of other commands are ignored.
+    const env = {
+      SWITCHBOARD_NATS: url,
+      SWITCHBOARD_SITE: 'other',
+      SWITCHBOARD_NATS_BACKEND: 'binary',
+    };
+    const [json, table] = await Promise.all([run(['ls', '--json'], env), run(['ls'], env)]);
+    expect(json.code, json.stderr).toBe(0);
+    const listing = JSON.parse(json.stdout) as Listing;
+    expect(listing.site).toBe('A');
+    const calculator = listing.services.find((s) => s.name === 'calculator');
+    expect(calculator?.instances).toContainEqual(
+      expect.objectContaining({ id: 'calc-main', site: 'A', hops: 0 }),
+    );
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^SERVICE\s+VERSION\s+METHODS\s+INSTANCE\s+SITE\s+HOPS$/m);
+    expect(table.stdout).toMatch(/^calculator\s+1\.0\.0\s+add,divide,sleep\s+calc-main\s+A\s+0$/m);
+  });
+
+  test('cli - a crashed server leaves ls when its lease expires, a stopped one at once', async () => {
+    const crashing = start([
+      'serve-example',
+      '--instance-id',
+      'crash-1',
+      '--heartbeat-ms',
+      '200',
+      '--nats',
+      url,
+    ]);
+    const stopping = start(['serve-example', '--instance-id', 'stop-1', '--nats', url]);
+    await Promise.all([
+      crashing.waitFor(/serving as instance crash-1 at site A/),
+      stopping.waitFor(/serving as instance stop-1 at site A/),
+    ]);
+    expect(await instanceIds()).toEqual(expect.arrayContaining(['calc-main', 'crash-1', 'stop-1']));
+
+    stopping.kill('SIGTERM');
+    expect(await stopping.exited).toEqual({ code: 0, signal: null });
+    // Deregistered before it exited: gone from the first listing (bounded in case of a slow box).
+    expect(await eventually(async () => !(await instanceIds()).includes('stop-1'), 1000)).toBe(
+      true,
+    );
+
+    crashing.kill('SIGKILL');
+    // No goodbye: the broker drops it once its 600 ms lease runs out.
+    expect(await eventually(async () => !(await instanceIds()).includes('crash-1'), 5000)).toBe(
+      true,
+    );
+    expect(await instanceIds()).toContain('calc-main');
+  });
+
+  test('cli - broker and serve-example exit 0 on SIGTERM and SIGINT', async () => {
+    await using own = await startNatsServer({ backend: 'binary', name: 'signals' });
+    const broker = start([
+      'broker',
+      '--site',
+      'B',
+      '--nats',
+      own.url,
+      '--policy',
+      'least-outstanding',
+    ]);
+    await broker.waitFor(/serving site B/);
+    const server = start(['serve-example', '--service-version', '2.1.0', '--nats', own.url]);
+    await server.waitFor(/calculator 2\.1\.0 serving as instance \S+ at site B/);
+    server.kill('SIGINT');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    broker.kill('SIGTERM');
+    expect(await broker.exited).toEqual({ code: 0, signal: null });
+    expect(broker.stderr).toMatch(/SIGTERM: stopping broker/);
+    expect(broker.stderr).not.toMatch(/still busy/);
+  });
+
+  test('cli - run() returns the exit code and writes through the given io', async () => {
+    let stdout = '';
+    let stderr = '';
+    const io: CliIo = {
+      stdout: (text) => {
+        stdout += text;
+      },
+      stderr: (text) => {
+        stderr += text;
+      },
+    };
+    expect(await runInProcess(['call', 'calculator.add', '1', '2', '--nats', url], io)).toBe(0);
+    expect(stdout).toBe('3\n');
+    expect(await runInProcess(['call', 'calculator.add', '{a:1}'], io)).toBe(2);
+    expect(stderr).toMatch(/argument 1 is not a JSON value: \{a:1\}/);
+    stdout = '';
+    expect(await runInProcess(['ls', '--help'], io)).toBe(0);
+    expect(stdout).toMatch(/^switchboard ls/);
+  });
+
+  test('cli - every command has --help', async () => {
+    const results = await Promise.all([
+      run(['--help']),
+      ...COMMANDS.map((command) => run([command, '--help'])),
+    ]);
+    const [top, ...perCommand] = results;
+    expect(top?.code).toBe(0);
+    for (const command of COMMANDS) expect(top?.stdout).toContain(`switchboard ${command}`);
+    perCommand.forEach((help, i) => {
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^switchboard ${COMMANDS[i]}`));
+      expect(help.stdout).toContain('--help');
+    });
+    expect(perCommand[1]?.stdout).toContain('--service-version');
+    expect(perCommand[2]?.stdout).toContain('--tls-ca');
+  });
+
+  test('cli - demo walks through every step and leaves no nats-server behind', async () => {
+    const demo = await run(['demo']);
+    expect(demo.code, demo.stdout + demo.stderr).toBe(0);
+    const out = demo.stdout;
+    for (const step of [
+      /^ 1\. Start a nats-server/m,
+      /^ 2\. Start the broker of site "demo"/m,
+      /^ 3\. Start two calculator servers/m,
+      /^ 4\. Connect a client/m,
+      /^ 5\. Call calculator\.add\(1, 2\)\n {4}→ 3, served by calc-\d {2}\(\d+ ms\)$/m,
+      /^ 6\. .*\n {4}→ APPLICATION: .*DIVIDE_BY_ZERO/m,
+      /^ 7\. .*\n {4}→ TIMEOUT: /m,
+      /^ 8\. List the registry\n(.*\n){2}.*calc-2 .*\n {4}2 instances at site demo/m,
+      /^ 9\. Stop calc-1 gracefully.*\n.*\n {4}→ add\(10, 1\.\.4\) = 11, 12, 13, 14, served by calc-2/m,
+      /^10\. .*\n(.*\n){2} {4}1 instance at site demo/m,
+      /^11\. Close everything/m,
+      /^Demo done in \d+ ms\.$/m,
+    ]) {
+      expect(out).toMatch(step);
+    }
+    const pid = Number(/nats-server pid (\d+)\)/.exec(out)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(out).toContain(`nats-server pid ${pid} has exited`);
+    expect(isAlive(pid)).toBe(false);
+    expect(demo.stderr).not.toMatch(/still busy/);
+  });
+
+  test('cli - demo --keep runs until Ctrl-C, then closes everything', async () => {
+    const demo = start(['demo', '--keep']);
+    await demo.waitFor(/Press Ctrl-C to stop/);
+    const [, demoUrl] = /switchboard call calculator\.add 1 2 --nats (\S+)/.exec(demo.stdout) ?? [];
+    const pid = Number(/nats-server pid (\d+)\)/.exec(demo.stdout)?.[1]);
+    expect(demoUrl).toBeDefined();
+    const call = await run(['call', 'calculator.add', '1', '2', '--nats', demoUrl as string]);
+    expect(call).toMatchObject({ code: 0, stdout: '3\n' });
+    demo.kill('SIGINT');
+    expect(await demo.exited).toEqual({ code: 0, signal: null });
+    expect(demo.stdout).toMatch(/Close everything/);
+    expect(isAlive(pid)).toBe(false);
+  });
+});
