@@ -140,6 +140,7 @@ export function toConnectionOptions(args: ConnectionArgs, logger: Logger): Conne
 
 /** What a command reports when it cannot reach its NATS. */
 export function connectFailure(nats: string, thrown: unknown): SwitchboardError {
+  if (thrown instanceof SwitchboardError) return thrown;
   const reason = thrown instanceof Error ? thrown.message : String(thrown);
   return new SwitchboardError(
     ErrorCode.UNAVAILABLE,

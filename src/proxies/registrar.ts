@@ -12,6 +12,8 @@ import { listen, type RequestChannel, type SiteConnection } from '../transport/i
 interface Entry {
   registration: InstanceRegistration;
   registered: boolean;
+  /** Resolved at the next confirmation. */
+  waiters: Array<(ok: boolean) => void>;
   attempt: Promise<boolean> | undefined;
   control: Subscription;
 }
@@ -55,6 +57,17 @@ export class Registrar {
     return this.#entries.get(id)?.registered ?? false;
   }
 
+  /**
+   * Resolves with true once a broker has confirmed the registration of `id`,
+   * or with false if the instance is removed first.
+   */
+  whenRegistered(id: string): Promise<boolean> {
+    const entry = this.#entries.get(id);
+    if (!entry) return Promise.resolve(false);
+    if (entry.registered) return Promise.resolve(true);
+    return new Promise((resolve) => entry.waiters.push(resolve));
+  }
+
   /** Instances held. */
   get size(): number {
     return this.#entries.size;
@@ -71,6 +84,7 @@ export class Registrar {
     const entry: Entry = {
       registration: { ...registration, heartbeatMs: this.#heartbeatMs },
       registered: false,
+      waiters: [],
       attempt: undefined,
       control: listen(this.#listenContext(), this.#conn.subjects.control(id), (msg) => {
         parse.control(this.#codec.decode(msg.data));
@@ -88,6 +102,7 @@ export class Registrar {
     const entry = this.#entries.get(id);
     if (!entry) return;
     this.#entries.delete(id);
+    for (const wake of entry.waiters.splice(0)) wake(false);
     if (this.#conn.nc.isClosed()) return;
     entry.control.unsubscribe();
     this.#deregister(id);
@@ -167,6 +182,7 @@ export class Registrar {
       }
       this.#site = reply.site;
       entry.registered = true;
+      for (const wake of entry.waiters.splice(0)) wake(true);
       this.#conn.logger.info('registered', {
         service: registration.service,
         id: registration.id,

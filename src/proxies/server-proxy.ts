@@ -227,6 +227,11 @@ export class ServerProxy extends Closeable {
     return this.#registrar.isRegistered(this.instanceId);
   }
 
+  /** Resolves with true once a broker has confirmed the registration (false if closed first). */
+  whenRegistered(): Promise<boolean> {
+    return this.#registrar.whenRegistered(this.instanceId);
+  }
+
   /** Calls running now. */
   get activeCalls(): number {
     return this.#inflight.size;

@@ -5,7 +5,13 @@ import {
   type NatsConnection,
   type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
-import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
+import {
+  DEFAULT_PREFIX,
+  ErrorCode,
+  type Subjects,
+  SwitchboardError,
+  subjectsFor,
+} from '../protocol/index.js';
 import { type Logger, silentLogger } from '../util/index.js';
 
 /** TLS files for the NATS connection. */
@@ -50,6 +56,11 @@ export interface ConnectionOptions {
    * @default false
    */
   waitForNats?: boolean;
+  /**
+   * How long one connection attempt may take, in milliseconds.
+   * @default 20000
+   */
+  connectTimeoutMs?: number;
 }
 
 /** The default NATS URL. */
@@ -74,7 +85,17 @@ export async function openSiteConnection(
   if (options.connection) {
     return { nc: options.connection, subjects, logger, release: async () => {} };
   }
-  const nc = await connect(natsConnectOptions(options, name));
+  let nc: NatsConnection;
+  try {
+    nc = await connect(natsConnectOptions(options, name));
+  } catch (err) {
+    const servers = [options.nats ?? DEFAULT_NATS_URL].flat().join(', ');
+    throw new SwitchboardError(
+      ErrorCode.UNAVAILABLE,
+      `cannot connect to NATS at ${servers}: ${(err as Error).message}`,
+      { completed: 'no', cause: err },
+    );
+  }
   return {
     nc,
     subjects,
@@ -96,6 +117,7 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
     reconnectTimeWait: 250,
     waitOnFirstConnect: options.waitForNats ?? false,
   };
+  if (options.connectTimeoutMs !== undefined) opts.timeout = options.connectTimeoutMs;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
   if (options.token !== undefined) opts.token = options.token;

@@ -12,7 +12,6 @@ import { type CliIo, ExitCode, usageError } from '../io.js';
 import { watchSignals } from '../signals.js';
 
 /** How often a server that no broker confirmed yet is checked again. */
-const REGISTRATION_POLL_MS = 100;
 
 /** `switchboard serve-example`: serves the example `calculator` service until SIGINT or SIGTERM. */
 export const serveExampleCommand = defineCommand({
@@ -73,27 +72,22 @@ export const serveExampleCommand = defineCommand({
   },
 });
 
-/**
- * Prints one line once a broker has confirmed the registration. `serve()`
- * returns without one when no broker answers in time; the proxy goes on
- * registering in the background but has no event for it, so this polls.
- */
+/** Prints one line once a broker has confirmed the registration (at once if it already has). */
 function announceRegistration(server: ServerProxy, nats: string, io: CliIo): () => void {
-  const announce = (): void =>
+  if (!server.registered) {
     io.stderr(
-      `${server.service} ${server.version} serving as instance ${server.instanceId} at site ${server.site}\n`,
+      `${server.service} ${server.version} instance ${server.instanceId}: no broker answered at ${nats} yet; waiting\n`,
     );
-  if (server.registered) {
-    announce();
-    return () => {};
   }
-  io.stderr(
-    `${server.service} ${server.version} instance ${server.instanceId}: no broker answered at ${nats} yet; waiting\n`,
-  );
-  const timer = setInterval(() => {
-    if (!server.registered) return;
-    clearInterval(timer);
-    announce();
-  }, REGISTRATION_POLL_MS);
-  return () => clearInterval(timer);
+  let stopped = false;
+  void server.whenRegistered().then((ok) => {
+    if (ok && !stopped) {
+      io.stderr(
+        `${server.service} ${server.version} serving as instance ${server.instanceId} at site ${server.site}\n`,
+      );
+    }
+  });
+  return () => {
+    stopped = true;
+  };
 }
