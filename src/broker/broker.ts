@@ -6,6 +6,7 @@ import {
   Codec,
   ErrorCode,
   Header,
+  type InstanceView,
   type ListReply,
   type LookupReply,
   NAME_PATTERN,
@@ -16,7 +17,13 @@ import {
   readCallMeta,
   SwitchboardError,
 } from '../protocol/index.js';
-import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from '../proxies/index.js';
+import {
+  BALANCE_POLICIES,
+  type BalancePolicy,
+  describe,
+  LoadBalancer,
+  noLiveInstance,
+} from '../proxies/index.js';
 import {
   type ConnectionOptions,
   type ListenContext,
@@ -194,11 +201,11 @@ export class Broker extends Closeable {
 
   #onLookup(msg: Msg): void {
     const req = this.#decode(msg, parse.lookupRequest);
-    const reply: LookupReply = {
-      v: PROTOCOL_VERSION,
-      site: this.site,
-      instances: this.registry.lookup(req.service, req.version) as LookupReply['instances'],
-    };
+    const instances = this.registry.lookup(req.service, req.version) as InstanceView[];
+    const reply: LookupReply = { v: PROTOCOL_VERSION, site: this.site, instances };
+    const departedFrom =
+      instances.length === 0 ? this.registry.departedFrom(req.service) : undefined;
+    if (departedFrom !== undefined) reply.departedFrom = departedFrom;
     respondValue(msg, this.#codec, reply);
   }
 
@@ -247,14 +254,17 @@ export class Broker extends Closeable {
     }
     const instances = this.registry.lookup(meta.service, meta.versionRange);
     if (instances.length === 0) {
-      return fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`);
+      const departedFrom = this.registry.departedFrom(meta.service);
+      return departedFrom === undefined
+        ? fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`)
+        : fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, departedFrom));
     }
     headers.set(Header.replyTo, msg.reply);
     if (meta.path.length === 0) headers.set(Header.path, this.site);
     const skipped = new Set<string>();
     for (;;) {
       const target = this.#balancer.pick(instances, skipped);
-      if (!target) return fail(ErrorCode.UNAVAILABLE, `no live instance of '${describe(meta)}'`);
+      if (!target) return fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, undefined));
       const remaining = meta.budgetMs - (Date.now() - received);
       // Past the deadline the caller has given up on its own clock: nothing to add.
       if (remaining <= 0) return;
@@ -317,8 +327,4 @@ export class Broker extends Closeable {
     const event: BrokerEvent = { v: PROTOCOL_VERSION, kind, site: this.site, brokerId: this.id };
     this.#conn.nc.publish(this.#conn.subjects.brokerEvents, this.#codec.encode(event));
   }
-}
-
-function describe(meta: CallMeta): string {
-  return meta.versionRange ? `${meta.service}@${meta.versionRange}` : meta.service;
 }

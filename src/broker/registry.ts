@@ -17,6 +17,12 @@ export interface RegistryOptions {
   leaseFactor?: number;
   /** Clock, in milliseconds; tests pass a fake one. @default Date.now */
   now?: () => number;
+  /**
+   * How long a service whose last instance went away is remembered, so that
+   * callers hear `UNAVAILABLE` (known, none live) rather than `SERVICE_NOT_FOUND`.
+   * @default 600000
+   */
+  rememberDepartedMs?: number;
 }
 
 /** A registered instance with its lease. */
@@ -45,11 +51,15 @@ export class Registry {
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
   /** Lookup results per service, rebuilt lazily after a change. */
   readonly #views = new Map<string, InstanceView[]>();
+  /** Services whose last instance went away: the site it was at, and when. */
+  readonly #departed = new Map<string, { site: string; at: number }>();
+  readonly #rememberDepartedMs: number;
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
     this.#leaseFactor = options.leaseFactor ?? 3;
     this.#now = options.now ?? Date.now;
+    this.#rememberDepartedMs = options.rememberDepartedMs ?? 600_000;
   }
 
   /** Number of registered instances. */
@@ -85,6 +95,7 @@ export class Registry {
     }
     instances.set(view.id, entry);
     this.#views.delete(view.service);
+    this.#departed.delete(view.service);
     return { kind: 'up', view };
   }
 
@@ -107,6 +118,9 @@ export class Registry {
   /** Removes every instance whose lease has run out, and reports them. */
   expire(): RegistryChange[] {
     const now = this.#now();
+    for (const [service, departed] of this.#departed) {
+      if (now - departed.at > this.#rememberDepartedMs) this.#departed.delete(service);
+    }
     const removed: RegistryChange[] = [];
     for (const entry of this.#byId.values()) {
       if (entry.expiresAt <= now) {
@@ -115,6 +129,15 @@ export class Registry {
       }
     }
     return removed;
+  }
+
+  /**
+   * Site of the last instance of a service that has none left, if that
+   * happened recently (see `rememberDepartedMs`).
+   */
+  departedFrom(service: string): string | undefined {
+    if (this.#byService.has(service)) return undefined;
+    return this.#departed.get(service)?.site;
   }
 
   /** The instance with this id, if registered. */
@@ -172,7 +195,10 @@ export class Registry {
     this.#byId.delete(id);
     const instances = this.#byService.get(service);
     instances?.delete(id);
-    if (instances?.size === 0) this.#byService.delete(service);
+    if (instances?.size === 0) {
+      this.#byService.delete(service);
+      this.#departed.set(service, { site: entry.view.site, at: this.#now() });
+    }
     this.#views.delete(service);
   }
 }

@@ -84,6 +84,11 @@ export interface LookupReply {
   v: number;
   site: string;
   instances: InstanceView[];
+  /**
+   * When there is no instance but the service had one recently: the site the
+   * last one was at. Callers then report `UNAVAILABLE` rather than `SERVICE_NOT_FOUND`.
+   */
+  departedFrom?: string;
 }
 
 export interface ListRequest {
@@ -289,11 +294,14 @@ export const parse = {
   },
   lookupReply(value: unknown): LookupReply {
     const o = envelope(value, 'lookup reply');
-    return {
+    const reply: LookupReply = {
       v: PROTOCOL_VERSION,
       site: str(o, 'site', 'lookup reply'),
       instances: array(o, 'instances', 'lookup reply', instanceView),
     };
+    const departedFrom = optStr(o, 'departedFrom', 'lookup reply');
+    if (departedFrom !== undefined) reply.departedFrom = departedFrom;
+    return reply;
   },
   listRequest(value: unknown): ListRequest {
     envelope(value, 'list');

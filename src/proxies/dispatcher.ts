@@ -12,7 +12,7 @@ import {
 } from '../protocol/index.js';
 import type { RequestChannel, SiteConnection } from '../transport/index.js';
 import type { LoadBalancer } from './load-balancer.js';
-import type { Resolver } from './resolver.js';
+import type { Resolution, Resolver } from './resolver.js';
 
 /** One call to send to an instance of a service on this site. */
 export interface Dispatch {
@@ -76,25 +76,14 @@ export class Dispatcher {
       const remaining = call.deadline - Date.now();
       if (remaining <= 0)
         throw lastError ?? this.#error(ErrorCode.TIMEOUT, `${target(meta)}: deadline passed`, meta);
-      let instances =
+      const resolution =
         this.#resolver.cached(service, meta.versionRange) ??
         (await this.#resolver.resolve(service, meta.versionRange, remaining));
+      let instances = resolution.instances;
       if (call.site !== undefined) instances = instances.filter((i) => i.site === call.site);
-      if (instances.length === 0 && !lastError) {
-        const where = call.site === undefined ? '' : ` at site '${call.site}'`;
-        throw this.#error(
-          ErrorCode.SERVICE_NOT_FOUND,
-          `service '${describe(meta)}'${where} is not registered`,
-          meta,
-        );
-      }
+      if (instances.length === 0 && !lastError) throw this.#notFound(meta, call, resolution);
       const chosen = this.#balancer.pick(instances, skipped);
-      if (!chosen) {
-        throw (
-          lastError ??
-          this.#error(ErrorCode.UNAVAILABLE, `no live instance of '${describe(meta)}'`, meta)
-        );
-      }
+      if (!chosen) throw this.#exhausted(meta, lastError);
       // A call that starts here has this site as its origin.
       if (meta.path.length === 0 && this.#resolver.site !== undefined) {
         meta.path = [this.#resolver.site];
@@ -119,7 +108,11 @@ export class Dispatcher {
         if (!canRetry(error, call.idempotent)) return { reply, error };
       } catch (thrown) {
         const e = thrown as SwitchboardError;
-        error = new SwitchboardError(e.code, e.message, {
+        const message =
+          e.code === ErrorCode.UNAVAILABLE && e.completed === 'no'
+            ? `instance ${chosen.id} at site '${chosen.site}' did not answer (${e.message})`
+            : e.message;
+        error = new SwitchboardError(e.code, message, {
           completed: e.completed,
           site: this.#resolver.site,
           service,
@@ -135,6 +128,32 @@ export class Dispatcher {
       skipped ??= new Set();
       skipped.add(chosen.id);
     }
+  }
+
+  /** Every candidate failed (or there was none): the last error, or UNAVAILABLE saying so. */
+  #exhausted(meta: CallMeta, lastError: SwitchboardError | undefined): SwitchboardError {
+    if (lastError && !(lastError.code === ErrorCode.UNAVAILABLE && lastError.completed === 'no')) {
+      return lastError;
+    }
+    const why = lastError ? `: ${lastError.message}` : '';
+    return this.#error(ErrorCode.UNAVAILABLE, `${noLiveInstance(meta, undefined)}${why}`, meta);
+  }
+
+  /** `UNAVAILABLE` for a service that had instances recently, else `SERVICE_NOT_FOUND`. */
+  #notFound(meta: CallMeta, call: Dispatch, resolution: Resolution): SwitchboardError {
+    if (call.site === undefined && resolution.departedFrom !== undefined) {
+      return this.#error(
+        ErrorCode.UNAVAILABLE,
+        noLiveInstance(meta, resolution.departedFrom),
+        meta,
+      );
+    }
+    const where = call.site === undefined ? '' : ` at site '${call.site}'`;
+    return this.#error(
+      ErrorCode.SERVICE_NOT_FOUND,
+      `service '${describe(meta)}'${where} is not registered`,
+      meta,
+    );
   }
 
   /** Tells the instance that the caller gave up, so its handler's signal aborts. */
@@ -161,6 +180,12 @@ export function canRetry(err: SwitchboardError, idempotent: boolean): boolean {
 
 function target(meta: CallMeta): string {
   return `${meta.service}.${meta.method}`;
+}
+
+/** The message of `UNAVAILABLE` for a known service with no live instance. */
+export function noLiveInstance(meta: CallMeta, departedFrom: string | undefined): string {
+  const where = departedFrom === undefined ? '' : ` (the last one was at site '${departedFrom}')`;
+  return `no live instance of '${describe(meta)}'${where}`;
 }
 
 /** `service`, or `service@range` when a version range was asked for. */

@@ -10,9 +10,15 @@ import {
 } from '../protocol/index.js';
 import { listen, type RequestChannel, type SiteConnection } from '../transport/index.js';
 
-interface CacheEntry {
-  service: string;
+/** What the broker said about a service. */
+export interface Resolution {
   instances: readonly InstanceView[];
+  /** Set when there is no instance but one went away recently: the site it was at. */
+  departedFrom?: string | undefined;
+}
+
+interface CacheEntry extends Resolution {
+  service: string;
   fetchedAt: number;
 }
 
@@ -35,7 +41,7 @@ export class Resolver {
   readonly #codec: Codec;
   readonly #options: ResolverOptions;
   readonly #cache = new Map<string, CacheEntry>();
-  readonly #inflight = new Map<string, Promise<readonly InstanceView[]>>();
+  readonly #inflight = new Map<string, Promise<Resolution>>();
   readonly #events: Subscription;
   readonly #status: AsyncIterable<Status> & { stop(): void };
   #site: string | undefined;
@@ -66,33 +72,29 @@ export class Resolver {
     return this.#site;
   }
 
-  /** The cached instances of a service, if fresh. */
-  cached(service: string, range: string | undefined): readonly InstanceView[] | undefined {
+  /** The cached resolution of a service, if fresh. */
+  cached(service: string, range: string | undefined): Resolution | undefined {
     const entry = this.#cache.get(key(service, range));
     if (!entry) return undefined;
     if (Date.now() - entry.fetchedAt > this.#options.ttlMs) return undefined;
-    return entry.instances;
+    return entry;
   }
 
   /** Instances of a service: from the cache, else from the broker (one lookup shared by concurrent callers). */
-  resolve(
-    service: string,
-    range: string | undefined,
-    timeoutMs: number,
-  ): Promise<readonly InstanceView[]> {
+  resolve(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution> {
     const k = key(service, range);
     const hit = this.cached(service, range);
     if (hit) return Promise.resolve(hit);
     let pending = this.#inflight.get(k);
     if (!pending) {
       const generation = this.#generation;
-      pending = this.lookup(service, range, timeoutMs)
-        .then((instances) => {
+      pending = this.#fetch(service, range, timeoutMs)
+        .then((resolution) => {
           // An event that arrived during the lookup may have made this answer stale.
           if (generation === this.#generation) {
-            this.#cache.set(k, { service, instances, fetchedAt: Date.now() });
+            this.#cache.set(k, { ...resolution, service, fetchedAt: Date.now() });
           }
-          return instances;
+          return resolution;
         })
         .finally(() => this.#inflight.delete(k));
       this.#inflight.set(k, pending);
@@ -100,19 +102,27 @@ export class Resolver {
     return pending;
   }
 
-  /** Asks the broker, bypassing the cache. */
+  /** Asks the broker for the instances of a service, bypassing the cache. */
   async lookup(
     service: string,
     range: string | undefined,
     timeoutMs: number,
   ): Promise<InstanceView[]> {
+    return (await this.#fetch(service, range, timeoutMs)).instances;
+  }
+
+  async #fetch(
+    service: string,
+    range: string | undefined,
+    timeoutMs: number,
+  ): Promise<Resolution & { instances: InstanceView[] }> {
     const body: Record<string, unknown> = { v: PROTOCOL_VERSION, service };
     if (range !== undefined) body.version = range;
     const reply = parse.lookupReply(
       await this.request(this.#conn.subjects.lookup, body, timeoutMs),
     );
     this.#site = reply.site;
-    return reply.instances;
+    return { instances: reply.instances, departedFrom: reply.departedFrom };
   }
 
   /**

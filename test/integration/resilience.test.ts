@@ -175,8 +175,10 @@ describe('resilience', () => {
     const closing = server.close();
     expect(await inFlight).toBe('done by true');
     await closing;
+    // Known but with no live instance: UNAVAILABLE, not SERVICE_NOT_FOUND.
     expect(await failure(client.call('worker', 'work', [1]))).toMatchObject({
-      code: 'SERVICE_NOT_FOUND',
+      code: 'UNAVAILABLE',
+      completed: 'no',
     });
   });
 

@@ -166,6 +166,23 @@ describe('single site', () => {
     });
   });
 
+  test('errors - a service whose last instance left is UNAVAILABLE, an unknown one SERVICE_NOT_FOUND', async () => {
+    const site = await startSite('a');
+    const server = await serve(calculatorService(), { nats: site.url });
+    const direct = track(await Client.connect({ nats: site.url }));
+    const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    expect(await direct.call('calculator', 'add', [1, 1])).toBe(2);
+    await server.close();
+    for (const client of [direct, thin]) {
+      const err = await failure(client.call('calculator', 'add', [1, 1]));
+      expect(err).toMatchObject({ code: 'UNAVAILABLE', completed: 'no', service: 'calculator' });
+      expect(String(err.message)).toMatch(/no live instance of 'calculator'/);
+      expect(await failure(client.call('abacus', 'add'))).toMatchObject({
+        code: 'SERVICE_NOT_FOUND',
+      });
+    }
+  });
+
   test('deadlines - a slow call times out and the handler sees its signal abort', async () => {
     const site = await startSite('a');
     let aborted: unknown;
