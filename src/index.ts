@@ -2,6 +2,7 @@
  * Switchboard: a federated broker mesh for TypeScript services over NATS.
  * @packageDocumentation
  */
+export { Bridge, type BridgeOptions } from './bridge/index.js';
 export { Broker, type BrokerOptions, Registry } from './broker/index.js';
 export { type Calculator, calculatorService } from './examples/calculator.js';
 export * from './protocol/index.js';

@@ -15,6 +15,7 @@ import {
   toSwitchboardError,
 } from '../protocol/index.js';
 import {
+  answerCall,
   type ConnectionOptions,
   openSiteConnection,
   publishError,
@@ -483,14 +484,8 @@ export class ServerProxy extends Closeable {
    * empty notice to the broker that the call ended.
    */
   #send(msg: Msg, body: Uint8Array, headers: MsgHdrs | undefined): void {
-    const replyTo = msg.headers?.get(Header.replyTo);
     try {
-      if (replyTo) {
-        this.#conn.nc.publish(replyTo, body, { headers });
-        msg.respond(EMPTY);
-      } else {
-        msg.respond(body, { headers });
-      }
+      answerCall(this.#conn.nc, msg, body, headers);
     } catch (err) {
       // NATS refused the message (too large for the server, or connection closed).
       this.#conn.logger.warn(`cannot send a reply: ${(err as Error).message}`);
@@ -537,8 +532,6 @@ export class ServerProxy extends Closeable {
     });
   }
 }
-
-const EMPTY = new Uint8Array(0);
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (

@@ -1,3 +1,10 @@
 export * from './connection.js';
-export { type ListenContext, listen, respondError, respondValue } from './replies.js';
+export {
+  answerCall,
+  answerCallError,
+  type ListenContext,
+  listen,
+  respondError,
+  respondValue,
+} from './replies.js';
 export { publishError, RequestChannel, type RequestParams } from './request-channel.js';

@@ -1,6 +1,44 @@
-import type { Msg, NatsConnection, Subscription } from 'nats';
-import { type Codec, ErrorCode, errorReplyHeaders, SwitchboardError } from '../protocol/index.js';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
+import {
+  type Codec,
+  ErrorCode,
+  errorReplyHeaders,
+  Header,
+  SwitchboardError,
+} from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Sends the answer to a call: to the message's reply subject or, for a call a
+ * broker forwarded, to the caller's subject in `sb-reply`, with an empty notice
+ * to the broker that the call ended. Throws what NATS throws (too large, closed).
+ */
+export function answerCall(
+  nc: NatsConnection,
+  msg: Msg,
+  body: Uint8Array,
+  headers: MsgHdrs | undefined,
+): void {
+  const replyTo = msg.headers?.get(Header.replyTo);
+  if (replyTo) {
+    nc.publish(replyTo, body, { headers });
+    msg.respond(EMPTY);
+  } else {
+    msg.respond(body, { headers });
+  }
+}
+
+/** Answers a call with an error (see {@link answerCall}). */
+export function answerCallError(
+  nc: NatsConnection,
+  msg: Msg,
+  codec: Codec,
+  err: SwitchboardError,
+): void {
+  answerCall(nc, msg, codec.encode(err.toData()), errorReplyHeaders());
+}
 
 /** Replies with a result: a bare msgpack body, no headers. */
 export function respondValue(msg: Msg, codec: Codec, value: unknown): void {

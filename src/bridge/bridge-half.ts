@@ -1,0 +1,294 @@
+import type { Msg, Status, Subscription } from 'nats';
+import {
+  Codec,
+  type InstanceView,
+  PROTOCOL_VERSION,
+  parse,
+  type SwitchboardError,
+} from '../protocol/index.js';
+import { Dispatcher, LoadBalancer, Registrar, Resolver } from '../proxies/index.js';
+import {
+  type ConnectionOptions,
+  listen,
+  openSiteConnection,
+  RequestChannel,
+  type SiteConnection,
+} from '../transport/index.js';
+import { newId } from '../util/index.js';
+import type { RouteAdvert, RouteChanges } from './route-table.js';
+
+/** What a half has seen of its site's registry. */
+export type SiteView =
+  | { kind: 'full'; instances: InstanceView[] }
+  | { kind: 'service'; service: string; instances: InstanceView[] }
+  /** The connection to the site is down: nothing is reachable through it. */
+  | { kind: 'lost' };
+
+/** Timings of a bridge half. */
+export interface HalfTimings {
+  heartbeatMs: number;
+  /** Full resynchronisation of the site's registry, as a safety net for missed events. */
+  refreshMs: number;
+}
+
+/** Delay that gathers the registry events of one burst into one round of lookups. */
+const GATHER_MS = 10;
+/** Longest wait between two attempts to reach a site's broker. */
+const MAX_BACKOFF_MS = 2000;
+
+/**
+ * One half of a bridge, attached to one site's NATS. Towards its broker it
+ * behaves like a server-side proxy for the services reachable through the other
+ * side (it registers one route instance per advertised route and takes the calls
+ * sent to them); towards its own site it behaves like a client-side proxy (it
+ * watches the registry and dispatches calls relayed from the other side).
+ */
+export class BridgeHalf {
+  /** `local` or `remote`, for logs. */
+  readonly label: string;
+  readonly conn: SiteConnection;
+  readonly codec = new Codec();
+  readonly dispatcher: Dispatcher;
+  /** Site name, learned from the site's broker. */
+  site: string | undefined;
+  /** Whether the NATS connection is up. */
+  connected = true;
+
+  readonly #id = newId(10);
+  readonly #channel: RequestChannel;
+  readonly #resolver: Resolver;
+  readonly #registrar: Registrar;
+  readonly #timings: HalfTimings;
+  readonly #routes = new Map<string, { id: string; sub: Subscription }>();
+  readonly #subs: Subscription[] = [];
+  #status: (AsyncIterable<Status> & { stop(): void }) | undefined;
+  #refresh: ReturnType<typeof setInterval> | undefined;
+  #onView: ((view: SiteView) => void) | undefined;
+  #onCall: ((route: RouteAdvert, msg: Msg) => void) | undefined;
+  #dirtyAll = false;
+  readonly #dirty = new Set<string>();
+  #working = false;
+  #closed = false;
+
+  private constructor(label: string, conn: SiteConnection, timings: HalfTimings) {
+    this.label = label;
+    this.conn = conn;
+    this.#timings = timings;
+    this.#channel = new RequestChannel(conn.nc);
+    this.#resolver = new Resolver(conn, this.#channel, this.codec, {
+      ttlMs: 30_000,
+      lookupTimeoutMs: 2000,
+    });
+    this.dispatcher = new Dispatcher(
+      conn,
+      this.#channel,
+      this.#resolver,
+      new LoadBalancer('least-outstanding'),
+      this.codec,
+    );
+    this.#registrar = new Registrar(conn, this.#channel, this.codec, timings.heartbeatMs);
+  }
+
+  /** Connects to the site's NATS (waiting for it when it is not up yet). */
+  static async open(
+    label: string,
+    options: ConnectionOptions,
+    timings: HalfTimings,
+  ): Promise<BridgeHalf> {
+    const conn = await openSiteConnection(
+      { waitForNats: true, ...options },
+      `switchboard-bridge-${label}`,
+    );
+    return new BridgeHalf(label, conn, timings);
+  }
+
+  /** Where this half is attached, for messages. */
+  get where(): string {
+    return this.site === undefined ? `the ${this.label} side` : `site '${this.site}'`;
+  }
+
+  /**
+   * Asks the site's brokers for the site name until one answers; says once
+   * that it is waiting. Resolves undefined if the half is closed first.
+   */
+  async learnSite(): Promise<string | undefined> {
+    let delay = 100;
+    let told = false;
+    while (!this.#closed) {
+      try {
+        const body = await this.#resolver.request(
+          this.conn.subjects.info,
+          { v: PROTOCOL_VERSION },
+          1000,
+        );
+        this.site = parse.brokerInfo(body).site;
+        this.conn.logger.info(`${this.label} side is site '${this.site}'`);
+        return this.site;
+      } catch (err) {
+        if (!told) {
+          this.conn.logger.warn(
+            `waiting for a broker on the ${this.label} side (${(err as SwitchboardError).message})`,
+          );
+          told = true;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts following the site's registry: a full view now, then the services
+   * named by registry events, a full view again after a broker starts, after a
+   * reconnection and every `refreshMs`; `lost` when the connection drops.
+   */
+  watch(onView: (view: SiteView) => void): void {
+    this.#onView = onView;
+    const { nc, subjects, logger } = this.conn;
+    const ctx = { nc, codec: this.codec, logger, site: () => this.site };
+    this.#subs.push(
+      listen(ctx, subjects.registryEvents, (msg) => {
+        this.#dirty.add(parse.registryEvent(this.codec.decode(msg.data)).service);
+        this.#kick();
+      }),
+      listen(ctx, subjects.brokerEvents, (msg) => {
+        if (parse.brokerEvent(this.codec.decode(msg.data)).kind === 'started') this.#resync();
+      }),
+    );
+    this.#refresh = setInterval(() => this.#resync(), this.#timings.refreshMs);
+    this.#status = nc.status() as AsyncIterable<Status> & { stop(): void };
+    void this.#followStatus(this.#status);
+    this.#resync();
+  }
+
+  /** Sets what happens to calls arriving on the routes this half advertises. */
+  onCall(handler: (route: RouteAdvert, msg: Msg) => void): void {
+    this.#onCall = handler;
+  }
+
+  /** Registers added routes with the site's broker and deregisters removed ones. */
+  advertise(changes: RouteChanges): void {
+    for (const route of changes.removed) {
+      const held = this.#routes.get(route.key);
+      if (!held) continue;
+      this.#routes.delete(route.key);
+      this.#registrar.remove(held.id);
+      if (!this.conn.nc.isClosed()) held.sub.unsubscribe();
+      this.conn.logger.info(`withdrew route to ${describeRoute(route)} at ${this.where}`);
+    }
+    for (const route of changes.added) {
+      if (this.#routes.has(route.key) || this.conn.nc.isClosed()) continue;
+      const id = `${this.#id}-${newId(8)}`;
+      const sub = this.conn.nc.subscribe(this.conn.subjects.instance(id), {
+        callback: (err, msg) => {
+          if (!err) this.#onCall?.(route, msg);
+        },
+      });
+      this.#routes.set(route.key, { id, sub });
+      void this.#registrar.add({
+        id,
+        service: route.service,
+        version: route.version,
+        methods: route.methods,
+        metadata: { bridge: this.#id },
+        heartbeatMs: this.#timings.heartbeatMs,
+        route: { site: route.site, path: route.path },
+      });
+      this.conn.logger.info(`advertised route to ${describeRoute(route)} at ${this.where}`);
+    }
+  }
+
+  /** Routes this half advertises now. */
+  get routeCount(): number {
+    return this.#routes.size;
+  }
+
+  /** Withdraws every route, stops watching, disconnects. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#refresh);
+    this.#status?.stop();
+    const { nc } = this.conn;
+    if (!nc.isClosed()) {
+      for (const sub of this.#subs) sub.unsubscribe();
+      for (const { sub } of this.#routes.values()) sub.unsubscribe();
+    }
+    this.#routes.clear();
+    this.#registrar.close();
+    this.#resolver.close();
+    this.#channel.close();
+    await nc.flush().catch(() => {});
+    await this.conn.release();
+  }
+
+  #resync(): void {
+    this.#dirtyAll = true;
+    this.#kick();
+  }
+
+  /** Runs the pending lookups, one round at a time, a little after the first event of a burst. */
+  #kick(): void {
+    if (this.#working || this.#closed || !this.#onView) return;
+    this.#working = true;
+    setTimeout(() => void this.#work(), GATHER_MS);
+  }
+
+  async #work(): Promise<void> {
+    try {
+      while (!this.#closed && (this.#dirtyAll || this.#dirty.size > 0)) {
+        if (this.#dirtyAll) {
+          this.#dirtyAll = false;
+          this.#dirty.clear();
+          const body = await this.#resolver.request(
+            this.conn.subjects.list,
+            { v: PROTOCOL_VERSION },
+            2000,
+          );
+          const instances = parse.listReply(body).services.flatMap((s) => s.instances);
+          this.#emit({ kind: 'full', instances });
+          continue;
+        }
+        const services = [...this.#dirty];
+        this.#dirty.clear();
+        for (const service of services) {
+          const instances = await this.#resolver.lookup(service, undefined, 2000);
+          this.#emit({ kind: 'service', service, instances });
+        }
+      }
+    } catch (err) {
+      // No broker right now (or it restarted): try again with a full view.
+      this.conn.logger.debug(
+        `cannot read the registry at ${this.where}: ${(err as Error).message}`,
+      );
+      if (!this.#closed) {
+        setTimeout(() => this.#resync(), this.#timings.heartbeatMs).unref();
+      }
+    } finally {
+      this.#working = false;
+    }
+  }
+
+  #emit(view: SiteView): void {
+    if (!this.#closed && this.connected) this.#onView?.(view);
+  }
+
+  async #followStatus(status: AsyncIterable<Status>): Promise<void> {
+    for await (const s of status) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
+        this.#onView?.({ kind: 'lost' });
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.conn.logger.info(`reconnected to ${this.where}`);
+        this.#resync();
+      }
+    }
+  }
+}
+
+function describeRoute(route: RouteAdvert): string {
+  return `${route.service}@${route.version} at site '${route.site}' (via ${route.path.join(' → ')})`;
+}

@@ -1,0 +1,293 @@
+import type { Msg } from 'nats';
+import {
+  type CallMeta,
+  ErrorCode,
+  isCancelNotice,
+  readCallMeta,
+  SwitchboardError,
+} from '../protocol/index.js';
+import { answerCall, answerCallError, type ConnectionOptions } from '../transport/index.js';
+import { Closeable, type Logger, silentLogger } from '../util/index.js';
+import { BridgeHalf, type SiteView } from './bridge-half.js';
+import { globFilter } from './policy.js';
+import { type RouteAdvert, RouteTable } from './route-table.js';
+
+/** Options of a {@link Bridge}. */
+export interface BridgeOptions {
+  /** How to reach the local site's NATS. */
+  local: ConnectionOptions;
+  /** How to reach the remote site's NATS (its own URL and credentials). */
+  remote: ConnectionOptions;
+  /**
+   * Services of the local side (glob patterns) offered to the remote side.
+   * @default every service
+   */
+  export?: string[];
+  /**
+   * Services of the remote side (glob patterns) let into the local side.
+   * @default every service
+   */
+  import?: string[];
+  /**
+   * Longest path, in bridges crossed, of a route or a call.
+   * @default 8
+   */
+  maxHops?: number;
+  /**
+   * Heartbeat interval of the advertised routes.
+   * @default 1000
+   */
+  heartbeatMs?: number;
+  /**
+   * Full resynchronisation with each side's registry, a safety net for missed events.
+   * @default 5000
+   */
+  refreshMs?: number;
+  /** Where logs go (overridden per side by `local.logger` / `remote.logger`). @default silent */
+  logger?: Logger;
+}
+
+function checkOptions(options: BridgeOptions): void {
+  if (!options.local || !options.remote) {
+    throw new TypeError(`bridge options 'local' and 'remote' are both required`);
+  }
+  for (const field of ['maxHops', 'heartbeatMs', 'refreshMs'] as const) {
+    const value = options[field];
+    if (value !== undefined && !(value >= 1)) {
+      throw new TypeError(`bridge option '${field}' must be a positive number (got ${value})`);
+    }
+  }
+  for (const field of ['export', 'import'] as const) {
+    const value = options[field];
+    if (
+      value !== undefined &&
+      !(Array.isArray(value) && value.every((p) => typeof p === 'string'))
+    ) {
+      throw new TypeError(`bridge option '${field}' must be a list of glob patterns`);
+    }
+  }
+}
+
+/**
+ * Links two sites. Each half tells its broker which services of the other
+ * side are reachable through it (path vector: the route carries the sites it
+ * crosses, loops are refused, only the shortest paths are kept), and relays
+ * the calls sent to those routes to the other side on headers alone, the body
+ * untouched, with the deadline budget shrunk by the time spent here.
+ *
+ * `close()` withdraws every route (callers move to other paths at once) and
+ * disconnects from both sites.
+ */
+export class Bridge extends Closeable {
+  readonly local: BridgeHalf;
+  readonly remote: BridgeHalf;
+  readonly #maxHops: number;
+  readonly #exports: (service: string) => boolean;
+  readonly #imports: (service: string) => boolean;
+  readonly #logger: Logger;
+  readonly #ready: Promise<boolean>;
+
+  private constructor(local: BridgeHalf, remote: BridgeHalf, options: BridgeOptions) {
+    super();
+    this.local = local;
+    this.remote = remote;
+    this.#maxHops = options.maxHops ?? 8;
+    this.#exports = globFilter(options.export);
+    this.#imports = globFilter(options.import);
+    this.#logger = options.logger ?? silentLogger;
+    this.#ready = this.#link();
+  }
+
+  /**
+   * Connects to both sites and starts linking them. Resolves once both NATS
+   * connections are open; the link itself waits for a broker on each side
+   * (see {@link Bridge.ready}).
+   */
+  static async start(options: BridgeOptions): Promise<Bridge> {
+    checkOptions(options);
+    const timings = {
+      heartbeatMs: options.heartbeatMs ?? 1000,
+      refreshMs: options.refreshMs ?? 5000,
+    };
+    const withLogger = (side: ConnectionOptions): ConnectionOptions => ({
+      logger: options.logger,
+      ...side,
+    });
+    const local = await BridgeHalf.open('local', withLogger(options.local), timings);
+    let remote: BridgeHalf;
+    try {
+      remote = await BridgeHalf.open('remote', withLogger(options.remote), timings);
+    } catch (err) {
+      await local.close();
+      throw err;
+    }
+    return new Bridge(local, remote, options);
+  }
+
+  /**
+   * Resolves true once both sides' site names are known and the link is up,
+   * false if the bridge was closed first or both sides are the same site.
+   */
+  ready(): Promise<boolean> {
+    return this.#ready;
+  }
+
+  /** Names of the two sites, once learned. */
+  get sites(): { local: string | undefined; remote: string | undefined } {
+    return { local: this.local.site, remote: this.remote.site };
+  }
+
+  protected async shutdown(): Promise<void> {
+    await Promise.all([this.local.close(), this.remote.close()]);
+    this.#logger.info('bridge stopped', this.sites);
+  }
+
+  async #link(): Promise<boolean> {
+    const [localSite, remoteSite] = await Promise.all([
+      this.local.learnSite(),
+      this.remote.learnSite(),
+    ]);
+    if (localSite === undefined || remoteSite === undefined || this.closing) return false;
+    if (localSite === remoteSite) {
+      this.#logger.error(
+        `both sides of the bridge are site '${localSite}': a bridge links two different sites`,
+      );
+      return false;
+    }
+    const maxHops = this.#maxHops;
+    const intoLocal = new RouteTable({
+      into: localSite,
+      from: remoteSite,
+      maxHops,
+      allows: this.#imports,
+    });
+    const intoRemote = new RouteTable({
+      into: remoteSite,
+      from: localSite,
+      maxHops,
+      allows: this.#exports,
+    });
+    this.local.onCall(
+      (route, msg) => void this.#relay(this.local, this.remote, this.#imports, route, msg),
+    );
+    this.remote.onCall(
+      (route, msg) => void this.#relay(this.remote, this.local, this.#exports, route, msg),
+    );
+    this.remote.watch((view) => this.local.advertise(apply(intoLocal, view)));
+    this.local.watch((view) => this.remote.advertise(apply(intoRemote, view)));
+    this.#logger.info(`bridge linked site '${localSite}' and site '${remoteSite}'`);
+    return true;
+  }
+
+  /**
+   * Relays a call that arrived at `near` on one of its routes to the `far`
+   * side, and the reply back. Refuses calls the policy does not let through
+   * (`FORBIDDEN`), loops and overlong paths (`UNAVAILABLE`), and answers
+   * `UNAVAILABLE` at once while the far side is unreachable.
+   */
+  async #relay(
+    near: BridgeHalf,
+    far: BridgeHalf,
+    allows: (service: string) => boolean,
+    route: RouteAdvert,
+    msg: Msg,
+  ): Promise<void> {
+    const received = Date.now();
+    const { nc, logger } = near.conn;
+    const reply = (err: SwitchboardError): void => {
+      try {
+        answerCallError(nc, msg, near.codec, err);
+      } catch (replyErr) {
+        logger.warn(`cannot answer a relayed call: ${(replyErr as Error).message}`);
+      }
+    };
+    let meta: CallMeta;
+    try {
+      meta = readCallMeta(msg.headers);
+    } catch (err) {
+      logger.warn(`rejected a call on a route at ${near.where}: ${(err as Error).message}`);
+      return reply(err as SwitchboardError);
+    }
+    // Cancellation does not cross bridges; the deadline still bounds the call.
+    if (isCancelNotice(msg.headers)) return;
+    const farSite = far.site!;
+    const refuse = (code: ErrorCode, message: string): void =>
+      reply(
+        new SwitchboardError(code, message, {
+          completed: 'no',
+          site: near.site,
+          service: meta.service,
+          path: meta.path,
+        }),
+      );
+    if (!allows(meta.service)) {
+      return refuse(
+        ErrorCode.FORBIDDEN,
+        `the bridge from site '${farSite}' to site '${near.site}' does not let '${meta.service}' through`,
+      );
+    }
+    if (meta.path.includes(farSite)) {
+      return refuse(
+        ErrorCode.UNAVAILABLE,
+        `'${meta.service}': the call would cross site '${farSite}' twice`,
+      );
+    }
+    if (meta.path.length > this.#maxHops) {
+      return refuse(
+        ErrorCode.UNAVAILABLE,
+        `'${meta.service}': the call exceeds the hop limit of ${this.#maxHops}`,
+      );
+    }
+    if (!far.connected) {
+      return refuse(
+        ErrorCode.UNAVAILABLE,
+        `'${meta.service}': the link from site '${near.site}' to site '${farSite}' is down`,
+      );
+    }
+    const remaining = meta.budgetMs - (Date.now() - received);
+    if (remaining <= 0) {
+      return refuse(ErrorCode.TIMEOUT, `'${meta.service}': deadline passed at the bridge`);
+    }
+    const dest = meta.site ?? route.site;
+    const relayed: CallMeta = {
+      ...meta,
+      path: [...meta.path, farSite],
+      site: dest,
+      budgetMs: remaining,
+    };
+    try {
+      const result = await far.dispatcher.dispatch({
+        meta: relayed,
+        body: msg.data,
+        deadline: Date.now() + remaining,
+        idempotent: false,
+        site: dest,
+      });
+      answerCall(nc, msg, result.reply.data, result.reply.headers);
+    } catch (thrown) {
+      const err = thrown as SwitchboardError;
+      if (err.code === ErrorCode.SERVICE_NOT_FOUND) {
+        // The route went stale under us: another path may still work.
+        return reply(
+          new SwitchboardError(
+            ErrorCode.UNAVAILABLE,
+            `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`,
+            { completed: 'no', site: farSite, service: meta.service, path: relayed.path },
+          ),
+        );
+      }
+      reply(err);
+    }
+  }
+}
+
+function apply(table: RouteTable, view: SiteView) {
+  switch (view.kind) {
+    case 'full':
+      return table.replaceAll(view.instances);
+    case 'service':
+      return table.update(view.service, view.instances);
+    case 'lost':
+      return { added: [], removed: table.clear() };
+  }
+}

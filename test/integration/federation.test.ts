@@ -1,0 +1,328 @@
+import { describe, expect, test } from 'vitest';
+import {
+  Bridge,
+  type BridgeOptions,
+  type Calculator,
+  type CallContext,
+  Client,
+  calculatorService,
+  serve,
+} from '../../src/index.js';
+import { eventually, failure, startSite, type TestSite, track } from './helpers.js';
+
+/** Starts a bridge between two test sites; closed after the test. */
+async function bridge(a: TestSite, b: TestSite, options: Partial<BridgeOptions> = {}) {
+  const link = track(
+    await Bridge.start({
+      local: { nats: a.url },
+      remote: { nats: b.url },
+      heartbeatMs: 200,
+      ...options,
+    }),
+  );
+  expect(await link.ready()).toBe(true);
+  return link;
+}
+
+/** Waits until `client` resolves `service` to an instance at `site` with this many hops. */
+async function reachable(client: Client, service: string, site: string, hops?: number) {
+  await eventually(
+    async () =>
+      (await client.lookup(service)).some(
+        (i) => i.site === site && (hops === undefined || i.hops === hops),
+      ),
+    5000,
+    `${service} at site ${site}${hops === undefined ? '' : ` in ${hops} hops`}`,
+  );
+}
+
+/** A service that says where it runs and how the call reached it. */
+function whereService(site: string) {
+  return {
+    name: 'where',
+    methods: {
+      site: () => site,
+      path: (ctx: CallContext) => ctx.path,
+      budget: (ctx: CallContext) => ctx.deadline - Date.now(),
+      fail: () => {
+        throw Object.assign(new RangeError(`bad at ${site}`), {
+          code: 'OUT_OF_RANGE',
+          details: { site },
+        });
+      },
+      sleep: (ms: number, ctx: CallContext) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(ms), ms);
+          ctx.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve('aborted');
+          });
+        }),
+    },
+  };
+}
+
+interface Where {
+  site(): string;
+  path(): string[];
+  budget(): number;
+  fail(): never;
+  sleep(ms: number): number;
+}
+
+describe('federation', () => {
+  test('two sites - call, exception, timeout and lookup across a bridge', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    track(await serve(calculatorService(), { nats: b.url }));
+    track(await serve(whereService('b'), { nats: b.url }));
+    await bridge(a, b);
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'calculator', 'b', 1);
+    const calc = client.proxy<Calculator>('calculator');
+    expect(await calc.add(2, 3)).toBe(5);
+    const where = client.proxy<Where>('where');
+    expect(await where.path()).toEqual(['a', 'b']);
+    const err = await failure(where.fail());
+    expect(err).toMatchObject({
+      code: 'APPLICATION',
+      remoteName: 'RangeError',
+      appCode: 'OUT_OF_RANGE',
+      details: { site: 'b' },
+      site: 'b',
+      service: 'where',
+      completed: 'yes',
+      path: ['a', 'b'],
+    });
+    expect(await failure(calc.divide(1, 0))).toMatchObject({
+      appCode: 'DIVIDE_BY_ZERO',
+      site: 'b',
+    });
+    const slow = client.proxy<Where>('where', { timeoutMs: 300 });
+    expect(await failure(slow.sleep(5000))).toMatchObject({ code: 'TIMEOUT' });
+    const [instance] = await client.lookup('calculator');
+    expect(instance).toMatchObject({ site: 'b', path: ['b'], hops: 1 });
+    // Lookups and listings at A show the remote service with its site and path.
+    const listing = await client.list();
+    expect(listing.services.find((s) => s.name === 'calculator')?.instances[0]).toMatchObject({
+      site: 'b',
+      path: ['b'],
+    });
+  });
+
+  test('two sites - the deadline budget shrinks across the bridge', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    track(await serve(whereService('b'), { nats: b.url }));
+    await bridge(a, b);
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'where', 'b');
+    const left = await client.proxy<Where>('where', { timeoutMs: 1000 }).budget();
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(1000);
+  });
+
+  test('two sites - a thin client at A reaches B through its broker and the bridge', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    track(await serve(calculatorService(), { nats: b.url }));
+    await bridge(a, b);
+    const direct = track(await Client.connect({ nats: a.url }));
+    await reachable(direct, 'calculator', 'b');
+    const thin = track(await Client.connect({ nats: a.url, viaBroker: true }));
+    expect(await thin.proxy<Calculator>('calculator').add(20, 22)).toBe(42);
+  });
+
+  test('chain A-B-C - a client at A calls a server at C that joins after the bridges, and leaves', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const c = await startSite('c');
+    await bridge(a, b);
+    await bridge(b, c);
+    const client = track(await Client.connect({ nats: a.url }));
+    const joined = Date.now();
+    const server = await serve(whereService('c'), { nats: c.url });
+    await reachable(client, 'where', 'c', 2);
+    // Visible across two bridges well within a second or so.
+    expect(Date.now() - joined).toBeLessThan(3000);
+    const where = client.proxy<Where>('where');
+    expect(await where.site()).toBe('c');
+    expect(await where.path()).toEqual(['a', 'b', 'c']);
+    expect(await failure(where.fail())).toMatchObject({
+      site: 'c',
+      path: ['a', 'b', 'c'],
+      appCode: 'OUT_OF_RANGE',
+    });
+    await server.close();
+    await eventually(
+      async () => (await client.lookup('where')).length === 0,
+      5000,
+      'route withdrawal',
+    );
+    expect(await failure(where.site())).toMatchObject({ code: 'UNAVAILABLE', service: 'where' });
+  });
+
+  test('chain A-B-C - the middle bridge stops and restarts', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const c = await startSite('c');
+    await bridge(a, b);
+    const bc = await Bridge.start({
+      local: { nats: b.url },
+      remote: { nats: c.url },
+      heartbeatMs: 200,
+    });
+    await bc.ready();
+    track(await serve(whereService('c'), { nats: c.url }));
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'where', 'c', 2);
+    expect(await client.proxy<Where>('where').site()).toBe('c');
+    await bc.close();
+    await eventually(async () => (await client.lookup('where')).length === 0, 5000, 'withdrawal');
+    expect(await failure(client.proxy<Where>('where').site())).toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    await bridge(b, c);
+    await reachable(client, 'where', 'c', 2);
+    expect(await client.proxy<Where>('where').site()).toBe('c');
+  });
+
+  test('triangle A-B-C-A - no loops, direct link preferred, fail over when cut, back when healed', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const c = await startSite('c');
+    await bridge(a, b);
+    await bridge(b, c);
+    const ca = await Bridge.start({
+      local: { nats: c.url },
+      remote: { nats: a.url },
+      heartbeatMs: 200,
+    });
+    await ca.ready();
+    track(await serve(whereService('c'), { nats: c.url }));
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'where', 'c', 1);
+    await reachable(client, 'where', 'c', 2);
+    // Only loop-free paths: [c] and [b, c]; never a path crossing a site twice.
+    const paths = (await client.lookup('where')).map((i) => i.path.join(','));
+    expect(new Set(paths)).toEqual(new Set(['c', 'b,c']));
+    const where = client.proxy<Where>('where');
+    for (let i = 0; i < 5; i++) expect(await where.path()).toEqual(['a', 'c']);
+    // Cut the direct link: calls go round through B.
+    await ca.close();
+    await eventually(
+      async () => (await client.lookup('where')).every((i) => i.hops === 2),
+      5000,
+      'withdrawal',
+    );
+    for (let i = 0; i < 5; i++) expect(await where.path()).toEqual(['a', 'b', 'c']);
+    // Heal it: the direct path comes back.
+    await bridge(c, a);
+    await reachable(client, 'where', 'c', 1);
+    await eventually(async () => (await where.path()).length === 2, 5000, 'direct path');
+    expect(await where.path()).toEqual(['a', 'c']);
+  });
+
+  test('policies - an export filter hides a service across a link and through the next one', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const c = await startSite('c');
+    // C exports only calculator to B; B passes on whatever it has to A.
+    await bridge(c, b, { export: ['calc*'] });
+    await bridge(b, a);
+    track(await serve(calculatorService(), { nats: c.url }));
+    track(await serve(whereService('c'), { nats: c.url }));
+    const atA = track(await Client.connect({ nats: a.url }));
+    const atB = track(await Client.connect({ nats: b.url }));
+    await reachable(atA, 'calculator', 'c', 2);
+    expect(await atA.proxy<Calculator>('calculator').add(1, 1)).toBe(2);
+    expect(await atB.lookup('where')).toHaveLength(0);
+    expect(await atA.lookup('where')).toHaveLength(0);
+    expect(await failure(atA.call('where', 'site'))).toMatchObject({ code: 'SERVICE_NOT_FOUND' });
+    expect(await failure(atB.call('where', 'site'))).toMatchObject({ code: 'SERVICE_NOT_FOUND' });
+    expect((await atA.list()).services.map((s) => s.name)).toEqual(['calculator']);
+  });
+
+  test('policies - an import filter keeps remote services out of the local site', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    await bridge(a, b, { import: ['where'] });
+    track(await serve(calculatorService(), { nats: b.url }));
+    track(await serve(whereService('b'), { nats: b.url }));
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'where', 'b');
+    expect(await client.lookup('calculator')).toHaveLength(0);
+  });
+
+  test('pinning - a caller can pin the site of a service present at several sites', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const c = await startSite('c');
+    await bridge(a, b);
+    await bridge(a, c);
+    track(await serve(whereService('b'), { nats: b.url }));
+    track(await serve(whereService('c'), { nats: c.url }));
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'where', 'b');
+    await reachable(client, 'where', 'c');
+    for (let i = 0; i < 4; i++) {
+      expect(await client.proxy<Where>('where', { site: 'c' }).site()).toBe('c');
+      expect(await client.call('where@b', 'site')).toBe('b');
+    }
+    expect(await failure(client.call('where@z', 'site'))).toMatchObject({
+      code: 'SERVICE_NOT_FOUND',
+    });
+  });
+
+  test('remote NATS down - calls fail fast with UNAVAILABLE, and work again once it is back', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    track(await serve(calculatorService(), { nats: b.url }));
+    await bridge(a, b);
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'calculator', 'b');
+    const calc = client.proxy<Calculator>('calculator', { timeoutMs: 3000 });
+    expect(await calc.add(1, 2)).toBe(3);
+    await b.nats.stop();
+    // Fail fast: well before the 3 s deadline, and with UNAVAILABLE.
+    await eventually(
+      async () => {
+        const started = Date.now();
+        const err = await failure(calc.add(1, 2));
+        return err.code === 'UNAVAILABLE' && Date.now() - started < 1000;
+      },
+      5000,
+      'calls to fail fast',
+    );
+    await b.nats.restart();
+    await eventually(
+      async () => (await calc.add(1, 2).catch(() => 0)) === 3,
+      10_000,
+      'calls to work again',
+    );
+  }, 30_000);
+
+  test('bridges wait for a broker on each side, saying so', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b', { broker: false });
+    const lines: string[] = [];
+    const logger = {
+      debug: () => {},
+      info: () => {},
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    };
+    const link = track(
+      await Bridge.start({ local: { nats: a.url }, remote: { nats: b.url }, logger }),
+    );
+    await eventually(
+      () => lines.some((l) => /waiting for a broker on the remote side/.test(l)),
+      3000,
+      'the waiting line',
+    );
+    const { Broker } = await import('../../src/index.js');
+    track(await Broker.start({ nats: b.url, site: 'b' }));
+    expect(await link.ready()).toBe(true);
+    expect(link.sites).toEqual({ local: 'a', remote: 'b' });
+  });
+});
