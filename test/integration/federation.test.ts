@@ -254,6 +254,57 @@ describe('federation', () => {
     expect(await client.lookup('calculator')).toHaveLength(0);
   });
 
+  test('policies - a call crafted to cross a link for a service it does not let through is FORBIDDEN', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    await bridge(a, b, { import: ['calc*'] });
+    track(await serve(calculatorService(), { nats: b.url }));
+    track(await serve(whereService('b'), { nats: b.url }));
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'calculator', 'b');
+    const [route] = await client.lookup('calculator');
+    const { connect, headers } = await import('nats');
+    const { encode } = await import('@msgpack/msgpack');
+    const nc = await connect({ servers: a.url });
+    track({ close: () => nc.close() });
+    const h = headers();
+    for (const [k, v] of Object.entries({
+      'sb-v': '1',
+      'sb-id': 'x1',
+      'sb-svc': 'where',
+      'sb-m': 'site',
+      'sb-dl': '2000',
+      'sb-path': 'a',
+    })) {
+      h.set(k, v);
+    }
+    const reply = await nc.request(`sb.instance.${route!.id}`, encode([]), {
+      headers: h,
+      timeout: 2000,
+    });
+    const { Codec, parse } = await import('../../src/index.js');
+    expect(parse.errorData(new Codec().decode(reply.data))).toMatchObject({
+      code: 'FORBIDDEN',
+      service: 'where',
+      site: 'a',
+    });
+  });
+
+  test('hop limit - routes longer than maxHops are not advertised', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const c = await startSite('c');
+    await bridge(a, b, { maxHops: 1 });
+    await bridge(b, c, { maxHops: 1 });
+    track(await serve(whereService('c'), { nats: c.url }));
+    track(await serve(whereService('b'), { nats: b.url }));
+    const client = track(await Client.connect({ nats: a.url }));
+    await reachable(client, 'where', 'b', 1);
+    const atB = track(await Client.connect({ nats: b.url }));
+    await reachable(atB, 'where', 'c', 1);
+    expect((await client.lookup('where')).map((i) => i.site)).toEqual(['b']);
+  });
+
   test('pinning - a caller can pin the site of a service present at several sites', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
