@@ -121,7 +121,7 @@ export class RouteTable {
         key,
         service,
         version: inst.version,
-        methods: [...inst.methods].sort(),
+        methods: [...new Set(inst.methods)].sort(),
         site: inst.site,
         path,
       });

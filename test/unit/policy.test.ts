@@ -1,0 +1,140 @@
+import { describe, expect, test } from 'vitest';
+import { globFilter, globToRegExp } from '../../src/bridge/policy.js';
+
+describe('globToRegExp', () => {
+  test('policy - a literal glob matches only that name', () => {
+    const re = globToRegExp('calculator');
+    expect(re.test('calculator')).toBe(true);
+    expect(re.test('calculators')).toBe(false);
+    expect(re.test('my-calculator')).toBe(false);
+    expect(re.test('Calculator')).toBe(false);
+  });
+
+  test('policy - * matches any run of characters, including none', () => {
+    const re = globToRegExp('calc*');
+    expect(re.test('calc')).toBe(true);
+    expect(re.test('calculator')).toBe(true);
+    expect(re.test('calc-v2_x')).toBe(true);
+    expect(re.test('cal')).toBe(false);
+    expect(re.test('xcalc')).toBe(false);
+  });
+
+  test('policy - * in the middle or at the start of a glob', () => {
+    expect(globToRegExp('*-svc').test('billing-svc')).toBe(true);
+    expect(globToRegExp('*-svc').test('billing-svc2')).toBe(false);
+    expect(globToRegExp('a*z').test('az')).toBe(true);
+    expect(globToRegExp('a*z').test('abcz')).toBe(true);
+    expect(globToRegExp('a*z').test('abcza')).toBe(false);
+  });
+
+  test('policy - a lone * matches everything', () => {
+    const re = globToRegExp('*');
+    expect(re.test('')).toBe(true);
+    expect(re.test('anything_at-all')).toBe(true);
+  });
+
+  test('policy - ? matches exactly one character', () => {
+    const re = globToRegExp('svc?');
+    expect(re.test('svc1')).toBe(true);
+    expect(re.test('svcX')).toBe(true);
+    expect(re.test('svc')).toBe(false);
+    expect(re.test('svc12')).toBe(false);
+    expect(globToRegExp('a??b').test('a12b')).toBe(true);
+    expect(globToRegExp('a??b').test('a1b')).toBe(false);
+  });
+
+  test('policy - a literal dot does not match any character', () => {
+    const re = globToRegExp('a.b');
+    expect(re.test('a.b')).toBe(true);
+    expect(re.test('aXb')).toBe(false);
+    expect(re.test('ab')).toBe(false);
+  });
+
+  test('policy - regex metacharacters are escaped', () => {
+    const literals = ['a+b', 'a^b', 'a$b', 'a{2}', 'a(b)', 'a|b', '[ab]', 'a\\b', 'a]b', 'a}b'];
+    for (const glob of literals) {
+      expect(globToRegExp(glob).test(glob), glob).toBe(true);
+    }
+    expect(globToRegExp('a+b').test('aab')).toBe(false);
+    expect(globToRegExp('a{2}').test('aa')).toBe(false);
+    expect(globToRegExp('a(b)').test('ab')).toBe(false);
+    expect(globToRegExp('a|b').test('a')).toBe(false);
+    expect(globToRegExp('a|b').test('b')).toBe(false);
+    expect(globToRegExp('[ab]').test('a')).toBe(false);
+    expect(globToRegExp('a\\b').test('a\\c')).toBe(false);
+  });
+
+  test('policy - metacharacters mixed with wildcards', () => {
+    const re = globToRegExp('svc.*');
+    expect(re.test('svc.')).toBe(true);
+    expect(re.test('svc.v1')).toBe(true);
+    expect(re.test('svcXv1')).toBe(false);
+    expect(globToRegExp('v?.0').test('v1.0')).toBe(true);
+    expect(globToRegExp('v?.0').test('v1x0')).toBe(false);
+  });
+
+  test('policy - the expression is anchored at both ends', () => {
+    const re = globToRegExp('calc');
+    expect(re.source.startsWith('^')).toBe(true);
+    expect(re.source.endsWith('$')).toBe(true);
+    expect(re.test('xcalc')).toBe(false);
+    expect(re.test('calcx')).toBe(false);
+    expect(globToRegExp('a|b*').test('b')).toBe(false);
+  });
+
+  test('policy - an empty glob matches only the empty name', () => {
+    const re = globToRegExp('');
+    expect(re.test('')).toBe(true);
+    expect(re.test('a')).toBe(false);
+  });
+});
+
+describe('globFilter', () => {
+  test('policy - an undefined pattern list lets everything through', () => {
+    const allows = globFilter(undefined);
+    expect(allows('calculator')).toBe(true);
+    expect(allows('')).toBe(true);
+  });
+
+  test('policy - an empty pattern list lets everything through', () => {
+    const allows = globFilter([]);
+    expect(allows('calculator')).toBe(true);
+    expect(allows('anything')).toBe(true);
+  });
+
+  test('policy - one pattern lets through only the names it matches', () => {
+    const allows = globFilter(['calc*']);
+    expect(allows('calculator')).toBe(true);
+    expect(allows('echo')).toBe(false);
+  });
+
+  test('policy - several patterns let through a name matching any of them', () => {
+    const allows = globFilter(['calculator', 'echo?', 'billing-*']);
+    expect(allows('calculator')).toBe(true);
+    expect(allows('echo1')).toBe(true);
+    expect(allows('billing-eu')).toBe(true);
+    expect(allows('echo')).toBe(false);
+    expect(allows('secret')).toBe(false);
+    expect(allows('xcalculator')).toBe(false);
+  });
+
+  test('policy - patterns in a filter are anchored and escaped too', () => {
+    const allows = globFilter(['a.b']);
+    expect(allows('a.b')).toBe(true);
+    expect(allows('aXb')).toBe(false);
+    expect(allows('xa.b')).toBe(false);
+    expect(allows('a.bx')).toBe(false);
+  });
+
+  test('policy - a filter gives the same answer when called repeatedly', () => {
+    // Guards against a stateful (global/sticky) regular expression.
+    const allows = globFilter(['calc*']);
+    for (let i = 0; i < 3; i++) expect(allows('calculator')).toBe(true);
+  });
+
+  test('policy - a * pattern lets everything through', () => {
+    const allows = globFilter(['*']);
+    expect(allows('calculator')).toBe(true);
+    expect(allows('x')).toBe(true);
+  });
+});
