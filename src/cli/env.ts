@@ -8,7 +8,8 @@ interface YargsInternals {
   getOptions(): { key: Record<string, unknown> };
 }
 
-function camelCase(name: string): string {
+/** `tls-ca` or `TLS_CA` → `tlsCa`, as yargs names parsed options. */
+export function camelCase(name: string): string {
   return name.toLowerCase().replace(/[-_]+(.)/g, (_match, c: string) => c.toUpperCase());
 }
 

@@ -54,13 +54,41 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** A registry listing as lines of a table: one row per instance. */
-export function listingLines(list: Pick<ListReply, 'site' | 'services'>): string[] {
-  if (list.services.length === 0) return [`no services registered at site ${list.site}`];
-  // Remote instances (reached through bridges) show the sites a call crosses.
-  const remote = list.services.some((s) => s.instances.some((i) => i.path.length > 0));
+type Listing = Pick<ListReply, 'site' | 'services'>;
+
+/**
+ * The part of a listing that is the site itself: instances reached through
+ * bridges (hops > 0) left out, and services known only through them.
+ */
+export function siteListing(list: Listing): Listing {
+  const services = list.services.flatMap((service) => {
+    const instances = service.instances.filter((instance) => instance.hops === 0);
+    return instances.length === 0 && service.instances.length > 0
+      ? []
+      : [{ ...service, instances }];
+  });
+  return { site: list.site, services };
+}
+
+/** How many instances a listing holds. */
+export function instanceCount(list: Listing): number {
+  return list.services.reduce((n, service) => n + service.instances.length, 0);
+}
+
+/**
+ * A listing as lines of a table, one row per instance. With `mesh`, a VIA
+ * column shows the sites a call crosses to reach each instance (`b → c`).
+ */
+export function listingLines(list: Listing, mesh = false): string[] {
+  if (list.services.length === 0) {
+    return [
+      mesh
+        ? `no services reachable from site ${list.site}`
+        : `no services registered at site ${list.site}`,
+    ];
+  }
   const head = ['SERVICE', 'VERSION', 'METHODS', 'INSTANCE', 'SITE', 'HOPS'];
-  const rows: string[][] = [remote ? [...head, 'VIA'] : head];
+  const rows: string[][] = [mesh ? [...head, 'VIA'] : head];
   for (const service of list.services) {
     const methods = service.methods.join(',');
     if (service.instances.length === 0) {
@@ -69,7 +97,7 @@ export function listingLines(list: Pick<ListReply, 'site' | 'services'>): string
     for (const instance of service.instances) {
       const row = [service.name, service.version, methods, instance.id, instance.site];
       row.push(String(instance.hops));
-      if (remote) row.push(instance.path.join(' > ') || '-');
+      if (mesh) row.push(instance.path.join(' → ') || '-');
       rows.push(row);
     }
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` command line: run a broker, serve the example service,
- * call and list services, and a demo of a whole site.
+ * The `switchboard` command line: run a broker or a bridge, serve the example
+ * service, call and list services, and a demo of a mesh of three sites.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +9,28 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CliCommand } from './command.js';
 import {
+  bridgeCommand,
   brokerCommand,
   callCommand,
   demoCommand,
   lsCommand,
   serveExampleCommand,
+  upCommand,
 } from './commands/index.js';
 import { ENV_PREFIX, ignoreForeignEnvVars } from './env.js';
 import { asSwitchboardError, describeError } from './format.js';
 import { type CliIo, ExitCode, processIo } from './io.js';
+
+/** Every command, in the order `--help` lists them; a new command goes here. */
+const COMMANDS: readonly CliCommand<unknown>[] = [
+  brokerCommand,
+  bridgeCommand,
+  serveExampleCommand,
+  callCommand,
+  lsCommand,
+  demoCommand,
+  upCommand,
+];
 
 /** How long the process may linger after a command finished before it is ended. */
 const EXIT_GRACE_MS = 3000;
@@ -60,11 +73,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       }
     });
   };
-  add(brokerCommand);
-  add(serveExampleCommand);
-  add(callCommand);
-  add(lsCommand);
-  add(demoCommand);
+  for (const command of COMMANDS) add(command);
 
   const { error, output } = await parse(y, argv);
   if (error) {

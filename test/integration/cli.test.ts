@@ -12,7 +12,7 @@ import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const COMMANDS = ['broker', 'serve-example', 'call', 'ls', 'demo'] as const;
+const COMMANDS = ['broker', 'bridge', 'serve-example', 'call', 'ls', 'demo'] as const;
 
 /** The children's environment: none of the caller's SWITCHBOARD_* settings leak in. */
 const BASE_ENV = Object.fromEntries(
@@ -144,6 +144,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** PIDs of the nats-servers the demo says it started. */
+function natsPids(out: string): number[] {
+  return [...out.matchAll(/\(nats-server pid (\d+)\)/g)].map((m) => Number(m[1]));
+}
+
 /** A loopback port on which nothing listens. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -156,7 +161,10 @@ async function closedPort(): Promise<number> {
 
 interface Listing {
   site: string;
-  services: { name: string; instances: { id: string; site: string; hops: number }[] }[];
+  services: {
+    name: string;
+    instances: { id: string; site: string; path: string[]; hops: number }[];
+  }[];
 }
 
 let nats: NatsServerHandle;
@@ -261,6 +269,23 @@ describe('cli', () => {
     expect(noCommand.code).toBe(2);
     expect(noCommand.stderr).toMatch(/Commands:/);
     expect(badTimeout.code).toBe(2);
+  });
+
+  test('cli - bridge refuses a bad command line with exit 2', async () => {
+    const [noRemote, emptyExport, badHops, halfCredentials] = await Promise.all([
+      run(['bridge', '--local', url]),
+      run(['bridge', '--local', url, '--remote', url, '--export', ' , ']),
+      run(['bridge', '--local', url, '--remote', url, '--max-hops', '0']),
+      run(['bridge', '--local', url, '--remote', url, '--remote-user', 'u']),
+    ]);
+    expect(noRemote.code).toBe(2);
+    expect(noRemote.stderr).toMatch(/Missing required argument: remote/);
+    expect(emptyExport.code).toBe(2);
+    expect(emptyExport.stderr).toMatch(/--export needs at least one glob/);
+    expect(badHops.code).toBe(2);
+    expect(badHops.stderr).toMatch(/maxHops/);
+    expect(halfCredentials.code).toBe(2);
+    expect(halfCredentials.stderr).toMatch(/remote-user -> remote-pass/);
   });
 
   test('cli - an unreachable NATS is UNAVAILABLE, exit 1', async () => {
@@ -384,48 +409,180 @@ describe('cli', () => {
       expect(help.stdout).toMatch(new RegExp(`^switchboard ${COMMANDS[i]}`));
       expect(help.stdout).toContain('--help');
     });
-    expect(perCommand[1]?.stdout).toContain('--service-version');
-    expect(perCommand[2]?.stdout).toContain('--tls-ca');
+    expect(perCommand[1]?.stdout).toContain('--remote-tls-ca');
+    expect(perCommand[2]?.stdout).toContain('--service-version');
+    expect(perCommand[3]?.stdout).toContain('--tls-ca');
+    expect(perCommand[4]?.stdout).toContain('--mesh');
   });
 
-  test('cli - demo walks through every step and leaves no nats-server behind', async () => {
+  test('cli - demo walks through the mesh and leaves no nats-server behind', async () => {
     const demo = await run(['demo']);
     expect(demo.code, demo.stdout + demo.stderr).toBe(0);
     const out = demo.stdout;
     for (const step of [
-      /^ 1\. Start a nats-server/m,
-      /^ 2\. Start the broker of site "demo"/m,
-      /^ 3\. Start two calculator servers/m,
-      /^ 4\. Connect a client/m,
-      /^ 5\. Call calculator\.add\(1, 2\)\n {4}→ 3, served by calc-\d {2}\(\d+ ms\)$/m,
-      /^ 6\. .*\n {4}→ APPLICATION: .*DIVIDE_BY_ZERO/m,
+      /^ 1\. Start a nats-server per site\n(.*site [abc]: nats:.*\n){3}/m,
+      /^ 2\. Start a broker per site\n.*sites a, b, c/m,
+      /^ 3\. Link the sites: bridges a–b and b–c\n.*linked site a and site b\n.*linked site b and site c/m,
+      /^ 4\. Start two calculator servers at site c.*\n(.*\n){2} {4}calculator visible at site a: site c, via b → c \(2 hops\) {2}\(\d+ ms\)$/m,
+      /^ 5\. .*\n {4}→ 3, served by calc-\d; the call crossed a → b → c {2}\(\d+ ms\)$/m,
+      /^ 6\. .*\n {4}→ APPLICATION: .*DIVIDE_BY_ZERO, at site c/m,
       /^ 7\. .*\n {4}→ TIMEOUT: /m,
-      /^ 8\. List the registry\n(.*\n){2}.*calc-2 .*\n {4}2 instances at site demo/m,
-      /^ 9\. Stop calc-1 gracefully.*\n.*\n {4}→ add\(10, 1\.\.4\) = 11, 12, 13, 14, served by calc-2/m,
-      /^10\. .*\n(.*\n){2} {4}1 instance at site demo/m,
-      /^11\. Close everything/m,
+      /^ 8\. List the mesh from site a.*\n.*VIA\n {4}calculator .* c {5}2 {5}b → c\n/m,
+      /^ 9\. Stop calc-1 gracefully.*\n.*\n {4}→ add\(10, 1\.\.4\) = 11, 12, 13, 14, served by calc-2 .*\n(.*\n){2} {4}1 instance left at site c: calc-2/m,
+      /^10\. Stop calc-2 too.*\n(.*\n){2} {4}→ UNAVAILABLE: /m,
+      /^11\. A new server at site c takes over\n(.*\n){2} {4}→ add\(1, 2\) = 3, served by calc-3/m,
+      /^12\. Close everything/m,
       /^Demo done in \d+ ms\.$/m,
     ]) {
       expect(out).toMatch(step);
     }
-    const pid = Number(/nats-server pid (\d+)\)/.exec(out)?.[1]);
-    expect(pid).toBeGreaterThan(0);
-    expect(out).toContain(`nats-server pid ${pid} has exited`);
-    expect(isAlive(pid)).toBe(false);
+    const pids = natsPids(out);
+    expect(pids).toHaveLength(3);
+    expect(out).toContain(`nats-server pids ${pids.join(', ')} have exited`);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
     expect(demo.stderr).not.toMatch(/still busy/);
   });
 
   test('cli - demo --keep runs until Ctrl-C, then closes everything', async () => {
     const demo = start(['demo', '--keep']);
     await demo.waitFor(/Press Ctrl-C to stop/);
-    const [, demoUrl] = /switchboard call calculator\.add 1 2 --nats (\S+)/.exec(demo.stdout) ?? [];
-    const pid = Number(/nats-server pid (\d+)\)/.exec(demo.stdout)?.[1]);
-    expect(demoUrl).toBeDefined();
-    const call = await run(['call', 'calculator.add', '1', '2', '--nats', demoUrl as string]);
+    const [, urlA] = /switchboard call calculator\.add 1 2 --nats (\S+)/.exec(demo.stdout) ?? [];
+    expect(demo.stdout).toMatch(/switchboard ls --mesh --nats \S+/);
+    expect(demo.stdout).toMatch(/switchboard serve-example .*--nats \S+/);
+    expect(demo.stdout).toMatch(/switchboard bridge --local \S+ --remote \S+/);
+    const pids = natsPids(demo.stdout);
+    expect(urlA).toBeDefined();
+    const call = await run(['call', 'calculator.add', '1', '2', '--nats', urlA as string]);
     expect(call).toMatchObject({ code: 0, stdout: '3\n' });
     demo.kill('SIGINT');
     expect(await demo.exited).toEqual({ code: 0, signal: null });
     expect(demo.stdout).toMatch(/Close everything/);
-    expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
+});
+
+/** Instances of `service` in a listing. */
+function instancesOf(listing: Listing, service: string) {
+  return listing.services.filter((s) => s.name === service).flatMap((s) => s.instances);
+}
+
+/** `ls --json` (with `--mesh`: everything reachable) at the site of `natsUrl`. */
+async function listing(natsUrl: string, mesh: boolean): Promise<Listing> {
+  const ls = await run(['ls', '--json', ...(mesh ? ['--mesh'] : []), '--nats', natsUrl]);
+  expect(ls.code, ls.stderr).toBe(0);
+  return JSON.parse(ls.stdout) as Listing;
+}
+
+/** Whether site a's mesh listing shows calculator at site b. */
+async function calculatorVisibleAt(natsUrl: string): Promise<boolean> {
+  return instancesOf(await listing(natsUrl, true), 'calculator').some((i) => i.site === 'b');
+}
+
+describe('cli federation', () => {
+  // Sites a and b, each with a broker; the example calculator at site b.
+  let siteA: NatsServerHandle;
+  let siteB: NatsServerHandle;
+  const agents: Cli[] = [];
+
+  beforeAll(async () => {
+    [siteA, siteB] = await Promise.all([
+      startNatsServer({ backend: 'binary', name: 'a' }),
+      startNatsServer({ backend: 'binary', name: 'b' }),
+    ]);
+    const brokers = [
+      start(['broker', '--site', 'a', '--nats', siteA.url], {}, perFile),
+      start(['broker', '--site', 'b', '--nats', siteB.url], {}, perFile),
+    ];
+    const server = start(['serve-example', '--nats', siteB.url], {}, perFile);
+    agents.push(...brokers, server);
+    await Promise.all(brokers.map((broker) => broker.waitFor(/serving site [ab]/)));
+    await server.waitFor(/serving as instance \S+ at site b/);
+  });
+
+  afterAll(async () => {
+    // The agents first, so that none is left reconnecting to a stopped nats-server.
+    for (const agent of agents) agent.kill();
+    await Promise.all(agents.map((agent) => agent.exited));
+    await Promise.all([siteA?.close(), siteB?.close()]);
+  });
+
+  test('bridge - a call at site a reaches the calculator at site b; SIGTERM withdraws it', async () => {
+    // Comma-separated globs through the environment, as docker-compose passes them.
+    const bridge = start(['bridge', '--local', siteA.url, '--remote', siteB.url], {
+      SWITCHBOARD_IMPORT: 'calc*,orders',
+    });
+    await bridge.waitFor(
+      new RegExp(`^bridge linked site a \\(${siteA.url}\\) and site b \\(${siteB.url}\\)$`, 'm'),
+    );
+    expect(await eventually(() => calculatorVisibleAt(siteA.url), 5000)).toBe(true);
+
+    const [call, mesh, own, table, ownTable] = await Promise.all([
+      run(['call', 'calculator.add', '1', '2', '--nats', siteA.url]),
+      listing(siteA.url, true),
+      listing(siteA.url, false),
+      run(['ls', '--mesh', '--nats', siteA.url]),
+      run(['ls', '--nats', siteA.url]),
+    ]);
+    expect(call, call.stderr).toMatchObject({ code: 0, stdout: '3\n' });
+    expect(mesh.site).toBe('a');
+    expect(instancesOf(mesh, 'calculator')).toEqual([
+      expect.objectContaining({ site: 'b', path: ['b'], hops: 1 }),
+    ]);
+    // Without --mesh only the instances at site a itself: none.
+    expect(instancesOf(own, 'calculator')).toEqual([]);
+    expect(ownTable.stdout).toMatch(/^no services registered at site a$/m);
+    expect(ownTable.stdout).toMatch(
+      /^\(1 more reachable through bridges: switchboard ls --mesh\)$/m,
+    );
+    expect(table.stdout).toMatch(/^SERVICE\s+VERSION\s+METHODS\s+INSTANCE\s+SITE\s+HOPS\s+VIA$/m);
+    expect(table.stdout).toMatch(/^calculator\s+1\.0\.0\s+add,divide,sleep\s+\S+\s+b\s+1\s+b$/m);
+
+    bridge.kill('SIGTERM');
+    expect(await bridge.exited).toEqual({ code: 0, signal: null });
+    expect(bridge.stderr).toMatch(/SIGTERM: stopping the bridge/);
+    expect(bridge.stderr).not.toMatch(/still busy/);
+    // A bridge that stops cleanly withdraws its routes at once (bounded for a slow box).
+    expect(await eventually(async () => !(await calculatorVisibleAt(siteA.url)), 2000)).toBe(true);
+  });
+
+  test('bridge - waits for a broker on the far side, then links', async () => {
+    await using siteC = await startNatsServer({ backend: 'binary', name: 'c' });
+    // Both URLs through the environment this time.
+    const bridge = start(['bridge'], {
+      SWITCHBOARD_LOCAL: siteA.url,
+      SWITCHBOARD_REMOTE: siteC.url,
+    });
+    await bridge.waitFor(/WARN bridge: waiting for a broker on the remote side/);
+    expect(bridge.stderr).not.toMatch(/bridge linked/);
+    const broker = start(['broker', '--site', 'c', '--nats', siteC.url]);
+    await broker.waitFor(/serving site c/);
+    await bridge.waitFor(/^bridge linked site a \(\S+\) and site c \(\S+\)$/m);
+    bridge.kill('SIGINT');
+    expect(await bridge.exited).toEqual({ code: 0, signal: null });
+  });
+
+  test('bridge - --export keeps services out of the remote site', async () => {
+    // A site that never saw the calculator: calling it there is SERVICE_NOT_FOUND.
+    await using siteX = await startNatsServer({ backend: 'binary', name: 'x' });
+    const broker = start(['broker', '--site', 'x', '--nats', siteX.url]);
+    await broker.waitFor(/serving site x/);
+    const bridge = start([
+      'bridge',
+      '--local',
+      siteB.url,
+      '--remote',
+      siteX.url,
+      '--export',
+      'nomatch*',
+    ]);
+    await bridge.waitFor(/^bridge linked site b \(\S+\) and site x \(\S+\)$/m);
+    const [call, mesh] = await Promise.all([
+      run(['call', 'calculator.add', '1', '2', '--nats', siteX.url]),
+      listing(siteX.url, true),
+    ]);
+    expect(call.code).toBe(1);
+    expect(call.stderr).toMatch(/^SERVICE_NOT_FOUND: /m);
+    expect(instancesOf(mesh, 'calculator')).toEqual([]);
+    expect(bridge.stderr).not.toMatch(/advertised route to calculator/);
   });
 });
