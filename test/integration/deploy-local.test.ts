@@ -1,0 +1,178 @@
+/**
+ * deploy/docker-compose.yml without Docker: one real nats-server per site on
+ * loopback, and each switchboard service of the file run as a local process
+ * with its own command and environment, host names mapped to those servers.
+ * A client at site a then calls the calculator at site c, two bridges away.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Calculator, Client, SwitchboardError } from '../../src/index.js';
+import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
+import {
+  type ComposeService,
+  calculatorRoutes,
+  loadCompose,
+  MESH_COMPOSE,
+  REPO,
+  runsNats,
+  runsSwitchboard,
+} from './deploy-compose-file.js';
+import { eventually } from './helpers.js';
+
+const MAIN = join(REPO, 'dist/cli/main.js');
+/** The test runner's environment without its SWITCHBOARD_* settings. */
+const BASE_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('SWITCHBOARD_')),
+);
+
+/** A compose service running as a local process. */
+interface Container {
+  service: ComposeService;
+  child: ChildProcess;
+  stdout: string;
+  /** stdout and stderr. */
+  output: string;
+  exited: Promise<number | null>;
+}
+
+const model = loadCompose([MESH_COMPOSE]);
+const natsServers = new Map<string, NatsServerHandle>();
+const containers: Container[] = [];
+
+/** `nats://nats-a:4222` → the loopback URL of the nats-server standing in for `nats-a`. */
+function mapHosts(text: string): string {
+  return text.replace(/\bnats:\/\/([A-Za-z0-9._-]+):4222\b/g, (url, host: string) => {
+    const server = natsServers.get(host);
+    if (!server) throw new Error(`${url} names no NATS service of ${MESH_COMPOSE}`);
+    return server.url;
+  });
+}
+
+/** Runs `argv` the way the image's entrypoint would, in the service's environment. */
+function start(service: ComposeService, argv: readonly string[]): Container {
+  const env = Object.fromEntries(
+    Object.entries(service.environment).map(([name, value]) => [name, mapHosts(value)]),
+  );
+  const child = spawn(process.execPath, [MAIN, ...argv.map(mapHosts)], {
+    cwd: REPO,
+    env: { ...BASE_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const container: Container = {
+    service,
+    child,
+    stdout: '',
+    output: '',
+    exited: new Promise((resolve) => child.once('close', (code) => resolve(code))),
+  };
+  const collect = (chunk: string) => {
+    container.output += chunk;
+  };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    container.stdout += chunk;
+    collect(chunk);
+  });
+  child.stderr?.setEncoding('utf8').on('data', collect);
+  return container;
+}
+
+function argvOf(service: ComposeService): string[] {
+  return (service.command as unknown[]).map(String);
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  const services = [...model.services.values()];
+  await Promise.all(
+    services.filter(runsNats).map(async (service) => {
+      natsServers.set(
+        service.name,
+        await startNatsServer({ backend: 'binary', name: service.name }),
+      );
+    }),
+  );
+  for (const service of services.filter(runsSwitchboard)) {
+    containers.push(start(service, argvOf(service)));
+  }
+});
+
+afterAll(async () => {
+  // As `docker compose down`: SIGTERM to everything, then the NATS servers.
+  for (const { child } of containers) {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+  }
+  const stopped = await Promise.race([
+    Promise.all(containers.map((c) => c.exited)),
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000).unref()),
+  ]);
+  for (const { child } of containers) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGKILL');
+    }
+  }
+  await Promise.all([...natsServers.values()].map((server) => server.close()));
+  // Every service stopped cleanly on SIGTERM, as `docker stop` asks it to.
+  expect(stopped, 'a service did not stop within 15 s of SIGTERM').toBeDefined();
+  for (const c of containers) {
+    expect(await c.exited, `${c.service.name} exit code${c.output}`).toBe(0);
+  }
+}, 30_000);
+
+describe('deploy - the compose topology as local processes', () => {
+  test('deploy - a client at site a calls the calculator at site c through both bridges', async () => {
+    const a = natsServers.get('nats-a') as NatsServerHandle;
+    await using client = await Client.connect({ nats: a.url, timeoutMs: 2000 });
+    const calc = client.proxy<Calculator>('calculator@c');
+    let sum: number | undefined;
+    await eventually(
+      async () => {
+        sum = await calc.add(1, 2).catch((err: unknown) => {
+          if (err instanceof SwitchboardError) return undefined;
+          throw err;
+        });
+        return sum !== undefined;
+      },
+      20_000,
+      `calculator at site c reachable from site a${containers.map((c) => `\n[${c.service.name}]\n${c.output}`).join('')}`,
+    );
+    expect(sum).toBe(3);
+
+    const atC = (await client.lookup('calculator')).filter((i) => i.site === 'c');
+    expect(atC).toEqual([
+      expect.objectContaining({ site: 'c', version: '2.0.0', path: ['b', 'c'] }),
+    ]);
+    const err = await calc.divide(1, 0).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'APPLICATION', appCode: 'DIVIDE_BY_ZERO', site: 'c' });
+  });
+
+  test('deploy - ls --mesh at site a lists the calculators of all three sites with their paths', async () => {
+    const brokerA = model.services.get('broker-a') as ComposeService;
+    // As `docker compose exec broker-a switchboard ls --mesh --json`.
+    let ls = start(brokerA, ['ls', '--mesh', '--json']);
+    await eventually(
+      async () => {
+        if ((await ls.exited) === 0 && calculatorRoutes(ls.stdout).length === 3) return true;
+        ls = start(brokerA, ['ls', '--mesh', '--json']);
+        return false;
+      },
+      10_000,
+      'three calculators listed from site a',
+    );
+    expect(calculatorRoutes(ls.stdout)).toEqual(['a:', 'b:b', 'c:b>c']);
+  });
+
+  test("deploy - the brokers' healthcheck passes against the running site", async () => {
+    for (const service of model.services.values()) {
+      const check = (service.healthcheck?.test as string[] | undefined) ?? [];
+      if (!runsSwitchboard(service) || check.length === 0) continue;
+      // ["CMD", "node", "/app/dist/cli/main.js", ...argv]
+      const probe = start(service, check.slice(3));
+      expect(await probe.exited, `${service.name} healthcheck${probe.output}`).toBe(0);
+      expect(probe.output).toMatch(
+        new RegExp(`^site ${service.environment.SWITCHBOARD_SITE}$`, 'm'),
+      );
+    }
+  });
+});
