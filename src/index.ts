@@ -10,7 +10,9 @@ export * from './proxies/index.js';
 export {
   type ConnectionOptions,
   DEFAULT_NATS_URL,
+  headersOf,
   RequestChannel,
+  readsRawHeaders,
   type TlsFiles,
 } from './transport/index.js';
 export { type Logger, type LogLevel, lineLogger, silentLogger } from './util/index.js';

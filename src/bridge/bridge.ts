@@ -6,7 +6,12 @@ import {
   readCallMeta,
   SwitchboardError,
 } from '../protocol/index.js';
-import { answerCall, answerCallError, type ConnectionOptions } from '../transport/index.js';
+import {
+  answerCall,
+  answerCallError,
+  type ConnectionOptions,
+  headersOf,
+} from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf, type SiteView } from './bridge-half.js';
 import { globFilter } from './policy.js';
@@ -203,13 +208,13 @@ export class Bridge extends Closeable {
     };
     let meta: CallMeta;
     try {
-      meta = readCallMeta(msg.headers);
+      meta = readCallMeta(headersOf(msg));
     } catch (err) {
       logger.warn(`rejected a call on a route at ${near.where}: ${(err as Error).message}`);
       return reply(err as SwitchboardError);
     }
     // Cancellation does not cross bridges; the deadline still bounds the call.
-    if (isCancelNotice(msg.headers)) return;
+    if (isCancelNotice(headersOf(msg))) return;
     const farSite = far.site!;
     const refuse = (code: ErrorCode, message: string): void =>
       reply(

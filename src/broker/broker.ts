@@ -4,6 +4,7 @@ import {
   type BrokerInfo,
   type CallMeta,
   Codec,
+  callHeaders,
   ErrorCode,
   Header,
   type InstanceView,
@@ -26,6 +27,7 @@ import {
 } from '../proxies/index.js';
 import {
   type ConnectionOptions,
+  headersOf,
   type ListenContext,
   listen,
   openSiteConnection,
@@ -238,8 +240,7 @@ export class Broker extends Closeable {
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
-    const meta = readCallMeta(msg.headers);
-    const headers = msg.headers!;
+    const meta = readCallMeta(headersOf(msg));
     const fail = (code: ErrorCode, message: string): void =>
       respondError(msg, this.#codec, this.#error(code, message, meta));
     if (!msg.reply) {
@@ -259,8 +260,8 @@ export class Broker extends Closeable {
         ? fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`)
         : fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, departedFrom));
     }
-    headers.set(Header.replyTo, msg.reply);
-    if (meta.path.length === 0) headers.set(Header.path, this.site);
+    const replyTo = msg.reply;
+    if (meta.path.length === 0) meta.path = [this.site];
     const skipped = new Set<string>();
     for (;;) {
       const target = this.#balancer.pick(instances, skipped);
@@ -268,12 +269,11 @@ export class Broker extends Closeable {
       const remaining = meta.budgetMs - (Date.now() - received);
       // Past the deadline the caller has given up on its own clock: nothing to add.
       if (remaining <= 0) return;
-      headers.set(Header.budget, String(remaining));
       this.#balancer.begin(target.id);
       try {
         await this.#channel.request(this.#conn.subjects.instance(target.id), {
           data: msg.data,
-          headers,
+          headers: callHeaders({ ...meta, budgetMs: remaining }, [Header.replyTo, replyTo]),
           timeoutMs: remaining,
           target: `${meta.service}.${meta.method}`,
         });

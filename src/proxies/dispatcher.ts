@@ -159,7 +159,7 @@ export class Dispatcher {
   /** Tells the instance that the caller gave up, so its handler's signal aborts. */
   #cancel(subject: string, meta: CallMeta): void {
     if (this.#conn.nc.isClosed()) return;
-    this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta) });
+    this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta).forNats() });
   }
 
   #error(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {

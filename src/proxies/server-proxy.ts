@@ -1,10 +1,10 @@
-import type { Msg, MsgHdrs, Subscription } from 'nats';
+import type { Msg, Subscription } from 'nats';
 import {
   type CallMeta,
   Codec,
   ErrorCode,
   errorReplyHeaders,
-  Header,
+  type HeaderBlock,
   ID_PATTERN,
   type InstanceRegistration,
   isCancelNotice,
@@ -17,6 +17,7 @@ import {
 import {
   answerCall,
   type ConnectionOptions,
+  headersOf,
   openSiteConnection,
   publishError,
   RequestChannel,
@@ -298,7 +299,7 @@ export class ServerProxy extends Closeable {
     const received = Date.now();
     let meta: CallMeta;
     try {
-      meta = readCallMeta(msg.headers);
+      meta = readCallMeta(headersOf(msg));
     } catch (err) {
       this.#conn.logger.warn(`rejected call: ${(err as Error).message}`);
       this.#reply(msg, undefined, err as SwitchboardError, undefined);
@@ -306,7 +307,7 @@ export class ServerProxy extends Closeable {
     }
     const refuse = (code: ErrorCode, message: string): void =>
       this.#reply(msg, undefined, new SwitchboardError(code, message, { completed: 'no' }), meta);
-    if (isCancelNotice(msg.headers)) return this.#onCancel(meta);
+    if (isCancelNotice(headersOf(msg))) return this.#onCancel(meta);
     const handler = this.#handlers.get(meta.method);
     if (meta.service !== this.service) {
       return refuse(
@@ -483,17 +484,14 @@ export class ServerProxy extends Closeable {
    * call forwarded by a broker, to the caller's subject in `sb-reply`, with an
    * empty notice to the broker that the call ended.
    */
-  #send(msg: Msg, body: Uint8Array, headers: MsgHdrs | undefined): void {
+  #send(msg: Msg, body: Uint8Array, headers: HeaderBlock | undefined): void {
     try {
       answerCall(this.#conn.nc, msg, body, headers);
     } catch (err) {
       // NATS refused the message (too large for the server, or connection closed).
       this.#conn.logger.warn(`cannot send a reply: ${(err as Error).message}`);
       if (headers === undefined) {
-        const cause = publishError(
-          err,
-          `reply of ${this.service}.${msg.headers?.get(Header.method)}`,
-        );
+        const cause = publishError(err, `reply of ${this.service}`);
         const fallback = new SwitchboardError(cause.code, cause.message, {
           completed: 'yes',
           site: this.#registrar.site,

@@ -1,4 +1,5 @@
 export * from './connection.js';
+export { headersOf, readsRawHeaders } from './received-headers.js';
 export {
   answerCall,
   answerCallError,

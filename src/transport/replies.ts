@@ -4,9 +4,11 @@ import {
   ErrorCode,
   errorReplyHeaders,
   Header,
+  HeaderBlock,
   SwitchboardError,
 } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
+import { headersOf } from './received-headers.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -19,14 +21,15 @@ export function answerCall(
   nc: NatsConnection,
   msg: Msg,
   body: Uint8Array,
-  headers: MsgHdrs | undefined,
+  headers: HeaderBlock | MsgHdrs | undefined,
 ): void {
-  const replyTo = msg.headers?.get(Header.replyTo);
+  const replyTo = headersOf(msg)?.get(Header.replyTo);
+  const natsHeaders = headers instanceof HeaderBlock ? headers.forNats() : headers;
   if (replyTo) {
-    nc.publish(replyTo, body, { headers });
+    nc.publish(replyTo, body, { headers: natsHeaders });
     msg.respond(EMPTY);
   } else {
-    msg.respond(body, { headers });
+    msg.respond(body, { headers: natsHeaders });
   }
 }
 
@@ -48,7 +51,7 @@ export function respondValue(msg: Msg, codec: Codec, value: unknown): void {
 /** Replies with an error body marked by the status header. Does nothing without a reply subject. */
 export function respondError(msg: Msg, codec: Codec, err: SwitchboardError): void {
   if (!msg.reply) return;
-  msg.respond(codec.encode(err.toData()), { headers: errorReplyHeaders() });
+  msg.respond(codec.encode(err.toData()), { headers: errorReplyHeaders().forNats() });
 }
 
 /** Where a listener runs, for the error replies and log lines it produces. */
@@ -85,7 +88,7 @@ export function listen(
     const data = err.toData();
     data.site ??= ctx.site();
     try {
-      msg.respond(ctx.codec.encode(data), { headers: errorReplyHeaders() });
+      msg.respond(ctx.codec.encode(data), { headers: errorReplyHeaders().forNats() });
     } catch (replyErr) {
       ctx.logger.error('cannot send error reply', { error: String(replyErr) });
     }

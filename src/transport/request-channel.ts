@@ -1,5 +1,5 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { ErrorCode, SwitchboardError } from '../protocol/index.js';
+import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { ErrorCode, type HeaderBlock, SwitchboardError } from '../protocol/index.js';
 
 interface Pending {
   resolve(msg: Msg): void;
@@ -12,7 +12,7 @@ interface Pending {
 /** What a request needs besides its subject. */
 export interface RequestParams {
   data: Uint8Array;
-  headers?: MsgHdrs | undefined;
+  headers?: HeaderBlock | undefined;
   /** Milliseconds to wait for the reply. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -90,7 +90,7 @@ export class RequestChannel {
       }
       this.#pending.set(token, pending);
       try {
-        const opts = { reply: `${this.#inbox}.${token}`, headers: params.headers };
+        const opts = { reply: `${this.#inbox}.${token}`, headers: params.headers?.forNats() };
         this.#nc.publish(subject, params.data, opts);
       } catch (err) {
         this.#settle(token)?.reject(publishError(err, params.target ?? subject));

@@ -66,19 +66,17 @@ describe('bad input', () => {
       for (const [k, v] of Object.entries(h ?? {})) hdrs?.set(k, v);
       return nc.request(subject, body, { timeout: 2000, headers: hdrs });
     };
-    const good = {
-      'sb-v': '1',
-      'sb-id': 'c1',
-      'sb-svc': 'calculator',
-      'sb-m': 'add',
-      'sb-dl': '2000',
-    };
+    // The routing metadata header: version;call id;service;method;budget;path;site;range.
+    const good = { 'sb-call': '1;c1;calculator;add;2000;;;' };
     expect(errorOf(await call(undefined, encode([1, 2]))).message).toMatch(/no headers/);
-    expect(errorOf(await call({ ...good, 'sb-v': '7' }, encode([1, 2]))).message).toMatch(
-      /version 7/,
-    );
-    expect(errorOf(await call({ ...good, 'sb-dl': 'soon' }, encode([1, 2]))).message).toMatch(
-      /sb-dl/,
+    expect(
+      errorOf(await call({ 'sb-call': '7;c1;calculator;add;2000;;;' }, encode([1, 2]))).message,
+    ).toMatch(/version 7/);
+    expect(
+      errorOf(await call({ 'sb-call': '1;c1;calculator;add;soon;;;' }, encode([1, 2]))).message,
+    ).toMatch(/budget/);
+    expect(errorOf(await call({ 'sb-call': '1;c1;calculator' }, encode([1, 2]))).message).toMatch(
+      /8 fields/,
     );
     expect(errorOf(await call(good, new Uint8Array([0x92, 0x01]))).code).toBe('BAD_REQUEST');
     expect(errorOf(await call(good, encode({ a: 1 }))).message).toMatch(/must be a msgpack array/);

@@ -268,16 +268,7 @@ describe('federation', () => {
     const nc = await connect({ servers: a.url });
     track({ close: () => nc.close() });
     const h = headers();
-    for (const [k, v] of Object.entries({
-      'sb-v': '1',
-      'sb-id': 'x1',
-      'sb-svc': 'where',
-      'sb-m': 'site',
-      'sb-dl': '2000',
-      'sb-path': 'a',
-    })) {
-      h.set(k, v);
-    }
+    h.set('sb-call', '1;x1;where;site;2000;a;b;');
     const reply = await nc.request(`sb.instance.${route!.id}`, encode([]), {
       headers: h,
       timeout: 2000,

@@ -78,6 +78,36 @@ describe('single site', () => {
     expect(client.site).toBe('a');
   });
 
+  test('headers - received call headers are read from the raw block and agree with nats.js', async () => {
+    const site = await startSite('a', { broker: false });
+    const { connect } = await import('nats');
+    const { callHeaders, headersOf, readsRawHeaders, Header } = await import('../../src/index.js');
+    const nc = await connect({ servers: site.url });
+    track({ close: () => nc.close() });
+    const got = new Promise<import('nats').Msg>((resolve) => {
+      nc.subscribe('probe', { max: 1, callback: (_err, msg) => resolve(msg) });
+    });
+    const meta = {
+      callId: 'c1',
+      service: 'svc',
+      method: 'm',
+      budgetMs: 900,
+      path: ['a', 'b'],
+      site: 'c',
+    };
+    nc.publish('probe', new Uint8Array([1]), {
+      headers: callHeaders(meta, [Header.replyTo, 'inbox.1']).forNats(),
+    });
+    const msg = await got;
+    // If a nats.js upgrade moves its raw fields, this fails and headersOf falls back to msg.headers.
+    expect(readsRawHeaders(msg)).toBe(true);
+    const fast = headersOf(msg)!;
+    for (const name of [Header.call, Header.replyTo, Header.cancel]) {
+      expect(fast.get(name)).toBe(msg.headers?.get(name) ?? '');
+    }
+    expect(fast.get(Header.call)).toBe('1;c1;svc;m;900;a,b;c;');
+  });
+
   test('calls - structured values and binary data round-trip', async () => {
     const site = await startSite('a');
     track(await serve(labelled('x'), { nats: site.url }));

@@ -6,6 +6,7 @@ import {
   callHeaders,
   cancelHeaders,
   errorReplyHeaders,
+  formatCallMeta,
   Header,
   isCancelNotice,
   isErrorReply,
@@ -34,12 +35,10 @@ function badRequest(fn: () => unknown): string {
   return (thrown as SwitchboardError).message;
 }
 
-/** Good call headers without `omit`, with `extra` set. */
-function callWithout(omit: string, extra: Record<string, string> = {}) {
+/** Call headers whose `sb-call` value is `value`. */
+function callWith(value: string) {
   const h = headers();
-  const good = callHeaders(meta);
-  for (const [k] of good) if (k !== omit) h.set(k, good.get(k));
-  for (const [k, v] of Object.entries(extra)) h.set(k, v);
+  h.set(Header.call, value);
   return h;
 }
 
@@ -58,79 +57,58 @@ describe('headers', () => {
       method: 'divide',
       budgetMs: 250,
       path: ['a', 'b'],
-      versionRange: '^1.2.0',
+      versionRange: '>=1.2.0 <2.0.0',
       site: 'c',
     };
     expect(readCallMeta(callHeaders(full))).toEqual(full);
   });
 
-  test('headers - callHeaders writes the protocol version and header names', () => {
-    const h = callHeaders({ ...meta, path: ['a'], versionRange: '1.x', site: 's' });
-    expect(h.get(Header.version)).toBe('1');
-    expect(h.get(Header.callId)).toBe('c1');
-    expect(h.get(Header.service)).toBe('calculator');
-    expect(h.get(Header.method)).toBe('add');
-    expect(h.get(Header.budget)).toBe('1500');
-    expect(h.get(Header.path)).toBe('a');
-    expect(h.get(Header.versionRange)).toBe('1.x');
-    expect(h.get(Header.site)).toBe('s');
+  test('headers - callHeaders writes one sb-call header: version;id;service;method;budget;path;site;range', () => {
+    const h = callHeaders({ ...meta, path: ['a', 'b'], versionRange: '1.x', site: 's' });
+    expect(h.keys()).toEqual([Header.call]);
+    expect(h.get(Header.call)).toBe('1;c1;calculator;add;1500;a,b;s;1.x');
+    expect(formatCallMeta(meta)).toBe('1;c1;calculator;add;1500;;;');
   });
 
-  test('headers - an empty path is left out and reads back as []', () => {
-    const h = callHeaders({ ...meta, path: [] });
-    expect(h.has(Header.path)).toBe(false);
-    expect(readCallMeta(h).path).toEqual([]);
-  });
-
-  test('headers - a path a,b reads back as two sites, origin first', () => {
-    const h = callHeaders({ ...meta, path: ['a', 'b'] });
-    expect(h.get(Header.path)).toBe('a,b');
-    expect(readCallMeta(h).path).toEqual(['a', 'b']);
-    expect(readCallMeta(callWithout('', { [Header.path]: 'x,y,z' })).path).toEqual(['x', 'y', 'z']);
+  test('headers - an empty path reads back as [], a,b as two sites, origin first', () => {
+    expect(readCallMeta(callHeaders({ ...meta, path: [] })).path).toEqual([]);
+    expect(readCallMeta(callHeaders({ ...meta, path: ['a', 'b'] })).path).toEqual(['a', 'b']);
+    expect(readCallMeta(callWith('1;c;s;m;10;x,y,z;;')).path).toEqual(['x', 'y', 'z']);
   });
 
   test('headers - budget is floored and never negative', () => {
     expect(readCallMeta(callHeaders({ ...meta, budgetMs: 99.9 })).budgetMs).toBe(99);
     expect(readCallMeta(callHeaders({ ...meta, budgetMs: -20 })).budgetMs).toBe(0);
-    expect(callHeaders({ ...meta, budgetMs: -20 }).get(Header.budget)).toBe('0');
   });
 
   test('headers - missing headers give BAD_REQUEST', () => {
     expect(badRequest(() => readCallMeta(undefined))).toBe('call has no headers');
-  });
-
-  test('headers - a missing version header gives BAD_REQUEST naming it', () => {
-    expect(badRequest(() => readCallMeta(callWithout(Header.version)))).toBe(
-      `call has no ${Header.version} header`,
-    );
+    expect(badRequest(() => readCallMeta(headers()))).toBe(`call has no ${Header.call} header`);
   });
 
   test('headers - a wrong protocol version gives BAD_REQUEST', () => {
     for (const version of ['2', '0', 'v1', '1.0']) {
-      const message = badRequest(() =>
-        readCallMeta(callWithout(Header.version, { [Header.version]: version })),
-      );
+      const message = badRequest(() => readCallMeta(callWith(`${version};c;s;m;10;;;`)));
       expect(message).toBe(`unsupported protocol version ${version} (expected 1)`);
     }
   });
 
-  test('headers - missing service or method headers give BAD_REQUEST naming them', () => {
-    expect(badRequest(() => readCallMeta(callWithout(Header.service)))).toBe(
-      `call has no ${Header.service} header`,
-    );
-    expect(badRequest(() => readCallMeta(callWithout(Header.method)))).toBe(
-      `call has no ${Header.method} header`,
-    );
+  test('headers - a wrong number of fields gives BAD_REQUEST', () => {
+    for (const value of ['1;c;s;m;10', '1;c;s;m;10;;;;', '1']) {
+      expect(badRequest(() => readCallMeta(callWith(value)))).toMatch(/must have 8 fields/);
+    }
   });
 
-  test('headers - a missing or invalid budget header gives BAD_REQUEST', () => {
-    expect(badRequest(() => readCallMeta(callWithout(Header.budget)))).toBe(
-      `call has no valid ${Header.budget} header`,
-    );
-    for (const budget of ['soon', '-1', 'Infinity', 'NaN']) {
-      expect(
-        badRequest(() => readCallMeta(callWithout(Header.budget, { [Header.budget]: budget }))),
-      ).toBe(`call has no valid ${Header.budget} header`);
+  test('headers - a missing service or method gives BAD_REQUEST naming it', () => {
+    expect(badRequest(() => readCallMeta(callWith('1;c;;m;10;;;')))).toMatch(/no service/);
+    expect(badRequest(() => readCallMeta(callWith('1;c;s;;10;;;')))).toMatch(/no method/);
+  });
+
+  test('headers - a missing or invalid budget gives BAD_REQUEST', () => {
+    for (const budget of ['', 'soon', '-1', 'Infinity', 'NaN']) {
+      expect(badRequest(() => readCallMeta(callWith(`1;c;s;m;${budget};;;`)))).toMatch(
+        /no valid budget/,
+      );
     }
   });
 
@@ -139,7 +117,7 @@ describe('headers', () => {
   });
 
   test('headers - a missing call id reads back as an empty string', () => {
-    expect(readCallMeta(callWithout(Header.callId)).callId).toBe('');
+    expect(readCallMeta(callWith('1;;s;m;10;;;')).callId).toBe('');
   });
 
   test('headers - isErrorReply is true only for the error status header', () => {
