@@ -5,6 +5,7 @@ import {
   callHeaders,
   cancelHeaders,
   ErrorCode,
+  type InstanceView,
   isErrorReply,
   parse,
   RETRYABLE_CODES,
@@ -47,6 +48,7 @@ export class Dispatcher {
   readonly #resolver: Resolver;
   readonly #balancer: LoadBalancer;
   readonly #codec: Codec;
+  readonly #bySite = new WeakMap<readonly InstanceView[], Map<string, readonly InstanceView[]>>();
 
   constructor(
     conn: SiteConnection,
@@ -80,7 +82,7 @@ export class Dispatcher {
         this.#resolver.cached(service, meta.versionRange) ??
         (await this.#resolver.resolve(service, meta.versionRange, remaining));
       let instances = resolution.instances;
-      if (call.site !== undefined) instances = instances.filter((i) => i.site === call.site);
+      if (call.site !== undefined) instances = this.#atSite(instances, call.site);
       if (instances.length === 0 && !lastError) throw this.#notFound(meta, call, resolution);
       const chosen = this.#balancer.pick(instances, skipped);
       if (!chosen) throw this.#exhausted(meta, lastError);
@@ -128,6 +130,24 @@ export class Dispatcher {
       skipped ??= new Set();
       skipped.add(chosen.id);
     }
+  }
+
+  /**
+   * The instances hosted at `site`. Relays ask this on every call, so the
+   * answer is kept for as long as the resolver keeps the same array.
+   */
+  #atSite(instances: readonly InstanceView[], site: string): readonly InstanceView[] {
+    let bySite = this.#bySite.get(instances);
+    if (!bySite) {
+      bySite = new Map();
+      this.#bySite.set(instances, bySite);
+    }
+    let found = bySite.get(site);
+    if (!found) {
+      found = instances.filter((i) => i.site === site);
+      bySite.set(site, found);
+    }
+    return found;
   }
 
   /** Every candidate failed (or there was none): the last error, or UNAVAILABLE saying so. */
