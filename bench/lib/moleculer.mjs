@@ -1,0 +1,27 @@
+/** Moleculer brokers as the baseline peer: NATS transporter, everything optional off. */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** Moleculer settings used when the run does not measure the variants. */
+export const DEFAULT_MOLECULER = { serializer: 'CBOR', disableBalancer: true };
+
+/** The ServiceBroker options of a bench node. */
+export function brokerOptions(nodeID, natsUrl, variant) {
+  return {
+    nodeID,
+    namespace: 'bench',
+    transporter: { type: 'NATS', options: { servers: [natsUrl] } },
+    serializer: variant.serializer,
+    disableBalancer: variant.disableBalancer,
+    logger: false,
+    metrics: false,
+    tracing: false,
+    requestTimeout: 10_000,
+    registry: { preferLocal: true },
+  };
+}
+
+export function ServiceBroker() {
+  return require('moleculer').ServiceBroker;
+}

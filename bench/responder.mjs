@@ -1,0 +1,69 @@
+/**
+ * A responder process: the server side of one case.
+ *   raw          nats.js subscription on `bench.raw`; body msgpack [method, ...args]
+ *   moleculer    a ServiceBroker with service `calc` (actions add, echo)
+ *   switchboard  `serve()` of service `calc` (or `config.service`) at the site of `config.nats`
+ */
+import { importDist } from './lib/dist.mjs';
+import { runChild } from './lib/ipc.mjs';
+
+const add = (a, b) => a + b;
+const echo = (s) => s;
+
+await runChild(async (config) => {
+  if (config.kind === 'raw') return raw(config);
+  if (config.kind === 'moleculer') return moleculer(config);
+  if (config.kind === 'switchboard') return switchboard(config);
+  throw new Error(`unknown responder kind '${config.kind}'`);
+});
+
+async function raw(config) {
+  const { connect } = await import('nats');
+  const { Encoder, Decoder } = await import('@msgpack/msgpack');
+  const nc = await connect({
+    servers: config.nats,
+    noAsyncTraces: true,
+    name: 'bench-raw-responder',
+  });
+  const encoder = new Encoder();
+  const decoder = new Decoder();
+  nc.subscribe('bench.raw', {
+    callback: (err, msg) => {
+      if (err) return;
+      const call = decoder.decode(msg.data);
+      const result = call[0] === 'add' ? add(call[1], call[2]) : echo(call[1]);
+      msg.respond(encoder.encode(result));
+    },
+  });
+  await nc.flush();
+  return { handlers: { close: () => nc.close() } };
+}
+
+async function moleculer(config) {
+  const { brokerOptions, ServiceBroker } = await import('./lib/moleculer.mjs');
+  const Broker = ServiceBroker();
+  const broker = new Broker(brokerOptions(`responder-${process.pid}`, config.nats, config.variant));
+  broker.createService({
+    name: 'calc',
+    actions: {
+      add: (ctx) => add(ctx.params.a, ctx.params.b),
+      echo: (ctx) => echo(ctx.params.s),
+    },
+  });
+  await broker.start();
+  return { handlers: { close: () => broker.stop() } };
+}
+
+async function switchboard(config) {
+  const { serve } = await importDist();
+  const server = await serve(
+    { name: config.service ?? 'calc', methods: { add, echo } },
+    { nats: config.nats, heartbeatMs: config.heartbeatMs, registerTimeoutMs: 10_000 },
+  );
+  if (!(await server.whenRegistered())) throw new Error('no broker confirmed the registration');
+  const registeredAt = Date.now();
+  return {
+    info: { instanceId: server.instanceId, registeredAt },
+    handlers: { close: () => server.close() },
+  };
+}

@@ -1,0 +1,948 @@
+/**
+ * Switchboard benchmark: `npm run bench` (full) or `npm run bench -- --quick`.
+ *
+ * Starts one nats-server per site (a, b, c), then for each case runs its
+ * brokers/bridges, its responder and its requester as separate processes and
+ * measures, for a tiny call (`add(1, 2)`) and a 1 KiB one (`echo(s)`):
+ * sequential latency p50/p99, throughput at 64 and 256 calls in flight, and
+ * CPU time per call of every process. Then the registry at 100k instances,
+ * time-to-callable across a chain of bridges, and failover after SIGKILL.
+ *
+ * Options: --quick, --out FILE, --cases a,b, --payloads tiny,1kib, --reps N,
+ * --no-extras, --[no-]moleculer-variants (measure the four Moleculer set-ups
+ * and use the fastest; on by default in the full run), --profile DIR (node
+ * --cpu-prof on every child of the cases run; summarise with
+ * bench/profile-summary.mjs).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { importDist, removeSnapshot, snapshotDist } from './lib/dist.mjs';
+import { children, killAllChildren, spawnChild } from './lib/ipc.mjs';
+import { DEFAULT_MOLECULER } from './lib/moleculer.mjs';
+import { PAYLOADS } from './lib/payloads.mjs';
+import { cpuModel, machineCpuUs, procCpuUs, procRssBytes, procSyscalls } from './lib/proc.mjs';
+import { cell, median, round, times } from './lib/stats.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/latest.json' },
+    cases: { type: 'string' },
+    reps: { type: 'string' },
+    'no-extras': { type: 'boolean', default: false },
+    'moleculer-variants': { type: 'boolean' },
+    'no-moleculer-variants': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    payloads: { type: 'string' },
+  },
+});
+
+const QUICK = opts.quick;
+const SETTINGS = QUICK
+  ? {
+      reps: 1,
+      warmupMs: 250,
+      warmupCalls: 100,
+      latencyCalls: 600,
+      durationMs: 500,
+      ttcTrials: 2,
+      killTrials: 1,
+      registryInstances: 100_000,
+      lookupRtts: 300,
+      idleCpuMs: 1000,
+    }
+  : {
+      reps: 3,
+      warmupMs: 1000,
+      warmupCalls: 300,
+      latencyCalls: 4000,
+      durationMs: 2000,
+      ttcTrials: 5,
+      killTrials: 3,
+      registryInstances: 100_000,
+      lookupRtts: 2000,
+      idleCpuMs: 3000,
+    };
+if (opts.reps) SETTINGS.reps = Number(opts.reps);
+const MEASURE_VARIANTS = !opts['no-moleculer-variants'] && (opts['moleculer-variants'] ?? !QUICK);
+const RUN_EXTRAS = !opts['no-extras'];
+const PROFILE_DIR = opts.profile ? resolve(opts.profile) : undefined;
+
+const CASE_DEFS = {
+  raw: {
+    responder: { kind: 'raw', site: 'a' },
+    requester: { kind: 'raw', site: 'a' },
+  },
+  moleculer: {
+    responder: { kind: 'moleculer', site: 'a' },
+    requester: { kind: 'moleculer', site: 'a' },
+  },
+  local: {
+    brokers: ['a'],
+    responder: { kind: 'switchboard', site: 'a' },
+    requester: { kind: 'switchboard', site: 'a' },
+  },
+  'local-forwarded': {
+    brokers: ['a'],
+    responder: { kind: 'switchboard', site: 'a' },
+    requester: { kind: 'switchboard-thin', site: 'a' },
+  },
+  'bridge-1': {
+    brokers: ['a', 'b'],
+    bridges: [['a', 'b']],
+    responder: { kind: 'switchboard', site: 'b' },
+    requester: { kind: 'switchboard', site: 'a' },
+  },
+  'bridge-2': {
+    brokers: ['a', 'b', 'c'],
+    bridges: [
+      ['a', 'b'],
+      ['b', 'c'],
+    ],
+    responder: { kind: 'switchboard', site: 'c' },
+    requester: { kind: 'switchboard', site: 'a' },
+  },
+};
+const PAYLOAD_LIST = opts.payloads
+  ? PAYLOADS.filter((p) => opts.payloads.split(',').includes(p.name))
+  : PAYLOADS;
+const CASE_NAMES = opts.cases ? opts.cases.split(',') : Object.keys(CASE_DEFS);
+for (const name of CASE_NAMES) {
+  if (!CASE_DEFS[name])
+    throw new Error(`unknown case '${name}' (known: ${Object.keys(CASE_DEFS)})`);
+}
+
+const log = (line) => process.stderr.write(`[bench] ${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// --- process hygiene: nothing outlives the run ------------------------------
+
+const natsServers = {};
+let cleaningUp;
+let interrupted = false;
+
+async function cleanup() {
+  cleaningUp ??= (async () => {
+    await Promise.all([...children.values()].map((c) => c.stop(1500)));
+    await Promise.all(Object.values(natsServers).map((s) => s.close().catch(() => {})));
+    removeSnapshot();
+  })();
+  return cleaningUp;
+}
+
+process.on('exit', () => {
+  killAllChildren();
+  removeSnapshot();
+  for (const s of Object.values(natsServers)) {
+    try {
+      if (s.pid) process.kill(s.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    interrupted = true;
+    log(`${sig}: stopping everything`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+const watchdog = setTimeout(
+  () => {
+    log('the run took far too long; giving up');
+    void cleanup().finally(() => process.exit(2));
+  },
+  QUICK ? 150_000 : 20 * 60_000,
+);
+watchdog.unref();
+
+// --- helpers ----------------------------------------------------------------
+
+function nodeArgs(label, extra = []) {
+  if (!PROFILE_DIR) return extra;
+  return [
+    ...extra,
+    '--cpu-prof',
+    `--cpu-prof-dir=${PROFILE_DIR}`,
+    `--cpu-prof-name=${label}.cpuprofile`,
+  ];
+}
+
+function spawnAgent(config, label) {
+  return spawnChild('agent.mjs', config, { label, nodeArgs: nodeArgs(label) });
+}
+
+/** Starts the brokers, then the bridges of a case; resolves when all are ready. */
+async function startInfra(def, started, prefix = 'infra') {
+  const brokers = (def.brokers ?? []).map((site) => {
+    const c = spawnAgent(
+      { role: 'broker', site, nats: natsServers[site].url },
+      `${prefix}-broker-${site}`,
+    );
+    started.push(c);
+    return c;
+  });
+  const bridges = (def.bridges ?? []).map(([l, r]) => {
+    const c = spawnAgent(
+      { role: 'bridge', local: natsServers[l].url, remote: natsServers[r].url },
+      `${prefix}-bridge-${l}${r}`,
+    );
+    started.push(c);
+    return c;
+  });
+  await Promise.all([...brokers, ...bridges].map((c) => c.ready));
+  return [...brokers, ...bridges];
+}
+
+async function stopAll(started) {
+  // The last started (the requester) first, then all the others.
+  const [last, ...rest] = [...started].reverse();
+  await last?.stop();
+  await Promise.all(rest.map((c) => c.stop()));
+}
+
+/** CPU time (µs) and write system calls so far of each group of processes. */
+async function sampleCpu(groups) {
+  const out = {};
+  const writes = {};
+  for (const [group, procs] of Object.entries(groups)) {
+    let total = 0;
+    let w = 0;
+    for (const p of procs) {
+      const pid = typeof p === 'number' ? p : p.pid;
+      w += procSyscalls(pid).writes;
+      if (typeof p === 'number') total += procCpuUs(p);
+      else {
+        const u = await p.request('cpu', {}, 5000);
+        total += u.user + u.system;
+      }
+    }
+    out[group] = total;
+    writes[group] = w;
+  }
+  Object.defineProperty(out, 'writes', { value: writes, enumerable: false });
+  return out;
+}
+
+// --- one case ---------------------------------------------------------------
+
+async function runCaseOnce(name, def, variant, { latency = true, rps64 = true } = {}) {
+  const started = [];
+  try {
+    // Everything starts at once: servers register when their broker comes up,
+    // and the requester retries its first calls until the service is reachable.
+    const infra = startInfra(def, started, name);
+    const responder = spawnChild(
+      'responder.mjs',
+      { kind: def.responder.kind, nats: natsServers[def.responder.site].url, variant },
+      { label: `${name}-responder`, nodeArgs: nodeArgs(`${name}-responder`) },
+    );
+    started.push(responder);
+    const requester = spawnChild(
+      'requester.mjs',
+      { kind: def.requester.kind, nats: natsServers[def.requester.site].url, variant },
+      {
+        label: `${name}-requester`,
+        nodeArgs: nodeArgs(`${name}-requester`),
+        readyTimeoutMs: 30_000,
+      },
+    );
+    started.push(requester);
+    const [relays] = await Promise.all([infra, responder.ready, requester.ready]);
+    const groups = {
+      requester: [requester],
+      responder: [responder],
+      relays,
+      nats: Object.values(natsServers).map((s) => s.pid),
+    };
+    const result = {};
+    for (const p of PAYLOAD_LIST) {
+      const r = {};
+      if (latency) {
+        const lat = await requester.request('latency', {
+          payload: p.name,
+          warmupMs: SETTINGS.warmupMs,
+          warmupCalls: SETTINGS.warmupCalls,
+          count: SETTINGS.latencyCalls,
+        });
+        r.p50_us = lat.p50_us;
+        r.p99_us = lat.p99_us;
+      } else {
+        await requester.request('throughput', {
+          payload: p.name,
+          inflight: 64,
+          durationMs: SETTINGS.warmupMs,
+        });
+      }
+      if (rps64) {
+        const t64 = await requester.request('throughput', {
+          payload: p.name,
+          inflight: 64,
+          durationMs: SETTINGS.durationMs,
+        });
+        r.rps_64 = t64.rps;
+        r.errors = t64.errors;
+        if (t64.errors) log(`${name} ${p.name} @64: ${t64.errors} errors (${t64.firstError})`);
+      }
+      const m0 = machineCpuUs();
+      const cpu0 = await sampleCpu(groups);
+      const t256 = await requester.request('throughput', {
+        payload: p.name,
+        inflight: 256,
+        durationMs: SETTINGS.durationMs,
+      });
+      const cpu1 = await sampleCpu(groups);
+      const m1 = machineCpuUs();
+      if (t256.errors) log(`${name} ${p.name} @256: ${t256.errors} errors (${t256.firstError})`);
+      r.rps_256 = t256.rps;
+      r.errors = (r.errors ?? 0) + t256.errors;
+      const cpu = {};
+      let total = 0;
+      for (const g of Object.keys(groups)) {
+        cpu[g] = (cpu1[g] - cpu0[g]) / t256.completed;
+        total += cpu[g];
+      }
+      cpu.total = total;
+      r.cpu_us_per_call = cpu;
+      // Write system calls per call: how finely the processes batch their socket writes.
+      const writes = {};
+      let allWrites = 0;
+      for (const g of Object.keys(groups)) {
+        writes[g] = (cpu1.writes[g] - cpu0.writes[g]) / t256.completed;
+        allWrites += writes[g];
+      }
+      writes.total = allWrites;
+      r.writes_per_call = writes;
+      // Noise check: CPU the machine spent outside this case's processes, and
+      // CPU stolen by the hypervisor, as % of the machine during the window.
+      const windowUs = m1.busy + m1.idle + m1.steal - (m0.busy + m0.idle + m0.steal);
+      let ours = 0;
+      for (const g of Object.keys(groups)) ours += cpu1[g] - cpu0[g];
+      r.other_cpu_pct = Math.max(0, ((m1.busy - m0.busy - ours) / windowUs) * 100);
+      r.steal_pct = ((m1.steal - m0.steal) / windowUs) * 100;
+      result[p.name] = r;
+    }
+    return result;
+  } finally {
+    await stopAll(started);
+  }
+}
+
+/** Median of each metric over repetitions. */
+/** Share of the machine used by others above which a repetition counts as disturbed. */
+const DISTURBED_PCT = 20;
+
+function disturbed(rep) {
+  return Object.values(rep).some((m) => m.other_cpu_pct > DISTURBED_PCT);
+}
+
+/** Median of each metric over the undisturbed repetitions (over all when every one was disturbed). */
+function medianOf(allReps) {
+  const clean = allReps.filter((r) => !disturbed(r));
+  const reps = clean.length > 0 ? clean : allReps;
+  const out = {};
+  for (const p of PAYLOAD_LIST) {
+    const rs = reps.map((r) => r[p.name]);
+    const m = {};
+    for (const key of ['p50_us', 'p99_us', 'rps_64', 'rps_256', 'other_cpu_pct', 'steal_pct']) {
+      if (rs[0][key] !== undefined) m[key] = median(rs.map((r) => r[key]));
+    }
+    m.cpu_us_per_call = {};
+    for (const g of Object.keys(rs[0].cpu_us_per_call)) {
+      m.cpu_us_per_call[g] = median(rs.map((r) => r.cpu_us_per_call[g]));
+    }
+    m.writes_per_call = {};
+    for (const g of Object.keys(rs[0].writes_per_call)) {
+      m.writes_per_call[g] = median(rs.map((r) => r.writes_per_call[g]));
+    }
+    m.errors = rs.reduce((n, r) => n + (r.errors ?? 0), 0);
+    // How much of the machine the case kept busy at 256 in flight.
+    m.cores_busy = (m.rps_256 * m.cpu_us_per_call.total) / 1e6;
+    m.reps = rs.length;
+    m.disturbed_reps_dropped = allReps.length - reps.length;
+    out[p.name] = m;
+  }
+  return out;
+}
+
+function formatCaseResult(c) {
+  const out = {};
+  for (const [payload, m] of Object.entries(c)) {
+    out[payload] = {
+      p50_us: round(m.p50_us, 1),
+      p99_us: round(m.p99_us, 1),
+      rps_64: Math.round(m.rps_64),
+      rps_256: Math.round(m.rps_256),
+      cpu_us_per_call: Object.fromEntries(
+        Object.entries(m.cpu_us_per_call).map(([k, v]) => [k, round(v, 1)]),
+      ),
+      writes_per_call: Object.fromEntries(
+        Object.entries(m.writes_per_call).map(([k, v]) => [k, round(v, 3)]),
+      ),
+      cores_busy: round(m.cores_busy, 2),
+      other_cpu_pct: round(m.other_cpu_pct, 1),
+      steal_pct: round(m.steal_pct, 1),
+      errors: m.errors,
+      reps: m.reps,
+      disturbed_reps_dropped: m.disturbed_reps_dropped,
+    };
+  }
+  return out;
+}
+
+// --- Moleculer set-up ---------------------------------------------------------
+
+async function chooseMoleculer() {
+  if (!MEASURE_VARIANTS || !CASE_NAMES.includes('moleculer')) {
+    return { chosen: DEFAULT_MOLECULER, measured: false, variants: [] };
+  }
+  // Two rounds over the four set-ups (interleaved, so drift hits them alike);
+  // each set-up is scored by the geometric mean of its rps_256 over payloads and rounds.
+  const setups = [];
+  for (const serializer of ['CBOR', 'Notepack']) {
+    for (const disableBalancer of [false, true])
+      setups.push({ serializer, disableBalancer, runs: [] });
+  }
+  for (let round_ = 0; round_ < 2; round_++) {
+    for (const s of setups) {
+      const variant = { serializer: s.serializer, disableBalancer: s.disableBalancer };
+      log(
+        `moleculer variant ${s.serializer} disableBalancer=${s.disableBalancer} (round ${round_ + 1}/2)`,
+      );
+      s.runs.push(
+        await runCaseOnce('moleculer', CASE_DEFS.moleculer, variant, {
+          latency: false,
+          rps64: false,
+        }),
+      );
+    }
+  }
+  const variants = setups.map((s) => {
+    const rates = s.runs.flatMap((r) => Object.values(r).map((m) => m.rps_256));
+    const score = Math.exp(rates.reduce((a, x) => a + Math.log(x), 0) / rates.length);
+    const v = {
+      serializer: s.serializer,
+      disableBalancer: s.disableBalancer,
+      score: Math.round(score),
+    };
+    v.other_cpu_pct = round(
+      Math.max(...s.runs.flatMap((r) => Object.values(r).map((m) => m.other_cpu_pct))),
+      1,
+    );
+    for (const p of Object.keys(s.runs[0])) {
+      v[`rps_256_${p}`] = Math.round(median(s.runs.map((r) => r[p].rps_256)));
+      v[`cpu_us_per_call_${p}`] = round(median(s.runs.map((r) => r[p].cpu_us_per_call.total)), 1);
+    }
+    return v;
+  });
+  // Set-ups measured while others loaded the machine are compared only if all were.
+  const clean = variants.filter((v) => v.other_cpu_pct <= DISTURBED_PCT);
+  const best = (clean.length > 0 ? clean : variants).reduce((a, b) => (b.score > a.score ? b : a));
+  return {
+    chosen: { serializer: best.serializer, disableBalancer: best.disableBalancer },
+    measured: true,
+    variants,
+  };
+}
+
+// --- extras -------------------------------------------------------------------
+
+async function registryAtScale() {
+  log(`registry: ${SETTINGS.registryInstances} instances in-process`);
+  const child = spawnChild(
+    'registry-bench.mjs',
+    {},
+    { label: 'registry', nodeArgs: ['--expose-gc'] },
+  );
+  try {
+    await child.ready;
+    const r = await child.request(
+      'run',
+      { instances: SETTINGS.registryInstances, services: 1000 },
+      120_000,
+    );
+    return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 3)]));
+  } finally {
+    await child.stop();
+  }
+}
+
+async function brokerAtScale() {
+  log(`broker memory: feeding ${SETTINGS.registryInstances} registrations over NATS`);
+  const started = [];
+  try {
+    const broker = spawnChild(
+      'agent.mjs',
+      { role: 'broker', site: 'a', nats: natsServers.a.url },
+      { label: 'broker-100k', nodeArgs: ['--expose-gc'] },
+    );
+    started.push(broker);
+    await broker.ready;
+    await sleep(300);
+    const rss0 = procRssBytes(broker.pid);
+    const heap0 = (await broker.request('memory', { gc: true })).heapUsed;
+    const feeder = spawnChild('feeder.mjs', { nats: natsServers.a.url }, { label: 'feeder' });
+    started.push(feeder);
+    await feeder.ready;
+    const fed = await feeder.request(
+      'register',
+      { count: SETTINGS.registryInstances, services: 1000, window: 1000 },
+      180_000,
+    );
+    const size = await broker.request('size');
+    const rssNoGc = procRssBytes(broker.pid);
+    const mem = await broker.request('memory', { gc: true });
+    const rss = procRssBytes(broker.pid);
+    // Idle cost at this size: the lease sweeper walks every instance every 250 ms.
+    const c0 = procCpuUs(broker.pid);
+    await sleep(SETTINGS.idleCpuMs);
+    const idleCpuPct = ((procCpuUs(broker.pid) - c0) / (SETTINGS.idleCpuMs * 1000)) * 100;
+    const rtt = await feeder.request(
+      'lookupRtt',
+      { count: SETTINGS.lookupRtts, services: 1000 },
+      120_000,
+    );
+    return {
+      instances: size,
+      register_ms: fed.ms,
+      registrations_per_s: Math.round((fed.count / fed.ms) * 1000),
+      rss_mb_before: round(rss0 / 2 ** 20, 1),
+      rss_mb: round(rssNoGc / 2 ** 20, 1),
+      rss_mb_after_gc: round(rss / 2 ** 20, 1),
+      heap_used_mb_after_gc: round(mem.heapUsed / 2 ** 20, 1),
+      heap_bytes_per_instance: Math.round((mem.heapUsed - heap0) / size),
+      idle_cpu_pct: round(idleCpuPct, 1),
+      lookup_rtt_p50_us: round(rtt.p50_us, 1),
+      lookup_rtt_p99_us: round(rtt.p99_us, 1),
+      lookup_reply_instances: rtt.instances_per_reply,
+    };
+  } finally {
+    await stopAll(started);
+  }
+}
+
+async function timeToCallable() {
+  log('time to callable: server at C, client at A (chain A–B–C)');
+  const started = [];
+  try {
+    await startInfra(CASE_DEFS['bridge-2'], started);
+    const requester = spawnChild(
+      'requester.mjs',
+      { kind: 'switchboard', nats: natsServers.a.url, skipCheck: true },
+      { label: 'ttc-requester' },
+    );
+    started.push(requester);
+    await requester.ready;
+    const trials = [];
+    for (let i = 0; i < SETTINGS.ttcTrials; i++) {
+      const service = `ttc${i}`;
+      const polled = requester.request(
+        'pollCallable',
+        { service, intervalMs: 1, timeoutMs: 15_000 },
+        20_000,
+      );
+      polled.catch(() => {});
+      await sleep(50);
+      const server = spawnChild(
+        'responder.mjs',
+        { kind: 'switchboard', service, nats: natsServers.c.url },
+        { label: `ttc-server-${i}` },
+      );
+      const { registeredAt } = await server.ready;
+      const { successAt } = await polled;
+      trials.push(successAt - registeredAt);
+      await server.stop();
+    }
+    return { trials_ms: trials, median_ms: median(trials) };
+  } finally {
+    await stopAll(started);
+  }
+}
+
+async function killFailover() {
+  log('SIGKILL: two instances at site A, one killed while a client calls');
+  const trials = [];
+  for (let t = 0; t < SETTINGS.killTrials; t++) {
+    const started = [];
+    try {
+      await startInfra({ brokers: ['a'] }, started);
+      const servers = [0, 1].map((i) => {
+        const c = spawnChild(
+          'responder.mjs',
+          { kind: 'switchboard', nats: natsServers.a.url },
+          { label: `kill-server-${i}` },
+        );
+        started.push(c);
+        return c;
+      });
+      const infos = await Promise.all(servers.map((s) => s.ready));
+      const requester = spawnChild(
+        'requester.mjs',
+        { kind: 'switchboard', nats: natsServers.a.url, tap: true },
+        { label: 'kill-requester' },
+      );
+      started.push(requester);
+      await requester.ready;
+      const deadId = infos[0].instanceId;
+      await requester.request('startContinuous', {
+        concurrency: 8,
+        callTimeoutMs: 1000,
+        watch: [`sb.instance.${deadId}`],
+      });
+      await sleep(500);
+      // Sub-millisecond wall-clock time, comparable across processes of this machine.
+      const killedAt = performance.timeOrigin + performance.now();
+      servers[0].kill('SIGKILL');
+      // Lease 3 × 1 s heartbeat, swept every 250 ms: wait past it to see the registry drop it.
+      await sleep(4200);
+      const r = await requester.request('stopContinuous', {}, 10_000);
+      const after = r.sent.filter((s) => s.at >= killedAt);
+      const down = r.events.find((e) => e.kind === 'down' && e.id === deadId);
+      const failuresAfter = r.failures.filter((f) => f.at + f.ms >= killedAt);
+      const slowAfter = r.slow.filter((s) => s.at + s.ms >= killedAt);
+      trials.push({
+        calls_ok: r.ok,
+        attempts_to_killed_after_kill: after.length,
+        last_attempt_to_killed_ms: after.length
+          ? round(Math.max(...after.map((s) => s.at)) - killedAt, 1)
+          : 0,
+        attempt_offsets_ms: after.map((s) => round(s.at - killedAt, 1)),
+        registry_down_ms: down ? Math.round(down.at - killedAt) : null,
+        failed_calls: failuresAfter.length,
+        failure_codes: [...new Set(failuresAfter.map((f) => f.code))],
+        slowest_call_after_kill_ms: Math.max(0, ...slowAfter.map((s) => s.ms)),
+      });
+    } finally {
+      await stopAll(started);
+    }
+  }
+  const pick = (k) => median(trials.map((x) => x[k]).filter((v) => v !== null));
+  return {
+    trials,
+    last_attempt_to_killed_ms: pick('last_attempt_to_killed_ms'),
+    attempts_to_killed_after_kill: pick('attempts_to_killed_after_kill'),
+    registry_down_ms: pick('registry_down_ms'),
+    failed_calls: pick('failed_calls'),
+  };
+}
+
+// --- report -------------------------------------------------------------------
+
+function ratios(cases) {
+  const out = {};
+  for (const base of ['raw', 'moleculer']) {
+    if (!cases[base]) continue;
+    for (const [name, c] of Object.entries(cases)) {
+      if (name === base) continue;
+      const r = {};
+      for (const p of PAYLOAD_LIST) {
+        const a = c[p.name];
+        const b = cases[base][p.name];
+        r[p.name] = {
+          p50: round(a.p50_us / b.p50_us, 2),
+          rps_64: round(a.rps_64 / b.rps_64, 2),
+          rps_256: round(a.rps_256 / b.rps_256, 2),
+          cpu: round(a.cpu_us_per_call.total / b.cpu_us_per_call.total, 2),
+        };
+      }
+      out[`${name}/${base}`] = r;
+    }
+  }
+  return out;
+}
+
+function targets(cases, extras) {
+  const t = [];
+  const get = (name, payload = 'tiny') => cases[name]?.[payload];
+  const check = (label, value, limit, cmp) => {
+    if (!Number.isFinite(value)) return;
+    t.push({
+      target: label,
+      value: round(value, 2),
+      limit,
+      met: cmp === '>=' ? value >= limit : value <= limit,
+    });
+  };
+  for (const payload of ['tiny', '1kib']) {
+    const sfx = payload === 'tiny' ? '' : ` (${payload})`;
+    const local = get('local', payload);
+    if (local && get('moleculer', payload)) {
+      check(
+        `local rps_256 / moleculer${sfx}`,
+        local.rps_256 / get('moleculer', payload).rps_256,
+        1.3,
+        '>=',
+      );
+    }
+    if (local && get('raw', payload)) {
+      check(`local rps_256 / raw${sfx}`, local.rps_256 / get('raw', payload).rps_256, 1.5, '>=');
+      check(`local p50 / raw p50${sfx}`, local.p50_us / get('raw', payload).p50_us, 1.1, '<=');
+    }
+    if (local && get('bridge-1', payload)) {
+      check(
+        `bridge-1 rps_256 / local${sfx}`,
+        get('bridge-1', payload).rps_256 / local.rps_256,
+        0.6,
+        '>=',
+      );
+    }
+    if (local && get('bridge-2', payload)) {
+      check(
+        `bridge-2 rps_256 / local${sfx}`,
+        get('bridge-2', payload).rps_256 / local.rps_256,
+        0.4,
+        '>=',
+      );
+    }
+  }
+  if (extras.registry)
+    check('lookup among 100k instances (µs)', extras.registry.lookup_us_median, 20, '<=');
+  if (extras.broker_memory)
+    check('broker RSS at 100k instances (MB)', extras.broker_memory.rss_mb, 200, '<=');
+  if (extras.time_to_callable)
+    check('new server at C callable from A (ms)', extras.time_to_callable.median_ms, 500, '<=');
+  return t;
+}
+
+function printTable(cases) {
+  const cols = [
+    ['case', 16, 'left'],
+    ['payload', 8, 'left'],
+    ['p50_us', 8],
+    ['p99_us', 8],
+    ['rps_64', 8],
+    ['rps_256', 8],
+    ['cpu/call', 9],
+    ['req', 7],
+    ['resp', 7],
+    ['relays', 7],
+    ['nats', 7],
+    ['cores', 6],
+    ['wr/call', 7],
+    ['other%', 7],
+  ];
+  const lines = [];
+  lines.push(cols.map(([h, w, a]) => cell(h, w, a)).join(' '));
+  lines.push(cols.map(([, w]) => '-'.repeat(w)).join(' '));
+  for (const [name, c] of Object.entries(cases)) {
+    for (const p of PAYLOAD_LIST) {
+      const m = c[p.name];
+      const cpu = m.cpu_us_per_call;
+      const row = [
+        name,
+        p.name,
+        m.p50_us.toFixed(1),
+        m.p99_us.toFixed(1),
+        Math.round(m.rps_64),
+        Math.round(m.rps_256),
+        cpu.total.toFixed(1),
+        cpu.requester.toFixed(1),
+        cpu.responder.toFixed(1),
+        cpu.relays.toFixed(1),
+        cpu.nats.toFixed(1),
+        m.cores_busy.toFixed(2),
+        m.writes_per_call.total.toFixed(2),
+        m.other_cpu_pct.toFixed(1),
+      ];
+      lines.push(row.map((v, i) => cell(v, cols[i][1], cols[i][2])).join(' '));
+    }
+  }
+  return lines.join('\n');
+}
+
+function printRatios(r) {
+  const lines = [];
+  for (const [pair, byPayload] of Object.entries(r)) {
+    for (const [payload, x] of Object.entries(byPayload)) {
+      lines.push(
+        `${cell(pair, 26, 'left')} ${cell(payload, 5, 'left')}  rps_256 = ${cell(times(x.rps_256), 6)}  rps_64 = ${cell(times(x.rps_64), 6)}  p50 = ${cell(times(x.p50), 6)}  cpu/call = ${cell(times(x.cpu), 6)}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+// --- main -----------------------------------------------------------------------
+
+/** The commit measured, and the files of src/ that differ from it (the build includes them). */
+function sourceState() {
+  try {
+    const git = (...args) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'src')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return { commit, uncommitted_src: dirty };
+  } catch {
+    return { commit: 'unknown', uncommitted_src: [] };
+  }
+}
+
+async function main() {
+  const t0 = Date.now();
+  const loadAtStart = os.loadavg();
+  // One code state for the whole run, whoever rebuilds dist/ meanwhile.
+  const source = sourceState();
+  snapshotDist();
+  const { startNatsServer, findNatsServerBinary } = await importDist('testing/index.js');
+  const bin = findNatsServerBinary();
+  const natsVersion = bin
+    ? execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()
+    : 'unknown';
+  for (const site of ['a', 'b', 'c']) {
+    natsServers[site] = await startNatsServer({ name: `bench-${site}`, backend: 'binary' });
+  }
+  log(
+    `nats-servers: ${Object.entries(natsServers)
+      .map(([s, n]) => `${s}=${n.url} (pid ${n.pid})`)
+      .join(', ')}`,
+  );
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+
+  const moleculer = await chooseMoleculer();
+  log(
+    `moleculer: serializer ${moleculer.chosen.serializer}, disableBalancer ${moleculer.chosen.disableBalancer}`,
+  );
+
+  const reps = Object.fromEntries(CASE_NAMES.map((n) => [n, []]));
+  const runRep = async (name, label) => {
+    const started = Date.now();
+    const r = await runCaseOnce(name, CASE_DEFS[name], moleculer.chosen);
+    reps[name].push(r);
+    const summary = Object.entries(r)
+      .map(
+        ([p, m]) =>
+          `${p} p50 ${m.p50_us.toFixed(0)} µs, rps_256 ${Math.round(m.rps_256)}, other ${m.other_cpu_pct.toFixed(0)}%`,
+      )
+      .join('; ');
+    log(`${name} ${label}: ${summary} (${Date.now() - started} ms)`);
+  };
+  for (let rep = 0; rep < SETTINGS.reps; rep++) {
+    for (const name of CASE_NAMES) await runRep(name, `rep ${rep + 1}/${SETTINGS.reps}`);
+  }
+  // Other people's work on the machine spoils a repetition: redo a few of those.
+  let extraBudget = SETTINGS.reps > 1 ? 6 : 0;
+  for (const name of CASE_NAMES) {
+    let missing = reps[name].filter(disturbed).length;
+    while (missing-- > 0 && extraBudget-- > 0) await runRep(name, 'extra rep (one was disturbed)');
+  }
+  const cases = Object.fromEntries(CASE_NAMES.map((n) => [n, medianOf(reps[n])]));
+
+  const extras = {};
+  if (RUN_EXTRAS && !PROFILE_DIR) {
+    extras.registry = await registryAtScale();
+    extras.broker_memory = await brokerAtScale();
+    extras.time_to_callable = await timeToCallable();
+    extras.kill = await killFailover();
+  }
+
+  const ratioTable = ratios(cases);
+  const targetList = targets(cases, extras);
+  const cpus = os.cpus();
+  const report = {
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    duration_s: 0,
+    settings: SETTINGS,
+    machine: {
+      cpu_model: cpuModel() || cpus[0]?.model,
+      cpus: cpus.length,
+      memory_gb: round(os.totalmem() / 2 ** 30, 1),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+      nats_server: natsVersion,
+      loadavg_at_start: loadAtStart.map((x) => round(x, 2)),
+    },
+    source,
+    moleculer,
+    cases: Object.fromEntries(Object.entries(cases).map(([k, v]) => [k, formatCaseResult(v)])),
+    ratios: ratioTable,
+    extras,
+    targets: targetList,
+  };
+
+  console.log('');
+  console.log(
+    `Switchboard benchmark (${report.mode}, ${SETTINGS.reps} rep(s), median) — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${process.version}, ${natsVersion}`,
+  );
+  console.log(
+    `source: commit ${source.commit}${source.uncommitted_src.length ? ` + uncommitted changes in ${source.uncommitted_src.join(', ')}` : ''}`,
+  );
+  console.log(
+    `moleculer: ${moleculer.chosen.serializer} serializer, disableBalancer=${moleculer.chosen.disableBalancer}`,
+  );
+  console.log(
+    'cpu/call: µs of CPU per call (requester + responder + relays + nats-servers), at 256 in flight;',
+  );
+  console.log('cores: rps_256 × cpu/call, i.e. how much of the machine the case kept busy;');
+  console.log('wr/call: write system calls per call, all processes (batching of socket writes);');
+  console.log(
+    'other%: machine CPU used by processes outside the case during that window (noise check)',
+  );
+  console.log('');
+  console.log(printTable(cases));
+  console.log('');
+  console.log(printRatios(ratioTable));
+  if (moleculer.variants.length) {
+    console.log('');
+    console.log('moleculer variants (rps_256 tiny / 1kib):');
+    for (const v of moleculer.variants) {
+      console.log(
+        `  ${cell(v.serializer, 9, 'left')} disableBalancer=${cell(String(v.disableBalancer), 5, 'left')}  ${cell(v.rps_256_tiny, 7)} / ${cell(v.rps_256_1kib, 7)}  (other ${v.other_cpu_pct}%)`,
+      );
+    }
+  }
+  if (extras.registry) {
+    const r = extras.registry;
+    const b = extras.broker_memory;
+    const ttc = extras.time_to_callable;
+    const k = extras.kill;
+    console.log('');
+    console.log(`registry, ${r.instances} instances / ${r.services} services (in-process):`);
+    console.log(
+      `  lookup median ${r.lookup_us_median} µs (p99 ${r.lookup_us_p99}, bulk mean ${r.lookup_us_mean_bulk}), cold ${r.lookup_cold_us_median} µs, with range ${r.lookup_range_us_median} µs; lease sweep ${r.expire_sweep_ms_median} ms; heap ${r.heap_mb} MB (${Math.round(r.heap_bytes_per_instance)} B/instance)`,
+    );
+    console.log(
+      `broker process, ${b.instances} instances registered over NATS in ${b.register_ms} ms (${b.registrations_per_s}/s):`,
+    );
+    console.log(
+      `  RSS ${b.rss_mb} MB (after GC ${b.rss_mb_after_gc} MB, at start ${b.rss_mb_before} MB), heap ${b.heap_used_mb_after_gc} MB (${b.heap_bytes_per_instance} B/instance), idle CPU ${b.idle_cpu_pct}%; lookup round trip p50 ${b.lookup_rtt_p50_us} µs (p99 ${b.lookup_rtt_p99_us}, ${b.lookup_reply_instances} instances per reply)`,
+    );
+    console.log(
+      `time from a server registering at C to a first call from A (A–B–C): median ${ttc.median_ms} ms (trials ${ttc.trials_ms.join(', ')} ms)`,
+    );
+    console.log(
+      `SIGKILL of one of two instances: last call attempt to it ${k.last_attempt_to_killed_ms} ms after the kill (${k.attempts_to_killed_after_kill} attempts), registry drops it after ${k.registry_down_ms} ms, failed calls ${k.failed_calls}`,
+    );
+  }
+  console.log('');
+  console.log('targets (tiny payload unless noted):');
+  for (const t of targetList) {
+    console.log(
+      `  ${t.met ? 'met   ' : 'MISSED'} ${cell(t.target, 44, 'left')} ${cell(t.value, 9)}  (${t.limit.toString().padStart(4)} needed)`,
+    );
+  }
+
+  report.duration_s = round((Date.now() - t0) / 1000, 1);
+  const out = resolve(opts.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log('');
+  console.log(`wrote ${out} (${report.duration_s} s)`);
+}
+
+try {
+  await main();
+} catch (err) {
+  // After SIGINT the children are being killed under the run: not a failure to report.
+  if (!interrupted) log(`failed: ${err?.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  clearTimeout(watchdog);
+  await cleanup();
+}
