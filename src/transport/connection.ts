@@ -61,18 +61,7 @@ export interface ConnectionOptions {
    * @default 20000
    */
   connectTimeoutMs?: number;
-  /**
-   * Bytes of outgoing messages gathered before they are written out at once.
-   * nats.js otherwise gathers up to 32 KiB per event-loop turn; smaller writes
-   * let the caller, NATS and the server work on a burst of calls at the same
-   * time (about +15 % calls per second with 256 in flight in `npm run bench`).
-   * @default 16384
-   */
-  writeBatchBytes?: number;
 }
-
-/** Default of {@link ConnectionOptions.writeBatchBytes}. */
-export const DEFAULT_WRITE_BATCH_BYTES = 16 * 1024;
 
 /** The default NATS URL. */
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -129,9 +118,6 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
     waitOnFirstConnect: options.waitForNats ?? false,
   };
   if (options.connectTimeoutMs !== undefined) opts.timeout = options.connectTimeoutMs;
-  // nats.js's hidden `pendingLimit`: bytes gathered before a write goes out at once.
-  (opts as Record<string, unknown>).pendingLimit =
-    options.writeBatchBytes ?? DEFAULT_WRITE_BATCH_BYTES;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
   if (options.token !== undefined) opts.token = options.token;
