@@ -32,7 +32,7 @@ export interface HalfTimings {
 }
 
 /** Delay that gathers the registry events of one burst into one round of lookups. */
-const GATHER_MS = 10;
+const GATHER_MS = 2;
 /** Longest wait between two attempts to reach a site's broker. */
 const MAX_BACKOFF_MS = 2000;
 

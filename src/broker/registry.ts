@@ -51,6 +51,8 @@ export class Registry {
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
   /** Lookup results per service, rebuilt lazily after a change. */
   readonly #views = new Map<string, InstanceView[]>();
+  /** Lookup results per service and version range, dropped with the service's views. */
+  readonly #ranged = new Map<string, Map<string, readonly InstanceView[]>>();
   /** Services whose last instance went away: the site it was at, and when. */
   readonly #departed = new Map<string, { site: string; at: number }>();
   readonly #rememberDepartedMs: number;
@@ -94,7 +96,7 @@ export class Registry {
       this.#byService.set(view.service, instances);
     }
     instances.set(view.id, entry);
-    this.#views.delete(view.service);
+    this.#forgetViews(view.service);
     this.#departed.delete(view.service);
     return { kind: 'up', view };
   }
@@ -158,9 +160,20 @@ export class Registry {
       this.#views.set(service, views);
     }
     if (versionRange === undefined || versionRange === '*' || versionRange === '') return views;
-    const range = parseRange(versionRange);
-    if (!range) return EMPTY;
-    return views.filter((v) => range.test(v.version));
+    let byRange = this.#ranged.get(service);
+    if (!byRange) {
+      byRange = new Map();
+      this.#ranged.set(service, byRange);
+    }
+    let matching = byRange.get(versionRange);
+    if (!matching) {
+      const range = parseRange(versionRange);
+      matching = range ? views.filter((v) => range.test(v.version)) : EMPTY;
+      // Ranges come from callers: keep a bounded number per service.
+      if (byRange.size >= MAX_RANGES_PER_SERVICE) byRange.clear();
+      byRange.set(versionRange, matching);
+    }
+    return matching;
   }
 
   /** Every service version with its instances, sorted by name then version. */
@@ -199,11 +212,17 @@ export class Registry {
       this.#byService.delete(service);
       this.#departed.set(service, { site: entry.view.site, at: this.#now() });
     }
+    this.#forgetViews(service);
+  }
+
+  #forgetViews(service: string): void {
     this.#views.delete(service);
+    this.#ranged.delete(service);
   }
 }
 
 const EMPTY: readonly InstanceView[] = Object.freeze([]);
+const MAX_RANGES_PER_SERVICE = 64;
 
 function toView(reg: InstanceRegistration, site: string): InstanceView {
   const path = reg.route?.path ?? [];

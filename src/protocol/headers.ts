@@ -48,21 +48,15 @@ export interface CallMeta {
   site?: string | undefined;
 }
 
+/** Separates the fields of `sb-call` (written out in {@link formatCallMeta}). */
 const SEPARATOR = ';';
 const FIELDS = 8;
 
 /** The value of the `sb-call` header for `meta`. */
 export function formatCallMeta(meta: CallMeta): string {
-  return [
-    PROTOCOL_VERSION,
-    meta.callId,
-    meta.service,
-    meta.method,
-    Math.max(0, Math.floor(meta.budgetMs)),
-    meta.path.join(','),
-    meta.site ?? '',
-    meta.versionRange ?? '',
-  ].join(SEPARATOR);
+  const budget = meta.budgetMs > 0 ? Math.floor(meta.budgetMs) : 0;
+  const path = meta.path.length === 1 ? meta.path[0] : meta.path.join(',');
+  return `${PROTOCOL_VERSION};${meta.callId};${meta.service};${meta.method};${budget};${path};${meta.site ?? ''};${meta.versionRange ?? ''}`;
 }
 
 /** Reading headers: nats.js's `MsgHdrs` can, and so can a {@link HeaderBlock}. */
@@ -79,9 +73,12 @@ export interface HeaderReader {
  */
 export class HeaderBlock implements HeaderReader {
   readonly #entries: Array<[string, string]>;
+  /** Status code of a received block's first line (`NATS/1.0 503`); 0 when none. */
+  readonly code: number;
 
-  constructor(entries: Array<[string, string]>) {
+  constructor(entries: Array<[string, string]>, code = 0) {
     this.#entries = entries;
+    this.code = code;
   }
 
   get(name: string): string {
@@ -177,24 +174,34 @@ export function errorReplyHeaders(): HeaderBlock {
   return ERROR_REPLY;
 }
 
+/** A received header block, parsed: its headers and the status code of its first line. */
+export interface ParsedHeaders extends HeaderReader {
+  /** Status code of the `NATS/1.0 503 ...` line; 0 when there is none. */
+  readonly code: number;
+}
+
 /**
- * Parses a received header block (`NATS/1.0[ code text]`, then `name: value`
- * lines) into a reader; the first value of a name wins.
+ * Parses the first `length` bytes of a received message: a header block
+ * (`NATS/1.0[ code text]`, then `name: value` lines). The first value of a
+ * name wins. Our header values are ASCII, so the block is read as latin1.
  */
-export function parseHeaderBlock(bytes: Uint8Array): HeaderReader & { readonly code: number } {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  const lines = text.split('\r\n');
-  const status = lines[0] ?? '';
-  const values = new Map<string, string>();
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
+export function parseHeaderBlock(bytes: Uint8Array, length = bytes.byteLength): ParsedHeaders {
+  const text = Buffer.isBuffer(bytes)
+    ? bytes.toString('latin1', 0, length)
+    : Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('latin1');
+  const entries: Array<[string, string]> = [];
+  let start = text.indexOf('\r\n');
+  const status = start < 0 ? text : text.slice(0, start);
+  while (start >= 0) {
+    const lineStart = start + 2;
+    const lineEnd = text.indexOf('\r\n', lineStart);
+    const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
     const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim();
-    if (!values.has(name)) values.set(name, line.slice(colon + 1).trim());
+    if (colon > 0) entries.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+    start = lineEnd;
   }
   const code = Number.parseInt(status.slice(9, 12), 10);
-  return { code: Number.isNaN(code) ? 0 : code, get: (name) => values.get(name) ?? '' };
+  return new HeaderBlock(entries, Number.isNaN(code) ? 0 : code);
 }
 
 /** Whether a reply carries an error body. */

@@ -22,7 +22,7 @@ export function headersOf(msg: Msg): HeaderReader | undefined {
   let reader: HeaderReader | undefined;
   const length = raw._msg?.hdr;
   if (typeof length === 'number' && raw._rdata instanceof Uint8Array) {
-    reader = length > 0 ? parseHeaderBlock(raw._rdata.subarray(0, length)) : undefined;
+    reader = length > 0 ? parseHeaderBlock(raw._rdata, length) : undefined;
   } else {
     reader = msg.headers;
   }
