@@ -1,22 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { NAME_PATTERN, PROTOCOL_VERSION, parse } from '../../src/protocol/envelopes.js';
-import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { newId } from '../../src/util/ids.js';
-
-/** Runs `fn`, expects a BAD_REQUEST SwitchboardError and returns its message. */
-function rejects(fn: () => unknown): string {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(SwitchboardError);
-  const err = thrown as SwitchboardError;
-  expect(err.code).toBe(ErrorCode.BAD_REQUEST);
-  expect(err.completed).toBe('no');
-  return err.message;
-}
+import { expectBadRequest } from './expect-bad-request.js';
 
 function registration(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -120,23 +106,25 @@ describe('envelopes', () => {
     test(`envelopes - ${key} rejects a value that is not a map`, () => {
       for (const value of [undefined, null, 1, 'x', true, [good[key]], new Uint8Array(1)]) {
         // Uint8Array is an object: it fails the version check instead.
-        const message = rejects(() => validate(value));
+        const message = expectBadRequest(() => validate(value));
         expect(message).toMatch(/must be a map|unsupported protocol version/);
       }
-      expect(rejects(() => validate([]))).toMatch(/must be a map/);
-      expect(rejects(() => validate(null))).toMatch(/must be a map/);
+      expect(expectBadRequest(() => validate([]))).toMatch(/must be a map/);
+      expect(expectBadRequest(() => validate(null))).toMatch(/must be a map/);
     });
 
     test(`envelopes - ${key} rejects a missing or wrong protocol version`, () => {
       const { v: _v, ...rest } = good[key];
-      expect(rejects(() => validate(rest))).toMatch(/unsupported protocol version undefined/);
-      expect(rejects(() => validate({ ...good[key], v: 2 }))).toMatch(
+      expect(expectBadRequest(() => validate(rest))).toMatch(
+        /unsupported protocol version undefined/,
+      );
+      expect(expectBadRequest(() => validate({ ...good[key], v: 2 }))).toMatch(
         /unsupported protocol version 2 \(expected 1\)/,
       );
-      expect(rejects(() => validate({ ...good[key], v: '1' }))).toMatch(
+      expect(expectBadRequest(() => validate({ ...good[key], v: '1' }))).toMatch(
         /unsupported protocol version 1/,
       );
-      expect(rejects(() => validate({ ...good[key], v: 0 }))).toMatch(
+      expect(expectBadRequest(() => validate({ ...good[key], v: 0 }))).toMatch(
         /unsupported protocol version 0/,
       );
     });
@@ -146,8 +134,8 @@ describe('envelopes', () => {
       for (const [field, wrong] of fields[key]) {
         const missing = { ...good[key] };
         delete missing[field];
-        expect(rejects(() => validate(missing))).toContain(field);
-        expect(rejects(() => validate({ ...good[key], [field]: wrong }))).toContain(field);
+        expect(expectBadRequest(() => validate(missing))).toContain(field);
+        expect(expectBadRequest(() => validate({ ...good[key], [field]: wrong }))).toContain(field);
       }
     });
   });
@@ -192,28 +180,30 @@ describe('envelopes', () => {
       for (const [field, wrong] of cases) {
         const missing = registration();
         delete missing[field];
-        expect(rejects(() => parse.registerRequest(req(missing)))).toContain(`instance.${field}`);
+        expect(expectBadRequest(() => parse.registerRequest(req(missing)))).toContain(
+          `instance.${field}`,
+        );
         expect(
-          rejects(() => parse.registerRequest(req(registration({ [field]: wrong })))),
+          expectBadRequest(() => parse.registerRequest(req(registration({ [field]: wrong })))),
         ).toContain(`instance.${field}`);
       }
       expect(
-        rejects(() => parse.registerRequest(req(registration({ methods: ['add', 3] })))),
+        expectBadRequest(() => parse.registerRequest(req(registration({ methods: ['add', 3] })))),
       ).toContain('instance.methods');
-      expect(rejects(() => parse.registerRequest(req(registration({ metadata: 'x' }))))).toContain(
-        'instance.metadata',
-      );
       expect(
-        rejects(() => parse.registerRequest(req(registration({ metadata: { zone: 1 } })))),
+        expectBadRequest(() => parse.registerRequest(req(registration({ metadata: 'x' })))),
+      ).toContain('instance.metadata');
+      expect(
+        expectBadRequest(() => parse.registerRequest(req(registration({ metadata: { zone: 1 } })))),
       ).toContain('instance.metadata.zone');
-      expect(rejects(() => parse.registerRequest(req(registration({ route: 'c' }))))).toContain(
-        'instance.route',
-      );
       expect(
-        rejects(() => parse.registerRequest(req(registration({ route: { path: [] } })))),
+        expectBadRequest(() => parse.registerRequest(req(registration({ route: 'c' })))),
+      ).toContain('instance.route');
+      expect(
+        expectBadRequest(() => parse.registerRequest(req(registration({ route: { path: [] } })))),
       ).toContain('instance.route.site');
       expect(
-        rejects(() =>
+        expectBadRequest(() =>
           parse.registerRequest(req(registration({ route: { site: 'c', path: 'c' } }))),
         ),
       ).toContain('instance.route.path');
@@ -221,22 +211,22 @@ describe('envelopes', () => {
 
     test('envelopes - registerRequest rejects non-positive or non-finite heartbeats', () => {
       for (const heartbeatMs of [0, -5]) {
-        expect(rejects(() => parse.registerRequest(req(registration({ heartbeatMs }))))).toContain(
-          'heartbeatMs must be positive',
-        );
+        expect(
+          expectBadRequest(() => parse.registerRequest(req(registration({ heartbeatMs })))),
+        ).toContain('heartbeatMs must be positive');
       }
       for (const heartbeatMs of [Number.NaN, Number.POSITIVE_INFINITY]) {
-        expect(rejects(() => parse.registerRequest(req(registration({ heartbeatMs }))))).toContain(
-          'instance.heartbeatMs must be a number',
-        );
+        expect(
+          expectBadRequest(() => parse.registerRequest(req(registration({ heartbeatMs })))),
+        ).toContain('instance.heartbeatMs must be a number');
       }
     });
 
     test('envelopes - registerRequest rejects bad service names', () => {
       for (const service of ['', 'has space', 'dot.ted', 'wild*', '9lives', 'a'.repeat(129), 'é']) {
-        expect(rejects(() => parse.registerRequest(req(registration({ service }))))).toMatch(
-          /instance\.service '.*' is not (a )?valid/,
-        );
+        expect(
+          expectBadRequest(() => parse.registerRequest(req(registration({ service })))),
+        ).toMatch(/instance\.service '.*' is not (a )?valid/);
       }
       for (const service of ['a', '_x', 'calc-2', 'A_b-C9', 'a'.repeat(128)]) {
         expect(parse.registerRequest(req(registration({ service }))).instance.service).toBe(
@@ -248,7 +238,9 @@ describe('envelopes', () => {
     test('envelopes - registerRequest rejects bad method names', () => {
       for (const method of ['', 'a.b', 'has space', '1st', 'x>']) {
         expect(
-          rejects(() => parse.registerRequest(req(registration({ methods: ['add', method] })))),
+          expectBadRequest(() =>
+            parse.registerRequest(req(registration({ methods: ['add', method] }))),
+          ),
         ).toBe(`method name '${method}' is not valid`);
       }
       expect(parse.registerRequest(req(registration({ methods: [] }))).instance.methods).toEqual(
@@ -258,7 +250,7 @@ describe('envelopes', () => {
 
     test('envelopes - registerRequest rejects instance ids that are not subject tokens', () => {
       for (const id of ['', 'a.b', 'a b', '*', '>', 'x'.repeat(129)]) {
-        expect(rejects(() => parse.registerRequest(req(registration({ id }))))).toContain(
+        expect(expectBadRequest(() => parse.registerRequest(req(registration({ id }))))).toContain(
           'instance.id',
         );
       }
@@ -292,13 +284,13 @@ describe('envelopes', () => {
 
     test('envelopes - lookupRequest rejects a mistyped version, naming the field', () => {
       expect(
-        rejects(() => parse.lookupRequest({ v, service: 'calculator', version: 1 })),
+        expectBadRequest(() => parse.lookupRequest({ v, service: 'calculator', version: 1 })),
       ).toContain('lookup.version');
     });
 
     test('envelopes - lookupRequest rejects bad service names', () => {
       for (const service of ['', 'a.b', 'x y', '>', '1abc']) {
-        expect(rejects(() => parse.lookupRequest({ v, service }))).toMatch(
+        expect(expectBadRequest(() => parse.lookupRequest({ v, service }))).toMatch(
           /lookup\.service '.*' is not (a )?valid/,
         );
       }
@@ -311,11 +303,11 @@ describe('envelopes', () => {
       for (const field of ['id', 'service', 'version', 'methods', 'site', 'path', 'hops']) {
         const inst = view();
         delete inst[field];
-        expect(rejects(() => parse.lookupReply({ v, site: 'a', instances: [inst] }))).toContain(
-          `instance.${field}`,
-        );
+        expect(
+          expectBadRequest(() => parse.lookupReply({ v, site: 'a', instances: [inst] })),
+        ).toContain(`instance.${field}`);
       }
-      expect(rejects(() => parse.lookupReply({ v, site: 'a', instances: [1] }))).toContain(
+      expect(expectBadRequest(() => parse.lookupReply({ v, site: 'a', instances: [1] }))).toContain(
         'instance must be a map',
       );
     });
@@ -325,21 +317,21 @@ describe('envelopes', () => {
       for (const field of ['name', 'version', 'methods', 'instances']) {
         const s: Record<string, unknown> = { ...service };
         delete s[field];
-        expect(rejects(() => parse.listReply({ v, site: 'a', services: [s] }))).toContain(
+        expect(expectBadRequest(() => parse.listReply({ v, site: 'a', services: [s] }))).toContain(
           `service.${field}`,
         );
       }
-      expect(rejects(() => parse.listReply({ v, site: 'a', services: ['x'] }))).toContain(
+      expect(expectBadRequest(() => parse.listReply({ v, site: 'a', services: ['x'] }))).toContain(
         'service must be a map',
       );
     });
 
     test('envelopes - registerReply and brokerInfo reject non-finite numbers', () => {
       expect(
-        rejects(() => parse.registerReply({ ...good.registerReply, leaseMs: Number.NaN })),
+        expectBadRequest(() => parse.registerReply({ ...good.registerReply, leaseMs: Number.NaN })),
       ).toContain('leaseMs');
       expect(
-        rejects(() =>
+        expectBadRequest(() =>
           parse.brokerInfo({ ...good.brokerInfo, startedAt: Number.NEGATIVE_INFINITY }),
         ),
       ).toContain('startedAt');
@@ -348,13 +340,13 @@ describe('envelopes', () => {
     test('envelopes - event kinds must be one of the allowed values', () => {
       expect(parse.registryEvent({ ...good.registryEvent, kind: 'down' }).kind).toBe('down');
       expect(parse.brokerEvent({ ...good.brokerEvent, kind: 'stopping' }).kind).toBe('stopping');
-      expect(rejects(() => parse.registryEvent({ ...good.registryEvent, kind: 'sideways' }))).toBe(
-        'registry event.kind must be one of up, down',
-      );
-      expect(rejects(() => parse.brokerEvent({ ...good.brokerEvent, kind: 'up' }))).toBe(
+      expect(
+        expectBadRequest(() => parse.registryEvent({ ...good.registryEvent, kind: 'sideways' })),
+      ).toBe('registry event.kind must be one of up, down');
+      expect(expectBadRequest(() => parse.brokerEvent({ ...good.brokerEvent, kind: 'up' }))).toBe(
         'broker event.kind must be one of started, stopping',
       );
-      expect(rejects(() => parse.control({ v, kind: 'shutdown' }))).toBe(
+      expect(expectBadRequest(() => parse.control({ v, kind: 'shutdown' }))).toBe(
         'control.kind must be one of reregister',
       );
     });
@@ -425,8 +417,8 @@ describe('envelopes', () => {
     });
 
     test('envelopes - errorData rejects a value that is not a map', () => {
-      expect(rejects(() => parse.errorData('boom'))).toBe('error must be a map');
-      expect(rejects(() => parse.errorData([]))).toBe('error must be a map');
+      expect(expectBadRequest(() => parse.errorData('boom'))).toBe('error must be a map');
+      expect(expectBadRequest(() => parse.errorData([]))).toBe('error must be a map');
     });
   });
 

@@ -1,6 +1,5 @@
 import { headers } from 'nats';
 import { describe, expect, test } from 'vitest';
-import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
 import {
   type CallMeta,
   callHeaders,
@@ -13,6 +12,7 @@ import {
   readCallMeta,
   STATUS_ERROR,
 } from '../../src/protocol/headers.js';
+import { expectBadRequest } from './expect-bad-request.js';
 
 const meta: CallMeta = {
   callId: 'c1',
@@ -21,19 +21,6 @@ const meta: CallMeta = {
   budgetMs: 1500,
   path: [],
 };
-
-function badRequest(fn: () => unknown): string {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(SwitchboardError);
-  expect((thrown as SwitchboardError).code).toBe(ErrorCode.BAD_REQUEST);
-  expect((thrown as SwitchboardError).completed).toBe('no');
-  return (thrown as SwitchboardError).message;
-}
 
 /** Call headers whose `sb-call` value is `value`. */
 function callWith(value: string) {
@@ -82,31 +69,33 @@ describe('headers', () => {
   });
 
   test('headers - missing headers give BAD_REQUEST', () => {
-    expect(badRequest(() => readCallMeta(undefined))).toBe('call has no headers');
-    expect(badRequest(() => readCallMeta(headers()))).toBe(`call has no ${Header.call} header`);
+    expect(expectBadRequest(() => readCallMeta(undefined))).toBe('call has no headers');
+    expect(expectBadRequest(() => readCallMeta(headers()))).toBe(
+      `call has no ${Header.call} header`,
+    );
   });
 
   test('headers - a wrong protocol version gives BAD_REQUEST', () => {
     for (const version of ['2', '0', 'v1', '1.0']) {
-      const message = badRequest(() => readCallMeta(callWith(`${version};c;s;m;10;;;`)));
+      const message = expectBadRequest(() => readCallMeta(callWith(`${version};c;s;m;10;;;`)));
       expect(message).toBe(`unsupported protocol version ${version} (expected 1)`);
     }
   });
 
   test('headers - a wrong number of fields gives BAD_REQUEST', () => {
     for (const value of ['1;c;s;m;10', '1;c;s;m;10;;;;', '1']) {
-      expect(badRequest(() => readCallMeta(callWith(value)))).toMatch(/must have 8 fields/);
+      expect(expectBadRequest(() => readCallMeta(callWith(value)))).toMatch(/must have 8 fields/);
     }
   });
 
   test('headers - a missing service or method gives BAD_REQUEST naming it', () => {
-    expect(badRequest(() => readCallMeta(callWith('1;c;;m;10;;;')))).toMatch(/no service/);
-    expect(badRequest(() => readCallMeta(callWith('1;c;s;;10;;;')))).toMatch(/no method/);
+    expect(expectBadRequest(() => readCallMeta(callWith('1;c;;m;10;;;')))).toMatch(/no service/);
+    expect(expectBadRequest(() => readCallMeta(callWith('1;c;s;;10;;;')))).toMatch(/no method/);
   });
 
   test('headers - a missing or invalid budget gives BAD_REQUEST', () => {
     for (const budget of ['', 'soon', '-1', 'Infinity', 'NaN']) {
-      expect(badRequest(() => readCallMeta(callWith(`1;c;s;m;${budget};;;`)))).toMatch(
+      expect(expectBadRequest(() => readCallMeta(callWith(`1;c;s;m;${budget};;;`)))).toMatch(
         /no valid budget/,
       );
     }

@@ -1,12 +1,8 @@
 import type { Argv } from 'yargs';
-import { Client, lineLogger } from '../../index.js';
+import { withClient } from '../client-session.js';
 import { defineCommand } from '../command.js';
-import {
-  connectFailure,
-  toConnectionOptions,
-  withConnectionOptions,
-} from '../connection-options.js';
-import { asSwitchboardError, reportError, toJson } from '../format.js';
+import { withConnectionOptions } from '../connection-options.js';
+import { toJson } from '../format.js';
 import { ExitCode, usageError } from '../io.js';
 
 const TARGET = /^([^.\s]+)\.([^.\s]+)$/;
@@ -68,35 +64,12 @@ export const callCommand = defineCommand({
         );
       }
     }
-    if (!(args.timeout > 0)) {
-      return usageError(
-        io,
-        'call',
-        `--timeout must be a positive number of ms, got ${args.timeout}`,
-      );
-    }
-    const logger = lineLogger('client', args.logLevel, io.stderr);
-    let client: Client;
-    try {
-      client = await Client.connect({
-        ...toConnectionOptions(args, logger),
-        timeoutMs: args.timeout,
-        viaBroker: args.viaBroker,
-      });
-    } catch (err) {
-      if (err instanceof TypeError) return usageError(io, 'call', err.message);
-      return reportError(connectFailure(args.nats, err), args.json, io);
-    }
-    try {
+    return withClient('call', args, io, { viaBroker: args.viaBroker }, async (client) => {
       const result = await client.call(service, method, values, {
         version: args.serviceVersion,
       });
       io.stdout(`${toJson(result)}\n`);
       return ExitCode.OK;
-    } catch (err) {
-      return reportError(asSwitchboardError(err), args.json, io);
-    } finally {
-      await client.close();
-    }
+    });
   },
 });

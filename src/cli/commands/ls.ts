@@ -1,20 +1,9 @@
 import type { Argv } from 'yargs';
-import { Client, lineLogger } from '../../index.js';
+import { withClient } from '../client-session.js';
 import { defineCommand } from '../command.js';
-import {
-  connectFailure,
-  toConnectionOptions,
-  withConnectionOptions,
-} from '../connection-options.js';
-import {
-  asSwitchboardError,
-  instanceCount,
-  listingLines,
-  reportError,
-  siteListing,
-  toJson,
-} from '../format.js';
-import { ExitCode, usageError } from '../io.js';
+import { withConnectionOptions } from '../connection-options.js';
+import { instanceCount, listingLines, siteListing, toJson } from '../format.js';
+import { ExitCode } from '../io.js';
 
 /**
  * `switchboard ls`: the instances at the client's own site, or with `--mesh`
@@ -43,21 +32,7 @@ export const lsCommand = defineCommand({
       .example('$0 ls --nats nats://127.0.0.1:4222', 'the instances at this site')
       .example('$0 ls --mesh', 'every service the mesh reaches from here, and through which sites'),
   async run(args, io) {
-    if (!(args.timeout > 0)) {
-      return usageError(io, 'ls', `--timeout must be a positive number of ms, got ${args.timeout}`);
-    }
-    const logger = lineLogger('client', args.logLevel, io.stderr);
-    let client: Client;
-    try {
-      client = await Client.connect({
-        ...toConnectionOptions(args, logger),
-        timeoutMs: args.timeout,
-      });
-    } catch (err) {
-      if (err instanceof TypeError) return usageError(io, 'ls', err.message);
-      return reportError(connectFailure(args.nats, err), args.json, io);
-    }
-    try {
+    return withClient('ls', args, io, {}, async (client) => {
       const { site, services } = await client.list();
       const mesh = { site, services };
       const listing = args.mesh ? mesh : siteListing(mesh);
@@ -72,10 +47,6 @@ export const lsCommand = defineCommand({
       }
       io.stdout(`${lines.join('\n')}\n`);
       return ExitCode.OK;
-    } catch (err) {
-      return reportError(asSwitchboardError(err), args.json, io);
-    } finally {
-      await client.close();
-    }
+    });
   },
 });
