@@ -5,6 +5,7 @@ import {
   parseRange,
   type ServiceView,
 } from '../protocol/index.js';
+import { getOrCreate } from '../util/index.js';
 
 /** Options of a {@link Registry}. */
 export interface RegistryOptions {
@@ -160,11 +161,7 @@ export class Registry {
       this.#views.set(service, views);
     }
     if (versionRange === undefined || versionRange === '*' || versionRange === '') return views;
-    let byRange = this.#ranged.get(service);
-    if (!byRange) {
-      byRange = new Map();
-      this.#ranged.set(service, byRange);
-    }
+    const byRange = getOrCreate(this.#ranged, service, () => new Map());
     let matching = byRange.get(versionRange);
     if (!matching) {
       const range = parseRange(versionRange);

@@ -12,6 +12,7 @@ import {
   SwitchboardError,
 } from '../protocol/index.js';
 import type { RequestChannel, SiteConnection } from '../transport/index.js';
+import { getOrCreate } from '../util/index.js';
 import type { LoadBalancer } from './load-balancer.js';
 import type { Resolution, Resolver } from './resolver.js';
 
@@ -137,17 +138,8 @@ export class Dispatcher {
    * answer is kept for as long as the resolver keeps the same array.
    */
   #atSite(instances: readonly InstanceView[], site: string): readonly InstanceView[] {
-    let bySite = this.#bySite.get(instances);
-    if (!bySite) {
-      bySite = new Map();
-      this.#bySite.set(instances, bySite);
-    }
-    let found = bySite.get(site);
-    if (!found) {
-      found = instances.filter((i) => i.site === site);
-      bySite.set(site, found);
-    }
-    return found;
+    const bySite = getOrCreate(this.#bySite, instances, () => new Map());
+    return getOrCreate(bySite, site, () => instances.filter((i) => i.site === site));
   }
 
   /** Every candidate failed (or there was none): the last error, or UNAVAILABLE saying so. */
