@@ -115,6 +115,9 @@ for (const name of CASE_NAMES) {
     throw new Error(`unknown case '${name}' (known: ${Object.keys(CASE_DEFS)})`);
 }
 
+/** From the build in use, once main() has snapshot it. */
+let subjectsFor;
+
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -591,7 +594,7 @@ async function killFailover() {
       await requester.request('startContinuous', {
         concurrency: 8,
         callTimeoutMs: 1000,
-        watch: [`sb.instance.${deadId}`],
+        watch: [subjectsFor().instance(deadId)],
       });
       await sleep(500);
       // Sub-millisecond wall-clock time, comparable across processes of this machine.
@@ -790,6 +793,7 @@ async function main() {
   const source = sourceState();
   snapshotDist();
   const { startNatsServer, findNatsServerBinary } = await importDist('testing/index.js');
+  ({ subjectsFor } = await importDist('internal.js'));
   const bin = findNatsServerBinary();
   const natsVersion = bin
     ? execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()

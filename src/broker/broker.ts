@@ -1,13 +1,12 @@
 import type { Msg, Subscription } from 'nats';
+import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from '../core/index.js';
 import {
   type BrokerEvent,
   type BrokerInfo,
-  type CallMeta,
-  Codec,
-  callHeaders,
   ErrorCode,
-  Header,
+  errorReplyHeaders,
   type InstanceView,
+  isCancelNotice,
   type ListReply,
   type LookupReply,
   NAME_PATTERN,
@@ -19,24 +18,16 @@ import {
   SwitchboardError,
 } from '../protocol/index.js';
 import {
-  BALANCE_POLICIES,
-  type BalancePolicy,
-  describe,
-  LoadBalancer,
-  noLiveInstance,
-} from '../proxies/index.js';
-import {
   type ConnectionOptions,
   headersOf,
   type ListenContext,
   listen,
-  openSiteConnection,
-  RequestChannel,
   respondError,
   respondValue,
-  type SiteConnection,
+  SiteLink,
 } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
+import { Forwarder } from './forwarder.js';
 import { Registry, type RegistryChange } from './registry.js';
 
 /** Options of a {@link Broker}. */
@@ -105,27 +96,30 @@ export class Broker extends Closeable {
   readonly registry: Registry;
   readonly startedAt = Date.now();
 
-  readonly #conn: SiteConnection;
-  readonly #codec = new Codec();
-  readonly #balancer: LoadBalancer;
-  readonly #channel: RequestChannel;
+  readonly #link: SiteLink;
+  readonly #forwarder: Forwarder;
   readonly #maxPayload: number;
   readonly #subs: Subscription[] = [];
   readonly #sweeper: ReturnType<typeof setInterval>;
 
-  private constructor(conn: SiteConnection, options: BrokerOptions) {
+  private constructor(link: SiteLink, options: BrokerOptions) {
     super();
-    this.#conn = conn;
+    this.#link = link;
+    const { conn } = link;
     this.site = options.site;
     this.id = options.id ?? newId();
     this.registry = new Registry({ site: this.site, leaseFactor: options.leaseFactor });
-    this.#channel = new RequestChannel(conn.nc);
-    this.#balancer = new LoadBalancer(options.policy ?? 'least-outstanding');
+    this.#forwarder = new Forwarder(
+      this.registry,
+      link.invoker,
+      new LoadBalancer(options.policy ?? 'least-outstanding'),
+      conn.subjects,
+    );
     this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
     const s = conn.subjects;
     const ctx: ListenContext = {
       nc: conn.nc,
-      codec: this.#codec,
+      codec: link.codec,
       logger: conn.logger,
       site: () => this.site,
     };
@@ -145,30 +139,29 @@ export class Broker extends Closeable {
   /** Connects to the site's NATS and starts serving. */
   static async start(options: BrokerOptions): Promise<Broker> {
     checkOptions(options);
-    const conn = await openSiteConnection(options, `switchboard-broker-${options.site}`);
-    const broker = new Broker(conn, options);
+    const link = await SiteLink.open(options, `switchboard-broker-${options.site}`, options.site);
+    const broker = new Broker(link, options);
     // Make sure our subscriptions are live before servers are told to re-register.
-    await conn.nc.flush();
+    await link.conn.nc.flush();
     broker.#announce('started');
-    conn.logger.info('broker started', { site: broker.site, id: broker.id });
+    link.conn.logger.info('broker started', { site: broker.site, id: broker.id });
     return broker;
   }
 
   protected async shutdown(): Promise<void> {
     clearInterval(this.#sweeper);
-    const { nc, logger } = this.#conn;
+    const { nc, logger } = this.#link.conn;
     if (!nc.isClosed()) {
       this.#announce('stopping');
       for (const sub of this.#subs) sub.unsubscribe();
       await nc.flush().catch(() => {});
     }
-    this.#channel.close();
-    await this.#conn.release();
+    await this.#link.close();
     logger.info('broker stopped', { site: this.site, id: this.id });
   }
 
   #decode<T>(msg: Msg, parser: (v: unknown) => T): T {
-    return parser(this.#codec.decode(msg.data));
+    return parser(this.#link.codec.decode(msg.data));
   }
 
   #onRegister(msg: Msg): void {
@@ -181,7 +174,7 @@ export class Broker extends Closeable {
         brokerId: this.id,
         leaseMs: this.registry.leaseFor(instance.heartbeatMs),
       };
-      respondValue(msg, this.#codec, reply);
+      respondValue(msg, this.#link.codec, reply);
     }
   }
 
@@ -189,10 +182,10 @@ export class Broker extends Closeable {
     const { id } = this.#decode(msg, parse.heartbeat);
     if (!this.registry.heartbeat(id)) {
       // We do not know it (we restarted, or its lease ran out): ask it to register again.
-      this.#conn.nc.publish(
-        this.#conn.subjects.control(id),
-        this.#codec.encode({ v: PROTOCOL_VERSION, kind: 'reregister' }),
-      );
+      this.#publish(this.#link.conn.subjects.control(id), {
+        v: PROTOCOL_VERSION,
+        kind: 'reregister',
+      });
     }
   }
 
@@ -208,7 +201,7 @@ export class Broker extends Closeable {
     const departedFrom =
       instances.length === 0 ? this.registry.departedFrom(req.service) : undefined;
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
-    respondValue(msg, this.#codec, reply);
+    respondValue(msg, this.#link.codec, reply);
   }
 
   #onList(msg: Msg): void {
@@ -218,7 +211,7 @@ export class Broker extends Closeable {
       site: this.site,
       services: this.registry.list(),
     };
-    respondValue(msg, this.#codec, reply);
+    respondValue(msg, this.#link.codec, reply);
   }
 
   #onInfo(msg: Msg): void {
@@ -228,82 +221,49 @@ export class Broker extends Closeable {
       brokerId: this.id,
       startedAt: this.startedAt,
     };
-    respondValue(msg, this.#codec, reply);
+    respondValue(msg, this.#link.codec, reply);
   }
 
   /**
-   * Forwards a thin client's call to an instance chosen by the policy, body
-   * untouched. The instance answers the caller directly (the `sb-reply`
-   * header) and sends the broker only an empty notice that the call ended, so
-   * a broker that dies loses no call it already forwarded. Instances found
-   * gone (no responders) are skipped while the budget lasts.
+   * A thin client's call: forwarded to an instance, which answers the caller
+   * directly (so a broker that dies loses no call it already forwarded). The
+   * broker answers only when no instance took the call, or when the instance
+   * answered the broker instead of the caller.
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
-    const meta = readCallMeta(headersOf(msg));
-    const fail = (code: ErrorCode, message: string): void =>
-      respondError(msg, this.#codec, this.#error(code, message, meta));
+    const headers = headersOf(msg);
+    const meta = readCallMeta(headers);
+    if (isCancelNotice(headers)) return this.#forwarder.cancel(meta);
     if (!msg.reply) {
-      this.#conn.logger.warn('dropped a call without reply subject', { service: meta.service });
+      this.#link.conn.logger.warn('dropped a call without reply subject', {
+        service: meta.service,
+      });
       return;
     }
     if (msg.data.length > this.#maxPayload) {
-      return fail(
-        ErrorCode.PAYLOAD_TOO_LARGE,
-        `call body of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`,
-      );
+      const message = `call body of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`;
+      throw new SwitchboardError(ErrorCode.PAYLOAD_TOO_LARGE, message, {
+        completed: 'no',
+        site: this.site,
+        service: meta.service,
+        path: meta.path.length > 0 ? meta.path : [this.site],
+      });
     }
-    const instances = this.registry.lookup(meta.service, meta.versionRange);
-    if (instances.length === 0) {
-      const departedFrom = this.registry.departedFrom(meta.service);
-      return departedFrom === undefined
-        ? fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`)
-        : fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, departedFrom));
+    const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
+    if (reply.ok) {
+      // An empty body is the instance's notice that it answered the caller.
+      if (reply.body.length > 0) msg.respond(reply.body);
+    } else if (reply.body) {
+      msg.respond(reply.body, { headers: ERROR_HEADERS });
+    } else {
+      respondError(msg, this.#link.codec, reply.error);
     }
-    const replyTo = msg.reply;
-    if (meta.path.length === 0) meta.path = [this.site];
-    const skipped = new Set<string>();
-    for (;;) {
-      const target = this.#balancer.pick(instances, skipped);
-      if (!target) return fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, undefined));
-      const remaining = meta.budgetMs - (Date.now() - received);
-      // Past the deadline the caller has given up on its own clock: nothing to add.
-      if (remaining <= 0) return;
-      this.#balancer.begin(target.id);
-      try {
-        await this.#channel.request(this.#conn.subjects.instance(target.id), {
-          data: msg.data,
-          headers: callHeaders({ ...meta, budgetMs: remaining }, [Header.replyTo, replyTo]),
-          timeoutMs: remaining,
-          target: `${meta.service}.${meta.method}`,
-        });
-        return;
-      } catch (thrown) {
-        const err = thrown as SwitchboardError;
-        if (err.code === ErrorCode.UNAVAILABLE && err.completed === 'no') {
-          skipped.add(target.id);
-          continue;
-        }
-        if (err.code !== ErrorCode.TIMEOUT) fail(err.code, err.message);
-        return;
-      } finally {
-        this.#balancer.end(target.id);
-      }
-    }
-  }
-
-  #error(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {
-    return new SwitchboardError(code, message, {
-      site: this.site,
-      service: meta.service,
-      completed: 'no',
-      path: meta.path.length > 0 ? meta.path : [this.site],
-    });
   }
 
   #sweep(): void {
     for (const change of this.registry.expire()) {
-      this.#conn.logger.info('instance lease expired', {
+      this.#link.conn.logger.info('instance lease expired', {
         service: change.view.service,
         id: change.view.id,
       });
@@ -312,7 +272,7 @@ export class Broker extends Closeable {
   }
 
   #publishChange(change: RegistryChange | undefined): void {
-    if (!change || this.#conn.nc.isClosed()) return;
+    if (!change) return;
     const event: RegistryEvent = {
       v: PROTOCOL_VERSION,
       kind: change.kind,
@@ -320,11 +280,18 @@ export class Broker extends Closeable {
       id: change.view.id,
       site: change.view.site,
     };
-    this.#conn.nc.publish(this.#conn.subjects.registryEvents, this.#codec.encode(event));
+    this.#publish(this.#link.conn.subjects.registryEvents, event);
   }
 
   #announce(kind: BrokerEvent['kind']): void {
     const event: BrokerEvent = { v: PROTOCOL_VERSION, kind, site: this.site, brokerId: this.id };
-    this.#conn.nc.publish(this.#conn.subjects.brokerEvents, this.#codec.encode(event));
+    this.#publish(this.#link.conn.subjects.brokerEvents, event);
+  }
+
+  #publish(subject: string, body: unknown): void {
+    const { nc } = this.#link.conn;
+    if (!nc.isClosed()) nc.publish(subject, this.#link.codec.encode(body));
   }
 }
+
+const ERROR_HEADERS = errorReplyHeaders().forNats();

@@ -1,4 +1,5 @@
 export { Broker, type BrokerOptions } from './broker.js';
+export { Forwarder } from './forwarder.js';
 export {
   Registry,
   type RegistryChange,

@@ -1,4 +1,5 @@
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
+import type { CallReply } from '../core/index.js';
 import {
   type Codec,
   ErrorCode,
@@ -9,6 +10,7 @@ import {
 } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 import { headersOf } from './received-headers.js';
+import { publishError } from './request-channel.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -41,6 +43,37 @@ export function answerCallError(
   err: SwitchboardError,
 ): void {
   answerCall(nc, msg, codec.encode(err.toData()), errorReplyHeaders());
+}
+
+/**
+ * Passes a {@link CallReply} on to the caller of `msg` (a relay or a
+ * forwarding broker answering for someone else): a result or an error reply
+ * as received, untouched, else the error encoded here. A result NATS refuses
+ * to carry (larger than this site's max_payload) becomes `PAYLOAD_TOO_LARGE`
+ * (completion `yes`: the handler ran). Failures to send are logged, never thrown.
+ */
+export function answerWith(
+  nc: NatsConnection,
+  msg: Msg,
+  codec: Codec,
+  reply: CallReply,
+  logger: Logger,
+): void {
+  try {
+    if (reply.ok) answerCall(nc, msg, reply.body, undefined);
+    else if (reply.body) answerCall(nc, msg, reply.body, errorReplyHeaders());
+    else answerCallError(nc, msg, codec, reply.error);
+    return;
+  } catch (err) {
+    logger.warn(`cannot pass a reply on: ${(err as Error).message}`);
+    if (!reply.ok) return;
+    const cause = publishError(err, 'the result');
+    answerWith(nc, msg, codec, failed(cause.code, cause.message), logger);
+  }
+}
+
+function failed(code: ErrorCode, message: string): CallReply {
+  return { ok: false, error: new SwitchboardError(code, message, { completed: 'yes' }) };
 }
 
 /** Replies with a result: a bare msgpack body, no headers. */

@@ -9,7 +9,7 @@ import {
   isErrorReply,
   parse,
   serve,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { failure, startSite, track } from './helpers.js';
 
 const codec = new Codec();

@@ -7,7 +7,7 @@ import {
   Client,
   calculatorService,
   serve,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { eventually, failure, startSite, type TestSite, track } from './helpers.js';
 
 /** Starts a bridge between two test sites; closed after the test. */
@@ -273,7 +273,7 @@ describe('federation', () => {
       headers: h,
       timeout: 2000,
     });
-    const { Codec, parse } = await import('../../src/index.js');
+    const { Codec, parse } = await import('../../src/internal.js');
     expect(parse.errorData(new Codec().decode(reply.data))).toMatchObject({
       code: 'FORBIDDEN',
       service: 'where',
@@ -362,7 +362,7 @@ describe('federation', () => {
       3000,
       'the waiting line',
     );
-    const { Broker } = await import('../../src/index.js');
+    const { Broker } = await import('../../src/internal.js');
     track(await Broker.start({ nats: b.url, site: 'b' }));
     expect(await link.ready()).toBe(true);
     expect(link.sites).toEqual({ local: 'a', remote: 'b' });

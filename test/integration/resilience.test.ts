@@ -8,7 +8,7 @@ import {
   Client,
   calculatorService,
   serve,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { eventually, failure, startSite, track } from './helpers.js';
 
 /** A broker whose connection can be cut without any goodbye, as when its process is killed. */

@@ -7,7 +7,7 @@ import {
   calculatorService,
   SwitchboardError,
   serve,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { eventually, failure, startSite, track } from './helpers.js';
 
 /** A service whose methods tell which instance answered. */
@@ -81,7 +81,9 @@ describe('single site', () => {
   test('headers - received call headers are read from the raw block and agree with nats.js', async () => {
     const site = await startSite('a', { broker: false });
     const { connect } = await import('nats');
-    const { callHeaders, headersOf, readsRawHeaders, Header } = await import('../../src/index.js');
+    const { callHeaders, headersOf, readsRawHeaders, Header } = await import(
+      '../../src/internal.js'
+    );
     const nc = await connect({ servers: site.url });
     track({ close: () => nc.close() });
     const got = new Promise<import('nats').Msg>((resolve) => {

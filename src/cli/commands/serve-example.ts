@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { calculatorService, lineLogger, type ServerProxy, serve } from '../../index.js';
+import { calculatorService } from '../../examples/calculator.js';
+import { lineLogger, type ServerProxy, serve } from '../../index.js';
 import { defineCommand } from '../command.js';
 import {
   connectFailure,
