@@ -170,7 +170,7 @@ export class BridgeHalf {
       if (!held) continue;
       this.#routes.delete(route.key);
       this.#registrar.remove(held.id);
-      if (!nc.isClosed()) held.sub.unsubscribe();
+      void this.#stopTaking(held.sub);
       logger.info(`withdrew route to ${describeRoute(route)} at ${this.where}`);
     }
     for (const route of changes.added) {
@@ -207,12 +207,23 @@ export class BridgeHalf {
     clearInterval(this.#refresh);
     for (const stop of this.#stops.splice(0)) stop();
     const { nc } = this.link.conn;
-    if (!nc.isClosed()) for (const { sub } of this.#routes.values()) sub.unsubscribe();
-    this.#routes.clear();
     this.#registrar.close();
+    await Promise.all([...this.#routes.values()].map(({ sub }) => this.#stopTaking(sub)));
+    this.#routes.clear();
     this.#resolver.close();
     await nc.flush().catch(() => {});
     await this.link.close();
+  }
+
+  /**
+   * Stops taking calls on a route. Draining, not unsubscribing: a call
+   * already on its way when the route goes is still answered (an
+   * unsubscribed nats.js subscription drops it, and its caller would wait
+   * for its deadline).
+   */
+  #stopTaking(sub: Subscription): Promise<void> {
+    if (this.link.conn.nc.isClosed()) return Promise.resolve();
+    return sub.drain().catch(() => {});
   }
 
   #resync(): void {

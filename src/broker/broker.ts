@@ -153,8 +153,8 @@ export class Broker extends Closeable {
     const { nc, logger } = this.#link.conn;
     if (!nc.isClosed()) {
       this.#announce('stopping');
-      for (const sub of this.#subs) sub.unsubscribe();
-      await nc.flush().catch(() => {});
+      // Drained, not unsubscribed: requests already on their way are still answered.
+      await Promise.all(this.#subs.map((sub) => sub.drain().catch(() => {})));
     }
     await this.#link.close();
     logger.info('broker stopped', { site: this.site, id: this.id });
@@ -227,8 +227,10 @@ export class Broker extends Closeable {
   /**
    * A thin client's call: forwarded to an instance, which answers the caller
    * directly (so a broker that dies loses no call it already forwarded). The
-   * broker answers only when no instance took the call, or when the instance
-   * answered the broker instead of the caller.
+   * broker answers only when no instance took the call (completion `no`), or
+   * when the instance answered the broker instead of the caller. When the
+   * call may be running somewhere (`maybe`), the broker stays silent: the
+   * instance answers, or the caller's own deadline ends the call.
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
@@ -256,7 +258,7 @@ export class Broker extends Closeable {
       if (reply.body.length > 0) msg.respond(reply.body);
     } else if (reply.body) {
       msg.respond(reply.body, { headers: ERROR_HEADERS });
-    } else {
+    } else if (reply.error.completed === 'no') {
       respondError(msg, this.#link.codec, reply.error);
     }
   }

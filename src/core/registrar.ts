@@ -69,6 +69,7 @@ export class Registrar {
    * `timeoutMs`. Unconfirmed registrations are retried at every heartbeat.
    */
   add(registration: InstanceRegistration, timeoutMs = this.#heartbeatMs): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
     const id = registration.id;
     if (this.#entries.has(id)) this.remove(id);
     const entry: Entry = {

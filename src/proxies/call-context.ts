@@ -62,23 +62,35 @@ export class RunningCall {
   }
 }
 
-/** The read-only {@link CallContext} a handler receives. */
+/**
+ * The {@link CallContext} a handler receives: read-only accessors over the
+ * running call (an assignment throws), nothing to call.
+ */
 export class HandlerContext implements CallContext {
-  readonly service: string;
-  readonly method: string;
-  readonly callId: string;
-  readonly deadline: number;
-  readonly path: readonly string[];
   readonly #running: RunningCall;
 
   constructor(running: RunningCall) {
-    const { meta } = running.call;
-    this.service = meta.service;
-    this.method = meta.method;
-    this.callId = meta.callId;
-    this.deadline = running.call.deadline;
-    this.path = meta.path;
     this.#running = running;
+  }
+
+  get service(): string {
+    return this.#running.call.meta.service;
+  }
+
+  get method(): string {
+    return this.#running.call.meta.method;
+  }
+
+  get callId(): string {
+    return this.#running.call.meta.callId;
+  }
+
+  get deadline(): number {
+    return this.#running.call.deadline;
+  }
+
+  get path(): readonly string[] {
+    return this.#running.call.meta.path;
   }
 
   get signal(): AbortSignal {

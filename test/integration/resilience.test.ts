@@ -119,6 +119,37 @@ describe('resilience', () => {
     expect(await direct.lookup('calculator')).toHaveLength(3);
   });
 
+  test('thin clients - a broker closing while it forwards a call does not fail it: the instance answers the caller', async () => {
+    const site = await startSite('a', { broker: false });
+    // On a connection it does not own, so that it could still answer as it closes.
+    const nc = track(await connect({ servers: site.url }));
+    const broker = track(await Broker.start({ connection: nc, site: 'a' }));
+    let runs = 0;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    track(
+      await serve(
+        {
+          name: 'slow',
+          methods: {
+            sleep: (ms: number) => {
+              runs++;
+              started();
+              return new Promise((resolve) => setTimeout(() => resolve(ms), ms));
+            },
+          },
+        },
+        { nats: site.url },
+      ),
+    );
+    const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    const call = thin.call('slow', 'sleep', [300], { timeoutMs: 3000 });
+    await running;
+    await broker.close();
+    expect(await call).toBe(300);
+    expect(runs).toBe(1);
+  });
+
   test('concurrency - calls beyond the limit wait in the queue, beyond the queue they are refused', async () => {
     const site = await startSite('a');
     let running = 0;
