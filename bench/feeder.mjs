@@ -47,15 +47,17 @@ await runChild(async (config) => {
     const one = async () => {
       while (next < count) {
         const i = next++;
-        const reply = await request(subjects.register, {
+        const service = `svc-${i % services}`;
+        const reply = await request(subjects.services.register(service), {
           v: 1,
           instance: {
             id: `fed-${i.toString(36).padStart(6, '0')}-${(i * 2654435761) % 1e9}`,
-            service: `svc-${i % services}`,
+            service,
             version: '1.0.0',
             methods: ['add', 'echo'],
             metadata: {},
             heartbeatMs: 600_000,
+            secret: 'bench-feeder-secret-0',
           },
         });
         if (reply.headers)

@@ -248,7 +248,7 @@ async function startContinuous(target, { concurrency = 8, callTimeoutMs = 1000, 
   tap.sent.length = 0;
   const events = [];
   const { subjectsFor } = await importDist('internal.js');
-  const sub = tap.nc.subscribe(subjectsFor().registryEvents, {
+  const sub = tap.nc.subscribe(subjectsFor().registryEventsAll, {
     callback: (err, msg) => {
       if (!err) events.push({ ...decoder.decode(msg.data), at: Date.now() });
     },

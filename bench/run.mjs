@@ -480,7 +480,13 @@ async function brokerAtScale() {
   try {
     const broker = spawnChild(
       'agent.mjs',
-      { role: 'broker', site: 'a', nats: natsServers.a.url },
+      {
+        role: 'broker',
+        site: 'a',
+        nats: natsServers.a.url,
+        // Room for the 100k instances fed here, which heartbeat rarely.
+        limits: { maxInstances: 150_000, maxHeartbeatMs: 600_000 },
+      },
       { label: 'broker-100k', nodeArgs: ['--expose-gc'] },
     );
     started.push(broker);
@@ -594,7 +600,7 @@ async function killFailover() {
       await requester.request('startContinuous', {
         concurrency: 8,
         callTimeoutMs: 1000,
-        watch: [subjectsFor().instance(deadId)],
+        watch: [subjectsFor().instance('calc', deadId)],
       });
       await sleep(500);
       // Sub-millisecond wall-clock time, comparable across processes of this machine.

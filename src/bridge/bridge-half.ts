@@ -1,4 +1,4 @@
-import type { Msg, Subscription } from 'nats';
+import type { Subscription } from 'nats';
 import {
   Dispatcher,
   InstanceRouter,
@@ -8,7 +8,13 @@ import {
   type Unsubscribe,
 } from '../core/index.js';
 import type { InstanceView, SwitchboardError } from '../protocol/index.js';
-import { type ConnectionOptions, SiteLink } from '../transport/index.js';
+import {
+  type CallRequest,
+  type ConnectionOptions,
+  type ListenContext,
+  SiteLink,
+  takeCalls,
+} from '../transport/index.js';
 import { newId } from '../util/index.js';
 import type { RouteAdvert, RouteChanges } from './route-table.js';
 
@@ -18,6 +24,13 @@ export type SiteView =
   | { kind: 'service'; service: string; instances: InstanceView[] }
   /** The connection to the site is down: nothing is reachable through it. */
   | { kind: 'lost' };
+
+/** What a half does with a call arriving on one of its routes. */
+export type RouteCallHandler = (
+  route: RouteAdvert,
+  call: CallRequest,
+  receivedAt: number,
+) => void | Promise<void>;
 
 /** Timings of a bridge half. */
 export interface HalfTimings {
@@ -52,6 +65,8 @@ export class BridgeHalf {
   connected = true;
 
   readonly #id = newId(10);
+  /** Proof of ownership of every route this half registers. */
+  readonly #secret = newId(24);
   readonly #resolver: Resolver;
   readonly #registrar: Registrar;
   readonly #timings: HalfTimings;
@@ -59,7 +74,7 @@ export class BridgeHalf {
   readonly #stops: Unsubscribe[] = [];
   #refresh: ReturnType<typeof setInterval> | undefined;
   #onView: ((view: SiteView) => void) | undefined;
-  #onCall: ((route: RouteAdvert, msg: Msg) => void) | undefined;
+  #onCall: RouteCallHandler | undefined;
   #dirtyAll = false;
   readonly #dirty = new Set<string>();
   #working = false;
@@ -158,8 +173,13 @@ export class BridgeHalf {
   }
 
   /** Sets what happens to calls arriving on the routes this half advertises. */
-  onCall(handler: (route: RouteAdvert, msg: Msg) => void): void {
+  onCall(handler: RouteCallHandler): void {
     this.#onCall = handler;
+  }
+
+  #doorContext(): ListenContext {
+    const { conn, codec } = this.link;
+    return { nc: conn.nc, codec, logger: conn.peerLog, site: () => this.site };
   }
 
   /** Registers added routes with the site's broker and deregisters removed ones. */
@@ -176,11 +196,9 @@ export class BridgeHalf {
     for (const route of changes.added) {
       if (this.#routes.has(route.key) || nc.isClosed()) continue;
       const id = `${this.#id}-${newId(8)}`;
-      const sub = nc.subscribe(subjects.instance(id), {
-        callback: (err, msg) => {
-          if (!err) this.#onCall?.(route, msg);
-        },
-      });
+      const sub = takeCalls(this.#doorContext(), subjects.route(route.service, id), (call, at) =>
+        this.#onCall?.(route, call, at),
+      );
       this.#routes.set(route.key, { id, sub });
       void this.#registrar.add({
         id,
@@ -189,6 +207,7 @@ export class BridgeHalf {
         methods: route.methods,
         metadata: { bridge: this.#id },
         heartbeatMs: this.#timings.heartbeatMs,
+        secret: this.#secret,
         route: { site: route.site, path: route.path },
       });
       logger.info(`advertised route to ${describeRoute(route)} at ${this.where}`);

@@ -1,11 +1,4 @@
-import type { Msg } from 'nats';
-import { isCancelNotice, readCallMeta, type SwitchboardError } from '../protocol/index.js';
-import {
-  answerCallError,
-  answerWith,
-  type ConnectionOptions,
-  headersOf,
-} from '../transport/index.js';
+import { answerWith, type CallRequest, type ConnectionOptions } from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf, type SiteView } from './bridge-half.js';
 import { globFilter } from './policy.js';
@@ -170,8 +163,8 @@ export class Bridge extends Closeable {
     // Routes at the local side lead to remote services: calls arriving there go out, and back.
     const outward = this.#relay(this.local, this.remote, this.#imports);
     const inward = this.#relay(this.remote, this.local, this.#exports);
-    this.local.onCall((route, msg) => this.#onCall(this.local, outward, route, msg));
-    this.remote.onCall((route, msg) => this.#onCall(this.remote, inward, route, msg));
+    this.local.onCall((route, call, at) => this.#onCall(this.local, outward, route, call, at));
+    this.remote.onCall((route, call, at) => this.#onCall(this.remote, inward, route, call, at));
     this.remote.watch((view) => this.local.advertise(apply(intoLocal, view)));
     this.local.watch((view) => this.remote.advertise(apply(intoRemote, view)));
     this.#logger.info(`bridge linked site '${localSite}' and site '${remoteSite}'`);
@@ -190,27 +183,18 @@ export class Bridge extends Closeable {
   }
 
   /** A call arrived at `near` on one of its routes: relay it, and pass the reply back. */
-  #onCall(near: BridgeHalf, relay: Relay, route: RouteAdvert, msg: Msg): void {
-    const received = Date.now();
-    const { conn, codec } = near.link;
-    const headers = headersOf(msg);
-    let meta: ReturnType<typeof readCallMeta>;
-    try {
-      meta = readCallMeta(headers);
-    } catch (err) {
-      conn.logger.warn(`rejected a call on a route at ${near.where}: ${(err as Error).message}`);
-      try {
-        answerCallError(conn.nc, msg, codec, err as SwitchboardError);
-      } catch (replyErr) {
-        conn.logger.warn(`cannot answer a relayed call: ${(replyErr as Error).message}`);
-      }
-      return;
-    }
+  async #onCall(
+    near: BridgeHalf,
+    relay: Relay,
+    route: RouteAdvert,
+    call: CallRequest,
+    receivedAt: number,
+  ): Promise<void> {
     // Cancellation does not cross bridges; the deadline still bounds the call.
-    if (isCancelNotice(headers)) return;
-    void relay
-      .relay(route, meta, msg.data, received)
-      .then((reply) => answerWith(conn.nc, msg, codec, reply, conn.logger));
+    if (call.cancel) return;
+    const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
+    const { conn, codec } = near.link;
+    answerWith(conn.nc, call, codec, reply, conn.peerLog);
   }
 }
 

@@ -5,10 +5,10 @@ import {
   type BrokerInfo,
   ErrorCode,
   errorReplyHeaders,
-  type InstanceView,
   isCancelNotice,
   type ListReply,
   type LookupReply,
+  lastToken,
   NAME_PATTERN,
   PROTOCOL_VERSION,
   parse,
@@ -28,7 +28,13 @@ import {
 } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
 import { Forwarder } from './forwarder.js';
-import { Registry, type RegistryChange } from './registry.js';
+import {
+  DEFAULT_REGISTRY_LIMITS,
+  fitting,
+  Registry,
+  type RegistryChange,
+  type RegistryLimits,
+} from './registry.js';
 
 /** Options of a {@link Broker}. */
 export interface BrokerOptions extends ConnectionOptions {
@@ -56,6 +62,8 @@ export interface BrokerOptions extends ConnectionOptions {
    * @default the NATS server's max_payload
    */
   maxPayload?: number;
+  /** What the registry accepts (instances, methods, metadata, heartbeat range); see {@link RegistryLimits}. */
+  limits?: Partial<RegistryLimits>;
 }
 
 function checkOptions(options: BrokerOptions): void {
@@ -72,6 +80,20 @@ function checkOptions(options: BrokerOptions): void {
   }
   if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
     throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
+  }
+  for (const [field, value] of Object.entries(options.limits ?? {})) {
+    if (!(field in DEFAULT_REGISTRY_LIMITS)) {
+      throw new TypeError(`broker option 'limits.${field}' is not a registry limit`);
+    }
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(
+        `broker option 'limits.${field}' must be a positive integer (got ${value})`,
+      );
+    }
+  }
+  const { minHeartbeatMs, maxHeartbeatMs } = { ...DEFAULT_REGISTRY_LIMITS, ...options.limits };
+  if (minHeartbeatMs > maxHeartbeatMs) {
+    throw new TypeError(`broker option 'limits.minHeartbeatMs' exceeds 'limits.maxHeartbeatMs'`);
   }
 }
 
@@ -99,6 +121,8 @@ export class Broker extends Closeable {
   readonly #link: SiteLink;
   readonly #forwarder: Forwarder;
   readonly #maxPayload: number;
+  /** Room for the instances of one reply: the server's max_payload, less framing. */
+  readonly #replyBytes: number;
   readonly #subs: Subscription[] = [];
   readonly #sweeper: ReturnType<typeof setInterval>;
 
@@ -108,7 +132,11 @@ export class Broker extends Closeable {
     const { conn } = link;
     this.site = options.site;
     this.id = options.id ?? newId();
-    this.registry = new Registry({ site: this.site, leaseFactor: options.leaseFactor });
+    this.registry = new Registry({
+      site: this.site,
+      leaseFactor: options.leaseFactor,
+      limits: options.limits,
+    });
     this.#forwarder = new Forwarder(
       this.registry,
       link.invoker,
@@ -116,21 +144,29 @@ export class Broker extends Closeable {
       conn.subjects,
     );
     this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
+    this.#replyBytes = Math.max(4096, (conn.nc.info?.max_payload ?? 1024 * 1024) - 4096);
     const s = conn.subjects;
     const ctx: ListenContext = {
       nc: conn.nc,
       codec: link.codec,
-      logger: conn.logger,
+      logger: conn.peerLog,
       site: () => this.site,
     };
+    for (const [kind, subjects] of [
+      ['service', s.services],
+      ['route', s.routes],
+    ] as const) {
+      this.#subs.push(
+        listen(ctx, subjects.all.register, (m) => this.#onRegister(m, kind)),
+        listen(ctx, subjects.all.heartbeat, (m) => this.#onHeartbeat(m)),
+        listen(ctx, subjects.all.deregister, (m) => this.#onDeregister(m)),
+      );
+    }
     this.#subs.push(
-      listen(ctx, s.register, (m) => this.#onRegister(m)),
-      listen(ctx, s.heartbeat, (m) => this.#onHeartbeat(m)),
-      listen(ctx, s.deregister, (m) => this.#onDeregister(m)),
       listen(ctx, s.lookup, (m) => this.#onLookup(m), s.brokerQueue),
       listen(ctx, s.list, (m) => this.#onList(m), s.brokerQueue),
       listen(ctx, s.info, (m) => this.#onInfo(m), s.brokerQueue),
-      listen(ctx, s.call, (m) => this.#onCall(m), s.brokerQueue),
+      listen(ctx, s.callAll, (m) => this.#onCall(m), s.brokerQueue),
     );
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 250);
     this.#sweeper.unref();
@@ -164,8 +200,20 @@ export class Broker extends Closeable {
     return parser(this.#link.codec.decode(msg.data));
   }
 
-  #onRegister(msg: Msg): void {
+  /**
+   * A registration: of a server on the services subjects, of a bridge's
+   * route on the routes subjects (which only bridges' credentials may use).
+   * The service named by the subject must be the one registered.
+   */
+  #onRegister(msg: Msg, kind: 'service' | 'route'): void {
     const { instance } = this.#decode(msg, parse.registerRequest);
+    checkSubjectService(msg.subject, instance.service);
+    if (kind === 'service' && instance.route) {
+      throw refused(`a route registers on ${this.#link.conn.subjects.routes.all.register}`);
+    }
+    if (kind === 'route' && !instance.route) {
+      throw refused(`a route registration must say where the route leads (instance.route)`);
+    }
     this.#publishChange(this.registry.register(instance));
     if (msg.reply) {
       const reply: RegisterReply = {
@@ -179,10 +227,11 @@ export class Broker extends Closeable {
   }
 
   #onHeartbeat(msg: Msg): void {
-    const { id } = this.#decode(msg, parse.heartbeat);
-    if (!this.registry.heartbeat(id)) {
+    const { id, secret } = this.#decode(msg, parse.heartbeat);
+    const service = lastToken(msg.subject);
+    if (!this.registry.heartbeat({ id, secret, service })) {
       // We do not know it (we restarted, or its lease ran out): ask it to register again.
-      this.#publish(this.#link.conn.subjects.control(id), {
+      this.#publish(this.#link.conn.subjects.control(service, id), {
         v: PROTOCOL_VERSION,
         kind: 'reregister',
       });
@@ -190,27 +239,29 @@ export class Broker extends Closeable {
   }
 
   #onDeregister(msg: Msg): void {
-    const { id } = this.#decode(msg, parse.deregister);
-    this.#publishChange(this.registry.deregister(id));
+    const { id, secret } = this.#decode(msg, parse.deregister);
+    this.#publishChange(
+      this.registry.deregister(id, { id, secret, service: lastToken(msg.subject) }),
+    );
   }
 
   #onLookup(msg: Msg): void {
     const req = this.#decode(msg, parse.lookupRequest);
-    const instances = this.registry.lookup(req.service, req.version) as InstanceView[];
+    const found = this.registry.lookup(req.service, req.version);
+    const { instances, truncated } = fitting(found, this.#replyBytes);
     const reply: LookupReply = { v: PROTOCOL_VERSION, site: this.site, instances };
-    const departedFrom =
-      instances.length === 0 ? this.registry.departedFrom(req.service) : undefined;
+    const departedFrom = found.length === 0 ? this.registry.departedFrom(req.service) : undefined;
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
+    if (truncated) reply.truncated = true;
     respondValue(msg, this.#link.codec, reply);
   }
 
+  /** One page of the listing (each fits in one NATS message). */
   #onList(msg: Msg): void {
-    this.#decode(msg, parse.listRequest);
-    const reply: ListReply = {
-      v: PROTOCOL_VERSION,
-      site: this.site,
-      services: this.registry.list(),
-    };
+    const { after } = this.#decode(msg, parse.listRequest);
+    const page = this.registry.listPage(after, this.#replyBytes);
+    const reply: ListReply = { v: PROTOCOL_VERSION, site: this.site, services: page.services };
+    if (page.next !== undefined) reply.next = page.next;
     respondValue(msg, this.#link.codec, reply);
   }
 
@@ -236,9 +287,10 @@ export class Broker extends Closeable {
     const received = Date.now();
     const headers = headersOf(msg);
     const meta = readCallMeta(headers);
+    checkSubjectService(msg.subject, meta.service);
     if (isCancelNotice(headers)) return this.#forwarder.cancel(meta);
     if (!msg.reply) {
-      this.#link.conn.logger.warn('dropped a call without reply subject', {
+      this.#link.conn.peerLog.warn('dropped a call without reply subject', {
         service: meta.service,
       });
       return;
@@ -282,7 +334,7 @@ export class Broker extends Closeable {
       id: change.view.id,
       site: change.view.site,
     };
-    this.#publish(this.#link.conn.subjects.registryEvents, event);
+    this.#publish(this.#link.conn.subjects.registryEvents(event.service), event);
   }
 
   #announce(kind: BrokerEvent['kind']): void {
@@ -297,3 +349,15 @@ export class Broker extends Closeable {
 }
 
 const ERROR_HEADERS = errorReplyHeaders().forNats();
+
+function refused(message: string): SwitchboardError {
+  return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+}
+
+/** The service token of a subject must name the service the message is about. */
+function checkSubjectService(subject: string, service: string): void {
+  const token = lastToken(subject);
+  if (token !== service) {
+    throw refused(`the subject names service '${token}' but the message is about '${service}'`);
+  }
+}

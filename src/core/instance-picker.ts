@@ -53,9 +53,11 @@ export class InstanceRouter {
     return new InstancePicker(this, meta.site);
   }
 
-  /** The subject an instance takes calls on. */
+  /** The subject an instance takes calls on (a route's, when it is one). */
   subject(instance: InstanceView): string {
-    return this.#subjects.instance(instance.id);
+    return instance.hops > 0
+      ? this.#subjects.route(instance.service, instance.id)
+      : this.#subjects.instance(instance.service, instance.id);
   }
 
   /** The instances hosted at `site`. */

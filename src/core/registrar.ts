@@ -1,10 +1,12 @@
-import type { InstanceRegistration } from '../protocol/index.js';
+import { type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 import type { BrokerClient, Unsubscribe } from './types.js';
 
 interface Entry {
   readonly registration: InstanceRegistration;
   registered: boolean;
+  /** Why the last attempt failed, when a broker refused it. */
+  refusal: SwitchboardError | undefined;
   /** Resolved at the next confirmation. */
   waiters: Array<(ok: boolean) => void>;
   attempt: Promise<boolean> | undefined;
@@ -58,6 +60,15 @@ export class Registrar {
     return new Promise((resolve) => entry.waiters.push(resolve));
   }
 
+  /**
+   * Why a broker refused the last registration of `id` (`BAD_REQUEST` past
+   * a limit, `FORBIDDEN` when another holds the id, `UNAVAILABLE` when the
+   * registry is full); undefined when none did.
+   */
+  refusal(id: string): SwitchboardError | undefined {
+    return this.#entries.get(id)?.refusal;
+  }
+
   /** Instances held. */
   get size(): number {
     return this.#entries.size;
@@ -75,9 +86,10 @@ export class Registrar {
     const entry: Entry = {
       registration: { ...registration, heartbeatMs: this.#heartbeatMs },
       registered: false,
+      refusal: undefined,
       waiters: [],
       attempt: undefined,
-      stopReregister: this.#brokers.onReregister(id, () => {
+      stopReregister: this.#brokers.onReregister(registration, () => {
         this.#logger.info('broker asked to register again', { id });
         entry.registered = false;
         void this.#register(entry, this.#heartbeatMs);
@@ -94,7 +106,7 @@ export class Registrar {
     this.#entries.delete(id);
     for (const wake of entry.waiters.splice(0)) wake(false);
     entry.stopReregister();
-    this.#brokers.deregister(id);
+    this.#brokers.deregister(entry.registration);
   }
 
   /** Deregisters everything and stops heartbeating. */
@@ -115,7 +127,7 @@ export class Registrar {
 
   #beat(): void {
     for (const entry of this.#entries.values()) {
-      if (entry.registered) this.#brokers.heartbeat(entry.registration.id);
+      if (entry.registered) this.#brokers.heartbeat(entry.registration);
       else void this.#register(entry, this.#heartbeatMs);
     }
   }
@@ -135,11 +147,12 @@ export class Registrar {
       const ack = await this.#brokers.register(registration, timeoutMs);
       // Removed while the request was in flight: the broker must forget it again.
       if (this.#entries.get(registration.id) !== entry) {
-        this.#brokers.deregister(registration.id);
+        this.#brokers.deregister(registration);
         return false;
       }
       this.#site = ack.site;
       entry.registered = true;
+      entry.refusal = undefined;
       for (const wake of entry.waiters.splice(0)) wake(true);
       this.#logger.info('registered', {
         service: registration.service,
@@ -149,10 +162,20 @@ export class Registrar {
       });
       return true;
     } catch (err) {
-      this.#logger.debug('registration failed', {
-        id: registration.id,
-        error: (err as Error).message,
-      });
+      // A broker's own answer names its site; a failure to reach one does not.
+      const refused = err instanceof SwitchboardError && err.site !== undefined;
+      if (refused) {
+        entry.refusal = err;
+        this.#logger.warn(`registration refused: ${err.message}`, {
+          id: registration.id,
+          code: err.code,
+        });
+      } else {
+        this.#logger.debug('registration failed', {
+          id: registration.id,
+          error: (err as Error).message,
+        });
+      }
       return false;
     }
   }

@@ -121,13 +121,16 @@ export interface BrokerClient {
   lookup(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution>;
   list(timeoutMs: number): Promise<SiteListing>;
   info(timeoutMs: number): Promise<BrokerIdentity>;
+  /** Registers a server's instance, or a bridge's route (one with `route` set). */
   register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;
-  heartbeat(id: string): void;
-  deregister(id: string): void;
+  /** Renews the lease of an instance this process registered. */
+  heartbeat(instance: InstanceRegistration): void;
+  /** Removes an instance this process registered. */
+  deregister(instance: InstanceRegistration): void;
   onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe;
   onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe;
-  /** A broker asks instance `id` to register again (it does not know it). */
-  onReregister(id: string, listener: () => void): Unsubscribe;
+  /** A broker asks `instance` to register again (it does not know it). */
+  onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe;
   onLinkState(listener: (state: LinkState) => void): Unsubscribe;
   /** Stops every listener. */
   close(): void;

@@ -1,4 +1,4 @@
-import type { Msg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   type CallMeta,
   type Codec,
@@ -8,7 +8,7 @@ import {
   SwitchboardError,
   toSwitchboardError,
 } from '../protocol/index.js';
-import { answerCall, publishError } from '../transport/index.js';
+import { answerCall, type CallRequest, publishError } from '../transport/index.js';
 import type { Logger } from '../util/index.js';
 import type { Outcome } from './call-context.js';
 
@@ -45,11 +45,12 @@ export class CallReplier {
     this.#logger = logger;
   }
 
-  /** Answers `msg` (a call) with `outcome`; `meta` is undefined when the call's headers were unreadable. */
-  answer(msg: Msg, meta: CallMeta | undefined, outcome: Outcome): void {
-    if (!msg.reply) return;
+  /** Answers `call` with `outcome`. */
+  answer(call: CallRequest, outcome: Outcome): void {
+    if (!call.msg.reply) return;
+    const { meta } = call;
     if (outcome.kind !== 'result') {
-      this.#sendError(msg, this.#describe(outcome, meta));
+      this.#sendError(call, this.#describe(outcome, meta));
       return;
     }
     let body: Uint8Array;
@@ -57,34 +58,34 @@ export class CallReplier {
       body = this.#codec.encode(outcome.value);
     } catch (err) {
       const message = `cannot encode the result: ${(err as Error).message}`;
-      this.#sendError(msg, this.#stamp(ErrorCode.INTERNAL, message, meta));
+      this.#sendError(call, this.#stamp(ErrorCode.INTERNAL, message, meta));
       return;
     }
     if (body.length > this.#maxPayload) {
       const message = `result of ${body.length} bytes exceeds the limit of ${this.#maxPayload}`;
-      this.#sendError(msg, this.#stamp(ErrorCode.PAYLOAD_TOO_LARGE, message, meta));
+      this.#sendError(call, this.#stamp(ErrorCode.PAYLOAD_TOO_LARGE, message, meta));
       return;
     }
-    const refusal = this.#send(msg, body, undefined);
+    const refusal = this.#send(call, body, undefined);
     if (refusal !== undefined) {
       // NATS refused the result (too large for the server, or the connection closed).
       const cause = publishError(refusal.error, `reply of ${this.#origin.service}`);
-      this.#sendError(msg, this.#stamp(cause.code, cause.message, meta));
+      this.#sendError(call, this.#stamp(cause.code, cause.message, meta));
     }
   }
 
-  #sendError(msg: Msg, err: SwitchboardError): void {
-    this.#send(msg, this.#codec.encode(err.toData()), errorReplyHeaders());
+  #sendError(call: CallRequest, err: SwitchboardError): void {
+    this.#send(call, this.#codec.encode(err.toData()), errorReplyHeaders());
   }
 
   /** Sends one answer; when NATS refuses it, says why (and logs it). */
   #send(
-    msg: Msg,
+    call: CallRequest,
     body: Uint8Array,
     headers: HeaderBlock | undefined,
   ): { error: unknown } | undefined {
     try {
-      answerCall(this.#nc, msg, body, headers);
+      answerCall(this.#nc, call, body, headers);
       return undefined;
     } catch (error) {
       this.#logger.warn(`cannot send a reply: ${(error as Error).message}`);
@@ -93,7 +94,7 @@ export class CallReplier {
   }
 
   /** An error raised here after the handler ran: completion `yes`. */
-  #stamp(code: ErrorCode, message: string, meta: CallMeta | undefined): SwitchboardError {
+  #stamp(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {
     return new SwitchboardError(code, message, { ...this.#where(meta), completed: 'yes' });
   }
 
@@ -102,10 +103,7 @@ export class CallReplier {
    * handler threw means the call was carried out (`yes`), even a
    * SwitchboardError from a nested call; a refusal keeps its completion.
    */
-  #describe(
-    outcome: Exclude<Outcome, { kind: 'result' }>,
-    meta: CallMeta | undefined,
-  ): SwitchboardError {
+  #describe(outcome: Exclude<Outcome, { kind: 'result' }>, meta: CallMeta): SwitchboardError {
     const where = this.#where(meta);
     const thrown = outcome.kind === 'thrown' ? outcome.thrown : outcome.error;
     const err = toSwitchboardError(thrown, { ...where, completed: 'yes' });
@@ -121,11 +119,7 @@ export class CallReplier {
     });
   }
 
-  #where(meta: CallMeta | undefined) {
-    return {
-      site: this.#origin.site(),
-      service: this.#origin.service,
-      path: meta?.path as string[] | undefined,
-    };
+  #where(meta: CallMeta) {
+    return { site: this.#origin.site(), service: this.#origin.service, path: meta.path };
   }
 }

@@ -14,8 +14,12 @@ import {
 } from '../core/index.js';
 import {
   type CallMeta,
+  describeValue,
   ErrorCode,
   type InstanceView,
+  MAX_BUDGET_MS,
+  NAME_PATTERN,
+  parseRange,
   SwitchboardError,
 } from '../protocol/index.js';
 import { type ConnectionOptions, SiteLink } from '../transport/index.js';
@@ -150,6 +154,7 @@ export class Client extends Closeable {
       site = service.slice(at + 1);
       service = service.slice(0, at);
     }
+    checkTarget(service, method, site, options.version);
     const { codec } = this.#link;
     const body = codec.encode(args);
     if (body.length > this.#maxPayload) {
@@ -171,7 +176,7 @@ export class Client extends Closeable {
     const call: FailoverCall = {
       meta,
       body,
-      deadline: options.deadline ?? Date.now() + (options.timeoutMs ?? this.#timeoutMs),
+      deadline: deadlineOf(options, this.#timeoutMs),
       signal: options.signal,
       idempotent: options.idempotent ?? false,
     };
@@ -187,7 +192,8 @@ export class Client extends Closeable {
    * broker then picks another) only where that is safe, a few times at most.
    */
   #viaBrokerCall(call: FailoverCall): Promise<CallReply> {
-    const picker = new RepeatPicker(this.#link.conn.subjects.call, BROKER_ATTEMPTS, this.site);
+    const subject = this.#link.conn.subjects.call(call.meta.service);
+    const picker = new RepeatPicker(subject, BROKER_ATTEMPTS, this.site);
     return failover(this.#link.invoker, call, picker);
   }
 
@@ -210,6 +216,36 @@ export class Client extends Closeable {
     this.#resolver.close();
     await this.#link.close();
   }
+}
+
+/**
+ * Checks what a call names before any of it is written into a header:
+ * `BAD_REQUEST` (completion `no`) names the part that is wrong.
+ */
+function checkTarget(
+  service: string,
+  method: string,
+  site: string | undefined,
+  range: string | undefined,
+): void {
+  const refuse = (what: string, value: string) =>
+    new SwitchboardError(ErrorCode.BAD_REQUEST, `${what} ${describeValue(value)} is not valid`, {
+      completed: 'no',
+      service,
+    });
+  if (!NAME_PATTERN.test(service)) throw refuse('service name', service);
+  if (!NAME_PATTERN.test(method)) throw refuse('method name', method);
+  if (site !== undefined && !NAME_PATTERN.test(site)) throw refuse('site name', site);
+  if (range !== undefined && (range.includes(';') || parseRange(range) === undefined)) {
+    throw refuse('version range', range);
+  }
+}
+
+/** The call's deadline: its own, or now plus its timeout, at most {@link MAX_BUDGET_MS} away. */
+function deadlineOf(options: CallOptions, defaultTimeoutMs: number): number {
+  const now = Date.now();
+  const deadline = options.deadline ?? now + (options.timeoutMs ?? defaultTimeoutMs);
+  return Math.min(deadline, now + MAX_BUDGET_MS);
 }
 
 /** How many times a thin client sends one call through the broker at most. */

@@ -1,17 +1,20 @@
-import type { Msg, Subscription } from 'nats';
+import type { Subscription } from 'nats';
 import { Registrar } from '../core/index.js';
 import {
   type CallMeta,
   ErrorCode,
   ID_PATTERN,
   type InstanceRegistration,
-  isCancelNotice,
   isValidVersion,
   NAME_PATTERN,
-  readCallMeta,
   SwitchboardError,
 } from '../protocol/index.js';
-import { type ConnectionOptions, headersOf, SiteLink } from '../transport/index.js';
+import {
+  type CallRequest,
+  type ConnectionOptions,
+  SiteLink,
+  takeCalls,
+} from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
 import { Admission } from './admission.js';
 import type { AdmittedCall, Outcome } from './call-context.js';
@@ -146,6 +149,7 @@ export class ServerProxy extends Closeable {
       methods: [...this.#handlers.keys()],
       metadata: service.metadata ?? {},
       heartbeatMs,
+      secret: newId(24),
     };
     this.#registrar = new Registrar(link.brokers, conn.logger, heartbeatMs);
     this.#replier = new CallReplier(
@@ -155,11 +159,11 @@ export class ServerProxy extends Closeable {
       { service: this.service, site: () => this.#registrar.site },
       conn.logger,
     );
-    this.#callSub = conn.nc.subscribe(conn.subjects.instance(this.instanceId), {
-      callback: (err, msg) => {
-        if (!err) this.#onCall(msg);
-      },
-    });
+    this.#callSub = takeCalls(
+      { nc: conn.nc, codec: link.codec, logger: conn.peerLog, site: () => this.#registrar.site },
+      conn.subjects.instance(this.service, this.instanceId),
+      (call, receivedAt) => this.#onCall(call, receivedAt),
+    );
   }
 
   /**
@@ -196,10 +200,17 @@ export class ServerProxy extends Closeable {
       options.registerTimeoutMs ?? 2000,
     );
     if (!registered) {
+      const refusal = server.#registrar.refusal(server.instanceId);
+      if (refusal?.code === ErrorCode.BAD_REQUEST) {
+        // Past a limit of the broker: no attempt will do better.
+        await server.close();
+        throw refusal;
+      }
       link.conn.logger.warn(
         'no broker confirmed the registration yet; retrying in the background',
         {
           service: service.name,
+          ...(refusal ? { refused: refusal.message } : {}),
         },
       );
     }
@@ -240,22 +251,11 @@ export class ServerProxy extends Closeable {
   }
 
   /** Checks a call as it arrives; the admission queue takes it from there. */
-  #onCall(msg: Msg): void {
-    const received = Date.now();
-    let meta: CallMeta;
-    try {
-      meta = readCallMeta(headersOf(msg));
-    } catch (err) {
-      this.#link.conn.logger.warn(`rejected call: ${(err as Error).message}`);
-      return this.#replier.answer(msg, undefined, refused(err as SwitchboardError));
-    }
-    if (isCancelNotice(headersOf(msg))) return this.#admission.cancel(meta.callId);
+  #onCall(call: CallRequest, receivedAt: number): void {
+    const { meta, msg } = call;
+    if (call.cancel) return this.#admission.cancel(meta.callId);
     const refuse = (code: ErrorCode, message: string): void =>
-      this.#replier.answer(
-        msg,
-        meta,
-        refused(new SwitchboardError(code, message, { completed: 'no' })),
-      );
+      this.#replier.answer(call, refused(new SwitchboardError(code, message, { completed: 'no' })));
     const handler = this.#handlers.get(meta.method);
     if (meta.service !== this.service) {
       return refuse(
@@ -279,14 +279,16 @@ export class ServerProxy extends Closeable {
     try {
       args = this.#link.codec.decode(msg.data);
     } catch (err) {
-      this.#link.conn.logger.warn(`rejected call to ${meta.method}: ${(err as Error).message}`);
-      return this.#replier.answer(msg, meta, refused(err as SwitchboardError));
+      this.#link.conn.peerLog.warn(`rejected a call: ${(err as Error).message}`, {
+        method: meta.method,
+      });
+      return this.#replier.answer(call, refused(err as SwitchboardError));
     }
     if (args === undefined) args = [];
     if (!Array.isArray(args)) {
       return refuse(ErrorCode.BAD_REQUEST, 'call arguments must be a msgpack array');
     }
-    this.#admission.admit(new IncomingCall(this.#replier, msg, meta, handler, args, received));
+    this.#admission.admit(new IncomingCall(this.#replier, call, handler, args, receivedAt));
   }
 }
 
@@ -295,22 +297,21 @@ class IncomingCall implements AdmittedCall {
   readonly meta: CallMeta;
   readonly deadline: number;
   readonly #replier: CallReplier;
-  readonly #msg: Msg;
+  readonly #call: CallRequest;
   readonly #handler: Handler;
   readonly #args: unknown[];
 
   constructor(
     replier: CallReplier,
-    msg: Msg,
-    meta: CallMeta,
+    call: CallRequest,
     handler: Handler,
     args: unknown[],
-    received: number,
+    receivedAt: number,
   ) {
-    this.meta = meta;
-    this.deadline = received + meta.budgetMs;
+    this.meta = call.meta;
+    this.deadline = receivedAt + call.meta.budgetMs;
     this.#replier = replier;
-    this.#msg = msg;
+    this.#call = call;
     this.#handler = handler;
     this.#args = args;
   }
@@ -321,7 +322,7 @@ class IncomingCall implements AdmittedCall {
   }
 
   answer(outcome: Outcome): void {
-    this.#replier.answer(this.#msg, this.meta, outcome);
+    this.#replier.answer(this.#call, outcome);
   }
 }
 

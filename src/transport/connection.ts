@@ -12,7 +12,7 @@ import {
   SwitchboardError,
   subjectsFor,
 } from '../protocol/index.js';
-import { type Logger, silentLogger } from '../util/index.js';
+import { type Logger, silentLogger, throttled } from '../util/index.js';
 
 /** TLS files for the NATS connection. */
 export interface TlsFiles {
@@ -71,6 +71,11 @@ export interface SiteConnection {
   readonly nc: NatsConnection;
   readonly subjects: Subjects;
   readonly logger: Logger;
+  /**
+   * The same logger, held to a few lines of each kind per window: for what
+   * peers can make us say as often as they like (bad input).
+   */
+  readonly peerLog: Logger;
   /** Closes the connection if this component opened it; leaves a borrowed one open. */
   release(): Promise<void>;
 }
@@ -82,8 +87,9 @@ export async function openSiteConnection(
 ): Promise<SiteConnection> {
   const subjects = subjectsFor(options.prefix ?? DEFAULT_PREFIX);
   const logger = options.logger ?? silentLogger;
+  const peerLog = throttled(logger);
   if (options.connection) {
-    return { nc: options.connection, subjects, logger, release: async () => {} };
+    return { nc: options.connection, subjects, logger, peerLog, release: async () => {} };
   }
   let nc: NatsConnection;
   try {
@@ -100,6 +106,7 @@ export async function openSiteConnection(
     nc,
     subjects,
     logger,
+    peerLog,
     release: async () => {
       if (!nc.isClosed()) await nc.close();
     },

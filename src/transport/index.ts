@@ -1,16 +1,21 @@
 export { readReply } from './call-reply.js';
+export {
+  answerCall,
+  answerCallError,
+  type CallRequest,
+  readCallRequest,
+} from './call-request.js';
 export * from './connection.js';
 export { NatsBrokerClient } from './nats-broker-client.js';
 export { NatsInvoker } from './nats-invoker.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';
 export {
-  answerCall,
-  answerCallError,
   answerWith,
   type ListenContext,
   listen,
   respondError,
   respondValue,
+  takeCalls,
 } from './replies.js';
 export { publishError, RequestChannel, type RequestParams } from './request-channel.js';
 export { SiteLink } from './site-link.js';

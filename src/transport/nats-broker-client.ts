@@ -16,6 +16,7 @@ import {
   type InstanceRegistration,
   PROTOCOL_VERSION,
   parse,
+  type ServiceView,
   SwitchboardError,
 } from '../protocol/index.js';
 import { readReply } from './call-reply.js';
@@ -46,7 +47,7 @@ export class NatsBrokerClient implements BrokerClient {
     this.#channel = channel;
     this.#codec = codec;
     this.#instanceEvents = new EventStream((emit) =>
-      this.#listen(conn.subjects.registryEvents, (msg) => {
+      this.#listen(conn.subjects.registryEventsAll, (msg) => {
         const e = parse.registryEvent(codec.decode(msg.data));
         emit({ kind: e.kind, service: e.service, id: e.id, site: e.site });
       }),
@@ -76,11 +77,31 @@ export class NatsBrokerClient implements BrokerClient {
     });
   }
 
+  /**
+   * The whole listing, page after page (each page is one message, so a
+   * registry of any size is listed). Each page gets `timeoutMs`. A service
+   * version split across pages is joined again.
+   */
   async list(timeoutMs: number): Promise<SiteListing> {
-    const reply = parse.listReply(
-      await this.#request(this.#conn.subjects.list, { v: PROTOCOL_VERSION }, timeoutMs),
-    );
-    return this.#learn({ site: reply.site, services: reply.services });
+    const services: ServiceView[] = [];
+    let site = '';
+    let after: string | undefined;
+    for (let pages = 0; pages < MAX_LIST_PAGES; pages++) {
+      const body = after === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, after };
+      const page = parse.listReply(await this.#request(this.#conn.subjects.list, body, timeoutMs));
+      site = page.site;
+      for (const service of page.services) {
+        const last = services.at(-1);
+        if (last && last.name === service.name && last.version === service.version) {
+          last.instances.push(...service.instances);
+        } else {
+          services.push(service);
+        }
+      }
+      if (page.next === undefined || page.next === after) break;
+      after = page.next;
+    }
+    return this.#learn({ site, services });
   }
 
   async info(timeoutMs: number): Promise<BrokerIdentity> {
@@ -92,18 +113,19 @@ export class NatsBrokerClient implements BrokerClient {
 
   async register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck> {
     const body = { v: PROTOCOL_VERSION, instance };
-    const reply = parse.registerReply(
-      await this.#request(this.#conn.subjects.register, body, timeoutMs),
-    );
+    const subject = this.#kind(instance).register(instance.service);
+    const reply = parse.registerReply(await this.#request(subject, body, timeoutMs));
     return this.#learn({ site: reply.site, brokerId: reply.brokerId, leaseMs: reply.leaseMs });
   }
 
-  heartbeat(id: string): void {
-    this.#publish(this.#conn.subjects.heartbeat, { v: PROTOCOL_VERSION, id });
+  heartbeat(instance: InstanceRegistration): void {
+    const { id, secret, service } = instance;
+    this.#publish(this.#kind(instance).heartbeat(service), { v: PROTOCOL_VERSION, id, secret });
   }
 
-  deregister(id: string): void {
-    this.#publish(this.#conn.subjects.deregister, { v: PROTOCOL_VERSION, id });
+  deregister(instance: InstanceRegistration): void {
+    const { id, secret, service } = instance;
+    this.#publish(this.#kind(instance).deregister(service), { v: PROTOCOL_VERSION, id, secret });
   }
 
   onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe {
@@ -114,8 +136,9 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#brokerEvents.add(listener);
   }
 
-  onReregister(id: string, listener: () => void): Unsubscribe {
-    const sub = this.#listen(this.#conn.subjects.control(id), (msg) => {
+  onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
+    const subject = this.#conn.subjects.control(instance.service, instance.id);
+    const sub = this.#listen(subject, (msg) => {
       parse.control(this.#codec.decode(msg.data));
       listener();
     });
@@ -138,6 +161,11 @@ export class NatsBrokerClient implements BrokerClient {
     this.#status?.stop();
     this.#linkListeners.clear();
     for (const sub of [...this.#subs]) this.#unsubscribe(sub);
+  }
+
+  /** Where registrations of this kind of instance go: a server's, or a bridge's route. */
+  #kind(instance: InstanceRegistration) {
+    return instance.route ? this.#conn.subjects.routes : this.#conn.subjects.services;
   }
 
   /** Remembers the site named by a broker's answer. */
@@ -183,7 +211,7 @@ export class NatsBrokerClient implements BrokerClient {
     const ctx: ListenContext = {
       nc: this.#conn.nc,
       codec: this.#codec,
-      logger: this.#conn.logger,
+      logger: this.#conn.peerLog,
       site: () => this.#site,
     };
     const sub = listen(ctx, subject, handler);
@@ -204,6 +232,9 @@ export class NatsBrokerClient implements BrokerClient {
     }
   }
 }
+
+/** Pages of a listing read at most (a broker that keeps sending cursors is cut off). */
+const MAX_LIST_PAGES = 10_000;
 
 /** One subscription shared by many listeners, made on the first one. */
 class EventStream<T> {

@@ -6,7 +6,7 @@ import {
   cancelHeaders,
   ErrorCode,
   Header,
-  type Subjects,
+  lastToken,
   SwitchboardError,
 } from '../protocol/index.js';
 import { readReply } from './call-reply.js';
@@ -65,7 +65,7 @@ export class NatsInvoker implements Invoker {
         : new SwitchboardError(ErrorCode.INTERNAL, String(thrown), { completed: 'maybe' });
     const message =
       e.code === ErrorCode.UNAVAILABLE && e.completed === 'no'
-        ? `${meta.service}.${meta.method}: ${this.#nobody(subject)} (${e.message})`
+        ? `${meta.service}.${meta.method}: ${this.#nobody(subject, meta)} (${e.message})`
         : e.message;
     const error = new SwitchboardError(e.code, message, {
       completed: e.completed,
@@ -78,10 +78,10 @@ export class NatsInvoker implements Invoker {
   }
 
   /** Who did not answer, in words (a caller never sees subjects). */
-  #nobody(subject: string): string {
+  #nobody(subject: string, meta: CallMeta): string {
     const { subjects } = this.#conn;
-    if (subject === subjects.call) return 'no broker of this site answered';
-    return `instance ${instanceOf(subjects, subject)} did not answer`;
+    if (subject === subjects.call(meta.service)) return 'no broker of this site answered';
+    return `instance ${lastToken(subject)} did not answer`;
   }
 
   /** Tells the instance that the caller gave up, so its handler's signal aborts. */
@@ -89,9 +89,4 @@ export class NatsInvoker implements Invoker {
     if (this.#conn.nc.isClosed()) return;
     this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta).forNats() });
   }
-}
-
-function instanceOf(subjects: Subjects, subject: string): string {
-  const prefix = subjects.instance('');
-  return subject.startsWith(prefix) ? subject.slice(prefix.length) : subject;
 }

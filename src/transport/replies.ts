@@ -1,49 +1,9 @@
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { CallReply } from '../core/index.js';
-import {
-  type Codec,
-  ErrorCode,
-  errorReplyHeaders,
-  Header,
-  HeaderBlock,
-  SwitchboardError,
-} from '../protocol/index.js';
+import { type Codec, ErrorCode, errorReplyHeaders, SwitchboardError } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
-import { headersOf } from './received-headers.js';
+import { answerCall, answerCallError, type CallRequest, readCallRequest } from './call-request.js';
 import { publishError } from './request-channel.js';
-
-const EMPTY = new Uint8Array(0);
-
-/**
- * Sends the answer to a call: to the message's reply subject or, for a call a
- * broker forwarded, to the caller's subject in `sb-reply`, with an empty notice
- * to the broker that the call ended. Throws what NATS throws (too large, closed).
- */
-export function answerCall(
-  nc: NatsConnection,
-  msg: Msg,
-  body: Uint8Array,
-  headers: HeaderBlock | MsgHdrs | undefined,
-): void {
-  const replyTo = headersOf(msg)?.get(Header.replyTo);
-  const natsHeaders = headers instanceof HeaderBlock ? headers.forNats() : headers;
-  if (replyTo) {
-    nc.publish(replyTo, body, { headers: natsHeaders });
-    msg.respond(EMPTY);
-  } else {
-    msg.respond(body, { headers: natsHeaders });
-  }
-}
-
-/** Answers a call with an error (see {@link answerCall}). */
-export function answerCallError(
-  nc: NatsConnection,
-  msg: Msg,
-  codec: Codec,
-  err: SwitchboardError,
-): void {
-  answerCall(nc, msg, codec.encode(err.toData()), errorReplyHeaders());
-}
 
 /**
  * Passes a {@link CallReply} on to the caller of `msg` (a relay or a
@@ -54,21 +14,21 @@ export function answerCallError(
  */
 export function answerWith(
   nc: NatsConnection,
-  msg: Msg,
+  call: Pick<CallRequest, 'msg' | 'replyTo'>,
   codec: Codec,
   reply: CallReply,
   logger: Logger,
 ): void {
   try {
-    if (reply.ok) answerCall(nc, msg, reply.body, undefined);
-    else if (reply.body) answerCall(nc, msg, reply.body, errorReplyHeaders());
-    else answerCallError(nc, msg, codec, reply.error);
+    if (reply.ok) answerCall(nc, call, reply.body, undefined);
+    else if (reply.body) answerCall(nc, call, reply.body, errorReplyHeaders());
+    else answerCallError(nc, call, codec, reply.error);
     return;
   } catch (err) {
     logger.warn(`cannot pass a reply on: ${(err as Error).message}`);
     if (!reply.ok) return;
     const cause = publishError(err, 'the result');
-    answerWith(nc, msg, codec, failed(cause.code, cause.message), logger);
+    answerWith(nc, call, codec, failed(cause.code, cause.message), logger);
   }
 }
 
@@ -108,24 +68,100 @@ export function listen(
   queue?: string,
 ): Subscription {
   const fail = (thrown: unknown, msg: Msg): void => {
-    const err =
-      thrown instanceof SwitchboardError
-        ? thrown
-        : new SwitchboardError(ErrorCode.INTERNAL, `internal error: ${String(thrown)}`, {
-            completed: 'maybe',
-            cause: thrown,
-          });
-    const level = err.code === ErrorCode.INTERNAL ? 'error' : 'warn';
-    ctx.logger[level](`rejected message on ${msg.subject}: ${err.message}`, { code: err.code });
+    const err = rejection(ctx, thrown, msg);
     if (!msg.reply) return;
     const data = err.toData();
     data.site ??= ctx.site();
     try {
       msg.respond(ctx.codec.encode(data), { headers: errorReplyHeaders().forNats() });
     } catch (replyErr) {
-      ctx.logger.error('cannot send error reply', { error: String(replyErr) });
+      ctx.logger.error('cannot send an error reply', { error: String(replyErr) });
     }
   };
+  return guardedSubscription(ctx, subject, queue, (msg) => {
+    try {
+      const done = handler(msg);
+      if (done) done.catch((thrown: unknown) => fail(thrown, msg));
+    } catch (thrown) {
+      fail(thrown, msg);
+    }
+  });
+}
+
+/**
+ * Subscribes `handler` to the calls arriving on `subject` (an instance's or a
+ * route's): each is read and checked once ({@link readCallRequest}); a call
+ * that cannot be read is answered `BAD_REQUEST` on its reply subject (never
+ * on a subject it names), and whatever the handler throws or rejects with
+ * becomes the call's error answer and a log line, never a crash.
+ */
+export function takeCalls(
+  ctx: ListenContext,
+  subject: string,
+  handler: (call: CallRequest, receivedAt: number) => void | Promise<void>,
+): Subscription {
+  return guardedSubscription(ctx, subject, undefined, (msg) => {
+    const receivedAt = Date.now();
+    let call: CallRequest;
+    try {
+      call = readCallRequest(msg);
+    } catch (thrown) {
+      const err = rejection(ctx, thrown, msg);
+      if (msg.reply) answerError(ctx, { msg, replyTo: undefined }, err);
+      return;
+    }
+    const fail = (thrown: unknown): void => {
+      if (!call.cancel) answerError(ctx, call, rejection(ctx, thrown, msg));
+    };
+    try {
+      const done = handler(call, receivedAt);
+      if (done) done.catch(fail);
+    } catch (thrown) {
+      fail(thrown);
+    }
+  });
+}
+
+/** Logs why a message was rejected (held to a few lines per kind), as a SwitchboardError. */
+function rejection(ctx: ListenContext, thrown: unknown, msg: Msg): SwitchboardError {
+  const err =
+    thrown instanceof SwitchboardError
+      ? thrown
+      : new SwitchboardError(ErrorCode.INTERNAL, `internal error: ${String(thrown)}`, {
+          completed: 'maybe',
+          cause: thrown,
+        });
+  const level = err.code === ErrorCode.INTERNAL ? 'error' : 'warn';
+  ctx.logger[level](`rejected a message: ${err.message}`, { subject: msg.subject, code: err.code });
+  return err;
+}
+
+function answerError(
+  ctx: ListenContext,
+  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  err: SwitchboardError,
+): void {
+  if (!call.msg.reply) return;
+  const data =
+    err.site === undefined ? SwitchboardError.fromData({ ...err.toData(), site: ctx.site() }) : err;
+  try {
+    answerCallError(ctx.nc, call, ctx.codec, data);
+  } catch (replyErr) {
+    ctx.logger.error('cannot send an error reply', { error: String(replyErr) });
+  }
+}
+
+/**
+ * A subscription whose callback can never throw into nats.js's reader (which
+ * would stop the connection reading anything more): the handler is run under
+ * a catch-all that logs.
+ */
+function guardedSubscription(
+  ctx: ListenContext,
+  subject: string,
+  queue: string | undefined,
+  handler: (msg: Msg) => void,
+): Subscription {
   return ctx.nc.subscribe(subject, {
     queue,
     callback: (natsErr, msg) => {
@@ -134,10 +170,9 @@ export function listen(
         return;
       }
       try {
-        const done = handler(msg);
-        if (done) done.catch((thrown: unknown) => fail(thrown, msg));
+        handler(msg);
       } catch (thrown) {
-        fail(thrown, msg);
+        ctx.logger.error(`a message on ${subject} could not be handled: ${String(thrown)}`);
       }
     },
   });

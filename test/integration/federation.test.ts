@@ -9,6 +9,7 @@ import {
   Client,
   Codec,
   calculatorService,
+  type InstanceView,
   parse,
   serve,
   subjectsFor,
@@ -71,11 +72,11 @@ function whereService(site: string) {
  * Sends a call with a hand-written `sb-call` header straight to a route
  * instance (as a hostile client could), and returns the error it gets back.
  */
-async function craftedCall(url: string, routeId: string, sbCall: string) {
+async function craftedCall(url: string, route: InstanceView, sbCall: string) {
   const nc = track(await connect({ servers: url }));
   const h = headers();
   h.set('sb-call', sbCall);
-  const reply = await nc.request(subjectsFor().instance(routeId), encode([]), {
+  const reply = await nc.request(subjectsFor().route(route.service, route.id), encode([]), {
     headers: h,
     timeout: 2000,
   });
@@ -283,7 +284,7 @@ describe('federation', () => {
     const client = track(await Client.connect({ nats: a.url }));
     await reachable(client, 'calculator', 'b');
     const [route] = await client.lookup('calculator');
-    expect(await craftedCall(a.url, route!.id, '1;x1;where;site;2000;a;b;')).toMatchObject({
+    expect(await craftedCall(a.url, route!, '1;x1;where;site;2000;a;b;')).toMatchObject({
       code: 'FORBIDDEN',
       service: 'where',
       site: 'a',
@@ -355,7 +356,7 @@ describe('federation', () => {
     await reachable(atB, 'calculator', 'a');
     expect((await atB.lookup('where')).length).toBe(0);
     const [route] = await atB.lookup('calculator');
-    expect(await craftedCall(b.url, route!.id, '1;x2;where;site;2000;b;a;')).toMatchObject({
+    expect(await craftedCall(b.url, route!, '1;x2;where;site;2000;b;a;')).toMatchObject({
       code: 'FORBIDDEN',
       service: 'where',
       site: 'b',

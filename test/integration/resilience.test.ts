@@ -1,4 +1,3 @@
-import { encode } from '@msgpack/msgpack';
 import { connect } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
@@ -9,7 +8,7 @@ import {
   calculatorService,
   serve,
 } from '../../src/internal.js';
-import { eventually, failure, startSite, track } from './helpers.js';
+import { eventually, failure, registerRaw, startSite, track } from './helpers.js';
 
 /** A broker whose connection can be cut without any goodbye, as when its process is killed. */
 async function killableBroker(url: string, site: string) {
@@ -275,22 +274,7 @@ describe('resilience', () => {
   test('raw registrations - a stale entry whose instance is gone is skipped by direct clients', async () => {
     const site = await startSite('a');
     track(await serve(calculatorService(), { nats: site.url }));
-    const nc = await connect({ servers: site.url });
-    await nc.request(
-      'sb.broker.register',
-      encode({
-        v: 1,
-        instance: {
-          id: 'gone',
-          service: 'calculator',
-          version: '1.0.0',
-          methods: ['add'],
-          metadata: {},
-          heartbeatMs: 60_000,
-        },
-      }),
-    );
-    await nc.close();
+    await registerRaw(site.url, { id: 'gone', service: 'calculator' });
     const client = track(await Client.connect({ nats: site.url, policy: 'round-robin' }));
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => client.proxy<Calculator>('calculator').add(i, 0)),

@@ -22,7 +22,7 @@ const codec = new Codec();
 async function standInBroker(url: string, code: ErrorCode, completed: Completion) {
   const nc: NatsConnection = track(await connect({ servers: url }));
   const seen: string[] = [];
-  nc.subscribe(subjectsFor().call, {
+  nc.subscribe(subjectsFor().callAll, {
     callback: (_err, msg) => {
       seen.push(msg.headers?.get('sb-call') ?? '');
       const err = new SwitchboardError(code, 'stand-in', { completed });

@@ -36,6 +36,7 @@ import {
   ErrorCode,
   type InstanceRegistration,
   type InstanceView,
+  lastToken,
   Registry,
   type RegistryChange,
   SwitchboardError,
@@ -92,6 +93,8 @@ export type InstanceFn = (call: OutgoingCall) => CallReply | Promise<CallReply>;
 /** One call the invoker sent. */
 export interface SentCall {
   subject: string;
+  /** The last token of the subject: the instance (or route) id it went to. */
+  to: string;
   meta: CallMeta;
   timeoutMs: number;
   replyTo: string | undefined;
@@ -103,24 +106,26 @@ export class MemoryInvoker implements Invoker {
   readonly cancels: Array<{ subject: string; callId: string }> = [];
   readonly #instances = new Map<string, InstanceFn>();
 
-  /** Makes `fn` answer calls sent to `subject`. */
-  on(subject: string, fn: InstanceFn): void {
-    this.#instances.set(subject, fn);
+  /** Makes `fn` answer calls sent to `target`: a whole subject, or its last token (an instance id). */
+  on(target: string, fn: InstanceFn): void {
+    this.#instances.set(target, fn);
   }
 
-  /** Stops answering on `subject` (calls there get "no responders"). */
-  off(subject: string): void {
-    this.#instances.delete(subject);
+  /** Stops answering on `target` (calls there get "no responders"). */
+  off(target: string): void {
+    this.#instances.delete(target);
   }
 
   invoke(subject: string, call: OutgoingCall): Promise<CallReply> {
+    const to = lastToken(subject);
     this.sent.push({
       subject,
+      to,
       meta: { ...call.meta, path: [...call.meta.path] },
       timeoutMs: call.timeoutMs,
       replyTo: call.replyTo,
     });
-    const fn = this.#instances.get(subject);
+    const fn = this.#instances.get(subject) ?? this.#instances.get(to);
     if (!fn) return Promise.resolve(failure(ErrorCode.UNAVAILABLE, 'no', 'no responders'));
     return Promise.resolve(fn(call));
   }
@@ -177,13 +182,13 @@ export class MemoryBrokerClient implements BrokerClient {
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
   }
 
-  heartbeat(id: string): void {
-    this.heartbeats.push(id);
-    this.registry.heartbeat(id);
+  heartbeat(instance: InstanceRegistration): void {
+    this.heartbeats.push(instance.id);
+    this.registry.heartbeat(instance);
   }
 
-  deregister(id: string): void {
-    this.#publish(this.registry.deregister(id));
+  deregister(instance: InstanceRegistration): void {
+    this.#publish(this.registry.deregister(instance.id, instance));
   }
 
   onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe {
@@ -196,7 +201,8 @@ export class MemoryBrokerClient implements BrokerClient {
     return () => this.#brokerListeners.delete(listener);
   }
 
-  onReregister(id: string, listener: () => void): Unsubscribe {
+  onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
+    const { id } = instance;
     let set = this.#reregister.get(id);
     if (!set) {
       set = new Set();
@@ -280,8 +286,17 @@ export function registration(
     methods: ['m'],
     metadata: {},
     heartbeatMs: 1000,
+    secret: SECRET,
     ...fields,
   };
+}
+
+/** The secret every registration of these tests holds its instance by. */
+export const SECRET = 'test-secret-0123456789';
+
+/** The subject instance `id` of `service` takes calls on. */
+export function instanceSubject(service: string, id: string): string {
+  return subjects.instance(service, id);
 }
 
 /** Registers an instance directly in the registry (no event), returning its view. */

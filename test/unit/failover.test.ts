@@ -40,18 +40,16 @@ function call(service: string, fields: Partial<FailoverCall> = {}): FailoverCall
   };
 }
 
-const at = (id: string) => subjects.instance(id);
-
 describe('failover', () => {
   test('failover - a result from the instance ends the call, with the whole budget and this site as origin', async () => {
     const { brokers, invoker, dispatcher, balancer } = clientAt('a');
     seed(brokers, 'i1', 'calc');
-    invoker.on(at('i1'), () => result(3));
+    invoker.on('i1', () => result(3));
     const reply = await dispatcher.dispatch(call('calc'));
     expect(resultOf(reply)).toBe(3);
     expect(invoker.sent).toHaveLength(1);
     expect(invoker.sent[0]).toMatchObject({
-      subject: at('i1'),
+      to: 'i1',
       timeoutMs: 1000,
       meta: { budgetMs: 1000, path: ['a'], site: undefined },
     });
@@ -61,7 +59,7 @@ describe('failover', () => {
   test('failover - the budget sent is what is left of the deadline', async () => {
     const { brokers, invoker, dispatcher } = clientAt();
     seed(brokers, 'i1', 'calc');
-    invoker.on(at('i1'), () => result(1));
+    invoker.on('i1', () => result(1));
     await dispatcher.dispatch(call('calc', { deadline: NOW + 737 }));
     expect(invoker.sent[0]?.meta.budgetMs).toBe(737);
     expect(invoker.sent[0]?.timeoutMs).toBe(737);
@@ -71,11 +69,11 @@ describe('failover', () => {
     const { brokers, invoker, dispatcher, resolver, balancer } = clientAt();
     seed(brokers, 'i1', 'calc');
     seed(brokers, 'i2', 'calc');
-    invoker.on(at('i1'), () => {
+    invoker.on('i1', () => {
       vi.setSystemTime(NOW + 40);
       return failure(ErrorCode.UNAVAILABLE, 'no', 'no responders');
     });
-    invoker.on(at('i2'), () => {
+    invoker.on('i2', () => {
       vi.setSystemTime(NOW + 40);
       return failure(ErrorCode.UNAVAILABLE, 'no', 'no responders');
     });
@@ -84,7 +82,7 @@ describe('failover', () => {
       call('calc', { meta: callMeta('calc', { callId: 'x' }) }),
     );
     expect(errorOf(first).code).toBe(ErrorCode.UNAVAILABLE);
-    expect(invoker.sent.map((s) => s.subject).sort()).toEqual([at('i1'), at('i2')]);
+    expect(invoker.sent.map((s) => s.to).sort()).toEqual(['i1', 'i2']);
     expect(invoker.sent[1]?.meta.budgetMs).toBe(960);
     expect(errorOf(first).message).toMatch(/no live instance of 'calc'/);
     // Both were forgotten by the cache; the registry still lists them.
@@ -95,7 +93,7 @@ describe('failover', () => {
   test('failover - an instance found gone leaves the service known: UNAVAILABLE, never SERVICE_NOT_FOUND', async () => {
     const { brokers, invoker, dispatcher } = clientAt('a');
     seed(brokers, 'i1', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
-    invoker.on(at('i1'), () => failure(ErrorCode.UNAVAILABLE, 'no', 'no responders'));
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'no', 'no responders'));
     expect(errorOf(await dispatcher.dispatch(call('calc'))).code).toBe(ErrorCode.UNAVAILABLE);
     const again = errorOf(await dispatcher.dispatch(call('calc')));
     expect(again.code).toBe(ErrorCode.UNAVAILABLE);
@@ -107,8 +105,8 @@ describe('failover', () => {
     seed(brokers, 'i1', 'calc');
     seed(brokers, 'i2', 'calc');
     const busy = errorReply(ErrorCode.UNAVAILABLE, 'no', 'server busy');
-    invoker.on(at('i1'), () => busy);
-    invoker.on(at('i2'), () => busy);
+    invoker.on('i1', () => busy);
+    invoker.on('i2', () => busy);
     const reply = await dispatcher.dispatch(call('calc'));
     expect(invoker.sent).toHaveLength(2);
     expect(errorOf(reply).message).toMatch(/server busy/);
@@ -119,8 +117,8 @@ describe('failover', () => {
     const { brokers, invoker, dispatcher } = clientAt();
     seed(brokers, 'i1', 'calc');
     seed(brokers, 'i2', 'calc');
-    invoker.on(at('i1'), () => failure(ErrorCode.TIMEOUT, 'maybe'));
-    invoker.on(at('i2'), () => failure(ErrorCode.TIMEOUT, 'maybe'));
+    invoker.on('i1', () => failure(ErrorCode.TIMEOUT, 'maybe'));
+    invoker.on('i2', () => failure(ErrorCode.TIMEOUT, 'maybe'));
     const reply = await dispatcher.dispatch(call('calc'));
     expect(errorOf(reply)).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'maybe' });
     expect(invoker.sent).toHaveLength(1);
@@ -132,19 +130,19 @@ describe('failover', () => {
     seed(brokers, 'i2', 'calc');
     let calls = 0;
     const flaky = () => (calls++ === 0 ? failure(ErrorCode.UNAVAILABLE, 'maybe') : result('ok'));
-    invoker.on(at('i1'), flaky);
-    invoker.on(at('i2'), flaky);
+    invoker.on('i1', flaky);
+    invoker.on('i2', flaky);
     const reply = await dispatcher.dispatch(call('calc', { idempotent: true }));
     expect(resultOf(reply)).toBe('ok');
-    expect(new Set(invoker.sent.map((s) => s.subject)).size).toBe(2);
+    expect(new Set(invoker.sent.map((s) => s.to)).size).toBe(2);
   });
 
   test('failover - a code that is not retryable is never retried, whatever its completion', async () => {
     const { brokers, invoker, dispatcher } = clientAt();
     seed(brokers, 'i1', 'calc');
     seed(brokers, 'i2', 'calc');
-    invoker.on(at('i1'), () => errorReply(ErrorCode.BAD_REQUEST, 'no'));
-    invoker.on(at('i2'), () => errorReply(ErrorCode.BAD_REQUEST, 'no'));
+    invoker.on('i1', () => errorReply(ErrorCode.BAD_REQUEST, 'no'));
+    invoker.on('i2', () => errorReply(ErrorCode.BAD_REQUEST, 'no'));
     const reply = await dispatcher.dispatch(call('calc', { idempotent: true }));
     expect(errorOf(reply).code).toBe(ErrorCode.BAD_REQUEST);
     expect(invoker.sent).toHaveLength(1);
@@ -154,7 +152,7 @@ describe('failover', () => {
     const { brokers, invoker, dispatcher } = clientAt();
     seed(brokers, 'i1', 'calc');
     const thrown = errorReply(ErrorCode.APPLICATION, 'yes', 'divide by zero');
-    invoker.on(at('i1'), () => thrown);
+    invoker.on('i1', () => thrown);
     expect(await dispatcher.dispatch(call('calc'))).toBe(thrown);
   });
 
@@ -183,13 +181,13 @@ describe('failover', () => {
     const { brokers, invoker, dispatcher } = clientAt('a');
     seed(brokers, 'local', 'calc');
     seed(brokers, 'toB', 'calc', { route: { site: 'b', path: ['b'] } });
-    invoker.on(at('local'), () => result('a'));
-    invoker.on(at('toB'), () => result('b'));
+    invoker.on('local', () => result('a'));
+    invoker.on('toB', () => result('b'));
     const reply = await dispatcher.dispatch(
       call('calc', { meta: callMeta('calc', { site: 'b' }) }),
     );
     expect(resultOf(reply)).toBe('b');
-    expect(invoker.sent.map((s) => [s.subject, s.meta.site])).toEqual([[at('toB'), 'b']]);
+    expect(invoker.sent.map((s) => [s.to, s.meta.site])).toEqual([['toB', 'b']]);
   });
 
   test('failover - a pinned site with no instance is SERVICE_NOT_FOUND at that site', async () => {
@@ -205,7 +203,7 @@ describe('failover', () => {
   test('failover - a remote route keeps the call heading for the site it chose', async () => {
     const { brokers, invoker, dispatcher } = clientAt('a');
     seed(brokers, 'toC', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
-    invoker.on(at('toC'), () => result(1));
+    invoker.on('toC', () => result(1));
     await dispatcher.dispatch(call('calc'));
     expect(invoker.sent[0]?.meta).toMatchObject({ site: 'c', path: ['a'] });
   });
@@ -214,8 +212,8 @@ describe('failover', () => {
     const { brokers, invoker, dispatcher } = clientAt('a');
     seed(brokers, 'far', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
     seed(brokers, 'near', 'calc', { route: { site: 'b', path: ['b'] } });
-    invoker.on(at('far'), () => result('far'));
-    invoker.on(at('near'), () => result('near'));
+    invoker.on('far', () => result('far'));
+    invoker.on('near', () => result('near'));
     for (let i = 0; i < 3; i++)
       expect(resultOf(await dispatcher.dispatch(call('calc')))).toBe('near');
   });
@@ -223,7 +221,7 @@ describe('failover', () => {
   test('failover - a deadline already passed sends nothing and is TIMEOUT with completion no', async () => {
     const { brokers, invoker, dispatcher } = clientAt('a');
     seed(brokers, 'i1', 'calc');
-    invoker.on(at('i1'), () => result(1));
+    invoker.on('i1', () => result(1));
     const err = errorOf(await dispatcher.dispatch(call('calc', { deadline: NOW })));
     expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
     expect(invoker.sent).toHaveLength(0);
@@ -237,8 +235,8 @@ describe('failover', () => {
       vi.setSystemTime(NOW + 2000);
       return failure(ErrorCode.UNAVAILABLE, 'no', 'no responders');
     };
-    invoker.on(at('i1'), gone);
-    invoker.on(at('i2'), gone);
+    invoker.on('i1', gone);
+    invoker.on('i2', gone);
     const err = errorOf(await dispatcher.dispatch(call('calc')));
     expect(err.message).toMatch(/no responders/);
     expect(invoker.sent).toHaveLength(1);
@@ -255,15 +253,15 @@ describe('failover', () => {
 
   test('failover - a thin client asks its broker at most three times, and only when that is safe', async () => {
     const invoker = new MemoryInvoker();
-    invoker.on(subjects.call, () => errorReply(ErrorCode.UNAVAILABLE, 'no'));
+    invoker.on(subjects.call('calc'), () => errorReply(ErrorCode.UNAVAILABLE, 'no'));
     const c = call('calc');
-    const reply = await failover(invoker, c, new RepeatPicker(subjects.call, 3, 'a'));
+    const reply = await failover(invoker, c, new RepeatPicker(subjects.call('calc'), 3, 'a'));
     expect(errorOf(reply).code).toBe(ErrorCode.UNAVAILABLE);
     expect(invoker.sent).toHaveLength(3);
 
     const once = new MemoryInvoker();
-    once.on(subjects.call, () => errorReply(ErrorCode.UNAVAILABLE, 'maybe'));
-    await failover(once, call('calc'), new RepeatPicker(subjects.call, 3, 'a'));
+    once.on(subjects.call('calc'), () => errorReply(ErrorCode.UNAVAILABLE, 'maybe'));
+    await failover(once, call('calc'), new RepeatPicker(subjects.call('calc'), 3, 'a'));
     expect(once.sent).toHaveLength(1);
   });
 

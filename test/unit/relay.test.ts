@@ -17,7 +17,6 @@ import {
   result,
   resultOf,
   seed,
-  subjects,
 } from '../support/memory-site.js';
 
 const NOW = frozenClock();
@@ -27,7 +26,7 @@ function relayAB(fields: Partial<RelayDirection> = {}) {
   const far = new MemoryBrokerClient('b');
   const invoker = new MemoryInvoker();
   seed(far, 'toC', 'calc', { route: { site: 'c', path: ['c'] } });
-  invoker.on(subjects.instance('toC'), () => result('from c'));
+  invoker.on('toC', () => result('from c'));
   const relay = new Relay({
     nearSite: 'a',
     farSite: 'b',
@@ -130,7 +129,7 @@ describe('relay', () => {
   test('relay - an error reply from the far side comes back untouched', async () => {
     const { relay, invoker } = relayAB();
     const thrown = errorReply(ErrorCode.APPLICATION, 'yes', 'boom');
-    invoker.on(subjects.instance('toC'), () => thrown);
+    invoker.on('toC', () => thrown);
     expect(await relay.relay(ROUTE, incoming(), args(), NOW)).toBe(thrown);
   });
 });
