@@ -233,7 +233,15 @@ describe('cli', () => {
 
   test('cli - call gives up at --timeout with TIMEOUT', async () => {
     // The handler would sleep past the test's own timeout: only --timeout can end the call in time.
-    const slow = await run(['call', 'calculator.sleep', '60000', '--timeout', '200', '--nats', url]);
+    const slow = await run([
+      'call',
+      'calculator.sleep',
+      '60000',
+      '--timeout',
+      '200',
+      '--nats',
+      url,
+    ]);
     expect(slow.code).toBe(1);
     expect(slow.stderr).toMatch(/^TIMEOUT: /m);
   });
