@@ -152,21 +152,22 @@ export class Broker extends Closeable {
       logger: conn.peerLog,
       site: () => this.site,
     };
+    const queue = { queue: s.brokerQueue };
     for (const [kind, subjects] of [
       ['service', s.services],
       ['route', s.routes],
     ] as const) {
       this.#subs.push(
         listen(ctx, subjects.all.register, (m) => this.#onRegister(m, kind)),
-        listen(ctx, subjects.all.heartbeat, (m) => this.#onHeartbeat(m)),
-        listen(ctx, subjects.all.deregister, (m) => this.#onDeregister(m)),
+        listen(ctx, subjects.all.heartbeat, (m) => this.#onHeartbeat(m), NOTICES),
+        listen(ctx, subjects.all.deregister, (m) => this.#onDeregister(m), NOTICES),
       );
     }
     this.#subs.push(
-      listen(ctx, s.lookup, (m) => this.#onLookup(m), s.brokerQueue),
-      listen(ctx, s.list, (m) => this.#onList(m), s.brokerQueue),
-      listen(ctx, s.info, (m) => this.#onInfo(m), s.brokerQueue),
-      listen(ctx, s.callAll, (m) => this.#onCall(m), s.brokerQueue),
+      listen(ctx, s.lookup, (m) => this.#onLookup(m), queue),
+      listen(ctx, s.list, (m) => this.#onList(m), queue),
+      listen(ctx, s.info, (m) => this.#onInfo(m), queue),
+      listen(ctx, s.callAll, (m) => this.#onCall(m), queue),
     );
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 250);
     this.#sweeper.unref();
@@ -349,6 +350,9 @@ export class Broker extends Closeable {
 }
 
 const ERROR_HEADERS = errorReplyHeaders().forNats();
+
+/** Heartbeats and deregistrations are notices: a rejected one is logged, never answered. */
+const NOTICES = { answers: false };
 
 function refused(message: string): SwitchboardError {
   return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });

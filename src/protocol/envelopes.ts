@@ -160,7 +160,7 @@ export interface ControlMessage {
 // Validation
 
 function bad(message: string): SwitchboardError {
-  return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+  return SwitchboardError.refusal(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
 }
 
 /** A value from the network, described for an error message without running any of its code. */

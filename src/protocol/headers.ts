@@ -117,7 +117,7 @@ export function callHeaders(meta: CallMeta, ...extra: Array<[string, string]>): 
 }
 
 function bad(message: string): SwitchboardError {
-  return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+  return SwitchboardError.refusal(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
 }
 
 /**

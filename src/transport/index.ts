@@ -12,6 +12,7 @@ export { headersOf, readsRawHeaders } from './received-headers.js';
 export {
   answerWith,
   type ListenContext,
+  type ListenOptions,
   listen,
   respondError,
   respondValue,

@@ -214,7 +214,8 @@ export class NatsBrokerClient implements BrokerClient {
       logger: this.#conn.peerLog,
       site: () => this.#site,
     };
-    const sub = listen(ctx, subject, handler);
+    // Events and control messages are notices: nothing is answered.
+    const sub = listen(ctx, subject, handler, { answers: false });
     this.#subs.add(sub);
     return sub;
   }

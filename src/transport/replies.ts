@@ -56,20 +56,35 @@ export interface ListenContext {
   site: () => string | undefined;
 }
 
+/** How {@link listen} subscribes. */
+export interface ListenOptions {
+  /** Queue group: one member of the group gets each message. */
+  queue?: string;
+  /**
+   * Whether the subject takes requests, so that a rejected one is answered
+   * with an error. Subjects that only take published notices (events,
+   * heartbeats) answer nothing: one hostile message with a reply subject
+   * must not draw an answer from every listener.
+   * @default true
+   */
+  answers?: boolean;
+}
+
 /**
  * Subscribes `handler` to `subject`. Whatever the handler throws or rejects
- * with becomes an error reply (when the message has a reply subject) and a log
- * line, never a crash: bad input must not take a process down.
+ * with becomes an error reply (when the subject takes requests and the
+ * message has a reply subject) and a log line, never a crash: bad input must
+ * not take a process down.
  */
 export function listen(
   ctx: ListenContext,
   subject: string,
   handler: (msg: Msg) => void | Promise<void>,
-  queue?: string,
+  { queue, answers = true }: ListenOptions = {},
 ): Subscription {
   const fail = (thrown: unknown, msg: Msg): void => {
     const err = rejection(ctx, thrown, msg);
-    if (!msg.reply) return;
+    if (!answers || !msg.reply) return;
     const data = err.toData();
     data.site ??= ctx.site();
     try {

@@ -118,3 +118,18 @@ export async function registerRaw(url: string, reg: RawRegistration): Promise<Ms
     await nc.close();
   }
 }
+
+/** Something that happens once: `open()` it, and `opened` resolves. */
+export interface Latch {
+  readonly opened: Promise<void>;
+  open(): void;
+}
+
+/** A latch, to await a moment inside a handler instead of sleeping. */
+export function latch(): Latch {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}

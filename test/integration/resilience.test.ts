@@ -8,7 +8,7 @@ import {
   calculatorService,
   serve,
 } from '../../src/internal.js';
-import { eventually, failure, registerRaw, startSite, track } from './helpers.js';
+import { eventually, failure, latch, registerRaw, startSite, track } from './helpers.js';
 
 /** A broker whose connection can be cut without any goodbye, as when its process is killed. */
 async function killableBroker(url: string, site: string) {
@@ -124,8 +124,7 @@ describe('resilience', () => {
     const nc = track(await connect({ servers: site.url }));
     const broker = track(await Broker.start({ connection: nc, site: 'a' }));
     let runs = 0;
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
+    const started = latch();
     track(
       await serve(
         {
@@ -133,7 +132,7 @@ describe('resilience', () => {
           methods: {
             sleep: (ms: number) => {
               runs++;
-              started();
+              started.open();
               return new Promise((resolve) => setTimeout(() => resolve(ms), ms));
             },
           },
@@ -143,7 +142,7 @@ describe('resilience', () => {
     );
     const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
     const call = thin.call('slow', 'sleep', [300], { timeoutMs: 3000 });
-    await running;
+    await started.opened;
     await broker.close();
     expect(await call).toBe(300);
     expect(runs).toBe(1);
