@@ -287,6 +287,9 @@ stop() {
   done
   rm -f "$PIDFILE" "$SOCKET"
   restore_host
+  # The exec root holds runtime state only (sockets, containerd's config):
+  # remove it, unless a mount is still under it (never delete through one).
+  if ! awk '{print $5}' /proc/self/mountinfo | grep -q "^$RUN_DIR/"; then rm -rf "$RUN_DIR"; fi
 }
 
 status() {
