@@ -23,12 +23,24 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // Five processes under a stream of hostile frames: alone, so no
+          // other test's timers starve meanwhile.
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'docker',
           include: ['test/docker/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
