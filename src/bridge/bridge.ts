@@ -190,8 +190,11 @@ export class Bridge extends Closeable {
     call: CallRequest,
     receivedAt: number,
   ): Promise<void> {
-    // Cancellation does not cross bridges; the deadline still bounds the call.
-    if (call.cancel) return;
+    // A cancel notice follows the call across the link.
+    if (call.cancel) {
+      relay.cancel(call.meta);
+      return;
+    }
     const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);

@@ -100,6 +100,11 @@ export interface LookupReply {
    * last one was at. Callers then report `UNAVAILABLE` rather than `SERVICE_NOT_FOUND`.
    */
   departedFrom?: string;
+  /**
+   * Sites that hosted an instance of the service recently and host none now:
+   * a caller pinned to one of them reports `UNAVAILABLE`, not `SERVICE_NOT_FOUND`.
+   */
+  departedSites?: string[];
   /** Set when more instances exist than fit in one reply (the nearest are sent). */
   truncated?: boolean;
 }
@@ -140,6 +145,12 @@ export interface RegistryEvent {
   service: string;
   id: string;
   site: string;
+  /**
+   * For `down`: `expired` when the instance stopped heartbeating (it is
+   * gone: calls in flight to it will get no answer), `deregistered` for a
+   * clean stop (calls in flight are still answered).
+   */
+  reason?: 'expired' | 'deregistered';
 }
 
 /** Published by a broker when it starts (servers re-register) or stops. */
@@ -364,6 +375,9 @@ export const parse = {
     };
     const departedFrom = optStr(o, 'departedFrom', 'lookup reply');
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
+    if (field(o, 'departedSites') !== undefined) {
+      reply.departedSites = names(o, 'departedSites', 'lookup reply', 1024);
+    }
     if (field(o, 'truncated') === true) reply.truncated = true;
     return reply;
   },
@@ -408,6 +422,11 @@ export const parse = {
       service: name(o, 'service', 'registry event'),
       id: matching(o, 'id', 'registry event', ID_PATTERN),
       site: name(o, 'site', 'registry event'),
+      ...(field(o, 'reason') === 'expired'
+        ? { reason: 'expired' as const }
+        : field(o, 'reason') === 'deregistered'
+          ? { reason: 'deregistered' as const }
+          : {}),
     };
   },
   brokerEvent(value: unknown): BrokerEvent {

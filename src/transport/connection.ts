@@ -57,11 +57,35 @@ export interface ConnectionOptions {
    */
   waitForNats?: boolean;
   /**
-   * How long one connection attempt may take, in milliseconds.
-   * @default 20000
+   * How long one connection attempt may take, in milliseconds. Attempts
+   * repeat while the server is unreachable, so this also bounds how long a
+   * component takes to reconnect once a silent network partition heals.
+   * @default 2000
    */
   connectTimeoutMs?: number;
+  /**
+   * How often the connection pings its NATS server, in milliseconds. With
+   * {@link maxPingsOut} it says how soon a server gone silent (a partition
+   * that drops packets, without any reset) is noticed: after about
+   * `pingIntervalMs × (maxPingsOut + 1)`. nats.js would wait two minutes.
+   * @default 1000
+   */
+  pingIntervalMs?: number;
+  /**
+   * Pings left unanswered before the connection is deemed dead (and the
+   * component reconnects, failing the calls it had in flight).
+   * @default 2
+   */
+  maxPingsOut?: number;
 }
+
+/** Defaults of the connection timings (see {@link ConnectionOptions}). */
+export const CONNECTION_DEFAULTS = Object.freeze({
+  connectTimeoutMs: 2000,
+  pingIntervalMs: 1000,
+  maxPingsOut: 2,
+  reconnectWaitMs: 250,
+});
 
 /** The default NATS URL. */
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -121,10 +145,12 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
     name,
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    reconnectTimeWait: CONNECTION_DEFAULTS.reconnectWaitMs,
     waitOnFirstConnect: options.waitForNats ?? false,
+    timeout: options.connectTimeoutMs ?? CONNECTION_DEFAULTS.connectTimeoutMs,
+    pingInterval: options.pingIntervalMs ?? CONNECTION_DEFAULTS.pingIntervalMs,
+    maxPingOut: options.maxPingsOut ?? CONNECTION_DEFAULTS.maxPingsOut,
   };
-  if (options.connectTimeoutMs !== undefined) opts.timeout = options.connectTimeoutMs;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
   if (options.token !== undefined) opts.token = options.token;

@@ -18,5 +18,10 @@ export {
   respondValue,
   takeCalls,
 } from './replies.js';
-export { publishError, RequestChannel, type RequestParams } from './request-channel.js';
+export {
+  isLinkFailure,
+  publishError,
+  RequestChannel,
+  type RequestParams,
+} from './request-channel.js';
 export { SiteLink } from './site-link.js';

@@ -8,7 +8,6 @@ import { encode } from '@msgpack/msgpack';
 import { connect, headers, type Msg } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
-  Bridge,
   Broker,
   type Calculator,
   Client,
@@ -24,8 +23,8 @@ import {
   failure,
   latch,
   registerRaw,
+  startBridge,
   startSite,
-  type TestSite,
   track,
 } from './helpers.js';
 
@@ -59,12 +58,6 @@ function errorOf(msg: Msg) {
   return parse.errorData(codec.decode(msg.data));
 }
 
-async function bridged(a: TestSite, b: TestSite) {
-  const bridge = track(await Bridge.start({ local: { nats: a.url }, remote: { nats: b.url } }));
-  expect(await bridge.ready()).toBe(true);
-  return bridge;
-}
-
 describe('hostile peers', () => {
   test('deaf - a reply with a malformed header fails nothing but its own call: the client reads on', async () => {
     const site = await startSite('a');
@@ -92,7 +85,7 @@ describe('hostile peers', () => {
     const b = await startSite('b');
     await poisonedInstance(b.url, 'calculator');
     track(await serve(echo, { nats: b.url }));
-    await bridged(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await eventually(async () => (await client.lookup('echo')).length > 0, 5000, 'echo at a');
     await eventually(async () => (await client.lookup('calculator')).length > 0, 5000, 'route');
@@ -371,7 +364,7 @@ describe('hostile peers', () => {
         { nats: b.url },
       ),
     );
-    await bridged(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await eventually(async () => (await client.lookup('source')).length > 0, 5000, 'route');
     expect(await client.call('source', 'give', [10])).toHaveLength(10);

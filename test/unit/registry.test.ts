@@ -147,7 +147,9 @@ describe('registry', () => {
     expect(registry.expire()).toEqual([]);
     clock.advance(1);
     const first = registry.expire();
-    expect(first).toEqual([{ kind: 'down', view: expect.objectContaining({ id: 'fast' }) }]);
+    expect(first).toEqual([
+      { kind: 'down', view: expect.objectContaining({ id: 'fast' }), reason: 'expired' },
+    ]);
     registry.heartbeat(claim('slow'));
     clock.advance(1200); // t = 1500
     expect(registry.expire().map((c) => [c.kind, c.view.id])).toEqual([['down', 'mid']]);
@@ -202,7 +204,11 @@ describe('registry', () => {
     registry.register(reg('i1'));
     registry.register(reg('i2'));
     const change = registry.deregister('i1');
-    expect(change).toEqual({ kind: 'down', view: expect.objectContaining({ id: 'i1' }) });
+    expect(change).toEqual({
+      kind: 'down',
+      view: expect.objectContaining({ id: 'i1' }),
+      reason: 'deregistered',
+    });
     expect(registry.get('i1')).toBeUndefined();
     expect(ids(registry.lookup('calculator'))).toEqual(['i2']);
     expect(registry.size).toBe(1);
@@ -406,5 +412,41 @@ describe('registry', () => {
     expect(registry.lookup('svc42')).toHaveLength(perService - 11);
     expect(registry.heartbeat(claim('s42-i5'))).toBe(false);
     expect(registry.heartbeat(claim('s42-i50'))).toBe(true);
+  });
+});
+
+describe('registry - departures', () => {
+  test('registry - the sites a service left recently are remembered, per site', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('local'));
+    registry.register(reg('toB', { route: { site: 'b', path: ['b'] } }));
+    registry.register(reg('toC', { route: { site: 'c', path: ['b', 'c'] } }));
+    registry.deregister('toC');
+    expect(registry.departedSites('calculator')).toEqual(['c']);
+    expect(registry.departedFrom('calculator')).toBeUndefined();
+    registry.deregister('toB');
+    registry.deregister('local');
+    expect(registry.departedSites('calculator').sort()).toEqual(['a', 'b', 'c']);
+    expect(registry.departedFrom('calculator')).toBe('a');
+    registry.register(reg('toC2', { route: { site: 'c', path: ['b', 'c'] } }));
+    expect(registry.departedSites('calculator').sort()).toEqual(['a', 'b']);
+    registry.deregister('toC2');
+    clock.advance(600_001);
+    registry.expire();
+    expect(registry.departedSites('calculator')).toEqual([]);
+  });
+
+  test('registry - departures are forgotten after rememberDepartedMs', () => {
+    const clock = fakeClock();
+    const registry = new Registry({ site: 'a', now: clock.now, rememberDepartedMs: 1000 });
+    registry.register(reg('i1'));
+    registry.deregister('i1');
+    clock.advance(1000);
+    registry.expire();
+    expect(registry.departedFrom('calculator')).toBe('a');
+    clock.advance(1);
+    registry.expire();
+    expect(registry.departedFrom('calculator')).toBeUndefined();
+    expect(registry.departedSites('calculator')).toEqual([]);
   });
 });
