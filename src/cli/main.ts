@@ -5,8 +5,12 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+// Not 'yargs': its ES module build lays help out with cliui's ESM entry, which
+// cuts lines at the width whatever the words (yargs#2112); the CommonJS build
+// behind 'yargs/yargs' wraps with wrap-ansi, at word boundaries.
+import yargs from 'yargs/yargs';
 import type { CliCommand } from './command.js';
 import {
   bridgeCommand,
@@ -19,6 +23,7 @@ import {
 } from './commands/index.js';
 import { ENV_PREFIX, ignoreForeignEnvVars } from './env.js';
 import { asSwitchboardError, describeError } from './format.js';
+import { separateAnnotations } from './help-layout.js';
 import { type CliIo, ExitCode, processIo } from './io.js';
 
 /** Every command, in the order `--help` lists them; a new command goes here. */
@@ -34,6 +39,10 @@ const COMMANDS: readonly CliCommand<unknown>[] = [
 
 /** How long the process may linger after a command finished before it is ended. */
 const EXIT_GRACE_MS = 3000;
+/** Help fills the terminal up to this width; wider lines read badly. */
+const MAX_HELP_WIDTH = 100;
+/** Help width when neither the terminal nor `COLUMNS` says (output piped to a file). */
+const DEFAULT_HELP_WIDTH = 80;
 
 /**
  * Runs the CLI on `argv` (without `node` and the script) and resolves with the
@@ -60,7 +69,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
         `--tls-ca as ${ENV_PREFIX}_TLS_CA, and so on.`,
     );
   y.middleware(ignoreForeignEnvVars(y), true);
-  y.wrap(Math.min(100, process.stdout.columns ?? 100));
+  const width = helpWidth();
+  y.wrap(width);
   const add = <U>(command: CliCommand<U>): void => {
     y.command(command.command, command.describe, command.builder, async (args) => {
       try {
@@ -82,10 +92,16 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   }
   if (code === undefined) {
     // --help: yargs produced the text instead of running a command.
-    if (output) io.stdout(`${output}\n`);
+    if (output) io.stdout(`${separateAnnotations(output, width)}\n`);
     return ExitCode.OK;
   }
   return code;
+}
+
+/** The terminal's width, or `COLUMNS` when output is piped, capped at {@link MAX_HELP_WIDTH}. */
+function helpWidth(): number {
+  const columns = process.stdout.columns ?? Number(process.env.COLUMNS);
+  return Math.min(MAX_HELP_WIDTH, columns > 0 ? columns : DEFAULT_HELP_WIDTH);
 }
 
 function parse(y: Argv, argv: readonly string[]): Promise<{ error?: Error; output: string }> {
