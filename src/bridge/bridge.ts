@@ -14,7 +14,7 @@ import {
 } from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf, type SiteView } from './bridge-half.js';
-import { globFilter } from './policy.js';
+import { checkGlobs, globFilter } from './policy.js';
 import { type RouteAdvert, RouteTable } from './route-table.js';
 
 /** Options of a {@link Bridge}. */
@@ -70,6 +70,7 @@ function checkOptions(options: BridgeOptions): void {
     ) {
       throw new TypeError(`bridge option '${field}' must be a list of glob patterns`);
     }
+    if (value !== undefined) checkGlobs(value, `bridge option '${field}'`);
   }
 }
 

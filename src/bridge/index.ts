@@ -1,4 +1,4 @@
 export { Bridge, type BridgeOptions } from './bridge.js';
 export { BridgeHalf, type SiteView } from './bridge-half.js';
-export { globFilter, globToRegExp } from './policy.js';
+export { checkGlobs, GLOB_SYNTAX, globFilter, globToRegExp, isValidGlob } from './policy.js';
 export { type RouteAdvert, type RouteChanges, type RouteRules, RouteTable } from './route-table.js';

@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
+import { GLOB_SYNTAX, isValidGlob } from '../bridge/index.js';
 import {
   BALANCE_POLICIES,
   type BalancePolicy,
@@ -269,10 +270,15 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       const expected = `two different sites defined under 'sites': ${defined}`;
       r.fail(join(field, 'between'), expected, between);
     }
-    const globs = (key: 'export' | 'import') =>
-      b[key] === undefined
-        ? undefined
-        : r.strings(join(field, key), b[key], 'a list of glob patterns of service names');
+    const globs = (key: 'export' | 'import') => {
+      if (b[key] === undefined) return undefined;
+      const list = r.strings(join(field, key), b[key], 'a list of glob patterns of service names');
+      list.forEach((glob, j) => {
+        const at = typeof b[key] === 'string' ? key : `${key}[${j}]`;
+        if (!isValidGlob(glob)) r.fail(join(field, at), `a glob of ${GLOB_SYNTAX}`, glob);
+      });
+      return list;
+    };
     return compact<MeshBridge>({
       field,
       between: [between[0], between[1]],
