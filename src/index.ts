@@ -15,4 +15,10 @@ export {
   readsRawHeaders,
   type TlsFiles,
 } from './transport/index.js';
-export { type Logger, type LogLevel, lineLogger, silentLogger } from './util/index.js';
+export {
+  jsonLogger,
+  type Logger,
+  type LogLevel,
+  lineLogger,
+  silentLogger,
+} from './util/index.js';

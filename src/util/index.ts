@@ -1,4 +1,4 @@
 export { Closeable } from './closeable.js';
 export { newId } from './ids.js';
-export { type Logger, type LogLevel, lineLogger, silentLogger } from './logger.js';
+export { jsonLogger, type Logger, type LogLevel, lineLogger, silentLogger } from './logger.js';
 export { getOrCreate } from './memo.js';
