@@ -10,6 +10,7 @@ import {
   answerCall,
   answerCallError,
   type ConnectionOptions,
+  checkConnectionOptions,
   headersOf,
 } from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
@@ -56,6 +57,8 @@ function checkOptions(options: BridgeOptions): void {
   if (!options.local || !options.remote) {
     throw new TypeError(`bridge options 'local' and 'remote' are both required`);
   }
+  checkConnectionOptions(options.local, (field) => `bridge option 'local.${field}'`);
+  checkConnectionOptions(options.remote, (field) => `bridge option 'remote.${field}'`);
   for (const field of ['maxHops', 'heartbeatMs', 'refreshMs'] as const) {
     const value = options[field];
     if (value !== undefined && !(value >= 1)) {

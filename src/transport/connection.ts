@@ -5,14 +5,11 @@ import {
   type NatsConnection,
   type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
-import {
-  DEFAULT_PREFIX,
-  ErrorCode,
-  type Subjects,
-  SwitchboardError,
-  subjectsFor,
-} from '../protocol/index.js';
+import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
 import { type Logger, silentLogger } from '../util/index.js';
+import { describeConnectError, isRetryableConnectError } from './connect-error.js';
+import { checkConnectionOptions } from './connection-check.js';
+import { dial } from './dial.js';
 
 /** TLS files for the NATS connection. */
 export interface TlsFiles {
@@ -52,10 +49,18 @@ export interface ConnectionOptions {
   logger?: Logger;
   /**
    * Keep retrying the first connection instead of failing at once (long-running
-   * agents started before their NATS, as in docker-compose).
+   * agents started before their NATS, as in docker-compose). While it waits,
+   * the logger hears what it waits for and why, every few seconds. Failures
+   * that waiting does not cure (TLS, credentials) end the wait at once.
    * @default false
    */
   waitForNats?: boolean;
+  /**
+   * With `waitForNats`, how long to wait for NATS, in milliseconds, before
+   * giving up with `UNAVAILABLE`.
+   * @default no limit
+   */
+  waitTimeoutMs?: number;
   /**
    * How long one connection attempt may take, in milliseconds.
    * @default 20000
@@ -65,6 +70,9 @@ export interface ConnectionOptions {
 
 /** The default NATS URL. */
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/** nats.js's default for one connection attempt. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 
 /** A NATS connection with the facts every component needs about it. */
 export interface SiteConnection {
@@ -85,17 +93,8 @@ export async function openSiteConnection(
   if (options.connection) {
     return { nc: options.connection, subjects, logger, release: async () => {} };
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect(natsConnectOptions(options, name));
-  } catch (err) {
-    const servers = [options.nats ?? DEFAULT_NATS_URL].flat().join(', ');
-    throw new SwitchboardError(
-      ErrorCode.UNAVAILABLE,
-      `cannot connect to NATS at ${servers}: ${(err as Error).message}`,
-      { completed: 'no', cause: err },
-    );
-  }
+  checkConnectionOptions(options);
+  const nc = await connectToNats(options, name, logger);
   return {
     nc,
     subjects,
@@ -104,6 +103,25 @@ export async function openSiteConnection(
       if (!nc.isClosed()) await nc.close();
     },
   };
+}
+
+/** Connects once, or with `waitForNats` until NATS answers (see {@link dial}). */
+function connectToNats(
+  options: ConnectionOptions,
+  name: string,
+  logger: Logger,
+): Promise<NatsConnection> {
+  const opts = natsConnectOptions(options, name);
+  return dial((timeout) => connect({ ...opts, timeout }), {
+    what: `NATS at ${[options.nats ?? DEFAULT_NATS_URL].flat().join(', ')}`,
+    logger,
+    wait: options.waitForNats ?? false,
+    waitTimeoutMs: options.waitTimeoutMs,
+    attemptMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    retryable: isRetryableConnectError,
+    describe: (err, attemptMs) =>
+      describeConnectError(err, { ...options, connectTimeoutMs: attemptMs }),
+  });
 }
 
 /** Translates our connection options into nats.js ones. */
@@ -115,7 +133,6 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    waitOnFirstConnect: options.waitForNats ?? false,
   };
   if (options.connectTimeoutMs !== undefined) opts.timeout = options.connectTimeoutMs;
   if (options.user !== undefined) opts.user = options.user;

@@ -1,4 +1,10 @@
 export * from './connection.js';
+export {
+  type ConnectionField,
+  checkConnectionOptions,
+  type FieldNames,
+  natsUrlProblem,
+} from './connection-check.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';
 export {
   answerCall,

@@ -2,3 +2,4 @@ export { Closeable } from './closeable.js';
 export { newId } from './ids.js';
 export { jsonLogger, type Logger, type LogLevel, lineLogger, silentLogger } from './logger.js';
 export { getOrCreate } from './memo.js';
+export { seconds, WAITING_NOTICE_MS, type WaitingNotice, waitingNotice } from './waiting.js';

@@ -38,12 +38,20 @@ describe('checkGlobs', () => {
       ),
     );
   });
+});
 
+describe('Bridge options', () => {
   test('policy - Bridge.start refuses a bad glob before connecting', async () => {
     const sides = { local: { nats: 'nats://127.0.0.1:1' }, remote: { nats: 'nats://127.0.0.1:1' } };
     await expect(Bridge.start({ ...sides, import: ['ok', 'calc['] })).rejects.toThrow(
       /^bridge option 'import': 'calc\[' is not a glob of service names/,
     );
+  });
+
+  test('policy - Bridge.start names the side of a bad connection option before connecting', async () => {
+    await expect(
+      Bridge.start({ local: { nats: 'nats://127.0.0.1:1' }, remote: { nats: 'htp:/foo bar' } }),
+    ).rejects.toThrow(/^bridge option 'remote\.nats': 'htp:\/foo bar' is not a NATS URL/);
   });
 });
 
