@@ -96,3 +96,17 @@ export function jsonLogger(
     write(`${line}\n`);
   });
 }
+
+/** `logger` with `fields` added to every entry, before the entry's own. */
+export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  const add =
+    (log: Logger['info']) =>
+    (message: string, own?: Record<string, unknown>): void =>
+      log.call(logger, message, own ? { ...fields, ...own } : fields);
+  return {
+    debug: add(logger.debug),
+    info: add(logger.info),
+    warn: add(logger.warn),
+    error: add(logger.error),
+  };
+}
