@@ -3,7 +3,7 @@
  * The `switchboard` command line: run a broker or a bridge, serve the example
  * service, call and list services, and a demo of a mesh of three sites.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -21,10 +21,11 @@ import {
   serveExampleCommand,
   upCommand,
 } from './commands/index.js';
-import { ENV_PREFIX, ignoreForeignEnvVars } from './env.js';
+import { ENV_PREFIX, ignoreForeignEnvVars, optionNames } from './env.js';
 import { asSwitchboardError, describeError } from './format.js';
 import { separateAnnotations } from './help-layout.js';
-import { type CliIo, ExitCode, processIo } from './io.js';
+import { type CliIo, ExitCode, processIo, UsageError, usageError } from './io.js';
+import { commandName, explainFailure, NO_COMMAND } from './usage.js';
 
 /** Every command, in the order `--help` lists them; a new command goes here. */
 const COMMANDS: readonly CliCommand<unknown>[] = [
@@ -55,12 +56,12 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .usage('$0 <command> [options]')
     .env(ENV_PREFIX)
     .strict()
-    .demandCommand(1, 'Name a command.')
-    .recommendCommands()
+    // usage.ts reads yargs' messages: the English ones, whatever the user's locale.
+    .locale('en')
+    .demandCommand(1, NO_COMMAND)
     // ARGS of `call` are JSON text: yargs must not turn "007" into 7.
     .parserConfiguration({ 'parse-positional-numbers': false })
-    // `--version` is free for commands' own use; the service version is `--service-version`.
-    .version(false)
+    .version(packageVersion())
     .help()
     .alias('help', 'h')
     .exitProcess(false)
@@ -68,14 +69,26 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       `Every option can also be set through the environment: --nats as ${ENV_PREFIX}_NATS, ` +
         `--tls-ca as ${ENV_PREFIX}_TLS_CA, and so on.`,
     );
+  // A bad command line is one line, not the whole help (which --help shows).
+  y.fail((message, error) => {
+    if (typeof message !== 'string') throw error ?? new Error('yargs failed without a message');
+    const context = { argv, commands: COMMANDS.map((c) => c.command), options: optionNames(y) };
+    const { command, line } = explainFailure(message, context);
+    throw new UsageError(line, command);
+  });
   y.middleware(ignoreForeignEnvVars(y), true);
   const width = helpWidth();
   y.wrap(width);
   const add = <U>(command: CliCommand<U>): void => {
+    const name = commandName(command.command);
     y.command(command.command, command.describe, command.builder, async (args) => {
       try {
         code = await command.run(args, io);
       } catch (err) {
+        if (err instanceof UsageError) {
+          code = usageError(io, err.command ?? name, err.message);
+          return;
+        }
         // Commands report what they expect; anything else is a bug worth its stack.
         io.stderr(`${describeError(asSwitchboardError(err))}\n`);
         if (err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
@@ -85,17 +98,25 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   };
   for (const command of COMMANDS) add(command);
 
-  const { error, output } = await parse(y, argv);
-  if (error) {
-    io.stderr(`${output}\n`);
-    return ExitCode.USAGE;
+  let output: string;
+  try {
+    output = await parse(y, argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return usageError(io, err.command ?? '', err.message);
   }
   if (code === undefined) {
-    // --help: yargs produced the text instead of running a command.
+    // --help or --version: yargs produced the text instead of running a command.
     if (output) io.stdout(`${separateAnnotations(output, width)}\n`);
     return ExitCode.OK;
   }
   return code;
+}
+
+/** The version in the package's package.json (two levels up, from src/cli or dist/cli). */
+function packageVersion(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
 /** The terminal's width, or `COLUMNS` when output is piped, capped at {@link MAX_HELP_WIDTH}. */
@@ -104,10 +125,18 @@ function helpWidth(): number {
   return Math.min(MAX_HELP_WIDTH, columns > 0 ? columns : DEFAULT_HELP_WIDTH);
 }
 
-function parse(y: Argv, argv: readonly string[]): Promise<{ error?: Error; output: string }> {
-  return new Promise((resolve) => {
-    // With a callback yargs hands over help and error text instead of printing it.
-    void y.parseAsync([...argv], {}, (error, _args, output) => resolve({ error, output }));
+/** Parses `argv` and runs its command; resolves with the help or version text, if any. */
+function parse(y: Argv, argv: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // With a callback yargs hands over help text instead of printing it. A failure
+    // (thrown by the fail handler) may surface synchronously or as a rejection.
+    try {
+      y.parseAsync([...argv], {}, (error, _args, output) =>
+        error ? reject(error) : resolve(output),
+      ).catch(reject);
+    } catch (err) {
+      reject(err);
+    }
   });
 }
 

@@ -24,7 +24,7 @@ export type FieldNames = (field: ConnectionField) => string;
 /** URL schemes nats.js accepts. */
 const SCHEMES = ['nats:', 'tls:', 'ws:', 'wss:'];
 
-const URL_EXPECTED = 'expected e.g. nats://host:4222, tls://host:4222 or host:4222';
+const URL_EXPECTED = 'expected e.g. nats://host:4222 or host:4222; schemes nats, tls, ws, wss';
 
 /**
  * What is wrong with a NATS server URL, or undefined if nothing is: a scheme
@@ -44,7 +44,7 @@ export function natsUrlProblem(url: string): string | undefined {
     return url.includes('://') ? 'it is not a URL' : 'it is not HOST:PORT';
   }
   if (!SCHEMES.includes(parsed.protocol)) {
-    return `unknown scheme '${parsed.protocol.slice(0, -1)}' (use nats, tls, ws or wss)`;
+    return `unknown scheme '${parsed.protocol.slice(0, -1)}'`;
   }
   if (parsed.hostname === '') return 'it has no host';
   if (parsed.port === '0') return 'port 0 is not in 1..65535';
@@ -81,6 +81,9 @@ export function checkConnectionOptions(
   const fail = (field: ConnectionField, problem: string): never => {
     throw new TypeError(`${name(field)}: ${problem}`);
   };
+  const refuse = (sentence: string): never => {
+    throw new TypeError(sentence);
+  };
   const urls = [options.nats ?? []].flat();
   if (options.nats !== undefined && urls.length === 0) fail('nats', 'no URL given');
   for (const url of urls) {
@@ -92,14 +95,16 @@ export function checkConnectionOptions(
   const together = (a: ConnectionField, b: ConnectionField, va: unknown, vb: unknown): void => {
     if ((va === undefined) !== (vb === undefined)) {
       const [given, missing] = va === undefined ? [b, a] : [a, b];
-      fail(given, `needs ${name(missing)} as well`);
+      refuse(`${name(given)} needs ${name(missing)} as well`);
     }
   };
   together('user', 'pass', options.user, options.pass);
   together('tls.certFile', 'tls.keyFile', options.tls?.certFile, options.tls?.keyFile);
   if (options.token !== undefined) {
-    if (options.user !== undefined) fail('token', `cannot be used with ${name('user')}`);
-    if (options.credsFile !== undefined) fail('token', `cannot be used with ${name('credsFile')}`);
+    for (const other of ['user', 'credsFile'] as const) {
+      if (options[other] !== undefined)
+        refuse(`${name('token')} and ${name(other)} exclude each other`);
+    }
   }
   const files: [ConnectionField, string | undefined][] = [
     ['credsFile', options.credsFile],

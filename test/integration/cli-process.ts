@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll } from 'vitest';
 
@@ -29,11 +30,16 @@ export class Cli {
   #exit: Exit | undefined;
   readonly #waiters = new Set<() => void>();
 
-  constructor(args: readonly string[], env: Record<string, string> = {}) {
+  /**
+   * @param ownGroup start it in a process group of its own, as a shell starts a
+   * job, so that {@link Cli.interrupt} can signal the group as Ctrl-C does
+   */
+  constructor(args: readonly string[], env: Record<string, string> = {}, ownGroup = false) {
     this.child = spawn(process.execPath, [MAIN, ...args], {
       cwd: ROOT,
       env: { ...BASE_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: ownGroup,
     });
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
@@ -90,6 +96,16 @@ export class Cli {
     if (this.alive && this.child.pid !== undefined) process.kill(this.child.pid, signal);
   }
 
+  /** Ctrl-C in a terminal: SIGINT to the whole process group (started with `ownGroup`). */
+  interrupt(): void {
+    if (this.alive && this.child.pid !== undefined) process.kill(-this.child.pid, 'SIGINT');
+  }
+
+  /** The lines written to stderr. */
+  get stderrLines(): string[] {
+    return this.stderr.split('\n').filter((line) => line !== '');
+  }
+
   #notify(): void {
     for (const waiter of [...this.#waiters]) waiter();
   }
@@ -121,8 +137,13 @@ const perTest = new Set<Cli>();
 export const perFile = new Set<Cli>();
 
 /** Starts the CLI with `args`; `env` adds to a copy of this process's environment. */
-export function start(args: readonly string[], env?: Record<string, string>, owner = perTest): Cli {
-  const cli = new Cli(args, env);
+export function start(
+  args: readonly string[],
+  env?: Record<string, string>,
+  owner = perTest,
+  ownGroup = false,
+): Cli {
+  const cli = new Cli(args, env, ownGroup);
   owner.add(cli);
   return cli;
 }
@@ -141,4 +162,14 @@ export async function run(args: readonly string[], env?: Record<string, string>)
   const { code } = await cli.exited;
   perTest.delete(cli);
   return { code, stdout: cli.stdout, stderr: cli.stderr, ms: performance.now() - t0 };
+}
+
+/** A loopback port on which nothing listens. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }

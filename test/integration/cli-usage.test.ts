@@ -2,6 +2,7 @@
  * The built `switchboard` CLI's help and usage errors: what a person sees
  * before anything connects. No NATS needed.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { run as runInProcess } from '../../src/cli/index.js';
 import { run } from './cli-process.js';
@@ -87,5 +88,164 @@ describe('cli help', () => {
     const [top, broker] = await Promise.all([help('', 80), help('broker', 80)]);
     expect(words(top)).toContain('SWITCHBOARD_TLS_CA,');
     expect(words(broker)).toContain('until');
+  });
+});
+
+/** The package's version, as `--version` must print it. */
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+/** Runs a command line that must fail as a usage error: exit 2, nothing on stdout. */
+async function usage(args: readonly string[], env?: Record<string, string>): Promise<string[]> {
+  const result = await run(args, env);
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stdout).toBe('');
+  return result.stderr.split('\n').filter((line) => line !== '');
+}
+
+describe('cli usage errors', () => {
+  test('cli usage - a mistake is one line naming it in plain words, then where help is', async () => {
+    const cases: [string[], string][] = [
+      [['call'], 'switchboard call: missing <target> (usage: switchboard call <target> [args..])'],
+      [
+        ['call', 'calculator.add', '--timout', '100'],
+        'switchboard call: unknown option --timout (did you mean --timeout?)',
+      ],
+      [['call', 'calculator.add', '--user', 'u'], 'switchboard call: --user needs --pass as well'],
+      [
+        ['broker', '--site', 'a', '--log-level', 'warning'],
+        "switchboard broker: --log-level must be one of debug, info, warn, error, silent, not 'warning' (did you mean warn?)",
+      ],
+      [['bridge', '--local', 'nats://a:4222'], 'switchboard bridge: --remote is required'],
+      [['ls', 'extra'], "switchboard ls: unexpected argument 'extra'"],
+      [
+        [
+          'bridge',
+          '--local',
+          'nats://a:4222',
+          '--remote',
+          'nats://b:4222',
+          '--remote-token',
+          't',
+          '--remote-user',
+          'u',
+          '--remote-pass',
+          'p',
+        ],
+        'switchboard bridge: --remote-token and --remote-user exclude each other',
+      ],
+    ];
+    const results = await Promise.all(cases.map(([args]) => usage(args)));
+    results.forEach((lines, i) => {
+      const [args, line] = cases[i] as [string[], string];
+      expect(lines, args.join(' ')).toEqual([
+        line,
+        `Run 'switchboard ${args[0]} --help' for usage.`,
+      ]);
+    });
+  });
+
+  test('cli usage - an unknown command, or none, is one line with the commands', async () => {
+    const [typo, none] = await Promise.all([usage(['brokr', '--site', 'a']), usage([])]);
+    expect(typo).toEqual([
+      "switchboard: unknown command 'brokr' (did you mean broker?)",
+      "Run 'switchboard --help' for usage.",
+    ]);
+    expect(none).toEqual([
+      'switchboard: name a command: broker, bridge, serve-example, call, ls, demo, up',
+      "Run 'switchboard --help' for usage.",
+    ]);
+  });
+
+  test('cli usage - the messages are the same in any locale', async () => {
+    const lines = await usage(['ls', '--timout', '1'], {
+      LANG: 'de_DE.UTF-8',
+      LC_ALL: 'de_DE.UTF-8',
+    });
+    expect(lines[0]).toBe('switchboard ls: unknown option --timout (did you mean --timeout?)');
+  });
+
+  test('cli usage - --version prints the package version; a command keeps its own version option', async () => {
+    const [version, serve] = await Promise.all([
+      run(['--version']),
+      run(['serve-example', '--help']),
+    ]);
+    expect(version).toMatchObject({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    expect(serve.stdout).toMatch(/^ +--service-version +Version the calculator registers with/m);
+  });
+});
+
+describe('cli options checked before connecting', () => {
+  test('cli options - a TLS file that cannot be read is named, with the flag that gave it', async () => {
+    const [call, bridge] = await Promise.all([
+      usage(['call', 'calculator.add', '--tls-ca', '/nope/ca.pem']),
+      usage([
+        'bridge',
+        '--local',
+        'nats://a:4222',
+        '--remote',
+        'nats://b:4222',
+        '--remote-tls-ca',
+        '/nope/ca.pem',
+      ]),
+    ]);
+    expect(call[0]).toBe('switchboard call: --tls-ca: cannot read /nope/ca.pem (no such file)');
+    expect(bridge[0]).toBe(
+      'switchboard bridge: --remote-tls-ca: cannot read /nope/ca.pem (no such file)',
+    );
+  });
+
+  test('cli options - an invalid NATS URL is refused before connecting', async () => {
+    const [call, bridge] = await Promise.all([
+      usage(['call', 'calculator.add', '--nats', 'htp:/foo bar']),
+      usage(['bridge', '--local', 'nats://a:4222', '--remote', 'htp://b:4222']),
+    ]);
+    expect(call[0]).toBe(
+      "switchboard call: --nats: 'htp:/foo bar' is not a NATS URL: it contains a space (expected e.g. nats://host:4222 or host:4222; schemes nats, tls, ws, wss)",
+    );
+    expect(bridge[0]).toMatch(
+      /^switchboard bridge: --remote: 'htp:\/\/b:4222' is not a NATS URL: unknown scheme 'htp' \(/,
+    );
+  });
+
+  test('cli options - export and import globs hold only what service names may, and * and ?', async () => {
+    const sides = ['bridge', '--local', 'nats://a:4222', '--remote', 'nats://b:4222'];
+    const [exported, imported] = await Promise.all([
+      usage([...sides, '--export', 'calc[']),
+      usage(sides, { SWITCHBOARD_IMPORT: 'calc*,orders.v2' }),
+    ]);
+    expect(exported[0]).toBe(
+      "switchboard bridge: --export: 'calc[' is not a glob of service names: letters, digits, '_' and '-' (as in service names), '*' for any run of them and '?' for one",
+    );
+    expect(imported[0]).toMatch(/^switchboard bridge: --import: 'orders\.v2' is not a glob/);
+  });
+
+  test('cli options - --wait-timeout is a positive number of ms', async () => {
+    const lines = await usage(['broker', '--site', 'a', '--wait-timeout', '0']);
+    expect(lines[0]).toBe(
+      'switchboard broker: --wait-timeout: expected a positive number of milliseconds, got 0',
+    );
+  });
+
+  test('cli options - broker --help gives the library default policy, least-outstanding', async () => {
+    const help = (await run(['broker', '--help'], { COLUMNS: '200' })).stdout;
+    const policy = help
+      .slice(help.indexOf('--policy'), help.indexOf('--log-level'))
+      .replace(/\s+/g, ' ');
+    expect(policy).toContain('[default: least-outstanding]');
+    expect(help).not.toContain('default: "round-robin"');
+  });
+
+  test('cli options - every long-running command takes --log-format', async () => {
+    const helps = await Promise.all(
+      ['broker', 'bridge', 'serve-example', 'up', 'demo'].map((command) =>
+        run([command, '--help']),
+      ),
+    );
+    for (const help of helps)
+      expect(help.stdout).toMatch(/--log-format .*\[choices: "text", "json"\]/s);
   });
 });
