@@ -2,7 +2,9 @@
  * The built `switchboard` CLI's help and usage errors: what a person sees
  * before anything connects. No NATS needed.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { run as runInProcess } from '../../src/cli/index.js';
 import { run } from './cli-process.js';
@@ -221,6 +223,24 @@ describe('cli options checked before connecting', () => {
       "switchboard bridge: --export: 'calc[' is not a glob of service names: letters, digits, '_' and '-' (as in service names), '*' for any run of them and '?' for one",
     );
     expect(imported[0]).toMatch(/^switchboard bridge: --import: 'orders\.v2' is not a glob/);
+  });
+
+  test('cli options - up names the config field of a file that cannot be read, before starting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-usage-'));
+    try {
+      const config = join(dir, 'mesh.yaml');
+      writeFileSync(
+        config,
+        'sites: { a: { nats: nats://127.0.0.1:4222, tls: { ca: nope.pem } } }\nbrokers: [ { site: a } ]\n',
+      );
+      const result = await run(['up', config, '--host', 'h', '--dry-run']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        `switchboard up: ${config}: sites.a.tls.ca: cannot read ${join(dir, 'nope.pem')} (no such file)\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('cli options - --wait-timeout is a positive number of ms', async () => {
