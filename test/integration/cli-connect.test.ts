@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
-import { closedPort, killAll, run, start } from './cli-process.js';
+import { closedPort, killAll, run, SPAWNS_TIMEOUT_MS, start } from './cli-process.js';
 
 let nats: NatsServerHandle;
 let url: string;
@@ -38,7 +38,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('cli connection errors', () => {
+describe('cli connection errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   test('cli connect - an unreachable NATS names the URL and why', async () => {
     const call = await run(['call', 'calculator.add', '1', '2', '--nats', closed]);
     expect(call.code).toBe(1);
@@ -62,7 +62,7 @@ describe('cli connection errors', () => {
   });
 });
 
-describe('cli waiting', () => {
+describe('cli waiting', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   test('cli wait - broker --wait-for-nats says what it waits for, and gives up after --wait-timeout', async () => {
     const [flag, env] = await Promise.all([
       run(['broker', '--site', 'w', '--wait-for-nats', '--wait-timeout', '1000', '--nats', closed]),
@@ -105,7 +105,7 @@ describe('cli waiting', () => {
   });
 });
 
-describe('cli log format', () => {
+describe('cli log format', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   test('cli log - --log-format json: every stderr line of a long-running command is a JSON object', async () => {
     const broker = start(['broker', '--site', 'J', '--nats', url, '--log-format', 'json']);
     await broker.waitFor(/serving site J/);

@@ -8,6 +8,9 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll } from 'vitest';
 
+/** For tests that spawn a few CLI processes at once: room for a busy two-core machine. */
+export const SPAWNS_TIMEOUT_MS = 60_000;
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
