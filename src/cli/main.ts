@@ -6,7 +6,6 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 // Not 'yargs': its ES module build lays help out with cliui's ESM entry, which
 // cuts lines at the width whatever the words (yargs#2112); the CommonJS build
 // behind 'yargs/yargs' wraps with wrap-ansi, at word boundaries.
@@ -152,7 +151,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  const code = await run(hideBin(process.argv));
+  const code = await run(process.argv.slice(2));
   process.exitCode = code;
   // Everything is closed by now; should a stray handle keep the loop alive,
   // do not leave a terminal hanging on it.

@@ -5,27 +5,32 @@
  * `1.x`, comparators with or without spaces (`>= 1.2.0 <2`), hyphen ranges
  * (`1.2.3 - 2.0.0`) and alternatives joined by `||`.
  */
-import semver from 'semver';
+// The modules used, not the package's index: it loads all of semver (~50 ms at start-up).
+import Range from 'semver/classes/range.js';
+import compare from 'semver/functions/compare.js';
+import parse from 'semver/functions/parse.js';
+import valid from 'semver/functions/valid.js';
+import validRange from 'semver/ranges/valid.js';
 
 type Triple = readonly [number, number, number];
 
 /** `MAJOR.MINOR.PATCH` of a version (its pre-release and build tags left out); undefined if malformed. */
 export function parseVersion(text: string): Triple | undefined {
-  const version = semver.parse(text.trim());
+  const version = parse(text.trim());
   return version ? [version.major, version.minor, version.patch] : undefined;
 }
 
 /** Whether `text` is a semantic version, e.g. `1.2.3` or `2.0.0-rc.1`. */
 export function isValidVersion(text: string): boolean {
-  return semver.valid(text.trim()) !== null;
+  return valid(text.trim()) !== null;
 }
 
 /** Compares two versions, pre-releases below their release (malformed ones sort first). */
 export function compareVersions(a: string, b: string): number {
-  const va = semver.valid(a.trim());
-  const vb = semver.valid(b.trim());
+  const va = valid(a.trim());
+  const vb = valid(b.trim());
   if (va === null || vb === null) return va !== null ? 1 : vb !== null ? -1 : 0;
-  return semver.compare(va, vb);
+  return compare(va, vb);
 }
 
 /** A compiled version range; `test(version)` says whether a version satisfies it. */
@@ -36,22 +41,22 @@ export interface VersionRange {
 
 /** Compiles a range (`''` and `*` admit every release); undefined when it is malformed. */
 export function parseRange(source: string): VersionRange | undefined {
-  let range: semver.Range;
+  let range: Range;
   try {
-    range = new semver.Range(source);
+    range = new Range(source);
   } catch {
     return undefined;
   }
   return {
     source,
     test(version: string): boolean {
-      const valid = semver.valid(version.trim());
-      return valid !== null && range.test(valid);
+      const checked = valid(version.trim());
+      return checked !== null && range.test(checked);
     },
   };
 }
 
 /** Whether `text` is a version range {@link parseRange} compiles. */
 export function isValidRange(text: string): boolean {
-  return semver.validRange(text) !== null;
+  return validRange(text) !== null;
 }
