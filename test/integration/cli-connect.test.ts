@@ -105,6 +105,22 @@ describe('cli waiting', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   });
 });
 
+describe('cli waiting for a broker', { timeout: SPAWNS_TIMEOUT_MS }, () => {
+  test('cli wait - serve-example says it waits for a broker to register it', async () => {
+    // A prefix no broker serves: nobody answers.
+    const args = ['serve-example', '--prefix', 'lonely', '--instance-id', 'lonely-1'];
+    const server = start([...args, '--nats', url]);
+    await server.waitFor(
+      new RegExp(
+        `^waiting for a broker at ${literal(url)} to register calculator 1\\.0\\.0 instance lonely-1 \\(no broker has answered yet\\)$`,
+        'm',
+      ),
+    );
+    server.kill('SIGINT');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
 describe('cli log format', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   test('cli log - --log-format json: every stderr line of a long-running command is a JSON object', async () => {
     const broker = start(['broker', '--site', 'J', '--nats', url, '--log-format', 'json']);

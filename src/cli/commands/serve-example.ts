@@ -6,6 +6,7 @@ import {
   type ServerProxy,
   serve,
 } from '../../index.js';
+import { waitingNotice } from '../../util/index.js';
 import { runUntilSignal } from '../agent.js';
 import { defineCommand } from '../command.js';
 import {
@@ -64,15 +65,17 @@ export const serveExampleCommand = defineCommand({
   },
 });
 
-/** Prints one line once a broker has confirmed the registration (at once if it already has). */
+/**
+ * Says, every few seconds, that no broker has confirmed the registration yet,
+ * and one line once one has (at once if one already has).
+ */
 function announceRegistration(server: ServerProxy, nats: string, status: Logger): () => void {
-  if (!server.registered) {
-    status.info(
-      `${server.service} ${server.version} instance ${server.instanceId}: no broker answered at ${nats} yet; waiting`,
-    );
-  }
+  const instance = `${server.service} ${server.version} instance ${server.instanceId}`;
+  const notice = waitingNotice(status, `a broker at ${nats} to register ${instance}`);
+  if (!server.registered) notice.failed('no broker has answered yet');
   let stopped = false;
   void server.whenRegistered().then((ok) => {
+    notice.stop();
     if (ok && !stopped) {
       status.info(
         `${server.service} ${server.version} serving as instance ${server.instanceId} at site ${server.site}`,
@@ -81,5 +84,6 @@ function announceRegistration(server: ServerProxy, nats: string, status: Logger)
   });
   return () => {
     stopped = true;
+    notice.stop();
   };
 }
