@@ -115,6 +115,8 @@ describe('cli waiting for a broker', { timeout: SPAWNS_TIMEOUT_MS }, () => {
         `^waiting for a broker at ${literal(url)} to register calculator 1\\.0\\.0 instance lonely-1 \\(no broker has answered yet\\)$`,
         'm',
       ),
+      // serve() itself waits 2 s for a broker before it hands over: room for a busy machine.
+      30_000,
     );
     server.kill('SIGINT');
     expect(await server.exited).toEqual({ code: 0, signal: null });
