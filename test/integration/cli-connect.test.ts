@@ -65,9 +65,9 @@ describe('cli connection errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
 describe('cli waiting', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   test('cli wait - broker --wait-for-nats says what it waits for, and gives up after --wait-timeout', async () => {
     const [flag, env] = await Promise.all([
-      run(['broker', '--site', 'w', '--wait-for-nats', '--wait-timeout', '1000', '--nats', closed]),
+      run(['broker', '--site', 'w', '--wait-for-nats', '--wait-timeout', '2000', '--nats', closed]),
       // --wait-timeout alone (here from the environment) means waiting.
-      run(['broker', '--site', 'w', '--nats', closed], { SWITCHBOARD_WAIT_TIMEOUT: '1000' }),
+      run(['broker', '--site', 'w', '--nats', closed], { SWITCHBOARD_WAIT_TIMEOUT: '2000' }),
     ]);
     for (const broker of [flag, env]) {
       expect(broker.code, broker.stderr).toBe(1);
@@ -143,9 +143,12 @@ describe('cli log format', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   });
 
   test('cli log - SWITCHBOARD_LOG_FORMAT=json applies to the logs and to the failure', async () => {
-    const broker = await run(['broker', '--site', 'J', '--wait-timeout', '300', '--nats', closed], {
-      SWITCHBOARD_LOG_FORMAT: 'json',
-    });
+    const broker = await run(
+      ['broker', '--site', 'J', '--wait-timeout', '2000', '--nats', closed],
+      {
+        SWITCHBOARD_LOG_FORMAT: 'json',
+      },
+    );
     expect(broker.code).toBe(1);
     const entries = lines(broker.stderr).map((line) => JSON.parse(line));
     expect(entries[0]).toMatchObject({
