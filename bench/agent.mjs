@@ -9,7 +9,11 @@ import { runChild } from './lib/ipc.mjs';
 await runChild(async (config) => {
   const sb = await importDist();
   if (config.role === 'broker') {
-    const broker = await sb.Broker.start({ site: config.site, nats: config.nats });
+    const broker = await sb.Broker.start({
+      site: config.site,
+      nats: config.nats,
+      limits: config.limits,
+    });
     return {
       info: { id: broker.id },
       handlers: {

@@ -3,12 +3,14 @@
  * (requests published in windows, not awaited one by one), and times lookups
  * against it. Long `heartbeatMs` so no lease expires while we measure.
  */
+import { importDist } from './lib/dist.mjs';
 import { runChild } from './lib/ipc.mjs';
 import { median, percentile } from './lib/stats.mjs';
 
 await runChild(async (config) => {
   const { connect, createInbox } = await import('nats');
   const { Encoder, Decoder } = await import('@msgpack/msgpack');
+  const subjects = (await importDist('internal.js')).subjectsFor();
   const nc = await connect({ servers: config.nats, noAsyncTraces: true, name: 'bench-feeder' });
   const encoder = new Encoder();
   const decoder = new Decoder();
@@ -45,15 +47,17 @@ await runChild(async (config) => {
     const one = async () => {
       while (next < count) {
         const i = next++;
-        const reply = await request('sb.broker.register', {
+        const service = `svc-${i % services}`;
+        const reply = await request(subjects.services.register(service), {
           v: 1,
           instance: {
             id: `fed-${i.toString(36).padStart(6, '0')}-${(i * 2654435761) % 1e9}`,
-            service: `svc-${i % services}`,
+            service,
             version: '1.0.0',
             methods: ['add', 'echo'],
             metadata: {},
             heartbeatMs: 600_000,
+            secret: 'bench-feeder-secret-0',
           },
         });
         if (reply.headers)
@@ -69,7 +73,7 @@ await runChild(async (config) => {
     let instances = 0;
     for (let i = 0; i < count; i++) {
       const t0 = process.hrtime.bigint();
-      const reply = await request('sb.broker.lookup', {
+      const reply = await request(subjects.lookup, {
         v: 1,
         service: `svc-${(i * 7919) % services}`,
       });

@@ -6,7 +6,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { NatsError, headers as natsHeaders } from 'nats';
-import * as sb from '../dist/index.js';
+import * as sb from '../dist/internal.js';
 
 const { Codec, callHeaders, Header, isCancelNotice, LoadBalancer, readCallMeta } = sb;
 const ITER = 300_000;

@@ -10,7 +10,7 @@ import { median, percentile } from './lib/stats.mjs';
 const now = () => process.hrtime.bigint();
 
 await runChild(async () => {
-  const { Registry } = await importDist();
+  const { Registry } = await importDist('internal.js');
   return {
     handlers: {
       run: (params) => run(Registry, params),

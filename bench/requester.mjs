@@ -247,7 +247,8 @@ async function startContinuous(target, { concurrency = 8, callTimeoutMs = 1000, 
   tap.watch = new Set(watch);
   tap.sent.length = 0;
   const events = [];
-  const sub = tap.nc.subscribe('sb.events.registry', {
+  const { subjectsFor } = await importDist('internal.js');
+  const sub = tap.nc.subscribe(subjectsFor().registryEventsAll, {
     callback: (err, msg) => {
       if (!err) events.push({ ...decoder.decode(msg.data), at: Date.now() });
     },

@@ -175,6 +175,9 @@ const PAYLOAD_LIST = opts.payloads
   : PAYLOADS;
 const CASE_NAMES = opts.cases ? opts.cases.split(',') : Object.keys(CASE_DEFS);
 
+/** From the build in use, once main() has snapshot it. */
+let subjectsFor;
+
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -537,7 +540,13 @@ async function brokerAtScale() {
   try {
     const broker = spawnChild(
       'agent.mjs',
-      { role: 'broker', site: 'a', nats: natsServers.a.url },
+      {
+        role: 'broker',
+        site: 'a',
+        nats: natsServers.a.url,
+        // Room for the 100k instances fed here, which heartbeat rarely.
+        limits: { maxInstances: 150_000, maxHeartbeatMs: 600_000 },
+      },
       { label: 'broker-100k', nodeArgs: ['--expose-gc'] },
     );
     started.push(broker);
@@ -651,7 +660,7 @@ async function killFailover() {
       await requester.request('startContinuous', {
         concurrency: 8,
         callTimeoutMs: 1000,
-        watch: [`sb.instance.${deadId}`],
+        watch: [subjectsFor().instance('calc', deadId)],
       });
       await sleep(500);
       // Sub-millisecond wall-clock time, comparable across processes of this machine.
@@ -850,6 +859,7 @@ async function main() {
   const source = sourceState();
   snapshotDist();
   const { startNatsServer, findNatsServerBinary } = await importDist('testing/index.js');
+  ({ subjectsFor } = await importDist('internal.js'));
   const bin = findNatsServerBinary();
   const natsVersion = bin
     ? execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()

@@ -1,18 +1,19 @@
-import type { Msg, Status, Subscription } from 'nats';
+import type { Subscription } from 'nats';
 import {
-  Codec,
-  type InstanceView,
-  PROTOCOL_VERSION,
-  parse,
-  type SwitchboardError,
-} from '../protocol/index.js';
-import { Dispatcher, LoadBalancer, Registrar, Resolver } from '../proxies/index.js';
+  Dispatcher,
+  InstanceRouter,
+  LoadBalancer,
+  Registrar,
+  Resolver,
+  type Unsubscribe,
+} from '../core/index.js';
+import type { InstanceView, SwitchboardError } from '../protocol/index.js';
 import {
+  type CallRequest,
   type ConnectionOptions,
-  listen,
-  openSiteConnection,
-  RequestChannel,
-  type SiteConnection,
+  type ListenContext,
+  SiteLink,
+  takeCalls,
 } from '../transport/index.js';
 import { newId } from '../util/index.js';
 import type { RouteAdvert, RouteChanges } from './route-table.js';
@@ -23,6 +24,13 @@ export type SiteView =
   | { kind: 'service'; service: string; instances: InstanceView[] }
   /** The connection to the site is down: nothing is reachable through it. */
   | { kind: 'lost' };
+
+/** What a half does with a call arriving on one of its routes. */
+export type RouteCallHandler = (
+  route: RouteAdvert,
+  call: CallRequest,
+  receivedAt: number,
+) => void | Promise<void>;
 
 /** Timings of a bridge half. */
 export interface HalfTimings {
@@ -35,6 +43,8 @@ export interface HalfTimings {
 const GATHER_MS = 2;
 /** Longest wait between two attempts to reach a site's broker. */
 const MAX_BACKOFF_MS = 2000;
+/** Longest a request to the site's broker may take. */
+const BROKER_TIMEOUT_MS = 2000;
 
 /**
  * One half of a bridge, attached to one site's NATS. Towards its broker it
@@ -46,8 +56,8 @@ const MAX_BACKOFF_MS = 2000;
 export class BridgeHalf {
   /** `local` or `remote`, for logs. */
   readonly label: string;
-  readonly conn: SiteConnection;
-  readonly codec = new Codec();
+  readonly link: SiteLink;
+  /** Sends calls relayed from the other side to instances on this site. */
   readonly dispatcher: Dispatcher;
   /** Site name, learned from the site's broker. */
   site: string | undefined;
@@ -55,38 +65,35 @@ export class BridgeHalf {
   connected = true;
 
   readonly #id = newId(10);
-  readonly #channel: RequestChannel;
+  /** Proof of ownership of every route this half registers. */
+  readonly #secret = newId(24);
   readonly #resolver: Resolver;
   readonly #registrar: Registrar;
   readonly #timings: HalfTimings;
   readonly #routes = new Map<string, { id: string; sub: Subscription }>();
-  readonly #subs: Subscription[] = [];
-  #status: (AsyncIterable<Status> & { stop(): void }) | undefined;
+  readonly #stops: Unsubscribe[] = [];
   #refresh: ReturnType<typeof setInterval> | undefined;
   #onView: ((view: SiteView) => void) | undefined;
-  #onCall: ((route: RouteAdvert, msg: Msg) => void) | undefined;
+  #onCall: RouteCallHandler | undefined;
   #dirtyAll = false;
   readonly #dirty = new Set<string>();
   #working = false;
   #closed = false;
 
-  private constructor(label: string, conn: SiteConnection, timings: HalfTimings) {
+  private constructor(label: string, link: SiteLink, timings: HalfTimings) {
     this.label = label;
-    this.conn = conn;
+    this.link = link;
     this.#timings = timings;
-    this.#channel = new RequestChannel(conn.nc);
-    this.#resolver = new Resolver(conn, this.#channel, this.codec, {
+    this.#resolver = new Resolver(link.brokers, {
       ttlMs: 30_000,
-      lookupTimeoutMs: 2000,
+      lookupTimeoutMs: BROKER_TIMEOUT_MS,
     });
+    const balancer = new LoadBalancer('least-outstanding');
     this.dispatcher = new Dispatcher(
-      conn,
-      this.#channel,
-      this.#resolver,
-      new LoadBalancer('least-outstanding'),
-      this.codec,
+      link.invoker,
+      new InstanceRouter(this.#resolver, balancer, link.conn.subjects),
     );
-    this.#registrar = new Registrar(conn, this.#channel, this.codec, timings.heartbeatMs);
+    this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs);
   }
 
   /** Connects to the site's NATS (waiting for it when it is not up yet). */
@@ -95,11 +102,11 @@ export class BridgeHalf {
     options: ConnectionOptions,
     timings: HalfTimings,
   ): Promise<BridgeHalf> {
-    const conn = await openSiteConnection(
+    const link = await SiteLink.open(
       { waitForNats: true, ...options },
       `switchboard-bridge-${label}`,
     );
-    return new BridgeHalf(label, conn, timings);
+    return new BridgeHalf(label, link, timings);
   }
 
   /** Where this half is attached, for messages. */
@@ -116,17 +123,12 @@ export class BridgeHalf {
     let told = false;
     while (!this.#closed) {
       try {
-        const body = await this.#resolver.request(
-          this.conn.subjects.info,
-          { v: PROTOCOL_VERSION },
-          1000,
-        );
-        this.site = parse.brokerInfo(body).site;
-        this.conn.logger.info(`${this.label} side is site '${this.site}'`);
+        this.site = (await this.link.brokers.info(1000)).site;
+        this.link.conn.logger.info(`${this.label} side is site '${this.site}'`);
         return this.site;
       } catch (err) {
         if (!told) {
-          this.conn.logger.warn(
+          this.link.conn.logger.warn(
             `waiting for a broker on the ${this.label} side (${(err as SwitchboardError).message})`,
           );
           told = true;
@@ -145,46 +147,58 @@ export class BridgeHalf {
    */
   watch(onView: (view: SiteView) => void): void {
     this.#onView = onView;
-    const { nc, subjects, logger } = this.conn;
-    const ctx = { nc, codec: this.codec, logger, site: () => this.site };
-    this.#subs.push(
-      listen(ctx, subjects.registryEvents, (msg) => {
-        this.#dirty.add(parse.registryEvent(this.codec.decode(msg.data)).service);
+    const { brokers, conn } = this.link;
+    this.#stops.push(
+      brokers.onInstanceEvent((event) => {
+        this.#dirty.add(event.service);
         this.#kick();
       }),
-      listen(ctx, subjects.brokerEvents, (msg) => {
-        if (parse.brokerEvent(this.codec.decode(msg.data)).kind === 'started') this.#resync();
+      brokers.onBrokerEvent((event) => {
+        if (event.kind === 'started') this.#resync();
+      }),
+      brokers.onLinkState((state) => {
+        if (state === 'down') {
+          this.connected = false;
+          conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
+          this.#onView?.({ kind: 'lost' });
+        } else {
+          this.connected = true;
+          conn.logger.info(`reconnected to ${this.where}`);
+          this.#resync();
+        }
       }),
     );
     this.#refresh = setInterval(() => this.#resync(), this.#timings.refreshMs);
-    this.#status = nc.status() as AsyncIterable<Status> & { stop(): void };
-    void this.#followStatus(this.#status);
     this.#resync();
   }
 
   /** Sets what happens to calls arriving on the routes this half advertises. */
-  onCall(handler: (route: RouteAdvert, msg: Msg) => void): void {
+  onCall(handler: RouteCallHandler): void {
     this.#onCall = handler;
+  }
+
+  #doorContext(): ListenContext {
+    const { conn, codec } = this.link;
+    return { nc: conn.nc, codec, logger: conn.peerLog, site: () => this.site };
   }
 
   /** Registers added routes with the site's broker and deregisters removed ones. */
   advertise(changes: RouteChanges): void {
+    const { nc, subjects, logger } = this.link.conn;
     for (const route of changes.removed) {
       const held = this.#routes.get(route.key);
       if (!held) continue;
       this.#routes.delete(route.key);
       this.#registrar.remove(held.id);
-      if (!this.conn.nc.isClosed()) held.sub.unsubscribe();
-      this.conn.logger.info(`withdrew route to ${describeRoute(route)} at ${this.where}`);
+      void this.#stopTaking(held.sub);
+      logger.info(`withdrew route to ${describeRoute(route)} at ${this.where}`);
     }
     for (const route of changes.added) {
-      if (this.#routes.has(route.key) || this.conn.nc.isClosed()) continue;
+      if (this.#routes.has(route.key) || nc.isClosed()) continue;
       const id = `${this.#id}-${newId(8)}`;
-      const sub = this.conn.nc.subscribe(this.conn.subjects.instance(id), {
-        callback: (err, msg) => {
-          if (!err) this.#onCall?.(route, msg);
-        },
-      });
+      const sub = takeCalls(this.#doorContext(), subjects.route(route.service, id), (call, at) =>
+        this.#onCall?.(route, call, at),
+      );
       this.#routes.set(route.key, { id, sub });
       void this.#registrar.add({
         id,
@@ -193,9 +207,10 @@ export class BridgeHalf {
         methods: route.methods,
         metadata: { bridge: this.#id },
         heartbeatMs: this.#timings.heartbeatMs,
+        secret: this.#secret,
         route: { site: route.site, path: route.path },
       });
-      this.conn.logger.info(`advertised route to ${describeRoute(route)} at ${this.where}`);
+      logger.info(`advertised route to ${describeRoute(route)} at ${this.where}`);
     }
   }
 
@@ -209,18 +224,25 @@ export class BridgeHalf {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#refresh);
-    this.#status?.stop();
-    const { nc } = this.conn;
-    if (!nc.isClosed()) {
-      for (const sub of this.#subs) sub.unsubscribe();
-      for (const { sub } of this.#routes.values()) sub.unsubscribe();
-    }
-    this.#routes.clear();
+    for (const stop of this.#stops.splice(0)) stop();
+    const { nc } = this.link.conn;
     this.#registrar.close();
+    await Promise.all([...this.#routes.values()].map(({ sub }) => this.#stopTaking(sub)));
+    this.#routes.clear();
     this.#resolver.close();
-    this.#channel.close();
     await nc.flush().catch(() => {});
-    await this.conn.release();
+    await this.link.close();
+  }
+
+  /**
+   * Stops taking calls on a route. Draining, not unsubscribing: a call
+   * already on its way when the route goes is still answered (an
+   * unsubscribed nats.js subscription drops it, and its caller would wait
+   * for its deadline).
+   */
+  #stopTaking(sub: Subscription): Promise<void> {
+    if (this.link.conn.nc.isClosed()) return Promise.resolve();
+    return sub.drain().catch(() => {});
   }
 
   #resync(): void {
@@ -236,30 +258,26 @@ export class BridgeHalf {
   }
 
   async #work(): Promise<void> {
+    const { brokers } = this.link;
     try {
       while (!this.#closed && (this.#dirtyAll || this.#dirty.size > 0)) {
         if (this.#dirtyAll) {
           this.#dirtyAll = false;
           this.#dirty.clear();
-          const body = await this.#resolver.request(
-            this.conn.subjects.list,
-            { v: PROTOCOL_VERSION },
-            2000,
-          );
-          const instances = parse.listReply(body).services.flatMap((s) => s.instances);
-          this.#emit({ kind: 'full', instances });
+          const listing = await brokers.list(BROKER_TIMEOUT_MS);
+          this.#emit({ kind: 'full', instances: listing.services.flatMap((s) => s.instances) });
           continue;
         }
         const services = [...this.#dirty];
         this.#dirty.clear();
         for (const service of services) {
-          const instances = await this.#resolver.lookup(service, undefined, 2000);
-          this.#emit({ kind: 'service', service, instances });
+          const { instances } = await brokers.lookup(service, undefined, BROKER_TIMEOUT_MS);
+          this.#emit({ kind: 'service', service, instances: [...instances] });
         }
       }
     } catch (err) {
       // No broker right now (or it restarted): try again with a full view.
-      this.conn.logger.debug(
+      this.link.conn.logger.debug(
         `cannot read the registry at ${this.where}: ${(err as Error).message}`,
       );
       if (!this.#closed) {
@@ -272,20 +290,6 @@ export class BridgeHalf {
 
   #emit(view: SiteView): void {
     if (!this.#closed && this.connected) this.#onView?.(view);
-  }
-
-  async #followStatus(status: AsyncIterable<Status>): Promise<void> {
-    for await (const s of status) {
-      if (s.type === 'disconnect') {
-        this.connected = false;
-        this.conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
-        this.#onView?.({ kind: 'lost' });
-      } else if (s.type === 'reconnect') {
-        this.connected = true;
-        this.conn.logger.info(`reconnected to ${this.where}`);
-        this.#resync();
-      }
-    }
   }
 }
 

@@ -1,21 +1,13 @@
-import type { Msg } from 'nats';
 import {
-  type CallMeta,
-  ErrorCode,
-  isCancelNotice,
-  readCallMeta,
-  SwitchboardError,
-} from '../protocol/index.js';
-import {
-  answerCall,
-  answerCallError,
+  answerWith,
+  type CallRequest,
   type ConnectionOptions,
   checkConnectionOptions,
-  headersOf,
 } from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf, type SiteView } from './bridge-half.js';
 import { checkGlobs, globFilter } from './policy.js';
+import { Relay } from './relay.js';
 import { type RouteAdvert, RouteTable } from './route-table.js';
 
 /** Options of a {@link Bridge}. */
@@ -176,117 +168,41 @@ export class Bridge extends Closeable {
       maxHops,
       allows: this.#exports,
     });
-    this.local.onCall(
-      (route, msg) => void this.#relay(this.local, this.remote, this.#imports, route, msg),
-    );
-    this.remote.onCall(
-      (route, msg) => void this.#relay(this.remote, this.local, this.#exports, route, msg),
-    );
+    // Routes at the local side lead to remote services: calls arriving there go out, and back.
+    const outward = this.#relay(this.local, this.remote, this.#imports);
+    const inward = this.#relay(this.remote, this.local, this.#exports);
+    this.local.onCall((route, call, at) => this.#onCall(this.local, outward, route, call, at));
+    this.remote.onCall((route, call, at) => this.#onCall(this.remote, inward, route, call, at));
     this.remote.watch((view) => this.local.advertise(apply(intoLocal, view)));
     this.local.watch((view) => this.remote.advertise(apply(intoRemote, view)));
     this.#logger.info(`bridge linked site '${localSite}' and site '${remoteSite}'`);
     return true;
   }
 
-  /**
-   * Relays a call that arrived at `near` on one of its routes to the `far`
-   * side, and the reply back. Refuses calls the policy does not let through
-   * (`FORBIDDEN`), loops and overlong paths (`UNAVAILABLE`), and answers
-   * `UNAVAILABLE` at once while the far side is unreachable.
-   */
-  async #relay(
+  #relay(near: BridgeHalf, far: BridgeHalf, allows: (service: string) => boolean): Relay {
+    return new Relay({
+      nearSite: near.site!,
+      farSite: far.site!,
+      allows,
+      maxHops: this.#maxHops,
+      farConnected: () => far.connected,
+      far: far.dispatcher,
+    });
+  }
+
+  /** A call arrived at `near` on one of its routes: relay it, and pass the reply back. */
+  async #onCall(
     near: BridgeHalf,
-    far: BridgeHalf,
-    allows: (service: string) => boolean,
+    relay: Relay,
     route: RouteAdvert,
-    msg: Msg,
+    call: CallRequest,
+    receivedAt: number,
   ): Promise<void> {
-    const received = Date.now();
-    const { nc, logger } = near.conn;
-    const reply = (err: SwitchboardError): void => {
-      try {
-        answerCallError(nc, msg, near.codec, err);
-      } catch (replyErr) {
-        logger.warn(`cannot answer a relayed call: ${(replyErr as Error).message}`);
-      }
-    };
-    let meta: CallMeta;
-    try {
-      meta = readCallMeta(headersOf(msg));
-    } catch (err) {
-      logger.warn(`rejected a call on a route at ${near.where}: ${(err as Error).message}`);
-      return reply(err as SwitchboardError);
-    }
     // Cancellation does not cross bridges; the deadline still bounds the call.
-    if (isCancelNotice(headersOf(msg))) return;
-    const farSite = far.site!;
-    const refuse = (code: ErrorCode, message: string): void =>
-      reply(
-        new SwitchboardError(code, message, {
-          completed: 'no',
-          site: near.site,
-          service: meta.service,
-          path: meta.path,
-        }),
-      );
-    if (!allows(meta.service)) {
-      return refuse(
-        ErrorCode.FORBIDDEN,
-        `the bridge from site '${farSite}' to site '${near.site}' does not let '${meta.service}' through`,
-      );
-    }
-    if (meta.path.includes(farSite)) {
-      return refuse(
-        ErrorCode.UNAVAILABLE,
-        `'${meta.service}': the call would cross site '${farSite}' twice`,
-      );
-    }
-    if (meta.path.length > this.#maxHops) {
-      return refuse(
-        ErrorCode.UNAVAILABLE,
-        `'${meta.service}': the call exceeds the hop limit of ${this.#maxHops}`,
-      );
-    }
-    if (!far.connected) {
-      return refuse(
-        ErrorCode.UNAVAILABLE,
-        `'${meta.service}': the link from site '${near.site}' to site '${farSite}' is down`,
-      );
-    }
-    const remaining = meta.budgetMs - (Date.now() - received);
-    if (remaining <= 0) {
-      return refuse(ErrorCode.TIMEOUT, `'${meta.service}': deadline passed at the bridge`);
-    }
-    const dest = meta.site ?? route.site;
-    const relayed: CallMeta = {
-      ...meta,
-      path: [...meta.path, farSite],
-      site: dest,
-      budgetMs: remaining,
-    };
-    try {
-      const result = await far.dispatcher.dispatch({
-        meta: relayed,
-        body: msg.data,
-        deadline: Date.now() + remaining,
-        idempotent: false,
-        site: dest,
-      });
-      answerCall(nc, msg, result.reply.data, result.reply.headers);
-    } catch (thrown) {
-      const err = thrown as SwitchboardError;
-      if (err.code === ErrorCode.SERVICE_NOT_FOUND) {
-        // The route went stale under us: another path may still work.
-        return reply(
-          new SwitchboardError(
-            ErrorCode.UNAVAILABLE,
-            `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`,
-            { completed: 'no', site: farSite, service: meta.service, path: relayed.path },
-          ),
-        );
-      }
-      reply(err);
-    }
+    if (call.cancel) return;
+    const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
+    const { conn, codec } = near.link;
+    answerWith(conn.nc, call, codec, reply, conn.peerLog);
   }
 }
 

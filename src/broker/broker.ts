@@ -1,15 +1,14 @@
 import type { Msg, Subscription } from 'nats';
+import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from '../core/index.js';
 import {
   type BrokerEvent,
   type BrokerInfo,
-  type CallMeta,
-  Codec,
-  callHeaders,
   ErrorCode,
-  Header,
-  type InstanceView,
+  errorReplyHeaders,
+  isCancelNotice,
   type ListReply,
   type LookupReply,
+  lastToken,
   NAME_PATTERN,
   PROTOCOL_VERSION,
   parse,
@@ -19,25 +18,23 @@ import {
   SwitchboardError,
 } from '../protocol/index.js';
 import {
-  BALANCE_POLICIES,
-  type BalancePolicy,
-  describe,
-  LoadBalancer,
-  noLiveInstance,
-} from '../proxies/index.js';
-import {
   type ConnectionOptions,
   headersOf,
   type ListenContext,
   listen,
-  openSiteConnection,
-  RequestChannel,
   respondError,
   respondValue,
-  type SiteConnection,
+  SiteLink,
 } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
-import { Registry, type RegistryChange } from './registry.js';
+import { Forwarder } from './forwarder.js';
+import {
+  DEFAULT_REGISTRY_LIMITS,
+  fitting,
+  Registry,
+  type RegistryChange,
+  type RegistryLimits,
+} from './registry.js';
 
 /** Options of a {@link Broker}. */
 export interface BrokerOptions extends ConnectionOptions {
@@ -65,6 +62,8 @@ export interface BrokerOptions extends ConnectionOptions {
    * @default the NATS server's max_payload
    */
   maxPayload?: number;
+  /** What the registry accepts (instances, methods, metadata, heartbeat range); see {@link RegistryLimits}. */
+  limits?: Partial<RegistryLimits>;
 }
 
 function checkOptions(options: BrokerOptions): void {
@@ -81,6 +80,20 @@ function checkOptions(options: BrokerOptions): void {
   }
   if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
     throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
+  }
+  for (const [field, value] of Object.entries(options.limits ?? {})) {
+    if (!(field in DEFAULT_REGISTRY_LIMITS)) {
+      throw new TypeError(`broker option 'limits.${field}' is not a registry limit`);
+    }
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(
+        `broker option 'limits.${field}' must be a positive integer (got ${value})`,
+      );
+    }
+  }
+  const { minHeartbeatMs, maxHeartbeatMs } = { ...DEFAULT_REGISTRY_LIMITS, ...options.limits };
+  if (minHeartbeatMs > maxHeartbeatMs) {
+    throw new TypeError(`broker option 'limits.minHeartbeatMs' exceeds 'limits.maxHeartbeatMs'`);
   }
 }
 
@@ -105,38 +118,56 @@ export class Broker extends Closeable {
   readonly registry: Registry;
   readonly startedAt = Date.now();
 
-  readonly #conn: SiteConnection;
-  readonly #codec = new Codec();
-  readonly #balancer: LoadBalancer;
-  readonly #channel: RequestChannel;
+  readonly #link: SiteLink;
+  readonly #forwarder: Forwarder;
   readonly #maxPayload: number;
+  /** Room for the instances of one reply: the server's max_payload, less framing. */
+  readonly #replyBytes: number;
   readonly #subs: Subscription[] = [];
   readonly #sweeper: ReturnType<typeof setInterval>;
 
-  private constructor(conn: SiteConnection, options: BrokerOptions) {
+  private constructor(link: SiteLink, options: BrokerOptions) {
     super();
-    this.#conn = conn;
+    this.#link = link;
+    const { conn } = link;
     this.site = options.site;
     this.id = options.id ?? newId();
-    this.registry = new Registry({ site: this.site, leaseFactor: options.leaseFactor });
-    this.#channel = new RequestChannel(conn.nc);
-    this.#balancer = new LoadBalancer(options.policy ?? 'least-outstanding');
+    this.registry = new Registry({
+      site: this.site,
+      leaseFactor: options.leaseFactor,
+      limits: options.limits,
+    });
+    this.#forwarder = new Forwarder(
+      this.registry,
+      link.invoker,
+      new LoadBalancer(options.policy ?? 'least-outstanding'),
+      conn.subjects,
+    );
     this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
+    this.#replyBytes = Math.max(4096, (conn.nc.info?.max_payload ?? 1024 * 1024) - 4096);
     const s = conn.subjects;
     const ctx: ListenContext = {
       nc: conn.nc,
-      codec: this.#codec,
-      logger: conn.logger,
+      codec: link.codec,
+      logger: conn.peerLog,
       site: () => this.site,
     };
+    const queue = { queue: s.brokerQueue };
+    for (const [kind, subjects] of [
+      ['service', s.services],
+      ['route', s.routes],
+    ] as const) {
+      this.#subs.push(
+        listen(ctx, subjects.all.register, (m) => this.#onRegister(m, kind)),
+        listen(ctx, subjects.all.heartbeat, (m) => this.#onHeartbeat(m), NOTICES),
+        listen(ctx, subjects.all.deregister, (m) => this.#onDeregister(m), NOTICES),
+      );
+    }
     this.#subs.push(
-      listen(ctx, s.register, (m) => this.#onRegister(m)),
-      listen(ctx, s.heartbeat, (m) => this.#onHeartbeat(m)),
-      listen(ctx, s.deregister, (m) => this.#onDeregister(m)),
-      listen(ctx, s.lookup, (m) => this.#onLookup(m), s.brokerQueue),
-      listen(ctx, s.list, (m) => this.#onList(m), s.brokerQueue),
-      listen(ctx, s.info, (m) => this.#onInfo(m), s.brokerQueue),
-      listen(ctx, s.call, (m) => this.#onCall(m), s.brokerQueue),
+      listen(ctx, s.lookup, (m) => this.#onLookup(m), queue),
+      listen(ctx, s.list, (m) => this.#onList(m), queue),
+      listen(ctx, s.info, (m) => this.#onInfo(m), queue),
+      listen(ctx, s.callAll, (m) => this.#onCall(m), queue),
     );
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 250);
     this.#sweeper.unref();
@@ -145,34 +176,45 @@ export class Broker extends Closeable {
   /** Connects to the site's NATS and starts serving. */
   static async start(options: BrokerOptions): Promise<Broker> {
     checkOptions(options);
-    const conn = await openSiteConnection(options, `switchboard-broker-${options.site}`);
-    const broker = new Broker(conn, options);
+    const link = await SiteLink.open(options, `switchboard-broker-${options.site}`, options.site);
+    const broker = new Broker(link, options);
     // Make sure our subscriptions are live before servers are told to re-register.
-    await conn.nc.flush();
+    await link.conn.nc.flush();
     broker.#announce('started');
-    conn.logger.info('broker started', { site: broker.site, id: broker.id });
+    link.conn.logger.info('broker started', { site: broker.site, id: broker.id });
     return broker;
   }
 
   protected async shutdown(): Promise<void> {
     clearInterval(this.#sweeper);
-    const { nc, logger } = this.#conn;
+    const { nc, logger } = this.#link.conn;
     if (!nc.isClosed()) {
       this.#announce('stopping');
-      for (const sub of this.#subs) sub.unsubscribe();
-      await nc.flush().catch(() => {});
+      // Drained, not unsubscribed: requests already on their way are still answered.
+      await Promise.all(this.#subs.map((sub) => sub.drain().catch(() => {})));
     }
-    this.#channel.close();
-    await this.#conn.release();
+    await this.#link.close();
     logger.info('broker stopped', { site: this.site, id: this.id });
   }
 
   #decode<T>(msg: Msg, parser: (v: unknown) => T): T {
-    return parser(this.#codec.decode(msg.data));
+    return parser(this.#link.codec.decode(msg.data));
   }
 
-  #onRegister(msg: Msg): void {
+  /**
+   * A registration: of a server on the services subjects, of a bridge's
+   * route on the routes subjects (which only bridges' credentials may use).
+   * The service named by the subject must be the one registered.
+   */
+  #onRegister(msg: Msg, kind: 'service' | 'route'): void {
     const { instance } = this.#decode(msg, parse.registerRequest);
+    checkSubjectService(msg.subject, instance.service);
+    if (kind === 'service' && instance.route) {
+      throw refused(`a route registers on ${this.#link.conn.subjects.routes.all.register}`);
+    }
+    if (kind === 'route' && !instance.route) {
+      throw refused(`a route registration must say where the route leads (instance.route)`);
+    }
     this.#publishChange(this.registry.register(instance));
     if (msg.reply) {
       const reply: RegisterReply = {
@@ -181,44 +223,47 @@ export class Broker extends Closeable {
         brokerId: this.id,
         leaseMs: this.registry.leaseFor(instance.heartbeatMs),
       };
-      respondValue(msg, this.#codec, reply);
+      respondValue(msg, this.#link.codec, reply);
     }
   }
 
   #onHeartbeat(msg: Msg): void {
-    const { id } = this.#decode(msg, parse.heartbeat);
-    if (!this.registry.heartbeat(id)) {
+    const { id, secret } = this.#decode(msg, parse.heartbeat);
+    const service = lastToken(msg.subject);
+    if (!this.registry.heartbeat({ id, secret, service })) {
       // We do not know it (we restarted, or its lease ran out): ask it to register again.
-      this.#conn.nc.publish(
-        this.#conn.subjects.control(id),
-        this.#codec.encode({ v: PROTOCOL_VERSION, kind: 'reregister' }),
-      );
+      this.#publish(this.#link.conn.subjects.control(service, id), {
+        v: PROTOCOL_VERSION,
+        kind: 'reregister',
+      });
     }
   }
 
   #onDeregister(msg: Msg): void {
-    const { id } = this.#decode(msg, parse.deregister);
-    this.#publishChange(this.registry.deregister(id));
+    const { id, secret } = this.#decode(msg, parse.deregister);
+    this.#publishChange(
+      this.registry.deregister(id, { id, secret, service: lastToken(msg.subject) }),
+    );
   }
 
   #onLookup(msg: Msg): void {
     const req = this.#decode(msg, parse.lookupRequest);
-    const instances = this.registry.lookup(req.service, req.version) as InstanceView[];
+    const found = this.registry.lookup(req.service, req.version);
+    const { instances, truncated } = fitting(found, this.#replyBytes);
     const reply: LookupReply = { v: PROTOCOL_VERSION, site: this.site, instances };
-    const departedFrom =
-      instances.length === 0 ? this.registry.departedFrom(req.service) : undefined;
+    const departedFrom = found.length === 0 ? this.registry.departedFrom(req.service) : undefined;
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
-    respondValue(msg, this.#codec, reply);
+    if (truncated) reply.truncated = true;
+    respondValue(msg, this.#link.codec, reply);
   }
 
+  /** One page of the listing (each fits in one NATS message). */
   #onList(msg: Msg): void {
-    this.#decode(msg, parse.listRequest);
-    const reply: ListReply = {
-      v: PROTOCOL_VERSION,
-      site: this.site,
-      services: this.registry.list(),
-    };
-    respondValue(msg, this.#codec, reply);
+    const { after } = this.#decode(msg, parse.listRequest);
+    const page = this.registry.listPage(after, this.#replyBytes);
+    const reply: ListReply = { v: PROTOCOL_VERSION, site: this.site, services: page.services };
+    if (page.next !== undefined) reply.next = page.next;
+    respondValue(msg, this.#link.codec, reply);
   }
 
   #onInfo(msg: Msg): void {
@@ -228,82 +273,52 @@ export class Broker extends Closeable {
       brokerId: this.id,
       startedAt: this.startedAt,
     };
-    respondValue(msg, this.#codec, reply);
+    respondValue(msg, this.#link.codec, reply);
   }
 
   /**
-   * Forwards a thin client's call to an instance chosen by the policy, body
-   * untouched. The instance answers the caller directly (the `sb-reply`
-   * header) and sends the broker only an empty notice that the call ended, so
-   * a broker that dies loses no call it already forwarded. Instances found
-   * gone (no responders) are skipped while the budget lasts.
+   * A thin client's call: forwarded to an instance, which answers the caller
+   * directly (so a broker that dies loses no call it already forwarded). The
+   * broker answers only when no instance took the call (completion `no`), or
+   * when the instance answered the broker instead of the caller. When the
+   * call may be running somewhere (`maybe`), the broker stays silent: the
+   * instance answers, or the caller's own deadline ends the call.
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
-    const meta = readCallMeta(headersOf(msg));
-    const fail = (code: ErrorCode, message: string): void =>
-      respondError(msg, this.#codec, this.#error(code, message, meta));
+    const headers = headersOf(msg);
+    const meta = readCallMeta(headers);
+    checkSubjectService(msg.subject, meta.service);
+    if (isCancelNotice(headers)) return this.#forwarder.cancel(meta);
     if (!msg.reply) {
-      this.#conn.logger.warn('dropped a call without reply subject', { service: meta.service });
+      this.#link.conn.peerLog.warn('dropped a call without reply subject', {
+        service: meta.service,
+      });
       return;
     }
     if (msg.data.length > this.#maxPayload) {
-      return fail(
-        ErrorCode.PAYLOAD_TOO_LARGE,
-        `call body of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`,
-      );
+      const message = `call body of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`;
+      throw new SwitchboardError(ErrorCode.PAYLOAD_TOO_LARGE, message, {
+        completed: 'no',
+        site: this.site,
+        service: meta.service,
+        path: meta.path.length > 0 ? meta.path : [this.site],
+      });
     }
-    const instances = this.registry.lookup(meta.service, meta.versionRange);
-    if (instances.length === 0) {
-      const departedFrom = this.registry.departedFrom(meta.service);
-      return departedFrom === undefined
-        ? fail(ErrorCode.SERVICE_NOT_FOUND, `service '${describe(meta)}' is not registered`)
-        : fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, departedFrom));
+    const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
+    if (reply.ok) {
+      // An empty body is the instance's notice that it answered the caller.
+      if (reply.body.length > 0) msg.respond(reply.body);
+    } else if (reply.body) {
+      msg.respond(reply.body, { headers: ERROR_HEADERS });
+    } else if (reply.error.completed === 'no') {
+      respondError(msg, this.#link.codec, reply.error);
     }
-    const replyTo = msg.reply;
-    if (meta.path.length === 0) meta.path = [this.site];
-    const skipped = new Set<string>();
-    for (;;) {
-      const target = this.#balancer.pick(instances, skipped);
-      if (!target) return fail(ErrorCode.UNAVAILABLE, noLiveInstance(meta, undefined));
-      const remaining = meta.budgetMs - (Date.now() - received);
-      // Past the deadline the caller has given up on its own clock: nothing to add.
-      if (remaining <= 0) return;
-      this.#balancer.begin(target.id);
-      try {
-        await this.#channel.request(this.#conn.subjects.instance(target.id), {
-          data: msg.data,
-          headers: callHeaders({ ...meta, budgetMs: remaining }, [Header.replyTo, replyTo]),
-          timeoutMs: remaining,
-          target: `${meta.service}.${meta.method}`,
-        });
-        return;
-      } catch (thrown) {
-        const err = thrown as SwitchboardError;
-        if (err.code === ErrorCode.UNAVAILABLE && err.completed === 'no') {
-          skipped.add(target.id);
-          continue;
-        }
-        if (err.code !== ErrorCode.TIMEOUT) fail(err.code, err.message);
-        return;
-      } finally {
-        this.#balancer.end(target.id);
-      }
-    }
-  }
-
-  #error(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {
-    return new SwitchboardError(code, message, {
-      site: this.site,
-      service: meta.service,
-      completed: 'no',
-      path: meta.path.length > 0 ? meta.path : [this.site],
-    });
   }
 
   #sweep(): void {
     for (const change of this.registry.expire()) {
-      this.#conn.logger.info('instance lease expired', {
+      this.#link.conn.logger.info('instance lease expired', {
         service: change.view.service,
         id: change.view.id,
       });
@@ -312,7 +327,7 @@ export class Broker extends Closeable {
   }
 
   #publishChange(change: RegistryChange | undefined): void {
-    if (!change || this.#conn.nc.isClosed()) return;
+    if (!change) return;
     const event: RegistryEvent = {
       v: PROTOCOL_VERSION,
       kind: change.kind,
@@ -320,11 +335,33 @@ export class Broker extends Closeable {
       id: change.view.id,
       site: change.view.site,
     };
-    this.#conn.nc.publish(this.#conn.subjects.registryEvents, this.#codec.encode(event));
+    this.#publish(this.#link.conn.subjects.registryEvents(event.service), event);
   }
 
   #announce(kind: BrokerEvent['kind']): void {
     const event: BrokerEvent = { v: PROTOCOL_VERSION, kind, site: this.site, brokerId: this.id };
-    this.#conn.nc.publish(this.#conn.subjects.brokerEvents, this.#codec.encode(event));
+    this.#publish(this.#link.conn.subjects.brokerEvents, event);
+  }
+
+  #publish(subject: string, body: unknown): void {
+    const { nc } = this.#link.conn;
+    if (!nc.isClosed()) nc.publish(subject, this.#link.codec.encode(body));
+  }
+}
+
+const ERROR_HEADERS = errorReplyHeaders().forNats();
+
+/** Heartbeats and deregistrations are notices: a rejected one is logged, never answered. */
+const NOTICES = { answers: false };
+
+function refused(message: string): SwitchboardError {
+  return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+}
+
+/** The service token of a subject must name the service the message is about. */
+function checkSubjectService(subject: string, service: string): void {
+  const token = lastToken(subject);
+  if (token !== service) {
+    throw refused(`the subject names service '${token}' but the message is about '${service}'`);
   }
 }

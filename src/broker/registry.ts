@@ -1,11 +1,40 @@
 import {
   compareVersions,
+  ErrorCode,
   type InstanceRegistration,
   type InstanceView,
   parseRange,
   type ServiceView,
+  SwitchboardError,
 } from '../protocol/index.js';
 import { getOrCreate } from '../util/index.js';
+
+/** What one broker's registry accepts; each limit refused with a message naming it. */
+export interface RegistryLimits {
+  /**
+   * Instances (and routes) held at once; beyond it registrations are refused
+   * with `UNAVAILABLE` until some leave.
+   * @default 100000
+   */
+  maxInstances: number;
+  /** Methods one instance may declare. @default 256 */
+  maxMethods: number;
+  /** Bytes of metadata (keys and values) one instance may carry. @default 4096 */
+  maxMetadataBytes: number;
+  /** Shortest heartbeat interval accepted, in milliseconds. @default 50 */
+  minHeartbeatMs: number;
+  /** Longest heartbeat interval accepted, in milliseconds. @default 60000 */
+  maxHeartbeatMs: number;
+}
+
+/** The defaults of {@link RegistryLimits}. */
+export const DEFAULT_REGISTRY_LIMITS: Readonly<RegistryLimits> = Object.freeze({
+  maxInstances: 100_000,
+  maxMethods: 256,
+  maxMetadataBytes: 4096,
+  minHeartbeatMs: 50,
+  maxHeartbeatMs: 60_000,
+});
 
 /** Options of a {@link Registry}. */
 export interface RegistryOptions {
@@ -15,7 +44,7 @@ export interface RegistryOptions {
    * A lease lasts this many heartbeat intervals.
    * @default 3
    */
-  leaseFactor?: number;
+  leaseFactor?: number | undefined;
   /** Clock, in milliseconds; tests pass a fake one. @default Date.now */
   now?: () => number;
   /**
@@ -24,11 +53,14 @@ export interface RegistryOptions {
    * @default 600000
    */
   rememberDepartedMs?: number;
+  /** Limits; each one left out keeps its default. */
+  limits?: Partial<RegistryLimits> | undefined;
 }
 
-/** A registered instance with its lease. */
+/** A registered instance with its lease and the secret of whoever holds it. */
 export interface RegistryEntry {
   readonly view: InstanceView;
+  readonly secret: string;
   leaseMs: number;
   expiresAt: number;
 }
@@ -39,13 +71,29 @@ export interface RegistryChange {
   view: InstanceView;
 }
 
+/** One page of a listing: its services, and the cursor of the next page when there is one. */
+export interface ListingPage {
+  services: ServiceView[];
+  next?: string;
+}
+
+/** Whoever claims an instance: its id, the service it must belong to, and the secret. */
+export interface Claim {
+  id: string;
+  secret: string;
+  /** When given, the instance must be of this service. */
+  service?: string;
+}
+
 /**
  * The site registry: services and their instances, each held by a lease that
- * heartbeats renew. Pure logic, no NATS: the broker feeds it and publishes the
- * changes it reports.
+ * heartbeats renew and by the secret of whoever registered it. Pure logic, no
+ * NATS: the broker feeds it and publishes the changes it reports. Refusals
+ * are thrown as {@link SwitchboardError}s.
  */
 export class Registry {
   readonly site: string;
+  readonly limits: Readonly<RegistryLimits>;
   readonly #leaseFactor: number;
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
@@ -57,12 +105,15 @@ export class Registry {
   /** Services whose last instance went away: the site it was at, and when. */
   readonly #departed = new Map<string, { site: string; at: number }>();
   readonly #rememberDepartedMs: number;
+  /** Every instance in listing order, rebuilt lazily after a change. */
+  #sorted: InstanceView[] | undefined;
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
     this.#leaseFactor = options.leaseFactor ?? 3;
     this.#now = options.now ?? Date.now;
     this.#rememberDepartedMs = options.rememberDepartedMs ?? 600_000;
+    this.limits = Object.freeze({ ...DEFAULT_REGISTRY_LIMITS, ...definedOnly(options.limits) });
   }
 
   /** Number of registered instances. */
@@ -78,42 +129,63 @@ export class Registry {
   /**
    * Adds or refreshes an instance. Returns the change to announce: `up` for a new
    * instance (or one whose description changed), nothing for a plain refresh.
+   * Throws `FORBIDDEN` when a live instance with that id is held by another
+   * secret, `BAD_REQUEST` past a per-instance limit, `UNAVAILABLE` when full.
    */
   register(reg: InstanceRegistration): RegistryChange | undefined {
+    this.#checkLimits(reg);
     const existing = this.#byId.get(reg.id);
+    if (existing && existing.secret !== reg.secret) {
+      throw refusal(
+        ErrorCode.FORBIDDEN,
+        `instance id '${reg.id}' is held by another registrant until its lease ends`,
+      );
+    }
+    if (!existing && this.#byId.size >= this.limits.maxInstances) {
+      throw new SwitchboardError(
+        ErrorCode.UNAVAILABLE,
+        `the registry of site '${this.site}' is full (${this.limits.maxInstances} instances)`,
+        { completed: 'no', site: this.site },
+      );
+    }
     const view = toView(reg, this.site);
     const leaseMs = this.leaseFor(reg.heartbeatMs);
-    const entry: RegistryEntry = { view, leaseMs, expiresAt: this.#now() + leaseMs };
+    const expiresAt = this.#now() + leaseMs;
     if (existing && sameView(existing.view, view)) {
       existing.leaseMs = leaseMs;
-      existing.expiresAt = entry.expiresAt;
+      existing.expiresAt = expiresAt;
       return undefined;
     }
     if (existing) this.#remove(existing);
+    const entry: RegistryEntry = { view, secret: reg.secret, leaseMs, expiresAt };
     this.#byId.set(view.id, entry);
-    let instances = this.#byService.get(view.service);
-    if (!instances) {
-      instances = new Map();
-      this.#byService.set(view.service, instances);
-    }
-    instances.set(view.id, entry);
+    getOrCreate(this.#byService, view.service, () => new Map()).set(view.id, entry);
     this.#forgetViews(view.service);
     this.#departed.delete(view.service);
     return { kind: 'up', view };
   }
 
-  /** Renews the lease of an instance; false when it is unknown (it must re-register). */
-  heartbeat(id: string): boolean {
-    const entry = this.#byId.get(id);
+  /**
+   * Renews the lease of an instance; false when it is unknown (it must
+   * re-register). Throws `FORBIDDEN` when the claim does not hold it.
+   */
+  heartbeat(claim: Claim): boolean {
+    const entry = this.#byId.get(claim.id);
     if (!entry) return false;
+    this.#authorise(entry, claim);
     entry.expiresAt = this.#now() + entry.leaseMs;
     return true;
   }
 
-  /** Removes an instance at once (a clean stop). */
-  deregister(id: string): RegistryChange | undefined {
+  /**
+   * Removes an instance at once (a clean stop). Without a claim (the broker's
+   * own decision) any instance; with one, only the holder's. Throws
+   * `FORBIDDEN` when the claim does not hold it.
+   */
+  deregister(id: string, claim?: Claim): RegistryChange | undefined {
     const entry = this.#byId.get(id);
     if (!entry) return undefined;
+    if (claim) this.#authorise(entry, claim);
     this.#remove(entry);
     return { kind: 'down', view: entry.view };
   }
@@ -173,31 +245,102 @@ export class Registry {
     return matching;
   }
 
-  /** Every service version with its instances, sorted by name then version. */
+  /** Every service version with its instances, sorted by name, version, then instance id. */
   list(): ServiceView[] {
-    const services = new Map<string, ServiceView>();
-    for (const { view } of this.#byId.values()) {
-      const key = `${view.service}@${view.version}`;
-      let service = services.get(key);
-      if (!service) {
-        service = {
-          name: view.service,
-          version: view.version,
-          methods: view.methods,
-          instances: [],
-        };
-        services.set(key, service);
+    return this.listPage(undefined, Number.POSITIVE_INFINITY).services;
+  }
+
+  /**
+   * One page of the listing, of about `maxBytes` encoded at most (always at
+   * least one instance): the instances after cursor `after`, grouped by
+   * service version. A service version may continue on the next page.
+   */
+  listPage(after: string | undefined, maxBytes: number): ListingPage {
+    const sorted = this.#listingOrder();
+    let start = 0;
+    if (after !== undefined) {
+      // The first instance that sorts after the cursor (the cursor's own may have left).
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareCursor(cursorOf(sorted[mid]!), after) <= 0) lo = mid + 1;
+        else hi = mid;
       }
-      service.instances.push(view);
+      start = lo;
     }
-    return [...services.values()].sort(
-      (a, b) => a.name.localeCompare(b.name) || compareVersions(a.version, b.version),
-    );
+    const services: ServiceView[] = [];
+    let bytes = 0;
+    let i = start;
+    for (; i < sorted.length; i++) {
+      const view = sorted[i]!;
+      const size = viewSize(view);
+      if (i > start && bytes + size > maxBytes) break;
+      bytes += size;
+      const last = services.at(-1);
+      if (last && last.name === view.service && last.version === view.version) {
+        last.instances.push(view);
+      } else {
+        const methods = view.methods;
+        services.push({ name: view.service, version: view.version, methods, instances: [view] });
+      }
+    }
+    if (i >= sorted.length) return { services };
+    return { services, next: cursorOf(sorted[i - 1]!) };
   }
 
   /** Every registered instance. */
   instances(): IterableIterator<InstanceView> {
     return mapIterator(this.#byId.values(), (e) => e.view);
+  }
+
+  #checkLimits(reg: InstanceRegistration): void {
+    const { limits } = this;
+    if (reg.methods.length > limits.maxMethods) {
+      throw refusal(
+        ErrorCode.BAD_REQUEST,
+        `instance '${reg.id}' declares ${reg.methods.length} methods, over the limit of ${limits.maxMethods}`,
+      );
+    }
+    let metadataBytes = 0;
+    for (const [k, v] of Object.entries(reg.metadata)) metadataBytes += k.length + v.length;
+    if (metadataBytes > limits.maxMetadataBytes) {
+      throw refusal(
+        ErrorCode.BAD_REQUEST,
+        `instance '${reg.id}' carries ${metadataBytes} bytes of metadata, over the limit of ${limits.maxMetadataBytes}`,
+      );
+    }
+    if (reg.heartbeatMs < limits.minHeartbeatMs || reg.heartbeatMs > limits.maxHeartbeatMs) {
+      throw refusal(
+        ErrorCode.BAD_REQUEST,
+        `instance '${reg.id}' heartbeats every ${reg.heartbeatMs} ms; this broker accepts ${limits.minHeartbeatMs} to ${limits.maxHeartbeatMs} ms`,
+      );
+    }
+  }
+
+  #authorise(entry: RegistryEntry, claim: Claim): void {
+    if (entry.secret !== claim.secret) {
+      throw refusal(ErrorCode.FORBIDDEN, `instance '${claim.id}' is held by another registrant`);
+    }
+    if (claim.service !== undefined && claim.service !== entry.view.service) {
+      throw refusal(
+        ErrorCode.FORBIDDEN,
+        `instance '${claim.id}' belongs to service '${entry.view.service}', not '${claim.service}'`,
+      );
+    }
+  }
+
+  #listingOrder(): InstanceView[] {
+    this.#sorted ??= [...this.#byId.values()]
+      .map((e) => e.view)
+      .sort(
+        (a, b) =>
+          compareStrings(a.service, b.service) ||
+          compareVersions(a.version, b.version) ||
+          compareStrings(a.version, b.version) ||
+          compareStrings(a.id, b.id),
+      );
+    return this.#sorted;
   }
 
   #remove(entry: RegistryEntry): void {
@@ -215,11 +358,75 @@ export class Registry {
   #forgetViews(service: string): void {
     this.#views.delete(service);
     this.#ranged.delete(service);
+    this.#sorted = undefined;
   }
 }
 
 const EMPTY: readonly InstanceView[] = Object.freeze([]);
 const MAX_RANGES_PER_SERVICE = 64;
+
+/**
+ * About how many bytes an instance view takes encoded (a little more, never
+ * less): its strings and a few bytes of framing per field.
+ */
+export function viewSize(view: InstanceView): number {
+  let size = 64 + view.id.length + view.service.length + view.version.length + view.site.length;
+  for (const m of view.methods) size += m.length + 3;
+  for (const [k, v] of Object.entries(view.metadata)) size += k.length + v.length + 6;
+  for (const p of view.path) size += p.length + 3;
+  return size;
+}
+
+/** The instances that fit in `maxBytes` encoded, nearest first; whether some were left out. */
+export function fitting(
+  instances: readonly InstanceView[],
+  maxBytes: number,
+): { instances: InstanceView[]; truncated: boolean } {
+  let bytes = 0;
+  for (const v of instances) bytes += viewSize(v);
+  if (bytes <= maxBytes) return { instances: instances as InstanceView[], truncated: false };
+  const nearest = [...instances].sort((a, b) => a.hops - b.hops);
+  const kept: InstanceView[] = [];
+  bytes = 0;
+  for (const v of nearest) {
+    const size = viewSize(v);
+    if (kept.length > 0 && bytes + size > maxBytes) break;
+    kept.push(v);
+    bytes += size;
+  }
+  return { instances: kept, truncated: true };
+}
+
+function refusal(code: ErrorCode, message: string): SwitchboardError {
+  return new SwitchboardError(code, message, { completed: 'no' });
+}
+
+/** The listing cursor of an instance: service, version and id (none of which can hold `|`). */
+function cursorOf(view: InstanceView): string {
+  return `${view.service}|${view.version}|${view.id}`;
+}
+
+function compareCursor(a: string, b: string): number {
+  const [as = '', av = '', ai = ''] = a.split('|');
+  const [bs = '', bv = '', bi = ''] = b.split('|');
+  return (
+    compareStrings(as, bs) ||
+    compareVersions(av, bv) ||
+    compareStrings(av, bv) ||
+    compareStrings(ai, bi)
+  );
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function definedOnly<T extends object>(values: T | undefined): Partial<T> {
+  if (!values) return {};
+  return Object.fromEntries(
+    Object.entries(values).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
 
 function toView(reg: InstanceRegistration, site: string): InstanceView {
   const path = reg.route?.path ?? [];

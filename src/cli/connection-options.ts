@@ -2,12 +2,12 @@ import type { Argv, Options } from 'yargs';
 import {
   type ConnectionOptions,
   DEFAULT_NATS_URL,
-  DEFAULT_PREFIX,
   ErrorCode,
   type Logger,
   type LogLevel,
   SwitchboardError,
 } from '../index.js';
+import { DEFAULT_PREFIX } from '../protocol/index.js';
 import { type ConnectionField, checkConnectionOptions } from '../transport/index.js';
 import { camelCase } from './env.js';
 import { asUsage } from './io.js';

@@ -1,4 +1,4 @@
-import { ErrorCode, type ListReply, SwitchboardError } from '../index.js';
+import { ErrorCode, type SiteListing, SwitchboardError } from '../index.js';
 import { type CliIo, ExitCode } from './io.js';
 
 /**
@@ -54,7 +54,7 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-type Listing = Pick<ListReply, 'site' | 'services'>;
+type Listing = SiteListing;
 
 /**
  * The part of a listing that is the site itself: instances reached through

@@ -18,13 +18,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
 import { GLOB_SYNTAX, isValidGlob } from '../bridge/index.js';
-import {
-  BALANCE_POLICIES,
-  type BalancePolicy,
-  type ConnectionOptions,
-  isValidPrefix,
-  NAME_PATTERN,
-} from '../index.js';
+import { BALANCE_POLICIES, type BalancePolicy, type ConnectionOptions } from '../index.js';
+import { isValidPrefix, NAME_PATTERN } from '../protocol/index.js';
 import { natsUrlProblem } from '../transport/index.js';
 
 /** A config file that does not say what `switchboard up` needs; the message names file and field. */

@@ -35,7 +35,7 @@ export class Codec {
     try {
       return this.#decoder.decode(plain);
     } catch (err) {
-      throw new SwitchboardError(
+      throw SwitchboardError.refusal(
         ErrorCode.BAD_REQUEST,
         `malformed msgpack body: ${(err as Error).message}`,
         { completed: 'no', cause: err },

@@ -1,12 +1,14 @@
 /**
  * Wire envelopes of the registry protocol (msgpack bodies), and their run-time
- * validation: `unknown` in, a typed envelope or a `BAD_REQUEST` out.
+ * validation: `unknown` in, a typed envelope or a `BAD_REQUEST` out. Every
+ * string that later becomes a subject token (ids, service names, sites) is
+ * checked against its pattern here, at the door.
  *
  * Call requests and replies carry their routing metadata in NATS headers (see
  * `headers.ts`) and their arguments or result as a bare msgpack body.
  */
 import { ErrorCode, type ErrorData, isErrorCode, SwitchboardError } from './errors.js';
-import { isValidRange } from './semver.js';
+import { isValidRange, isValidVersion } from './semver.js';
 
 /** Version of the wire protocol; a message with another version is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -17,9 +19,15 @@ export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
 /** Instance ids: letters, digits, `_` and `-` (they are subject tokens); at most 128. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** Ownership secrets of instances: 16 to 128 letters, digits, `_` or `-`. */
+export const SECRET_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** Longest path, in sites, a route or a call may carry. */
+export const MAX_PATH_SITES = 64;
+
 /** What a server-side proxy (or a bridge half) tells the broker about one instance. */
 export interface InstanceRegistration {
-  /** Unique id of the instance; also the token of its call subject. */
+  /** Unique id of the instance; also the last token of its call subject. */
   id: string;
   service: string;
   /** Semantic version, `MAJOR.MINOR.PATCH`. */
@@ -28,6 +36,11 @@ export interface InstanceRegistration {
   metadata: Record<string, string>;
   /** How often the instance heartbeats; the broker derives its lease from it. */
   heartbeatMs: number;
+  /**
+   * Proof of ownership, chosen by the registrant: heartbeats, deregistration
+   * and re-registration of a live instance must carry the same secret.
+   */
+  secret: string;
   /**
    * For routes relayed by a bridge: the site that hosts the service and the
    * sites between here and there (nearest first, hosting site last).
@@ -64,14 +77,11 @@ export interface RegisterReply {
   leaseMs: number;
 }
 
-export interface HeartbeatMessage {
+/** A heartbeat, or a deregistration: which instance, and the proof that the sender holds it. */
+export interface InstanceClaim {
   v: number;
   id: string;
-}
-
-export interface DeregisterMessage {
-  v: number;
-  id: string;
+  secret: string;
 }
 
 export interface LookupRequest {
@@ -90,10 +100,14 @@ export interface LookupReply {
    * last one was at. Callers then report `UNAVAILABLE` rather than `SERVICE_NOT_FOUND`.
    */
   departedFrom?: string;
+  /** Set when more instances exist than fit in one reply (the nearest are sent). */
+  truncated?: boolean;
 }
 
+/** Asks for one page of the listing: the first, or the one after cursor `after`. */
 export interface ListRequest {
   v: number;
+  after?: string;
 }
 
 /** One service version in a listing, with its instances. */
@@ -104,10 +118,12 @@ export interface ServiceView {
   instances: InstanceView[];
 }
 
+/** One page of a listing; `next` is the cursor of the next page, absent on the last. */
 export interface ListReply {
   v: number;
   site: string;
   services: ServiceView[];
+  next?: string;
 }
 
 export interface BrokerInfo {
@@ -144,36 +160,56 @@ export interface ControlMessage {
 // Validation
 
 function bad(message: string): SwitchboardError {
-  return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+  return SwitchboardError.refusal(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+}
+
+/** A value from the network, described for an error message without running any of its code. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return value.length > 64 ? `'${value.slice(0, 64)}…'` : `'${value}'`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
+    return String(value);
+  }
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'binary data';
+  return `a ${typeof value}`;
 }
 
 type Obj = Record<string, unknown>;
 
 function object(value: unknown, what: string): Obj {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw bad(`${what} must be a map`);
+    throw bad(`${what} must be a map (got ${describeValue(value)})`);
   }
   return value as Obj;
 }
 
+/** An own field of a decoded map (never one inherited through a crafted `__proto__`). */
+function field(o: Obj, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
 function str(o: Obj, key: string, what: string): string {
-  const v = o[key];
+  const v = field(o, key);
   if (typeof v !== 'string') throw bad(`${what}.${key} must be a string`);
   return v;
 }
 
 function optStr(o: Obj, key: string, what: string): string | undefined {
-  return o[key] === undefined || o[key] === null ? undefined : str(o, key, what);
+  const v = field(o, key);
+  return v === undefined || v === null ? undefined : str(o, key, what);
 }
 
 function num(o: Obj, key: string, what: string): number {
-  const v = o[key];
+  const v = field(o, key);
   if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${what}.${key} must be a number`);
   return v;
 }
 
 function strArray(o: Obj, key: string, what: string): string[] {
-  const v = o[key];
+  const v = field(o, key);
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw bad(`${what}.${key} must be an array of strings`);
   }
@@ -183,14 +219,14 @@ function strArray(o: Obj, key: string, what: string): string[] {
 function oneOf<T extends string>(o: Obj, key: string, what: string, allowed: readonly T[]): T {
   const v = str(o, key, what);
   if (!(allowed as readonly string[]).includes(v)) {
-    throw bad(`${what}.${key} must be one of ${allowed.join(', ')}`);
+    throw bad(`${what}.${key} must be one of ${allowed.join(', ')} (got ${describeValue(v)})`);
   }
   return v as T;
 }
 
 function matching(o: Obj, key: string, what: string, pattern: RegExp): string {
   const v = str(o, key, what);
-  if (!pattern.test(v)) throw bad(`${what}.${key} '${v}' is not valid`);
+  if (!pattern.test(v)) throw bad(`${what}.${key} ${describeValue(v)} is not valid`);
   return v;
 }
 
@@ -198,93 +234,119 @@ function name(o: Obj, key: string, what: string): string {
   return matching(o, key, what, NAME_PATTERN);
 }
 
-function stringMap(o: Obj, key: string, what: string): Record<string, string> {
-  if (o[key] === undefined || o[key] === null) return {};
-  const m = object(o[key], `${what}.${key}`);
-  for (const [k, v] of Object.entries(m)) {
-    if (typeof v !== 'string') throw bad(`${what}.${key}.${k} must be a string`);
+function names(o: Obj, key: string, what: string, max: number): string[] {
+  const list = strArray(o, key, what);
+  if (list.length > max) throw bad(`${what}.${key} has ${list.length} entries, over ${max}`);
+  for (const n of list) {
+    if (!NAME_PATTERN.test(n)) throw bad(`${what}.${key}: ${describeValue(n)} is not a valid name`);
   }
-  return m as Record<string, string>;
+  return list;
+}
+
+function stringMap(o: Obj, key: string, what: string): Record<string, string> {
+  const v = field(o, key);
+  if (v === undefined || v === null) return {};
+  const m = object(v, `${what}.${key}`);
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(m)) {
+    if (typeof value !== 'string') throw bad(`${what}.${key}.${k} must be a string`);
+    out[k] = value;
+  }
+  return out;
 }
 
 /** Checks the envelope is a map of the supported protocol version. */
 function envelope(value: unknown, what: string): Obj {
   const o = object(value, what);
-  if (o.v !== PROTOCOL_VERSION) {
+  const v = field(o, 'v');
+  if (v !== PROTOCOL_VERSION) {
     throw bad(
-      `${what}: unsupported protocol version ${String(o.v)} (expected ${PROTOCOL_VERSION})`,
+      `${what}: unsupported protocol version ${describeValue(v)} (expected ${PROTOCOL_VERSION})`,
     );
   }
   return o;
 }
 
+function route(value: unknown): { site: string; path: string[] } | undefined {
+  if (value === undefined || value === null) return undefined;
+  const r = object(value, 'instance.route');
+  const path = names(r, 'path', 'instance.route', MAX_PATH_SITES);
+  if (path.length === 0) throw bad('instance.route.path must name at least the hosting site');
+  return { site: name(r, 'site', 'instance.route'), path };
+}
+
 function instanceRegistration(value: unknown): InstanceRegistration {
   const what = 'instance';
   const o = object(value, what);
-  const methods = strArray(o, 'methods', what);
-  for (const m of methods) if (!NAME_PATTERN.test(m)) throw bad(`method name '${m}' is not valid`);
   const reg: InstanceRegistration = {
     id: matching(o, 'id', what, ID_PATTERN),
     service: name(o, 'service', what),
     version: str(o, 'version', what),
-    methods,
+    methods: names(o, 'methods', what, Number.POSITIVE_INFINITY),
     metadata: stringMap(o, 'metadata', what),
     heartbeatMs: num(o, 'heartbeatMs', what),
+    secret: matching(o, 'secret', what, SECRET_PATTERN),
   };
   if (reg.heartbeatMs <= 0) throw bad('instance.heartbeatMs must be positive');
-  if (o.route !== undefined && o.route !== null) {
-    const r = object(o.route, 'instance.route');
-    reg.route = {
-      site: str(r, 'site', 'instance.route'),
-      path: strArray(r, 'path', 'instance.route'),
-    };
+  if (!isValidVersion(reg.version)) {
+    throw bad(`instance.version ${describeValue(reg.version)} is not MAJOR.MINOR.PATCH`);
   }
+  const r = route(field(o, 'route'));
+  if (r) reg.route = r;
   return reg;
 }
 
 function instanceView(value: unknown): InstanceView {
   const what = 'instance';
   const o = object(value, what);
+  const path = names(o, 'path', what, MAX_PATH_SITES);
   return {
-    id: str(o, 'id', what),
-    service: str(o, 'service', what),
+    id: matching(o, 'id', what, ID_PATTERN),
+    service: name(o, 'service', what),
     version: str(o, 'version', what),
-    methods: strArray(o, 'methods', what),
+    methods: names(o, 'methods', what, Number.POSITIVE_INFINITY),
     metadata: stringMap(o, 'metadata', what),
-    site: str(o, 'site', what),
-    path: strArray(o, 'path', what),
-    hops: num(o, 'hops', what),
+    site: name(o, 'site', what),
+    path,
+    hops: path.length,
   };
 }
 
 function array<T>(o: Obj, key: string, what: string, item: (v: unknown) => T): T[] {
-  const v = o[key];
+  const v = field(o, key);
   if (!Array.isArray(v)) throw bad(`${what}.${key} must be an array`);
   return v.map(item);
+}
+
+function claim(value: unknown, what: string): InstanceClaim {
+  const o = envelope(value, what);
+  return {
+    v: PROTOCOL_VERSION,
+    id: matching(o, 'id', what, ID_PATTERN),
+    secret: matching(o, 'secret', what, SECRET_PATTERN),
+  };
 }
 
 /** Validators: each takes a decoded body and returns the typed envelope or throws `BAD_REQUEST`. */
 export const parse = {
   registerRequest(value: unknown): RegisterRequest {
     const o = envelope(value, 'register');
-    return { v: PROTOCOL_VERSION, instance: instanceRegistration(o.instance) };
+    return { v: PROTOCOL_VERSION, instance: instanceRegistration(field(o, 'instance')) };
   },
   registerReply(value: unknown): RegisterReply {
     const o = envelope(value, 'register reply');
     return {
       v: PROTOCOL_VERSION,
-      site: str(o, 'site', 'register reply'),
+      site: name(o, 'site', 'register reply'),
       brokerId: str(o, 'brokerId', 'register reply'),
       leaseMs: num(o, 'leaseMs', 'register reply'),
     };
   },
-  heartbeat(value: unknown): HeartbeatMessage {
-    const o = envelope(value, 'heartbeat');
-    return { v: PROTOCOL_VERSION, id: str(o, 'id', 'heartbeat') };
+  heartbeat(value: unknown): InstanceClaim {
+    return claim(value, 'heartbeat');
   },
-  deregister(value: unknown): DeregisterMessage {
-    const o = envelope(value, 'deregister');
-    return { v: PROTOCOL_VERSION, id: str(o, 'id', 'deregister') };
+  deregister(value: unknown): InstanceClaim {
+    return claim(value, 'deregister');
   },
   lookupRequest(value: unknown): LookupRequest {
     const o = envelope(value, 'lookup');
@@ -302,38 +364,43 @@ export const parse = {
     const o = envelope(value, 'lookup reply');
     const reply: LookupReply = {
       v: PROTOCOL_VERSION,
-      site: str(o, 'site', 'lookup reply'),
+      site: name(o, 'site', 'lookup reply'),
       instances: array(o, 'instances', 'lookup reply', instanceView),
     };
     const departedFrom = optStr(o, 'departedFrom', 'lookup reply');
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
+    if (field(o, 'truncated') === true) reply.truncated = true;
     return reply;
   },
   listRequest(value: unknown): ListRequest {
-    envelope(value, 'list');
-    return { v: PROTOCOL_VERSION };
+    const o = envelope(value, 'list');
+    const after = optStr(o, 'after', 'list');
+    return after === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, after };
   },
   listReply(value: unknown): ListReply {
     const o = envelope(value, 'list reply');
-    return {
+    const reply: ListReply = {
       v: PROTOCOL_VERSION,
-      site: str(o, 'site', 'list reply'),
+      site: name(o, 'site', 'list reply'),
       services: array(o, 'services', 'list reply', (s) => {
         const so = object(s, 'service');
         return {
-          name: str(so, 'name', 'service'),
+          name: name(so, 'name', 'service'),
           version: str(so, 'version', 'service'),
-          methods: strArray(so, 'methods', 'service'),
+          methods: names(so, 'methods', 'service', Number.POSITIVE_INFINITY),
           instances: array(so, 'instances', 'service', instanceView),
         };
       }),
     };
+    const next = optStr(o, 'next', 'list reply');
+    if (next !== undefined) reply.next = next;
+    return reply;
   },
   brokerInfo(value: unknown): BrokerInfo {
     const o = envelope(value, 'broker info');
     return {
       v: PROTOCOL_VERSION,
-      site: str(o, 'site', 'broker info'),
+      site: name(o, 'site', 'broker info'),
       brokerId: str(o, 'brokerId', 'broker info'),
       startedAt: num(o, 'startedAt', 'broker info'),
     };
@@ -343,9 +410,9 @@ export const parse = {
     return {
       v: PROTOCOL_VERSION,
       kind: oneOf(o, 'kind', 'registry event', ['up', 'down'] as const),
-      service: str(o, 'service', 'registry event'),
-      id: str(o, 'id', 'registry event'),
-      site: str(o, 'site', 'registry event'),
+      service: name(o, 'service', 'registry event'),
+      id: matching(o, 'id', 'registry event', ID_PATTERN),
+      site: name(o, 'site', 'registry event'),
     };
   },
   brokerEvent(value: unknown): BrokerEvent {
@@ -353,7 +420,7 @@ export const parse = {
     return {
       v: PROTOCOL_VERSION,
       kind: oneOf(o, 'kind', 'broker event', ['started', 'stopping'] as const),
-      site: str(o, 'site', 'broker event'),
+      site: name(o, 'site', 'broker event'),
       brokerId: str(o, 'brokerId', 'broker event'),
     };
   },
@@ -364,18 +431,27 @@ export const parse = {
   /** The body of an error reply. Unknown codes become `INTERNAL` rather than failing. */
   errorData(value: unknown): ErrorData {
     const o = object(value, 'error');
-    const completed = o.completed;
+    const get = (key: string) => field(o, key);
+    const completed = get('completed');
+    const code = get('code');
+    const message = get('message');
+    const errorName = get('name');
     const data: ErrorData = {
-      code: isErrorCode(o.code) ? o.code : ErrorCode.INTERNAL,
-      message: typeof o.message === 'string' ? o.message : 'unknown error',
-      name: typeof o.name === 'string' ? o.name : 'Error',
+      code: isErrorCode(code) ? code : ErrorCode.INTERNAL,
+      message: typeof message === 'string' ? message : 'unknown error',
+      name: typeof errorName === 'string' ? errorName : 'Error',
       completed: completed === 'yes' || completed === 'no' ? completed : 'maybe',
     };
-    if (typeof o.appCode === 'string') data.appCode = o.appCode;
-    if (o.details !== undefined) data.details = o.details;
-    if (typeof o.site === 'string') data.site = o.site;
-    if (typeof o.service === 'string') data.service = o.service;
-    if (Array.isArray(o.path) && o.path.every((s) => typeof s === 'string')) data.path = o.path;
+    const appCode = get('appCode');
+    const details = get('details');
+    const site = get('site');
+    const service = get('service');
+    const path = get('path');
+    if (typeof appCode === 'string') data.appCode = appCode;
+    if (details !== undefined) data.details = details;
+    if (typeof site === 'string') data.site = site;
+    if (typeof service === 'string') data.service = service;
+    if (Array.isArray(path) && path.every((s) => typeof s === 'string')) data.path = path;
     return data;
   },
 } as const;

@@ -108,6 +108,25 @@ export class SwitchboardError extends Error {
     this.path = options.path;
   }
 
+  /**
+   * An error without a stack trace: for refusals of what peers send (a bad
+   * message can arrive thousands of times a second, and where in our code
+   * it was refused says nothing the message does not).
+   */
+  static refusal(
+    code: ErrorCode,
+    message: string,
+    options: SwitchboardErrorOptions = {},
+  ): SwitchboardError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new SwitchboardError(code, message, options);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
   /** Whether retrying elsewhere cannot run the handler twice. */
   get retryable(): boolean {
     return this.completed === 'no' && RETRYABLE_CODES.has(this.code);

@@ -3,8 +3,10 @@
  * forwarding for thin clients, bridges) route without decoding the body.
  */
 import type { MsgHdrs } from 'nats';
-import { PROTOCOL_VERSION } from './envelopes.js';
+import { describeValue, MAX_PATH_SITES, NAME_PATTERN, PROTOCOL_VERSION } from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
+import { parseRange } from './semver.js';
+import { isPublishSubject } from './subjects.js';
 
 /** Header names. */
 export const Header = {
@@ -63,6 +65,8 @@ export function formatCallMeta(meta: CallMeta): string {
 export interface HeaderReader {
   /** The value of a header, or `''` when it is absent. */
   get(name: string): string;
+  /** Status code of the block's first line (`NATS/1.0 503`); 0 when none. */
+  readonly code: number;
 }
 
 /**
@@ -113,7 +117,27 @@ export function callHeaders(meta: CallMeta, ...extra: Array<[string, string]>): 
 }
 
 function bad(message: string): SwitchboardError {
-  return new SwitchboardError(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+  return SwitchboardError.refusal(ErrorCode.BAD_REQUEST, message, { completed: 'no' });
+}
+
+/**
+ * The longest budget a call may carry: one day. Longer ones are cut to it
+ * (timers cannot count further than about 24.8 days, and a call that takes a
+ * day is not a call).
+ */
+export const MAX_BUDGET_MS = 86_400_000;
+
+/** Call ids: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
+export const CALL_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+const BUDGET = /^\d{1,16}$/;
+
+/** One site name of the PATH or SITE field. */
+function siteName(text: string, field: string): string {
+  if (!NAME_PATTERN.test(text)) {
+    throw bad(`${Header.call} header: ${field} ${describeValue(text)} is not a site name`);
+  }
+  return text;
 }
 
 /** Reads and checks the routing metadata of a call request; throws `BAD_REQUEST`. */
@@ -124,7 +148,9 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   const fields = value.split(SEPARATOR);
   const version = fields[0];
   if (version !== String(PROTOCOL_VERSION)) {
-    throw bad(`unsupported protocol version ${version} (expected ${PROTOCOL_VERSION})`);
+    throw bad(
+      `unsupported protocol version ${describeValue(version)} (expected ${PROTOCOL_VERSION})`,
+    );
   }
   if (fields.length !== FIELDS) {
     throw bad(`${Header.call} header must have ${FIELDS} fields separated by '${SEPARATOR}'`);
@@ -139,22 +165,59 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
     string,
     string,
   ];
-  if (service === '') throw bad(`${Header.call} header names no service`);
-  if (method === '') throw bad(`${Header.call} header names no method`);
-  const budgetMs = Number(budgetText);
-  if (budgetText === '' || !Number.isFinite(budgetMs) || budgetMs < 0) {
-    throw bad(`${Header.call} header has no valid budget (got '${budgetText}')`);
+  if (!CALL_ID_PATTERN.test(callId)) {
+    throw bad(`${Header.call} header: call id ${describeValue(callId)} is not valid`);
   }
+  if (!NAME_PATTERN.test(service)) {
+    throw bad(`${Header.call} header: service ${describeValue(service)} is not a valid name`);
+  }
+  if (!NAME_PATTERN.test(method)) {
+    throw bad(`${Header.call} header: method ${describeValue(method)} is not a valid name`);
+  }
+  if (!BUDGET.test(budgetText)) {
+    throw bad(
+      `${Header.call} header: budget must be whole milliseconds (got ${describeValue(budgetText)})`,
+    );
+  }
+  const path = pathText === '' ? [] : pathText.split(',');
+  if (path.length > MAX_PATH_SITES) {
+    throw bad(
+      `${Header.call} header: the path crosses ${path.length} sites, over ${MAX_PATH_SITES}`,
+    );
+  }
+  for (const p of path) siteName(p, 'path entry');
   const meta: CallMeta = {
     callId,
     service,
     method,
-    budgetMs,
-    path: pathText === '' ? [] : pathText.split(','),
+    budgetMs: Math.min(Number(budgetText), MAX_BUDGET_MS),
+    path,
   };
-  if (site !== '') meta.site = site;
-  if (range !== '') meta.versionRange = range;
+  if (site !== '') meta.site = siteName(site, 'site');
+  if (range !== '') {
+    if (parseRange(range) === undefined) {
+      throw bad(`${Header.call} header: version range ${describeValue(range)} is not valid`);
+    }
+    meta.versionRange = range;
+  }
   return meta;
+}
+
+/** What every reply subject starts with, and so every `sb-reply` value must. */
+export const INBOX_PREFIX = '_INBOX.';
+
+/**
+ * The subject the answer of a forwarded call goes to (`sb-reply`), when the
+ * call has one. It must be one inbox subject: a server answers there with its
+ * own credentials, so a caller must not make it publish anywhere else.
+ */
+export function readReplyTo(h: HeaderReader | undefined): string | undefined {
+  const value = h?.get(Header.replyTo) ?? '';
+  if (value === '') return undefined;
+  if (!value.startsWith(INBOX_PREFIX) || !isPublishSubject(value)) {
+    throw bad(`${Header.replyTo} header ${describeValue(value)} is not an inbox subject`);
+  }
+  return value;
 }
 
 /** Whether a message on an instance subject is a cancel notice rather than a call. */
@@ -197,7 +260,10 @@ export function parseHeaderBlock(bytes: Uint8Array, length = bytes.byteLength): 
     const lineEnd = text.indexOf('\r\n', lineStart);
     const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
     const colon = line.indexOf(':');
-    if (colon > 0) entries.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+    // Names are matched whatever their case (ours are written in lower case).
+    if (colon > 0) {
+      entries.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    }
     start = lineEnd;
   }
   const code = Number.parseInt(status.slice(9, 12), 10);

@@ -1,38 +1,55 @@
 /**
  * NATS subjects of the protocol. Every site has its own NATS, so subjects name
  * no site: a bridge half reaches a site by being connected to its NATS.
+ *
+ * Subjects that concern one service carry its name as a token, so that NATS
+ * permissions can hold a server credential to its own service and a bridge
+ * credential to routes (see docs/security.md).
  */
 
 /** The default subject prefix. */
 export const DEFAULT_PREFIX = 'sb';
 
+/** Where registrations, heartbeats and deregistrations of one kind of instance go. */
+export interface RegistrationSubjects {
+  register(service: string): string;
+  heartbeat(service: string): string;
+  deregister(service: string): string;
+  /** What brokers subscribe to: every service (`*` in the service token). */
+  readonly all: { register: string; heartbeat: string; deregister: string };
+}
+
 /** Subjects under one prefix; build once with {@link subjectsFor}. */
 export interface Subjects {
   readonly prefix: string;
-  /** Servers register here; every broker of the site listens (no queue group). */
-  readonly register: string;
-  /** Servers heartbeat here; every broker listens. */
-  readonly heartbeat: string;
-  /** Servers deregister here; every broker listens. */
-  readonly deregister: string;
+  /** Servers register, heartbeat and deregister here; every broker listens (no queue group). */
+  readonly services: RegistrationSubjects;
+  /** Bridges register the routes they advertise here; every broker listens. */
+  readonly routes: RegistrationSubjects;
   /** Lookup of one service; answered by one broker of the site (queue group). */
   readonly lookup: string;
-  /** Listing of the site registry; one broker answers. */
+  /** Listing of the site registry, page by page; one broker answers. */
   readonly list: string;
   /** Broker identity (site name, id); one broker answers. */
   readonly info: string;
-  /** Calls from thin clients, forwarded by one broker to an instance. */
-  readonly call: string;
-  /** Registry change events, published by brokers. */
-  readonly registryEvents: string;
+  /** Calls from thin clients to `service`, forwarded by one broker to an instance. */
+  call(service: string): string;
+  /** What brokers subscribe to for thin clients' calls. */
+  readonly callAll: string;
+  /** Registry change events about `service`, published by brokers. */
+  registryEvents(service: string): string;
+  /** What listeners of every registry event subscribe to. */
+  readonly registryEventsAll: string;
   /** Broker lifecycle events (started, stopping). */
   readonly brokerEvents: string;
   /** Queue group shared by the brokers of a site. */
   readonly brokerQueue: string;
-  /** Subject on which one instance takes calls. */
-  instance(instanceId: string): string;
-  /** Subject on which brokers send control messages to one instance. */
-  control(instanceId: string): string;
+  /** Subject on which one instance of `service` takes calls. */
+  instance(service: string, instanceId: string): string;
+  /** Subject on which a bridge half takes calls for one route it advertises. */
+  route(service: string, routeId: string): string;
+  /** Subject on which brokers send control messages to one instance (or route). */
+  control(service: string, instanceId: string): string;
 }
 
 const TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -42,6 +59,31 @@ export function isValidPrefix(prefix: string): boolean {
   return TOKEN.test(prefix);
 }
 
+/**
+ * A subject to publish to: dot-separated tokens of printable ASCII other than
+ * `*` and `>` (no wildcards, no white space), at most 256 characters. What a
+ * peer hands us to publish to (a reply subject) must pass this first.
+ */
+const PUBLISH_SUBJECT = /^[!-)+-\-/-=?-~]+(\.[!-)+-\-/-=?-~]+)*$/;
+
+/** Whether `subject` is one a message may be published to. */
+export function isPublishSubject(subject: string): boolean {
+  return subject.length <= 256 && PUBLISH_SUBJECT.test(subject);
+}
+
+function registrationSubjects(base: string): RegistrationSubjects {
+  return {
+    register: (service) => `${base}.register.${service}`,
+    heartbeat: (service) => `${base}.heartbeat.${service}`,
+    deregister: (service) => `${base}.deregister.${service}`,
+    all: {
+      register: `${base}.register.*`,
+      heartbeat: `${base}.heartbeat.*`,
+      deregister: `${base}.deregister.*`,
+    },
+  };
+}
+
 /** Builds the subjects under `prefix` (default `sb`). */
 export function subjectsFor(prefix: string = DEFAULT_PREFIX): Subjects {
   if (!isValidPrefix(prefix)) {
@@ -49,17 +91,24 @@ export function subjectsFor(prefix: string = DEFAULT_PREFIX): Subjects {
   }
   return {
     prefix,
-    register: `${prefix}.broker.register`,
-    heartbeat: `${prefix}.broker.heartbeat`,
-    deregister: `${prefix}.broker.deregister`,
+    services: registrationSubjects(`${prefix}.broker`),
+    routes: registrationSubjects(`${prefix}.broker.route`),
     lookup: `${prefix}.broker.lookup`,
     list: `${prefix}.broker.list`,
     info: `${prefix}.broker.info`,
-    call: `${prefix}.broker.call`,
-    registryEvents: `${prefix}.events.registry`,
+    call: (service) => `${prefix}.broker.call.${service}`,
+    callAll: `${prefix}.broker.call.*`,
+    registryEvents: (service) => `${prefix}.events.registry.${service}`,
+    registryEventsAll: `${prefix}.events.registry.*`,
     brokerEvents: `${prefix}.events.broker`,
     brokerQueue: `${prefix}.brokers`,
-    instance: (id) => `${prefix}.instance.${id}`,
-    control: (id) => `${prefix}.control.${id}`,
+    instance: (service, id) => `${prefix}.instance.${service}.${id}`,
+    route: (service, id) => `${prefix}.route.${service}.${id}`,
+    control: (service, id) => `${prefix}.control.${service}.${id}`,
   };
+}
+
+/** The last token of a subject (the service name of `….register.<service>`). */
+export function lastToken(subject: string): string {
+  return subject.slice(subject.lastIndexOf('.') + 1);
 }

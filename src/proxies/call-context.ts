@@ -1,28 +1,41 @@
-import type { CallMeta } from '../protocol/index.js';
+import type { CallMeta, SwitchboardError } from '../protocol/index.js';
 import type { CallContext } from './types.js';
 
-/**
- * The context of one call on the server side. The AbortController is created
- * only when a handler reads `signal`: most handlers never do, and it is not free.
- */
-export class ServerCallContext implements CallContext {
-  readonly service: string;
-  readonly method: string;
-  readonly callId: string;
+/** How a call on the server ended: the handler's result, what it threw, or our refusal. */
+export type Outcome =
+  | { readonly kind: 'result'; readonly value: unknown }
+  | { readonly kind: 'thrown'; readonly thrown: unknown }
+  | { readonly kind: 'refused'; readonly error: SwitchboardError };
+
+/** A call the server accepted, as the admission queue sees it. */
+export interface AdmittedCall {
+  readonly meta: CallMeta;
+  /** Local time (epoch ms) at which the caller stops waiting. */
   readonly deadline: number;
-  readonly path: readonly string[];
-  /** Set once a reply (result or error) has been sent. */
-  replied = false;
+  /** Runs the handler; returns its result or a promise of it. */
+  run(context: CallContext): unknown;
+  /** Sends the call's one answer. */
+  answer(outcome: Outcome): void;
+}
+
+/**
+ * A call while its handler runs: whether it has been answered, its deadline
+ * timer, and its abort signal. The AbortController is made only when the
+ * handler reads `signal`: most never do, and it is not free.
+ */
+export class RunningCall {
+  readonly call: AdmittedCall;
   timer: ReturnType<typeof setTimeout> | undefined;
+  #answered = false;
   #controller: AbortController | undefined;
   #reason: unknown;
 
-  constructor(meta: CallMeta, deadline: number) {
-    this.service = meta.service;
-    this.method = meta.method;
-    this.callId = meta.callId;
-    this.deadline = deadline;
-    this.path = meta.path;
+  constructor(call: AdmittedCall) {
+    this.call = call;
+  }
+
+  get answered(): boolean {
+    return this.#answered;
   }
 
   get signal(): AbortSignal {
@@ -33,15 +46,54 @@ export class ServerCallContext implements CallContext {
     return this.#controller.signal;
   }
 
-  /** Whether the call was aborted. */
-  get aborted(): boolean {
-    return this.#reason !== undefined;
+  /** Sends the answer unless one went out already; says whether it did. */
+  answer(outcome: Outcome): boolean {
+    if (this.#answered) return false;
+    this.#answered = true;
+    this.call.answer(outcome);
+    return true;
   }
 
-  /** Aborts the handler's signal with `reason`. */
+  /** Aborts the handler's signal with `reason` (once). */
   abort(reason: Error): void {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * The {@link CallContext} a handler receives: read-only accessors over the
+ * running call (an assignment throws), nothing to call.
+ */
+export class HandlerContext implements CallContext {
+  readonly #running: RunningCall;
+
+  constructor(running: RunningCall) {
+    this.#running = running;
+  }
+
+  get service(): string {
+    return this.#running.call.meta.service;
+  }
+
+  get method(): string {
+    return this.#running.call.meta.method;
+  }
+
+  get callId(): string {
+    return this.#running.call.meta.callId;
+  }
+
+  get deadline(): number {
+    return this.#running.call.deadline;
+  }
+
+  get path(): readonly string[] {
+    return this.#running.call.meta.path;
+  }
+
+  get signal(): AbortSignal {
+    return this.#running.signal;
   }
 }

@@ -1,26 +1,29 @@
 import {
-  type BrokerInfo,
+  BALANCE_POLICIES,
+  type BalancePolicy,
+  type BrokerIdentity,
+  type CallReply,
+  Dispatcher,
+  type FailoverCall,
+  failover,
+  InstanceRouter,
+  LoadBalancer,
+  RepeatPicker,
+  Resolver,
+  type SiteListing,
+} from '../core/index.js';
+import {
   type CallMeta,
-  Codec,
-  callHeaders,
+  describeValue,
   ErrorCode,
   type InstanceView,
-  isErrorReply,
-  type ListReply,
-  PROTOCOL_VERSION,
-  parse,
+  MAX_BUDGET_MS,
+  NAME_PATTERN,
+  parseRange,
   SwitchboardError,
 } from '../protocol/index.js';
-import {
-  type ConnectionOptions,
-  openSiteConnection,
-  RequestChannel,
-  type SiteConnection,
-} from '../transport/index.js';
+import { type ConnectionOptions, SiteLink } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
-import { canRetry, Dispatcher } from './dispatcher.js';
-import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
-import { Resolver } from './resolver.js';
 import type { CallOptions, ClientProxy, ProxyOptions } from './types.js';
 
 /** Options of a {@link Client}. */
@@ -76,9 +79,7 @@ function checkOptions(options: ClientOptions): void {
  * rejects calls in flight with `UNAVAILABLE`, stops listening, disconnects.
  */
 export class Client extends Closeable {
-  readonly #conn: SiteConnection;
-  readonly #codec = new Codec();
-  readonly #channel: RequestChannel;
+  readonly #link: SiteLink;
   readonly #resolver: Resolver;
   readonly #dispatcher: Dispatcher;
   readonly #id = newId(8);
@@ -87,36 +88,30 @@ export class Client extends Closeable {
   readonly #maxPayload: number;
   #seq = 0;
 
-  private constructor(conn: SiteConnection, options: ClientOptions) {
+  private constructor(link: SiteLink, options: ClientOptions) {
     super();
-    this.#conn = conn;
-    this.#channel = new RequestChannel(conn.nc);
+    this.#link = link;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#viaBroker = options.viaBroker ?? false;
-    this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
-    this.#resolver = new Resolver(conn, this.#channel, this.#codec, {
+    this.#maxPayload = options.maxPayload ?? link.conn.nc.info?.max_payload ?? 1024 * 1024;
+    this.#resolver = new Resolver(link.brokers, {
       ttlMs: options.cacheTtlMs ?? 30_000,
       lookupTimeoutMs: options.lookupTimeoutMs ?? 2000,
     });
-    this.#dispatcher = new Dispatcher(
-      conn,
-      this.#channel,
-      this.#resolver,
-      new LoadBalancer(options.policy ?? 'least-outstanding'),
-      this.#codec,
-    );
+    const balancer = new LoadBalancer(options.policy ?? 'least-outstanding');
+    const router = new InstanceRouter(this.#resolver, balancer, link.conn.subjects);
+    this.#dispatcher = new Dispatcher(link.invoker, router);
   }
 
   /** Connects to the site's NATS. */
   static async connect(options: ClientOptions = {}): Promise<Client> {
     checkOptions(options);
-    const conn = await openSiteConnection(options, 'switchboard-client');
-    return new Client(conn, options);
+    return new Client(await SiteLink.open(options, 'switchboard-client'), options);
   }
 
-  /** Site of this client's broker, once a lookup has told it. */
+  /** Site of this client's broker, once a broker has told it. */
   get site(): string | undefined {
-    return this.#resolver.site;
+    return this.#link.brokers.site;
   }
 
   /**
@@ -153,13 +148,15 @@ export class Client extends Closeable {
     args: readonly unknown[] = [],
     options: CallOptions = {},
   ): Promise<R> {
+    let site = options.site;
     const at = service.indexOf('@');
     if (at >= 0) {
-      options = { ...options, site: service.slice(at + 1) };
+      site = service.slice(at + 1);
       service = service.slice(0, at);
     }
-    const deadline = options.deadline ?? Date.now() + (options.timeoutMs ?? this.#timeoutMs);
-    const body = this.#codec.encode(args);
+    checkTarget(service, method, site, options.version);
+    const { codec } = this.#link;
+    const body = codec.encode(args);
     if (body.length > this.#maxPayload) {
       throw new SwitchboardError(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -174,111 +171,81 @@ export class Client extends Closeable {
       budgetMs: 0,
       path: [],
       versionRange: options.version,
+      site,
     };
-    if (this.#viaBroker) return this.#callViaBroker(meta, body, deadline, options) as Promise<R>;
-    const result = await this.#dispatcher.dispatch({
+    const call: FailoverCall = {
       meta,
       body,
-      deadline,
+      deadline: deadlineOf(options, this.#timeoutMs),
       signal: options.signal,
       idempotent: options.idempotent ?? false,
-      site: options.site,
-    });
-    if (result.error) throw result.error;
-    return this.#codec.decode(result.reply.data) as R;
+    };
+    const reply = await (this.#viaBroker
+      ? this.#viaBrokerCall(call)
+      : this.#dispatcher.dispatch(call));
+    if (!reply.ok) throw reply.error;
+    return codec.decode(reply.body) as R;
   }
 
   /**
-   * A thin client's call: the broker picks the instance. Retried (through the
-   * broker, which moves on round robin) only where it is safe, a few times.
+   * A thin client's call: the broker picks the instance. Sent again (the
+   * broker then picks another) only where that is safe, a few times at most.
    */
-  async #callViaBroker(
-    meta: CallMeta,
-    body: Uint8Array,
-    deadline: number,
-    options: CallOptions,
-  ): Promise<unknown> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#send(this.#conn.subjects.call, meta, body, deadline, options.signal);
-      } catch (thrown) {
-        const err = thrown as SwitchboardError;
-        if (attempt >= BROKER_ATTEMPTS || !canRetry(err, options.idempotent ?? false)) throw err;
-      }
-    }
+  #viaBrokerCall(call: FailoverCall): Promise<CallReply> {
+    const subject = this.#link.conn.subjects.call(call.meta.service);
+    const picker = new RepeatPicker(subject, BROKER_ATTEMPTS, this.site);
+    return failover(this.#link.invoker, call, picker);
   }
 
   /** Instances of a service, asked of the broker now (no cache). */
-  lookup(service: string, version?: string): Promise<InstanceView[]> {
-    return this.#resolver.lookup(service, version, this.#timeoutMs);
+  async lookup(service: string, version?: string): Promise<InstanceView[]> {
+    return [...(await this.#link.brokers.lookup(service, version, this.#timeoutMs)).instances];
   }
 
   /** Every service of the site registry with its instances. */
-  async list(): Promise<ListReply> {
-    const body = await this.#resolver.request(
-      this.#conn.subjects.list,
-      { v: PROTOCOL_VERSION },
-      this.#timeoutMs,
-    );
-    return parse.listReply(body);
+  list(): Promise<SiteListing> {
+    return this.#link.brokers.list(this.#timeoutMs);
   }
 
   /** Identity of one of the site's brokers. */
-  async brokerInfo(): Promise<BrokerInfo> {
-    const body = await this.#resolver.request(
-      this.#conn.subjects.info,
-      { v: PROTOCOL_VERSION },
-      this.#timeoutMs,
-    );
-    return parse.brokerInfo(body);
+  brokerInfo(): Promise<BrokerIdentity> {
+    return this.#link.brokers.info(this.#timeoutMs);
   }
 
   protected async shutdown(): Promise<void> {
     this.#resolver.close();
-    this.#channel.close();
-    await this.#conn.release();
+    await this.#link.close();
   }
+}
 
-  /** Sends a thin client's call to the broker, which forwards it. */
-  async #send(
-    subject: string,
-    meta: CallMeta,
-    body: Uint8Array,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
-    meta.budgetMs = deadline - Date.now();
-    if (meta.budgetMs <= 0) {
-      throw new SwitchboardError(
-        ErrorCode.TIMEOUT,
-        `${meta.service}.${meta.method}: deadline passed`,
-        {
-          completed: 'no',
-          service: meta.service,
-        },
-      );
-    }
-    let msg: Awaited<ReturnType<RequestChannel['request']>>;
-    try {
-      msg = await this.#channel.request(subject, {
-        data: body,
-        headers: callHeaders(meta),
-        timeoutMs: meta.budgetMs,
-        signal,
-        target: `${meta.service}.${meta.method}`,
-      });
-    } catch (err) {
-      const e = err as SwitchboardError;
-      throw new SwitchboardError(e.code, e.message, {
-        completed: e.completed,
-        service: meta.service,
-        cause: err,
-      });
-    }
-    const value = this.#codec.decode(msg.data);
-    if (isErrorReply(msg.headers)) throw SwitchboardError.fromData(parse.errorData(value));
-    return value;
+/**
+ * Checks what a call names before any of it is written into a header:
+ * `BAD_REQUEST` (completion `no`) names the part that is wrong.
+ */
+function checkTarget(
+  service: string,
+  method: string,
+  site: string | undefined,
+  range: string | undefined,
+): void {
+  const refuse = (what: string, value: string) =>
+    new SwitchboardError(ErrorCode.BAD_REQUEST, `${what} ${describeValue(value)} is not valid`, {
+      completed: 'no',
+      service,
+    });
+  if (!NAME_PATTERN.test(service)) throw refuse('service name', service);
+  if (!NAME_PATTERN.test(method)) throw refuse('method name', method);
+  if (site !== undefined && !NAME_PATTERN.test(site)) throw refuse('site name', site);
+  if (range !== undefined && (range.includes(';') || parseRange(range) === undefined)) {
+    throw refuse('version range', range);
   }
+}
+
+/** The call's deadline: its own, or now plus its timeout, at most {@link MAX_BUDGET_MS} away. */
+function deadlineOf(options: CallOptions, defaultTimeoutMs: number): number {
+  const now = Date.now();
+  const deadline = options.deadline ?? now + (options.timeoutMs ?? defaultTimeoutMs);
+  return Math.min(deadline, now + MAX_BUDGET_MS);
 }
 
 /** How many times a thin client sends one call through the broker at most. */

@@ -1,7 +1,7 @@
 /**
- * Docker backend of the NATS test fixture: runs the official NATS image through
- * testcontainers. `testcontainers` is only loaded (dynamically) when a container
- * is actually started.
+ * Docker backend of the NATS test fixture: runs a NATS image (the official one
+ * unless told otherwise) through testcontainers, which is only loaded when a
+ * container is actually started (see testcontainers.ts).
  */
 
 import type { StartedTestContainer } from 'testcontainers';
@@ -14,6 +14,7 @@ import {
   waitForTcpPort,
 } from './nats-launcher.js';
 import type { NatsServerHandle, NatsServerOptions } from './nats-site.js';
+import { loadTestcontainers, type Testcontainers } from './testcontainers.js';
 
 /** Image used by the Docker backend unless overridden by the `image` option or `SWITCHBOARD_NATS_IMAGE`. */
 export const DEFAULT_NATS_IMAGE = 'nats:2.10-alpine';
@@ -24,8 +25,6 @@ const NATS_CLIENT_PORT = 4222;
 const CONFIG_PATH = '/etc/nats/switchboard.conf';
 /** Grace period between SIGTERM and SIGKILL in `close()` (Docker's stop timeout). */
 const KILL_GRACE_MS = 5_000;
-
-type Testcontainers = typeof import('testcontainers');
 
 /** The image the Docker backend will run: `override`, else `SWITCHBOARD_NATS_IMAGE`, else {@link DEFAULT_NATS_IMAGE}. */
 export function natsImage(override?: string): string {
@@ -59,7 +58,8 @@ async function runContainer(
     )
     .withCopyContentToContainer([{ content: spec.config, target: CONFIG_PATH }])
     // Flags only (no executable): the alpine image's entrypoint prepends `nats-server`,
-    // and the scratch image's entrypoint *is* nats-server, so both variants work.
+    // and the entrypoint of the scratch image and of scripts/offline-images.sh's
+    // image *is* nats-server, so every variant works.
     .withCommand(['--config', CONFIG_PATH, '--server_name', spec.name])
     .withWaitStrategy(tc.Wait.forLogMessage(/Server is ready/))
     .withStartupTimeout(spec.startTimeoutMs)
@@ -140,14 +140,17 @@ class DockerNatsServer extends ManagedNatsServer<StartedTestContainer> {
 /**
  * Starts NATS in a container of {@link natsImage} (Docker backend of
  * `startNatsServer`). Containers left behind by a crashed process are removed
- * by testcontainers' reaper (Ryuk). `options.args` is ignored; `startTimeoutMs`
- * does not include pulling the image.
+ * by testcontainers' reaper (Ryuk), unless `TESTCONTAINERS_RYUK_DISABLED=true`
+ * (where no registry serves the Ryuk image): then `close()` is the only
+ * cleanup. `options.args` is ignored; `startTimeoutMs` does not include
+ * pulling the image.
+ * @throws {TestcontainersMissingError} when `testcontainers` is not installed.
  */
 export async function startNatsContainer(
   options: NatsServerOptions = {},
 ): Promise<NatsServerHandle> {
   checkCommonOptions(options);
-  const tc: Testcontainers = await import('testcontainers');
+  const tc = await loadTestcontainers();
   const name = options.name || 'nats';
   const config =
     `port: ${NATS_CLIENT_PORT}\n` +

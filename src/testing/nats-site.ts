@@ -1,10 +1,12 @@
 /**
  * `startNatsServer`: one real NATS server per site, for integration tests and
- * the demo. Runs the official image through testcontainers when a Docker engine
- * answers, else the local `nats-server` binary.
+ * the demo. Spawns the local `nats-server` binary unless a container is asked
+ * for (option `backend`, or env `SWITCHBOARD_NATS_BACKEND`): the binary starts
+ * in milliseconds, a container in seconds.
  */
 
 import { startNatsBinary } from './nats-launcher.js';
+import { loadTestcontainers } from './testcontainers.js';
 
 /** Where a NATS server runs. */
 export type NatsBackend = 'binary' | 'docker';
@@ -26,8 +28,9 @@ export interface NatsServerOptions {
   port?: number;
   /**
    * Backend to use; overrides env `SWITCHBOARD_NATS_BACKEND` (`docker`, `binary` or `auto`).
-   * `auto` uses Docker when an engine answers, else the binary.
-   * @default "auto" (or the env variable when set)
+   * `docker` runs a container through testcontainers (an optional peer
+   * dependency); `auto` uses Docker when an engine answers, else the binary.
+   * @default "binary" (or the env variable when set)
    */
   backend?: NatsBackend | 'auto';
   /** Image for the Docker backend. @default env `SWITCHBOARD_NATS_IMAGE`, else "nats:2.10-alpine" */
@@ -58,7 +61,7 @@ export interface NatsServerHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Env variable forcing the backend: `docker`, `binary` or `auto`. */
+/** Env variable choosing the backend: `docker`, `binary` or `auto` (unset: `binary`). */
 export const NATS_BACKEND_ENV = 'SWITCHBOARD_NATS_BACKEND';
 /** How long the Docker probe may take before Docker is deemed absent. */
 const DOCKER_PROBE_TIMEOUT_MS = 3_000;
@@ -68,7 +71,7 @@ let dockerProbe: Promise<boolean> | undefined;
 async function probeDocker(timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const attempt = (async () => {
-    const { getContainerRuntimeClient } = await import('testcontainers');
+    const { getContainerRuntimeClient } = await loadTestcontainers();
     await getContainerRuntimeClient();
     return true;
   })().catch(() => false);
@@ -84,8 +87,9 @@ async function probeDocker(timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * Whether a container runtime (Docker, Podman...) answers testcontainers. The
- * first answer is cached for the life of the process.
+ * Whether a container runtime (Docker, Podman...) answers testcontainers
+ * (false when testcontainers is not installed). The first answer is cached for
+ * the life of the process.
  *
  * @param timeoutMs how long the first probe may take. @default 3000
  */
@@ -96,8 +100,8 @@ export function isDockerAvailable(timeoutMs = DOCKER_PROBE_TIMEOUT_MS): Promise<
 
 function backendFromEnv(): NatsBackend | 'auto' {
   const raw = process.env[NATS_BACKEND_ENV]?.trim().toLowerCase();
-  if (!raw || raw === 'auto') return 'auto';
-  if (raw === 'docker' || raw === 'binary') return raw;
+  if (!raw) return 'binary';
+  if (raw === 'docker' || raw === 'binary' || raw === 'auto') return raw;
   throw new Error(
     `${NATS_BACKEND_ENV} must be "docker", "binary" or "auto", got "${process.env[NATS_BACKEND_ENV]}"`,
   );
@@ -105,7 +109,8 @@ function backendFromEnv(): NatsBackend | 'auto' {
 
 /**
  * The backend {@link startNatsServer} would use: `requested`, else env
- * `SWITCHBOARD_NATS_BACKEND`, else Docker when it answers, else the binary.
+ * `SWITCHBOARD_NATS_BACKEND`, else the binary; `auto` is Docker when an engine
+ * answers, else the binary.
  */
 export async function resolveNatsBackend(requested?: NatsBackend | 'auto'): Promise<NatsBackend> {
   const choice = requested ?? backendFromEnv();

@@ -6,7 +6,7 @@ import {
   type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
 import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
-import { type Logger, silentLogger } from '../util/index.js';
+import { type Logger, silentLogger, throttled } from '../util/index.js';
 import { describeConnectError, isRetryableConnectError } from './connect-error.js';
 import { checkConnectionOptions } from './connection-check.js';
 import { dial } from './dial.js';
@@ -79,6 +79,11 @@ export interface SiteConnection {
   readonly nc: NatsConnection;
   readonly subjects: Subjects;
   readonly logger: Logger;
+  /**
+   * The same logger, held to a few lines of each kind per window: for what
+   * peers can make us say as often as they like (bad input).
+   */
+  readonly peerLog: Logger;
   /** Closes the connection if this component opened it; leaves a borrowed one open. */
   release(): Promise<void>;
 }
@@ -90,8 +95,9 @@ export async function openSiteConnection(
 ): Promise<SiteConnection> {
   const subjects = subjectsFor(options.prefix ?? DEFAULT_PREFIX);
   const logger = options.logger ?? silentLogger;
+  const peerLog = throttled(logger);
   if (options.connection) {
-    return { nc: options.connection, subjects, logger, release: async () => {} };
+    return { nc: options.connection, subjects, logger, peerLog, release: async () => {} };
   }
   checkConnectionOptions(options);
   const nc = await connectToNats(options, name, logger);
@@ -99,6 +105,7 @@ export async function openSiteConnection(
     nc,
     subjects,
     logger,
+    peerLog,
     release: async () => {
       if (!nc.isClosed()) await nc.close();
     },

@@ -1,3 +1,10 @@
+export { readReply } from './call-reply.js';
+export {
+  answerCall,
+  answerCallError,
+  type CallRequest,
+  readCallRequest,
+} from './call-request.js';
 export * from './connection.js';
 export {
   type ConnectionField,
@@ -5,13 +12,17 @@ export {
   type FieldNames,
   natsUrlProblem,
 } from './connection-check.js';
+export { NatsBrokerClient } from './nats-broker-client.js';
+export { NatsInvoker } from './nats-invoker.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';
 export {
-  answerCall,
-  answerCallError,
+  answerWith,
   type ListenContext,
+  type ListenOptions,
   listen,
   respondError,
   respondValue,
+  takeCalls,
 } from './replies.js';
 export { publishError, RequestChannel, type RequestParams } from './request-channel.js';
+export { SiteLink } from './site-link.js';

@@ -1,5 +1,10 @@
 import type { Msg } from 'nats';
-import { type HeaderReader, parseHeaderBlock } from '../protocol/index.js';
+import {
+  ErrorCode,
+  type HeaderReader,
+  parseHeaderBlock,
+  SwitchboardError,
+} from '../protocol/index.js';
 
 const PARSED = Symbol('switchboard.headers');
 
@@ -24,7 +29,13 @@ export function headersOf(msg: Msg): HeaderReader | undefined {
   if (typeof length === 'number' && raw._rdata instanceof Uint8Array) {
     reader = length > 0 ? parseHeaderBlock(raw._rdata, length) : undefined;
   } else {
-    reader = msg.headers;
+    try {
+      reader = msg.headers;
+    } catch (err) {
+      throw new SwitchboardError(ErrorCode.BAD_REQUEST, `malformed headers: ${String(err)}`, {
+        completed: 'no',
+      });
+    }
   }
   raw[PARSED] = reader ?? null;
   return reader;

@@ -1,46 +1,39 @@
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
-import {
-  type Codec,
-  ErrorCode,
-  errorReplyHeaders,
-  Header,
-  HeaderBlock,
-  SwitchboardError,
-} from '../protocol/index.js';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import type { CallReply } from '../core/index.js';
+import { type Codec, ErrorCode, errorReplyHeaders, SwitchboardError } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
-import { headersOf } from './received-headers.js';
-
-const EMPTY = new Uint8Array(0);
+import { answerCall, answerCallError, type CallRequest, readCallRequest } from './call-request.js';
+import { publishError } from './request-channel.js';
 
 /**
- * Sends the answer to a call: to the message's reply subject or, for a call a
- * broker forwarded, to the caller's subject in `sb-reply`, with an empty notice
- * to the broker that the call ended. Throws what NATS throws (too large, closed).
+ * Passes a {@link CallReply} on to the caller of `msg` (a relay or a
+ * forwarding broker answering for someone else): a result or an error reply
+ * as received, untouched, else the error encoded here. A result NATS refuses
+ * to carry (larger than this site's max_payload) becomes `PAYLOAD_TOO_LARGE`
+ * (completion `yes`: the handler ran). Failures to send are logged, never thrown.
  */
-export function answerCall(
+export function answerWith(
   nc: NatsConnection,
-  msg: Msg,
-  body: Uint8Array,
-  headers: HeaderBlock | MsgHdrs | undefined,
+  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  codec: Codec,
+  reply: CallReply,
+  logger: Logger,
 ): void {
-  const replyTo = headersOf(msg)?.get(Header.replyTo);
-  const natsHeaders = headers instanceof HeaderBlock ? headers.forNats() : headers;
-  if (replyTo) {
-    nc.publish(replyTo, body, { headers: natsHeaders });
-    msg.respond(EMPTY);
-  } else {
-    msg.respond(body, { headers: natsHeaders });
+  try {
+    if (reply.ok) answerCall(nc, call, reply.body, undefined);
+    else if (reply.body) answerCall(nc, call, reply.body, errorReplyHeaders());
+    else answerCallError(nc, call, codec, reply.error);
+    return;
+  } catch (err) {
+    logger.warn(`cannot pass a reply on: ${(err as Error).message}`);
+    if (!reply.ok) return;
+    const cause = publishError(err, 'the result');
+    answerWith(nc, call, codec, failed(cause.code, cause.message), logger);
   }
 }
 
-/** Answers a call with an error (see {@link answerCall}). */
-export function answerCallError(
-  nc: NatsConnection,
-  msg: Msg,
-  codec: Codec,
-  err: SwitchboardError,
-): void {
-  answerCall(nc, msg, codec.encode(err.toData()), errorReplyHeaders());
+function failed(code: ErrorCode, message: string): CallReply {
+  return { ok: false, error: new SwitchboardError(code, message, { completed: 'yes' }) };
 }
 
 /** Replies with a result: a bare msgpack body, no headers. */
@@ -63,36 +56,127 @@ export interface ListenContext {
   site: () => string | undefined;
 }
 
+/** How {@link listen} subscribes. */
+export interface ListenOptions {
+  /** Queue group: one member of the group gets each message. */
+  queue?: string;
+  /**
+   * Whether the subject takes requests, so that a rejected one is answered
+   * with an error. Subjects that only take published notices (events,
+   * heartbeats) answer nothing: one hostile message with a reply subject
+   * must not draw an answer from every listener.
+   * @default true
+   */
+  answers?: boolean;
+}
+
 /**
  * Subscribes `handler` to `subject`. Whatever the handler throws or rejects
- * with becomes an error reply (when the message has a reply subject) and a log
- * line, never a crash: bad input must not take a process down.
+ * with becomes an error reply (when the subject takes requests and the
+ * message has a reply subject) and a log line, never a crash: bad input must
+ * not take a process down.
  */
 export function listen(
   ctx: ListenContext,
   subject: string,
   handler: (msg: Msg) => void | Promise<void>,
-  queue?: string,
+  { queue, answers = true }: ListenOptions = {},
 ): Subscription {
   const fail = (thrown: unknown, msg: Msg): void => {
-    const err =
-      thrown instanceof SwitchboardError
-        ? thrown
-        : new SwitchboardError(ErrorCode.INTERNAL, `internal error: ${String(thrown)}`, {
-            completed: 'maybe',
-            cause: thrown,
-          });
-    const level = err.code === ErrorCode.INTERNAL ? 'error' : 'warn';
-    ctx.logger[level](`rejected message on ${msg.subject}: ${err.message}`, { code: err.code });
-    if (!msg.reply) return;
+    const err = rejection(ctx, thrown, msg);
+    if (!answers || !msg.reply) return;
     const data = err.toData();
     data.site ??= ctx.site();
     try {
       msg.respond(ctx.codec.encode(data), { headers: errorReplyHeaders().forNats() });
     } catch (replyErr) {
-      ctx.logger.error('cannot send error reply', { error: String(replyErr) });
+      ctx.logger.error('cannot send an error reply', { error: String(replyErr) });
     }
   };
+  return guardedSubscription(ctx, subject, queue, (msg) => {
+    try {
+      const done = handler(msg);
+      if (done) done.catch((thrown: unknown) => fail(thrown, msg));
+    } catch (thrown) {
+      fail(thrown, msg);
+    }
+  });
+}
+
+/**
+ * Subscribes `handler` to the calls arriving on `subject` (an instance's or a
+ * route's): each is read and checked once ({@link readCallRequest}); a call
+ * that cannot be read is answered `BAD_REQUEST` on its reply subject (never
+ * on a subject it names), and whatever the handler throws or rejects with
+ * becomes the call's error answer and a log line, never a crash.
+ */
+export function takeCalls(
+  ctx: ListenContext,
+  subject: string,
+  handler: (call: CallRequest, receivedAt: number) => void | Promise<void>,
+): Subscription {
+  return guardedSubscription(ctx, subject, undefined, (msg) => {
+    const receivedAt = Date.now();
+    let call: CallRequest;
+    try {
+      call = readCallRequest(msg);
+    } catch (thrown) {
+      const err = rejection(ctx, thrown, msg);
+      if (msg.reply) answerError(ctx, { msg, replyTo: undefined }, err);
+      return;
+    }
+    const fail = (thrown: unknown): void => {
+      if (!call.cancel) answerError(ctx, call, rejection(ctx, thrown, msg));
+    };
+    try {
+      const done = handler(call, receivedAt);
+      if (done) done.catch(fail);
+    } catch (thrown) {
+      fail(thrown);
+    }
+  });
+}
+
+/** Logs why a message was rejected (held to a few lines per kind), as a SwitchboardError. */
+function rejection(ctx: ListenContext, thrown: unknown, msg: Msg): SwitchboardError {
+  const err =
+    thrown instanceof SwitchboardError
+      ? thrown
+      : new SwitchboardError(ErrorCode.INTERNAL, `internal error: ${String(thrown)}`, {
+          completed: 'maybe',
+          cause: thrown,
+        });
+  const level = err.code === ErrorCode.INTERNAL ? 'error' : 'warn';
+  ctx.logger[level](`rejected a message: ${err.message}`, { subject: msg.subject, code: err.code });
+  return err;
+}
+
+function answerError(
+  ctx: ListenContext,
+  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  err: SwitchboardError,
+): void {
+  if (!call.msg.reply) return;
+  const data =
+    err.site === undefined ? SwitchboardError.fromData({ ...err.toData(), site: ctx.site() }) : err;
+  try {
+    answerCallError(ctx.nc, call, ctx.codec, data);
+  } catch (replyErr) {
+    ctx.logger.error('cannot send an error reply', { error: String(replyErr) });
+  }
+}
+
+/**
+ * A subscription whose callback can never throw into nats.js's reader (which
+ * would stop the connection reading anything more): the handler is run under
+ * a catch-all that logs.
+ */
+function guardedSubscription(
+  ctx: ListenContext,
+  subject: string,
+  queue: string | undefined,
+  handler: (msg: Msg) => void,
+): Subscription {
   return ctx.nc.subscribe(subject, {
     queue,
     callback: (natsErr, msg) => {
@@ -101,10 +185,9 @@ export function listen(
         return;
       }
       try {
-        const done = handler(msg);
-        if (done) done.catch((thrown: unknown) => fail(thrown, msg));
+        handler(msg);
       } catch (thrown) {
-        fail(thrown, msg);
+        ctx.logger.error(`a message on ${subject} could not be handled: ${String(thrown)}`);
       }
     },
   });

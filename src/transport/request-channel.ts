@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { ErrorCode, type HeaderBlock, SwitchboardError } from '../protocol/index.js';
+import { headersOf } from './received-headers.js';
 
 interface Pending {
   resolve(msg: Msg): void;
@@ -37,6 +39,7 @@ export class RequestChannel {
   readonly #sub: Subscription;
   readonly #pending = new Map<string, Pending>();
   #seq = 0;
+  readonly #random = new RandomTokens();
   #closed = false;
 
   constructor(nc: NatsConnection) {
@@ -44,7 +47,14 @@ export class RequestChannel {
     this.#inbox = createInbox();
     this.#sub = nc.subscribe(`${this.#inbox}.*`, {
       callback: (err, msg) => {
-        if (!err) this.#onReply(msg);
+        // Nothing a reply holds may throw into nats.js's reader: it would stop reading.
+        try {
+          if (!err) this.#onReply(msg);
+        } catch {
+          this.#settle(msg.subject.slice(this.#inbox.length + 1))?.reject(
+            new SwitchboardError(ErrorCode.UNAVAILABLE, 'unreadable reply', { completed: 'maybe' }),
+          );
+        }
       },
     });
   }
@@ -67,7 +77,7 @@ export class RequestChannel {
     if (signal?.aborted) {
       return Promise.reject(cancelled(params.target, 'no'));
     }
-    const token = (++this.#seq).toString(36);
+    const token = this.#token();
     return new Promise<Msg>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#settle(token)?.reject(
@@ -115,14 +125,23 @@ export class RequestChannel {
   #onReply(msg: Msg): void {
     const token = msg.subject.slice(this.#inbox.length + 1);
     const pending = this.#settle(token);
-    if (!pending) return; // late reply to a request that timed out
-    if (msg.headers?.code === 503) {
+    if (!pending) return; // late reply to a request that timed out, or a forged one
+    if (headersOf(msg)?.code === 503) {
       pending.reject(
         new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' }),
       );
     } else {
       pending.resolve(msg);
     }
+  }
+
+  /**
+   * A reply token nobody can guess: a counter for uniqueness and random
+   * characters, so that a process that learns one of our reply subjects (a
+   * server answering a forwarded call does) cannot answer our other requests.
+   */
+  #token(): string {
+    return `${(++this.#seq).toString(36)}${this.#random.next()}`;
   }
 
   #settle(token: string): Pending | undefined {
@@ -134,6 +153,25 @@ export class RequestChannel {
     return pending;
   }
 }
+
+/** Random 8-character tokens, drawn from a pool refilled in bulk (cheap per request). */
+class RandomTokens {
+  #pool = randomBytes(0);
+  #at = 0;
+
+  next(): string {
+    if (this.#at + TOKEN_CHARS > this.#pool.length) {
+      this.#pool = randomBytes(TOKEN_CHARS * 1024);
+      this.#at = 0;
+    }
+    let token = '';
+    for (let i = 0; i < TOKEN_CHARS; i++) token += ALPHABET[this.#pool[this.#at++]! & 63];
+    return token;
+  }
+}
+
+const TOKEN_CHARS = 8;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 function cancelled(target: string | undefined, completed: 'no' | 'maybe'): SwitchboardError {
   return new SwitchboardError(ErrorCode.CANCELLED, `${target ?? 'call'}: cancelled by the caller`, {

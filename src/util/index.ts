@@ -10,4 +10,5 @@ export {
 } from './logger.js';
 export { getOrCreate } from './memo.js';
 export { closest, editDistance } from './suggest.js';
+export { type ThrottleOptions, throttled } from './throttled-logger.js';
 export { seconds, WAITING_NOTICE_MS, type WaitingNotice, waitingNotice } from './waiting.js';

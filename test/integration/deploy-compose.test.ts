@@ -289,13 +289,20 @@ describe('deploy - compose files', () => {
     const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
     const stages = dockerfile.match(/^FROM /gm) ?? [];
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/RUN npm ci\b/);
+    // npm ci trusts an extra CA only through the npm-ca build secret: TLS stays
+    // verified, and nothing of it lands in a layer.
+    expect(dockerfile).toMatch(/^RUN --mount=type=secret,id=npm-ca \\\n[^\n]*\n\s+&& npm ci\b/m);
+    expect(dockerfile).not.toMatch(/strict-ssl|NODE_TLS_REJECT_UNAUTHORIZED/);
+    // A `# syntax=` line makes BuildKit fetch its frontend from a registry.
+    expect(dockerfile).not.toMatch(/^# *syntax=/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-alpine$/m);
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toContain(`ENTRYPOINT ${JSON.stringify(ENTRYPOINT).replace(',', ', ')}`);
     expect(runtime).not.toMatch(/^(ENV|ARG) .*(PASS|TOKEN|SECRET)/m);
+    expect(runtime).not.toMatch(/--mount|NODE_EXTRA_CA_CERTS/);
     // The build context lets in what the build copies, and nothing else worth hiding.
     const ignore = readFileSync(join(REPO, '.dockerignore'), 'utf8');
     for (const copied of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {

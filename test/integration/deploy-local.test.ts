@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Calculator, Client, SwitchboardError } from '../../src/index.js';
+import { type Calculator, Client, SwitchboardError } from '../../src/internal.js';
 import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
 import {
   type ComposeService,

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Calculator, Client, calculatorService, serve } from '../../src/index.js';
+import { type Calculator, Client, calculatorService, serve } from '../../src/internal.js';
 import { REPO } from './deploy-compose-file.js';
 import { eventually, startSite, type TestSite, track } from './helpers.js';
 

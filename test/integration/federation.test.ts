@@ -1,3 +1,5 @@
+import { encode } from '@msgpack/msgpack';
+import { connect, headers } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
   Bridge,
@@ -5,9 +7,13 @@ import {
   type Calculator,
   type CallContext,
   Client,
+  Codec,
   calculatorService,
+  type InstanceView,
+  parse,
   serve,
-} from '../../src/index.js';
+  subjectsFor,
+} from '../../src/internal.js';
 import { eventually, failure, startSite, type TestSite, track } from './helpers.js';
 
 /** Starts a bridge between two test sites; closed after the test. */
@@ -60,6 +66,21 @@ function whereService(site: string) {
         }),
     },
   };
+}
+
+/**
+ * Sends a call with a hand-written `sb-call` header straight to a route
+ * instance (as a hostile client could), and returns the error it gets back.
+ */
+async function craftedCall(url: string, route: InstanceView, sbCall: string) {
+  const nc = track(await connect({ servers: url }));
+  const h = headers();
+  h.set('sb-call', sbCall);
+  const reply = await nc.request(subjectsFor().route(route.service, route.id), encode([]), {
+    headers: h,
+    timeout: 2000,
+  });
+  return parse.errorData(new Codec().decode(reply.data));
 }
 
 interface Where {
@@ -263,18 +284,7 @@ describe('federation', () => {
     const client = track(await Client.connect({ nats: a.url }));
     await reachable(client, 'calculator', 'b');
     const [route] = await client.lookup('calculator');
-    const { connect, headers } = await import('nats');
-    const { encode } = await import('@msgpack/msgpack');
-    const nc = await connect({ servers: a.url });
-    track({ close: () => nc.close() });
-    const h = headers();
-    h.set('sb-call', '1;x1;where;site;2000;a;b;');
-    const reply = await nc.request(`sb.instance.${route!.id}`, encode([]), {
-      headers: h,
-      timeout: 2000,
-    });
-    const { Codec, parse } = await import('../../src/index.js');
-    expect(parse.errorData(new Codec().decode(reply.data))).toMatchObject({
+    expect(await craftedCall(a.url, route!, '1;x1;where;site;2000;a;b;')).toMatchObject({
       code: 'FORBIDDEN',
       service: 'where',
       site: 'a',
@@ -313,6 +323,43 @@ describe('federation', () => {
     }
     expect(await failure(client.call('where@z', 'site'))).toMatchObject({
       code: 'SERVICE_NOT_FOUND',
+    });
+  });
+
+  test('pinning - a thin client pinned to a site is served there, and told when that site has none', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    await bridge(a, b);
+    track(await serve(whereService('a'), { nats: a.url }));
+    track(await serve(whereService('b'), { nats: b.url }));
+    const thin = track(await Client.connect({ nats: a.url, viaBroker: true }));
+    const direct = track(await Client.connect({ nats: a.url }));
+    await reachable(direct, 'where', 'b');
+    for (let i = 0; i < 4; i++) {
+      expect(await thin.call('where@b', 'site')).toBe('b');
+      expect(await thin.proxy<Where>('where', { site: 'b' }).site()).toBe('b');
+      expect(await thin.call('where@a', 'site')).toBe('a');
+    }
+    expect(await failure(thin.call('where@z', 'site'))).toMatchObject({
+      code: 'SERVICE_NOT_FOUND',
+      message: "service 'where' at site 'z' is not registered",
+    });
+  });
+
+  test('policies - a call crafted at the remote side for a service the link does not export is FORBIDDEN', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    await bridge(a, b, { export: ['calc*'] });
+    track(await serve(calculatorService(), { nats: a.url }));
+    track(await serve(whereService('a'), { nats: a.url }));
+    const atB = track(await Client.connect({ nats: b.url }));
+    await reachable(atB, 'calculator', 'a');
+    expect((await atB.lookup('where')).length).toBe(0);
+    const [route] = await atB.lookup('calculator');
+    expect(await craftedCall(b.url, route!, '1;x2;where;site;2000;b;a;')).toMatchObject({
+      code: 'FORBIDDEN',
+      service: 'where',
+      site: 'b',
     });
   });
 
@@ -362,7 +409,7 @@ describe('federation', () => {
       3000,
       'the waiting line',
     );
-    const { Broker } = await import('../../src/index.js');
+    const { Broker } = await import('../../src/internal.js');
     track(await Broker.start({ nats: b.url, site: 'b' }));
     expect(await link.ready()).toBe(true);
     expect(link.sites).toEqual({ local: 'a', remote: 'b' });

@@ -3,6 +3,8 @@
  * the project's fixture), and a cleanup list so every test closes what it
  * started, in reverse order, even when it fails.
  */
+import { encode } from '@msgpack/msgpack';
+import { connect, type Msg } from 'nats';
 import { afterEach } from 'vitest';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
 import {
@@ -78,4 +80,56 @@ export async function failure(promise: Promise<unknown>): Promise<Record<string,
     return err as Record<string, unknown>;
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/** What {@link registerRaw} registers; every field has a default. */
+export interface RawRegistration {
+  id: string;
+  service: string;
+  version?: string;
+  methods?: string[];
+  metadata?: Record<string, string>;
+  heartbeatMs?: number;
+  secret?: string;
+  route?: { site: string; path: string[] };
+}
+
+/**
+ * Registers an instance with the site's brokers over a plain NATS
+ * connection, as any process could, without serving it (a stale entry);
+ * returns the broker's reply.
+ */
+export async function registerRaw(url: string, reg: RawRegistration): Promise<Msg> {
+  const nc = await connect({ servers: url });
+  try {
+    const instance = {
+      version: '1.0.0',
+      methods: ['add'],
+      metadata: {},
+      heartbeatMs: 60_000,
+      secret: 'raw-registration-secret',
+      ...reg,
+    };
+    const kind = reg.route ? 'broker.route' : 'broker';
+    return await nc.request(`sb.${kind}.register.${reg.service}`, encode({ v: 1, instance }), {
+      timeout: 2000,
+    });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Something that happens once: `open()` it, and `opened` resolves. */
+export interface Latch {
+  readonly opened: Promise<void>;
+  open(): void;
+}
+
+/** A latch, to await a moment inside a handler instead of sleeping. */
+export function latch(): Latch {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }

@@ -1,4 +1,3 @@
-import { encode } from '@msgpack/msgpack';
 import { connect } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
@@ -8,8 +7,8 @@ import {
   Client,
   calculatorService,
   serve,
-} from '../../src/index.js';
-import { eventually, failure, startSite, track } from './helpers.js';
+} from '../../src/internal.js';
+import { eventually, failure, latch, registerRaw, startSite, track } from './helpers.js';
 
 /** A broker whose connection can be cut without any goodbye, as when its process is killed. */
 async function killableBroker(url: string, site: string) {
@@ -117,6 +116,36 @@ describe('resilience', () => {
     const late = track(await serve(calculatorService(), { nats: site.url }));
     expect(two.broker.registry.get(late.instanceId)).toBeDefined();
     expect(await direct.lookup('calculator')).toHaveLength(3);
+  });
+
+  test('thin clients - a broker closing while it forwards a call does not fail it: the instance answers the caller', async () => {
+    const site = await startSite('a', { broker: false });
+    // On a connection it does not own, so that it could still answer as it closes.
+    const nc = track(await connect({ servers: site.url }));
+    const broker = track(await Broker.start({ connection: nc, site: 'a' }));
+    let runs = 0;
+    const started = latch();
+    track(
+      await serve(
+        {
+          name: 'slow',
+          methods: {
+            sleep: (ms: number) => {
+              runs++;
+              started.open();
+              return new Promise((resolve) => setTimeout(() => resolve(ms), ms));
+            },
+          },
+        },
+        { nats: site.url },
+      ),
+    );
+    const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    const call = thin.call('slow', 'sleep', [300], { timeoutMs: 3000 });
+    await started.opened;
+    await broker.close();
+    expect(await call).toBe(300);
+    expect(runs).toBe(1);
   });
 
   test('concurrency - calls beyond the limit wait in the queue, beyond the queue they are refused', async () => {
@@ -244,22 +273,7 @@ describe('resilience', () => {
   test('raw registrations - a stale entry whose instance is gone is skipped by direct clients', async () => {
     const site = await startSite('a');
     track(await serve(calculatorService(), { nats: site.url }));
-    const nc = await connect({ servers: site.url });
-    await nc.request(
-      'sb.broker.register',
-      encode({
-        v: 1,
-        instance: {
-          id: 'gone',
-          service: 'calculator',
-          version: '1.0.0',
-          methods: ['add'],
-          metadata: {},
-          heartbeatMs: 60_000,
-        },
-      }),
-    );
-    await nc.close();
+    await registerRaw(site.url, { id: 'gone', service: 'calculator' });
     const client = track(await Client.connect({ nats: site.url, policy: 'round-robin' }));
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => client.proxy<Calculator>('calculator').add(i, 0)),

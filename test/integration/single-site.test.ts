@@ -7,8 +7,8 @@ import {
   calculatorService,
   SwitchboardError,
   serve,
-} from '../../src/index.js';
-import { eventually, failure, startSite, track } from './helpers.js';
+} from '../../src/internal.js';
+import { eventually, failure, registerRaw, startSite, track } from './helpers.js';
 
 /** A service whose methods tell which instance answered. */
 function labelled(label: string, version = '1.0.0') {
@@ -81,7 +81,9 @@ describe('single site', () => {
   test('headers - received call headers are read from the raw block and agree with nats.js', async () => {
     const site = await startSite('a', { broker: false });
     const { connect } = await import('nats');
-    const { callHeaders, headersOf, readsRawHeaders, Header } = await import('../../src/index.js');
+    const { callHeaders, headersOf, readsRawHeaders, Header } = await import(
+      '../../src/internal.js'
+    );
     const nc = await connect({ servers: site.url });
     track({ close: () => nc.close() });
     const got = new Promise<import('nats').Msg>((resolve) => {
@@ -358,24 +360,7 @@ describe('single site', () => {
     const site = await startSite('a');
     track(await serve(labelled('alive'), { nats: site.url }));
     // A registration whose instance has no subscription: a stale entry.
-    const { connect } = await import('nats');
-    const { encode } = await import('@msgpack/msgpack');
-    const raw = await connect({ servers: site.url });
-    await raw.request(
-      'sb.broker.register',
-      encode({
-        v: 1,
-        instance: {
-          id: 'ghost',
-          service: 'echo',
-          version: '1.0.0',
-          methods: ['who'],
-          metadata: {},
-          heartbeatMs: 60_000,
-        },
-      }),
-    );
-    await raw.close();
+    await registerRaw(site.url, { id: 'ghost', service: 'echo', methods: ['who'] });
     const thin = track(await Client.connect({ nats: site.url, viaBroker: true }));
     const direct = track(await Client.connect({ nats: site.url, policy: 'round-robin' }));
     for (const client of [thin, direct]) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { NAME_PATTERN, PROTOCOL_VERSION, parse } from '../../src/protocol/envelopes.js';
-import { ErrorCode } from '../../src/protocol/errors.js';
+import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
 import { newId } from '../../src/util/ids.js';
 import { expectBadRequest } from './expect-bad-request.js';
 
@@ -12,6 +12,7 @@ function registration(overrides: Record<string, unknown> = {}): Record<string, u
     methods: ['add', 'divide'],
     metadata: { zone: 'eu' },
     heartbeatMs: 1000,
+    secret: 'a-secret-of-16-chars',
     ...overrides,
   };
 }
@@ -36,8 +37,8 @@ const v = PROTOCOL_VERSION;
 const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unknown>> = {
   registerRequest: { v, instance: registration() },
   registerReply: { v, site: 'a', brokerId: 'b1', leaseMs: 3000 },
-  heartbeat: { v, id: 'inst1' },
-  deregister: { v, id: 'inst1' },
+  heartbeat: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
+  deregister: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
   lookupRequest: { v, service: 'calculator', version: '^1.0.0' },
   lookupReply: { v, site: 'a', instances: [view()] },
   listRequest: { v },
@@ -62,8 +63,14 @@ const fields: Record<keyof typeof good, [string, unknown][]> = {
     ['brokerId', null],
     ['leaseMs', '3000'],
   ],
-  heartbeat: [['id', 42]],
-  deregister: [['id', false]],
+  heartbeat: [
+    ['id', 42],
+    ['secret', 'short'],
+  ],
+  deregister: [
+    ['id', false],
+    ['secret', null],
+  ],
   lookupRequest: [['service', 7]],
   lookupReply: [
     ['site', []],
@@ -122,7 +129,7 @@ describe('envelopes', () => {
         /unsupported protocol version 2 \(expected 1\)/,
       );
       expect(expectBadRequest(() => validate({ ...good[key], v: '1' }))).toMatch(
-        /unsupported protocol version 1/,
+        /unsupported protocol version '1'/,
       );
       expect(expectBadRequest(() => validate({ ...good[key], v: 0 }))).toMatch(
         /unsupported protocol version 0/,
@@ -154,6 +161,7 @@ describe('envelopes', () => {
         methods: ['add', 'divide'],
         metadata: { zone: 'eu' },
         heartbeatMs: 1000,
+        secret: 'a-secret-of-16-chars',
         route: { site: 'c', path: ['b', 'c'] },
       });
     });
@@ -201,6 +209,11 @@ describe('envelopes', () => {
       ).toContain('instance.route');
       expect(
         expectBadRequest(() => parse.registerRequest(req(registration({ route: { path: [] } })))),
+      ).toContain('instance.route.path must name at least the hosting site');
+      expect(
+        expectBadRequest(() =>
+          parse.registerRequest(req(registration({ route: { path: ['c'] } }))),
+        ),
       ).toContain('instance.route.site');
       expect(
         expectBadRequest(() =>
@@ -241,7 +254,7 @@ describe('envelopes', () => {
           expectBadRequest(() =>
             parse.registerRequest(req(registration({ methods: ['add', method] }))),
           ),
-        ).toBe(`method name '${method}' is not valid`);
+        ).toBe(`instance.methods: '${method}' is not a valid name`);
       }
       expect(parse.registerRequest(req(registration({ methods: [] }))).instance.methods).toEqual(
         [],
@@ -310,7 +323,7 @@ describe('envelopes', () => {
   describe('replies and events', () => {
     test('envelopes - lookupReply validates each instance, naming the field', () => {
       expect(parse.lookupReply({ v, site: 'a', instances: [] }).instances).toEqual([]);
-      for (const field of ['id', 'service', 'version', 'methods', 'site', 'path', 'hops']) {
+      for (const field of ['id', 'service', 'version', 'methods', 'site', 'path']) {
         const inst = view();
         delete inst[field];
         expect(
@@ -352,17 +365,18 @@ describe('envelopes', () => {
       expect(parse.brokerEvent({ ...good.brokerEvent, kind: 'stopping' }).kind).toBe('stopping');
       expect(
         expectBadRequest(() => parse.registryEvent({ ...good.registryEvent, kind: 'sideways' })),
-      ).toBe('registry event.kind must be one of up, down');
+      ).toBe("registry event.kind must be one of up, down (got 'sideways')");
       expect(expectBadRequest(() => parse.brokerEvent({ ...good.brokerEvent, kind: 'up' }))).toBe(
-        'broker event.kind must be one of started, stopping',
+        "broker event.kind must be one of started, stopping (got 'up')",
       );
       expect(expectBadRequest(() => parse.control({ v, kind: 'shutdown' }))).toBe(
-        'control.kind must be one of reregister',
+        "control.kind must be one of reregister (got 'shutdown')",
       );
     });
 
     test('envelopes - validators drop unknown fields', () => {
-      expect(parse.heartbeat({ v, id: 'x', extra: 1 })).toEqual({ v, id: 'x' });
+      const secret = 'a-secret-of-16-chars';
+      expect(parse.heartbeat({ v, id: 'x', secret, extra: 1 })).toEqual({ v, id: 'x', secret });
       expect(parse.listRequest({ v, filter: 'x' })).toEqual({ v });
     });
   });
@@ -427,8 +441,12 @@ describe('envelopes', () => {
     });
 
     test('envelopes - errorData rejects a value that is not a map', () => {
-      expect(expectBadRequest(() => parse.errorData('boom'))).toBe('error must be a map');
-      expect(expectBadRequest(() => parse.errorData([]))).toBe('error must be a map');
+      expect(expectBadRequest(() => parse.errorData('boom'))).toBe(
+        "error must be a map (got 'boom')",
+      );
+      expect(expectBadRequest(() => parse.errorData([]))).toBe(
+        'error must be a map (got an array)',
+      );
     });
   });
 
@@ -438,5 +456,67 @@ describe('envelopes', () => {
     expect(NAME_PATTERN.test('a'.repeat(129))).toBe(false);
     expect(NAME_PATTERN.test('a-b_c9')).toBe(true);
     expect(NAME_PATTERN.test('-a')).toBe(false);
+  });
+});
+
+describe('envelopes - hostile values', () => {
+  const req = (instance: Record<string, unknown>) => ({ v, instance });
+
+  test('envelopes - type confusion is BAD_REQUEST, never a thrown TypeError', () => {
+    const hostile = [
+      { toString: 1 },
+      { valueOf: () => 1 },
+      Object.create(null),
+      [1, 2],
+      new Uint8Array([1]),
+      2n ** 70n,
+      Symbol.for('x'),
+    ];
+    for (const value of hostile) {
+      for (const validator of Object.values(parse) as Array<(v: unknown) => unknown>) {
+        for (const body of [{ v: value }, { v, service: value, id: value, instance: value }]) {
+          try {
+            validator(body);
+          } catch (err) {
+            expect(err, `${validator.name} ${String(typeof value)}`).toBeInstanceOf(
+              SwitchboardError,
+            );
+          }
+        }
+      }
+    }
+  });
+
+  test('envelopes - fields inherited through a crafted __proto__ are not read', () => {
+    const body = Object.create({ v: 1, service: 'calculator' });
+    expect(expectBadRequest(() => parse.lookupRequest(body))).toMatch(/protocol version undefined/);
+  });
+
+  test('envelopes - lookup replies with ids or services that cannot be subject tokens are refused', () => {
+    for (const [field, value] of [
+      ['id', 'x y'],
+      ['id', 'a.b'],
+      ['service', 'a*'],
+      ['site', 'a b'],
+    ] as const) {
+      const inst = { ...view(), [field]: value };
+      expect(
+        expectBadRequest(() => parse.lookupReply({ v, site: 'a', instances: [inst] })),
+      ).toContain(`instance.${field}`);
+    }
+  });
+
+  test('envelopes - registrations name a valid version, secret and route path', () => {
+    const refused = (overrides: Record<string, unknown>) =>
+      expectBadRequest(() => parse.registerRequest(req(registration(overrides))));
+    expect(refused({ version: 'banana' })).toMatch(
+      /instance.version 'banana' is not MAJOR.MINOR.PATCH/,
+    );
+    expect(refused({ secret: 'short' })).toMatch(/instance.secret 'short' is not valid/);
+    expect(refused({ route: { site: 'c', path: ['b', 'c d'] } })).toMatch(
+      /'c d' is not a valid name/,
+    );
+    const long = Array.from({ length: 65 }, (_, i) => `s${i}`);
+    expect(refused({ route: { site: 's64', path: long } })).toMatch(/over 64/);
   });
 });

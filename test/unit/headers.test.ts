@@ -7,9 +7,13 @@ import {
   errorReplyHeaders,
   formatCallMeta,
   Header,
+  HeaderBlock,
   isCancelNotice,
   isErrorReply,
+  MAX_BUDGET_MS,
+  parseHeaderBlock,
   readCallMeta,
+  readReplyTo,
   STATUS_ERROR,
 } from '../../src/protocol/headers.js';
 import { expectBadRequest } from './expect-bad-request.js';
@@ -78,7 +82,7 @@ describe('headers', () => {
   test('headers - a wrong protocol version gives BAD_REQUEST', () => {
     for (const version of ['2', '0', 'v1', '1.0']) {
       const message = expectBadRequest(() => readCallMeta(callWith(`${version};c;s;m;10;;;`)));
-      expect(message).toBe(`unsupported protocol version ${version} (expected 1)`);
+      expect(message).toBe(`unsupported protocol version '${version}' (expected 1)`);
     }
   });
 
@@ -88,25 +92,84 @@ describe('headers', () => {
     }
   });
 
-  test('headers - a missing service or method gives BAD_REQUEST naming it', () => {
-    expect(expectBadRequest(() => readCallMeta(callWith('1;c;;m;10;;;')))).toMatch(/no service/);
-    expect(expectBadRequest(() => readCallMeta(callWith('1;c;s;;10;;;')))).toMatch(/no method/);
+  test('headers - a missing or invalid service or method gives BAD_REQUEST naming it', () => {
+    for (const [value, what] of [
+      ['1;c;;m;10;;;', /service '' is not a valid name/],
+      ['1;c;s;;10;;;', /method '' is not a valid name/],
+      ['1;c;a.b;m;10;;;', /service 'a.b'/],
+      ['1;c;s;m m;10;;;', /method 'm m'/],
+    ] as const) {
+      expect(expectBadRequest(() => readCallMeta(callWith(value)))).toMatch(what);
+    }
   });
 
-  test('headers - a missing or invalid budget gives BAD_REQUEST', () => {
-    for (const budget of ['', 'soon', '-1', 'Infinity', 'NaN']) {
-      expect(expectBadRequest(() => readCallMeta(callWith(`1;c;s;m;${budget};;;`)))).toMatch(
-        /no valid budget/,
-      );
+  test('headers - a budget must be whole milliseconds: anything else gives BAD_REQUEST', () => {
+    for (const budget of ['', 'soon', '-1', 'Infinity', 'NaN', '1.5', ' 10', '1e3', '0x10']) {
+      expect(
+        expectBadRequest(() => readCallMeta(callWith(`1;c;s;m;${budget};;;`))),
+        budget,
+      ).toMatch(/budget must be whole milliseconds/);
     }
+  });
+
+  test('headers - a budget over a day is cut to a day (timers cannot count much further)', () => {
+    expect(readCallMeta(callWith('1;c;s;m;1000000000000;;;')).budgetMs).toBe(MAX_BUDGET_MS);
+    expect(readCallMeta(callWith(`1;c;s;m;${MAX_BUDGET_MS};;;`)).budgetMs).toBe(86_400_000);
+    expect(readCallMeta(callWith('1;c;s;m;9999999999999999;;;')).budgetMs).toBe(MAX_BUDGET_MS);
+  });
+
+  test('headers - call ids, path sites, the target site and the range are checked', () => {
+    for (const [value, what] of [
+      ['1;;s;m;10;;;', /call id '' is not valid/],
+      ['1;a b;s;m;10;;;', /call id 'a b'/],
+      [`1;${'x'.repeat(129)};s;m;10;;;`, /call id/],
+      ['1;c;s;m;10;a,,b;;', /path entry '' is not a site name/],
+      ['1;c;s;m;10;a.b;;', /path entry 'a.b'/],
+      [`1;c;s;m;10;${Array.from({ length: 65 }, (_, i) => `s${i}`).join(',')};;`, /over 64/],
+      ['1;c;s;m;10;;b c;', /site 'b c' is not a site name/],
+      ['1;c;s;m;10;;;banana', /version range 'banana' is not valid/],
+    ] as const) {
+      expect(
+        expectBadRequest(() => readCallMeta(callWith(value))),
+        value,
+      ).toMatch(what);
+    }
+  });
+
+  test('headers - sb-reply must be one inbox subject', () => {
+    const h = (value: string) => new HeaderBlock([[Header.replyTo, value]]);
+    expect(readReplyTo(undefined)).toBeUndefined();
+    expect(readReplyTo(h(''))).toBeUndefined();
+    expect(readReplyTo(h('_INBOX.abc.1x'))).toBe('_INBOX.abc.1x');
+    for (const bad of [
+      'x y z',
+      '_INBOX.a b',
+      'sb.broker.register.calc',
+      '_INBOX.*',
+      '_INBOX.>',
+      '_INBOX.',
+    ]) {
+      expect(
+        expectBadRequest(() => readReplyTo(h(bad))),
+        bad,
+      ).toMatch(/not an inbox subject/);
+    }
+  });
+
+  test('headers - header names are matched whatever their case', () => {
+    const block = Buffer.from('NATS/1.0\r\nSb-Call: 1;c;s;m;10;;;\r\n\r\n');
+    expect(readCallMeta(parseHeaderBlock(block)).service).toBe('s');
+  });
+
+  test('headers - a header value with a lone LF is read as it is, never thrown', () => {
+    const block = Buffer.from('NATS/1.0\r\nx-poison: a\nb\r\nsb-st: err\r\n\r\n');
+    const h = parseHeaderBlock(block);
+    expect(h.get('x-poison')).toBe('a\nb');
+    expect(isErrorReply(h)).toBe(true);
   });
 
   test('headers - a zero budget is valid (the receiver refuses it as TIMEOUT)', () => {
     expect(readCallMeta(callHeaders({ ...meta, budgetMs: 0 })).budgetMs).toBe(0);
-  });
-
-  test('headers - a missing call id reads back as an empty string', () => {
-    expect(readCallMeta(callWith('1;;s;m;10;;;')).callId).toBe('');
   });
 
   test('headers - isErrorReply is true only for the error status header', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { BALANCE_POLICIES, LoadBalancer } from '../../src/core/load-balancer.js';
 import type { InstanceView } from '../../src/protocol/envelopes.js';
-import { BALANCE_POLICIES, LoadBalancer } from '../../src/proxies/load-balancer.js';
 
 function inst(id: string, hops = 0): InstanceView {
   const path = Array.from({ length: hops }, (_, i) => `s${i + 1}`);

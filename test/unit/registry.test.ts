@@ -10,9 +10,13 @@ function reg(id: string, overrides: Partial<InstanceRegistration> = {}): Instanc
     methods: ['add', 'divide'],
     metadata: {},
     heartbeatMs: 1000,
+    secret: SECRET,
     ...overrides,
   };
 }
+
+const SECRET = 'the-holder-secret-1';
+const claim = (id: string) => ({ id, secret: SECRET });
 
 /** A registry on a clock the test moves by hand. */
 function fakeClock(start = 1_000_000) {
@@ -115,7 +119,7 @@ describe('registry', () => {
     registry.register(reg('i1'));
     for (let i = 0; i < 10; i++) {
       clock.advance(1000);
-      expect(registry.heartbeat('i1')).toBe(true);
+      expect(registry.heartbeat(claim('i1'))).toBe(true);
       expect(registry.expire()).toEqual([]);
     }
     // 10 s after registering, far past the original 3 s lease.
@@ -128,10 +132,10 @@ describe('registry', () => {
 
   test('registry - heartbeat of an unknown id returns false', () => {
     const { registry } = setup();
-    expect(registry.heartbeat('ghost')).toBe(false);
+    expect(registry.heartbeat(claim('ghost'))).toBe(false);
     registry.register(reg('i1'));
     registry.deregister('i1');
-    expect(registry.heartbeat('i1')).toBe(false);
+    expect(registry.heartbeat(claim('i1'))).toBe(false);
   });
 
   test('registry - expires exactly the instances whose lease ran out', () => {
@@ -144,7 +148,7 @@ describe('registry', () => {
     clock.advance(1);
     const first = registry.expire();
     expect(first).toEqual([{ kind: 'down', view: expect.objectContaining({ id: 'fast' }) }]);
-    registry.heartbeat('slow');
+    registry.heartbeat(claim('slow'));
     clock.advance(1200); // t = 1500
     expect(registry.expire().map((c) => [c.kind, c.view.id])).toEqual([['down', 'mid']]);
     expect(ids(registry.instances())).toEqual(['slow']);
@@ -184,7 +188,7 @@ describe('registry', () => {
     registry.register(reg('i2', { heartbeatMs: 5000 }));
     vi.setSystemTime(new Date('2030-01-01T00:00:02.999Z'));
     expect(registry.expire()).toEqual([]);
-    expect(registry.heartbeat('i2')).toBe(true);
+    expect(registry.heartbeat(claim('i2'))).toBe(true);
     vi.advanceTimersByTime(1);
     expect(registry.expire().map((c) => c.view.id)).toEqual(['i1']);
     vi.setSystemTime(new Date('2030-01-01T00:00:17.998Z'));
@@ -256,7 +260,7 @@ describe('registry', () => {
     // A plain refresh or a heartbeat keeps the cache.
     const cached = registry.lookup('calculator');
     registry.register(reg('i1'));
-    registry.heartbeat('i2');
+    registry.heartbeat(claim('i2'));
     expect(registry.lookup('calculator')).toBe(cached);
     // A changed description replaces the cached view.
     registry.register(reg('i1', { methods: ['add'] }));
@@ -363,7 +367,7 @@ describe('registry', () => {
     registry.register(reg('i1', { heartbeatMs: 1000 })); // lease 3000
     expect(registry.register(reg('i1', { heartbeatMs: 5000 }))).toBeUndefined(); // lease 15000
     clock.advance(5000);
-    expect(registry.heartbeat('i1')).toBe(true);
+    expect(registry.heartbeat(claim('i1'))).toBe(true);
     clock.advance(5000); // one heartbeat interval later: well within a 15 s lease
     expect(registry.expire()).toEqual([]);
   });
@@ -400,7 +404,7 @@ describe('registry', () => {
     expect(registry.expire()).toHaveLength(services * 10);
     expect(registry.size).toBe(services * (perService - 11));
     expect(registry.lookup('svc42')).toHaveLength(perService - 11);
-    expect(registry.heartbeat('s42-i5')).toBe(false);
-    expect(registry.heartbeat('s42-i50')).toBe(true);
+    expect(registry.heartbeat(claim('s42-i5'))).toBe(false);
+    expect(registry.heartbeat(claim('s42-i50'))).toBe(true);
   });
 });

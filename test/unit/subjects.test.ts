@@ -1,104 +1,89 @@
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_PREFIX, isValidPrefix, subjectsFor } from '../../src/protocol/subjects.js';
+import {
+  DEFAULT_PREFIX,
+  isPublishSubject,
+  isValidPrefix,
+  lastToken,
+  subjectsFor,
+} from '../../src/protocol/subjects.js';
 
 describe('subjects', () => {
-  test('subjects - default prefix is sb', () => {
-    expect(DEFAULT_PREFIX).toBe('sb');
+  test('subjects - every subject of one service carries its name as a token', () => {
     const s = subjectsFor();
-    expect(s.prefix).toBe('sb');
-    expect({
-      register: s.register,
-      heartbeat: s.heartbeat,
-      deregister: s.deregister,
-      lookup: s.lookup,
-      list: s.list,
-      info: s.info,
-      call: s.call,
-      registryEvents: s.registryEvents,
-      brokerEvents: s.brokerEvents,
-      brokerQueue: s.brokerQueue,
-    }).toEqual({
-      register: 'sb.broker.register',
-      heartbeat: 'sb.broker.heartbeat',
-      deregister: 'sb.broker.deregister',
-      lookup: 'sb.broker.lookup',
-      list: 'sb.broker.list',
-      info: 'sb.broker.info',
-      call: 'sb.broker.call',
-      registryEvents: 'sb.events.registry',
-      brokerEvents: 'sb.events.broker',
-      brokerQueue: 'sb.brokers',
+    expect(s.prefix).toBe(DEFAULT_PREFIX);
+    expect(s.services.register('calc')).toBe('sb.broker.register.calc');
+    expect(s.services.heartbeat('calc')).toBe('sb.broker.heartbeat.calc');
+    expect(s.services.deregister('calc')).toBe('sb.broker.deregister.calc');
+    expect(s.routes.register('calc')).toBe('sb.broker.route.register.calc');
+    expect(s.routes.heartbeat('calc')).toBe('sb.broker.route.heartbeat.calc');
+    expect(s.routes.deregister('calc')).toBe('sb.broker.route.deregister.calc');
+    expect(s.call('calc')).toBe('sb.broker.call.calc');
+    expect(s.registryEvents('calc')).toBe('sb.events.registry.calc');
+    expect(s.instance('calc', 'i1')).toBe('sb.instance.calc.i1');
+    expect(s.route('calc', 'r1')).toBe('sb.route.calc.r1');
+    expect(s.control('calc', 'i1')).toBe('sb.control.calc.i1');
+  });
+
+  test('subjects - brokers and listeners subscribe with one wildcard per service token', () => {
+    const s = subjectsFor('acme.sb');
+    expect(s.services.all).toEqual({
+      register: 'acme.sb.broker.register.*',
+      heartbeat: 'acme.sb.broker.heartbeat.*',
+      deregister: 'acme.sb.broker.deregister.*',
     });
-    expect(s.instance('abc123')).toBe('sb.instance.abc123');
-    expect(s.control('abc123')).toBe('sb.control.abc123');
+    expect(s.routes.all.register).toBe('acme.sb.broker.route.register.*');
+    expect(s.callAll).toBe('acme.sb.broker.call.*');
+    expect(s.registryEventsAll).toBe('acme.sb.events.registry.*');
+    expect([s.lookup, s.list, s.info, s.brokerEvents, s.brokerQueue]).toEqual([
+      'acme.sb.broker.lookup',
+      'acme.sb.broker.list',
+      'acme.sb.broker.info',
+      'acme.sb.events.broker',
+      'acme.sb.brokers',
+    ]);
   });
 
-  test('subjects - a custom prefix is used for every subject', () => {
-    const s = subjectsFor('acme.prod_1-x');
-    expect(s.prefix).toBe('acme.prod_1-x');
-    for (const key of [
-      'register',
-      'heartbeat',
-      'deregister',
-      'lookup',
-      'list',
-      'info',
-      'call',
-      'registryEvents',
-      'brokerEvents',
-      'brokerQueue',
-    ] as const) {
-      expect(s[key].startsWith('acme.prod_1-x.')).toBe(true);
-    }
-    expect(s.register).toBe('acme.prod_1-x.broker.register');
-    expect(s.instance('i1')).toBe('acme.prod_1-x.instance.i1');
-    expect(s.control('i1')).toBe('acme.prod_1-x.control.i1');
-  });
-
-  test('subjects - subjects are distinct', () => {
+  test('subjects - a service subject never matches another kind of subscription', () => {
     const s = subjectsFor();
-    const all = [
-      s.register,
-      s.heartbeat,
-      s.deregister,
-      s.lookup,
-      s.list,
-      s.info,
-      s.call,
-      s.registryEvents,
-      s.brokerEvents,
-      s.brokerQueue,
-      s.instance('x'),
-      s.control('x'),
-    ];
-    expect(new Set(all).size).toBe(all.length);
+    // Route registrations are not seen by the services wildcard, and back.
+    const matches = (subject: string, pattern: string) =>
+      subject.split('.').length === pattern.split('.').length &&
+      pattern.split('.').every((t, i) => t === '*' || t === subject.split('.')[i]);
+    expect(matches(s.routes.register('calc'), s.services.all.register)).toBe(false);
+    expect(matches(s.services.register('calc'), s.routes.all.register)).toBe(false);
+    expect(matches(s.services.register('calc'), s.services.all.register)).toBe(true);
   });
 
-  test('subjects - invalid prefixes throw', () => {
-    for (const prefix of [
+  test('subjects - prefixes must be dot-separated tokens without wildcards', () => {
+    for (const ok of ['sb', 'acme.sb', 'a-b_c.d1']) expect(isValidPrefix(ok)).toBe(true);
+    for (const bad of ['', '.sb', 'sb.', 'a..b', 'sb.*', 'sb.>', 'a b', 'é']) {
+      expect(isValidPrefix(bad), bad).toBe(false);
+      expect(() => subjectsFor(bad)).toThrow(TypeError);
+    }
+  });
+
+  test('subjects - a publish subject has no wildcard, white space or empty token', () => {
+    for (const ok of ['_INBOX.abc.1', 'a', 'a.b-c_d.e~f', '$SRV.PING']) {
+      expect(isPublishSubject(ok), ok).toBe(true);
+    }
+    for (const bad of [
       '',
-      '.',
-      'sb.',
-      '.sb',
-      'a..b',
       'a b',
-      'sb.*',
-      'sb.>',
-      '>',
-      '*',
-      'sb\t',
-      'é',
+      'a.*',
+      'a.>',
+      'a..b',
+      '.a',
+      'a.',
+      'a\tb',
+      'a\r\nb',
+      'x'.repeat(257),
     ]) {
-      expect(isValidPrefix(prefix), prefix).toBe(false);
-      expect(() => subjectsFor(prefix), prefix).toThrow(TypeError);
+      expect(isPublishSubject(bad), JSON.stringify(bad)).toBe(false);
     }
-    expect(() => subjectsFor('sb.*')).toThrow(/subject prefix 'sb\.\*'/);
   });
 
-  test('subjects - valid prefixes are accepted', () => {
-    for (const prefix of ['sb', 'a.b.c', 'A_1', 'x-y']) {
-      expect(isValidPrefix(prefix)).toBe(true);
-      expect(() => subjectsFor(prefix)).not.toThrow();
-    }
+  test('subjects - lastToken reads the service of a registration subject', () => {
+    expect(lastToken('sb.broker.register.calc')).toBe('calc');
+    expect(lastToken('plain')).toBe('plain');
   });
 });

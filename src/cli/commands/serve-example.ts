@@ -1,11 +1,6 @@
 import type { Argv } from 'yargs';
-import {
-  calculatorService,
-  type Logger,
-  type ServerOptions,
-  type ServerProxy,
-  serve,
-} from '../../index.js';
+import { calculatorService } from '../../examples/calculator.js';
+import { type Logger, type ServerOptions, type ServerProxy, serve } from '../../index.js';
 import { waitingNotice } from '../../util/index.js';
 import { runUntilSignal } from '../agent.js';
 import { defineCommand } from '../command.js';

@@ -1,4 +1,5 @@
-import { type CallContext, methodsOf, type ServiceDefinition } from '../../index.js';
+import type { CallContext, ServiceDefinition } from '../../index.js';
+import { methodsOf } from '../../proxies/index.js';
 
 /**
  * Counts the calls each demo server handled and remembers the path of the

@@ -1,8 +1,7 @@
+import { type Calculator, calculatorService } from '../../examples/calculator.js';
 import {
-  type Calculator,
   type Client,
   type ClientProxy,
-  calculatorService,
   type InstanceView,
   type ServerProxy,
   SwitchboardError,

@@ -1,47 +1,39 @@
-import type { Subscription } from 'nats';
-import {
-  type Codec,
-  type InstanceRegistration,
-  isErrorReply,
-  PROTOCOL_VERSION,
-  parse,
-  SwitchboardError,
-} from '../protocol/index.js';
-import { listen, type RequestChannel, type SiteConnection } from '../transport/index.js';
+import { type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
+import type { Logger } from '../util/index.js';
+import type { BrokerClient, Unsubscribe } from './types.js';
 
 interface Entry {
-  registration: InstanceRegistration;
+  readonly registration: InstanceRegistration;
   registered: boolean;
+  /** Why the last attempt failed, when a broker refused it. */
+  refusal: SwitchboardError | undefined;
   /** Resolved at the next confirmation. */
   waiters: Array<(ok: boolean) => void>;
   attempt: Promise<boolean> | undefined;
-  control: Subscription;
+  readonly stopReregister: Unsubscribe;
 }
 
 /**
  * Keeps instances registered with the site's brokers: registers them,
- * heartbeats, and registers again when a broker restarts or says it does not
+ * heartbeats, and registers again when a broker starts or says it does not
  * know one. Used by the server-side proxy (one instance) and by bridge halves
  * (one instance per route they advertise).
  */
 export class Registrar {
-  readonly #conn: SiteConnection;
-  readonly #channel: RequestChannel;
-  readonly #codec: Codec;
+  readonly #brokers: BrokerClient;
+  readonly #logger: Logger;
   readonly #heartbeatMs: number;
   readonly #entries = new Map<string, Entry>();
-  readonly #brokerEvents: Subscription;
+  readonly #stopBrokerEvents: Unsubscribe;
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
   #closed = false;
 
-  constructor(conn: SiteConnection, channel: RequestChannel, codec: Codec, heartbeatMs: number) {
-    this.#conn = conn;
-    this.#channel = channel;
-    this.#codec = codec;
+  constructor(brokers: BrokerClient, logger: Logger, heartbeatMs: number) {
+    this.#brokers = brokers;
+    this.#logger = logger;
     this.#heartbeatMs = heartbeatMs;
-    this.#brokerEvents = listen(this.#listenContext(), conn.subjects.brokerEvents, (msg) => {
-      const event = parse.brokerEvent(codec.decode(msg.data));
+    this.#stopBrokerEvents = brokers.onBrokerEvent((event) => {
       if (event.kind === 'started') this.#registerAll();
     });
     this.#timer = setInterval(() => this.#beat(), heartbeatMs);
@@ -68,6 +60,15 @@ export class Registrar {
     return new Promise((resolve) => entry.waiters.push(resolve));
   }
 
+  /**
+   * Why a broker refused the last registration of `id` (`BAD_REQUEST` past
+   * a limit, `FORBIDDEN` when another holds the id, `UNAVAILABLE` when the
+   * registry is full); undefined when none did.
+   */
+  refusal(id: string): SwitchboardError | undefined {
+    return this.#entries.get(id)?.refusal;
+  }
+
   /** Instances held. */
   get size(): number {
     return this.#entries.size;
@@ -79,16 +80,17 @@ export class Registrar {
    * `timeoutMs`. Unconfirmed registrations are retried at every heartbeat.
    */
   add(registration: InstanceRegistration, timeoutMs = this.#heartbeatMs): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
     const id = registration.id;
     if (this.#entries.has(id)) this.remove(id);
     const entry: Entry = {
       registration: { ...registration, heartbeatMs: this.#heartbeatMs },
       registered: false,
+      refusal: undefined,
       waiters: [],
       attempt: undefined,
-      control: listen(this.#listenContext(), this.#conn.subjects.control(id), (msg) => {
-        parse.control(this.#codec.decode(msg.data));
-        this.#conn.logger.info('broker asked to register again', { id });
+      stopReregister: this.#brokers.onReregister(registration, () => {
+        this.#logger.info('broker asked to register again', { id });
         entry.registered = false;
         void this.#register(entry, this.#heartbeatMs);
       }),
@@ -103,16 +105,8 @@ export class Registrar {
     if (!entry) return;
     this.#entries.delete(id);
     for (const wake of entry.waiters.splice(0)) wake(false);
-    if (this.#conn.nc.isClosed()) return;
-    entry.control.unsubscribe();
-    this.#deregister(id);
-  }
-
-  #deregister(id: string): void {
-    this.#conn.nc.publish(
-      this.#conn.subjects.deregister,
-      this.#codec.encode({ v: PROTOCOL_VERSION, id }),
-    );
+    entry.stopReregister();
+    this.#brokers.deregister(entry.registration);
   }
 
   /** Deregisters everything and stops heartbeating. */
@@ -121,16 +115,7 @@ export class Registrar {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const id of [...this.#entries.keys()]) this.remove(id);
-    if (!this.#conn.nc.isClosed()) this.#brokerEvents.unsubscribe();
-  }
-
-  #listenContext() {
-    return {
-      nc: this.#conn.nc,
-      codec: this.#codec,
-      logger: this.#conn.logger,
-      site: () => this.#site,
-    };
+    this.#stopBrokerEvents();
   }
 
   #registerAll(): void {
@@ -141,17 +126,9 @@ export class Registrar {
   }
 
   #beat(): void {
-    const { nc, subjects } = this.#conn;
-    if (nc.isClosed()) return;
     for (const entry of this.#entries.values()) {
-      if (!entry.registered) {
-        void this.#register(entry, this.#heartbeatMs);
-        continue;
-      }
-      nc.publish(
-        subjects.heartbeat,
-        this.#codec.encode({ v: PROTOCOL_VERSION, id: entry.registration.id }),
-      );
+      if (entry.registered) this.#brokers.heartbeat(entry.registration);
+      else void this.#register(entry, this.#heartbeatMs);
     }
   }
 
@@ -164,37 +141,41 @@ export class Registrar {
   }
 
   async #registerOnce(entry: Entry, timeoutMs: number): Promise<boolean> {
-    if (this.#closed || this.#conn.nc.isClosed()) return false;
+    if (this.#closed) return false;
     const { registration } = entry;
     try {
-      const msg = await this.#channel.request(this.#conn.subjects.register, {
-        data: this.#codec.encode({ v: PROTOCOL_VERSION, instance: registration }),
-        timeoutMs,
-        target: 'broker register',
-      });
-      const body = this.#codec.decode(msg.data);
-      if (isErrorReply(msg.headers)) throw SwitchboardError.fromData(parse.errorData(body));
-      const reply = parse.registerReply(body);
+      const ack = await this.#brokers.register(registration, timeoutMs);
       // Removed while the request was in flight: the broker must forget it again.
       if (this.#entries.get(registration.id) !== entry) {
-        this.#deregister(registration.id);
+        this.#brokers.deregister(registration);
         return false;
       }
-      this.#site = reply.site;
+      this.#site = ack.site;
       entry.registered = true;
+      entry.refusal = undefined;
       for (const wake of entry.waiters.splice(0)) wake(true);
-      this.#conn.logger.info('registered', {
+      this.#logger.info('registered', {
         service: registration.service,
         id: registration.id,
-        site: reply.site,
-        broker: reply.brokerId,
+        site: ack.site,
+        broker: ack.brokerId,
       });
       return true;
     } catch (err) {
-      this.#conn.logger.debug('registration failed', {
-        id: registration.id,
-        error: (err as Error).message,
-      });
+      // A broker's own answer names its site; a failure to reach one does not.
+      const refused = err instanceof SwitchboardError && err.site !== undefined;
+      if (refused) {
+        entry.refusal = err;
+        this.#logger.warn(`registration refused: ${err.message}`, {
+          id: registration.id,
+          code: err.code,
+        });
+      } else {
+        this.#logger.debug('registration failed', {
+          id: registration.id,
+          error: (err as Error).message,
+        });
+      }
       return false;
     }
   }

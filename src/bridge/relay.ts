@@ -1,0 +1,104 @@
+import type { CallReply, Dispatcher } from '../core/index.js';
+import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
+import type { RouteAdvert } from './route-table.js';
+
+/** One direction of a link: calls arriving at the near side, carried to the far side. */
+export interface RelayDirection {
+  /** Site the calls arrive at. */
+  readonly nearSite: string;
+  /** Site they are carried to. */
+  readonly farSite: string;
+  /** Whether the link's policy lets calls to this service through in this direction. */
+  allows(service: string): boolean;
+  /** Longest path, in sites crossed, a relayed call may have. */
+  readonly maxHops: number;
+  /** Whether the far side is reachable now. */
+  farConnected(): boolean;
+  /** Sends calls to instances at the far side. */
+  readonly far: Dispatcher;
+}
+
+/**
+ * Relays calls across one direction of a bridge, on headers alone: the body
+ * passes through untouched, the path grows by the far site, and the budget
+ * shrinks by the time the call was held here. Refuses what the link's policy
+ * does not let through (`FORBIDDEN`), loops and overlong paths, and calls
+ * across a link that is down (`UNAVAILABLE`, completion `no`).
+ */
+export class Relay {
+  readonly #direction: RelayDirection;
+
+  constructor(direction: RelayDirection) {
+    this.#direction = direction;
+  }
+
+  /**
+   * Carries a call that arrived at `receivedAt` on `route` to the far side.
+   * Resolves with the reply to give the caller.
+   */
+  async relay(
+    route: RouteAdvert,
+    meta: CallMeta,
+    body: Uint8Array,
+    receivedAt: number,
+  ): Promise<CallReply> {
+    const { nearSite, farSite, maxHops } = this.#direction;
+    const refuse = (code: ErrorCode, message: string): CallReply => ({
+      ok: false,
+      error: new SwitchboardError(code, message, {
+        completed: 'no',
+        site: nearSite,
+        service: meta.service,
+        path: meta.path,
+      }),
+    });
+    if (!this.#direction.allows(meta.service)) {
+      return refuse(
+        ErrorCode.FORBIDDEN,
+        `the bridge from site '${farSite}' to site '${nearSite}' does not let '${meta.service}' through`,
+      );
+    }
+    if (meta.path.includes(farSite)) {
+      return refuse(
+        ErrorCode.UNAVAILABLE,
+        `'${meta.service}': the call would cross site '${farSite}' twice`,
+      );
+    }
+    if (meta.path.length > maxHops) {
+      return refuse(
+        ErrorCode.UNAVAILABLE,
+        `'${meta.service}': the call exceeds the hop limit of ${maxHops}`,
+      );
+    }
+    if (!this.#direction.farConnected()) {
+      return refuse(
+        ErrorCode.UNAVAILABLE,
+        `'${meta.service}': the link from site '${nearSite}' to site '${farSite}' is down`,
+      );
+    }
+    const deadline = receivedAt + meta.budgetMs;
+    if (deadline - Date.now() <= 0) {
+      return refuse(ErrorCode.TIMEOUT, `'${meta.service}': deadline passed at the bridge`);
+    }
+    const dest = meta.site ?? route.site;
+    const relayed: CallMeta = { ...meta, path: [...meta.path, farSite], site: dest };
+    const reply = await this.#direction.far.dispatch({
+      meta: relayed,
+      body,
+      deadline,
+      idempotent: false,
+    });
+    if (!reply.ok && !reply.body && reply.error.code === ErrorCode.SERVICE_NOT_FOUND) {
+      // The route went stale under us: another path may still work.
+      const message = `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`;
+      const error = new SwitchboardError(ErrorCode.UNAVAILABLE, message, {
+        completed: 'no',
+        site: farSite,
+        service: meta.service,
+        path: relayed.path,
+      });
+      return { ok: false, error };
+    }
+    return reply;
+  }
+}

@@ -1,0 +1,81 @@
+import {
+  type CallReply,
+  type CandidateSource,
+  failover,
+  InstanceRouter,
+  type Invoker,
+  type LoadBalancer,
+  type Resolution,
+} from '../core/index.js';
+import type { CallMeta, Subjects } from '../protocol/index.js';
+import type { Registry } from './registry.js';
+
+/** The broker's own registry as the place to find instances: always current, nothing to forget. */
+class RegistrySource implements CandidateSource {
+  readonly #registry: Registry;
+
+  constructor(registry: Registry) {
+    this.#registry = registry;
+  }
+
+  get site(): string {
+    return this.#registry.site;
+  }
+
+  candidates(meta: CallMeta): Resolution {
+    const registry = this.#registry;
+    const instances = registry.lookup(meta.service, meta.versionRange);
+    const departedFrom = instances.length === 0 ? registry.departedFrom(meta.service) : undefined;
+    return { site: registry.site, instances, departedFrom };
+  }
+
+  /** A dead instance leaves the registry when its lease runs out. */
+  forget(): void {}
+}
+
+/**
+ * Forwards thin clients' calls: picks an instance from the registry (at the
+ * site the call heads for, when it names one) and sends it the untouched body
+ * with the caller's reply subject, so that the instance answers the caller
+ * directly and the broker only hears that the call ended. Instances found
+ * gone are skipped while the budget lasts.
+ */
+export class Forwarder {
+  readonly #invoker: Invoker;
+  readonly #router: InstanceRouter;
+  /** The picker of each forwarded call until it ends: its `subject` is the instance holding the call. */
+  readonly #holders = new Map<string, { readonly subject: string }>();
+
+  constructor(registry: Registry, invoker: Invoker, balancer: LoadBalancer, subjects: Subjects) {
+    this.#invoker = invoker;
+    this.#router = new InstanceRouter(new RegistrySource(registry), balancer, subjects);
+  }
+
+  /**
+   * Forwards a call received at `receivedAt` whose answer goes to `replyTo`.
+   * Resolves with the outcome as the broker saw it: a result with an empty
+   * body is the instance's notice that it answered the caller.
+   */
+  async forward(
+    meta: CallMeta,
+    body: Uint8Array,
+    replyTo: string,
+    receivedAt: number,
+  ): Promise<CallReply> {
+    const picker = this.#router.picker(meta);
+    this.#holders.set(meta.callId, picker);
+    const deadline = receivedAt + meta.budgetMs;
+    const call = { meta, body, deadline, idempotent: false, replyTo };
+    try {
+      return await failover(this.#invoker, call, picker);
+    } finally {
+      this.#holders.delete(meta.callId);
+    }
+  }
+
+  /** Passes a thin client's cancel notice to the instance holding the call, if any. */
+  cancel(meta: CallMeta): void {
+    const subject = this.#holders.get(meta.callId)?.subject;
+    if (subject) this.#invoker.cancel(subject, meta);
+  }
+}

@@ -1,0 +1,66 @@
+/** The errors a call raises when there is nowhere (left) to send it, worded once. */
+import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
+
+/** `service`, with the version range asked for when there is one. */
+export function describeService(meta: CallMeta): string {
+  return meta.versionRange ? `${meta.service} (version ${meta.versionRange})` : meta.service;
+}
+
+/** The message of `UNAVAILABLE` for a known service with no live instance. */
+export function noLiveInstance(meta: CallMeta, departedFrom: string | undefined): string {
+  const where = departedFrom === undefined ? '' : ` (the last one was at site '${departedFrom}')`;
+  return `no live instance of '${describeService(meta)}'${where}`;
+}
+
+/** An error raised at `site` about the call `meta`, before any handler could run it. */
+export function callError(
+  code: ErrorCode,
+  message: string,
+  meta: CallMeta,
+  site: string | undefined,
+): SwitchboardError {
+  return new SwitchboardError(code, message, {
+    completed: 'no',
+    site,
+    service: meta.service,
+    path: meta.path,
+  });
+}
+
+/**
+ * No instance to send the call to: `UNAVAILABLE` when the service had one
+ * recently (and no site was pinned), else `SERVICE_NOT_FOUND`.
+ */
+export function notFound(
+  meta: CallMeta,
+  pinnedSite: string | undefined,
+  departedFrom: string | undefined,
+  site: string | undefined,
+): SwitchboardError {
+  if (pinnedSite === undefined && departedFrom !== undefined) {
+    return callError(ErrorCode.UNAVAILABLE, noLiveInstance(meta, departedFrom), meta, site);
+  }
+  const where = pinnedSite === undefined ? '' : ` at site '${pinnedSite}'`;
+  return callError(
+    ErrorCode.SERVICE_NOT_FOUND,
+    `service '${describeService(meta)}'${where} is not registered`,
+    meta,
+    site,
+  );
+}
+
+/**
+ * Every candidate failed: the last error, unless it only says that an
+ * instance was gone, in which case `UNAVAILABLE` says no live one was left.
+ */
+export function exhausted(
+  meta: CallMeta,
+  lastError: SwitchboardError | undefined,
+  site: string | undefined,
+): SwitchboardError {
+  if (lastError && !(lastError.code === ErrorCode.UNAVAILABLE && lastError.completed === 'no')) {
+    return lastError;
+  }
+  const why = lastError ? `: ${lastError.message}` : '';
+  return callError(ErrorCode.UNAVAILABLE, `${noLiveInstance(meta, undefined)}${why}`, meta, site);
+}

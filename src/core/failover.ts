@@ -1,0 +1,108 @@
+/**
+ * The one failover loop: every call that may be sent to more than one place
+ * (a client's call, a broker forwarding for a thin client, a bridge relaying,
+ * a thin client asking its broker again) goes through {@link failover}.
+ */
+import { type CallMeta, ErrorCode, RETRYABLE_CODES, SwitchboardError } from '../protocol/index.js';
+import type { CallFailure, CallReply, Invoker } from './types.js';
+
+/** A call to carry out within its deadline, trying further places where that is safe. */
+export interface FailoverCall {
+  /** Routing metadata; the loop sets `budgetMs` before each attempt, pickers may set `site` and `path`. */
+  readonly meta: CallMeta;
+  readonly body: Uint8Array;
+  /** Local time (epoch ms) at which the call must have ended. */
+  readonly deadline: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Whether the method may run twice: then `maybe` failures are retried too. */
+  readonly idempotent: boolean;
+  /** See {@link OutgoingCall.replyTo}. */
+  readonly replyTo?: string | undefined;
+}
+
+/** Where one attempt goes. Its `end` is called exactly once, with the attempt's outcome. */
+export interface Attempt {
+  readonly subject: string;
+  end(reply: CallReply): void;
+}
+
+/**
+ * Chooses where each attempt of one call goes. Made per call, so it may keep
+ * what it needs (the places already tried).
+ */
+export interface Picker {
+  /** Site where errors raised while picking arise (the caller's), when known. */
+  readonly site: string | undefined;
+  /**
+   * The next attempt, or the error that ends the call when there is no place
+   * left. `lastError` is the failure of the previous attempt, if any.
+   */
+  next(
+    call: FailoverCall,
+    lastError: SwitchboardError | undefined,
+  ): Attempt | SwitchboardError | Promise<Attempt | SwitchboardError>;
+}
+
+/** Whether another place may be tried after `err` without risking running the handler twice. */
+export function canRetry(err: SwitchboardError, idempotent: boolean): boolean {
+  if (!RETRYABLE_CODES.has(err.code)) return false;
+  return err.completed === 'no' || (idempotent && err.completed === 'maybe');
+}
+
+/**
+ * Sends the call to the places `picker` chooses, one after another, while
+ * the failure allows a retry ({@link canRetry}) and the deadline has not
+ * passed. Resolves with the first result, the first failure that must not be
+ * retried, or the error that ended the search; never rejects.
+ */
+export async function failover(
+  invoker: Invoker,
+  call: FailoverCall,
+  picker: Picker,
+  now: () => number = Date.now,
+): Promise<CallReply> {
+  const { meta } = call;
+  let lastError: SwitchboardError | undefined;
+  for (;;) {
+    if (call.deadline - now() <= 0) return failed(lastError ?? deadlinePassed(meta, picker.site));
+    let next = picker.next(call, lastError);
+    if (next instanceof Promise) next = await next;
+    if (next instanceof SwitchboardError) return failed(next);
+    const remaining = call.deadline - now();
+    if (remaining <= 0) {
+      const late = failed(lastError ?? deadlinePassed(meta, picker.site));
+      next.end(late);
+      return late;
+    }
+    meta.budgetMs = remaining;
+    const reply = await invoker.invoke(next.subject, {
+      meta,
+      body: call.body,
+      timeoutMs: remaining,
+      signal: call.signal,
+      replyTo: call.replyTo,
+    });
+    next.end(reply);
+    if (reply.ok || !canRetry(reply.error, call.idempotent)) return reply;
+    lastError = reply.error;
+  }
+}
+
+/** A {@link CallFailure} carrying `error`. */
+export function failed(error: SwitchboardError): CallFailure {
+  return { ok: false, error };
+}
+
+/** `TIMEOUT`, completion `no`: the deadline passed before the call could be sent (again). */
+export function deadlinePassed(meta: CallMeta, site: string | undefined): SwitchboardError {
+  return new SwitchboardError(
+    ErrorCode.TIMEOUT,
+    `${meta.service}.${meta.method}: deadline passed`,
+    {
+      completed: 'no',
+      site,
+      service: meta.service,
+      path: meta.path,
+    },
+  );
+}

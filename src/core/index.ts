@@ -1,0 +1,22 @@
+/**
+ * The call core: the one failover loop, instance picking, the resolver cache,
+ * the registrar, and the seams (`Invoker`, `BrokerClient`) that `transport/`
+ * implements over NATS. Nothing here imports NATS.
+ */
+export { callError, describeService, exhausted, noLiveInstance, notFound } from './call-errors.js';
+export { Dispatcher } from './dispatcher.js';
+export {
+  type Attempt,
+  canRetry,
+  deadlinePassed,
+  type FailoverCall,
+  failed,
+  failover,
+  type Picker,
+} from './failover.js';
+export { type CandidateSource, InstanceRouter } from './instance-picker.js';
+export { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
+export { Registrar } from './registrar.js';
+export { RepeatPicker } from './repeat-picker.js';
+export { Resolver, type ResolverOptions } from './resolver.js';
+export type * from './types.js';

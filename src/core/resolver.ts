@@ -1,0 +1,126 @@
+import type { CallMeta } from '../protocol/index.js';
+import type { CandidateSource } from './instance-picker.js';
+import type { BrokerClient, Resolution, Unsubscribe } from './types.js';
+
+interface CacheEntry extends Resolution {
+  readonly service: string;
+  readonly fetchedAt: number;
+}
+
+/** Options of a {@link Resolver}. */
+export interface ResolverOptions {
+  /** Longest a resolution is trusted without a registry event. */
+  ttlMs: number;
+  /** Longest a lookup may take. */
+  lookupTimeoutMs: number;
+  /** Clock, in milliseconds. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * A cache of the broker's answers: the instances of each service (and
+ * version range), kept until a registry event about the service, the TTL or a
+ * reconnection says they may be stale. Concurrent callers share one lookup.
+ */
+export class Resolver implements CandidateSource {
+  readonly #brokers: BrokerClient;
+  readonly #options: ResolverOptions;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #inflight = new Map<string, Promise<Resolution>>();
+  readonly #stop: Unsubscribe[];
+  /** Bumped by every invalidation: a lookup under way when it changes may be stale. */
+  #generation = 0;
+
+  constructor(brokers: BrokerClient, options: ResolverOptions) {
+    this.#brokers = brokers;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#stop = [
+      brokers.onInstanceEvent((event) => this.invalidate(event.service)),
+      // While disconnected we may have missed registry events.
+      brokers.onLinkState((state) => {
+        if (state === 'up') this.clear();
+      }),
+    ];
+  }
+
+  /** Site of the broker that answered last. */
+  get site(): string | undefined {
+    return this.#brokers.site;
+  }
+
+  /** The cached resolution of a service, if fresh. */
+  cached(service: string, range: string | undefined): Resolution | undefined {
+    const entry = this.#cache.get(key(service, range));
+    if (!entry) return undefined;
+    if (this.#now() - entry.fetchedAt > this.#options.ttlMs) return undefined;
+    return entry;
+  }
+
+  /** The instances of a service: from the cache, else from the broker. */
+  resolve(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution> {
+    const hit = this.cached(service, range);
+    if (hit) return Promise.resolve(hit);
+    const k = key(service, range);
+    let pending = this.#inflight.get(k);
+    if (!pending) {
+      const generation = this.#generation;
+      const timeout = Math.min(timeoutMs, this.#options.lookupTimeoutMs);
+      pending = this.#brokers
+        .lookup(service, range, timeout)
+        .then((resolution) => {
+          if (generation === this.#generation) {
+            this.#cache.set(k, { ...resolution, service, fetchedAt: this.#now() });
+          }
+          return resolution;
+        })
+        .finally(() => this.#inflight.delete(k));
+      this.#inflight.set(k, pending);
+    }
+    return pending;
+  }
+
+  /** As a {@link CandidateSource}: the cached answer when there is one, without waiting. */
+  candidates(meta: CallMeta, timeoutMs: number): Resolution | Promise<Resolution> {
+    return (
+      this.cached(meta.service, meta.versionRange) ??
+      this.resolve(meta.service, meta.versionRange, timeoutMs)
+    );
+  }
+
+  /** Drops the cached resolutions of a service. */
+  invalidate(service: string): void {
+    this.#generation++;
+    for (const [k, entry] of this.#cache) if (entry.service === service) this.#cache.delete(k);
+  }
+
+  /** Drops one instance found dead from the cached resolutions of its service. */
+  forget(service: string, instanceId: string): void {
+    for (const [k, entry] of this.#cache) {
+      if (entry.service !== service) continue;
+      const gone = entry.instances.find((i) => i.id === instanceId);
+      if (!gone) continue;
+      const instances = entry.instances.filter((i) => i !== gone);
+      // With none left, callers must still hear that the service exists (UNAVAILABLE).
+      const departedFrom = instances.length === 0 ? gone.site : entry.departedFrom;
+      this.#cache.set(k, { ...entry, instances, departedFrom });
+    }
+  }
+
+  /** Drops everything cached. */
+  clear(): void {
+    this.#generation++;
+    this.#cache.clear();
+  }
+
+  /** Stops listening and drops the cache. */
+  close(): void {
+    for (const stop of this.#stop.splice(0)) stop();
+    this.clear();
+  }
+}
+
+function key(service: string, range: string | undefined): string {
+  return range === undefined ? service : `${service}@${range}`;
+}

@@ -1,0 +1,137 @@
+/**
+ * The seams of the call core. Everything in `src/core` works against these
+ * two interfaces and knows nothing of NATS: `transport/` implements them over
+ * a NATS connection, the unit tests over in-memory fakes.
+ */
+import type {
+  CallMeta,
+  InstanceRegistration,
+  InstanceView,
+  ServiceView,
+  SwitchboardError,
+} from '../protocol/index.js';
+
+/** A call as sent to one place: an instance, or a broker that forwards it. */
+export interface OutgoingCall {
+  /** Routing metadata; `budgetMs` is the time left when the call is sent. */
+  readonly meta: CallMeta;
+  /** The msgpack-encoded arguments, passed on untouched. */
+  readonly body: Uint8Array;
+  /** Milliseconds to wait for the reply. */
+  readonly timeoutMs: number;
+  /** Aborts the call: it ends `CANCELLED` and the instance is told. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Set by a forwarding broker: the subject the instance answers (the
+   * caller's). The reply that comes back to the sender is then an empty
+   * notice that the call ended.
+   */
+  readonly replyTo?: string | undefined;
+}
+
+/** The outcome of one call: a result body, or a failure. */
+export type CallReply = CallResult | CallFailure;
+
+/** The far end answered with a result. */
+export interface CallResult {
+  readonly ok: true;
+  /** The msgpack-encoded result (empty for a forwarding broker's "ended" notice). */
+  readonly body: Uint8Array;
+}
+
+/** The call failed: the far end answered with an error, or no answer could be had. */
+export interface CallFailure {
+  readonly ok: false;
+  readonly error: SwitchboardError;
+  /** The error reply as received, when the far end sent one (relays pass it on untouched). */
+  readonly body?: Uint8Array | undefined;
+}
+
+/**
+ * Sends calls. The only implementation that talks to NATS builds the call
+ * headers and decodes error replies; nothing else does.
+ */
+export interface Invoker {
+  /** Sends `call` to `subject`; never rejects: every failure is a {@link CallFailure}. */
+  invoke(subject: string, call: OutgoingCall): Promise<CallReply>;
+  /** Tells whoever holds the call `meta.callId` at `subject` that the caller gave up. */
+  cancel(subject: string, meta: CallMeta): void;
+}
+
+/** What a broker said about a service. */
+export interface Resolution {
+  /** Site of the broker that answered. */
+  readonly site: string;
+  readonly instances: readonly InstanceView[];
+  /** Set when there is no instance but one went away recently: the site it was at. */
+  readonly departedFrom?: string | undefined;
+}
+
+/** Every service of a site registry. */
+export interface SiteListing {
+  site: string;
+  services: ServiceView[];
+}
+
+/** Identity of one broker. */
+export interface BrokerIdentity {
+  site: string;
+  brokerId: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+}
+
+/** A broker's confirmation of a registration. */
+export interface RegistrationAck {
+  site: string;
+  brokerId: string;
+  /** Milliseconds without a heartbeat after which the broker drops the instance. */
+  leaseMs: number;
+}
+
+/** An instance appeared in or left a site registry. */
+export interface InstanceEvent {
+  kind: 'up' | 'down';
+  service: string;
+  id: string;
+  site: string;
+}
+
+/** A broker started (servers register again) or is stopping. */
+export interface BrokerLifecycleEvent {
+  kind: 'started' | 'stopping';
+  site: string;
+  brokerId: string;
+}
+
+/** Whether the connection to the site is up. */
+export type LinkState = 'up' | 'down';
+
+/** Stops a listener. */
+export type Unsubscribe = () => void;
+
+/**
+ * Every request to a site's brokers and every event stream they publish, in
+ * domain types. Requests reject with a {@link SwitchboardError}: the broker's
+ * error reply as it came, or `UNAVAILABLE` when no broker answered.
+ */
+export interface BrokerClient {
+  /** Site of the broker that answered last; undefined until one has. */
+  readonly site: string | undefined;
+  lookup(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution>;
+  list(timeoutMs: number): Promise<SiteListing>;
+  info(timeoutMs: number): Promise<BrokerIdentity>;
+  /** Registers a server's instance, or a bridge's route (one with `route` set). */
+  register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;
+  /** Renews the lease of an instance this process registered. */
+  heartbeat(instance: InstanceRegistration): void;
+  /** Removes an instance this process registered. */
+  deregister(instance: InstanceRegistration): void;
+  onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe;
+  onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe;
+  /** A broker asks `instance` to register again (it does not know it). */
+  onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe;
+  onLinkState(listener: (state: LinkState) => void): Unsubscribe;
+  /** Stops every listener. */
+  close(): void;
+}

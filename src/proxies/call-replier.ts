@@ -1,0 +1,125 @@
+import type { NatsConnection } from 'nats';
+import {
+  type CallMeta,
+  type Codec,
+  ErrorCode,
+  errorReplyHeaders,
+  type HeaderBlock,
+  SwitchboardError,
+  toSwitchboardError,
+} from '../protocol/index.js';
+import { answerCall, type CallRequest, publishError } from '../transport/index.js';
+import type { Logger } from '../util/index.js';
+import type { Outcome } from './call-context.js';
+
+/** Where the replier's answers come from, for the errors it stamps. */
+export interface ReplyOrigin {
+  readonly service: string;
+  /** Site of the server, once a broker has named it. */
+  site(): string | undefined;
+}
+
+/**
+ * Turns the outcome of a call into its answer and sends it: a result as a
+ * bare msgpack body (within the size limit), anything else as an error reply
+ * stamped with this site and service.
+ */
+export class CallReplier {
+  readonly #nc: NatsConnection;
+  readonly #codec: Codec;
+  readonly #maxPayload: number;
+  readonly #origin: ReplyOrigin;
+  readonly #logger: Logger;
+
+  constructor(
+    nc: NatsConnection,
+    codec: Codec,
+    maxPayload: number,
+    origin: ReplyOrigin,
+    logger: Logger,
+  ) {
+    this.#nc = nc;
+    this.#codec = codec;
+    this.#maxPayload = maxPayload;
+    this.#origin = origin;
+    this.#logger = logger;
+  }
+
+  /** Answers `call` with `outcome`. */
+  answer(call: CallRequest, outcome: Outcome): void {
+    if (!call.msg.reply) return;
+    const { meta } = call;
+    if (outcome.kind !== 'result') {
+      this.#sendError(call, this.#describe(outcome, meta));
+      return;
+    }
+    let body: Uint8Array;
+    try {
+      body = this.#codec.encode(outcome.value);
+    } catch (err) {
+      const message = `cannot encode the result: ${(err as Error).message}`;
+      this.#sendError(call, this.#stamp(ErrorCode.INTERNAL, message, meta));
+      return;
+    }
+    if (body.length > this.#maxPayload) {
+      const message = `result of ${body.length} bytes exceeds the limit of ${this.#maxPayload}`;
+      this.#sendError(call, this.#stamp(ErrorCode.PAYLOAD_TOO_LARGE, message, meta));
+      return;
+    }
+    const refusal = this.#send(call, body, undefined);
+    if (refusal !== undefined) {
+      // NATS refused the result (too large for the server, or the connection closed).
+      const cause = publishError(refusal.error, `reply of ${this.#origin.service}`);
+      this.#sendError(call, this.#stamp(cause.code, cause.message, meta));
+    }
+  }
+
+  #sendError(call: CallRequest, err: SwitchboardError): void {
+    this.#send(call, this.#codec.encode(err.toData()), errorReplyHeaders());
+  }
+
+  /** Sends one answer; when NATS refuses it, says why (and logs it). */
+  #send(
+    call: CallRequest,
+    body: Uint8Array,
+    headers: HeaderBlock | undefined,
+  ): { error: unknown } | undefined {
+    try {
+      answerCall(this.#nc, call, body, headers);
+      return undefined;
+    } catch (error) {
+      this.#logger.warn(`cannot send a reply: ${(error as Error).message}`);
+      return { error };
+    }
+  }
+
+  /** An error raised here after the handler ran: completion `yes`. */
+  #stamp(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {
+    return new SwitchboardError(code, message, { ...this.#where(meta), completed: 'yes' });
+  }
+
+  /**
+   * The error the caller sees for a thrown value or a refusal. A value the
+   * handler threw means the call was carried out (`yes`), even a
+   * SwitchboardError from a nested call; a refusal keeps its completion.
+   */
+  #describe(outcome: Exclude<Outcome, { kind: 'result' }>, meta: CallMeta): SwitchboardError {
+    const where = this.#where(meta);
+    const thrown = outcome.kind === 'thrown' ? outcome.thrown : outcome.error;
+    const err = toSwitchboardError(thrown, { ...where, completed: 'yes' });
+    if (err !== thrown) return err;
+    return new SwitchboardError(err.code, err.message, {
+      name: err.remoteName,
+      appCode: err.appCode,
+      details: err.details,
+      site: err.site ?? where.site,
+      service: err.service ?? where.service,
+      completed: outcome.kind === 'thrown' ? 'yes' : err.completed,
+      path: err.path ?? where.path,
+    });
+  }
+
+  #where(meta: CallMeta) {
+    return { site: this.#origin.site(), service: this.#origin.service, path: meta.path };
+  }
+}

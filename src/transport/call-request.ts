@@ -1,0 +1,65 @@
+import type { Msg, MsgHdrs, NatsConnection } from 'nats';
+import {
+  type CallMeta,
+  type Codec,
+  errorReplyHeaders,
+  HeaderBlock,
+  isCancelNotice,
+  readCallMeta,
+  readReplyTo,
+  type SwitchboardError,
+} from '../protocol/index.js';
+import { headersOf } from './received-headers.js';
+
+/** A call as it arrived, read and checked once at the door. */
+export interface CallRequest {
+  readonly msg: Msg;
+  readonly meta: CallMeta;
+  /** For a call a broker forwarded: where the answer goes (`sb-reply`). */
+  readonly replyTo: string | undefined;
+  /** Whether this is the caller's notice that it gave up on the call. */
+  readonly cancel: boolean;
+}
+
+/** Reads a call's headers; throws `BAD_REQUEST` naming what is wrong. */
+export function readCallRequest(msg: Msg): CallRequest {
+  const headers = headersOf(msg);
+  return {
+    msg,
+    meta: readCallMeta(headers),
+    replyTo: readReplyTo(headers),
+    cancel: isCancelNotice(headers),
+  };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Sends the answer to a call: to the message's reply subject or, for a call a
+ * broker forwarded, to the caller's subject in `sb-reply`, with an empty notice
+ * to the broker that the call ended. Throws what NATS throws (too large, closed).
+ */
+export function answerCall(
+  nc: NatsConnection,
+  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  body: Uint8Array,
+  headers: HeaderBlock | MsgHdrs | undefined,
+): void {
+  const natsHeaders = headers instanceof HeaderBlock ? headers.forNats() : headers;
+  if (call.replyTo !== undefined) {
+    nc.publish(call.replyTo, body, { headers: natsHeaders });
+    call.msg.respond(EMPTY);
+  } else {
+    call.msg.respond(body, { headers: natsHeaders });
+  }
+}
+
+/** Answers a call with an error (see {@link answerCall}). */
+export function answerCallError(
+  nc: NatsConnection,
+  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  codec: Codec,
+  err: SwitchboardError,
+): void {
+  answerCall(nc, call, codec.encode(err.toData()), errorReplyHeaders());
+}

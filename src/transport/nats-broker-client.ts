@@ -1,0 +1,260 @@
+import type { Msg, Status, Subscription } from 'nats';
+import type {
+  BrokerClient,
+  BrokerIdentity,
+  BrokerLifecycleEvent,
+  InstanceEvent,
+  LinkState,
+  RegistrationAck,
+  Resolution,
+  SiteListing,
+  Unsubscribe,
+} from '../core/index.js';
+import {
+  type Codec,
+  ErrorCode,
+  type InstanceRegistration,
+  PROTOCOL_VERSION,
+  parse,
+  type ServiceView,
+  SwitchboardError,
+} from '../protocol/index.js';
+import { readReply } from './call-reply.js';
+import type { SiteConnection } from './connection.js';
+import { type ListenContext, listen } from './replies.js';
+import type { RequestChannel } from './request-channel.js';
+
+/**
+ * The site's brokers over NATS: requests (lookup, list, info, register) go
+ * through the component's {@link RequestChannel}; heartbeats and
+ * deregistrations are published; event streams are subscribed to on first
+ * use and shared by every listener.
+ */
+export class NatsBrokerClient implements BrokerClient {
+  readonly #conn: SiteConnection;
+  readonly #channel: RequestChannel;
+  readonly #codec: Codec;
+  readonly #instanceEvents: EventStream<InstanceEvent>;
+  readonly #brokerEvents: EventStream<BrokerLifecycleEvent>;
+  readonly #linkListeners = new Set<(state: LinkState) => void>();
+  readonly #subs = new Set<Subscription>();
+  #status: (AsyncIterable<Status> & { stop(): void }) | undefined;
+  #site: string | undefined;
+  #closed = false;
+
+  constructor(conn: SiteConnection, channel: RequestChannel, codec: Codec) {
+    this.#conn = conn;
+    this.#channel = channel;
+    this.#codec = codec;
+    this.#instanceEvents = new EventStream((emit) =>
+      this.#listen(conn.subjects.registryEventsAll, (msg) => {
+        const e = parse.registryEvent(codec.decode(msg.data));
+        emit({ kind: e.kind, service: e.service, id: e.id, site: e.site });
+      }),
+    );
+    this.#brokerEvents = new EventStream((emit) =>
+      this.#listen(conn.subjects.brokerEvents, (msg) => {
+        const e = parse.brokerEvent(codec.decode(msg.data));
+        emit({ kind: e.kind, site: e.site, brokerId: e.brokerId });
+      }),
+    );
+  }
+
+  get site(): string | undefined {
+    return this.#site;
+  }
+
+  async lookup(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution> {
+    const body: Record<string, unknown> = { v: PROTOCOL_VERSION, service };
+    if (range !== undefined) body.version = range;
+    const reply = parse.lookupReply(
+      await this.#request(this.#conn.subjects.lookup, body, timeoutMs),
+    );
+    return this.#learn({
+      site: reply.site,
+      instances: reply.instances,
+      departedFrom: reply.departedFrom,
+    });
+  }
+
+  /**
+   * The whole listing, page after page (each page is one message, so a
+   * registry of any size is listed). Each page gets `timeoutMs`. A service
+   * version split across pages is joined again.
+   */
+  async list(timeoutMs: number): Promise<SiteListing> {
+    const services: ServiceView[] = [];
+    let site = '';
+    let after: string | undefined;
+    for (let pages = 0; pages < MAX_LIST_PAGES; pages++) {
+      const body = after === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, after };
+      const page = parse.listReply(await this.#request(this.#conn.subjects.list, body, timeoutMs));
+      site = page.site;
+      for (const service of page.services) {
+        const last = services.at(-1);
+        if (last && last.name === service.name && last.version === service.version) {
+          last.instances.push(...service.instances);
+        } else {
+          services.push(service);
+        }
+      }
+      if (page.next === undefined || page.next === after) break;
+      after = page.next;
+    }
+    return this.#learn({ site, services });
+  }
+
+  async info(timeoutMs: number): Promise<BrokerIdentity> {
+    const reply = parse.brokerInfo(
+      await this.#request(this.#conn.subjects.info, { v: PROTOCOL_VERSION }, timeoutMs),
+    );
+    return this.#learn({ site: reply.site, brokerId: reply.brokerId, startedAt: reply.startedAt });
+  }
+
+  async register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck> {
+    const body = { v: PROTOCOL_VERSION, instance };
+    const subject = this.#kind(instance).register(instance.service);
+    const reply = parse.registerReply(await this.#request(subject, body, timeoutMs));
+    return this.#learn({ site: reply.site, brokerId: reply.brokerId, leaseMs: reply.leaseMs });
+  }
+
+  heartbeat(instance: InstanceRegistration): void {
+    const { id, secret, service } = instance;
+    this.#publish(this.#kind(instance).heartbeat(service), { v: PROTOCOL_VERSION, id, secret });
+  }
+
+  deregister(instance: InstanceRegistration): void {
+    const { id, secret, service } = instance;
+    this.#publish(this.#kind(instance).deregister(service), { v: PROTOCOL_VERSION, id, secret });
+  }
+
+  onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe {
+    return this.#instanceEvents.add(listener);
+  }
+
+  onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe {
+    return this.#brokerEvents.add(listener);
+  }
+
+  onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
+    const subject = this.#conn.subjects.control(instance.service, instance.id);
+    const sub = this.#listen(subject, (msg) => {
+      parse.control(this.#codec.decode(msg.data));
+      listener();
+    });
+    return () => this.#unsubscribe(sub);
+  }
+
+  onLinkState(listener: (state: LinkState) => void): Unsubscribe {
+    this.#linkListeners.add(listener);
+    if (!this.#status && !this.#closed) {
+      // nats.js types status() as a plain AsyncIterable; it is a QueuedIterator with stop().
+      this.#status = this.#conn.nc.status() as AsyncIterable<Status> & { stop(): void };
+      void this.#followStatus(this.#status);
+    }
+    return () => this.#linkListeners.delete(listener);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#status?.stop();
+    this.#linkListeners.clear();
+    for (const sub of [...this.#subs]) this.#unsubscribe(sub);
+  }
+
+  /** Where registrations of this kind of instance go: a server's, or a bridge's route. */
+  #kind(instance: InstanceRegistration) {
+    return instance.route ? this.#conn.subjects.routes : this.#conn.subjects.services;
+  }
+
+  /** Remembers the site named by a broker's answer. */
+  #learn<T extends { site: string }>(answer: T): T {
+    this.#site = answer.site;
+    return answer;
+  }
+
+  /**
+   * Sends a request to the site's brokers and returns the decoded reply body;
+   * an error reply is thrown as it came, silence as `UNAVAILABLE`.
+   */
+  async #request(subject: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    let msg: Msg;
+    try {
+      msg = await this.#channel.request(subject, {
+        data: this.#codec.encode(body),
+        timeoutMs,
+        target: 'broker',
+      });
+    } catch (err) {
+      const e = err as SwitchboardError;
+      if (e.code === ErrorCode.UNAVAILABLE || e.code === ErrorCode.TIMEOUT) {
+        throw new SwitchboardError(
+          ErrorCode.UNAVAILABLE,
+          `no broker answered on this site (${e.message})`,
+          { completed: 'no', cause: err },
+        );
+      }
+      throw err;
+    }
+    const reply = readReply(msg, this.#codec);
+    if (!reply.ok) throw reply.error;
+    return this.#codec.decode(reply.body);
+  }
+
+  #publish(subject: string, body: unknown): void {
+    if (this.#closed || this.#conn.nc.isClosed()) return;
+    this.#conn.nc.publish(subject, this.#codec.encode(body));
+  }
+
+  #listen(subject: string, handler: (msg: Msg) => void): Subscription {
+    const ctx: ListenContext = {
+      nc: this.#conn.nc,
+      codec: this.#codec,
+      logger: this.#conn.peerLog,
+      site: () => this.#site,
+    };
+    // Events and control messages are notices: nothing is answered.
+    const sub = listen(ctx, subject, handler, { answers: false });
+    this.#subs.add(sub);
+    return sub;
+  }
+
+  #unsubscribe(sub: Subscription): void {
+    if (!this.#subs.delete(sub)) return;
+    if (!this.#conn.nc.isClosed()) sub.unsubscribe();
+  }
+
+  async #followStatus(status: AsyncIterable<Status>): Promise<void> {
+    for await (const s of status) {
+      const state: LinkState | undefined =
+        s.type === 'disconnect' ? 'down' : s.type === 'reconnect' ? 'up' : undefined;
+      if (state) for (const listener of [...this.#linkListeners]) listener(state);
+    }
+  }
+}
+
+/** Pages of a listing read at most (a broker that keeps sending cursors is cut off). */
+const MAX_LIST_PAGES = 10_000;
+
+/** One subscription shared by many listeners, made on the first one. */
+class EventStream<T> {
+  readonly #subscribe: (emit: (event: T) => void) => unknown;
+  readonly #listeners = new Set<(event: T) => void>();
+  #subscribed = false;
+
+  constructor(subscribe: (emit: (event: T) => void) => unknown) {
+    this.#subscribe = subscribe;
+  }
+
+  add(listener: (event: T) => void): Unsubscribe {
+    this.#listeners.add(listener);
+    if (!this.#subscribed) {
+      this.#subscribed = true;
+      this.#subscribe((event) => {
+        for (const l of [...this.#listeners]) l(event);
+      });
+    }
+    return () => this.#listeners.delete(listener);
+  }
+}

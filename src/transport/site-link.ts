@@ -1,0 +1,42 @@
+import { Codec } from '../protocol/index.js';
+import { type ConnectionOptions, openSiteConnection, type SiteConnection } from './connection.js';
+import { NatsBrokerClient } from './nats-broker-client.js';
+import { NatsInvoker } from './nats-invoker.js';
+import { RequestChannel } from './request-channel.js';
+
+/**
+ * What one component holds of its site's NATS: the connection, one codec,
+ * one request channel for every request it sends, its client of the site's
+ * brokers and its invoker of calls. `close()` releases them in order.
+ */
+export class SiteLink {
+  readonly conn: SiteConnection;
+  readonly codec = new Codec();
+  readonly channel: RequestChannel;
+  readonly brokers: NatsBrokerClient;
+  readonly invoker: NatsInvoker;
+
+  /**
+   * @param site the component's site, named in the errors raised on its
+   *   calls. @default the site the brokers name in their answers
+   */
+  constructor(conn: SiteConnection, site?: string) {
+    this.conn = conn;
+    this.channel = new RequestChannel(conn.nc);
+    this.brokers = new NatsBrokerClient(conn, this.channel, this.codec);
+    const siteOf = site === undefined ? () => this.brokers.site : () => site;
+    this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
+  }
+
+  /** Opens (or borrows) the connection `options` describe. */
+  static async open(options: ConnectionOptions, name: string, site?: string): Promise<SiteLink> {
+    return new SiteLink(await openSiteConnection(options, name), site);
+  }
+
+  /** Stops listening, fails requests in flight with `UNAVAILABLE`, disconnects. */
+  async close(): Promise<void> {
+    this.brokers.close();
+    this.channel.close();
+    await this.conn.release();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One compose project of the Docker tests: files of deploy/, a project name of
+ * its own (so it never meets a mesh a user runs), and the environment of
+ * `docker compose`. `down()` removes everything it started, and `leftovers()`
+ * lists anything of it still on the engine.
+ */
+import { join } from 'node:path';
+import { DEPLOY } from '../integration/deploy-compose-file.js';
+import { docker, dockerOk, type Ran } from './docker.js';
+
+/** `up --wait` on a cold engine starts NATS, then brokers, then the rest: allow for slow CI. */
+export const UP_TIMEOUT_MS = 5 * 60_000;
+
+export class ComposeProject {
+  constructor(
+    readonly name: string,
+    private readonly files: readonly string[],
+    private readonly env: Record<string, string>,
+  ) {}
+
+  /** Runs `docker compose -p NAME -f ... args`. */
+  compose(args: readonly string[], timeoutMs = 120_000): Promise<Ran> {
+    const files = this.files.flatMap((file) => ['-f', join(DEPLOY, file)]);
+    return docker(['compose', '-p', this.name, ...files, ...args], { env: this.env, timeoutMs });
+  }
+
+  /** `up -d --wait`: resolves once NATS and brokers are healthy and the rest runs. */
+  async up(): Promise<void> {
+    const ran = await this.compose(['up', '--detach', '--wait', '--no-build'], UP_TIMEOUT_MS);
+    if (ran.code !== 0) {
+      const logs = await this.compose(['logs', '--no-color', '--tail', '30']);
+      throw new Error(`compose up of ${this.name} failed:\n${ran.stderr}\n${logs.stdout}`);
+    }
+  }
+
+  /** Stops and removes the project's containers and networks; safe to call twice. */
+  async down(): Promise<void> {
+    await this.compose(['down', '--remove-orphans', '--timeout', '20']);
+  }
+
+  /** `docker compose exec -T SERVICE ...argv`. */
+  exec(service: string, argv: readonly string[]): Promise<Ran> {
+    return this.compose(['exec', '-T', service, ...argv]);
+  }
+
+  /** The engine's name of one of the project's networks. */
+  network(name: string): string {
+    return `${this.name}_${name}`;
+  }
+
+  /** Containers and networks of this project still on the engine. */
+  async leftovers(): Promise<string[]> {
+    const label = `label=com.docker.compose.project=${this.name}`;
+    const containers = await dockerOk(['ps', '--all', '--filter', label, '--format', '{{.Names}}']);
+    const networks = await dockerOk(['network', 'ls', '--filter', label, '--format', '{{.Name}}']);
+    return `${containers}${networks}`.split('\n').filter((line) => line !== '');
+  }
+}

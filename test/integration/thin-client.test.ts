@@ -1,0 +1,66 @@
+/**
+ * A thin client against a stand-in broker: a plain NATS subscriber on the
+ * broker's call subject that answers with the failure under test, to count
+ * how often the client asks again.
+ */
+import { connect, type NatsConnection } from 'nats';
+import { describe, expect, test } from 'vitest';
+import {
+  Client,
+  Codec,
+  type Completion,
+  ErrorCode,
+  errorReplyHeaders,
+  SwitchboardError,
+  subjectsFor,
+} from '../../src/internal.js';
+import { failure, startSite, track } from './helpers.js';
+
+const codec = new Codec();
+
+/** A stand-in broker that answers every call with `code`/`completed`; returns the calls it saw. */
+async function standInBroker(url: string, code: ErrorCode, completed: Completion) {
+  const nc: NatsConnection = track(await connect({ servers: url }));
+  const seen: string[] = [];
+  nc.subscribe(subjectsFor().callAll, {
+    callback: (_err, msg) => {
+      seen.push(msg.headers?.get('sb-call') ?? '');
+      const err = new SwitchboardError(code, 'stand-in', { completed });
+      msg.respond(codec.encode(err.toData()), { headers: errorReplyHeaders().forNats() });
+    },
+  });
+  await nc.flush();
+  return seen;
+}
+
+describe('thin client', () => {
+  test('thin client - asks its broker again after a failure that says the call never ran, three times at most', async () => {
+    const site = await startSite('a', { broker: false });
+    const seen = await standInBroker(site.url, ErrorCode.UNAVAILABLE, 'no');
+    const client = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    const err = await failure(client.call('calc', 'add', [1, 2], { timeoutMs: 2000 }));
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', completed: 'no' });
+    expect(seen).toHaveLength(3);
+    // Each attempt carries what is left of the budget, and the same call id.
+    const ids = new Set(seen.map((h) => h.split(';')[1]));
+    expect(ids.size).toBe(1);
+  });
+
+  test('thin client - a failure that may have run the handler is not asked again unless the method is idempotent', async () => {
+    const site = await startSite('a', { broker: false });
+    const seen = await standInBroker(site.url, ErrorCode.UNAVAILABLE, 'maybe');
+    const client = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    expect(await failure(client.call('calc', 'add', [1, 2]))).toMatchObject({ completed: 'maybe' });
+    expect(seen).toHaveLength(1);
+    await failure(client.call('calc', 'add', [1, 2], { idempotent: true }));
+    expect(seen).toHaveLength(4);
+  });
+
+  test('thin client - a pinned site travels in the call header to the broker', async () => {
+    const site = await startSite('a', { broker: false });
+    const seen = await standInBroker(site.url, ErrorCode.SERVICE_NOT_FOUND, 'no');
+    const client = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    await failure(client.call('where@b', 'site'));
+    expect(seen[0]?.split(';')[6]).toBe('b');
+  });
+});

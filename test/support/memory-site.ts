@@ -1,0 +1,334 @@
+/**
+ * In-memory fakes of the call core's two seams, so that failover, forwarding,
+ * relays and registration are unit-tested without NATS (as grpc-js tests
+ * pickers through a mock helper, and Moleculer ships a fake transporter).
+ *
+ * - {@link MemoryBrokerClient}: a real {@link Registry} behind the
+ *   `BrokerClient` interface, with events a test can also raise by hand.
+ * - {@link MemoryInvoker}: instances as functions from a call to a reply; a
+ *   subject with no function is "no responders". Every call is recorded with
+ *   a copy of its metadata as it was when sent.
+ */
+
+import { afterEach, beforeEach, vi } from 'vitest';
+import {
+  type BrokerClient,
+  type BrokerIdentity,
+  type BrokerLifecycleEvent,
+  type CallReply,
+  Dispatcher,
+  type InstanceEvent,
+  InstanceRouter,
+  type Invoker,
+  type LinkState,
+  LoadBalancer,
+  type OutgoingCall,
+  type RegistrationAck,
+  type Resolution,
+  Resolver,
+  type SiteListing,
+  type Unsubscribe,
+} from '../../src/core/index.js';
+import {
+  type CallMeta,
+  Codec,
+  type Completion,
+  ErrorCode,
+  type InstanceRegistration,
+  type InstanceView,
+  lastToken,
+  Registry,
+  type RegistryChange,
+  SwitchboardError,
+  subjectsFor,
+} from '../../src/internal.js';
+
+const codec = new Codec();
+
+/** A result reply carrying `value`. */
+export function result(value: unknown): CallReply {
+  return { ok: true, body: codec.encode(value) };
+}
+
+/** A failure raised on the caller's side (no reply body): what the transport reports. */
+export function failure(code: ErrorCode, completed: Completion, message: string = code): CallReply {
+  return { ok: false, error: new SwitchboardError(code, message, { completed }) };
+}
+
+/** An error reply as a far end sends it (with its encoded body). */
+export function errorReply(
+  code: ErrorCode,
+  completed: Completion,
+  message: string = code,
+): CallReply {
+  const error = new SwitchboardError(code, message, { completed });
+  return { ok: false, error, body: codec.encode(error.toData()) };
+}
+
+/** The value of a result reply. */
+export function resultOf(reply: CallReply): unknown {
+  if (!reply.ok) throw reply.error;
+  return codec.decode(reply.body);
+}
+
+/** The error of a failed reply. */
+export function errorOf(reply: CallReply): SwitchboardError {
+  if (reply.ok) throw new Error(`expected a failure, got ${JSON.stringify(resultOf(reply))}`);
+  return reply.error;
+}
+
+/** Encodes call arguments as a client does. */
+export function args(...values: unknown[]): Uint8Array {
+  return codec.encode(values);
+}
+
+/** A call's metadata as a client starts it. */
+export function callMeta(service: string, fields: Partial<CallMeta> = {}): CallMeta {
+  return { callId: 'c1', service, method: 'm', budgetMs: 0, path: [], ...fields };
+}
+
+/** What an instance function receives and returns. */
+export type InstanceFn = (call: OutgoingCall) => CallReply | Promise<CallReply>;
+
+/** One call the invoker sent. */
+export interface SentCall {
+  subject: string;
+  /** The last token of the subject: the instance (or route) id it went to. */
+  to: string;
+  meta: CallMeta;
+  timeoutMs: number;
+  replyTo: string | undefined;
+}
+
+/** Instances as functions; see the module comment. */
+export class MemoryInvoker implements Invoker {
+  readonly sent: SentCall[] = [];
+  readonly cancels: Array<{ subject: string; callId: string }> = [];
+  readonly #instances = new Map<string, InstanceFn>();
+
+  /** Makes `fn` answer calls sent to `target`: a whole subject, or its last token (an instance id). */
+  on(target: string, fn: InstanceFn): void {
+    this.#instances.set(target, fn);
+  }
+
+  /** Stops answering on `target` (calls there get "no responders"). */
+  off(target: string): void {
+    this.#instances.delete(target);
+  }
+
+  invoke(subject: string, call: OutgoingCall): Promise<CallReply> {
+    const to = lastToken(subject);
+    this.sent.push({
+      subject,
+      to,
+      meta: { ...call.meta, path: [...call.meta.path] },
+      timeoutMs: call.timeoutMs,
+      replyTo: call.replyTo,
+    });
+    const fn = this.#instances.get(subject) ?? this.#instances.get(to);
+    if (!fn) return Promise.resolve(failure(ErrorCode.UNAVAILABLE, 'no', 'no responders'));
+    return Promise.resolve(fn(call));
+  }
+
+  cancel(subject: string, meta: CallMeta): void {
+    this.cancels.push({ subject, callId: meta.callId });
+  }
+}
+
+/** A site's brokers in memory: a real Registry behind the BrokerClient seam. */
+export class MemoryBrokerClient implements BrokerClient {
+  readonly registry: Registry;
+  /** Set false to make every request fail as if no broker answered. */
+  available = true;
+  /** Requests made, by kind. */
+  readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
+  readonly heartbeats: string[] = [];
+  #site: string | undefined;
+  readonly #instanceListeners = new Set<(e: InstanceEvent) => void>();
+  readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
+  readonly #linkListeners = new Set<(s: LinkState) => void>();
+  readonly #reregister = new Map<string, Set<() => void>>();
+
+  /** A site named `site`, or the given registry (to pass registry options such as a clock). */
+  constructor(site: string | Registry) {
+    this.registry = typeof site === 'string' ? new Registry({ site }) : site;
+  }
+
+  get site(): string | undefined {
+    return this.#site;
+  }
+
+  async lookup(service: string, range: string | undefined): Promise<Resolution> {
+    this.#answer('lookup', service);
+    const instances = [...this.registry.lookup(service, range)];
+    const departedFrom = instances.length === 0 ? this.registry.departedFrom(service) : undefined;
+    return { site: this.registry.site, instances, departedFrom };
+  }
+
+  async list(): Promise<SiteListing> {
+    this.#answer('list');
+    return { site: this.registry.site, services: this.registry.list() };
+  }
+
+  async info(): Promise<BrokerIdentity> {
+    this.#answer('info');
+    return { site: this.registry.site, brokerId: 'memory', startedAt: 0 };
+  }
+
+  async register(instance: InstanceRegistration): Promise<RegistrationAck> {
+    this.#answer('register', instance.service, instance.heartbeatMs);
+    this.#publish(this.registry.register(instance));
+    const leaseMs = this.registry.leaseFor(instance.heartbeatMs);
+    return { site: this.registry.site, brokerId: 'memory', leaseMs };
+  }
+
+  heartbeat(instance: InstanceRegistration): void {
+    this.heartbeats.push(instance.id);
+    this.registry.heartbeat(instance);
+  }
+
+  deregister(instance: InstanceRegistration): void {
+    this.#publish(this.registry.deregister(instance.id, instance));
+  }
+
+  onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe {
+    this.#instanceListeners.add(listener);
+    return () => this.#instanceListeners.delete(listener);
+  }
+
+  onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe {
+    this.#brokerListeners.add(listener);
+    return () => this.#brokerListeners.delete(listener);
+  }
+
+  onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
+    const { id } = instance;
+    let set = this.#reregister.get(id);
+    if (!set) {
+      set = new Set();
+      this.#reregister.set(id, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  onLinkState(listener: (state: LinkState) => void): Unsubscribe {
+    this.#linkListeners.add(listener);
+    return () => this.#linkListeners.delete(listener);
+  }
+
+  close(): void {
+    this.#instanceListeners.clear();
+    this.#brokerListeners.clear();
+    this.#linkListeners.clear();
+    this.#reregister.clear();
+  }
+
+  /** Raises a broker event, as a broker starting would. */
+  brokerEvent(kind: BrokerLifecycleEvent['kind']): void {
+    for (const l of [...this.#brokerListeners])
+      l({ kind, site: this.registry.site, brokerId: 'x' });
+  }
+
+  /** Raises a link state change, as nats.js would. */
+  linkState(state: LinkState): void {
+    for (const l of [...this.#linkListeners]) l(state);
+  }
+
+  /** Asks instance `id` to register again, as a broker that does not know it would. */
+  askToReregister(id: string): void {
+    for (const l of [...(this.#reregister.get(id) ?? [])]) l();
+  }
+
+  /** Listeners of each kind still attached (to check that close() detaches them). */
+  listenerCounts(): { instance: number; broker: number; link: number; reregister: number } {
+    let reregister = 0;
+    for (const set of this.#reregister.values()) reregister += set.size;
+    return {
+      instance: this.#instanceListeners.size,
+      broker: this.#brokerListeners.size,
+      link: this.#linkListeners.size,
+      reregister,
+    };
+  }
+
+  #answer(kind: string, service?: string, heartbeatMs?: number): void {
+    this.requests.push({ kind, service, ...(heartbeatMs === undefined ? {} : { heartbeatMs }) });
+    if (!this.available) {
+      throw new SwitchboardError(ErrorCode.UNAVAILABLE, 'no broker answered on this site', {
+        completed: 'no',
+      });
+    }
+    this.#site = this.registry.site;
+  }
+
+  #publish(change: RegistryChange | undefined): void {
+    if (!change) return;
+    const { view } = change;
+    const event = { kind: change.kind, service: view.service, id: view.id, site: view.site };
+    for (const l of [...this.#instanceListeners]) l(event);
+  }
+}
+
+/** The default subjects, as every site of these tests uses. */
+export const subjects = subjectsFor();
+
+/** A registration for instance `id` of `service` (a route when `route` is given). */
+export function registration(
+  id: string,
+  service: string,
+  fields: Partial<InstanceRegistration> = {},
+): InstanceRegistration {
+  return {
+    id,
+    service,
+    version: '1.0.0',
+    methods: ['m'],
+    metadata: {},
+    heartbeatMs: 1000,
+    secret: SECRET,
+    ...fields,
+  };
+}
+
+/** The secret every registration of these tests holds its instance by. */
+export const SECRET = 'test-secret-0123456789';
+
+/** The subject instance `id` of `service` takes calls on. */
+export function instanceSubject(service: string, id: string): string {
+  return subjects.instance(service, id);
+}
+
+/** Registers an instance directly in the registry (no event), returning its view. */
+export function seed(
+  brokers: MemoryBrokerClient,
+  id: string,
+  service: string,
+  fields: Partial<InstanceRegistration> = {},
+): InstanceView {
+  brokers.registry.register(registration(id, service, fields));
+  return brokers.registry.get(id)!;
+}
+
+/**
+ * Freezes `Date.now()` at `at` for each test of the calling file (timers stay
+ * real), so budgets and deadlines can be checked to the millisecond.
+ */
+export function frozenClock(at = 1_700_000_000_000): number {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(at);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  return at;
+}
+
+/** A client-side call path over the fakes: resolver, round-robin balancer, dispatcher. */
+export function memoryDispatcher(brokers: MemoryBrokerClient, invoker: MemoryInvoker) {
+  const resolver = new Resolver(brokers, { ttlMs: 30_000, lookupTimeoutMs: 2000 });
+  const balancer = new LoadBalancer('round-robin');
+  const dispatcher = new Dispatcher(invoker, new InstanceRouter(resolver, balancer, subjects));
+  return { resolver, balancer, dispatcher };
+}

@@ -1,0 +1,279 @@
+/**
+ * The one failover loop, driven through the client's Dispatcher over the
+ * in-memory seams: which instance each attempt goes to, what the call carries,
+ * when it moves on and when it must not.
+ */
+import { describe, expect, test, vi } from 'vitest';
+import { canRetry, type FailoverCall, failover, RepeatPicker } from '../../src/core/index.js';
+import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
+import {
+  args,
+  callMeta,
+  errorOf,
+  errorReply,
+  failure,
+  frozenClock,
+  MemoryBrokerClient,
+  MemoryInvoker,
+  memoryDispatcher,
+  result,
+  resultOf,
+  seed,
+  subjects,
+} from '../support/memory-site.js';
+
+const NOW = frozenClock();
+
+function clientAt(site = 'a') {
+  const brokers = new MemoryBrokerClient(site);
+  const invoker = new MemoryInvoker();
+  return { brokers, invoker, ...memoryDispatcher(brokers, invoker) };
+}
+
+function call(service: string, fields: Partial<FailoverCall> = {}): FailoverCall {
+  return {
+    meta: callMeta(service),
+    body: args(1, 2),
+    deadline: NOW + 1000,
+    idempotent: false,
+    ...fields,
+  };
+}
+
+describe('failover', () => {
+  test('failover - a result from the instance ends the call, with the whole budget and this site as origin', async () => {
+    const { brokers, invoker, dispatcher, balancer } = clientAt('a');
+    seed(brokers, 'i1', 'calc');
+    invoker.on('i1', () => result(3));
+    const reply = await dispatcher.dispatch(call('calc'));
+    expect(resultOf(reply)).toBe(3);
+    expect(invoker.sent).toHaveLength(1);
+    expect(invoker.sent[0]).toMatchObject({
+      to: 'i1',
+      timeoutMs: 1000,
+      meta: { budgetMs: 1000, path: ['a'], site: undefined },
+    });
+    expect(balancer.outstanding('i1')).toBe(0);
+  });
+
+  test('failover - the budget sent is what is left of the deadline', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    invoker.on('i1', () => result(1));
+    await dispatcher.dispatch(call('calc', { deadline: NOW + 737 }));
+    expect(invoker.sent[0]?.meta.budgetMs).toBe(737);
+    expect(invoker.sent[0]?.timeoutMs).toBe(737);
+  });
+
+  test('failover - no responders moves on to another instance, forgets the dead one and shrinks the budget', async () => {
+    const { brokers, invoker, dispatcher, resolver, balancer } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    seed(brokers, 'i2', 'calc');
+    invoker.on('i1', () => {
+      vi.setSystemTime(NOW + 40);
+      return failure(ErrorCode.UNAVAILABLE, 'no', 'no responders');
+    });
+    invoker.on('i2', () => {
+      vi.setSystemTime(NOW + 40);
+      return failure(ErrorCode.UNAVAILABLE, 'no', 'no responders');
+    });
+    // Whichever comes first fails; make the other one answer.
+    const first = await dispatcher.dispatch(
+      call('calc', { meta: callMeta('calc', { callId: 'x' }) }),
+    );
+    expect(errorOf(first).code).toBe(ErrorCode.UNAVAILABLE);
+    expect(invoker.sent.map((s) => s.to).sort()).toEqual(['i1', 'i2']);
+    expect(invoker.sent[1]?.meta.budgetMs).toBe(960);
+    expect(errorOf(first).message).toMatch(/no live instance of 'calc'/);
+    // Both were forgotten by the cache; the registry still lists them.
+    expect(resolver.cached('calc', undefined)?.instances).toEqual([]);
+    expect(balancer.outstanding('i1') + balancer.outstanding('i2')).toBe(0);
+  });
+
+  test('failover - an instance found gone leaves the service known: UNAVAILABLE, never SERVICE_NOT_FOUND', async () => {
+    const { brokers, invoker, dispatcher } = clientAt('a');
+    seed(brokers, 'i1', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'no', 'no responders'));
+    expect(errorOf(await dispatcher.dispatch(call('calc'))).code).toBe(ErrorCode.UNAVAILABLE);
+    const again = errorOf(await dispatcher.dispatch(call('calc')));
+    expect(again.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(again.message).toMatch(/the last one was at site 'c'/);
+  });
+
+  test('failover - an error reply with completion no moves on, but does not make the instance forgotten', async () => {
+    const { brokers, invoker, dispatcher, resolver } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    seed(brokers, 'i2', 'calc');
+    const busy = errorReply(ErrorCode.UNAVAILABLE, 'no', 'server busy');
+    invoker.on('i1', () => busy);
+    invoker.on('i2', () => busy);
+    const reply = await dispatcher.dispatch(call('calc'));
+    expect(invoker.sent).toHaveLength(2);
+    expect(errorOf(reply).message).toMatch(/server busy/);
+    expect(resolver.cached('calc', undefined)?.instances).toHaveLength(2);
+  });
+
+  test('failover - completion maybe is not retried for a call that is not idempotent', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    seed(brokers, 'i2', 'calc');
+    invoker.on('i1', () => failure(ErrorCode.TIMEOUT, 'maybe'));
+    invoker.on('i2', () => failure(ErrorCode.TIMEOUT, 'maybe'));
+    const reply = await dispatcher.dispatch(call('calc'));
+    expect(errorOf(reply)).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'maybe' });
+    expect(invoker.sent).toHaveLength(1);
+  });
+
+  test('failover - completion maybe is retried elsewhere for an idempotent call', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    seed(brokers, 'i2', 'calc');
+    let calls = 0;
+    const flaky = () => (calls++ === 0 ? failure(ErrorCode.UNAVAILABLE, 'maybe') : result('ok'));
+    invoker.on('i1', flaky);
+    invoker.on('i2', flaky);
+    const reply = await dispatcher.dispatch(call('calc', { idempotent: true }));
+    expect(resultOf(reply)).toBe('ok');
+    expect(new Set(invoker.sent.map((s) => s.to)).size).toBe(2);
+  });
+
+  test('failover - a code that is not retryable is never retried, whatever its completion', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    seed(brokers, 'i2', 'calc');
+    invoker.on('i1', () => errorReply(ErrorCode.BAD_REQUEST, 'no'));
+    invoker.on('i2', () => errorReply(ErrorCode.BAD_REQUEST, 'no'));
+    const reply = await dispatcher.dispatch(call('calc', { idempotent: true }));
+    expect(errorOf(reply).code).toBe(ErrorCode.BAD_REQUEST);
+    expect(invoker.sent).toHaveLength(1);
+  });
+
+  test('failover - an application error is passed on as it came, body and all', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    const thrown = errorReply(ErrorCode.APPLICATION, 'yes', 'divide by zero');
+    invoker.on('i1', () => thrown);
+    expect(await dispatcher.dispatch(call('calc'))).toBe(thrown);
+  });
+
+  test('failover - an unknown service is SERVICE_NOT_FOUND, stamped with the caller site', async () => {
+    const { dispatcher } = clientAt('a');
+    const err = errorOf(await dispatcher.dispatch(call('nope')));
+    expect(err).toMatchObject({
+      code: ErrorCode.SERVICE_NOT_FOUND,
+      completed: 'no',
+      site: 'a',
+      service: 'nope',
+    });
+    expect(err.message).toBe("service 'nope' is not registered");
+  });
+
+  test('failover - a service whose last instance left is UNAVAILABLE, naming where it was', async () => {
+    const { brokers, dispatcher } = clientAt('a');
+    seed(brokers, 'i1', 'calc');
+    brokers.registry.deregister('i1');
+    const err = errorOf(await dispatcher.dispatch(call('calc')));
+    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(err.message).toMatch(/last one was at site 'a'/);
+  });
+
+  test('failover - a pinned site only reaches instances hosted there', async () => {
+    const { brokers, invoker, dispatcher } = clientAt('a');
+    seed(brokers, 'local', 'calc');
+    seed(brokers, 'toB', 'calc', { route: { site: 'b', path: ['b'] } });
+    invoker.on('local', () => result('a'));
+    invoker.on('toB', () => result('b'));
+    const reply = await dispatcher.dispatch(
+      call('calc', { meta: callMeta('calc', { site: 'b' }) }),
+    );
+    expect(resultOf(reply)).toBe('b');
+    expect(invoker.sent.map((s) => [s.to, s.meta.site])).toEqual([['toB', 'b']]);
+  });
+
+  test('failover - a pinned site with no instance is SERVICE_NOT_FOUND at that site', async () => {
+    const { brokers, dispatcher } = clientAt('a');
+    seed(brokers, 'local', 'calc');
+    const err = errorOf(
+      await dispatcher.dispatch(call('calc', { meta: callMeta('calc', { site: 'b' }) })),
+    );
+    expect(err.code).toBe(ErrorCode.SERVICE_NOT_FOUND);
+    expect(err.message).toBe("service 'calc' at site 'b' is not registered");
+  });
+
+  test('failover - a remote route keeps the call heading for the site it chose', async () => {
+    const { brokers, invoker, dispatcher } = clientAt('a');
+    seed(brokers, 'toC', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    invoker.on('toC', () => result(1));
+    await dispatcher.dispatch(call('calc'));
+    expect(invoker.sent[0]?.meta).toMatchObject({ site: 'c', path: ['a'] });
+  });
+
+  test('failover - the nearest instances are chosen first', async () => {
+    const { brokers, invoker, dispatcher } = clientAt('a');
+    seed(brokers, 'far', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    seed(brokers, 'near', 'calc', { route: { site: 'b', path: ['b'] } });
+    invoker.on('far', () => result('far'));
+    invoker.on('near', () => result('near'));
+    for (let i = 0; i < 3; i++)
+      expect(resultOf(await dispatcher.dispatch(call('calc')))).toBe('near');
+  });
+
+  test('failover - a deadline already passed sends nothing and is TIMEOUT with completion no', async () => {
+    const { brokers, invoker, dispatcher } = clientAt('a');
+    seed(brokers, 'i1', 'calc');
+    invoker.on('i1', () => result(1));
+    const err = errorOf(await dispatcher.dispatch(call('calc', { deadline: NOW })));
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('failover - when the deadline passes between attempts, the last failure is what the caller sees', async () => {
+    const { brokers, invoker, dispatcher, balancer } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    seed(brokers, 'i2', 'calc');
+    const gone = () => {
+      vi.setSystemTime(NOW + 2000);
+      return failure(ErrorCode.UNAVAILABLE, 'no', 'no responders');
+    };
+    invoker.on('i1', gone);
+    invoker.on('i2', gone);
+    const err = errorOf(await dispatcher.dispatch(call('calc')));
+    expect(err.message).toMatch(/no responders/);
+    expect(invoker.sent).toHaveLength(1);
+    expect(balancer.outstanding('i1') + balancer.outstanding('i2')).toBe(0);
+  });
+
+  test('failover - no broker to ask is UNAVAILABLE with completion no', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    brokers.available = false;
+    const err = errorOf(await dispatcher.dispatch(call('calc')));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no' });
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('failover - a thin client asks its broker at most three times, and only when that is safe', async () => {
+    const invoker = new MemoryInvoker();
+    invoker.on(subjects.call('calc'), () => errorReply(ErrorCode.UNAVAILABLE, 'no'));
+    const c = call('calc');
+    const reply = await failover(invoker, c, new RepeatPicker(subjects.call('calc'), 3, 'a'));
+    expect(errorOf(reply).code).toBe(ErrorCode.UNAVAILABLE);
+    expect(invoker.sent).toHaveLength(3);
+
+    const once = new MemoryInvoker();
+    once.on(subjects.call('calc'), () => errorReply(ErrorCode.UNAVAILABLE, 'maybe'));
+    await failover(once, call('calc'), new RepeatPicker(subjects.call('calc'), 3, 'a'));
+    expect(once.sent).toHaveLength(1);
+  });
+
+  test('failover - canRetry: retryable codes only; maybe only when idempotent', () => {
+    const err = (code: ErrorCode, completed: 'yes' | 'no' | 'maybe') =>
+      new SwitchboardError(code, 'x', { completed });
+    expect(canRetry(err(ErrorCode.UNAVAILABLE, 'no'), false)).toBe(true);
+    expect(canRetry(err(ErrorCode.TIMEOUT, 'no'), false)).toBe(true);
+    expect(canRetry(err(ErrorCode.UNAVAILABLE, 'maybe'), false)).toBe(false);
+    expect(canRetry(err(ErrorCode.UNAVAILABLE, 'maybe'), true)).toBe(true);
+    expect(canRetry(err(ErrorCode.UNAVAILABLE, 'yes'), true)).toBe(false);
+    expect(canRetry(err(ErrorCode.APPLICATION, 'no'), true)).toBe(false);
+    expect(canRetry(err(ErrorCode.INTERNAL, 'no'), true)).toBe(false);
+  });
+});

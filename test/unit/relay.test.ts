@@ -1,0 +1,135 @@
+/**
+ * A bridge relay over the in-memory seams: what it refuses, and what the
+ * call it carries to the far side looks like.
+ */
+import { describe, expect, test } from 'vitest';
+import { Relay, type RelayDirection, type RouteAdvert } from '../../src/internal.js';
+import { type CallMeta, ErrorCode } from '../../src/protocol/index.js';
+import {
+  args,
+  callMeta,
+  errorOf,
+  errorReply,
+  frozenClock,
+  MemoryBrokerClient,
+  MemoryInvoker,
+  memoryDispatcher,
+  result,
+  resultOf,
+  seed,
+} from '../support/memory-site.js';
+
+const NOW = frozenClock();
+
+/** A relay from site a (near) to site b (far), with `calc` hosted at c behind b. */
+function relayAB(fields: Partial<RelayDirection> = {}) {
+  const far = new MemoryBrokerClient('b');
+  const invoker = new MemoryInvoker();
+  seed(far, 'toC', 'calc', { route: { site: 'c', path: ['c'] } });
+  invoker.on('toC', () => result('from c'));
+  const relay = new Relay({
+    nearSite: 'a',
+    farSite: 'b',
+    allows: () => true,
+    maxHops: 3,
+    farConnected: () => true,
+    far: memoryDispatcher(far, invoker).dispatcher,
+    ...fields,
+  });
+  return { relay, invoker, far };
+}
+
+const ROUTE: RouteAdvert = {
+  key: 'calc|1.0.0|c|b,c',
+  service: 'calc',
+  version: '1.0.0',
+  methods: ['m'],
+  site: 'c',
+  path: ['b', 'c'],
+};
+
+function incoming(fields: Partial<CallMeta> = {}): CallMeta {
+  return callMeta('calc', { budgetMs: 1000, path: ['a'], site: 'c', ...fields });
+}
+
+describe('relay', () => {
+  test('relay - the call leaves with the far site on its path and its budget shrunk by the time held', async () => {
+    const { relay, invoker } = relayAB();
+    const reply = await relay.relay(ROUTE, incoming(), args(1), NOW - 25);
+    expect(resultOf(reply)).toBe('from c');
+    expect(invoker.sent).toHaveLength(1);
+    expect(invoker.sent[0]?.meta).toMatchObject({ path: ['a', 'b'], site: 'c', budgetMs: 975 });
+    expect(invoker.sent[0]?.timeoutMs).toBe(975);
+  });
+
+  test('relay - a call without a target site heads for the route site', async () => {
+    const { relay, invoker } = relayAB();
+    await relay.relay(ROUTE, incoming({ site: undefined }), args(), NOW);
+    expect(invoker.sent[0]?.meta.site).toBe('c');
+  });
+
+  test('relay - the incoming metadata is left as it came', async () => {
+    const { relay } = relayAB();
+    const meta = incoming();
+    await relay.relay(ROUTE, meta, args(), NOW);
+    expect(meta).toMatchObject({ path: ['a'], budgetMs: 1000, site: 'c' });
+  });
+
+  test('relay - a service the link does not let through is FORBIDDEN, and nothing crosses', async () => {
+    const { relay, invoker } = relayAB({ allows: (s) => s !== 'calc' });
+    const err = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
+    expect(err).toMatchObject({ code: ErrorCode.FORBIDDEN, completed: 'no', site: 'a' });
+    expect(err.message).toBe("the bridge from site 'b' to site 'a' does not let 'calc' through");
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('relay - a call that would cross the far site again is refused', async () => {
+    const { relay, invoker } = relayAB();
+    const err = errorOf(await relay.relay(ROUTE, incoming({ path: ['b', 'a'] }), args(), NOW));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no' });
+    expect(err.message).toMatch(/would cross site 'b' twice/);
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('relay - the hop limit lets a path of maxHops sites through and refuses one more', async () => {
+    const { relay, invoker } = relayAB({ maxHops: 3 });
+    expect((await relay.relay(ROUTE, incoming({ path: ['x', 'y', 'a'] }), args(), NOW)).ok).toBe(
+      true,
+    );
+    const err = errorOf(
+      await relay.relay(ROUTE, incoming({ path: ['w', 'x', 'y', 'a'] }), args(), NOW),
+    );
+    expect(err.message).toMatch(/exceeds the hop limit of 3/);
+    expect(invoker.sent).toHaveLength(1);
+  });
+
+  test('relay - a link that is down fails fast with UNAVAILABLE, completion no', async () => {
+    const { relay, invoker } = relayAB({ farConnected: () => false });
+    const err = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'a' });
+    expect(err.message).toMatch(/link from site 'a' to site 'b' is down/);
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('relay - a budget spent before the relay is TIMEOUT with completion no', async () => {
+    const { relay, invoker } = relayAB();
+    const err = errorOf(await relay.relay(ROUTE, incoming({ budgetMs: 10 }), args(), NOW - 10));
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('relay - a stale route (no such service at the far side) is UNAVAILABLE, so another path may be tried', async () => {
+    const { relay, far } = relayAB();
+    far.registry.deregister('toC');
+    const err = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'b' });
+    expect(err.message).toBe("no route to 'calc' at site 'c' from site 'b'");
+  });
+
+  test('relay - an error reply from the far side comes back untouched', async () => {
+    const { relay, invoker } = relayAB();
+    const thrown = errorReply(ErrorCode.APPLICATION, 'yes', 'boom');
+    invoker.on('toC', () => thrown);
+    expect(await relay.relay(ROUTE, incoming(), args(), NOW)).toBe(thrown);
+  });
+});

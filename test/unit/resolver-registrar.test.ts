@@ -1,0 +1,165 @@
+/**
+ * The resolver cache and the registrar over the in-memory BrokerClient.
+ */
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Registrar, Resolver } from '../../src/core/index.js';
+import { silentLogger } from '../../src/util/index.js';
+import { MemoryBrokerClient, registration, seed } from '../support/memory-site.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function resolverAt(site = 'a', ttlMs = 30_000) {
+  const brokers = new MemoryBrokerClient(site);
+  const resolver = new Resolver(brokers, { ttlMs, lookupTimeoutMs: 2000 });
+  const lookups = () => brokers.requests.filter((r) => r.kind === 'lookup').length;
+  return { brokers, resolver, lookups };
+}
+
+describe('resolver', () => {
+  test('resolver - concurrent callers share one lookup, later ones use the cache', async () => {
+    const { brokers, resolver, lookups } = resolverAt();
+    seed(brokers, 'i1', 'calc');
+    const [r1, r2] = await Promise.all([
+      resolver.resolve('calc', undefined, 1000),
+      resolver.resolve('calc', undefined, 1000),
+    ]);
+    expect(r1.instances.map((i) => i.id)).toEqual(['i1']);
+    expect(r2).toBe(r1);
+    await resolver.resolve('calc', undefined, 1000);
+    expect(lookups()).toBe(1);
+    expect(resolver.site).toBe('a');
+  });
+
+  test('resolver - a registry event about the service drops its cached answers', async () => {
+    const { brokers, resolver, lookups } = resolverAt();
+    await resolver.resolve('calc', undefined, 1000);
+    await resolver.resolve('calc', '^1.0.0', 1000);
+    await brokers.register(registration('i1', 'calc'));
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+    expect(resolver.cached('calc', '^1.0.0')).toBeUndefined();
+    const again = await resolver.resolve('calc', undefined, 1000);
+    expect(again.instances.map((i) => i.id)).toEqual(['i1']);
+    expect(lookups()).toBe(3);
+  });
+
+  test('resolver - an answer that an event made stale during the lookup is not cached', async () => {
+    const { brokers, resolver } = resolverAt();
+    const pending = resolver.resolve('calc', undefined, 1000);
+    await brokers.register(registration('i1', 'calc'));
+    await pending;
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+  });
+
+  test('resolver - answers older than the TTL are asked again', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { resolver, lookups } = resolverAt('a', 500);
+    await resolver.resolve('calc', undefined, 1000);
+    vi.advanceTimersByTime(500);
+    expect(resolver.cached('calc', undefined)).toBeDefined();
+    vi.advanceTimersByTime(1);
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+    await resolver.resolve('calc', undefined, 1000);
+    expect(lookups()).toBe(2);
+  });
+
+  test('resolver - a reconnection drops everything (events may have been missed)', async () => {
+    const { brokers, resolver } = resolverAt();
+    await resolver.resolve('calc', undefined, 1000);
+    brokers.linkState('down');
+    expect(resolver.cached('calc', undefined)).toBeDefined();
+    brokers.linkState('up');
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+  });
+
+  test('resolver - forgetting the last instance keeps the service known, with the site it was at', async () => {
+    const { brokers, resolver } = resolverAt('a');
+    seed(brokers, 'toC', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    await resolver.resolve('calc', undefined, 1000);
+    resolver.forget('calc', 'toC');
+    expect(resolver.cached('calc', undefined)).toMatchObject({ instances: [], departedFrom: 'c' });
+  });
+
+  test('resolver - close() stops listening', () => {
+    const { brokers, resolver } = resolverAt();
+    expect(brokers.listenerCounts()).toMatchObject({ instance: 1, link: 1 });
+    resolver.close();
+    expect(brokers.listenerCounts()).toMatchObject({ instance: 0, link: 0 });
+  });
+});
+
+describe('registrar', () => {
+  function registrarAt(heartbeatMs = 100) {
+    const brokers = new MemoryBrokerClient('a');
+    const registrar = new Registrar(brokers, silentLogger, heartbeatMs);
+    const registrations = () => brokers.requests.filter((r) => r.kind === 'register').length;
+    return { brokers, registrar, registrations };
+  }
+
+  test('registrar - registers with its own heartbeat, then heartbeats on every tick', async () => {
+    vi.useFakeTimers();
+    const { brokers, registrar } = registrarAt(100);
+    expect(await registrar.add(registration('i1', 'calc', { heartbeatMs: 9999 }))).toBe(true);
+    expect(registrar.isRegistered('i1')).toBe(true);
+    expect(registrar.site).toBe('a');
+    expect(brokers.requests).toEqual([{ kind: 'register', service: 'calc', heartbeatMs: 100 }]);
+    await vi.advanceTimersByTimeAsync(350);
+    expect(brokers.heartbeats).toEqual(['i1', 'i1', 'i1']);
+    registrar.close();
+  });
+
+  test('registrar - a broker that starts gets every instance registered again', async () => {
+    const { brokers, registrar, registrations } = registrarAt();
+    await registrar.add(registration('i1', 'calc'));
+    await registrar.add(registration('i2', 'calc'));
+    brokers.registry.deregister('i1');
+    brokers.registry.deregister('i2');
+    brokers.brokerEvent('started');
+    await vi.waitFor(() => expect(brokers.registry.size).toBe(2));
+    expect(registrations()).toBe(4);
+    brokers.brokerEvent('stopping');
+    expect(registrations()).toBe(4);
+    registrar.close();
+  });
+
+  test('registrar - a broker that does not know an instance gets it registered again', async () => {
+    const { brokers, registrar } = registrarAt();
+    await registrar.add(registration('i1', 'calc'));
+    brokers.registry.deregister('i1');
+    brokers.askToReregister('i1');
+    await vi.waitFor(() => expect(brokers.registry.get('i1')).toBeDefined());
+    registrar.close();
+  });
+
+  test('registrar - unconfirmed registrations are retried at the next heartbeat', async () => {
+    vi.useFakeTimers();
+    const { brokers, registrar } = registrarAt(100);
+    brokers.available = false;
+    expect(await registrar.add(registration('i1', 'calc'))).toBe(false);
+    const confirmed = registrar.whenRegistered('i1');
+    brokers.available = true;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await confirmed).toBe(true);
+    expect(brokers.heartbeats).toEqual([]);
+    registrar.close();
+  });
+
+  test('registrar - remove deregisters at once and wakes waiters with false; close removes all and detaches', async () => {
+    const { brokers, registrar } = registrarAt();
+    brokers.available = false;
+    await registrar.add(registration('i1', 'calc'));
+    const waiting = registrar.whenRegistered('i1');
+    registrar.remove('i1');
+    expect(await waiting).toBe(false);
+    brokers.available = true;
+    await registrar.add(registration('i2', 'calc'));
+    expect(brokers.registry.size).toBe(1);
+    registrar.close();
+    expect(brokers.registry.size).toBe(0);
+    expect(brokers.listenerCounts()).toEqual({ instance: 0, broker: 0, link: 0, reregister: 0 });
+    expect(await registrar.add(registration('i3', 'calc'))).toBe(false);
+    expect(registrar.size).toBe(0);
+    expect(brokers.listenerCounts().reregister).toBe(0);
+  });
+});
