@@ -1,7 +1,12 @@
-import { answerWith, type CallRequest, type ConnectionOptions } from '../transport/index.js';
+import {
+  answerWith,
+  type CallRequest,
+  type ConnectionOptions,
+  checkConnectionOptions,
+} from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf, type SiteView } from './bridge-half.js';
-import { globFilter } from './policy.js';
+import { checkGlobs, globFilter } from './policy.js';
 import { Relay } from './relay.js';
 import { type RouteAdvert, RouteTable } from './route-table.js';
 
@@ -44,6 +49,8 @@ function checkOptions(options: BridgeOptions): void {
   if (!options.local || !options.remote) {
     throw new TypeError(`bridge options 'local' and 'remote' are both required`);
   }
+  checkConnectionOptions(options.local, (field) => `bridge option 'local.${field}'`);
+  checkConnectionOptions(options.remote, (field) => `bridge option 'remote.${field}'`);
   for (const field of ['maxHops', 'heartbeatMs', 'refreshMs'] as const) {
     const value = options[field];
     if (value !== undefined && !(value >= 1)) {
@@ -58,6 +65,7 @@ function checkOptions(options: BridgeOptions): void {
     ) {
       throw new TypeError(`bridge option '${field}' must be a list of glob patterns`);
     }
+    if (value !== undefined) checkGlobs(value, `bridge option '${field}'`);
   }
 }
 

@@ -8,7 +8,7 @@
  * `headers.ts`) and their arguments or result as a bare msgpack body.
  */
 import { ErrorCode, type ErrorData, isErrorCode, SwitchboardError } from './errors.js';
-import { isValidVersion } from './semver.js';
+import { isValidRange, isValidVersion } from './semver.js';
 
 /** Version of the wire protocol; a message with another version is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -363,7 +363,12 @@ export const parse = {
     const o = envelope(value, 'lookup');
     const req: LookupRequest = { v: PROTOCOL_VERSION, service: name(o, 'service', 'lookup') };
     const version = optStr(o, 'version', 'lookup');
-    if (version !== undefined) req.version = version;
+    if (version !== undefined) {
+      if (!isValidRange(version)) {
+        throw bad(`lookup.version '${version}' is not a version range (e.g. ^1.2.0, >=1.0.0 <2)`);
+      }
+      req.version = version;
+    }
     return req;
   },
   lookupReply(value: unknown): LookupReply {

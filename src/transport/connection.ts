@@ -5,14 +5,11 @@ import {
   type NatsConnection,
   type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
-import {
-  DEFAULT_PREFIX,
-  ErrorCode,
-  type Subjects,
-  SwitchboardError,
-  subjectsFor,
-} from '../protocol/index.js';
+import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
 import { type Logger, silentLogger, throttled } from '../util/index.js';
+import { describeConnectError, isRetryableConnectError } from './connect-error.js';
+import { checkConnectionOptions } from './connection-check.js';
+import { dial } from './dial.js';
 
 /** TLS files for the NATS connection. */
 export interface TlsFiles {
@@ -52,10 +49,18 @@ export interface ConnectionOptions {
   logger?: Logger;
   /**
    * Keep retrying the first connection instead of failing at once (long-running
-   * agents started before their NATS, as in docker-compose).
+   * agents started before their NATS, as in docker-compose). While it waits,
+   * the logger hears what it waits for and why, every few seconds. Failures
+   * that waiting does not cure (TLS, credentials) end the wait at once.
    * @default false
    */
   waitForNats?: boolean;
+  /**
+   * With `waitForNats`, how long to wait for NATS, in milliseconds, before
+   * giving up with `UNAVAILABLE`.
+   * @default no limit
+   */
+  waitTimeoutMs?: number;
   /**
    * How long one connection attempt may take, in milliseconds. Attempts
    * repeat while the server is unreachable, so this also bounds how long a
@@ -115,17 +120,8 @@ export async function openSiteConnection(
   if (options.connection) {
     return { nc: options.connection, subjects, logger, peerLog, release: async () => {} };
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect(natsConnectOptions(options, name));
-  } catch (err) {
-    const servers = [options.nats ?? DEFAULT_NATS_URL].flat().join(', ');
-    throw new SwitchboardError(
-      ErrorCode.UNAVAILABLE,
-      `cannot connect to NATS at ${servers}: ${(err as Error).message}`,
-      { completed: 'no', cause: err },
-    );
-  }
+  checkConnectionOptions(options);
+  const nc = await connectToNats(options, name, logger);
   return {
     nc,
     subjects,
@@ -137,6 +133,25 @@ export async function openSiteConnection(
   };
 }
 
+/** Connects once, or with `waitForNats` until NATS answers (see {@link dial}). */
+function connectToNats(
+  options: ConnectionOptions,
+  name: string,
+  logger: Logger,
+): Promise<NatsConnection> {
+  const opts = natsConnectOptions(options, name);
+  return dial((timeout) => connect({ ...opts, timeout }), {
+    what: `NATS at ${[options.nats ?? DEFAULT_NATS_URL].flat().join(', ')}`,
+    logger,
+    wait: options.waitForNats ?? false,
+    waitTimeoutMs: options.waitTimeoutMs,
+    attemptMs: options.connectTimeoutMs ?? CONNECTION_DEFAULTS.connectTimeoutMs,
+    retryable: isRetryableConnectError,
+    describe: (err, attemptMs) =>
+      describeConnectError(err, { ...options, connectTimeoutMs: attemptMs }),
+  });
+}
+
 /** Translates our connection options into nats.js ones. */
 export function natsConnectOptions(options: ConnectionOptions, name: string): NatsConnectOptions {
   const servers = options.nats ?? DEFAULT_NATS_URL;
@@ -146,7 +161,6 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: CONNECTION_DEFAULTS.reconnectWaitMs,
-    waitOnFirstConnect: options.waitForNats ?? false,
     timeout: options.connectTimeoutMs ?? CONNECTION_DEFAULTS.connectTimeoutMs,
     pingInterval: options.pingIntervalMs ?? CONNECTION_DEFAULTS.pingIntervalMs,
     maxPingOut: options.maxPingsOut ?? CONNECTION_DEFAULTS.maxPingsOut,

@@ -6,6 +6,12 @@ export {
   readCallRequest,
 } from './call-request.js';
 export * from './connection.js';
+export {
+  type ConnectionField,
+  checkConnectionOptions,
+  type FieldNames,
+  natsUrlProblem,
+} from './connection-check.js';
 export { NatsBrokerClient } from './nats-broker-client.js';
 export { NatsInvoker } from './nats-invoker.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';
