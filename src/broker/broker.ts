@@ -77,8 +77,9 @@ function checkOptions(options: BrokerOptions): void {
       `broker option 'site' must be a name of letters, digits, '_' or '-' (got '${options.site}')`,
     );
   }
-  if (options.leaseFactor !== undefined && !(options.leaseFactor >= 1)) {
-    throw new TypeError(`broker option 'leaseFactor' must be at least 1`);
+  // Under 2, one late heartbeat would drop a live instance.
+  if (options.leaseFactor !== undefined && !(options.leaseFactor >= 2)) {
+    throw new TypeError(`broker option 'leaseFactor' must be at least 2`);
   }
   if (options.policy !== undefined && !BALANCE_POLICIES.includes(options.policy)) {
     throw new TypeError(`broker option 'policy' must be one of ${BALANCE_POLICIES.join(', ')}`);
@@ -220,7 +221,7 @@ export class Broker extends Closeable {
     if (kind === 'route' && !instance.route) {
       throw refused(`a route registration must say where the route leads (instance.route)`);
     }
-    this.#publishChange(this.registry.register(instance));
+    for (const change of this.registry.register(instance)) this.#publishChange(change);
     if (msg.reply) {
       const reply: RegisterReply = {
         v: PROTOCOL_VERSION,

@@ -131,12 +131,13 @@ export class Registry {
   }
 
   /**
-   * Adds or refreshes an instance. Returns the change to announce: `up` for a new
-   * instance (or one whose description changed), nothing for a plain refresh.
+   * Adds or refreshes an instance. Returns the changes to announce: `up` for
+   * a new instance (or one whose description changed), preceded by `down` of
+   * its old service when it moved to another; none for a plain refresh.
    * Throws `FORBIDDEN` when a live instance with that id is held by another
    * secret, `BAD_REQUEST` past a per-instance limit, `UNAVAILABLE` when full.
    */
-  register(reg: InstanceRegistration): RegistryChange | undefined {
+  register(reg: InstanceRegistration): RegistryChange[] {
     this.#checkLimits(reg);
     const existing = this.#byId.get(reg.id);
     if (existing && existing.secret !== reg.secret) {
@@ -158,9 +159,16 @@ export class Registry {
     if (existing && sameView(existing.view, view)) {
       existing.leaseMs = leaseMs;
       existing.expiresAt = expiresAt;
-      return undefined;
+      return [];
     }
-    if (existing) this.#remove(existing);
+    const changes: RegistryChange[] = [];
+    if (existing) {
+      this.#remove(existing);
+      // Callers of the old service must hear it is gone from there.
+      if (existing.view.service !== view.service) {
+        changes.push({ kind: 'down', view: existing.view, reason: 'deregistered' });
+      }
+    }
     const entry: RegistryEntry = { view, secret: reg.secret, leaseMs, expiresAt };
     this.#byId.set(view.id, entry);
     getOrCreate(this.#byService, view.service, () => new Map()).set(view.id, entry);
@@ -168,7 +176,8 @@ export class Registry {
     counts.set(view.site, (counts.get(view.site) ?? 0) + 1);
     this.#forgetViews(view.service);
     this.#departed.get(view.service)?.delete(view.site);
-    return { kind: 'up', view };
+    changes.push({ kind: 'up', view });
+    return changes;
   }
 
   /**

@@ -299,7 +299,7 @@ function instanceRegistration(value: unknown): InstanceRegistration {
     secret: matching(o, 'secret', what, SECRET_PATTERN),
   };
   if (reg.heartbeatMs <= 0) throw bad('instance.heartbeatMs must be positive');
-  if (!isValidVersion(reg.version)) {
+  if (reg.version.length > 256 || !isValidVersion(reg.version)) {
     throw bad(`instance.version ${describeValue(reg.version)} is not MAJOR.MINOR.PATCH`);
   }
   const r = route(field(o, 'route'));

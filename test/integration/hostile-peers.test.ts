@@ -132,6 +132,21 @@ describe('hostile peers', () => {
     expect(leaked.filter((s) => s.startsWith('sb.broker.register'))).toEqual([]);
   });
 
+  test('calls - a call nobody could receive the answer of (no reply subject) never runs', async () => {
+    const site = await startSite('a');
+    let runs = 0;
+    const server = track(
+      await serve({ name: 'count', methods: { hit: () => ++runs } }, { nats: site.url }),
+    );
+    const nc = track(await connect({ servers: site.url }));
+    const h = headers();
+    h.set('sb-call', '1;c1;count;hit;2000;;;');
+    nc.publish(`sb.instance.count.${server.instanceId}`, encode([]), { headers: h });
+    await nc.flush();
+    const client = track(await Client.connect({ nats: site.url }));
+    expect(await client.call('count', 'hit')).toBe(1);
+  });
+
   test('budgets - a budget past what timers can count is cut to a day, not turned into an instant TIMEOUT', async () => {
     const site = await startSite('a');
     const server = track(await serve(calculatorService(), { nats: site.url }));

@@ -185,7 +185,7 @@ export class MemoryBrokerClient implements BrokerClient {
 
   async register(instance: InstanceRegistration): Promise<RegistrationAck> {
     this.#answer('register', instance.service, instance.heartbeatMs);
-    this.#publish(this.registry.register(instance));
+    for (const change of this.registry.register(instance)) this.#publish(change);
     const leaseMs = this.registry.leaseFor(instance.heartbeatMs);
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
   }
