@@ -53,6 +53,26 @@ export function outcomeCode(err?: unknown): string {
   return (err as Partial<SwitchboardError>).code ?? 'APPLICATION';
 }
 
+/** Runs `next`, then counts it by result code and observes how long it took. */
+async function timed(
+  calls: Counter<string>,
+  latency: Histogram<string>,
+  labels: Record<string, string>,
+  next: () => Promise<unknown>,
+): Promise<unknown> {
+  const start = performance.now();
+  let code = 'OK';
+  try {
+    return await next();
+  } catch (err) {
+    code = outcomeCode(err);
+    throw err;
+  } finally {
+    latency.observe(labels, (performance.now() - start) / 1000);
+    calls.inc({ ...labels, code });
+  }
+}
+
 /**
  * The metrics of one process. Families are made on first use, so a process
  * exposes only what it runs (a broker, a bridge, servers, clients).
@@ -125,20 +145,13 @@ export class Metrics {
       'Time from sending a call to its result or error',
       ['site', 'service', 'method'],
     );
-    return async (request, next) => {
-      const start = performance.now();
-      const labels = { site: site() ?? '', service: request.service, method: request.method };
-      let code = 'OK';
-      try {
-        return await next();
-      } catch (err) {
-        code = outcomeCode(err);
-        throw err;
-      } finally {
-        latency.observe(labels, (performance.now() - start) / 1000);
-        calls.inc({ ...labels, code });
-      }
-    };
+    return (request, next) =>
+      timed(
+        calls,
+        latency,
+        { site: site() ?? '', service: request.service, method: request.method },
+        next,
+      );
   }
 
   /** Counts the retries of a client's calls (another instance tried after a failure). */
@@ -163,20 +176,9 @@ export class Metrics {
       'Time a handler took',
       ['site', 'service', 'method'],
     );
-    return async (request, next) => {
-      const start = performance.now();
+    return (request, next) => {
       const { service, method } = request.context;
-      const labels = { site: site() ?? '', service, method };
-      let code = 'OK';
-      try {
-        return await next();
-      } catch (err) {
-        code = outcomeCode(err);
-        throw err;
-      } finally {
-        latency.observe(labels, (performance.now() - start) / 1000);
-        calls.inc({ ...labels, code });
-      }
+      return timed(calls, latency, { site: site() ?? '', service, method }, next);
     };
   }
 
