@@ -15,6 +15,7 @@ import {
   type ListenContext,
   MicroResponder,
   type MicroService,
+  type RecordedError,
   SiteLink,
   takeCalls,
 } from '../transport/index.js';
@@ -128,9 +129,15 @@ export class BridgeHalf {
     }
   }
 
-  /** Counts a call relayed on `route`, for `$SRV.STATS`. */
-  recordCall(route: RouteAdvert, method: string, ms: number, error?: string): void {
-    this.#routes.get(route.key)?.stats.get(method)?.record(ms, error);
+  /** Counts a call relayed on `route` (arrived with PATH `path`), for `$SRV.STATS`. */
+  recordCall(
+    route: RouteAdvert,
+    method: string,
+    ms: number,
+    path: readonly string[],
+    error?: RecordedError,
+  ): void {
+    this.#routes.get(route.key)?.stats.get(method)?.record(ms, path, error);
   }
 
   /** Connects to the site's NATS (waiting for it when it is not up yet). */

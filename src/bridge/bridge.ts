@@ -250,7 +250,13 @@ export class Bridge extends Closeable {
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);
     const ms = Date.now() - receivedAt;
-    near.recordCall(route, call.meta.method, ms, reply.ok ? undefined : reply.error.message);
+    near.recordCall(
+      route,
+      call.meta.method,
+      ms,
+      call.meta.path,
+      reply.ok ? undefined : reply.error,
+    );
     this.#relayed?.(
       { site: near.site ?? '', link: relay.link, direction: relay.direction },
       reply.ok ? 'OK' : reply.error.code,

@@ -45,37 +45,39 @@ export class CallReplier {
     this.#logger = logger;
   }
 
-  /** Answers `call` with `outcome`. */
-  answer(call: CallRequest, outcome: Outcome): void {
-    if (!call.msg.reply) return;
+  /**
+   * Answers `call` with `outcome`; returns the error sent instead of a
+   * result, if any (for the endpoint's statistics).
+   */
+  answer(call: CallRequest, outcome: Outcome): SwitchboardError | undefined {
     const { meta } = call;
     if (outcome.kind !== 'result') {
-      this.#sendError(call, this.#describe(outcome, meta));
-      return;
+      const error = this.#describe(outcome, meta);
+      if (call.msg.reply) this.#sendError(call, error);
+      return error;
     }
+    if (!call.msg.reply) return undefined;
     let body: Uint8Array;
     try {
       body = this.#codec.encode(outcome.value);
     } catch (err) {
       const message = `cannot encode the result: ${(err as Error).message}`;
-      this.#sendError(call, this.#stamp(ErrorCode.INTERNAL, message, meta));
-      return;
+      return this.#sendError(call, this.#stamp(ErrorCode.INTERNAL, message, meta));
     }
     if (body.length > this.#maxPayload) {
       const message = `result of ${body.length} bytes exceeds the limit of ${this.#maxPayload}`;
-      this.#sendError(call, this.#stamp(ErrorCode.PAYLOAD_TOO_LARGE, message, meta));
-      return;
+      return this.#sendError(call, this.#stamp(ErrorCode.PAYLOAD_TOO_LARGE, message, meta));
     }
     const refusal = this.#send(call, body, undefined);
-    if (refusal !== undefined) {
-      // NATS refused the result (too large for the server, or the connection closed).
-      const cause = publishError(refusal.error, `reply of ${this.#origin.service}`);
-      this.#sendError(call, this.#stamp(cause.code, cause.message, meta));
-    }
+    if (refusal === undefined) return undefined;
+    // NATS refused the result (too large for the server, or the connection closed).
+    const cause = publishError(refusal.error, `reply of ${this.#origin.service}`);
+    return this.#sendError(call, this.#stamp(cause.code, cause.message, meta));
   }
 
-  #sendError(call: CallRequest, err: SwitchboardError): void {
+  #sendError(call: CallRequest, err: SwitchboardError): SwitchboardError {
     this.#send(call, this.#codec.encode(err.toData()), errorReplyHeaders());
+    return err;
   }
 
   /** Sends one answer; when NATS refuses it, says why (and logs it). */

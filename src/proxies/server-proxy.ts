@@ -370,7 +370,7 @@ export class ServerProxy extends Closeable {
       return;
     }
     const refuse = (code: ErrorCode, message: string): void =>
-      this.#replier.answer(call, refused(new SwitchboardError(code, message, { completed: 'no' })));
+      this.#refuse(call, new SwitchboardError(code, message, { completed: 'no' }), receivedAt);
     const handler = this.#handlers.get(meta.method);
     const rules = this.#argumentRules.get(meta.method);
     if (meta.service !== this.service) {
@@ -393,7 +393,7 @@ export class ServerProxy extends Closeable {
       this.#link.conn.peerLog.warn(`rejected a call: ${(err as Error).message}`, {
         method: meta.method,
       });
-      return this.#replier.answer(call, refused(err as SwitchboardError));
+      return this.#refuse(call, err as SwitchboardError, receivedAt);
     }
     if (args === undefined) args = [];
     if (!Array.isArray(args)) {
@@ -401,7 +401,7 @@ export class ServerProxy extends Closeable {
     }
     const admit = (checked: unknown[]) =>
       this.#admission.admit(new IncomingCall(this.#parts, call, handler, checked, receivedAt));
-    const reject = (err: unknown) => this.#replier.answer(call, refused(err as SwitchboardError));
+    const reject = (err: unknown) => this.#refuse(call, err as SwitchboardError, receivedAt);
     let checked: unknown[] | Promise<unknown[]>;
     try {
       checked = checkArguments(meta.method, args, rules);
@@ -410,6 +410,12 @@ export class ServerProxy extends Closeable {
     }
     if (checked instanceof Promise) checked.then(admit, reject);
     else admit(checked);
+  }
+
+  /** Refuses a call before its handler runs, and counts it for `$SRV.STATS`. */
+  #refuse(call: CallRequest, error: SwitchboardError, receivedAt: number): void {
+    const sent = this.#replier.answer(call, refused(error));
+    this.#parts.stats.get(call.meta.method)?.record(Date.now() - receivedAt, call.meta.path, sent);
   }
 
   /** `METHOD_NOT_FOUND`, with the methods there are (and the nearest one) in its details. */
@@ -490,14 +496,9 @@ class IncomingCall implements AdmittedCall {
   }
 
   answer(outcome: Outcome): void {
-    this.#server.replier.answer(this.#call, outcome);
-    const error =
-      outcome.kind === 'result'
-        ? undefined
-        : outcome.kind === 'refused'
-          ? outcome.error.message
-          : String((outcome.thrown as Error)?.message ?? outcome.thrown);
-    this.#server.stats.get(this.meta.method)?.record(Date.now() - this.#receivedAt, error);
+    const error = this.#server.replier.answer(this.#call, outcome);
+    const ms = Date.now() - this.#receivedAt;
+    this.#server.stats.get(this.meta.method)?.record(ms, this.meta.path, error);
   }
 }
 

@@ -14,6 +14,12 @@ export {
 } from './connection-check.js';
 export {
   EndpointStats,
+  type EndpointStatsData,
+  MAX_COUNTED_PATHS,
+  OTHER_PATHS,
+  type RecordedError,
+} from './endpoint-stats.js';
+export {
   type MicroEndpoint,
   MicroResponder,
   type MicroService,

@@ -8,25 +8,7 @@
  */
 import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../util/index.js';
-
-/** Requests, errors and time of one endpoint (one method), as `$SRV.STATS` reports them. */
-export class EndpointStats {
-  requests = 0;
-  errors = 0;
-  lastError = '';
-  /** Nanoseconds spent, in all. */
-  processingNs = 0;
-
-  /** Records one call that took `ms`, and its error (if it failed). */
-  record(ms: number, error?: string): void {
-    this.requests++;
-    this.processingNs += Math.round(ms * 1e6);
-    if (error !== undefined) {
-      this.errors++;
-      this.lastError = error;
-    }
-  }
-}
+import type { EndpointStats } from './endpoint-stats.js';
 
 /** One endpoint of a service: a method, and the subject that takes its calls. */
 export interface MicroEndpoint {
@@ -118,6 +100,7 @@ function describe(verb: string, service: MicroService): object | undefined {
           num_requests: stats.requests,
           num_errors: stats.errors,
           last_error: stats.lastError,
+          data: stats.data(),
           processing_time: stats.processingNs,
           average_processing_time:
             stats.requests > 0 ? Math.round(stats.processingNs / stats.requests) : 0,

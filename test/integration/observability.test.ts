@@ -126,12 +126,23 @@ describe('observability', () => {
     expect(pings.map((p) => p.metadata?.site).sort()).toEqual(['a', 'c']);
     const remote = pings.find((p) => p.metadata?.site === 'c');
     expect(remote?.metadata).toMatchObject({ kind: 'route', path: 'b,c' });
+    await expect(client.call('calculator@c', 'divide', [1, 0])).rejects.toThrow();
     const stats = new Map<string, number>();
+    const data = new Map<string, unknown>();
     for await (const s of await services.stats('calculator')) {
       const add = s.endpoints?.find((e) => e.name === 'add');
       stats.set(s.metadata?.site ?? '', add?.num_requests ?? -1);
+      data.set(s.metadata?.site ?? '', s.endpoints?.find((e) => e.name === 'divide')?.data);
     }
     expect(Object.fromEntries(stats)).toEqual({ a: 1, c: 2 });
+    // The route at a: the call came from a, failed at c, where it had come by a and b.
+    expect(data.get('c')).toEqual({
+      calls_by_path: { a: 1 },
+      errors_by_code: { APPLICATION: 1 },
+      last_error_code: 'APPLICATION',
+      last_error_site: 'c',
+      last_error_path: 'a,b,c',
+    });
     const infos = [];
     for await (const info of await services.info('calculator', local.instanceId)) infos.push(info);
     expect(infos.map((i) => i.endpoints.map((e) => e.name).sort())).toEqual([
