@@ -15,6 +15,12 @@ export {
   type SiteListing,
 } from './core/index.js';
 export {
+  Dashboard,
+  type DashboardOptions,
+  DEFAULT_DASHBOARD_PORT,
+  type MeshSnapshot,
+} from './dashboard/index.js';
+export {
   type Health,
   type HealthSource,
   Metrics,

@@ -8,6 +8,7 @@
 export * from './bridge/index.js';
 export * from './broker/index.js';
 export * from './core/index.js';
+export * from './dashboard/index.js';
 export { type Calculator, calculatorService } from './examples/calculator.js';
 export * from './index.js';
 export * from './observability/index.js';

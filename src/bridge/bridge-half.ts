@@ -52,6 +52,13 @@ export interface HalfTimings {
   refreshMs: number;
 }
 
+/**
+ * The name under which each linked half answers the discovery protocol for
+ * itself (no endpoints), so that an observer of its site sees the bridge,
+ * and which site it links to, even while no route crosses it.
+ */
+export const BRIDGE_SERVICE_NAME = 'switchboard-bridge';
+
 /** Delay that gathers the registry events of one burst into one round of lookups. */
 const GATHER_MS = 2;
 /** Longest wait between two attempts to reach a site's broker. */
@@ -89,6 +96,9 @@ export class BridgeHalf {
   #refresh: ReturnType<typeof setInterval> | undefined;
   #onView: ((view: SiteView) => void) | undefined;
   #onCall: RouteCallHandler | undefined;
+  /** The other half, once the bridge is linked. */
+  #peer: BridgeHalf | undefined;
+  readonly #started = new Date();
   #dirtyAll = false;
   readonly #dirty = new Set<string>();
   #working = false;
@@ -112,9 +122,34 @@ export class BridgeHalf {
     this.#micro = new MicroResponder(link.conn.nc, () => this.#discoverable(), link.conn.peerLog);
   }
 
-  /** The remote services this half advertises, as the NATS discovery protocol lists them. */
+  /** Says, from now on, that this half links its site to `peer`'s (see {@link BRIDGE_SERVICE_NAME}). */
+  pairWith(peer: BridgeHalf): void {
+    this.#peer = peer;
+  }
+
+  /**
+   * This half, once linked, and the remote services it advertises, as the
+   * NATS discovery protocol lists them.
+   */
   *#discoverable(): Iterable<MicroService> {
     const { subjects } = this.link.conn;
+    const peer = this.#peer;
+    if (peer?.site !== undefined && this.site !== undefined) {
+      yield {
+        name: BRIDGE_SERVICE_NAME,
+        id: this.#id,
+        version: '1.0.0',
+        description: `Switchboard bridge from site ${this.site} to site ${peer.site}`,
+        metadata: {
+          kind: 'bridge',
+          site: this.site,
+          peer: peer.site,
+          peer_connected: String(peer.connected),
+        },
+        started: this.#started,
+        endpoints: [],
+      };
+    }
     for (const { id, route, started, stats } of this.#routes.values()) {
       const subject = subjects.route(route.service, id);
       yield {

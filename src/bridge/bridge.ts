@@ -197,6 +197,8 @@ export class Bridge extends Closeable {
     this.remote.onCall((route, call, at) => this.#onCall(this.remote, inward, route, call, at));
     this.remote.watch((view) => this.local.advertise(apply(intoLocal, view)));
     this.local.watch((view) => this.remote.advertise(apply(intoRemote, view)));
+    this.local.pairWith(this.remote);
+    this.remote.pairWith(this.local);
     this.#linked = true;
     if (this.#metrics)
       this.#unwatch = this.#watchGauges(this.#metrics, [localSite, remoteSite].sort().join('-'));

@@ -15,6 +15,7 @@ import {
   bridgeCommand,
   brokerCommand,
   callCommand,
+  dashboardCommand,
   demoCommand,
   lsCommand,
   serveExampleCommand,
@@ -33,6 +34,7 @@ const COMMANDS: readonly CliCommand<unknown>[] = [
   serveExampleCommand,
   callCommand,
   lsCommand,
+  dashboardCommand,
   demoCommand,
   upCommand,
 ];

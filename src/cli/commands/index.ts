@@ -1,6 +1,7 @@
 export { bridgeCommand } from './bridge.js';
 export { brokerCommand } from './broker.js';
 export { callCommand } from './call.js';
+export { dashboardCommand } from './dashboard.js';
 export { demoCommand } from './demo.js';
 export { lsCommand } from './ls.js';
 export { serveExampleCommand } from './serve-example.js';
