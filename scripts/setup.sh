@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine with Node 20+: nats-server (from Debian's
-# packages, when missing), the npm packages, and the build.
+# packages, when missing), in CI Debian's chromium too (for the dashboard's page
+# tests, which skip, saying so, where it is missing), the npm packages, and the
+# build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,16 @@ if ! have_nats; then
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+fi
+
+# Only in CI: a developer's machine is theirs to fill. No recommended packages:
+# the page tests need the browser, not its extras (about half the download).
+if [ "${CI:-}" = true ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "setup: installing chromium from Debian's packages (dashboard page tests)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 echo "setup: installing npm packages"

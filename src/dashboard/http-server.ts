@@ -133,6 +133,8 @@ export class DashboardServer extends Closeable {
       return;
     }
     if (path === '/events') return this.#feed(req, res, source);
+    // No icon: an empty answer, so a browser does not log a failure each time.
+    if (path === '/favicon.ico') return void res.writeHead(204).end();
     const script = path.startsWith('/app/') ? scripts.get(path.slice('/app/'.length)) : undefined;
     if (script !== undefined) return send(res, 'text/javascript', script);
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

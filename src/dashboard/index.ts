@@ -4,6 +4,11 @@
  * page (./page, a browser bundle) draws what it is sent.
  */
 export { Dashboard, type DashboardOptions, DEFAULT_DASHBOARD_PORT } from './dashboard.js';
+export {
+  DashboardServer,
+  type DashboardServerOptions,
+  type SnapshotSource,
+} from './http-server.js';
 export { MeshMemory } from './mesh-memory.js';
 export type * from './snapshot.js';
 export { buildSnapshot } from './snapshot-builder.js';

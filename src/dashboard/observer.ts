@@ -232,7 +232,7 @@ export class MeshObserver extends Closeable {
       const topology = topologyOf(listing.site, listing.services);
       this.#topology = topology;
       this.#memory.update(topology, this.#bridges, Date.now());
-      this.#set('live', describe(topology));
+      this.#set('live', describe(topology.site, this.#memory, topology.services.size));
     } catch (err) {
       this.#set(
         'no-broker',
@@ -258,8 +258,7 @@ export class MeshObserver extends Closeable {
   }
 }
 
-function describe(topology: Topology): string {
-  const sites = topology.sites.size;
-  const services = topology.services.size;
-  return `site ${topology.site}: ${sites} site${sites === 1 ? '' : 's'} reachable, ${services} service${services === 1 ? '' : 's'}`;
+function describe(site: string, memory: MeshMemory, services: number): string {
+  const sites = memory.sites().filter((x) => x.reachable).length;
+  return `site ${site}: ${sites} site${sites === 1 ? '' : 's'} reachable, ${services} service${services === 1 ? '' : 's'}`;
 }

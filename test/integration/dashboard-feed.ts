@@ -1,10 +1,19 @@
 /**
- * The dashboard's live feed (`/events`, server-sent events) read as a page
- * reads it, for the dashboard's tests: every snapshot is kept, and a test
- * waits for one that shows what it expects.
+ * For the dashboard's tests: its live feed (`/events`, server-sent events)
+ * read as a page reads it (a test waits for a snapshot that shows what it
+ * expects), the chain a–b–c they watch, and a service with hostile text.
  */
 import { fileURLToPath } from 'node:url';
-import type { MeshSnapshot } from '../../src/internal.js';
+import {
+  ApplicationError,
+  type Bridge,
+  calculatorService,
+  Dashboard,
+  type MeshSnapshot,
+  type ServerProxy,
+  serve,
+} from '../../src/internal.js';
+import { startBridge, startSite, type TestSite, track } from './helpers.js';
 
 /** The page's compiled script, as `npm run build` leaves it. */
 export const PAGE_DIR = fileURLToPath(new URL('../../dist/dashboard/page/', import.meta.url));
@@ -99,4 +108,48 @@ export class SnapshotFeed {
 /** The link between `x` and `y` in `snapshot`, if drawn. */
 export function linkOf(snapshot: MeshSnapshot, x: string, y: string) {
   return snapshot.links.find((l) => (l.a === x && l.b === y) || (l.a === y && l.b === x));
+}
+
+/** Text a page must show as text: as HTML, it would run a script. */
+export const HOSTILE = '<img src=x onerror=alert(1)>';
+
+/**
+ * A service at `url` whose metadata and error message are {@link HOSTILE}
+ * (its name cannot be: the protocol takes names only).
+ */
+export function serveHostile(url: string): Promise<ServerProxy> {
+  return serve(
+    {
+      name: 'hostile',
+      metadata: { note: HOSTILE },
+      methods: {
+        fail: () => {
+          throw new ApplicationError('HOSTILE', HOSTILE);
+        },
+      },
+    },
+    { nats: url },
+  );
+}
+
+/**
+ * The chain a–b–c with the calculator at c and a dashboard at a that looks
+ * twice a second; all closed after the test.
+ */
+export async function watchChain(): Promise<{
+  a: TestSite;
+  c: TestSite;
+  bc: Bridge;
+  dashboard: Dashboard;
+}> {
+  const a = await startSite('a');
+  const b = await startSite('b');
+  const c = await startSite('c');
+  await startBridge(a, b);
+  const bc = await startBridge(b, c);
+  track(await serve(calculatorService(), { nats: c.url }));
+  const dashboard = track(
+    await Dashboard.start({ nats: a.url, port: 0, scriptDir: PAGE_DIR, lookMs: 500 }),
+  );
+  return { a, c, bc, dashboard };
 }

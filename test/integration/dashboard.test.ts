@@ -6,7 +6,6 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
-  ApplicationError,
   Broker,
   Client,
   calculatorService,
@@ -14,7 +13,14 @@ import {
   type MeshSnapshot,
   serve,
 } from '../../src/internal.js';
-import { linkOf, PAGE_DIR, SnapshotFeed } from './dashboard-feed.js';
+import {
+  HOSTILE,
+  linkOf,
+  PAGE_DIR,
+  SnapshotFeed,
+  serveHostile,
+  watchChain,
+} from './dashboard-feed.js';
 import { eventually, failure, startBridge, startSite, track } from './helpers.js';
 
 /** What the issue asks: the picture changes within 2 s. */
@@ -25,15 +31,7 @@ const hasService = (name: string, site: string) => (s: MeshSnapshot) =>
 
 describe('dashboard', () => {
   test('dashboard - a three-site chain seen from a: sites, links, services, traffic, errors; a leaving service and a dying bridge show within 2 s', async () => {
-    const a = await startSite('a');
-    const b = await startSite('b');
-    const c = await startSite('c');
-    await startBridge(a, b);
-    const bc = await startBridge(b, c);
-    track(await serve(calculatorService(), { nats: c.url }));
-    const dashboard = track(
-      await Dashboard.start({ nats: a.url, port: 0, scriptDir: PAGE_DIR, lookMs: 500 }),
-    );
+    const { a, bc, dashboard } = await watchChain();
     const feed = track(await SnapshotFeed.open(dashboard.url));
 
     const seen = await feed.next(
@@ -176,21 +174,7 @@ describe('dashboard', () => {
 
   test('dashboard - an error message from the network arrives as it was, for the page to show as text', async () => {
     const a = await startSite('a');
-    const hostile = '<img src=x onerror=alert(1)>';
-    track(
-      await serve(
-        {
-          name: 'hostile',
-          metadata: { note: hostile },
-          methods: {
-            fail: () => {
-              throw new ApplicationError('HOSTILE', hostile);
-            },
-          },
-        },
-        { nats: a.url },
-      ),
-    );
+    track(await serveHostile(a.url));
     const dashboard = track(
       await Dashboard.start({ nats: a.url, port: 0, scriptDir: PAGE_DIR, lookMs: 300 }),
     );
@@ -200,7 +184,7 @@ describe('dashboard', () => {
     await eventually(async () => (await client.lookup('hostile')).length > 0);
     await failure(client.call('hostile', 'fail', []));
     const seen = await feed.next((s) => s.errors.length > 0, 5000, 'the error');
-    expect(seen.errors[0]).toMatchObject({ message: hostile, origin: 'a', via: 'instance' });
-    expect(seen.services[0]?.endpoints[0]?.metadata).toEqual({ note: hostile });
+    expect(seen.errors[0]).toMatchObject({ message: HOSTILE, origin: 'a', via: 'instance' });
+    expect(seen.services[0]?.endpoints[0]?.metadata).toEqual({ note: HOSTILE });
   });
 });
