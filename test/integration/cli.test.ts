@@ -329,6 +329,11 @@ describe('cli', () => {
     expect(urlA).toBeDefined();
     const call = await run(['call', 'calculator.add', '1', '2', '--nats', urlA as string]);
     expect(call).toMatchObject({ code: 0, stdout: '3\n' });
+    const [, dashboard] =
+      /Its dashboard, .*: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(demo.stdout) ?? [];
+    const page = await fetch(dashboard as string);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Switchboard mesh</title>');
     demo.interrupt();
     expect(await demo.exited).toEqual({ code: 0, signal: null });
     expect(demo.stdout).toMatch(/Close everything/);

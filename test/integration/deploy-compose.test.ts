@@ -193,11 +193,13 @@ describe('deploy - compose files', () => {
       if (bridges(model).includes(service)) continue;
       expect(service.networks, service.name).toHaveLength(1);
     }
-    // Each site runs a broker and an example server.
+    // Each site runs a broker and an example server; site a the dashboard too.
     for (const site of ['a', 'b', 'c']) {
       const here = switchboardServices(model).filter((s) => s.networks.join() === `site-${site}`);
       const kinds = here.map((s) => argvOf(s)[0]).sort();
-      expect(kinds, `site ${site}`).toEqual(['broker', 'serve-example']);
+      expect(kinds, `site ${site}`).toEqual(
+        site === 'a' ? ['broker', 'dashboard', 'serve-example'] : ['broker', 'serve-example'],
+      );
       const broker = here.find((s) => argvOf(s)[0] === 'broker');
       expect(broker?.environment.SWITCHBOARD_SITE).toBe(site);
     }

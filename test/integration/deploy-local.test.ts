@@ -71,6 +71,8 @@ function start(service: ComposeService, argv: readonly string[]): Container {
       delete env.SWITCHBOARD_METRICS_PORT;
     }
   }
+  // The dashboard's page too: on a free port, not the one the compose file publishes.
+  if (env.SWITCHBOARD_DASHBOARD_PORT !== undefined) env.SWITCHBOARD_DASHBOARD_PORT = '0';
   const child = spawn(process.execPath, [MAIN, ...argv.map(mapHosts)], {
     cwd: REPO,
     env: { ...BASE_ENV, ...env },
@@ -211,6 +213,7 @@ describe('deploy - the compose topology as local processes', () => {
       'calculator-a',
       'calculator-b',
       'calculator-c',
+      'dashboard',
     ]);
   });
 });

@@ -4,6 +4,7 @@ import { runUntilSignal } from '../agent.js';
 import { defineCommand } from '../command.js';
 import { toConnectionOptions, withConnectionOptions } from '../connection-options.js';
 import { cliLogger, statusLogger } from '../logging.js';
+import { metricsFor, withObservabilityOptions } from '../observability.js';
 
 const GROUP = 'Dashboard:';
 
@@ -16,7 +17,7 @@ export const dashboardCommand = defineCommand({
   describe: 'Serve a live web page of the mesh as this site sees it, until SIGINT or SIGTERM',
   builder: (y: Argv) =>
     withConnectionOptions(
-      y.options({
+      withObservabilityOptions(y).options({
         // `dashboard-port` first, so that SWITCHBOARD_DASHBOARD_PORT sets it.
         'dashboard-port': {
           alias: 'port',
@@ -62,6 +63,8 @@ export const dashboardCommand = defineCommand({
         return undefined;
       },
       stopping: (_dashboard, signal) => `${signal}: stopping the dashboard`,
+      // /healthz on the metrics port too, as every long-running command has it.
+      observe: { args, metrics: metricsFor(args) },
     });
   },
 });

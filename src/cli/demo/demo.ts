@@ -39,7 +39,8 @@ export async function runDemo(io: CliIo, options: DemoOptions): Promise<number> 
     );
     const { sites } = await new Walkthrough(mesh, say).run();
     if (options.keep) {
-      tryThis(say, sites);
+      const dashboard = await mesh.startDashboard(sites[0] as (typeof sites)[number]);
+      tryThis(say, sites, dashboard.url);
       await shutdown.received;
     }
   } catch (err) {

@@ -2,7 +2,7 @@ import type { DemoSite } from './mesh.js';
 import type { Narrator } from './narrator.js';
 
 /** Commands to try against the running mesh from another terminal (`demo --keep`). */
-export function tryThis(say: Narrator, sites: readonly DemoSite[]): void {
+export function tryThis(say: Narrator, sites: readonly DemoSite[], dashboardUrl: string): void {
   const [a, b, c] = sites as [DemoSite, DemoSite, DemoSite];
   const lines = [
     `switchboard call calculator.add 1 2 --nats ${a.url}`,
@@ -13,7 +13,9 @@ export function tryThis(say: Narrator, sites: readonly DemoSite[]): void {
     `switchboard serve-example --nats ${b.url}        # nearer to site a: 1 hop`,
     `switchboard bridge --local ${a.url} --remote ${c.url}   # a shortcut from a to c`,
   ];
-  say.line('\nThe mesh keeps running. From another terminal, try:');
+  say.line('\nThe mesh keeps running.');
+  say.line(`Its dashboard, the mesh as site ${a.name} sees it, live: ${dashboardUrl}`);
+  say.line('From another terminal, try:');
   for (const line of lines) say.line(`  ${line}`);
   say.line('(From a checkout of Switchboard, use `node dist/cli/main.js` for `switchboard`.)');
   say.line('Press Ctrl-C to stop.');

@@ -2,6 +2,8 @@ import {
   Bridge,
   Broker,
   Client,
+  Dashboard,
+  DEFAULT_DASHBOARD_PORT,
   type Logger,
   type ServerProxy,
   type ServiceDefinition,
@@ -124,6 +126,18 @@ export class DemoMesh {
       logger: this.#logger(`client ${site.name}`),
     });
     return this.#own(`client ${site.name}`, client);
+  }
+
+  /**
+   * Starts the dashboard of `site`, on its default port or, when that is
+   * taken, any free one.
+   */
+  async startDashboard(site: DemoSite): Promise<Dashboard> {
+    const options = { nats: site.url, logger: this.#logger(`dashboard ${site.name}`) };
+    const dashboard = await Dashboard.start({ ...options, port: DEFAULT_DASHBOARD_PORT }).catch(
+      () => Dashboard.start({ ...options, port: 0 }),
+    );
+    return this.#own(`dashboard ${site.name}`, dashboard);
   }
 
   /** Stops one part ahead of the others (a server going away). */
