@@ -26,51 +26,6 @@ import { PAYLOADS } from './lib/payloads.mjs';
 import { cpuModel, machineCpuUs, procCpuUs, procRssBytes, procSyscalls } from './lib/proc.mjs';
 import { cell, median, round, times } from './lib/stats.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'bench/results/latest.json' },
-    cases: { type: 'string' },
-    reps: { type: 'string' },
-    'no-extras': { type: 'boolean', default: false },
-    'moleculer-variants': { type: 'boolean' },
-    'no-moleculer-variants': { type: 'boolean', default: false },
-    profile: { type: 'string' },
-    payloads: { type: 'string' },
-  },
-});
-
-const QUICK = opts.quick;
-const SETTINGS = QUICK
-  ? {
-      reps: 1,
-      warmupMs: 250,
-      warmupCalls: 100,
-      latencyCalls: 600,
-      durationMs: 500,
-      ttcTrials: 2,
-      killTrials: 1,
-      registryInstances: 100_000,
-      lookupRtts: 300,
-      idleCpuMs: 1000,
-    }
-  : {
-      reps: 3,
-      warmupMs: 1000,
-      warmupCalls: 300,
-      latencyCalls: 4000,
-      durationMs: 2000,
-      ttcTrials: 5,
-      killTrials: 3,
-      registryInstances: 100_000,
-      lookupRtts: 2000,
-      idleCpuMs: 3000,
-    };
-if (opts.reps) SETTINGS.reps = Number(opts.reps);
-const MEASURE_VARIANTS = !opts['no-moleculer-variants'] && (opts['moleculer-variants'] ?? !QUICK);
-const RUN_EXTRAS = !opts['no-extras'];
-const PROFILE_DIR = opts.profile ? resolve(opts.profile) : undefined;
-
 const CASE_DEFS = {
   raw: {
     responder: { kind: 'raw', site: 'a' },
@@ -106,14 +61,119 @@ const CASE_DEFS = {
     requester: { kind: 'switchboard', site: 'a' },
   },
 };
+const USAGE = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [options])
+
+Measures Switchboard next to nats.js request/reply and Moleculer over NATS, each
+part in its own process, and prints ratios and the JSON report's path.
+
+Options:
+  --quick                    one repetition, short windows: under a minute
+                             (the full run takes about 6 minutes)
+  --out FILE                 where the JSON report goes
+                             [default: bench/results/latest.json]
+  --cases A,B                cases to run (below) [default: all]
+  --payloads A,B             payloads to send (below) [default: all]
+  --reps N                   runs of each case [default: 3; 1 with --quick]
+  --no-extras                no registry, time-to-callable and failover parts
+  --[no-]moleculer-variants  measure four Moleculer set-ups and keep the fastest
+                             [default: on; off with --quick]
+  --profile DIR              run every child of the cases under node --cpu-prof
+  --build                    build dist/ first (npm run bench does)
+  -h, --help                 show this text
+
+Cases: ${Object.keys(CASE_DEFS).join(', ')}
+Payloads: ${PAYLOADS.map((p) => p.name).join(', ')}
+`;
+
+/** The command line, checked; a mistake is one line on stderr and exit code 2. */
+function readOptions() {
+  const usage = (message) => {
+    process.stderr.write(`bench: ${message}\nRun 'npm run bench -- --help' for usage.\n`);
+    process.exit(2);
+  };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        out: { type: 'string', default: 'bench/results/latest.json' },
+        cases: { type: 'string' },
+        reps: { type: 'string' },
+        'no-extras': { type: 'boolean', default: false },
+        'moleculer-variants': { type: 'boolean' },
+        'no-moleculer-variants': { type: 'boolean', default: false },
+        profile: { type: 'string' },
+        payloads: { type: 'string' },
+        build: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    // Node's messages run on with advice about positionals: keep the first sentence.
+    const first = err.message.split('. ')[0].replace(/\.$/, '');
+    usage(`${first[0].toLowerCase()}${first.slice(1)}`);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const known = (flag, list, names) => {
+    for (const name of list.split(',')) {
+      if (!names.includes(name)) usage(`--${flag}: unknown '${name}' (known: ${names.join(', ')})`);
+    }
+  };
+  if (values.cases !== undefined) known('cases', values.cases, Object.keys(CASE_DEFS));
+  if (values.payloads !== undefined) {
+    known(
+      'payloads',
+      values.payloads,
+      PAYLOADS.map((p) => p.name),
+    );
+  }
+  if (values.reps !== undefined && !/^[1-9]\d*$/.test(values.reps)) {
+    usage(`--reps: expected a positive whole number, got '${values.reps}'`);
+  }
+  return values;
+}
+
+const opts = readOptions();
+if (opts.build) execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+
+const QUICK = opts.quick;
+const SETTINGS = QUICK
+  ? {
+      reps: 1,
+      warmupMs: 250,
+      warmupCalls: 100,
+      latencyCalls: 600,
+      durationMs: 500,
+      ttcTrials: 2,
+      killTrials: 1,
+      registryInstances: 100_000,
+      lookupRtts: 300,
+      idleCpuMs: 1000,
+    }
+  : {
+      reps: 3,
+      warmupMs: 1000,
+      warmupCalls: 300,
+      latencyCalls: 4000,
+      durationMs: 2000,
+      ttcTrials: 5,
+      killTrials: 3,
+      registryInstances: 100_000,
+      lookupRtts: 2000,
+      idleCpuMs: 3000,
+    };
+if (opts.reps) SETTINGS.reps = Number(opts.reps);
+const MEASURE_VARIANTS = !opts['no-moleculer-variants'] && (opts['moleculer-variants'] ?? !QUICK);
+const RUN_EXTRAS = !opts['no-extras'];
+const PROFILE_DIR = opts.profile ? resolve(opts.profile) : undefined;
+
 const PAYLOAD_LIST = opts.payloads
   ? PAYLOADS.filter((p) => opts.payloads.split(',').includes(p.name))
   : PAYLOADS;
 const CASE_NAMES = opts.cases ? opts.cases.split(',') : Object.keys(CASE_DEFS);
-for (const name of CASE_NAMES) {
-  if (!CASE_DEFS[name])
-    throw new Error(`unknown case '${name}' (known: ${Object.keys(CASE_DEFS)})`);
-}
 
 /** From the build in use, once main() has snapshot it. */
 let subjectsFor;

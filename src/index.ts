@@ -42,4 +42,10 @@ export {
   serve,
 } from './proxies/index.js';
 export { type ConnectionOptions, DEFAULT_NATS_URL, type TlsFiles } from './transport/index.js';
-export { type Logger, type LogLevel, lineLogger, silentLogger } from './util/index.js';
+export {
+  jsonLogger,
+  type Logger,
+  type LogLevel,
+  lineLogger,
+  silentLogger,
+} from './util/index.js';

@@ -94,6 +94,7 @@ export class BridgeHalf {
       new InstanceRouter(this.#resolver, balancer, link.conn.subjects),
     );
     this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs);
+    link.abandonCallsOnDeparture();
   }
 
   /** Connects to the site's NATS (waiting for it when it is not up yet). */

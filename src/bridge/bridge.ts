@@ -1,7 +1,12 @@
-import { answerWith, type CallRequest, type ConnectionOptions } from '../transport/index.js';
+import {
+  answerWith,
+  type CallRequest,
+  type ConnectionOptions,
+  checkConnectionOptions,
+} from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf, type SiteView } from './bridge-half.js';
-import { globFilter } from './policy.js';
+import { checkGlobs, globFilter } from './policy.js';
 import { Relay } from './relay.js';
 import { type RouteAdvert, RouteTable } from './route-table.js';
 
@@ -44,6 +49,8 @@ function checkOptions(options: BridgeOptions): void {
   if (!options.local || !options.remote) {
     throw new TypeError(`bridge options 'local' and 'remote' are both required`);
   }
+  checkConnectionOptions(options.local, (field) => `bridge option 'local.${field}'`);
+  checkConnectionOptions(options.remote, (field) => `bridge option 'remote.${field}'`);
   for (const field of ['maxHops', 'heartbeatMs', 'refreshMs'] as const) {
     const value = options[field];
     if (value !== undefined && !(value >= 1)) {
@@ -58,6 +65,7 @@ function checkOptions(options: BridgeOptions): void {
     ) {
       throw new TypeError(`bridge option '${field}' must be a list of glob patterns`);
     }
+    if (value !== undefined) checkGlobs(value, `bridge option '${field}'`);
   }
 }
 
@@ -190,8 +198,11 @@ export class Bridge extends Closeable {
     call: CallRequest,
     receivedAt: number,
   ): Promise<void> {
-    // Cancellation does not cross bridges; the deadline still bounds the call.
-    if (call.cancel) return;
+    // A cancel notice follows the call across the link.
+    if (call.cancel) {
+      relay.cancel(call.meta);
+      return;
+    }
     const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);

@@ -1,5 +1,5 @@
 export { Bridge, type BridgeOptions } from './bridge.js';
 export { BridgeHalf, type SiteView } from './bridge-half.js';
-export { globFilter, globToRegExp } from './policy.js';
+export { checkGlobs, GLOB_SYNTAX, globFilter, globToRegExp, isValidGlob } from './policy.js';
 export { Relay, type RelayDirection } from './relay.js';
 export { type RouteAdvert, type RouteChanges, type RouteRules, RouteTable } from './route-table.js';

@@ -1,4 +1,4 @@
-import type { CallReply, Dispatcher } from '../core/index.js';
+import { type CallReply, type Dispatcher, HeldCalls } from '../core/index.js';
 import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
 import type { RouteAdvert } from './route-table.js';
 
@@ -27,9 +27,19 @@ export interface RelayDirection {
  */
 export class Relay {
   readonly #direction: RelayDirection;
+  readonly #held = new HeldCalls();
 
   constructor(direction: RelayDirection) {
     this.#direction = direction;
+  }
+
+  /**
+   * The caller gave up on a call this relay carries: the cancel notice
+   * follows the call to the far side (and on, hop by hop); whether the call
+   * was held here.
+   */
+  cancel(meta: CallMeta): boolean {
+    return this.#direction.far.cancel(meta, this.#held);
   }
 
   /**
@@ -82,12 +92,10 @@ export class Relay {
     }
     const dest = meta.site ?? route.site;
     const relayed: CallMeta = { ...meta, path: [...meta.path, farSite], site: dest };
-    const reply = await this.#direction.far.dispatch({
-      meta: relayed,
-      body,
-      deadline,
-      idempotent: false,
-    });
+    const reply = await this.#direction.far.dispatch(
+      { meta: relayed, body, deadline, idempotent: false },
+      this.#held,
+    );
     if (!reply.ok && !reply.body && reply.error.code === ErrorCode.SERVICE_NOT_FOUND) {
       // The route went stale under us: another path may still work.
       const message = `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`;

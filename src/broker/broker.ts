@@ -1,5 +1,10 @@
 import type { Msg, Subscription } from 'nats';
-import { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from '../core/index.js';
+import {
+  BALANCE_POLICIES,
+  type BalancePolicy,
+  type CallFailure,
+  LoadBalancer,
+} from '../core/index.js';
 import {
   type BrokerEvent,
   type BrokerInfo,
@@ -72,8 +77,9 @@ function checkOptions(options: BrokerOptions): void {
       `broker option 'site' must be a name of letters, digits, '_' or '-' (got '${options.site}')`,
     );
   }
-  if (options.leaseFactor !== undefined && !(options.leaseFactor >= 1)) {
-    throw new TypeError(`broker option 'leaseFactor' must be at least 1`);
+  // Under 2, one late heartbeat would drop a live instance.
+  if (options.leaseFactor !== undefined && !(options.leaseFactor >= 2)) {
+    throw new TypeError(`broker option 'leaseFactor' must be at least 2`);
   }
   if (options.policy !== undefined && !BALANCE_POLICIES.includes(options.policy)) {
     throw new TypeError(`broker option 'policy' must be one of ${BALANCE_POLICIES.join(', ')}`);
@@ -215,7 +221,7 @@ export class Broker extends Closeable {
     if (kind === 'route' && !instance.route) {
       throw refused(`a route registration must say where the route leads (instance.route)`);
     }
-    this.#publishChange(this.registry.register(instance));
+    for (const change of this.registry.register(instance)) this.#publishChange(change);
     if (msg.reply) {
       const reply: RegisterReply = {
         v: PROTOCOL_VERSION,
@@ -253,6 +259,8 @@ export class Broker extends Closeable {
     const reply: LookupReply = { v: PROTOCOL_VERSION, site: this.site, instances };
     const departedFrom = found.length === 0 ? this.registry.departedFrom(req.service) : undefined;
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
+    const departedSites = this.registry.departedSites(req.service);
+    if (departedSites.length > 0) reply.departedSites = departedSites;
     if (truncated) reply.truncated = true;
     respondValue(msg, this.#link.codec, reply);
   }
@@ -279,10 +287,10 @@ export class Broker extends Closeable {
   /**
    * A thin client's call: forwarded to an instance, which answers the caller
    * directly (so a broker that dies loses no call it already forwarded). The
-   * broker answers only when no instance took the call (completion `no`), or
-   * when the instance answered the broker instead of the caller. When the
-   * call may be running somewhere (`maybe`), the broker stays silent: the
-   * instance answers, or the caller's own deadline ends the call.
+   * broker answers when no instance took the call, when the instance taking
+   * it stopped heartbeating, or when the instance answered the broker instead
+   * of the caller. When the instance may still answer the caller itself (our
+   * own connection broke, or the deadline passed), the broker stays silent.
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
@@ -311,7 +319,7 @@ export class Broker extends Closeable {
       if (reply.body.length > 0) msg.respond(reply.body);
     } else if (reply.body) {
       msg.respond(reply.body, { headers: ERROR_HEADERS });
-    } else if (reply.error.completed === 'no') {
+    } else if (!mayStillAnswer(reply)) {
       respondError(msg, this.#link.codec, reply.error);
     }
   }
@@ -335,7 +343,10 @@ export class Broker extends Closeable {
       id: change.view.id,
       site: change.view.site,
     };
+    if (change.reason) event.reason = change.reason;
     this.#publish(this.#link.conn.subjects.registryEvents(event.service), event);
+    // Calls this broker forwarded to an instance whose lease ran out get no answer.
+    if (change.reason === 'expired') this.#forwarder.abandon(change.view);
   }
 
   #announce(kind: BrokerEvent['kind']): void {
@@ -350,6 +361,14 @@ export class Broker extends Closeable {
 }
 
 const ERROR_HEADERS = errorReplyHeaders().forNats();
+
+/** Whether the instance holding a forwarded call may still answer its caller itself. */
+function mayStillAnswer(reply: CallFailure): boolean {
+  return (
+    reply.linkDown === true ||
+    (reply.error.code === ErrorCode.TIMEOUT && reply.error.completed !== 'no')
+  );
+}
 
 /** Heartbeats and deregistrations are notices: a rejected one is logged, never answered. */
 const NOTICES = { answers: false };

@@ -2,12 +2,13 @@ import {
   type CallReply,
   type CandidateSource,
   failover,
+  HeldCalls,
   InstanceRouter,
   type Invoker,
   type LoadBalancer,
   type Resolution,
 } from '../core/index.js';
-import type { CallMeta, Subjects } from '../protocol/index.js';
+import type { CallMeta, InstanceView, Subjects } from '../protocol/index.js';
 import type { Registry } from './registry.js';
 
 /** The broker's own registry as the place to find instances: always current, nothing to forget. */
@@ -26,7 +27,9 @@ class RegistrySource implements CandidateSource {
     const registry = this.#registry;
     const instances = registry.lookup(meta.service, meta.versionRange);
     const departedFrom = instances.length === 0 ? registry.departedFrom(meta.service) : undefined;
-    return { site: registry.site, instances, departedFrom };
+    const departedSites =
+      meta.site === undefined ? undefined : registry.departedSites(meta.service);
+    return { site: registry.site, instances, departedFrom, departedSites };
   }
 
   /** A dead instance leaves the registry when its lease runs out. */
@@ -43,8 +46,7 @@ class RegistrySource implements CandidateSource {
 export class Forwarder {
   readonly #invoker: Invoker;
   readonly #router: InstanceRouter;
-  /** The picker of each forwarded call until it ends: its `subject` is the instance holding the call. */
-  readonly #holders = new Map<string, { readonly subject: string }>();
+  readonly #held = new HeldCalls();
 
   constructor(registry: Registry, invoker: Invoker, balancer: LoadBalancer, subjects: Subjects) {
     this.#invoker = invoker;
@@ -63,19 +65,19 @@ export class Forwarder {
     receivedAt: number,
   ): Promise<CallReply> {
     const picker = this.#router.picker(meta);
-    this.#holders.set(meta.callId, picker);
     const deadline = receivedAt + meta.budgetMs;
     const call = { meta, body, deadline, idempotent: false, replyTo };
-    try {
-      return await failover(this.#invoker, call, picker);
-    } finally {
-      this.#holders.delete(meta.callId);
-    }
+    return this.#held.carry(meta.callId, picker, () => failover(this.#invoker, call, picker));
+  }
+
+  /** Ends the forwarded calls in flight to an instance that stopped heartbeating. */
+  abandon(instance: InstanceView): void {
+    const reason = `instance ${instance.id} stopped heartbeating while the call was in flight`;
+    this.#invoker.abandon(this.#router.subject(instance), reason);
   }
 
   /** Passes a thin client's cancel notice to the instance holding the call, if any. */
   cancel(meta: CallMeta): void {
-    const subject = this.#holders.get(meta.callId)?.subject;
-    if (subject) this.#invoker.cancel(subject, meta);
+    this.#held.cancel(meta, this.#invoker);
   }
 }

@@ -69,6 +69,8 @@ export interface RegistryEntry {
 export interface RegistryChange {
   kind: 'up' | 'down';
   view: InstanceView;
+  /** Why an instance went down: its lease ran out, or it (or the broker) removed it. */
+  reason?: 'expired' | 'deregistered';
 }
 
 /** One page of a listing: its services, and the cursor of the next page when there is one. */
@@ -102,8 +104,10 @@ export class Registry {
   readonly #views = new Map<string, InstanceView[]>();
   /** Lookup results per service and version range, dropped with the service's views. */
   readonly #ranged = new Map<string, Map<string, readonly InstanceView[]>>();
-  /** Services whose last instance went away: the site it was at, and when. */
-  readonly #departed = new Map<string, { site: string; at: number }>();
+  /** Per service, how many instances each hosting site has. */
+  readonly #siteCounts = new Map<string, Map<string, number>>();
+  /** Per service, the sites whose last instance of it went away, and when (latest last). */
+  readonly #departed = new Map<string, Map<string, number>>();
   readonly #rememberDepartedMs: number;
   /** Every instance in listing order, rebuilt lazily after a change. */
   #sorted: InstanceView[] | undefined;
@@ -127,12 +131,13 @@ export class Registry {
   }
 
   /**
-   * Adds or refreshes an instance. Returns the change to announce: `up` for a new
-   * instance (or one whose description changed), nothing for a plain refresh.
+   * Adds or refreshes an instance. Returns the changes to announce: `up` for
+   * a new instance (or one whose description changed), preceded by `down` of
+   * its old service when it moved to another; none for a plain refresh.
    * Throws `FORBIDDEN` when a live instance with that id is held by another
    * secret, `BAD_REQUEST` past a per-instance limit, `UNAVAILABLE` when full.
    */
-  register(reg: InstanceRegistration): RegistryChange | undefined {
+  register(reg: InstanceRegistration): RegistryChange[] {
     this.#checkLimits(reg);
     const existing = this.#byId.get(reg.id);
     if (existing && existing.secret !== reg.secret) {
@@ -154,15 +159,25 @@ export class Registry {
     if (existing && sameView(existing.view, view)) {
       existing.leaseMs = leaseMs;
       existing.expiresAt = expiresAt;
-      return undefined;
+      return [];
     }
-    if (existing) this.#remove(existing);
+    const changes: RegistryChange[] = [];
+    if (existing) {
+      this.#remove(existing);
+      // Callers of the old service must hear it is gone from there.
+      if (existing.view.service !== view.service) {
+        changes.push({ kind: 'down', view: existing.view, reason: 'deregistered' });
+      }
+    }
     const entry: RegistryEntry = { view, secret: reg.secret, leaseMs, expiresAt };
     this.#byId.set(view.id, entry);
     getOrCreate(this.#byService, view.service, () => new Map()).set(view.id, entry);
+    const counts = getOrCreate(this.#siteCounts, view.service, () => new Map<string, number>());
+    counts.set(view.site, (counts.get(view.site) ?? 0) + 1);
     this.#forgetViews(view.service);
-    this.#departed.delete(view.service);
-    return { kind: 'up', view };
+    this.#departed.get(view.service)?.delete(view.site);
+    changes.push({ kind: 'up', view });
+    return changes;
   }
 
   /**
@@ -187,20 +202,23 @@ export class Registry {
     if (!entry) return undefined;
     if (claim) this.#authorise(entry, claim);
     this.#remove(entry);
-    return { kind: 'down', view: entry.view };
+    return { kind: 'down', view: entry.view, reason: 'deregistered' };
   }
 
   /** Removes every instance whose lease has run out, and reports them. */
   expire(): RegistryChange[] {
     const now = this.#now();
-    for (const [service, departed] of this.#departed) {
-      if (now - departed.at > this.#rememberDepartedMs) this.#departed.delete(service);
+    for (const [service, sites] of this.#departed) {
+      for (const [site, at] of sites) {
+        if (now - at > this.#rememberDepartedMs) sites.delete(site);
+      }
+      if (sites.size === 0) this.#departed.delete(service);
     }
     const removed: RegistryChange[] = [];
     for (const entry of this.#byId.values()) {
       if (entry.expiresAt <= now) {
         this.#remove(entry);
-        removed.push({ kind: 'down', view: entry.view });
+        removed.push({ kind: 'down', view: entry.view, reason: 'expired' });
       }
     }
     return removed;
@@ -212,7 +230,20 @@ export class Registry {
    */
   departedFrom(service: string): string | undefined {
     if (this.#byService.has(service)) return undefined;
-    return this.#departed.get(service)?.site;
+    const sites = this.#departed.get(service);
+    return sites ? [...sites.keys()].at(-1) : undefined;
+  }
+
+  /**
+   * Sites that hosted an instance of `service` recently and host none now
+   * (see `rememberDepartedMs`): a caller pinned to one of them hears that
+   * the service is down there, not that it does not exist.
+   */
+  departedSites(service: string): string[] {
+    const sites = this.#departed.get(service);
+    if (!sites) return [];
+    const live = this.#siteCounts.get(service);
+    return [...sites.keys()].filter((site) => !live?.has(site));
   }
 
   /** The instance with this id, if registered. */
@@ -348,9 +379,18 @@ export class Registry {
     this.#byId.delete(id);
     const instances = this.#byService.get(service);
     instances?.delete(id);
-    if (instances?.size === 0) {
-      this.#byService.delete(service);
-      this.#departed.set(service, { site: entry.view.site, at: this.#now() });
+    if (instances?.size === 0) this.#byService.delete(service);
+    const site = entry.view.site;
+    const counts = this.#siteCounts.get(service);
+    const left = (counts?.get(site) ?? 1) - 1;
+    if (left > 0) counts?.set(site, left);
+    else counts?.delete(site);
+    if (counts?.size === 0) this.#siteCounts.delete(service);
+    if (left <= 0) {
+      const sites = getOrCreate(this.#departed, service, () => new Map<string, number>());
+      // Re-inserted, so that the latest departure is the last key.
+      sites.delete(site);
+      sites.set(site, this.#now());
     }
     this.#forgetViews(service);
   }

@@ -1,13 +1,13 @@
-import { Client, type ClientOptions, type LogLevel, lineLogger } from '../index.js';
+import { Client, type ClientOptions } from '../index.js';
 import { type ConnectionArgs, connectFailure, toConnectionOptions } from './connection-options.js';
 import { asSwitchboardError, reportError } from './format.js';
-import { type CliIo, usageError } from './io.js';
+import { type CliIo, throwIfUsage, UsageError } from './io.js';
+import { cliLogger, type LogArgs } from './logging.js';
 
 /** What the one-shot client commands (`call`, `ls`) share on their command line. */
-export interface ClientSessionArgs extends ConnectionArgs {
+export interface ClientSessionArgs extends ConnectionArgs, LogArgs {
   timeout: number;
   json: boolean;
-  logLevel: LogLevel;
 }
 
 /**
@@ -16,29 +16,20 @@ export interface ClientSessionArgs extends ConnectionArgs {
  * (or JSON) with exit 1.
  */
 export async function withClient(
-  command: string,
   args: ClientSessionArgs,
   io: CliIo,
   options: Omit<ClientOptions, keyof ReturnType<typeof toConnectionOptions>>,
   use: (client: Client) => Promise<number>,
 ): Promise<number> {
   if (!(args.timeout > 0)) {
-    return usageError(
-      io,
-      command,
-      `--timeout must be a positive number of ms, got ${args.timeout}`,
-    );
+    throw new UsageError(`--timeout must be a positive number of ms, got ${args.timeout}`);
   }
-  const logger = lineLogger('client', args.logLevel, io.stderr);
+  const connection = toConnectionOptions(args, cliLogger('client', args, io));
   let client: Client;
   try {
-    client = await Client.connect({
-      ...toConnectionOptions(args, logger),
-      timeoutMs: args.timeout,
-      ...options,
-    });
+    client = await Client.connect({ ...connection, timeoutMs: args.timeout, ...options });
   } catch (err) {
-    if (err instanceof TypeError) return usageError(io, command, err.message);
+    throwIfUsage(err);
     return reportError(connectFailure(args.nats, err), args.json, io);
   }
   try {

@@ -8,31 +8,12 @@ import {
   SwitchboardError,
 } from '../index.js';
 import { DEFAULT_PREFIX } from '../protocol/index.js';
+import { type ConnectionField, checkConnectionOptions } from '../transport/index.js';
 import { camelCase } from './env.js';
-
-/** Log levels accepted by `--log-level`, most verbose first. */
-export const LOG_LEVELS = [
-  'debug',
-  'info',
-  'warn',
-  'error',
-  'silent',
-] as const satisfies readonly LogLevel[];
+import { asUsage } from './io.js';
+import { withLogOptions } from './logging.js';
 
 const GROUP = 'NATS connection:';
-
-/**
- * Adds `--log-level`, with the command's own default: `warn` for long-running
- * agents, `error` for one-shot commands whose output is the result.
- */
-export function withLogLevel<T>(y: Argv<T>, defaultLevel: LogLevel) {
-  return y.option('log-level', {
-    type: 'string',
-    choices: LOG_LEVELS,
-    default: defaultLevel,
-    describe: 'Least severe log lines written to stderr',
-  });
-}
 
 /**
  * The options naming how to authenticate to one site's NATS. `flag` is the
@@ -77,7 +58,11 @@ type CredentialKey = keyof CredentialOptions;
 /** `{ user, 'tls-ca', ... }` with every key behind `flag`: `{ 'local-user', 'local-tls-ca', ... }`. */
 type Prefixed<F extends string, O> = { [K in keyof O & string as `${F}${K}`]: O[K] };
 
-/** Adds the credential options of one site, with `flag` in front of their names. */
+/**
+ * Adds the credential options of one site, with `flag` in front of their
+ * names. Which go together is checked with the rest of the connection options
+ * (see {@link toConnectionOptions}), so that the messages are the library's.
+ */
 function withCredentials<T, F extends string>(y: Argv<T>, flag: F, where: string, group: string) {
   const options = Object.fromEntries(
     Object.entries(credentialOptions(flag, where, group)).map(([key, spec]) => [
@@ -85,13 +70,7 @@ function withCredentials<T, F extends string>(y: Argv<T>, flag: F, where: string
       spec,
     ]),
   ) as Prefixed<F, CredentialOptions>;
-  return y
-    .options(options)
-    .implies(`${flag}user`, `${flag}pass`)
-    .implies(`${flag}pass`, `${flag}user`)
-    .implies(`${flag}tls-cert`, `${flag}tls-key`)
-    .implies(`${flag}tls-key`, `${flag}tls-cert`)
-    .conflicts(`${flag}token`, [`${flag}user`, `${flag}creds`]);
+  return y.options(options);
 }
 
 /** Adds `--prefix`, which every component of a mesh shares. */
@@ -106,7 +85,7 @@ function withPrefix<T>(y: Argv<T>, group: string) {
 
 /** Adds the options of every command that connects to a site's NATS. */
 export function withConnectionOptions<T>(y: Argv<T>, defaultLevel: LogLevel) {
-  const withNats = withLogLevel(y, defaultLevel).option('nats', {
+  const withNats = withLogOptions(y, defaultLevel).option('nats', {
     type: 'string',
     default: DEFAULT_NATS_URL,
     describe: "NATS URL of the site (several: comma-separated, a cluster's servers)",
@@ -133,19 +112,35 @@ export function withSideOptions<T, S extends string>(y: Argv<T>, side: S) {
   return withCredentials(withUrl, `${side}-`, ` of the ${side} site`, group);
 }
 
-/** Adds `--log-level` and `--prefix` to a command that connects to two sites. */
+/** Adds `--log-level`, `--log-format`, `--prefix` and `--wait-timeout` to a command that connects to two sites. */
 export function withSharedOptions<T>(y: Argv<T>, defaultLevel: LogLevel) {
-  return withPrefix(withLogLevel(y, defaultLevel), 'Both sites:');
+  const group = 'Both sites:';
+  return withWaitTimeout(withPrefix(withLogOptions(y, defaultLevel), group), group);
 }
 
-/** Adds `--wait-for-nats`, for agents that may start before their NATS (docker-compose). */
+/** Adds `--wait-timeout`, for agents that wait for their NATS. */
+function withWaitTimeout<T>(y: Argv<T>, group: string) {
+  return y.option('wait-timeout', {
+    type: 'number',
+    describe:
+      'Give up waiting for NATS after this many ms (implies --wait-for-nats) [default: never]',
+    group,
+  });
+}
+
+/**
+ * Adds `--wait-for-nats` and `--wait-timeout`, for agents that may start
+ * before their NATS (docker-compose).
+ */
 export function withWaitForNats<T>(y: Argv<T>) {
-  return y.option('wait-for-nats', {
+  const withWait = y.option('wait-for-nats', {
     type: 'boolean',
     default: false,
-    describe: 'Keep retrying the first connection instead of failing at once',
+    describe:
+      'Keep retrying the first connection, saying so every few seconds, instead of failing at once',
     group: GROUP,
   });
+  return withWaitTimeout(withWait, GROUP);
 }
 
 /** The parsed connection options, as yargs hands them over. */
@@ -160,6 +155,7 @@ export interface ConnectionArgs {
   tlsKey?: string;
   prefix: string;
   waitForNats?: boolean;
+  waitTimeout?: number;
 }
 
 /** `tls-ca` → `tlsCa`, as yargs names the parsed options. */
@@ -174,7 +170,7 @@ export type SideArgs<S extends string> = { [K in S]: string } & {
 
 /** The options of one side of a two-site command, named as those of a one-site command. */
 export function sideConnectionArgs<S extends string>(
-  args: SideArgs<S> & { prefix: string },
+  args: SideArgs<S> & { prefix: string; waitTimeout?: number },
   side: S,
 ): ConnectionArgs {
   const named = args as unknown as Record<string, string | undefined>;
@@ -189,7 +185,28 @@ export function sideConnectionArgs<S extends string>(
     tlsCert: read('tls-cert'),
     tlsKey: read('tls-key'),
     prefix: args.prefix,
+    waitTimeout: args.waitTimeout,
   };
+}
+
+/** The command-line names of the connection options (without `--` and the side's prefix). */
+const FLAGS: Record<ConnectionField, string> = {
+  nats: 'nats',
+  user: 'user',
+  pass: 'pass',
+  token: 'token',
+  credsFile: 'creds',
+  'tls.caFile': 'tls-ca',
+  'tls.certFile': 'tls-cert',
+  'tls.keyFile': 'tls-key',
+  connectTimeoutMs: 'connect-timeout',
+  waitTimeoutMs: 'wait-timeout',
+};
+
+/** How the flag of `field` is written: `--tls-ca`, or for side `remote` `--remote-tls-ca` (`--remote` for the URL). */
+function flagOf(field: ConnectionField, side: string | undefined): string {
+  if (side === undefined || field === 'waitTimeoutMs') return `--${FLAGS[field]}`;
+  return field === 'nats' ? `--${side}` : `--${side}-${FLAGS[field]}`;
 }
 
 /** `nats://a:4222,nats://b:4222` → both URLs; one URL stays a string. */
@@ -201,8 +218,19 @@ export function natsServers(nats: string): string | string[] {
   return urls.length === 1 ? (urls[0] as string) : urls;
 }
 
-/** The one place where command-line options become the library's `ConnectionOptions`. */
-export function toConnectionOptions(args: ConnectionArgs, logger: Logger): ConnectionOptions {
+/**
+ * The one place where command-line options become the library's
+ * `ConnectionOptions`, checked by the library's own check with messages that
+ * name the flags (`--remote-tls-ca: cannot read ...`).
+ *
+ * @param side for a two-site command, the side whose flags these are
+ * @throws {UsageError} naming the flag that is wrong
+ */
+export function toConnectionOptions(
+  args: ConnectionArgs,
+  logger: Logger,
+  side?: string,
+): ConnectionOptions {
   const options: ConnectionOptions = {
     nats: natsServers(args.nats),
     prefix: args.prefix,
@@ -218,8 +246,18 @@ export function toConnectionOptions(args: ConnectionArgs, logger: Logger): Conne
     if (args.tlsCert !== undefined) options.tls.certFile = args.tlsCert;
     if (args.tlsKey !== undefined) options.tls.keyFile = args.tlsKey;
   }
-  if (args.waitForNats) options.waitForNats = true;
+  Object.assign(options, waitOptions(args));
+  asUsage(() => checkConnectionOptions(options, (field) => flagOf(field, side)));
   return options;
+}
+
+/** `--wait-for-nats` and `--wait-timeout` (which implies waiting) as connection options. */
+export function waitOptions(args: {
+  waitForNats?: boolean;
+  waitTimeout?: number;
+}): Pick<ConnectionOptions, 'waitForNats' | 'waitTimeoutMs'> {
+  if (args.waitTimeout !== undefined) return { waitForNats: true, waitTimeoutMs: args.waitTimeout };
+  return args.waitForNats ? { waitForNats: true } : {};
 }
 
 /** What a command reports when it cannot reach its NATS. */

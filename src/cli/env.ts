@@ -8,6 +8,12 @@ interface YargsInternals {
   getOptions(): { key: Record<string, unknown> };
 }
 
+/** The options yargs knows at this point of the parse (a command's, once its builder ran). */
+export function optionNames(y: Argv): string[] {
+  const { key } = (y as unknown as YargsInternals).getOptions();
+  return Object.keys(key);
+}
+
 /** `tls-ca` or `TLS_CA` → `tlsCa`, as yargs names parsed options. */
 export function camelCase(name: string): string {
   return name.toLowerCase().replace(/[-_]+(.)/g, (_match, c: string) => c.toUpperCase());
@@ -23,8 +29,7 @@ export function camelCase(name: string): string {
 export function ignoreForeignEnvVars(y: Argv): (argv: Record<string, unknown>) => void {
   return (argv) => {
     // The command's builder has run by now: getOptions() describes its options.
-    const { key } = (y as unknown as YargsInternals).getOptions();
-    const known = new Set(Object.keys(key).map(camelCase));
+    const known = new Set(optionNames(y).map(camelCase));
     for (const [name, value] of Object.entries(process.env)) {
       if (!name.startsWith(`${ENV_PREFIX}_`)) continue;
       const key = camelCase(name.slice(ENV_PREFIX.length + 1));

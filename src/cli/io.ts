@@ -28,8 +28,47 @@ export const ExitCode = {
   INTERRUPTED: 130,
 } as const;
 
-/** Reports a bad command line the same way for every command. */
+/**
+ * A command line a command cannot run with. Thrown from a command (or from
+ * yargs' validation), it is reported by {@link usageError} with exit code 2.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+
+  /**
+   * @param command the command whose help to point at ('' for the top level);
+   * undefined for the command that threw it
+   */
+  constructor(
+    message: string,
+    readonly command?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A `TypeError` (how the library's option checks fail) becomes a {@link UsageError}; other errors pass. */
+export function throwIfUsage(err: unknown): void {
+  if (err instanceof TypeError) throw new UsageError(err.message, undefined, { cause: err });
+}
+
+/** Runs an option check of the library: the `TypeError` it throws is a {@link UsageError}. */
+export function asUsage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throwIfUsage(err);
+    throw err;
+  }
+}
+
+/**
+ * Reports a bad command line the same way for every command: one line saying
+ * what is wrong, one saying where help is. `command` is '' for the top level.
+ */
 export function usageError(io: CliIo, command: string, message: string): number {
-  io.stderr(`switchboard ${command}: ${message}\nRun 'switchboard ${command} --help' for usage.\n`);
+  const name = command === '' ? 'switchboard' : `switchboard ${command}`;
+  io.stderr(`${name}: ${message}\nRun '${name} --help' for usage.\n`);
   return ExitCode.USAGE;
 }

@@ -3,10 +3,13 @@
  * The `switchboard` command line: run a broker or a bridge, serve the example
  * service, call and list services, and a demo of a mesh of three sites.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv } from 'yargs';
+// Not 'yargs': its ES module build lays help out with cliui's ESM entry, which
+// cuts lines at the width whatever the words (yargs#2112); the CommonJS build
+// behind 'yargs/yargs' wraps with wrap-ansi, at word boundaries.
+import yargs from 'yargs/yargs';
 import type { CliCommand } from './command.js';
 import {
   bridgeCommand,
@@ -17,9 +20,11 @@ import {
   serveExampleCommand,
   upCommand,
 } from './commands/index.js';
-import { ENV_PREFIX, ignoreForeignEnvVars } from './env.js';
+import { ENV_PREFIX, ignoreForeignEnvVars, optionNames } from './env.js';
 import { asSwitchboardError, describeError } from './format.js';
-import { type CliIo, ExitCode, processIo } from './io.js';
+import { separateAnnotations } from './help-layout.js';
+import { type CliIo, ExitCode, processIo, UsageError, usageError } from './io.js';
+import { commandName, explainFailure, NO_COMMAND } from './usage.js';
 
 /** Every command, in the order `--help` lists them; a new command goes here. */
 const COMMANDS: readonly CliCommand<unknown>[] = [
@@ -34,6 +39,10 @@ const COMMANDS: readonly CliCommand<unknown>[] = [
 
 /** How long the process may linger after a command finished before it is ended. */
 const EXIT_GRACE_MS = 3000;
+/** Help fills the terminal up to this width; wider lines read badly. */
+const MAX_HELP_WIDTH = 100;
+/** Help width when neither the terminal nor `COLUMNS` says (output piped to a file). */
+const DEFAULT_HELP_WIDTH = 80;
 
 /**
  * Runs the CLI on `argv` (without `node` and the script) and resolves with the
@@ -46,12 +55,12 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     .usage('$0 <command> [options]')
     .env(ENV_PREFIX)
     .strict()
-    .demandCommand(1, 'Name a command.')
-    .recommendCommands()
+    // usage.ts reads yargs' messages: the English ones, whatever the user's locale.
+    .locale('en')
+    .demandCommand(1, NO_COMMAND)
     // ARGS of `call` are JSON text: yargs must not turn "007" into 7.
     .parserConfiguration({ 'parse-positional-numbers': false })
-    // `--version` is free for commands' own use; the service version is `--service-version`.
-    .version(false)
+    .version(packageVersion())
     .help()
     .alias('help', 'h')
     .exitProcess(false)
@@ -59,13 +68,26 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       `Every option can also be set through the environment: --nats as ${ENV_PREFIX}_NATS, ` +
         `--tls-ca as ${ENV_PREFIX}_TLS_CA, and so on.`,
     );
+  // A bad command line is one line, not the whole help (which --help shows).
+  y.fail((message, error) => {
+    if (typeof message !== 'string') throw error ?? new Error('yargs failed without a message');
+    const context = { argv, commands: COMMANDS.map((c) => c.command), options: optionNames(y) };
+    const { command, line } = explainFailure(message, context);
+    throw new UsageError(line, command);
+  });
   y.middleware(ignoreForeignEnvVars(y), true);
-  y.wrap(Math.min(100, process.stdout.columns ?? 100));
+  const width = helpWidth();
+  y.wrap(width);
   const add = <U>(command: CliCommand<U>): void => {
+    const name = commandName(command.command);
     y.command(command.command, command.describe, command.builder, async (args) => {
       try {
         code = await command.run(args, io);
       } catch (err) {
+        if (err instanceof UsageError) {
+          code = usageError(io, err.command ?? name, err.message);
+          return;
+        }
         // Commands report what they expect; anything else is a bug worth its stack.
         io.stderr(`${describeError(asSwitchboardError(err))}\n`);
         if (err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
@@ -75,23 +97,45 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   };
   for (const command of COMMANDS) add(command);
 
-  const { error, output } = await parse(y, argv);
-  if (error) {
-    io.stderr(`${output}\n`);
-    return ExitCode.USAGE;
+  let output: string;
+  try {
+    output = await parse(y, argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return usageError(io, err.command ?? '', err.message);
   }
   if (code === undefined) {
-    // --help: yargs produced the text instead of running a command.
-    if (output) io.stdout(`${output}\n`);
+    // --help or --version: yargs produced the text instead of running a command.
+    if (output) io.stdout(`${separateAnnotations(output, width)}\n`);
     return ExitCode.OK;
   }
   return code;
 }
 
-function parse(y: Argv, argv: readonly string[]): Promise<{ error?: Error; output: string }> {
-  return new Promise((resolve) => {
-    // With a callback yargs hands over help and error text instead of printing it.
-    void y.parseAsync([...argv], {}, (error, _args, output) => resolve({ error, output }));
+/** The version in the package's package.json (two levels up, from src/cli or dist/cli). */
+function packageVersion(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/** The terminal's width, or `COLUMNS` when output is piped, capped at {@link MAX_HELP_WIDTH}. */
+function helpWidth(): number {
+  const columns = process.stdout.columns ?? Number(process.env.COLUMNS);
+  return Math.min(MAX_HELP_WIDTH, columns > 0 ? columns : DEFAULT_HELP_WIDTH);
+}
+
+/** Parses `argv` and runs its command; resolves with the help or version text, if any. */
+function parse(y: Argv, argv: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // With a callback yargs hands over help text instead of printing it. A failure
+    // (thrown by the fail handler) may surface synchronously or as a rejection.
+    try {
+      y.parseAsync([...argv], {}, (error, _args, output) =>
+        error ? reject(error) : resolve(output),
+      ).catch(reject);
+    } catch (err) {
+      reject(err);
+    }
   });
 }
 
@@ -107,7 +151,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  const code = await run(hideBin(process.argv));
+  const code = await run(process.argv.slice(2));
   process.exitCode = code;
   // Everything is closed by now; should a stray handle keep the loop alive,
   // do not leave a terminal hanging on it.

@@ -17,8 +17,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
+import { GLOB_SYNTAX, isValidGlob } from '../bridge/index.js';
 import { BALANCE_POLICIES, type BalancePolicy, type ConnectionOptions } from '../index.js';
 import { isValidPrefix, NAME_PATTERN } from '../protocol/index.js';
+import { natsUrlProblem } from '../transport/index.js';
 
 /** A config file that does not say what `switchboard up` needs; the message names file and field. */
 export class MeshConfigError extends Error {
@@ -192,18 +194,6 @@ const BROKER_KEYS = ['site', 'host', 'id', 'policy', 'leaseFactor'] as const;
 const BRIDGE_KEYS = ['between', 'host', 'export', 'import', 'maxHops'] as const;
 const NATS_URL_EXPECTED = 'a NATS URL such as nats://host:4222 or tls://host:4222';
 
-/** `nats://host:4222`, `tls://user@host`, or a bare `host:4222`, as nats.js takes them. */
-function isNatsUrl(url: string): boolean {
-  if (/\s/.test(url)) return false;
-  const withScheme = url.includes('://') ? url : `nats://${url}`;
-  try {
-    const parsed = new URL(withScheme);
-    return (parsed.protocol === 'nats:' || parsed.protocol === 'tls:') && parsed.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Parses and validates a mesh config (YAML, or JSON, which is YAML too).
  *
@@ -264,10 +254,15 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       const expected = `two different sites defined under 'sites': ${defined}`;
       r.fail(join(field, 'between'), expected, between);
     }
-    const globs = (key: 'export' | 'import') =>
-      b[key] === undefined
-        ? undefined
-        : r.strings(join(field, key), b[key], 'a list of glob patterns of service names');
+    const globs = (key: 'export' | 'import') => {
+      if (b[key] === undefined) return undefined;
+      const list = r.strings(join(field, key), b[key], 'a list of glob patterns of service names');
+      list.forEach((glob, j) => {
+        const at = typeof b[key] === 'string' ? key : `${key}[${j}]`;
+        if (!isValidGlob(glob)) r.fail(join(field, at), `a glob of ${GLOB_SYNTAX}`, glob);
+      });
+      return list;
+    };
     return compact<MeshBridge>({
       field,
       between: [between[0], between[1]],
@@ -300,7 +295,7 @@ function readSite(r: Reader, field: string, name: string, value: unknown): MeshS
   if (s.nats === undefined) r.fail(join(field, 'nats'), 'the NATS URL of the site');
   const nats = r.strings(join(field, 'nats'), s.nats, NATS_URL_EXPECTED);
   nats.forEach((url, i) => {
-    if (!isNatsUrl(url)) {
+    if (natsUrlProblem(url) !== undefined) {
       const at = typeof s.nats === 'string' ? 'nats' : `nats[${i}]`;
       r.fail(join(field, at), NATS_URL_EXPECTED, url);
     }

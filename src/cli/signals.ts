@@ -1,8 +1,13 @@
 import { type CliIo, ExitCode } from './io.js';
 
-const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/**
+ * Ctrl-C, a stop request, and the terminal going away: the demo's nats-servers
+ * are out of the terminal's reach (see nats-launcher.ts), so a closed terminal
+ * must stop the command cleanly too, or they would outlive it.
+ */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-/** What a long-running command learns about SIGINT and SIGTERM. */
+/** What a long-running command learns about SIGINT, SIGTERM and SIGHUP. */
 export interface ShutdownSignals {
   /** Resolves with the first signal. */
   readonly received: Promise<NodeJS.Signals>;
@@ -18,7 +23,7 @@ export interface ShutdownSignals {
 }
 
 /**
- * Installs SIGINT/SIGTERM handlers once for a long-running command. The first
+ * Installs SIGINT/SIGTERM/SIGHUP handlers once for a long-running command. The first
  * signal asks for a graceful shutdown; a second one exits immediately.
  *
  * @param graceful whether a signal during start-up also asks for a graceful

@@ -1,5 +1,6 @@
 /** The errors a call raises when there is nowhere (left) to send it, worded once. */
 import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
+import type { Resolution } from './types.js';
 
 /** `service`, with the version range asked for when there is one. */
 export function describeService(meta: CallMeta): string {
@@ -29,16 +30,20 @@ export function callError(
 
 /**
  * No instance to send the call to: `UNAVAILABLE` when the service had one
- * recently (and no site was pinned), else `SERVICE_NOT_FOUND`.
+ * recently (at the pinned site, when one is pinned), else `SERVICE_NOT_FOUND`.
  */
 export function notFound(
   meta: CallMeta,
   pinnedSite: string | undefined,
-  departedFrom: string | undefined,
-  site: string | undefined,
+  resolution: Resolution,
 ): SwitchboardError {
+  const { site, departedFrom } = resolution;
   if (pinnedSite === undefined && departedFrom !== undefined) {
     return callError(ErrorCode.UNAVAILABLE, noLiveInstance(meta, departedFrom), meta, site);
+  }
+  if (pinnedSite !== undefined && resolution.departedSites?.includes(pinnedSite)) {
+    const message = `${noLiveInstance(meta, undefined)} at site '${pinnedSite}' (it was there recently)`;
+    return callError(ErrorCode.UNAVAILABLE, message, meta, site);
   }
   const where = pinnedSite === undefined ? '' : ` at site '${pinnedSite}'`;
   return callError(

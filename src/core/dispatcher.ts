@@ -1,4 +1,6 @@
+import type { CallMeta } from '../protocol/index.js';
 import { type FailoverCall, failover } from './failover.js';
+import type { HeldCalls } from './held-calls.js';
 import type { InstanceRouter } from './instance-picker.js';
 import type { CallReply, Invoker } from './types.js';
 
@@ -23,9 +25,17 @@ export class Dispatcher {
 
   /**
    * Carries out the call: `meta.site`, when set, pins the hosting site;
-   * `meta.path` empty means the call starts at this site.
+   * `meta.path` empty means the call starts at this site. With `held`, the
+   * call is held there while it runs, so that a cancel notice can follow it.
    */
-  dispatch(call: FailoverCall): Promise<CallReply> {
-    return failover(this.#invoker, call, this.#router.picker(call.meta));
+  dispatch(call: FailoverCall, held?: HeldCalls): Promise<CallReply> {
+    const picker = this.#router.picker(call.meta);
+    if (!held) return failover(this.#invoker, call, picker);
+    return held.carry(call.meta.callId, picker, () => failover(this.#invoker, call, picker));
+  }
+
+  /** Passes a cancel notice on to where a call held in `held` is now. */
+  cancel(meta: CallMeta, held: HeldCalls): boolean {
+    return held.cancel(meta, this.#invoker);
   }
 }

@@ -14,8 +14,15 @@ export {
   failover,
   type Picker,
 } from './failover.js';
+export { type CallPosition, HeldCalls } from './held-calls.js';
 export { type CandidateSource, InstanceRouter } from './instance-picker.js';
-export { BALANCE_POLICIES, type BalancePolicy, LoadBalancer } from './load-balancer.js';
+export {
+  BALANCE_POLICIES,
+  type BalancePolicy,
+  DEFAULT_EJECTION,
+  type EjectionPolicy,
+  LoadBalancer,
+} from './load-balancer.js';
 export { Registrar } from './registrar.js';
 export { RepeatPicker } from './repeat-picker.js';
 export { Resolver, type ResolverOptions } from './resolver.js';

@@ -111,7 +111,7 @@ class InstancePicker implements Picker, Attempt {
     let instances = resolution.instances;
     if (this.#pinned !== undefined) instances = router.atSite(instances, this.#pinned);
     if (instances.length === 0 && lastError === undefined) {
-      return notFound(meta, this.#pinned, resolution.departedFrom, resolution.site);
+      return notFound(meta, this.#pinned, resolution);
     }
     const chosen = router.balancer.pick(instances, this.#skipped);
     if (!chosen) return exhausted(meta, lastError, resolution.site);
@@ -128,8 +128,13 @@ class InstancePicker implements Picker, Attempt {
     if (!chosen) return;
     this.#chosen = undefined;
     const router = this.#router;
-    router.balancer.end(chosen.id);
-    if (reply.ok) return;
+    const { balancer } = router;
+    balancer.end(chosen.id);
+    if (reply.ok) return balancer.answered(chosen.id);
+    // Our own connection went down: the instance is not to blame, and may be tried again.
+    if (reply.linkDown) return;
+    if (reply.body) balancer.answered(chosen.id);
+    else if (reply.error.code === ErrorCode.TIMEOUT) balancer.timedOut(chosen.id);
     this.#skipped ??= new Set();
     this.#skipped.add(chosen.id);
     const { error } = reply;

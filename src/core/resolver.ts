@@ -13,6 +13,13 @@ export interface ResolverOptions {
   ttlMs: number;
   /** Longest a lookup may take. */
   lookupTimeoutMs: number;
+  /**
+   * Longest an answer with no instance is trusted: such answers are asked
+   * again soon, so that a service coming back is found without waiting for
+   * an event (which may have been lost with a link).
+   * @default 250
+   */
+  negativeTtlMs?: number;
   /** Clock, in milliseconds. @default Date.now */
   now?: () => number;
 }
@@ -54,7 +61,9 @@ export class Resolver implements CandidateSource {
   cached(service: string, range: string | undefined): Resolution | undefined {
     const entry = this.#cache.get(key(service, range));
     if (!entry) return undefined;
-    if (this.#now() - entry.fetchedAt > this.#options.ttlMs) return undefined;
+    const ttl =
+      entry.instances.length > 0 ? this.#options.ttlMs : (this.#options.negativeTtlMs ?? 250);
+    if (this.#now() - entry.fetchedAt > ttl) return undefined;
     return entry;
   }
 
@@ -102,9 +111,12 @@ export class Resolver implements CandidateSource {
       const gone = entry.instances.find((i) => i.id === instanceId);
       if (!gone) continue;
       const instances = entry.instances.filter((i) => i !== gone);
-      // With none left, callers must still hear that the service exists (UNAVAILABLE).
+      // With none left (there), callers must still hear that the service exists (UNAVAILABLE).
       const departedFrom = instances.length === 0 ? gone.site : entry.departedFrom;
-      this.#cache.set(k, { ...entry, instances, departedFrom });
+      const departedSites = instances.some((i) => i.site === gone.site)
+        ? entry.departedSites
+        : [...(entry.departedSites ?? []), gone.site];
+      this.#cache.set(k, { ...entry, instances, departedFrom, departedSites });
     }
   }
 

@@ -45,6 +45,11 @@ export interface CallFailure {
   readonly error: SwitchboardError;
   /** The error reply as received, when the far end sent one (relays pass it on untouched). */
   readonly body?: Uint8Array | undefined;
+  /**
+   * Set when our own connection went down with the call in flight: the
+   * instance is not to blame, and a retry may go to it again.
+   */
+  readonly linkDown?: boolean | undefined;
 }
 
 /**
@@ -56,6 +61,11 @@ export interface Invoker {
   invoke(subject: string, call: OutgoingCall): Promise<CallReply>;
   /** Tells whoever holds the call `meta.callId` at `subject` that the caller gave up. */
   cancel(subject: string, meta: CallMeta): void;
+  /**
+   * Ends every call in flight to `subject` with `UNAVAILABLE` (completion
+   * `maybe`): the instance there has left, so no answer is coming.
+   */
+  abandon(subject: string, reason: string): void;
 }
 
 /** What a broker said about a service. */
@@ -65,6 +75,8 @@ export interface Resolution {
   readonly instances: readonly InstanceView[];
   /** Set when there is no instance but one went away recently: the site it was at. */
   readonly departedFrom?: string | undefined;
+  /** Sites that hosted an instance recently and host none now. */
+  readonly departedSites?: readonly string[] | undefined;
 }
 
 /** Every service of a site registry. */
@@ -95,6 +107,8 @@ export interface InstanceEvent {
   service: string;
   id: string;
   site: string;
+  /** For `down`: it stopped heartbeating (`expired`), or stopped cleanly (`deregistered`). */
+  reason?: 'expired' | 'deregistered' | undefined;
 }
 
 /** A broker started (servers register again) or is stopping. */

@@ -8,7 +8,7 @@
  * `headers.ts`) and their arguments or result as a bare msgpack body.
  */
 import { ErrorCode, type ErrorData, isErrorCode, SwitchboardError } from './errors.js';
-import { isValidVersion } from './semver.js';
+import { isValidRange, isValidVersion } from './semver.js';
 
 /** Version of the wire protocol; a message with another version is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -100,6 +100,11 @@ export interface LookupReply {
    * last one was at. Callers then report `UNAVAILABLE` rather than `SERVICE_NOT_FOUND`.
    */
   departedFrom?: string;
+  /**
+   * Sites that hosted an instance of the service recently and host none now:
+   * a caller pinned to one of them reports `UNAVAILABLE`, not `SERVICE_NOT_FOUND`.
+   */
+  departedSites?: string[];
   /** Set when more instances exist than fit in one reply (the nearest are sent). */
   truncated?: boolean;
 }
@@ -140,6 +145,12 @@ export interface RegistryEvent {
   service: string;
   id: string;
   site: string;
+  /**
+   * For `down`: `expired` when the instance stopped heartbeating (it is
+   * gone: calls in flight to it will get no answer), `deregistered` for a
+   * clean stop (calls in flight are still answered).
+   */
+  reason?: 'expired' | 'deregistered';
 }
 
 /** Published by a broker when it starts (servers re-register) or stops. */
@@ -288,7 +299,7 @@ function instanceRegistration(value: unknown): InstanceRegistration {
     secret: matching(o, 'secret', what, SECRET_PATTERN),
   };
   if (reg.heartbeatMs <= 0) throw bad('instance.heartbeatMs must be positive');
-  if (!isValidVersion(reg.version)) {
+  if (reg.version.length > 256 || !isValidVersion(reg.version)) {
     throw bad(`instance.version ${describeValue(reg.version)} is not MAJOR.MINOR.PATCH`);
   }
   const r = route(field(o, 'route'));
@@ -352,7 +363,12 @@ export const parse = {
     const o = envelope(value, 'lookup');
     const req: LookupRequest = { v: PROTOCOL_VERSION, service: name(o, 'service', 'lookup') };
     const version = optStr(o, 'version', 'lookup');
-    if (version !== undefined) req.version = version;
+    if (version !== undefined) {
+      if (!isValidRange(version)) {
+        throw bad(`lookup.version '${version}' is not a version range (e.g. ^1.2.0, >=1.0.0 <2)`);
+      }
+      req.version = version;
+    }
     return req;
   },
   lookupReply(value: unknown): LookupReply {
@@ -364,6 +380,9 @@ export const parse = {
     };
     const departedFrom = optStr(o, 'departedFrom', 'lookup reply');
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
+    if (field(o, 'departedSites') !== undefined) {
+      reply.departedSites = names(o, 'departedSites', 'lookup reply', 1024);
+    }
     if (field(o, 'truncated') === true) reply.truncated = true;
     return reply;
   },
@@ -408,6 +427,11 @@ export const parse = {
       service: name(o, 'service', 'registry event'),
       id: matching(o, 'id', 'registry event', ID_PATTERN),
       site: name(o, 'site', 'registry event'),
+      ...(field(o, 'reason') === 'expired'
+        ? { reason: 'expired' as const }
+        : field(o, 'reason') === 'deregistered'
+          ? { reason: 'deregistered' as const }
+          : {}),
     };
   },
   brokerEvent(value: unknown): BrokerEvent {

@@ -101,6 +101,7 @@ export class Client extends Closeable {
     const balancer = new LoadBalancer(options.policy ?? 'least-outstanding');
     const router = new InstanceRouter(this.#resolver, balancer, link.conn.subjects);
     this.#dispatcher = new Dispatcher(link.invoker, router);
+    link.abandonCallsOnDeparture();
   }
 
   /** Connects to the site's NATS. */
@@ -183,7 +184,13 @@ export class Client extends Closeable {
     const reply = await (this.#viaBroker
       ? this.#viaBrokerCall(call)
       : this.#dispatcher.dispatch(call));
-    if (!reply.ok) throw reply.error;
+    if (!reply.ok) {
+      // A failure may come from the cache alone, with no I/O: yield first, so
+      // that a caller retrying in a tight loop still lets the events in that
+      // tell it the service is back.
+      await new Promise((resolve) => setImmediate(resolve));
+      throw reply.error;
+    }
     return codec.decode(reply.body) as R;
   }
 

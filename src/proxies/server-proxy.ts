@@ -254,6 +254,11 @@ export class ServerProxy extends Closeable {
   #onCall(call: CallRequest, receivedAt: number): void {
     const { meta, msg } = call;
     if (call.cancel) return this.#admission.cancel(meta.callId);
+    if (!msg.reply) {
+      // Nobody could receive the answer: the handler does not run.
+      this.#link.conn.peerLog.warn('dropped a call without reply subject', { method: meta.method });
+      return;
+    }
     const refuse = (code: ErrorCode, message: string): void =>
       this.#replier.answer(call, refused(new SwitchboardError(code, message, { completed: 'no' })));
     const handler = this.#handlers.get(meta.method);

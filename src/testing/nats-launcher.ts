@@ -313,6 +313,20 @@ function describeExit(child: ChildProcess): string {
   return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
 }
 
+/**
+ * Whether a nats-server gets a process group of its own, out of reach of the
+ * terminal's Ctrl-C. In the terminal's group it gets SIGINT at the same moment
+ * as this process and stops before this process has closed what uses it (the
+ * demo's bridges then warn that they lost it). So when this process handles
+ * SIGINT itself, and will close the server last, the server is detached; when
+ * it does not, Ctrl-C ends this process without closing anything, and the
+ * server must get the signal too rather than outlive it. Either way `close()`
+ * and the exit hook signal the server by its pid.
+ */
+function ownProcessGroup(): boolean {
+  return process.platform !== 'win32' && process.listenerCount('SIGINT') > 0;
+}
+
 /** Spawns nats-server and resolves once it is ready and accepts TCP connections. */
 function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
   const args = serverArgs(spec);
@@ -323,6 +337,7 @@ function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
   const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     windowsHide: true,
+    detached: ownProcessGroup(),
   });
 
   let exitedFlag = false;

@@ -5,14 +5,11 @@ import {
   type NatsConnection,
   type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
-import {
-  DEFAULT_PREFIX,
-  ErrorCode,
-  type Subjects,
-  SwitchboardError,
-  subjectsFor,
-} from '../protocol/index.js';
+import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
 import { type Logger, silentLogger, throttled } from '../util/index.js';
+import { describeConnectError, isRetryableConnectError } from './connect-error.js';
+import { checkConnectionOptions } from './connection-check.js';
+import { dial } from './dial.js';
 
 /** TLS files for the NATS connection. */
 export interface TlsFiles {
@@ -52,16 +49,48 @@ export interface ConnectionOptions {
   logger?: Logger;
   /**
    * Keep retrying the first connection instead of failing at once (long-running
-   * agents started before their NATS, as in docker-compose).
+   * agents started before their NATS, as in docker-compose). While it waits,
+   * the logger hears what it waits for and why, every few seconds. Failures
+   * that waiting does not cure (TLS, credentials) end the wait at once.
    * @default false
    */
   waitForNats?: boolean;
   /**
-   * How long one connection attempt may take, in milliseconds.
-   * @default 20000
+   * With `waitForNats`, how long to wait for NATS, in milliseconds, before
+   * giving up with `UNAVAILABLE`.
+   * @default no limit
+   */
+  waitTimeoutMs?: number;
+  /**
+   * How long one connection attempt may take, in milliseconds. Attempts
+   * repeat while the server is unreachable, so this also bounds how long a
+   * component takes to reconnect once a silent network partition heals.
+   * @default 2000
    */
   connectTimeoutMs?: number;
+  /**
+   * How often the connection pings its NATS server, in milliseconds. With
+   * {@link maxPingsOut} it says how soon a server gone silent (a partition
+   * that drops packets, without any reset) is noticed: after about
+   * `pingIntervalMs × (maxPingsOut + 1)`. nats.js would wait two minutes.
+   * @default 1000
+   */
+  pingIntervalMs?: number;
+  /**
+   * Pings left unanswered before the connection is deemed dead (and the
+   * component reconnects, failing the calls it had in flight).
+   * @default 2
+   */
+  maxPingsOut?: number;
 }
+
+/** Defaults of the connection timings (see {@link ConnectionOptions}). */
+export const CONNECTION_DEFAULTS = Object.freeze({
+  connectTimeoutMs: 2000,
+  pingIntervalMs: 1000,
+  maxPingsOut: 2,
+  reconnectWaitMs: 250,
+});
 
 /** The default NATS URL. */
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -91,17 +120,8 @@ export async function openSiteConnection(
   if (options.connection) {
     return { nc: options.connection, subjects, logger, peerLog, release: async () => {} };
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect(natsConnectOptions(options, name));
-  } catch (err) {
-    const servers = [options.nats ?? DEFAULT_NATS_URL].flat().join(', ');
-    throw new SwitchboardError(
-      ErrorCode.UNAVAILABLE,
-      `cannot connect to NATS at ${servers}: ${(err as Error).message}`,
-      { completed: 'no', cause: err },
-    );
-  }
+  checkConnectionOptions(options);
+  const nc = await connectToNats(options, name, logger);
   return {
     nc,
     subjects,
@@ -113,6 +133,25 @@ export async function openSiteConnection(
   };
 }
 
+/** Connects once, or with `waitForNats` until NATS answers (see {@link dial}). */
+function connectToNats(
+  options: ConnectionOptions,
+  name: string,
+  logger: Logger,
+): Promise<NatsConnection> {
+  const opts = natsConnectOptions(options, name);
+  return dial((timeout) => connect({ ...opts, timeout }), {
+    what: `NATS at ${[options.nats ?? DEFAULT_NATS_URL].flat().join(', ')}`,
+    logger,
+    wait: options.waitForNats ?? false,
+    waitTimeoutMs: options.waitTimeoutMs,
+    attemptMs: options.connectTimeoutMs ?? CONNECTION_DEFAULTS.connectTimeoutMs,
+    retryable: isRetryableConnectError,
+    describe: (err, attemptMs) =>
+      describeConnectError(err, { ...options, connectTimeoutMs: attemptMs }),
+  });
+}
+
 /** Translates our connection options into nats.js ones. */
 export function natsConnectOptions(options: ConnectionOptions, name: string): NatsConnectOptions {
   const servers = options.nats ?? DEFAULT_NATS_URL;
@@ -121,10 +160,11 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
     name,
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    waitOnFirstConnect: options.waitForNats ?? false,
+    reconnectTimeWait: CONNECTION_DEFAULTS.reconnectWaitMs,
+    timeout: options.connectTimeoutMs ?? CONNECTION_DEFAULTS.connectTimeoutMs,
+    pingInterval: options.pingIntervalMs ?? CONNECTION_DEFAULTS.pingIntervalMs,
+    maxPingOut: options.maxPingsOut ?? CONNECTION_DEFAULTS.maxPingsOut,
   };
-  if (options.connectTimeoutMs !== undefined) opts.timeout = options.connectTimeoutMs;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
   if (options.token !== undefined) opts.token = options.token;

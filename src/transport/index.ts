@@ -6,6 +6,12 @@ export {
   readCallRequest,
 } from './call-request.js';
 export * from './connection.js';
+export {
+  type ConnectionField,
+  checkConnectionOptions,
+  type FieldNames,
+  natsUrlProblem,
+} from './connection-check.js';
 export { NatsBrokerClient } from './nats-broker-client.js';
 export { NatsInvoker } from './nats-invoker.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';
@@ -18,5 +24,10 @@ export {
   respondValue,
   takeCalls,
 } from './replies.js';
-export { publishError, RequestChannel, type RequestParams } from './request-channel.js';
+export {
+  isLinkFailure,
+  publishError,
+  RequestChannel,
+  type RequestParams,
+} from './request-channel.js';
 export { SiteLink } from './site-link.js';

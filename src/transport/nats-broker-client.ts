@@ -49,7 +49,7 @@ export class NatsBrokerClient implements BrokerClient {
     this.#instanceEvents = new EventStream((emit) =>
       this.#listen(conn.subjects.registryEventsAll, (msg) => {
         const e = parse.registryEvent(codec.decode(msg.data));
-        emit({ kind: e.kind, service: e.service, id: e.id, site: e.site });
+        emit({ kind: e.kind, service: e.service, id: e.id, site: e.site, reason: e.reason });
       }),
     );
     this.#brokerEvents = new EventStream((emit) =>
@@ -74,6 +74,7 @@ export class NatsBrokerClient implements BrokerClient {
       site: reply.site,
       instances: reply.instances,
       departedFrom: reply.departedFrom,
+      departedSites: reply.departedSites,
     });
   }
 

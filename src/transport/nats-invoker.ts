@@ -11,7 +11,7 @@ import {
 } from '../protocol/index.js';
 import { readReply } from './call-reply.js';
 import type { SiteConnection } from './connection.js';
-import type { RequestChannel } from './request-channel.js';
+import { isLinkFailure, type RequestChannel } from './request-channel.js';
 
 /**
  * Sends calls over NATS: the one place that writes call headers. Replies come
@@ -74,7 +74,11 @@ export class NatsInvoker implements Invoker {
       path: meta.path,
       cause: thrown,
     });
-    return { ok: false, error };
+    return isLinkFailure(thrown) ? { ok: false, error, linkDown: true } : { ok: false, error };
+  }
+
+  abandon(subject: string, reason: string): void {
+    this.#channel.failTo(subject, reason);
   }
 
   /** Who did not answer, in words (a caller never sees subjects). */

@@ -4,6 +4,8 @@ import { ErrorCode, type HeaderBlock, SwitchboardError } from '../protocol/index
 import { headersOf } from './received-headers.js';
 
 interface Pending {
+  /** Where the request went (to fail the requests to an instance that left). */
+  subject: string;
   resolve(msg: Msg): void;
   reject(err: SwitchboardError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -88,7 +90,7 @@ export class RequestChannel {
           ),
         );
       }, params.timeoutMs);
-      const pending: Pending = { resolve, reject, timer, signal, onAbort: undefined };
+      const pending: Pending = { subject, resolve, reject, timer, signal, onAbort: undefined };
       if (signal) {
         pending.onAbort = () => {
           const settled = this.#settle(token);
@@ -108,17 +110,38 @@ export class RequestChannel {
     });
   }
 
+  /**
+   * Fails every request in flight with `UNAVAILABLE` (completion `maybe`: it
+   * may have been delivered) because the connection went down: a reply sent
+   * while we were away is lost for good. Such failures answer
+   * {@link isLinkFailure}.
+   */
+  failAll(reason: string): void {
+    for (const token of [...this.#pending.keys()]) {
+      this.#settle(token)?.reject(linkFailure(reason));
+    }
+  }
+
+  /**
+   * Fails the requests in flight to `subject` with `UNAVAILABLE` (completion
+   * `maybe`): whoever held them has left (its lease ran out, or its route was
+   * withdrawn), so no answer is coming.
+   */
+  failTo(subject: string, reason: string): void {
+    for (const [token, pending] of this.#pending) {
+      if (pending.subject !== subject) continue;
+      this.#settle(token)?.reject(
+        new SwitchboardError(ErrorCode.UNAVAILABLE, reason, { completed: 'maybe' }),
+      );
+    }
+  }
+
   /** Rejects every pending request with `UNAVAILABLE` and drops the subscription. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const token of [...this.#pending.keys()]) {
-      this.#settle(token)?.reject(
-        new SwitchboardError(ErrorCode.UNAVAILABLE, 'closed while the call was in flight', {
-          completed: 'maybe',
-        }),
-      );
-    }
+    // Our side went away, not whoever was called: marked as a link failure.
+    this.failAll('closed while the call was in flight');
     if (!this.#nc.isClosed()) this.#sub.unsubscribe();
   }
 
@@ -172,6 +195,23 @@ class RandomTokens {
 
 const TOKEN_CHARS = 8;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+
+/** Failures caused by our own connection going down, not by whoever we called. */
+const linkFailures = new WeakSet<SwitchboardError>();
+
+function linkFailure(reason: string): SwitchboardError {
+  const err = new SwitchboardError(ErrorCode.UNAVAILABLE, reason, { completed: 'maybe' });
+  linkFailures.add(err);
+  return err;
+}
+
+/**
+ * Whether `err` ended a request because our own connection went down (so the
+ * instance called is not to blame, and may be tried again once reconnected).
+ */
+export function isLinkFailure(err: unknown): boolean {
+  return err instanceof SwitchboardError && linkFailures.has(err);
+}
 
 function cancelled(target: string | undefined, completed: 'no' | 'maybe'): SwitchboardError {
   return new SwitchboardError(ErrorCode.CANCELLED, `${target ?? 'call'}: cancelled by the caller`, {

@@ -26,6 +26,26 @@ export class SiteLink {
     this.brokers = new NatsBrokerClient(conn, this.channel, this.codec);
     const siteOf = site === undefined ? () => this.brokers.site : () => site;
     this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
+    // A reply sent while we were disconnected is lost for good: fail what was in flight.
+    this.brokers.onLinkState((state) => {
+      if (state === 'down') this.channel.failAll('the connection to NATS went down mid-call');
+    });
+  }
+
+  /**
+   * Ends the calls in flight to an instance (or route) at once when the
+   * registry announces that its lease ran out, instead of letting them wait
+   * for their deadline. (A clean stop still answers what it took.) For
+   * callers: clients and bridge halves.
+   */
+  abandonCallsOnDeparture(): void {
+    const { subjects } = this.conn;
+    this.brokers.onInstanceEvent((event) => {
+      if (event.kind !== 'down' || event.reason !== 'expired') return;
+      const reason = `${event.service} instance ${event.id} left while the call was in flight`;
+      this.invoker.abandon(subjects.instance(event.service, event.id), reason);
+      this.invoker.abandon(subjects.route(event.service, event.id), reason);
+    });
   }
 
   /** Opens (or borrows) the connection `options` describe. */

@@ -1,5 +1,14 @@
 export { Closeable } from './closeable.js';
 export { newId } from './ids.js';
-export { type Logger, type LogLevel, lineLogger, silentLogger } from './logger.js';
+export {
+  jsonLogger,
+  type Logger,
+  type LogLevel,
+  lineLogger,
+  silentLogger,
+  withFields,
+} from './logger.js';
 export { getOrCreate } from './memo.js';
+export { closest, editDistance } from './suggest.js';
 export { type ThrottleOptions, throttled } from './throttled-logger.js';
+export { seconds, WAITING_NOTICE_MS, type WaitingNotice, waitingNotice } from './waiting.js';

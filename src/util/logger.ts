@@ -9,6 +9,8 @@ export interface Logger {
 /** Log levels, most verbose first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+type EntryLevel = Exclude<LogLevel, 'silent'>;
+
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
 
 const noop = (): void => {};
@@ -16,8 +18,37 @@ const noop = (): void => {};
 /** A logger that drops everything (the default of every component). */
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
 
+/** A logger that passes the entries at `level` or above to `emit`. */
+function leveled(
+  level: LogLevel,
+  emit: (entryLevel: EntryLevel, message: string, fields?: Record<string, unknown>) => void,
+): Logger {
+  const make =
+    (name: EntryLevel) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      if (RANK[name] >= RANK[level]) emit(name, message, fields);
+    };
+  return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
+}
+
+/** Turns what JSON.stringify cannot take (errors, big integers) into what it can. */
+function plain(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+/** JSON of a value; one with a cycle is written as its string. */
+function toJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, plain);
+  } catch {
+    return JSON.stringify(String(value));
+  }
+}
+
 /**
- * A logger that writes one line per entry: `LEVEL component: message key=value`.
+ * A logger that writes one line per entry: `TIME LEVEL component: message key=value`.
  * @param write where lines go, e.g. `(line) => process.stderr.write(line)`.
  */
 export function lineLogger(
@@ -25,17 +56,57 @@ export function lineLogger(
   level: LogLevel,
   write: (line: string) => void,
 ): Logger {
-  const make =
-    (name: Exclude<LogLevel, 'silent'>) =>
-    (message: string, fields?: Record<string, unknown>): void => {
-      if (RANK[name] < RANK[level]) return;
-      let line = `${new Date().toISOString()} ${name.toUpperCase()} ${component}: ${message}`;
-      if (fields) {
-        for (const [k, v] of Object.entries(fields)) {
-          line += ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
-        }
-      }
-      write(`${line}\n`);
+  return leveled(level, (name, message, fields) => {
+    let line = `${new Date().toISOString()} ${name.toUpperCase()} ${component}: ${message}`;
+    for (const [k, v] of Object.entries(fields ?? {})) {
+      line += ` ${k}=${typeof v === 'string' ? v : toJson(v)}`;
+    }
+    write(`${line}\n`);
+  });
+}
+
+/**
+ * A logger that writes one JSON object per line, as log collectors (ELK, Loki)
+ * take them: `{"time","level","component","msg",...fields}`. A field named
+ * like one of the first four is written with a `_` in front.
+ * @param write where lines go, e.g. `(line) => process.stderr.write(line)`.
+ */
+export function jsonLogger(
+  component: string,
+  level: LogLevel,
+  write: (line: string) => void,
+): Logger {
+  return leveled(level, (name, message, fields) => {
+    const entry: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level: name,
+      component,
+      msg: message,
     };
-  return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
+    for (const [k, v] of Object.entries(fields ?? {})) entry[k in entry ? `_${k}` : k] = v;
+    let line: string;
+    try {
+      line = JSON.stringify(entry, plain);
+    } catch {
+      // A field with a cycle: keep the entry, with each field as its string.
+      line = JSON.stringify(entry, (key, v: unknown) =>
+        key === '' || typeof v !== 'object' || v === null ? plain(key, v) : String(v),
+      );
+    }
+    write(`${line}\n`);
+  });
+}
+
+/** `logger` with `fields` added to every entry, before the entry's own. */
+export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  const add =
+    (log: Logger['info']) =>
+    (message: string, own?: Record<string, unknown>): void =>
+      log.call(logger, message, own ? { ...fields, ...own } : fields);
+  return {
+    debug: add(logger.debug),
+    info: add(logger.info),
+    warn: add(logger.warn),
+    error: add(logger.error),
+  };
 }

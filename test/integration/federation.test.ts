@@ -3,7 +3,6 @@ import { connect, headers } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
   Bridge,
-  type BridgeOptions,
   type Calculator,
   type CallContext,
   Client,
@@ -14,22 +13,9 @@ import {
   serve,
   subjectsFor,
 } from '../../src/internal.js';
-import { eventually, failure, startSite, type TestSite, track } from './helpers.js';
+import { eventually, failure, startBridge, startSite, track } from './helpers.js';
 
 /** Starts a bridge between two test sites; closed after the test. */
-async function bridge(a: TestSite, b: TestSite, options: Partial<BridgeOptions> = {}) {
-  const link = track(
-    await Bridge.start({
-      local: { nats: a.url },
-      remote: { nats: b.url },
-      heartbeatMs: 200,
-      ...options,
-    }),
-  );
-  expect(await link.ready()).toBe(true);
-  return link;
-}
-
 /** Waits until `client` resolves `service` to an instance at `site` with this many hops. */
 async function reachable(client: Client, service: string, site: string, hops?: number) {
   await eventually(
@@ -97,7 +83,7 @@ describe('federation', () => {
     const b = await startSite('b');
     track(await serve(calculatorService(), { nats: b.url }));
     track(await serve(whereService('b'), { nats: b.url }));
-    await bridge(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await reachable(client, 'calculator', 'b', 1);
     const calc = client.proxy<Calculator>('calculator');
@@ -135,7 +121,7 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     track(await serve(whereService('b'), { nats: b.url }));
-    await bridge(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await reachable(client, 'where', 'b');
     const left = await client.proxy<Where>('where', { timeoutMs: 1000 }).budget();
@@ -147,7 +133,7 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     track(await serve(calculatorService(), { nats: b.url }));
-    await bridge(a, b);
+    await startBridge(a, b);
     const direct = track(await Client.connect({ nats: a.url }));
     await reachable(direct, 'calculator', 'b');
     const thin = track(await Client.connect({ nats: a.url, viaBroker: true }));
@@ -158,8 +144,8 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     const c = await startSite('c');
-    await bridge(a, b);
-    await bridge(b, c);
+    await startBridge(a, b);
+    await startBridge(b, c);
     const client = track(await Client.connect({ nats: a.url }));
     const joined = Date.now();
     const server = await serve(whereService('c'), { nats: c.url });
@@ -187,7 +173,7 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     const c = await startSite('c');
-    await bridge(a, b);
+    await startBridge(a, b);
     const bc = await Bridge.start({
       local: { nats: b.url },
       remote: { nats: c.url },
@@ -203,7 +189,7 @@ describe('federation', () => {
     expect(await failure(client.proxy<Where>('where').site())).toMatchObject({
       code: 'UNAVAILABLE',
     });
-    await bridge(b, c);
+    await startBridge(b, c);
     await reachable(client, 'where', 'c', 2);
     expect(await client.proxy<Where>('where').site()).toBe('c');
   });
@@ -212,8 +198,8 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     const c = await startSite('c');
-    await bridge(a, b);
-    await bridge(b, c);
+    await startBridge(a, b);
+    await startBridge(b, c);
     const ca = await Bridge.start({
       local: { nats: c.url },
       remote: { nats: a.url },
@@ -238,7 +224,7 @@ describe('federation', () => {
     );
     for (let i = 0; i < 5; i++) expect(await where.path()).toEqual(['a', 'b', 'c']);
     // Heal it: the direct path comes back.
-    await bridge(c, a);
+    await startBridge(c, a);
     await reachable(client, 'where', 'c', 1);
     await eventually(async () => (await where.path()).length === 2, 5000, 'direct path');
     expect(await where.path()).toEqual(['a', 'c']);
@@ -249,8 +235,8 @@ describe('federation', () => {
     const b = await startSite('b');
     const c = await startSite('c');
     // C exports only calculator to B; B passes on whatever it has to A.
-    await bridge(c, b, { export: ['calc*'] });
-    await bridge(b, a);
+    await startBridge(c, b, { export: ['calc*'] });
+    await startBridge(b, a);
     track(await serve(calculatorService(), { nats: c.url }));
     track(await serve(whereService('c'), { nats: c.url }));
     const atA = track(await Client.connect({ nats: a.url }));
@@ -267,7 +253,7 @@ describe('federation', () => {
   test('policies - an import filter keeps remote services out of the local site', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
-    await bridge(a, b, { import: ['where'] });
+    await startBridge(a, b, { import: ['where'] });
     track(await serve(calculatorService(), { nats: b.url }));
     track(await serve(whereService('b'), { nats: b.url }));
     const client = track(await Client.connect({ nats: a.url }));
@@ -278,7 +264,7 @@ describe('federation', () => {
   test('policies - a call crafted to cross a link for a service it does not let through is FORBIDDEN', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
-    await bridge(a, b, { import: ['calc*'] });
+    await startBridge(a, b, { import: ['calc*'] });
     track(await serve(calculatorService(), { nats: b.url }));
     track(await serve(whereService('b'), { nats: b.url }));
     const client = track(await Client.connect({ nats: a.url }));
@@ -295,8 +281,8 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     const c = await startSite('c');
-    await bridge(a, b, { maxHops: 1 });
-    await bridge(b, c, { maxHops: 1 });
+    await startBridge(a, b, { maxHops: 1 });
+    await startBridge(b, c, { maxHops: 1 });
     track(await serve(whereService('c'), { nats: c.url }));
     track(await serve(whereService('b'), { nats: b.url }));
     const client = track(await Client.connect({ nats: a.url }));
@@ -310,8 +296,8 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     const c = await startSite('c');
-    await bridge(a, b);
-    await bridge(a, c);
+    await startBridge(a, b);
+    await startBridge(a, c);
     track(await serve(whereService('b'), { nats: b.url }));
     track(await serve(whereService('c'), { nats: c.url }));
     const client = track(await Client.connect({ nats: a.url }));
@@ -329,7 +315,7 @@ describe('federation', () => {
   test('pinning - a thin client pinned to a site is served there, and told when that site has none', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
-    await bridge(a, b);
+    await startBridge(a, b);
     track(await serve(whereService('a'), { nats: a.url }));
     track(await serve(whereService('b'), { nats: b.url }));
     const thin = track(await Client.connect({ nats: a.url, viaBroker: true }));
@@ -349,7 +335,7 @@ describe('federation', () => {
   test('policies - a call crafted at the remote side for a service the link does not export is FORBIDDEN', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
-    await bridge(a, b, { export: ['calc*'] });
+    await startBridge(a, b, { export: ['calc*'] });
     track(await serve(calculatorService(), { nats: a.url }));
     track(await serve(whereService('a'), { nats: a.url }));
     const atB = track(await Client.connect({ nats: b.url }));
@@ -367,7 +353,7 @@ describe('federation', () => {
     const a = await startSite('a');
     const b = await startSite('b');
     track(await serve(calculatorService(), { nats: b.url }));
-    await bridge(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await reachable(client, 'calculator', 'b');
     const calc = client.proxy<Calculator>('calculator', { timeoutMs: 3000 });

@@ -6,6 +6,7 @@
 import { encode } from '@msgpack/msgpack';
 import { connect, type Msg } from 'nats';
 import { afterEach } from 'vitest';
+import { Bridge, type BridgeOptions } from '../../src/bridge/index.js';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
 import {
   type NatsServerHandle,
@@ -56,6 +57,24 @@ export async function startSite(
       ? undefined
       : track(await Broker.start({ nats: nats.url, site: name, ...options.brokerOptions }));
   return { name, nats, url: nats.url, broker };
+}
+
+/** Starts a bridge between two test sites and waits until it links them; closed after the test. */
+export async function startBridge(
+  a: TestSite,
+  b: TestSite,
+  options: Partial<BridgeOptions> = {},
+): Promise<Bridge> {
+  const link = track(
+    await Bridge.start({
+      local: { nats: a.url },
+      remote: { nats: b.url },
+      heartbeatMs: 200,
+      ...options,
+    }),
+  );
+  if (!(await link.ready())) throw new Error(`the bridge ${a.name}-${b.name} did not link`);
+  return link;
 }
 
 /** Polls `check` until it returns true, failing after `timeoutMs`. */

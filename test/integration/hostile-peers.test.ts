@@ -8,7 +8,6 @@ import { encode } from '@msgpack/msgpack';
 import { connect, headers, type Msg } from 'nats';
 import { describe, expect, test } from 'vitest';
 import {
-  Bridge,
   Broker,
   type Calculator,
   Client,
@@ -24,8 +23,8 @@ import {
   failure,
   latch,
   registerRaw,
+  startBridge,
   startSite,
-  type TestSite,
   track,
 } from './helpers.js';
 
@@ -59,12 +58,6 @@ function errorOf(msg: Msg) {
   return parse.errorData(codec.decode(msg.data));
 }
 
-async function bridged(a: TestSite, b: TestSite) {
-  const bridge = track(await Bridge.start({ local: { nats: a.url }, remote: { nats: b.url } }));
-  expect(await bridge.ready()).toBe(true);
-  return bridge;
-}
-
 describe('hostile peers', () => {
   test('deaf - a reply with a malformed header fails nothing but its own call: the client reads on', async () => {
     const site = await startSite('a');
@@ -92,7 +85,7 @@ describe('hostile peers', () => {
     const b = await startSite('b');
     await poisonedInstance(b.url, 'calculator');
     track(await serve(echo, { nats: b.url }));
-    await bridged(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await eventually(async () => (await client.lookup('echo')).length > 0, 5000, 'echo at a');
     await eventually(async () => (await client.lookup('calculator')).length > 0, 5000, 'route');
@@ -137,6 +130,21 @@ describe('hostile peers', () => {
     await nc.flush();
     expect(runs).toBe(0);
     expect(leaked.filter((s) => s.startsWith('sb.broker.register'))).toEqual([]);
+  });
+
+  test('calls - a call nobody could receive the answer of (no reply subject) never runs', async () => {
+    const site = await startSite('a');
+    let runs = 0;
+    const server = track(
+      await serve({ name: 'count', methods: { hit: () => ++runs } }, { nats: site.url }),
+    );
+    const nc = track(await connect({ servers: site.url }));
+    const h = headers();
+    h.set('sb-call', '1;c1;count;hit;2000;;;');
+    nc.publish(`sb.instance.count.${server.instanceId}`, encode([]), { headers: h });
+    await nc.flush();
+    const client = track(await Client.connect({ nats: site.url }));
+    expect(await client.call('count', 'hit')).toBe(1);
   });
 
   test('budgets - a budget past what timers can count is cut to a day, not turned into an instant TIMEOUT', async () => {
@@ -371,7 +379,7 @@ describe('hostile peers', () => {
         { nats: b.url },
       ),
     );
-    await bridged(a, b);
+    await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await eventually(async () => (await client.lookup('source')).length > 0, 5000, 'route');
     expect(await client.call('source', 'give', [10])).toHaveLength(10);

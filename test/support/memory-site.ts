@@ -133,6 +133,13 @@ export class MemoryInvoker implements Invoker {
   cancel(subject: string, meta: CallMeta): void {
     this.cancels.push({ subject, callId: meta.callId });
   }
+
+  /** Subjects whose calls in flight were abandoned. */
+  readonly abandoned: string[] = [];
+
+  abandon(subject: string): void {
+    this.abandoned.push(subject);
+  }
 }
 
 /** A site's brokers in memory: a real Registry behind the BrokerClient seam. */
@@ -162,7 +169,8 @@ export class MemoryBrokerClient implements BrokerClient {
     this.#answer('lookup', service);
     const instances = [...this.registry.lookup(service, range)];
     const departedFrom = instances.length === 0 ? this.registry.departedFrom(service) : undefined;
-    return { site: this.registry.site, instances, departedFrom };
+    const departedSites = this.registry.departedSites(service);
+    return { site: this.registry.site, instances, departedFrom, departedSites };
   }
 
   async list(): Promise<SiteListing> {
@@ -177,7 +185,7 @@ export class MemoryBrokerClient implements BrokerClient {
 
   async register(instance: InstanceRegistration): Promise<RegistrationAck> {
     this.#answer('register', instance.service, instance.heartbeatMs);
-    this.#publish(this.registry.register(instance));
+    for (const change of this.registry.register(instance)) this.#publish(change);
     const leaseMs = this.registry.leaseFor(instance.heartbeatMs);
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
   }

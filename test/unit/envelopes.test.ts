@@ -295,6 +295,16 @@ describe('envelopes', () => {
       expect('version' in parse.lookupRequest({ v, service: 'calculator' })).toBe(false);
     });
 
+    test('envelopes - lookupRequest refuses an invalid version range, naming it', () => {
+      const message = expectBadRequest(() =>
+        parse.lookupRequest({ v, service: 'calculator', version: 'banana' }),
+      );
+      expect(message).toMatch(/^lookup\.version 'banana' is not a version range/);
+      for (const version of ['1.2.3 - 2.0.0', '>= 1.2.0', '^2.0.0-rc.1', '']) {
+        expect(parse.lookupRequest({ v, service: 'calculator', version }).version).toBe(version);
+      }
+    });
+
     test('envelopes - lookupRequest rejects a mistyped version, naming the field', () => {
       expect(
         expectBadRequest(() => parse.lookupRequest({ v, service: 'calculator', version: 1 })),

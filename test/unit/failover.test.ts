@@ -265,6 +265,49 @@ describe('failover', () => {
     expect(once.sent).toHaveLength(1);
   });
 
+  test('failover - a call cut off by our own link going down may go to the same instance again', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'only', 'calc');
+    let calls = 0;
+    invoker.on('only', () =>
+      calls++ === 0
+        ? {
+            ok: false,
+            error: new SwitchboardError(ErrorCode.UNAVAILABLE, 'link', { completed: 'maybe' }),
+            linkDown: true,
+          }
+        : result('again'),
+    );
+    expect(resultOf(await dispatcher.dispatch(call('calc', { idempotent: true })))).toBe('again');
+    expect(invoker.sent.map((s) => s.to)).toEqual(['only', 'only']);
+  });
+
+  test('failover - an instance that keeps timing out is avoided while another answers', async () => {
+    const { brokers, invoker, dispatcher, balancer } = clientAt();
+    seed(brokers, 'stuck', 'calc');
+    seed(brokers, 'fine', 'calc');
+    invoker.on('stuck', () => failure(ErrorCode.TIMEOUT, 'maybe'));
+    invoker.on('fine', () => result('ok'));
+    for (let i = 0; i < 12; i++) await dispatcher.dispatch(call('calc'));
+    expect(balancer.isEjected('stuck')).toBe(true);
+    const before = invoker.sent.length;
+    for (let i = 0; i < 6; i++)
+      expect(resultOf(await dispatcher.dispatch(call('calc')))).toBe('ok');
+    expect(invoker.sent.slice(before).map((s) => s.to)).toEqual(Array(6).fill('fine'));
+  });
+
+  test('failover - a pinned site a service left recently is UNAVAILABLE there, not SERVICE_NOT_FOUND', async () => {
+    const { brokers, dispatcher } = clientAt('a');
+    seed(brokers, 'local', 'calc');
+    seed(brokers, 'toC', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    brokers.registry.deregister('toC');
+    const err = errorOf(
+      await dispatcher.dispatch(call('calc', { meta: callMeta('calc', { site: 'c' }) })),
+    );
+    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(err.message).toBe("no live instance of 'calc' at site 'c' (it was there recently)");
+  });
+
   test('failover - canRetry: retryable codes only; maybe only when idempotent', () => {
     const err = (code: ErrorCode, completed: 'yes' | 'no' | 'maybe') =>
       new SwitchboardError(code, 'x', { completed });

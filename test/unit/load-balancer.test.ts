@@ -185,3 +185,76 @@ describe('load balancer', () => {
     expect(counts(picks(lb, list, 10))).toEqual({ a: 5, b: 5 });
   });
 });
+
+describe('load balancer - outlier ejection', () => {
+  function clocked() {
+    const clock = { t: 1_000_000 };
+    const lb = new LoadBalancer(
+      'round-robin',
+      { consecutiveTimeouts: 3, baseEjectionMs: 1000, maxEjectionMs: 3000 },
+      () => clock.t,
+    );
+    return { clock, lb };
+  }
+
+  test('load balancer - three timeouts in a row eject an instance while others remain', () => {
+    const { clock, lb } = clocked();
+    const list = [inst('bad'), inst('good')];
+    lb.timedOut('bad');
+    lb.timedOut('bad');
+    expect(lb.isEjected('bad')).toBe(false);
+    lb.timedOut('bad');
+    expect(lb.isEjected('bad')).toBe(true);
+    expect(counts(picks(lb, list, 6))).toEqual({ good: 6 });
+    clock.t += 999;
+    expect(lb.isEjected('bad')).toBe(true);
+    clock.t += 1;
+    expect(lb.isEjected('bad')).toBe(false);
+    expect(counts(picks(lb, list, 6))).toEqual({ bad: 3, good: 3 });
+  });
+
+  test('load balancer - an answer breaks the streak', () => {
+    const { lb } = clocked();
+    lb.timedOut('x');
+    lb.timedOut('x');
+    lb.answered('x');
+    lb.timedOut('x');
+    lb.timedOut('x');
+    expect(lb.isEjected('x')).toBe(false);
+    lb.timedOut('x');
+    expect(lb.isEjected('x')).toBe(true);
+  });
+
+  test('load balancer - ejections double up to the maximum', () => {
+    const { clock, lb } = clocked();
+    const eject = () => {
+      for (let i = 0; i < 3; i++) lb.timedOut('x');
+    };
+    const ejectedFor = () => {
+      const start = clock.t;
+      while (lb.isEjected('x')) clock.t += 100;
+      return clock.t - start;
+    };
+    eject();
+    expect(ejectedFor()).toBe(1000);
+    eject();
+    expect(ejectedFor()).toBe(2000);
+    eject();
+    expect(ejectedFor()).toBe(3000);
+    eject();
+    expect(ejectedFor()).toBe(3000);
+  });
+
+  test('load balancer - when every candidate is ejected, they are picked anyway', () => {
+    const { lb } = clocked();
+    for (const id of ['a', 'b']) for (let i = 0; i < 3; i++) lb.timedOut(id);
+    expect(counts(picks(lb, [inst('a'), inst('b')], 4))).toEqual({ a: 2, b: 2 });
+  });
+
+  test('load balancer - ejection counts only among candidates not excluded', () => {
+    const { lb } = clocked();
+    for (let i = 0; i < 3; i++) lb.timedOut('bad');
+    const list = [inst('bad'), inst('good')];
+    expect(lb.pick(list, new Set(['good']))?.id).toBe('bad');
+  });
+});

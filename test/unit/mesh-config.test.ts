@@ -143,6 +143,11 @@ describe('mesh config', () => {
       'mesh.yaml: bridges[0].export: expected a list of glob patterns of service names (got "")',
     ],
     [
+      'a glob with a character no service name has',
+      `${SITES}bridges: [ { between: [a, b], export: ["calc*", "calc["] } ]`,
+      /^mesh\.yaml: bridges\[0\]\.export\[1\]: expected a glob of letters, digits, '_' and '-' .*\(got "calc\["\)$/,
+    ],
+    [
       'brokers not a list',
       `${SITES}brokers: { site: a }`,
       'mesh.yaml: brokers: expected a list of brokers (got a mapping)',

@@ -1,5 +1,59 @@
 import { describe, expect, test } from 'vitest';
-import { globFilter, globToRegExp } from '../../src/bridge/policy.js';
+import { Bridge } from '../../src/bridge/bridge.js';
+import { checkGlobs, globFilter, globToRegExp, isValidGlob } from '../../src/bridge/policy.js';
+
+describe('isValidGlob', () => {
+  test('policy - a glob holds the characters of service names and the two wildcards', () => {
+    for (const glob of ['calculator', 'calc*', '*', '?', 'svc-v?_*', 'A1', '*-svc', '**']) {
+      expect(isValidGlob(glob), glob).toBe(true);
+    }
+  });
+
+  test('policy - a glob with any other character, or none, is refused', () => {
+    for (const glob of [
+      '',
+      'calc[',
+      '[ab]',
+      'a.b',
+      'a b',
+      'a,b',
+      'a/b',
+      'a|b',
+      '{a,b}',
+      'é',
+      'a\\*',
+    ]) {
+      expect(isValidGlob(glob), glob).toBe(false);
+    }
+  });
+});
+
+describe('checkGlobs', () => {
+  test('policy - checkGlobs names the field and the first bad glob', () => {
+    expect(() => checkGlobs(['calc*', 'orders'], '--export')).not.toThrow();
+    expect(() => checkGlobs([], '--export')).not.toThrow();
+    expect(() => checkGlobs(['calc*', 'calc[', 'a.b'], '--export')).toThrow(
+      new TypeError(
+        "--export: 'calc[' is not a glob of service names: letters, digits, '_' and '-' (as in service names), '*' for any run of them and '?' for one",
+      ),
+    );
+  });
+});
+
+describe('Bridge options', () => {
+  test('policy - Bridge.start refuses a bad glob before connecting', async () => {
+    const sides = { local: { nats: 'nats://127.0.0.1:1' }, remote: { nats: 'nats://127.0.0.1:1' } };
+    await expect(Bridge.start({ ...sides, import: ['ok', 'calc['] })).rejects.toThrow(
+      /^bridge option 'import': 'calc\[' is not a glob of service names/,
+    );
+  });
+
+  test('policy - Bridge.start names the side of a bad connection option before connecting', async () => {
+    await expect(
+      Bridge.start({ local: { nats: 'nats://127.0.0.1:1' }, remote: { nats: 'htp:/foo bar' } }),
+    ).rejects.toThrow(/^bridge option 'remote\.nats': 'htp:\/foo bar' is not a NATS URL/);
+  });
+});
 
 describe('globToRegExp', () => {
   test('policy - a literal glob matches only that name', () => {

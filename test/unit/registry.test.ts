@@ -39,7 +39,8 @@ describe('registry', () => {
 
   test('registry - register returns an up change with the instance view', () => {
     const { registry } = setup();
-    const change = registry.register(reg('i1', { metadata: { zone: 'eu' } }));
+    const [change, ...more] = registry.register(reg('i1', { metadata: { zone: 'eu' } }));
+    expect(more).toEqual([]);
     expect(change).toEqual({
       kind: 'up',
       view: {
@@ -64,11 +65,11 @@ describe('registry', () => {
     expect(setup({ leaseFactor: 5 }).registry.leaseFor(200)).toBe(1000);
   });
 
-  test('registry - re-register with the same description returns undefined but renews the lease', () => {
+  test('registry - re-register with the same description returns no change but renews the lease', () => {
     const { clock, registry } = setup();
     registry.register(reg('i1'));
     clock.advance(2500);
-    expect(registry.register(reg('i1'))).toBeUndefined();
+    expect(registry.register(reg('i1'))).toEqual([]);
     clock.advance(2500); // 5000 after the first registration, 2500 after the second
     expect(registry.expire()).toEqual([]);
     expect(registry.size).toBe(1);
@@ -80,7 +81,7 @@ describe('registry', () => {
   test('registry - re-register with new methods returns up and replaces the view', () => {
     const { registry } = setup();
     registry.register(reg('i1'));
-    const change = registry.register(reg('i1', { methods: ['add', 'divide', 'sqrt'] }));
+    const [change] = registry.register(reg('i1', { methods: ['add', 'divide', 'sqrt'] }));
     expect(change?.kind).toBe('up');
     expect(change?.view.methods).toEqual(['add', 'divide', 'sqrt']);
     expect(registry.size).toBe(1);
@@ -92,23 +93,26 @@ describe('registry', () => {
   test('registry - re-register with a new version, metadata or route returns up', () => {
     const { registry } = setup();
     registry.register(reg('i1'));
-    expect(registry.register(reg('i1', { version: '1.1.0' }))?.kind).toBe('up');
-    expect(registry.register(reg('i1', { version: '1.1.0', metadata: { z: '1' } }))?.kind).toBe(
-      'up',
-    );
+    const kinds = (r: InstanceRegistration) => registry.register(r).map((c) => c.kind);
+    expect(kinds(reg('i1', { version: '1.1.0' }))).toEqual(['up']);
+    expect(kinds(reg('i1', { version: '1.1.0', metadata: { z: '1' } }))).toEqual(['up']);
     expect(
-      registry.register(
+      kinds(
         reg('i1', { version: '1.1.0', metadata: { z: '1' }, route: { site: 'b', path: ['b'] } }),
-      )?.kind,
-    ).toBe('up');
+      ),
+    ).toEqual(['up']);
     expect(registry.size).toBe(1);
     expect(registry.get('i1')?.site).toBe('b');
   });
 
-  test('registry - re-register under another service moves the instance', () => {
+  test('registry - re-register under another service moves the instance, announcing both', () => {
     const { registry } = setup();
     registry.register(reg('i1'));
-    registry.register(reg('i1', { service: 'other' }));
+    const changes = registry.register(reg('i1', { service: 'other' }));
+    expect(changes.map((c) => [c.kind, c.view.service])).toEqual([
+      ['down', 'calculator'],
+      ['up', 'other'],
+    ]);
     expect(registry.lookup('calculator')).toEqual([]);
     expect(ids(registry.lookup('other'))).toEqual(['i1']);
     expect(registry.size).toBe(1);
@@ -147,7 +151,9 @@ describe('registry', () => {
     expect(registry.expire()).toEqual([]);
     clock.advance(1);
     const first = registry.expire();
-    expect(first).toEqual([{ kind: 'down', view: expect.objectContaining({ id: 'fast' }) }]);
+    expect(first).toEqual([
+      { kind: 'down', view: expect.objectContaining({ id: 'fast' }), reason: 'expired' },
+    ]);
     registry.heartbeat(claim('slow'));
     clock.advance(1200); // t = 1500
     expect(registry.expire().map((c) => [c.kind, c.view.id])).toEqual([['down', 'mid']]);
@@ -202,7 +208,11 @@ describe('registry', () => {
     registry.register(reg('i1'));
     registry.register(reg('i2'));
     const change = registry.deregister('i1');
-    expect(change).toEqual({ kind: 'down', view: expect.objectContaining({ id: 'i1' }) });
+    expect(change).toEqual({
+      kind: 'down',
+      view: expect.objectContaining({ id: 'i1' }),
+      reason: 'deregistered',
+    });
     expect(registry.get('i1')).toBeUndefined();
     expect(ids(registry.lookup('calculator'))).toEqual(['i2']);
     expect(registry.size).toBe(1);
@@ -214,7 +224,7 @@ describe('registry', () => {
     const { registry } = setup();
     registry.register(reg('i1'));
     registry.deregister('i1');
-    expect(registry.register(reg('i1'))?.kind).toBe('up');
+    expect(registry.register(reg('i1')).map((c) => c.kind)).toEqual(['up']);
     expect(registry.size).toBe(1);
   });
 
@@ -314,8 +324,8 @@ describe('registry', () => {
   test('registry - a route with a new path is a changed description', () => {
     const { registry } = setup();
     registry.register(reg('r', { route: { site: 'c', path: ['b', 'c'] } }));
-    expect(registry.register(reg('r', { route: { site: 'c', path: ['b', 'c'] } }))).toBeUndefined();
-    const change = registry.register(reg('r', { route: { site: 'c', path: ['c'] } }));
+    expect(registry.register(reg('r', { route: { site: 'c', path: ['b', 'c'] } }))).toEqual([]);
+    const [change] = registry.register(reg('r', { route: { site: 'c', path: ['c'] } }));
     expect(change?.kind).toBe('up');
     expect(change?.view.hops).toBe(1);
   });
@@ -365,7 +375,7 @@ describe('registry', () => {
   test('registry - re-register with a longer heartbeat lengthens later leases', () => {
     const { clock, registry } = setup();
     registry.register(reg('i1', { heartbeatMs: 1000 })); // lease 3000
-    expect(registry.register(reg('i1', { heartbeatMs: 5000 }))).toBeUndefined(); // lease 15000
+    expect(registry.register(reg('i1', { heartbeatMs: 5000 }))).toEqual([]); // lease 15000
     clock.advance(5000);
     expect(registry.heartbeat(claim('i1'))).toBe(true);
     clock.advance(5000); // one heartbeat interval later: well within a 15 s lease
@@ -406,5 +416,41 @@ describe('registry', () => {
     expect(registry.lookup('svc42')).toHaveLength(perService - 11);
     expect(registry.heartbeat(claim('s42-i5'))).toBe(false);
     expect(registry.heartbeat(claim('s42-i50'))).toBe(true);
+  });
+});
+
+describe('registry - departures', () => {
+  test('registry - the sites a service left recently are remembered, per site', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('local'));
+    registry.register(reg('toB', { route: { site: 'b', path: ['b'] } }));
+    registry.register(reg('toC', { route: { site: 'c', path: ['b', 'c'] } }));
+    registry.deregister('toC');
+    expect(registry.departedSites('calculator')).toEqual(['c']);
+    expect(registry.departedFrom('calculator')).toBeUndefined();
+    registry.deregister('toB');
+    registry.deregister('local');
+    expect(registry.departedSites('calculator').sort()).toEqual(['a', 'b', 'c']);
+    expect(registry.departedFrom('calculator')).toBe('a');
+    registry.register(reg('toC2', { route: { site: 'c', path: ['b', 'c'] } }));
+    expect(registry.departedSites('calculator').sort()).toEqual(['a', 'b']);
+    registry.deregister('toC2');
+    clock.advance(600_001);
+    registry.expire();
+    expect(registry.departedSites('calculator')).toEqual([]);
+  });
+
+  test('registry - departures are forgotten after rememberDepartedMs', () => {
+    const clock = fakeClock();
+    const registry = new Registry({ site: 'a', now: clock.now, rememberDepartedMs: 1000 });
+    registry.register(reg('i1'));
+    registry.deregister('i1');
+    clock.advance(1000);
+    registry.expire();
+    expect(registry.departedFrom('calculator')).toBe('a');
+    clock.advance(1);
+    registry.expire();
+    expect(registry.departedFrom('calculator')).toBeUndefined();
+    expect(registry.departedSites('calculator')).toEqual([]);
   });
 });

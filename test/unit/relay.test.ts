@@ -2,7 +2,7 @@
  * A bridge relay over the in-memory seams: what it refuses, and what the
  * call it carries to the far side looks like.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Relay, type RelayDirection, type RouteAdvert } from '../../src/internal.js';
 import { type CallMeta, ErrorCode } from '../../src/protocol/index.js';
 import {
@@ -120,10 +120,33 @@ describe('relay', () => {
 
   test('relay - a stale route (no such service at the far side) is UNAVAILABLE, so another path may be tried', async () => {
     const { relay, far } = relayAB();
+    // Never there: the far side says SERVICE_NOT_FOUND, which the relay turns into UNAVAILABLE.
     far.registry.deregister('toC');
-    const err = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
-    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'b' });
-    expect(err.message).toBe("no route to 'calc' at site 'c' from site 'b'");
+    far.registry.expire();
+    const never = errorOf(
+      await relay.relay({ ...ROUTE, site: 'd' }, incoming({ site: 'd' }), args(), NOW),
+    );
+    expect(never).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'b' });
+    expect(never.message).toBe("no route to 'calc' at site 'd' from site 'b'");
+    // There recently: the far side already says UNAVAILABLE, passed on as it is.
+    const recent = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
+    expect(recent).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'b' });
+    expect(recent.message).toMatch(/at site 'c' \(it was there recently\)/);
+  });
+
+  test('relay - a cancel notice follows a call it carries to the far side, and nothing else', async () => {
+    const { relay, invoker } = relayAB();
+    let finish!: () => void;
+    invoker.on('toC', () => new Promise((resolve) => (finish = () => resolve(result(1)))));
+    const meta = incoming({ callId: 'k7' });
+    const pending = relay.relay(ROUTE, meta, args(), NOW);
+    await vi.waitFor(() => expect(finish).toBeDefined());
+    expect(relay.cancel(callMeta('calc', { callId: 'other' }))).toBe(false);
+    expect(relay.cancel(callMeta('calc', { callId: 'k7' }))).toBe(true);
+    expect(invoker.cancels).toEqual([{ subject: 'sb.route.calc.toC', callId: 'k7' }]);
+    finish();
+    await pending;
+    expect(relay.cancel(callMeta('calc', { callId: 'k7' }))).toBe(false);
   });
 
   test('relay - an error reply from the far side comes back untouched', async () => {

@@ -54,9 +54,22 @@ describe('resolver', () => {
 
   test('resolver - answers older than the TTL are asked again', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    const { resolver, lookups } = resolverAt('a', 500);
+    const { brokers, resolver, lookups } = resolverAt('a', 500);
+    seed(brokers, 'i1', 'calc');
     await resolver.resolve('calc', undefined, 1000);
     vi.advanceTimersByTime(500);
+    expect(resolver.cached('calc', undefined)).toBeDefined();
+    vi.advanceTimersByTime(1);
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+    await resolver.resolve('calc', undefined, 1000);
+    expect(lookups()).toBe(2);
+  });
+
+  test('resolver - an answer with no instance is asked again after a short time', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { resolver, lookups } = resolverAt('a', 30_000);
+    await resolver.resolve('calc', undefined, 1000);
+    vi.advanceTimersByTime(250);
     expect(resolver.cached('calc', undefined)).toBeDefined();
     vi.advanceTimersByTime(1);
     expect(resolver.cached('calc', undefined)).toBeUndefined();

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   compareVersions,
+  isValidRange,
   isValidVersion,
   parseRange,
   parseVersion,
@@ -56,6 +57,8 @@ describe('semver', () => {
       expect(isValidVersion(text)).toBe(false);
     }
     expect(isValidVersion('1.2.3')).toBe(true);
+    expect(isValidVersion('2.0.0-rc.1')).toBe(true);
+    expect(isValidVersion('1.2.3+build.5')).toBe(true);
   });
 
   test('semver - compareVersions orders numerically, not lexically', () => {
@@ -66,6 +69,17 @@ describe('semver', () => {
     expect(compareVersions('1.0.10', '1.0.2')).toBeGreaterThan(0);
     const sorted = ['10.0.0', '1.10.0', '1.2.0', '1.9.1', '0.0.1'].sort(compareVersions);
     expect(sorted).toEqual(['0.0.1', '1.2.0', '1.9.1', '1.10.0', '10.0.0']);
+  });
+
+  test('semver - compareVersions puts a pre-release below its release, in pre-release order', () => {
+    expect(compareVersions('2.0.0-rc.1', '2.0.0')).toBeLessThan(0);
+    expect(compareVersions('2.0.0-rc.1', '1.9.9')).toBeGreaterThan(0);
+    const sorted = ['2.0.0', '2.0.0-rc.10', '2.0.0-beta', '2.0.0-rc.2', '2.0.0-alpha.1'].sort(
+      compareVersions,
+    );
+    expect(sorted).toEqual(['2.0.0-alpha.1', '2.0.0-beta', '2.0.0-rc.2', '2.0.0-rc.10', '2.0.0']);
+    // Build metadata does not order versions.
+    expect(compareVersions('1.2.3+a', '1.2.3+b')).toBe(0);
   });
 
   test('semver - compareVersions sorts malformed versions first', () => {
@@ -183,8 +197,49 @@ describe('semver', () => {
     expect(range?.test('1.2')).toBe(false);
   });
 
-  test('semver - a range tests versions with tags by their numbers', () => {
-    expect(parseRange('^1.2.0')?.test('1.3.0-beta')).toBe(true);
+  test('semver - a range admits no pre-release unless it names one of the same version', () => {
+    const releases = parseRange('^2.0.0');
+    expect(releases?.test('2.0.0-rc.1')).toBe(false);
+    expect(releases?.test('2.1.0-beta')).toBe(false);
+    expect(releases?.test('2.0.0')).toBe(true);
+    expect(parseRange('*')?.test('2.0.0-rc.1')).toBe(false);
+    expect(parseRange('>=1.0.0')?.test('2.0.0-rc.1')).toBe(false);
+    // Naming a pre-release admits the later ones of that MAJOR.MINOR.PATCH, and releases.
+    const rc = parseRange('^2.0.0-rc.1');
+    expect(rc?.test('2.0.0-rc.1')).toBe(true);
+    expect(rc?.test('2.0.0-rc.2')).toBe(true);
+    expect(rc?.test('2.0.0-beta')).toBe(false);
+    expect(rc?.test('2.1.0-rc.1')).toBe(false);
+    expect(rc?.test('2.3.0')).toBe(true);
+    expect(matching('2.0.0-rc.1', ['2.0.0-rc.1', '2.0.0'])).toEqual(['2.0.0-rc.1']);
+  });
+
+  test('semver - a hyphen range includes both ends', () => {
+    const between = (low: string, high: string) =>
+      VERSIONS.filter((v) => compareVersions(v, low) >= 0 && compareVersions(v, high) <= 0);
+    expect(matching('1.2.3 - 2.0.0', VERSIONS)).toEqual(between('1.2.3', '2.0.0'));
+    expect(matching('1.2.3 - 2.0.0', VERSIONS)).toHaveLength(5);
+    // A partial upper end admits everything it covers.
+    expect(matching('1.2.3 - 2', VERSIONS)).toEqual(between('1.2.3', '2.99.99'));
+  });
+
+  test('semver - an operator may be followed by spaces', () => {
+    expect(matching('>= 1.2.0', VERSIONS)).toEqual(matching('>=1.2.0', VERSIONS));
+    expect(matching('>= 1.2.0 < 2.0.0', VERSIONS)).toEqual(matching('>=1.2.0 <2.0.0', VERSIONS));
+    expect(matching('^ 1.2.3', VERSIONS)).toEqual(matching('^1.2.3', VERSIONS));
+  });
+
+  test('semver - a range tests build metadata as the version it is attached to', () => {
+    expect(parseRange('^1.2.0')?.test('1.3.0+build.7')).toBe(true);
+  });
+
+  test('semver - isValidRange says which ranges compile', () => {
+    for (const range of ['', '*', '^1.2.3', '1.2.3 - 2.0.0', '>= 1.2.0', '1.x || 3.x']) {
+      expect(isValidRange(range), range).toBe(true);
+    }
+    for (const range of ['banana', '1.2.3.4', '=>1.2.3', '>=1.2.0 junk']) {
+      expect(isValidRange(range), range).toBe(false);
+    }
   });
 
   test('semver - parseRange keeps its source', () => {
@@ -204,9 +259,10 @@ describe('semver', () => {
       '>=1.2.0 junk',
       '1.x || nope',
       '!1.2.3',
-      '1.2.3-beta',
       '=>1.2.3',
-      '1.2.3 - 2.0.0',
+      '1.2.3 -2.0.0',
+      'banana',
+      'latest',
     ]) {
       expect(parseRange(source), source).toBeUndefined();
     }

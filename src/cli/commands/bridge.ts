@@ -1,20 +1,20 @@
 import type { Argv } from 'yargs';
-import { Bridge, type BridgeOptions, lineLogger } from '../../index.js';
+import { checkGlobs } from '../../bridge/index.js';
+import { Bridge, type BridgeOptions } from '../../index.js';
+import { withFields } from '../../util/index.js';
+import { startAgent } from '../agent.js';
 import { defineCommand } from '../command.js';
 import {
-  connectFailure,
   sideConnectionArgs,
   toConnectionOptions,
   withSharedOptions,
   withSideOptions,
 } from '../connection-options.js';
-import { describeError } from '../format.js';
-import { type CliIo, ExitCode, usageError } from '../io.js';
+import { asUsage, ExitCode, UsageError } from '../io.js';
+import { cliLogger, statusLogger } from '../logging.js';
 import { watchSignals } from '../signals.js';
 
 const LINK = 'Link:';
-/** After this long without both NATS connections, say what the bridge is waiting for. */
-const CONNECTING_NOTICE_MS = 2000;
 
 /** `switchboard bridge`: links two sites until SIGINT or SIGTERM. */
 export const bridgeCommand = defineCommand({
@@ -71,17 +71,21 @@ export const bridgeCommand = defineCommand({
   async run(args, io) {
     const policy = { export: globs(args.export), import: globs(args.import) };
     for (const flag of ['export', 'import'] as const) {
+      const list = policy[flag];
       // The library reads an empty list as "every service": refuse the ambiguity.
-      if (policy[flag]?.length === 0) {
-        return usageError(io, 'bridge', `--${flag} needs at least one glob, e.g. 'calc*'`);
-      }
+      if (list?.length === 0)
+        throw new UsageError(`--${flag} needs at least one glob, e.g. 'calc*'`);
+      if (list !== undefined) asUsage(() => checkGlobs(list, `--${flag}`));
     }
-    const logger = lineLogger('bridge', args.logLevel, io.stderr);
+    const logger = cliLogger('bridge', args, io);
+    const status = statusLogger('bridge', args, io);
     const local = sideConnectionArgs(args, 'local');
     const remote = sideConnectionArgs(args, 'remote');
+    // Each side's lines say which side they are about.
+    const side = (name: string) => withFields(logger, { side: name });
     const options: BridgeOptions = {
-      local: toConnectionOptions(local, logger),
-      remote: toConnectionOptions(remote, logger),
+      local: toConnectionOptions(local, side('local'), 'local'),
+      remote: toConnectionOptions(remote, side('remote'), 'remote'),
       ...policy,
       maxHops: args.maxHops,
       heartbeatMs: args.heartbeatMs,
@@ -90,51 +94,31 @@ export const bridgeCommand = defineCommand({
     };
     const shutdown = watchSignals(io);
     try {
-      let bridge: Bridge;
-      // Bridge.start() retries until both NATS answer; do not leave the terminal silent.
-      const slow = setTimeout(
-        () => io.stderr(`waiting for NATS at ${local.nats} and ${remote.nats}\n`),
-        CONNECTING_NOTICE_MS,
-      );
-      try {
-        bridge = await Bridge.start(options);
-      } catch (err) {
-        if (err instanceof TypeError) return usageError(io, 'bridge', err.message);
-        io.stderr(`${describeError(connectFailure(`${local.nats} or ${remote.nats}`, err))}\n`);
-        return ExitCode.FAILURE;
-      } finally {
-        clearTimeout(slow);
-      }
+      const where = `${local.nats} or ${remote.nats}`;
+      const bridge = await startAgent(() => Bridge.start(options), where, status);
+      if (bridge === undefined) return ExitCode.FAILURE;
       shutdown.started();
       const linked = await Promise.race([bridge.ready(), shutdown.received.then(() => false)]);
       if (linked) {
         const { local: a, remote: b } = bridge.sites;
-        io.stderr(`bridge linked site ${a} (${local.nats}) and site ${b} (${remote.nats})\n`);
+        status.info(`bridge linked site ${a} (${local.nats}) and site ${b} (${remote.nats})`);
       } else if (!shutdown.signal.aborted) {
         // Neither linked nor stopped: both sides are one site.
-        io.stderr(
-          `--local and --remote both reach site ${bridge.sites.local}: a bridge links two sites\n`,
+        status.error(
+          `--local and --remote both reach site ${bridge.sites.local}: a bridge links two sites`,
         );
         await bridge.close();
         return ExitCode.FAILURE;
       }
-      return await stopOnSignal(bridge, shutdown.received, io);
+      const signal = await shutdown.received;
+      status.info(`${signal}: stopping the bridge; withdrawing its routes`);
+      await bridge.close();
+      return ExitCode.OK;
     } finally {
       shutdown.release();
     }
   },
 });
-
-async function stopOnSignal(
-  bridge: Bridge,
-  received: Promise<NodeJS.Signals>,
-  io: CliIo,
-): Promise<number> {
-  const signal = await received;
-  io.stderr(`${signal}: stopping the bridge; withdrawing its routes\n`);
-  await bridge.close();
-  return ExitCode.OK;
-}
 
 /**
  * `--export a b`, `--export a,b` and `SWITCHBOARD_EXPORT=a,b` all mean the

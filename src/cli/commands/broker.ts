@@ -1,15 +1,13 @@
 import type { Argv } from 'yargs';
-import { BALANCE_POLICIES, Broker, lineLogger } from '../../index.js';
+import { BALANCE_POLICIES, Broker, type BrokerOptions } from '../../index.js';
+import { runUntilSignal } from '../agent.js';
 import { defineCommand } from '../command.js';
 import {
-  connectFailure,
   toConnectionOptions,
   withConnectionOptions,
   withWaitForNats,
 } from '../connection-options.js';
-import { describeError } from '../format.js';
-import { ExitCode, usageError } from '../io.js';
-import { watchSignals } from '../signals.js';
+import { cliLogger, statusLogger } from '../logging.js';
 
 /** `switchboard broker`: runs a site's broker until SIGINT or SIGTERM. */
 export const brokerCommand = defineCommand({
@@ -36,40 +34,34 @@ export const brokerCommand = defineCommand({
           policy: {
             type: 'string',
             choices: BALANCE_POLICIES,
-            default: 'round-robin' as const,
-            describe: 'How calls forwarded for thin clients are spread over instances',
+            // No yargs default: the library's applies, so that the two cannot differ.
+            describe:
+              'How calls forwarded for thin clients are spread over instances [default: least-outstanding]',
           },
         }),
         'warn',
       ),
     ).example('$0 broker --site paris --nats nats://127.0.0.1:4222', 'serve site paris'),
   async run(args, io) {
-    const logger = lineLogger('broker', args.logLevel, io.stderr);
-    const shutdown = watchSignals(io);
-    try {
-      let broker: Broker;
-      try {
-        broker = await Broker.start({
-          ...toConnectionOptions(args, logger),
-          site: args.site,
-          id: args.id,
-          leaseFactor: args.leaseFactor,
-          sweepIntervalMs: args.sweepIntervalMs,
-          policy: args.policy,
-        });
-      } catch (err) {
-        if (err instanceof TypeError) return usageError(io, 'broker', err.message);
-        io.stderr(`${describeError(connectFailure(args.nats, err))}\n`);
-        return ExitCode.FAILURE;
-      }
-      shutdown.started();
-      io.stderr(`broker ${broker.id} serving site ${broker.site} on ${args.nats}\n`);
-      const signal = await shutdown.received;
-      io.stderr(`${signal}: stopping broker ${broker.id}\n`);
-      await broker.close();
-      return ExitCode.OK;
-    } finally {
-      shutdown.release();
-    }
+    const logger = cliLogger('broker', args, io);
+    const status = statusLogger('broker', args, io);
+    const options: BrokerOptions = {
+      ...toConnectionOptions(args, logger),
+      site: args.site,
+      id: args.id,
+      leaseFactor: args.leaseFactor,
+      sweepIntervalMs: args.sweepIntervalMs,
+      policy: args.policy,
+    };
+    return runUntilSignal(io, {
+      start: () => Broker.start(options),
+      where: args.nats,
+      status,
+      started: (broker) => {
+        status.info(`broker ${broker.id} serving site ${broker.site} on ${args.nats}`);
+        return undefined;
+      },
+      stopping: (broker, signal) => `${signal}: stopping broker ${broker.id}`,
+    });
   },
 });

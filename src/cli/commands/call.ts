@@ -3,7 +3,7 @@ import { withClient } from '../client-session.js';
 import { defineCommand } from '../command.js';
 import { withConnectionOptions } from '../connection-options.js';
 import { toJson } from '../format.js';
-import { ExitCode, usageError } from '../io.js';
+import { ExitCode, UsageError } from '../io.js';
 
 const TARGET = /^([^.\s]+)\.([^.\s]+)$/;
 
@@ -48,23 +48,19 @@ export const callCommand = defineCommand({
       .example(`$0 call greeter.hello '"world"' --timeout 500`, 'a string argument'),
   async run(args, io) {
     const target = TARGET.exec(args.target);
-    if (!target) {
-      return usageError(io, 'call', `target must be SERVICE.METHOD, got '${args.target}'`);
-    }
+    if (!target) throw new UsageError(`target must be SERVICE.METHOD, got '${args.target}'`);
     const [, service = '', method = ''] = target;
     const values: unknown[] = [];
     for (const [i, raw] of args.args.entries()) {
       try {
         values.push(JSON.parse(raw));
       } catch {
-        return usageError(
-          io,
-          'call',
+        throw new UsageError(
           `argument ${i + 1} is not a JSON value: ${raw} (quote strings twice: '"${raw}"')`,
         );
       }
     }
-    return withClient('call', args, io, { viaBroker: args.viaBroker }, async (client) => {
+    return withClient(args, io, { viaBroker: args.viaBroker }, async (client) => {
       const result = await client.call(service, method, values, {
         version: args.serviceVersion,
       });

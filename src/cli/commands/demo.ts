@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { defineCommand } from '../command.js';
-import { withLogLevel } from '../connection-options.js';
 import { NATS_BACKENDS, runDemo } from '../demo/index.js';
+import { withLogOptions } from '../logging.js';
 
 /** `switchboard demo`: a guided tour of a mesh of three sites, each on a nats-server of its own. */
 export const demoCommand = defineCommand({
@@ -9,7 +9,7 @@ export const demoCommand = defineCommand({
   describe:
     'Walk through a mesh of three sites on this machine: nats-servers, brokers, bridges, servers, a client',
   builder: (y: Argv) =>
-    withLogLevel(y, 'warn').options({
+    withLogOptions(y, 'warn').options({
       keep: {
         type: 'boolean',
         default: false,

@@ -32,7 +32,7 @@ export const lsCommand = defineCommand({
       .example('$0 ls --nats nats://127.0.0.1:4222', 'the instances at this site')
       .example('$0 ls --mesh', 'every service the mesh reaches from here, and through which sites'),
   async run(args, io) {
-    return withClient('ls', args, io, {}, async (client) => {
+    return withClient(args, io, {}, async (client) => {
       const { site, services } = await client.list();
       const mesh = { site, services };
       const listing = args.mesh ? mesh : siteListing(mesh);

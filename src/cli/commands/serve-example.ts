@@ -1,18 +1,15 @@
 import type { Argv } from 'yargs';
 import { calculatorService } from '../../examples/calculator.js';
-import { lineLogger, type ServerProxy, serve } from '../../index.js';
+import { type Logger, type ServerOptions, type ServerProxy, serve } from '../../index.js';
+import { waitingNotice } from '../../util/index.js';
+import { runUntilSignal } from '../agent.js';
 import { defineCommand } from '../command.js';
 import {
-  connectFailure,
   toConnectionOptions,
   withConnectionOptions,
   withWaitForNats,
 } from '../connection-options.js';
-import { describeError } from '../format.js';
-import { type CliIo, ExitCode, usageError } from '../io.js';
-import { watchSignals } from '../signals.js';
-
-/** How often a server that no broker confirmed yet is checked again. */
+import { cliLogger, statusLogger } from '../logging.js';
 
 /** `switchboard serve-example`: serves the example `calculator` service until SIGINT or SIGTERM. */
 export const serveExampleCommand = defineCommand({
@@ -43,52 +40,45 @@ export const serveExampleCommand = defineCommand({
       ),
     ).example('$0 serve-example --nats nats://127.0.0.1:4222', 'serve calculator 1.0.0'),
   async run(args, io) {
-    const logger = lineLogger('server', args.logLevel, io.stderr);
-    const shutdown = watchSignals(io);
-    try {
-      const service = calculatorService(args.serviceVersion);
-      let server: ServerProxy;
-      try {
-        server = await serve(service, {
-          ...toConnectionOptions(args, logger),
-          instanceId: args.instanceId,
-          heartbeatMs: args.heartbeatMs,
-          drainTimeoutMs: args.drainTimeoutMs,
-        });
-      } catch (err) {
-        if (err instanceof TypeError) return usageError(io, 'serve-example', err.message);
-        io.stderr(`${describeError(connectFailure(args.nats, err))}\n`);
-        return ExitCode.FAILURE;
-      }
-      shutdown.started();
-      const stopAnnouncing = announceRegistration(server, args.nats, io);
-      const signal = await shutdown.received;
-      stopAnnouncing();
-      io.stderr(`${signal}: draining ${server.service} instance ${server.instanceId}\n`);
-      await server.close();
-      return ExitCode.OK;
-    } finally {
-      shutdown.release();
-    }
+    const logger = cliLogger('server', args, io);
+    const status = statusLogger('server', args, io);
+    const options: ServerOptions = {
+      ...toConnectionOptions(args, logger),
+      instanceId: args.instanceId,
+      heartbeatMs: args.heartbeatMs,
+      drainTimeoutMs: args.drainTimeoutMs,
+    };
+    const service = calculatorService(args.serviceVersion);
+    return runUntilSignal(io, {
+      start: () => serve(service, options),
+      where: args.nats,
+      status,
+      started: (server) => announceRegistration(server, args.nats, status),
+      stopping: (server, signal) =>
+        `${signal}: draining ${server.service} instance ${server.instanceId}`,
+    });
   },
 });
 
-/** Prints one line once a broker has confirmed the registration (at once if it already has). */
-function announceRegistration(server: ServerProxy, nats: string, io: CliIo): () => void {
-  if (!server.registered) {
-    io.stderr(
-      `${server.service} ${server.version} instance ${server.instanceId}: no broker answered at ${nats} yet; waiting\n`,
-    );
-  }
+/**
+ * Says, every few seconds, that no broker has confirmed the registration yet,
+ * and one line once one has (at once if one already has).
+ */
+function announceRegistration(server: ServerProxy, nats: string, status: Logger): () => void {
+  const instance = `${server.service} ${server.version} instance ${server.instanceId}`;
+  const notice = waitingNotice(status, `a broker at ${nats} to register ${instance}`);
+  if (!server.registered) notice.failed('no broker has answered yet');
   let stopped = false;
   void server.whenRegistered().then((ok) => {
+    notice.stop();
     if (ok && !stopped) {
-      io.stderr(
-        `${server.service} ${server.version} serving as instance ${server.instanceId} at site ${server.site}\n`,
+      status.info(
+        `${server.service} ${server.version} serving as instance ${server.instanceId} at site ${server.site}`,
       );
     }
   });
   return () => {
     stopped = true;
+    notice.stop();
   };
 }

@@ -1,10 +1,13 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { Bridge, Broker, type LogLevel, lineLogger } from '../../index.js';
+import { Bridge, Broker, type ConnectionOptions, type Logger } from '../../index.js';
+import { type ConnectionField, checkConnectionOptions } from '../../transport/index.js';
+import { withFields } from '../../util/index.js';
 import { defineCommand } from '../command.js';
-import { connectFailure, withLogLevel, withWaitForNats } from '../connection-options.js';
+import { connectFailure, waitOptions, withWaitForNats } from '../connection-options.js';
 import { asSwitchboardError, describeError, table } from '../format.js';
 import { type CliIo, ExitCode } from '../io.js';
+import { cliLogger, type LogArgs, statusLogger, withLogOptions } from '../logging.js';
 import {
   assignmentFor,
   hostsOf,
@@ -25,7 +28,7 @@ export const upCommand = defineCommand({
     'Run the brokers and bridges that a mesh config file assigns to this host, until SIGINT or SIGTERM',
   builder: (y: Argv) =>
     withWaitForNats(
-      withLogLevel(
+      withLogOptions(
         y
           .positional('config', {
             type: 'string',
@@ -66,8 +69,9 @@ export const upCommand = defineCommand({
           `expected a broker or a bridge for host '${host}' (${named}; choose with --host)`,
         );
       }
-      // Secret files are read now, so that a missing one stops everything before anything starts.
-      for (const site of sitesUsed(assigned)) siteConnectionOptions(config, site);
+      // Secret files are read and files checked now, so that a missing one stops
+      // everything before anything starts.
+      for (const site of sitesUsed(assigned)) checkSite(config, site);
     } catch (err) {
       if (!(err instanceof MeshConfigError)) throw err;
       io.stderr(`switchboard up: ${err.message}\n`);
@@ -77,9 +81,34 @@ export const upCommand = defineCommand({
       io.stdout(`${planLines(config.file, host, assigned).join('\n')}\n`);
       return ExitCode.OK;
     }
-    return new Up(config, io, args.logLevel, args.waitForNats).run(assigned);
+    return new Up(config, io, args, waitOptions(args)).run(assigned);
   },
 });
+
+/** Where each connection option of a site is in a mesh config, under `sites.NAME`. */
+const CONFIG_KEYS: Record<ConnectionField, string> = {
+  nats: 'nats',
+  user: 'user',
+  pass: 'pass',
+  token: 'token',
+  credsFile: 'creds',
+  'tls.caFile': 'tls.ca',
+  'tls.certFile': 'tls.cert',
+  'tls.keyFile': 'tls.key',
+  connectTimeoutMs: 'connectTimeoutMs',
+  waitTimeoutMs: 'waitTimeoutMs',
+};
+
+/** Checks a site's connection options as the library will, naming the config's fields. */
+function checkSite(config: MeshConfig, site: string): void {
+  const options = siteConnectionOptions(config, site);
+  try {
+    checkConnectionOptions(options, (field) => `sites.${site}.${CONFIG_KEYS[field]}`);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new MeshConfigError(config.file, '', err.message);
+  }
+}
 
 /** The sites the assigned brokers and bridges connect to. */
 function sitesUsed(assigned: MeshAssignment): Set<string> {
@@ -111,12 +140,16 @@ function planLines(file: string, host: string, assigned: MeshAssignment): string
 class Up {
   readonly #running: { what: string; close(): Promise<void> }[] = [];
 
+  readonly #status: Logger;
+
   constructor(
     readonly config: MeshConfig,
     readonly io: CliIo,
-    readonly level: LogLevel,
-    readonly waitForNats: boolean,
-  ) {}
+    readonly logging: LogArgs,
+    readonly wait: Pick<ConnectionOptions, 'waitForNats' | 'waitTimeoutMs'>,
+  ) {
+    this.#status = statusLogger('up', logging, io);
+  }
 
   async run(assigned: MeshAssignment): Promise<number> {
     const shutdown = watchSignals(this.io);
@@ -125,16 +158,16 @@ class Up {
         for (const broker of assigned.brokers) await this.#startBroker(broker);
         for (const bridge of assigned.bridges) await this.#startBridge(bridge);
       } catch (err) {
-        this.io.stderr(`${describeError(asSwitchboardError(err))}\n`);
+        this.#status.error(describeError(asSwitchboardError(err)));
         await this.#closeAll();
         return ExitCode.FAILURE;
       }
       shutdown.started();
       const n = this.#running.length;
-      this.io.stderr(`up: running ${n} component${n === 1 ? '' : 's'} from ${this.config.file}\n`);
+      this.#status.info(`up: running ${n} component${n === 1 ? '' : 's'} from ${this.config.file}`);
       const signal = await shutdown.received;
       const order = this.#running.map((r) => r.what).reverse();
-      this.io.stderr(`${signal}: stopping ${order.join(', ')}\n`);
+      this.#status.info(`${signal}: stopping ${order.join(', ')}`);
       await this.#closeAll();
       return ExitCode.OK;
     } finally {
@@ -157,7 +190,7 @@ class Up {
       throw connectFailure(String(connection.nats), err);
     }
     this.#running.push({ what: `broker ${entry.site}`, close: () => broker.close() });
-    this.io.stderr(`broker ${broker.id} serving site ${broker.site} on ${connection.nats}\n`);
+    this.#status.info(`broker ${broker.id} serving site ${broker.site} on ${connection.nats}`);
   }
 
   async #startBridge(entry: MeshBridge): Promise<void> {
@@ -179,38 +212,37 @@ class Up {
       throw connectFailure(`${local.nats} or ${remote.nats}`, err);
     }
     this.#running.push({ what: `bridge ${name}`, close: () => bridge.close() });
-    this.io.stderr(`bridge ${name} connected to both sites; waiting for their brokers\n`);
+    this.#status.info(`bridge ${name} connected to both sites; waiting for their brokers`);
     void bridge.ready().then((linked) => {
       const { local: a, remote: b } = bridge.sites;
       if (!linked) {
         // Not closed by us: both URLs reach one site, which the bridge refuses to link.
         if (!bridge.closing) {
-          this.io.stderr(
-            `bridge ${name}: both sides reach site ${a}; ${entry.field}.between needs the NATS URLs of two sites\n`,
+          this.#status.error(
+            `bridge ${name}: both sides reach site ${a}; ${entry.field}.between needs the NATS URLs of two sites`,
           );
         }
         return;
       }
       // The config names the sites; the brokers behind the URLs say which they serve.
       const mismatch = a !== localSite || b !== remoteSite;
-      this.io.stderr(
+      this.#status.info(
         mismatch
-          ? `bridge ${name} linked sites ${a} and ${b}: ${entry.field}.between says ${localSite} and ${remoteSite}; check the sites' nats URLs\n`
-          : `bridge ${name} linked\n`,
+          ? `bridge ${name} linked sites ${a} and ${b}: ${entry.field}.between says ${localSite} and ${remoteSite}; check the sites' nats URLs`
+          : `bridge ${name} linked`,
       );
     });
   }
 
-  #connection(site: string, component: string) {
+  #connection(site: string, component: string): ConnectionOptions {
     const options = siteConnectionOptions(this.config, site);
-    options.logger = lineLogger(component, this.level, this.io.stderr);
-    if (this.waitForNats) options.waitForNats = true;
-    return options;
+    options.logger = withFields(cliLogger(component, this.logging, this.io), { site });
+    return { ...options, ...this.wait };
   }
 
   async #closeAll(): Promise<void> {
     for (const { what, close } of this.#running.splice(0).reverse()) {
-      await close().catch((err: unknown) => this.io.stderr(`closing ${what} failed: ${err}\n`));
+      await close().catch((err: unknown) => this.#status.error(`closing ${what} failed: ${err}`));
     }
   }
 }

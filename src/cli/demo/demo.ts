@@ -1,7 +1,8 @@
-import { type LogLevel, SwitchboardError } from '../../index.js';
+import { SwitchboardError } from '../../index.js';
 import { NatsServerNotFoundError } from '../../testing/index.js';
 import { describeError } from '../format.js';
 import { type CliIo, ExitCode } from '../io.js';
+import type { LogArgs } from '../logging.js';
 import { watchSignals } from '../signals.js';
 import { tryThis } from './keep.js';
 import { DemoMesh, type DemoNatsBackend } from './mesh.js';
@@ -9,9 +10,7 @@ import { Interrupted, ms, Narrator } from './narrator.js';
 import { SITES, Walkthrough } from './walkthrough.js';
 
 /** Options of {@link runDemo}. */
-export interface DemoOptions {
-  /** Log level of the mesh's components (logs go to stderr). */
-  logLevel: LogLevel;
+export interface DemoOptions extends LogArgs {
   /** Where the nats-servers run. */
   natsBackend: DemoNatsBackend;
   /** Leave the mesh running after the walkthrough, until SIGINT or SIGTERM. */
@@ -30,7 +29,7 @@ export async function runDemo(io: CliIo, options: DemoOptions): Promise<number> 
     { once: true },
   );
   const say = new Narrator(io, shutdown.signal);
-  const mesh = new DemoMesh(io, options.logLevel, options.natsBackend);
+  const mesh = new DemoMesh(io, options, options.natsBackend);
   const started = performance.now();
   let code: number = ExitCode.OK;
   try {

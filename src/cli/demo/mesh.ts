@@ -3,14 +3,13 @@ import {
   Broker,
   Client,
   type Logger,
-  type LogLevel,
-  lineLogger,
   type ServerProxy,
   type ServiceDefinition,
   serve,
 } from '../../index.js';
 import { type NatsServerHandle, startNatsServer } from '../../testing/index.js';
 import type { CliIo } from '../io.js';
+import { cliLogger, type LogArgs } from '../logging.js';
 import { DemoFailure } from './narrator.js';
 
 /** Where the demo's nats-servers run: the local binary, Docker, or Docker when it answers. */
@@ -43,16 +42,16 @@ export interface ClosedMesh {
  */
 export class DemoMesh {
   readonly #io: CliIo;
-  readonly #level: LogLevel;
+  readonly #logging: LogArgs;
   readonly #backend: DemoNatsBackend;
   /** What is running, in start order. */
   readonly #running: { what: string; resource: Closeable }[] = [];
   /** PIDs of the nats-servers; a server's `close()` resolves once its process has exited. */
   readonly #natsPids = new Map<Closeable, number>();
 
-  constructor(io: CliIo, level: LogLevel, backend: DemoNatsBackend) {
+  constructor(io: CliIo, logging: LogArgs, backend: DemoNatsBackend) {
     this.#io = io;
-    this.#level = level;
+    this.#logging = logging;
     this.#backend = backend;
   }
 
@@ -63,7 +62,8 @@ export class DemoMesh {
         startNatsServer({
           name,
           backend: this.#backend,
-          log: this.#level === 'debug' ? (line) => this.#io.stderr(`${line}\n`) : undefined,
+          log:
+            this.#logging.logLevel === 'debug' ? (line) => this.#io.stderr(`${line}\n`) : undefined,
         }),
       ),
     );
@@ -163,6 +163,6 @@ export class DemoMesh {
   }
 
   #logger(component: string): Logger {
-    return lineLogger(component, this.#level, this.#io.stderr);
+    return cliLogger(component, this.#logging, this.#io);
   }
 }

@@ -1,0 +1,40 @@
+import type { CallMeta } from '../protocol/index.js';
+import type { Invoker } from './types.js';
+
+/** Where a call is now: the subject its current attempt went to. */
+export interface CallPosition {
+  readonly subject: string;
+}
+
+/**
+ * The calls a relay (a broker forwarding, a bridge relaying) is carrying,
+ * by call id, so that the caller's cancel notice can follow the call to
+ * wherever it is now. A call id unknown here (finished, or never seen) is
+ * dropped: cancel notices match the call id alone.
+ */
+export class HeldCalls {
+  readonly #held = new Map<string, CallPosition>();
+
+  /** Runs `carry` with the call held under `callId` until it settles. */
+  async carry<T>(callId: string, position: CallPosition, carry: () => Promise<T>): Promise<T> {
+    this.#held.set(callId, position);
+    try {
+      return await carry();
+    } finally {
+      if (this.#held.get(callId) === position) this.#held.delete(callId);
+    }
+  }
+
+  /** Passes a cancel notice on to where the call is now; whether it was held. */
+  cancel(meta: CallMeta, invoker: Invoker): boolean {
+    const subject = this.#held.get(meta.callId)?.subject;
+    if (!subject) return false;
+    invoker.cancel(subject, meta);
+    return true;
+  }
+
+  /** Calls held now. */
+  get size(): number {
+    return this.#held.size;
+  }
+}
