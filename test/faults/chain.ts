@@ -6,7 +6,7 @@
  * pid: `close()` kills them all, stops the NATS servers, removes the
  * network and checks that nothing of it is left.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +227,7 @@ export class Chain {
   /** Every process's output, for a look after a failed run (test-output is not committed). */
   #keepLogs(children: Child[]): void {
     const dir = join('test-output', 'faults-logs', this.options.scenario);
+    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     for (const [i, child] of children.entries()) {
       writeFileSync(join(dir, `${i}-${child.label}.log`), child.output());
