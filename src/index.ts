@@ -39,6 +39,7 @@ export {
   ServerProxy,
   type ServiceDefinition,
   type ServiceImplementation,
+  type StandardSchemaV1,
   serve,
 } from './proxies/index.js';
 export { type ConnectionOptions, DEFAULT_NATS_URL, type TlsFiles } from './transport/index.js';

@@ -15,7 +15,7 @@ import {
   SiteLink,
   takeCalls,
 } from '../transport/index.js';
-import { newId } from '../util/index.js';
+import { newId, waitingNotice } from '../util/index.js';
 import type { RouteAdvert, RouteChanges } from './route-table.js';
 
 /** What a half has seen of its site's registry. */
@@ -116,29 +116,29 @@ export class BridgeHalf {
   }
 
   /**
-   * Asks the site's brokers for the site name until one answers; says once
-   * that it is waiting. Resolves undefined if the half is closed first.
+   * Asks the site's brokers for the site name until one answers, saying
+   * every few seconds that it is waiting, and why. Resolves undefined if the
+   * half is closed first.
    */
   async learnSite(): Promise<string | undefined> {
     let delay = 100;
-    let told = false;
-    while (!this.#closed) {
-      try {
-        this.site = (await this.link.brokers.info(1000)).site;
-        this.link.conn.logger.info(`${this.label} side is site '${this.site}'`);
-        return this.site;
-      } catch (err) {
-        if (!told) {
-          this.link.conn.logger.warn(
-            `waiting for a broker on the ${this.label} side (${(err as SwitchboardError).message})`,
-          );
-          told = true;
+    const notice = waitingNotice(this.link.conn.logger, `a broker on the ${this.label} side`);
+    try {
+      while (!this.#closed) {
+        try {
+          this.site = (await this.link.brokers.info(1000)).site;
+          this.link.conn.logger.info(`${this.label} side is site '${this.site}'`);
+          return this.site;
+        } catch (err) {
+          notice.failed((err as SwitchboardError).message);
         }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      return undefined;
+    } finally {
+      notice.stop();
     }
-    return undefined;
   }
 
   /**

@@ -261,6 +261,10 @@ export class Broker extends Closeable {
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
     const departedSites = this.registry.departedSites(req.service);
     if (departedSites.length > 0) reply.departedSites = departedSites;
+    if (found.length === 0 && departedFrom === undefined && departedSites.length === 0) {
+      const similar = this.registry.similarService(req.service);
+      if (similar !== undefined) reply.similar = similar;
+    }
     if (truncated) reply.truncated = true;
     respondValue(msg, this.#link.codec, reply);
   }

@@ -29,7 +29,8 @@ class RegistrySource implements CandidateSource {
     const departedFrom = instances.length === 0 ? registry.departedFrom(meta.service) : undefined;
     const departedSites =
       meta.site === undefined ? undefined : registry.departedSites(meta.service);
-    return { site: registry.site, instances, departedFrom, departedSites };
+    const similar = instances.length === 0 ? registry.similarService(meta.service) : undefined;
+    return { site: registry.site, instances, departedFrom, departedSites, similar };
   }
 
   /** A dead instance leaves the registry when its lease runs out. */

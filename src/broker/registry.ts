@@ -7,7 +7,7 @@ import {
   type ServiceView,
   SwitchboardError,
 } from '../protocol/index.js';
-import { getOrCreate } from '../util/index.js';
+import { closest, getOrCreate } from '../util/index.js';
 
 /** What one broker's registry accepts; each limit refused with a message naming it. */
 export interface RegistryLimits {
@@ -244,6 +244,11 @@ export class Registry {
     if (!sites) return [];
     const live = this.#siteCounts.get(service);
     return [...sites.keys()].filter((site) => !live?.has(site));
+  }
+
+  /** The registered service whose name is nearest to a mistyped `service`, if one is near. */
+  similarService(service: string): string | undefined {
+    return closest(service, this.#byService.keys());
   }
 
   /** The instance with this id, if registered. */

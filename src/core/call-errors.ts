@@ -46,12 +46,16 @@ export function notFound(
     return callError(ErrorCode.UNAVAILABLE, message, meta, site);
   }
   const where = pinnedSite === undefined ? '' : ` at site '${pinnedSite}'`;
-  return callError(
+  const similar = resolution.similar;
+  const hint = similar === undefined ? '' : ` (did you mean '${similar}'?)`;
+  const err = callError(
     ErrorCode.SERVICE_NOT_FOUND,
-    `service '${describeService(meta)}'${where} is not registered`,
+    `service '${describeService(meta)}'${where} is not registered${hint}`,
     meta,
     site,
   );
+  if (similar === undefined) return err;
+  return SwitchboardError.fromData({ ...err.toData(), details: { didYouMean: similar } });
 }
 
 /**

@@ -77,6 +77,8 @@ export interface Resolution {
   readonly departedFrom?: string | undefined;
   /** Sites that hosted an instance recently and host none now. */
   readonly departedSites?: readonly string[] | undefined;
+  /** For a service never seen: a registered one with a name near it. */
+  readonly similar?: string | undefined;
 }
 
 /** Every service of a site registry. */

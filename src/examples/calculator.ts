@@ -1,5 +1,10 @@
 import { ApplicationError } from '../protocol/index.js';
-import type { CallContext, ServiceDefinition, ServiceImplementation } from '../proxies/index.js';
+import type {
+  CallContext,
+  ServiceDefinition,
+  ServiceImplementation,
+  StandardSchemaV1,
+} from '../proxies/index.js';
 
 /** The example service of the CLI and the docs. */
 export interface Calculator {
@@ -44,7 +49,31 @@ export const calculatorMethods: ServiceImplementation<Calculator> = {
   },
 };
 
+/**
+ * A number, as a Standard Schema (what zod's `z.number()` or valibot's
+ * `v.number()` would give, written out so the example needs neither).
+ */
+const aNumber: StandardSchemaV1<number> = {
+  '~standard': {
+    version: 1,
+    vendor: 'switchboard-example',
+    validate: (value) =>
+      typeof value === 'number' && Number.isFinite(value)
+        ? { value }
+        : {
+            issues: [
+              { message: `expected a number, got ${JSON.stringify(value) ?? typeof value}` },
+            ],
+          },
+  },
+};
+
 /** The calculator as a service definition, ready for `serve()`. */
 export function calculatorService(version = '1.0.0'): ServiceDefinition {
-  return { name: 'calculator', version, methods: calculatorMethods };
+  return {
+    name: 'calculator',
+    version,
+    methods: calculatorMethods,
+    arguments: { add: [aNumber, aNumber], divide: [aNumber, aNumber], sleep: [aNumber] },
+  };
 }

@@ -107,6 +107,8 @@ export interface LookupReply {
   departedSites?: string[];
   /** Set when more instances exist than fit in one reply (the nearest are sent). */
   truncated?: boolean;
+  /** For a service never seen: a registered one with a name near it (a likely typo). */
+  similar?: string;
 }
 
 /** Asks for one page of the listing: the first, or the one after cursor `after`. */
@@ -384,6 +386,8 @@ export const parse = {
       reply.departedSites = names(o, 'departedSites', 'lookup reply', 1024);
     }
     if (field(o, 'truncated') === true) reply.truncated = true;
+    const similar = field(o, 'similar');
+    if (typeof similar === 'string' && NAME_PATTERN.test(similar)) reply.similar = similar;
     return reply;
   },
   listRequest(value: unknown): ListRequest {

@@ -1,3 +1,4 @@
+export type { StandardIssue, StandardResult, StandardSchemaV1 } from './arguments.js';
 export { Client, type ClientOptions } from './client.js';
 export {
   methodsOf,

@@ -15,8 +15,9 @@ import {
   SiteLink,
   takeCalls,
 } from '../transport/index.js';
-import { Closeable, newId } from '../util/index.js';
+import { Closeable, closest, newId } from '../util/index.js';
 import { Admission } from './admission.js';
+import { type ArgumentRules, checkArguments, type StandardSchemaV1 } from './arguments.js';
 import type { AdmittedCall, Outcome } from './call-context.js';
 import { CallReplier } from './call-replier.js';
 import type { CallContext } from './types.js';
@@ -35,6 +36,22 @@ export interface ServiceDefinition {
   methods: object;
   /** Free-form labels shown in lookups and listings. */
   metadata?: Record<string, string>;
+  /**
+   * Per method, one Standard Schema per argument, in order (zod, valibot,
+   * arktype or any validator implementing standardschema.dev v1): a call whose
+   * arguments do not match is refused with `BAD_REQUEST` naming the argument
+   * and the field, and the handler gets what the schemas output.
+   */
+  arguments?: Record<string, readonly StandardSchemaV1[]>;
+  /**
+   * Methods that take any number of arguments. Without schemas, a call with
+   * more arguments than its handler declares is `BAD_REQUEST`; a handler's
+   * declared count (`Function.length`) stops at its first default or rest
+   * parameter, so list such methods here. (A handler that declares none,
+   * such as a wrapper taking `...args`, is not checked; one that declares
+   * its `CallContext` counts it as a parameter.)
+   */
+  variadic?: readonly string[];
 }
 
 /** Options of a {@link ServerProxy}. */
@@ -119,6 +136,7 @@ export class ServerProxy extends Closeable {
 
   readonly #link: SiteLink;
   readonly #handlers: Map<string, Handler>;
+  readonly #argumentRules: Map<string, ArgumentRules>;
   readonly #registration: InstanceRegistration;
   readonly #drainTimeoutMs: number;
   readonly #maxPayload: number;
@@ -135,6 +153,7 @@ export class ServerProxy extends Closeable {
     this.service = service.name;
     this.version = service.version ?? '1.0.0';
     this.#handlers = methodsOf(service.methods);
+    this.#argumentRules = argumentRules(service, this.#handlers);
     const heartbeatMs = positive(options.heartbeatMs, 'heartbeatMs', 1000);
     this.#admission = new Admission({
       maxConcurrent: positive(options.maxConcurrent, 'maxConcurrent', 256),
@@ -262,18 +281,14 @@ export class ServerProxy extends Closeable {
     const refuse = (code: ErrorCode, message: string): void =>
       this.#replier.answer(call, refused(new SwitchboardError(code, message, { completed: 'no' })));
     const handler = this.#handlers.get(meta.method);
+    const rules = this.#argumentRules.get(meta.method);
     if (meta.service !== this.service) {
       return refuse(
         ErrorCode.SERVICE_NOT_FOUND,
         `this instance serves '${this.service}', not '${meta.service}'`,
       );
     }
-    if (!handler) {
-      return refuse(
-        ErrorCode.METHOD_NOT_FOUND,
-        `service '${this.service}' has no method '${meta.method}'`,
-      );
-    }
+    if (!handler || !rules) return this.#noSuchMethod(call);
     if (msg.data.length > this.#maxPayload) {
       return refuse(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -293,8 +308,56 @@ export class ServerProxy extends Closeable {
     if (!Array.isArray(args)) {
       return refuse(ErrorCode.BAD_REQUEST, 'call arguments must be a msgpack array');
     }
-    this.#admission.admit(new IncomingCall(this.#replier, call, handler, args, receivedAt));
+    const admit = (checked: unknown[]) =>
+      this.#admission.admit(new IncomingCall(this.#replier, call, handler, checked, receivedAt));
+    const reject = (err: unknown) => this.#replier.answer(call, refused(err as SwitchboardError));
+    let checked: unknown[] | Promise<unknown[]>;
+    try {
+      checked = checkArguments(meta.method, args, rules);
+    } catch (err) {
+      return reject(err);
+    }
+    if (checked instanceof Promise) checked.then(admit, reject);
+    else admit(checked);
   }
+
+  /** `METHOD_NOT_FOUND`, with the methods there are (and the nearest one) in its details. */
+  #noSuchMethod(call: CallRequest): void {
+    const methods = [...this.#handlers.keys()].sort();
+    const similar = closest(call.meta.method, methods);
+    const hint = similar === undefined ? '' : ` (did you mean '${similar}'?)`;
+    const message = `service '${this.service}' has no method '${call.meta.method}'${hint}; it has ${methods.join(', ')}`;
+    const details = similar === undefined ? { methods } : { methods, didYouMean: similar };
+    const error = new SwitchboardError(ErrorCode.METHOD_NOT_FOUND, message, {
+      completed: 'no',
+      details,
+    });
+    this.#replier.answer(call, refused(error));
+  }
+}
+
+/** How each method's arguments are checked (see {@link checkArguments}). */
+function argumentRules(
+  service: ServiceDefinition,
+  handlers: Map<string, Handler>,
+): Map<string, ArgumentRules> {
+  for (const name of [...Object.keys(service.arguments ?? {}), ...(service.variadic ?? [])]) {
+    if (!handlers.has(name)) {
+      throw new TypeError(
+        `service '${service.name}' names method '${name}', which it does not have`,
+      );
+    }
+  }
+  const variadic = new Set(service.variadic);
+  const rules = new Map<string, ArgumentRules>();
+  for (const [name, handler] of handlers) {
+    rules.set(name, {
+      schemas: service.arguments?.[name],
+      variadic: variadic.has(name),
+      declared: handler.length,
+    });
+  }
+  return rules;
 }
 
 /** A decoded call on its way through the admission queue. */

@@ -75,6 +75,7 @@ export class NatsBrokerClient implements BrokerClient {
       instances: reply.instances,
       departedFrom: reply.departedFrom,
       departedSites: reply.departedSites,
+      similar: reply.similar,
     });
   }
 

@@ -38,6 +38,19 @@ function plain(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** Control characters (a CR or LF among them) written as escapes, so one entry stays one line. */
+function escapeControls(text: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x20 && code !== 0x7f) continue;
+    out += `${text.slice(from, i)}\\x${code.toString(16).padStart(2, '0')}`;
+    from = i + 1;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
 /** JSON of a value; one with a cycle is written as its string. */
 function toJson(value: unknown): string {
   try {
@@ -61,7 +74,8 @@ export function lineLogger(
     for (const [k, v] of Object.entries(fields ?? {})) {
       line += ` ${k}=${typeof v === 'string' ? v : toJson(v)}`;
     }
-    write(`${line}\n`);
+    // What peers send can end up in a message: it must not forge lines of its own.
+    write(`${escapeControls(line)}\n`);
   });
 }
 

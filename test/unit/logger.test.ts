@@ -77,3 +77,14 @@ describe('lineLogger', () => {
     );
   });
 });
+
+describe('logger - forged lines', () => {
+  test('logger - lineLogger writes a CR, LF or other control character as an escape', () => {
+    const lines: string[] = [];
+    const logger = lineLogger('broker', 'info', (line) => lines.push(line));
+    logger.warn("rejected 'x\nFAKE ERROR broker: pwned'", { subject: 'a\r\nb' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.split('\n')).toHaveLength(2);
+    expect(lines[0]).toContain("rejected 'x\\x0aFAKE ERROR broker: pwned' subject=a\\x0d\\x0ab");
+  });
+});
