@@ -188,6 +188,17 @@ export class Chain {
     return counter;
   }
 
+  /** Stops counter `index` cleanly (it deregisters) and starts a new one in its place. */
+  async replaceCounter(index: number): Promise<Child> {
+    const old = this.counters[index];
+    if (!old) throw new Error(`no counter #${index}`);
+    await old.stop();
+    const fresh = await this.startCounter();
+    this.counters.splice(this.counters.indexOf(fresh), 1);
+    this.counters[index] = fresh;
+    return fresh;
+  }
+
   /** Sends `signal` to a process of the chain; after SIGKILL, resolves once it is gone. */
   async signal(child: Child, signal: NodeJS.Signals): Promise<void> {
     child.kill(signal);
