@@ -34,7 +34,7 @@ const names = [
   ...Object.keys(runs).filter((n) => !ORDER.includes(n)),
 ];
 console.log(
-  '| scenario | fault → first fast UNAVAILABLE | calls in flight then ended after | heal → >95 % | fault → >95 % | calls: ok / failed | hung | `no` that ran | non-idempotent twice | idempotent lost |',
+  '| scenario | fault → first fast UNAVAILABLE | calls in flight then ended after | heal → >95 % | fault → >95 % | calls: ok / failed | hung | `no` that ran | non-idempotent twice | idempotent calls failed |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const name of names) {
