@@ -121,6 +121,32 @@ describe('cli waiting for a broker', { timeout: SPAWNS_TIMEOUT_MS }, () => {
     server.kill('SIGINT');
     expect(await server.exited).toEqual({ code: 0, signal: null });
   });
+
+  test('cli wait - a bridge with no broker on either side says so every few seconds, and gives up after --wait-timeout', async () => {
+    // Both sides reach NATS (the same one, under prefixes no broker serves).
+    const bridge = start(['bridge', '--local', url, '--remote', url, '--prefix', 'lonely']);
+    const waiting =
+      /^\S+ WARN bridge: waiting for a broker on the (local|remote) side \(no broker answered on this site/m;
+    const still =
+      /^\S+ WARN bridge: still waiting for a broker on the (local|remote) side after [\d.]+ s/m;
+    await bridge.waitFor(waiting, 20_000);
+    await bridge.waitFor(still, 20_000);
+    bridge.kill('SIGINT');
+    expect((await bridge.exited).code).toBe(0);
+    const timed = await run([
+      'bridge',
+      '--local',
+      url,
+      '--remote',
+      url,
+      '--prefix',
+      'lonely',
+      '--wait-timeout',
+      '1500',
+    ]);
+    expect(timed.code).toBe(1);
+    expect(timed.stderr).toMatch(/^gave up waiting for a broker on each side after 1\.5 s$/m);
+  });
 });
 
 describe('cli log format', { timeout: SPAWNS_TIMEOUT_MS }, () => {

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { checkGlobs } from '../../bridge/index.js';
 import { Bridge, type BridgeOptions } from '../../index.js';
-import { withFields } from '../../util/index.js';
+import { seconds, withFields } from '../../util/index.js';
 import { startAgent } from '../agent.js';
 import { defineCommand } from '../command.js';
 import {
@@ -98,7 +98,22 @@ export const bridgeCommand = defineCommand({
       const bridge = await startAgent(() => Bridge.start(options), where, status);
       if (bridge === undefined) return ExitCode.FAILURE;
       shutdown.started();
-      const linked = await Promise.race([bridge.ready(), shutdown.received.then(() => false)]);
+      const waitMs = args.waitTimeout;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = new Promise<'timeout'>((resolve) => {
+        if (waitMs !== undefined) timer = setTimeout(() => resolve('timeout'), waitMs);
+      });
+      const linked = await Promise.race([
+        bridge.ready(),
+        shutdown.received.then(() => false),
+        gaveUp,
+      ]);
+      clearTimeout(timer);
+      if (linked === 'timeout') {
+        status.error(`gave up waiting for a broker on each side after ${seconds(waitMs ?? 0)}`);
+        await bridge.close();
+        return ExitCode.FAILURE;
+      }
       if (linked) {
         const { local: a, remote: b } = bridge.sites;
         status.info(`bridge linked site ${a} (${local.nats}) and site ${b} (${remote.nats})`);
