@@ -1,11 +1,13 @@
 /**
  * The NATS cluster fixture: three nodes joined by routes, each stoppable and
- * restartable alone, and a client given every URL that rides the loss of its
- * node. Switchboard components on a cluster losing a node under load: the
- * fault suite (test/faults/cluster-node-kill.test.ts).
+ * restartable alone, a client given every URL that rides the loss of its
+ * node, and a site (broker, server, client) that calls through the loss of
+ * each node in turn. Under load, across bridges: the fault suite
+ * (test/faults/cluster-node-kill.test.ts).
  */
 import { connect, type NatsConnection } from 'nats';
 import { describe, expect, test } from 'vitest';
+import { Broker, type Calculator, Client, calculatorService, serve } from '../../src/internal.js';
 import {
   findNatsServerBinary,
   type NatsClusterHandle,
@@ -79,6 +81,30 @@ describe.skipIf(binary === undefined)(
         'a reply through another node',
       );
       expect(nc.info?.server_name).not.toBe(home!.name);
+    });
+
+    test('nats cluster - a site on it calls through the loss of each node in turn', async () => {
+      const site = await cluster();
+      const nats = [...site.urls];
+      track(await Broker.start({ nats, site: 'paris' }));
+      track(await serve(calculatorService(), { nats }));
+      const client = track(await Client.connect({ nats, timeoutMs: 2_000 }));
+      const calc = client.proxy<Calculator>('calculator', { idempotent: true });
+      expect(await calc.add(1, 2)).toBe(3);
+      for (const node of site.nodes) {
+        await node.stop();
+        await eventually(
+          () =>
+            calc.add(2, 2).then(
+              (sum) => sum === 4,
+              () => false,
+            ),
+          10_000,
+          `a call with ${node.name} down`,
+        );
+        await node.restart();
+        await site.formed();
+      }
     });
   },
 );
