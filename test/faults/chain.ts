@@ -23,6 +23,9 @@ import { FaultNet, inNamespace } from './netns.js';
 import { faultNeeds } from './prerequisites.js';
 
 export const SITES = ['a', 'b', 'c'] as const;
+
+/** Log level of every process: `SWITCHBOARD_FAULTS_LOG_LEVEL=debug` tells more. @default info */
+const LOG_LEVEL = process.env.SWITCHBOARD_FAULTS_LOG_LEVEL === 'debug' ? 'debug' : 'info';
 export type Site = (typeof SITES)[number];
 /** A bridge, by the sites it links. */
 export type Link = 'ab' | 'bc';
@@ -144,7 +147,7 @@ export class Chain {
   async #spawn(config: ComponentConfig, label: string, site?: Site): Promise<Child> {
     const namespace = site === undefined ? this.net.bridgesNs : this.net.site(site).ns;
     // Info lines (reconnections, routes withdrawn...) end up in test-output/faults-logs.
-    const child = await spawnComponent({ ...config, logLevel: 'info' }, label, { namespace });
+    const child = await spawnComponent({ ...config, logLevel: LOG_LEVEL }, label, { namespace });
     this.#children.add(child);
     return child;
   }
