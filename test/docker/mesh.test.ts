@@ -72,18 +72,18 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker mesh', missing), () => {
     await mesh.down();
   }, 120_000);
 
-  test('docker mesh - NATS and brokers of all three sites are healthy', async () => {
+  test('docker mesh - NATS, brokers, calculators and bridges of all three sites are healthy', async () => {
     const ps = await mesh.compose(['ps', '--format', '{{.Service}} {{.State}} {{.Health}}']);
     const states = ps.stdout.trim().split('\n').sort();
     expect(states).toEqual([
-      'bridge-ab running ',
-      'bridge-bc running ',
+      'bridge-ab running healthy',
+      'bridge-bc running healthy',
       'broker-a running healthy',
       'broker-b running healthy',
       'broker-c running healthy',
-      'calculator-a running ',
-      'calculator-b running ',
-      'calculator-c running ',
+      'calculator-a running healthy',
+      'calculator-b running healthy',
+      'calculator-c running healthy',
       'nats-a running healthy',
       'nats-b running healthy',
       'nats-c running healthy',
