@@ -26,14 +26,16 @@ import {
 const ENTRYPOINT = ['node', '/app/dist/cli/main.js'];
 const SITE_COMPOSE = 'site.compose.yml';
 const SITE_SECURE = 'site.secure.yml';
+const SITE_CLUSTER = 'site.cluster.yml';
 /** What the docs tell `docker compose` (placeholders; no real secret). */
 const SITE_VARS = { SWITCHBOARD_SITE: 'a', NATS_USER: 'mesh', NATS_PASS: 'example' };
 
-/** The compose models under test: the mesh, one site, one site secured. */
+/** The compose models under test: the mesh, one site, one site secured, one site on a cluster. */
 const MODELS: [string, ComposeModel][] = [
   [MESH_COMPOSE, loadCompose([MESH_COMPOSE])],
   [SITE_COMPOSE, loadCompose([SITE_COMPOSE], SITE_VARS)],
   [`${SITE_COMPOSE} + ${SITE_SECURE}`, loadCompose([SITE_COMPOSE, SITE_SECURE], SITE_VARS)],
+  [SITE_CLUSTER, loadCompose([SITE_CLUSTER], SITE_VARS)],
 ];
 
 interface Parsed {
@@ -285,6 +287,33 @@ describe('deploy - compose files', () => {
     ).toThrow(/NATS_PASS/);
     const ignored = readFileSync(join(DEPLOY, '.gitignore'), 'utf8');
     expect(ignored).toMatch(/^secrets\/\*$/m);
+  });
+
+  test('deploy - the clustered site: three NATS nodes routed to each other; components given all three', () => {
+    const model = loadCompose([SITE_CLUSTER], SITE_VARS);
+    const nodes = [...model.services.values()].filter(runsNats).map((s) => s.name);
+    expect(nodes).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    for (const name of nodes) {
+      const argv = argvOf(model.services.get(name) as ComposeService);
+      const flag = (option: string) => argv[argv.indexOf(option) + 1] ?? '';
+      expect(flag('--name'), name).toBe(`nats-a-${name.slice(-1)}`);
+      expect(flag('--cluster_name'), name).toBe('site-a');
+      expect(flag('--cluster'), name).toBe('nats://0.0.0.0:6222');
+      // Each node solicits the other two; no node routes to itself.
+      const routes = flag('--routes')
+        .split(',')
+        .map((url) => new URL(url))
+        .map((url) => `${url.hostname}:${url.port}`);
+      const others = nodes.filter((other) => other !== name).map((other) => `${other}:6222`);
+      expect(routes.sort(), name).toEqual(others);
+      expect(argv, name).toContain('--no_advertise');
+    }
+    for (const service of switchboardServices(model)) {
+      const hosts = natsUrlsOf(service).map((url) => url.host);
+      expect(hosts, `${service.name} is given every node`).toEqual(nodes);
+      for (const node of nodes)
+        expect(service.dependsOn[node] ?? service.dependsOn.broker).toBe('service_healthy');
+    }
   });
 
   test('deploy - the Dockerfile: multi-stage, non-root, the CLI as entrypoint', () => {
