@@ -156,7 +156,7 @@ describe('cli usage errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
       "Run 'switchboard --help' for usage.",
     ]);
     expect(none).toEqual([
-      'switchboard: name a command: broker, bridge, serve-example, call, ls, demo, up',
+      'switchboard: name a command: broker, bridge, serve-example, call, ls, dashboard, demo, up',
       "Run 'switchboard --help' for usage.",
     ]);
   });

@@ -7,7 +7,7 @@ import { type CliIo, run as runInProcess } from '../../src/cli/index.js';
 import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
 import { type Cli, closedPort, killAll, perFile, run, start } from './cli-process.js';
 
-const COMMANDS = ['broker', 'bridge', 'serve-example', 'call', 'ls', 'demo'] as const;
+const COMMANDS = ['broker', 'bridge', 'serve-example', 'call', 'ls', 'demo', 'dashboard'] as const;
 
 /** Polls `probe` until it returns true; false if `boundMs` passes first. */
 async function eventually(probe: () => Promise<boolean>, boundMs: number): Promise<boolean> {

@@ -249,5 +249,5 @@ describe.skipIf(!HAVE_CHROMIUM)(SUITE, () => {
     expect(await page.locator('#details').textContent()).toContain(HOSTILE);
     expect(await page.locator('img').count()).toBe(0);
     expect(problems).toEqual([]);
-  });
+  }, 60_000);
 });
