@@ -5,7 +5,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type CliIo, run as runInProcess } from '../../src/cli/index.js';
 import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
-import { type Cli, closedPort, killAll, perFile, run, start } from './cli-process.js';
+import {
+  type Cli,
+  closedPort,
+  killAll,
+  perFile,
+  run,
+  SPAWNS_TIMEOUT_MS,
+  start,
+} from './cli-process.js';
 
 const COMMANDS = ['broker', 'bridge', 'serve-example', 'call', 'ls', 'demo', 'dashboard'] as const;
 
@@ -270,7 +278,7 @@ describe('cli', () => {
     expect(stdout).toMatch(/^switchboard ls/);
   });
 
-  test('cli - every command has --help', async () => {
+  test('cli - every command has --help', { timeout: SPAWNS_TIMEOUT_MS }, async () => {
     const results = await Promise.all([
       run(['--help']),
       ...COMMANDS.map((command) => run([command, '--help'])),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Calculator, Client, SwitchboardError } from '../../src/internal.js';
 import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
-import { closedPort } from './cli-process.js';
+import { closedPort, SPAWNS_TIMEOUT_MS } from './cli-process.js';
 import {
   type ComposeService,
   calculatorRoutes,
@@ -140,7 +140,10 @@ afterAll(async () => {
 }, 30_000);
 
 describe('deploy - the compose topology as local processes', () => {
-  test('deploy - a client at site a calls the calculator at site c through both bridges', async () => {
+  // Its wait for the mesh is 20 s: the test gets room beyond that on a busy machine.
+  test('deploy - a client at site a calls the calculator at site c through both bridges', {
+    timeout: SPAWNS_TIMEOUT_MS,
+  }, async () => {
     const a = natsServers.get('nats-a') as NatsServerHandle;
     await using client = await Client.connect({ nats: a.url, timeoutMs: 2000 });
     const calc = client.proxy<Calculator>('calculator@c');
