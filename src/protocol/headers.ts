@@ -6,7 +6,7 @@ import type { MsgHdrs } from 'nats';
 import { describeValue, MAX_PATH_SITES, NAME_PATTERN, PROTOCOL_VERSION } from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
 import { parseRange } from './semver.js';
-import { isPublishSubject } from './subjects.js';
+import { INBOX_PREFIX, isPublishSubject } from './subjects.js';
 
 /** Header names. */
 export const Header = {
@@ -202,9 +202,6 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   }
   return meta;
 }
-
-/** What every reply subject starts with, and so every `sb-reply` value must. */
-export const INBOX_PREFIX = '_INBOX.';
 
 /**
  * The subject the answer of a forwarded call goes to (`sb-reply`), when the

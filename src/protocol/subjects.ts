@@ -10,6 +10,16 @@
 /** The default subject prefix. */
 export const DEFAULT_PREFIX = 'sb';
 
+/** What every reply subject starts with, and so every `sb-reply` value must. */
+export const INBOX_PREFIX = '_INBOX.';
+
+/**
+ * The inbox prefix of a component not told otherwise. One may add tokens
+ * (`_INBOX.calculator`) so that NATS can hold its credential to reading its
+ * own replies; every inbox prefix starts with {@link INBOX_PREFIX}.
+ */
+export const DEFAULT_INBOX_PREFIX = '_INBOX';
+
 /** Where registrations, heartbeats and deregistrations of one kind of instance go. */
 export interface RegistrationSubjects {
   register(service: string): string;
@@ -57,6 +67,16 @@ const TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 /** Whether `prefix` is usable as a subject prefix (dot-separated tokens, no wildcards). */
 export function isValidPrefix(prefix: string): boolean {
   return TOKEN.test(prefix);
+}
+
+/**
+ * Whether `prefix` is usable as an inbox prefix: `_INBOX`, or `_INBOX.`
+ * followed by dot-separated `[A-Za-z0-9_-]` tokens (no wildcards), at most
+ * 128 characters (room is left for the rest of a reply subject).
+ */
+export function isValidInboxPrefix(prefix: string): boolean {
+  if (prefix.length > 128 || !TOKEN.test(prefix)) return false;
+  return prefix === DEFAULT_INBOX_PREFIX || prefix.startsWith(INBOX_PREFIX);
 }
 
 /**

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { ErrorCode, type HeaderBlock, SwitchboardError } from '../protocol/index.js';
+import {
+  DEFAULT_INBOX_PREFIX,
+  ErrorCode,
+  type HeaderBlock,
+  SwitchboardError,
+} from '../protocol/index.js';
 import { headersOf } from './received-headers.js';
 
 interface Pending {
@@ -44,9 +49,10 @@ export class RequestChannel {
   readonly #random = new RandomTokens();
   #closed = false;
 
-  constructor(nc: NatsConnection) {
+  /** @param inboxPrefix where reply subjects start (`_INBOX`, or `_INBOX.<tokens>`) */
+  constructor(nc: NatsConnection, inboxPrefix: string = DEFAULT_INBOX_PREFIX) {
     this.#nc = nc;
-    this.#inbox = createInbox();
+    this.#inbox = createInbox(inboxPrefix);
     this.#sub = nc.subscribe(`${this.#inbox}.*`, {
       callback: (err, msg) => {
         // Nothing a reply holds may throw into nats.js's reader: it would stop reading.

@@ -22,7 +22,7 @@ export class SiteLink {
    */
   constructor(conn: SiteConnection, site?: string) {
     this.conn = conn;
-    this.channel = new RequestChannel(conn.nc);
+    this.channel = new RequestChannel(conn.nc, conn.inboxPrefix);
     this.brokers = new NatsBrokerClient(conn, this.channel, this.codec);
     const siteOf = site === undefined ? () => this.brokers.site : () => site;
     this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
