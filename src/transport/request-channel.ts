@@ -134,11 +134,27 @@ export class RequestChannel {
    * withdrawn), so no answer is coming.
    */
   failTo(subject: string, reason: string): void {
+    this.#failWhere(
+      subject,
+      () => new SwitchboardError(ErrorCode.UNAVAILABLE, reason, { completed: 'maybe' }),
+    );
+  }
+
+  /**
+   * Fails the requests in flight to `subject` with `FORBIDDEN` (completion
+   * `no`): NATS refused to deliver them, as the credential does not permit
+   * publishing there.
+   */
+  refuse(subject: string, reason: string): void {
+    this.#failWhere(
+      subject,
+      () => new SwitchboardError(ErrorCode.FORBIDDEN, reason, { completed: 'no' }),
+    );
+  }
+
+  #failWhere(subject: string, error: () => SwitchboardError): void {
     for (const [token, pending] of this.#pending) {
-      if (pending.subject !== subject) continue;
-      this.#settle(token)?.reject(
-        new SwitchboardError(ErrorCode.UNAVAILABLE, reason, { completed: 'maybe' }),
-      );
+      if (pending.subject === subject) this.#settle(token)?.reject(error());
     }
   }
 

@@ -2,6 +2,7 @@ import { Codec } from '../protocol/index.js';
 import { type ConnectionOptions, openSiteConnection, type SiteConnection } from './connection.js';
 import { NatsBrokerClient } from './nats-broker-client.js';
 import { NatsInvoker } from './nats-invoker.js';
+import { watchPermissions } from './permission-watch.js';
 import { RequestChannel } from './request-channel.js';
 
 /**
@@ -15,6 +16,7 @@ export class SiteLink {
   readonly channel: RequestChannel;
   readonly brokers: NatsBrokerClient;
   readonly invoker: NatsInvoker;
+  readonly #stopWatching: () => void;
 
   /**
    * @param site the component's site, named in the errors raised on its
@@ -29,6 +31,13 @@ export class SiteLink {
     // A reply sent while we were disconnected is lost for good: fail what was in flight.
     this.brokers.onLinkState((state) => {
       if (state === 'down') this.channel.failAll('the connection to NATS went down mid-call');
+    });
+    // A credential that does not permit what the component does is the usual
+    // mistake of a secured site: say it, and fail such requests at once.
+    this.#stopWatching = watchPermissions(conn.nc, ({ operation, subject }) => {
+      const reason = `NATS refused the ${operation} to ${subject}: this component's credential does not permit it`;
+      conn.peerLog.warn(reason, { subject });
+      if (operation === 'publish') this.channel.refuse(subject, reason);
     });
   }
 
@@ -55,6 +64,7 @@ export class SiteLink {
 
   /** Stops listening, fails requests in flight with `UNAVAILABLE`, disconnects. */
   async close(): Promise<void> {
+    this.#stopWatching();
     this.brokers.close();
     this.channel.close();
     await this.conn.release();
