@@ -79,6 +79,7 @@ const ran: { command: string; args: Record<string, unknown> }[] = [];
 
 beforeAll(() => {
   for (const command of Object.values(commands)) {
+    if (!('run' in command)) continue; // a group: its subcommands are spied on
     vi.spyOn(command, 'run').mockImplementation(async (args: unknown) => {
       ran.push({ command: command.command, args: args as Record<string, unknown> });
       return 0;
