@@ -133,7 +133,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     const wrongPass = await addFromHost(asClient({ '--pass': 'wrong' }));
     expect(wrongPass.code).toBe(1);
     expect(wrongPass.stderr).toMatch(
-      /^UNAVAILABLE: cannot connect to NATS .*Authorization Violation/m,
+      /^UNAVAILABLE: cannot connect to NATS .*authorization violation/im,
     );
     const noCa = await addFromHost(asClient({ '--tls-ca': undefined }));
     expect(noCa.code).toBe(1);
