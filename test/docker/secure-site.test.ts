@@ -148,6 +148,27 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     );
   });
 
+  test('docker secure site - a rotated password: after a reload of NATS the old one is refused, the new one works', async () => {
+    const old = client;
+    await secrets?.rotate('a', 'client');
+    client = await readEnvFile(join(secrets?.site('a') ?? '', 'client.env'));
+    expect(client.SWITCHBOARD_PASS).not.toBe(old.SWITCHBOARD_PASS);
+    // nats-server reloads its config, and so the new auth.conf, on SIGHUP.
+    const hup = await site.compose(['kill', '--signal', 'HUP', 'nats']);
+    expect(hup.code, hup.stderr).toBe(0);
+    let last: Ran | undefined;
+    await until(
+      async () => {
+        last = await addFromHost(asClient({ '--pass': old.SWITCHBOARD_PASS }));
+        return last.code === 1 && /authorization violation/i.test(last.stderr);
+      },
+      30_000,
+      () => `the old password refused (last: ${last?.stderr}${last?.stdout})`,
+    );
+    const ok = await addFromHost(asClient());
+    expect(ok, ok.stderr).toMatchObject({ code: 0, stdout: '3\n' });
+  });
+
   test('docker secure site - down removes every container and network of the site', async () => {
     await site.down();
     expect(await site.leftovers()).toEqual([]);

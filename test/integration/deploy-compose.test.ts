@@ -281,7 +281,8 @@ describe('deploy - compose files', () => {
   test('deploy - the secured site: NATS with TLS and the users of secure init; each container its own credential', () => {
     const model = loadCompose([SITE_COMPOSE, SITE_SECURE], SECURE_SITE_VARS);
     const nats = model.services.get('nats');
-    expect(nats?.command).toEqual(['--config', '/etc/nats/secure.conf', '--name', 'nats-a']);
+    expect(nats?.command).toEqual(['--config', '/etc/nats/secure.conf']);
+    expect(nats?.environment).toEqual({ NATS_SERVER_NAME: 'nats-a' });
     expect(nats?.volumes).toContain('./nats/secure.conf:/etc/nats/secure.conf:ro');
     expect(nats?.secretMounts).toEqual({
       '/etc/nats/auth.conf': join(secrets.site('a'), 'auth.conf'),
@@ -290,6 +291,8 @@ describe('deploy - compose files', () => {
     });
     const conf = readFileSync(join(DEPLOY, 'nats/secure.conf'), 'utf8');
     expect(conf).toMatch(/^include "auth\.conf"$/m);
+    // A name from the command line would make every reload fail (nats-server 2.9).
+    expect(conf).toMatch(/^server_name: \$NATS_SERVER_NAME$/m);
     expect(conf).toContain('cert_file: /run/secrets/server-cert');
     for (const [name, user] of [
       ['broker', 'broker'],
@@ -314,12 +317,8 @@ describe('deploy - compose files', () => {
     const material = (site: string, file: string) => join(secrets.site(site), file);
     for (const site of ['a', 'b', 'c']) {
       const nats = model.services.get(`nats-${site}`);
-      expect(nats?.command).toEqual([
-        '--config',
-        '/etc/nats/secure.conf',
-        '--name',
-        `nats-${site}`,
-      ]);
+      expect(nats?.command).toEqual(['--config', '/etc/nats/secure.conf']);
+      expect(nats?.environment).toEqual({ NATS_SERVER_NAME: `nats-${site}` });
       expect(nats?.secretMounts['/etc/nats/auth.conf']).toBe(material(site, 'auth.conf'));
       for (const [name, user] of [
         [`broker-${site}`, 'broker'],

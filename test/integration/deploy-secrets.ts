@@ -16,6 +16,8 @@ export interface DeploySecrets {
   dir: string;
   /** The material of one site. */
   site(name: string): string;
+  /** Runs `secure init` on a site's material again, giving `identity` a new password. */
+  rotate(site: string, identity: string): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -26,20 +28,23 @@ export interface DeploySecrets {
  */
 export async function makeDeploySecrets(extraHosts: string[] = []): Promise<DeploySecrets> {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-deploy-secrets-'));
-  for (const [site, peers] of Object.entries(PEERS)) {
-    await secureInit({
+  const init = (site: string, rotate: string[]) =>
+    secureInit({
       site,
       out: join(dir, site),
       services: ['calculator'],
-      bridgeTo: peers,
-      rotate: [],
+      bridgeTo: PEERS[site] ?? [],
+      rotate,
       tlsHosts: extraHosts,
       prefix: 'sb',
     });
-  }
+  for (const site of Object.keys(PEERS)) await init(site, []);
   return {
     dir,
     site: (name) => join(dir, name),
+    rotate: async (site, identity) => {
+      await init(site, [identity]);
+    },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -109,6 +109,7 @@ describe('secure init', () => {
     await secureInit('--site', 'a', '--out', dir, '--service', 'calculator', '--bridge-to', 'b');
     const before = await passwords(dir);
     const ca = await readFile(join(dir, 'ca.pem'), 'utf8');
+    const inode = (await stat(join(dir, 'auth.conf'))).ino;
 
     const again = await secureInit(
       ...['--site', 'a', '--out', dir, '--service', 'calculator', '--service', 'greeter'],
@@ -134,6 +135,9 @@ describe('secure init', () => {
     expect(auth).toContain(`password: "${after['client.env']}"`);
     expect(auth).not.toContain(before['client.env']);
     expect(auth).not.toContain('bridge-b');
+    // Rewritten in place: a bind mount of it (a compose secret) shows the new text.
+    expect((await stat(join(dir, 'auth.conf'))).ino).toBe(inode);
+    expect(await mode(join(dir, 'auth.conf'))).toBe('600');
 
     const other = await secureInit('--site', 'b', '--out', dir);
     expect(other.code).toBe(1);

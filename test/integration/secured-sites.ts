@@ -4,7 +4,7 @@
  * the config it wrote, and the connection options of each identity, as its
  * env file gives them.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type Status } from 'nats';
@@ -62,9 +62,11 @@ export async function startSecuredSite(
     tlsHosts: [],
     prefix: 'sb',
   });
-  const nats = track(
-    await startNatsServer({ name, backend: 'binary', args: ['-c', join(dir, SERVER_CONFIG_FILE)] }),
-  );
+  // The fixture names the server on the command line; nats-server 2.9 reloads
+  // (as a rotation needs) only when its config file gives the same name.
+  const config = join(dir, 'site.conf');
+  await writeFile(config, `server_name: "${name}"\ninclude "${SERVER_CONFIG_FILE}"\n`);
+  const nats = track(await startNatsServer({ name, backend: 'binary', args: ['-c', config] }));
   const url = nats.url;
   const fromEnvFile = async (file: string, variable: (option: string) => string) => {
     const env = await readEnvFile(join(dir, file));

@@ -7,8 +7,9 @@
  * issue; on an open NATS every refusal below would have been a success.
  */
 import { encode } from '@msgpack/msgpack';
-import { headers, type NatsConnection } from 'nats';
+import { connect, headers, type NatsConnection } from 'nats';
 import { describe, expect, test } from 'vitest';
+import { secureInit } from '../../src/cli/secure/index.js';
 import {
   Bridge,
   type Calculator,
@@ -20,7 +21,7 @@ import {
   parse,
   serve,
 } from '../../src/internal.js';
-import { failure, reachable, track, type Where, whereService } from './helpers.js';
+import { eventually, failure, reachable, track, type Where, whereService } from './helpers.js';
 import { connectAs, refusalsOf, type SecuredSite, startSecuredSite } from './secured-sites.js';
 
 const codec = new Codec();
@@ -397,5 +398,42 @@ describe('security - the secured three-site mesh', () => {
       service: 'where',
       site: 'b',
     });
+  });
+});
+
+describe('security - rotating a credential', () => {
+  test('rotation - after secure init --rotate and a reload, the old password is refused and its holder cut off; the others carry on', async () => {
+    const { site } = await siteWithCalculator();
+    const before = await site.as('client');
+    const holder = await connectAs(before);
+    const refused = refusalsOf(holder);
+    await secureInit({
+      site: 'a',
+      out: site.dir,
+      services: ['calculator'],
+      bridgeTo: [],
+      rotate: ['client'],
+      tlsHosts: [],
+      prefix: 'sb',
+    });
+    const after = await site.as('client');
+    expect(after.pass).not.toBe(before.pass);
+    // nats-server reloads its config (and so auth.conf) on SIGHUP.
+    process.kill(site.nats.pid as number, 'SIGHUP');
+    await eventually(() => holder.isClosed(), 10_000, 'the old credential to be cut off');
+    expect(refused.seen).toEqual([]);
+    const login = (options: ConnectionOptions) =>
+      connect({
+        servers: options.nats,
+        user: options.user,
+        pass: options.pass,
+        tls: { caFile: options.tls?.caFile },
+        maxReconnectAttempts: 0,
+      });
+    expect(await failure(login(before))).toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    await (await login(after)).close();
+    // The broker and the server kept their credentials, and their connections.
+    const fresh = track(await Client.connect(after));
+    expect(await fresh.proxy<Calculator>('calculator').add(1, 2)).toBe(3);
   });
 });

@@ -6,7 +6,7 @@
  * bridge or rotating one password is the same command.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { subjectsFor } from '../../protocol/index.js';
 import { type BridgeSide, envFileName, envFilesOf, passwordIn } from './env-files.js';
@@ -50,11 +50,19 @@ export interface SecureInitReport {
   newCa: boolean;
 }
 
-/** A file with a secret: written under another name readable by its owner only, then moved. */
+/**
+ * A file with a secret, readable by its owner only. One already there is
+ * rewritten in place, not replaced: a bind mount of it (a compose secret)
+ * keeps showing the old file's inode, and NATS must see the new `auth.conf`
+ * when told to reload.
+ */
 async function writePrivate(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
-  await rename(temporary, file);
+  if (await exists(file)) {
+    await chmod(file, 0o600);
+    await writeFile(file, text);
+  } else {
+    await writeFile(file, text, { mode: 0o600, flag: 'wx' });
+  }
 }
 
 async function readIfThere(file: string): Promise<string | undefined> {
