@@ -4,7 +4,7 @@
  * runs again on the same directory that keep, add, drop and rotate.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -144,5 +144,25 @@ describe('secure init', () => {
     expect(other.stderr).toBe(
       `switchboard secure init: ${dir} holds the material of site a, not b\n`,
     );
+  });
+
+  test("secure init - a directory of the user's: its other files and mode are left alone, files it would write are refused", async () => {
+    const mine = join(root, 'mine');
+    await mkdir(mine);
+    await chmod(mine, 0o755);
+    await writeFile(join(mine, 'README.md'), 'my notes\n');
+    expect((await secureInit('--site', 'a', '--out', mine)).code).toBe(0);
+    expect(await mode(mine)).toBe('755');
+    expect(await readFile(join(mine, 'README.md'), 'utf8')).toBe('my notes\n');
+
+    const theirs = join(root, 'theirs');
+    await mkdir(theirs);
+    await writeFile(join(theirs, 'auth.conf'), 'authorization { users: [] }\n');
+    const refused = await secureInit('--site', 'a', '--out', theirs);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      `switchboard secure init: ${theirs} holds auth.conf, which secure init did not write: choose another directory\n`,
+    );
+    expect(await readFile(join(theirs, 'auth.conf'), 'utf8')).toBe('authorization { users: [] }\n');
   });
 });

@@ -56,6 +56,7 @@ describe('secure init plan', () => {
       "--rotate: 'server-greeter' is not an identity of this site: broker, client, observer, server-calculator, bridge-b",
     );
     expect(problem({ tlsHosts: ['nats a'] })).toMatch(/^--tls-host: 'nats a' is not a host/);
+    expect(problem({ tlsHosts: ['10..0.1'] })).toMatch(/^--tls-host: '10\.\.0\.1' is not a host/);
     expect(problem({ tlsHosts: ['nats.example.com', '10.0.0.1', 'fe80::1'] })).toBeUndefined();
     expect(problem({ prefix: 'sb.*' })).toMatch(/^--prefix: /);
     expect(problem({ out: '/tmp/my secrets' })).toMatch(

@@ -96,7 +96,7 @@ export const secureInitCommand = defineCommand({
 function reportLines(site: string, report: SecureInitReport): string[] {
   const width = Math.max(...report.files.map(({ file }) => file.length));
   const lines = [
-    `site ${site}: security material in ${report.dir} (mode 0700; certificates 0644, all else 0600)`,
+    `site ${site}: security material in ${report.dir} (certificates 0644, all else 0600)`,
     ...report.files.map(({ file, what }) => `  ${file.padEnd(width)}  ${what}`),
   ];
   if (report.newPasswords.length > 0) {

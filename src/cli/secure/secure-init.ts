@@ -6,7 +6,7 @@
  * bridge or rotating one password is the same command.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { subjectsFor } from '../../protocol/index.js';
 import { type BridgeSide, envFileName, envFilesOf, passwordIn } from './env-files.js';
@@ -88,6 +88,20 @@ async function readManifest(dir: string, site: string): Promise<Manifest | undef
   return manifest;
 }
 
+/**
+ * Refuses a directory that `secure init` did not write but that holds files
+ * it would write: they are someone else's, and would be overwritten or read.
+ */
+async function refuseStrangers(dir: string): Promise<void> {
+  const ours = new Set<string>([AUTH_FILE, SERVER_CONFIG_FILE, ...Object.values(TLS_FILES)]);
+  const found = (await readdir(dir)).filter((file) => ours.has(file) || file.endsWith('.env'));
+  if (found.length > 0) {
+    throw new Error(
+      `${dir} holds ${found.join(', ')}, which secure init did not write: choose another directory`,
+    );
+  }
+}
+
 /** A new password: 32 characters of base64url (192 random bits). */
 function newPassword(): string {
   return randomBytes(24).toString('base64url');
@@ -106,11 +120,13 @@ async function earlierPassword(dir: string, identity: Identity): Promise<string 
  */
 export async function secureInit(options: SecureInitOptions): Promise<SecureInitReport> {
   const dir = resolve(options.out);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
-  await chmod(dir, 0o700);
-  const manifest = await readManifest(dir, options.site);
   const at = (file: string) => join(dir, file);
+  const created = (await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined;
+  if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
+  const manifest = await readManifest(dir, options.site);
+  if (manifest === undefined && !created) await refuseStrangers(dir);
+  // Our own directory is closed to others; one of the user's keeps its mode.
+  if (created || manifest !== undefined) await chmod(dir, 0o700);
 
   const credentials: Credential[] = [];
   const newPasswords: string[] = [];

@@ -2,6 +2,8 @@
  * Who gets a credential at one site, and with what role: the plan of
  * `switchboard secure init`, checked in one place. Pure: no files here.
  */
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import {
   DEFAULT_INBOX_PREFIX,
   isValidPrefix,
@@ -53,9 +55,9 @@ const ALWAYS: readonly { name: string; role: Role; purpose: string }[] = [
   },
 ];
 
-/** Names of hosts the test certificate holds: DNS names and IPv4/IPv6 addresses. */
-const HOST =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9.]+|[0-9A-Fa-f:]+)$/;
+/** A DNS name the test certificate may hold (IP addresses are checked with `isIP`). */
+const DNS_NAME =
+  /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Characters a directory may hold: it is written, unquoted, into env files. */
 const SAFE_PATH = /^[A-Za-z0-9_./@:+,-]+$/;
@@ -80,8 +82,9 @@ export function checkSecureInitOptions(options: SecureInitOptions): void {
   if (!isValidPrefix(options.prefix)) {
     fail('prefix', `'${options.prefix}' is not dot-separated tokens of letters, digits, _ and -`);
   }
-  if (!SAFE_PATH.test(options.out)) {
-    fail('out', `'${options.out}' holds a blank, quote or other character env files cannot carry`);
+  const out = resolve(options.out);
+  if (!SAFE_PATH.test(out)) {
+    fail('out', `'${out}' holds a blank, quote or other character env files cannot carry`);
   }
   for (const [flag, values] of [
     ['service', options.services],
@@ -98,7 +101,9 @@ export function checkSecureInitOptions(options: SecureInitOptions): void {
     fail('bridge-to', `'${options.site}' is this site: a bridge links two sites`);
   }
   for (const host of options.tlsHosts) {
-    if (!HOST.test(host)) fail('tls-host', `'${host}' is not a host name or an IP address`);
+    if (isIP(host) === 0 && !DNS_NAME.test(host)) {
+      fail('tls-host', `'${host}' is not a host name or an IP address`);
+    }
   }
   const names = planIdentities(options).map((identity) => identity.name);
   for (const rotated of options.rotate) {
