@@ -114,12 +114,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker mesh', missing), () => {
     expect(cut.stderr).not.toMatch(/^TIMEOUT: /m);
   });
 
-  // Known gap, left to the call core (src/proxies, issue 8): a call pinned to a
-  // site that has no route any more is answered SERVICE_NOT_FOUND ("service
-  // 'calculator' at site 'c' is not registered"), as the dispatcher reports
-  // UNAVAILABLE only for unpinned calls to a service that departed everywhere.
-  // Remove `.fails` when it answers UNAVAILABLE.
-  test.fails('docker mesh - with bridge b-c stopped, a call to site c is UNAVAILABLE (known gap: SERVICE_NOT_FOUND today)', async () => {
+  test('docker mesh - with bridge b-c stopped, a call to site c is UNAVAILABLE', async () => {
     const cut = await atSiteA('call', 'calculator@c.add', '1', '2', '--timeout', '20000');
     expect(cut.stderr).toMatch(/^UNAVAILABLE: /m);
   });
