@@ -154,6 +154,13 @@ describe('security - a client credential', () => {
     expect(log.refused).toEqual([]);
   });
 
+  test('client credential - a component on a borrowed connection replies to its inbox prefix', async () => {
+    const { site } = await siteWithCalculator();
+    const nc = await connectAs(await site.as('client'));
+    const borrowing = track(await Client.connect({ connection: nc }));
+    expect(await borrowing.proxy<Calculator>('calculator').add(2, 2)).toBe(4);
+  });
+
   test('observer credential - lists and looks up, and every call is FORBIDDEN at once', async () => {
     const { site } = await siteWithCalculator();
     const observer = track(await Client.connect(await site.as('observer')));
