@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // files at a time keeps them from starving each other's timers. The Docker
 // tests (test/docker) run after them, one file at a time: each brings up
 // containers (a whole mesh, at times), and they skip, saying what is missing,
-// where no engine answers.
+// where no engine answers. The fault suite (test/faults) runs last, alone.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -30,6 +30,19 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Network namespaces, nats-servers and a dozen processes per
+          // scenario, each timed: alone, one file at a time. Skips unless root.
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          sequence: { groupOrder: 3 },
         },
       },
       {

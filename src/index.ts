@@ -15,6 +15,14 @@ export {
   type SiteListing,
 } from './core/index.js';
 export {
+  type Health,
+  type HealthSource,
+  Metrics,
+  ObservabilityEndpoint,
+  type ObservabilityOptions,
+  serveObservability,
+} from './observability/index.js';
+export {
   ApplicationError,
   type Completion,
   ErrorCode,
@@ -31,16 +39,22 @@ export {
   type CallContext,
   type CallOptions,
   Client,
+  type ClientInterceptor,
   type ClientOptions,
   type ClientProxy,
+  currentCall,
+  type IncomingRequest,
   type MethodsOf,
+  type OutgoingRequest,
   type ProxyOptions,
+  type ServerInterceptor,
   type ServerOptions,
   ServerProxy,
   type ServiceDefinition,
   type ServiceImplementation,
   type StandardSchemaV1,
   serve,
+  type TraceContext,
 } from './proxies/index.js';
 export { type ConnectionOptions, DEFAULT_NATS_URL, type TlsFiles } from './transport/index.js';
 export {

@@ -10,6 +10,7 @@ export * from './broker/index.js';
 export * from './core/index.js';
 export { type Calculator, calculatorService } from './examples/calculator.js';
 export * from './index.js';
+export * from './observability/index.js';
 export * from './protocol/index.js';
 export { methodsOf } from './proxies/index.js';
 export * from './transport/index.js';

@@ -7,6 +7,8 @@ export interface SpawnOptions {
   label?: string;
   /** Where the child's stdout and stderr go. @default 'inherit' */
   stdio?: 'inherit' | 'pipe' | 'ignore';
+  /** Command prefix that execs node, e.g. `['ip', 'netns', 'exec', 'ns1']`. @default [] */
+  wrapper?: readonly string[];
 }
 
 export interface Child<Info = Record<string, unknown>> {

@@ -13,11 +13,26 @@ export const children = new Map();
  * Spawns `node <scriptPath> '<json config>'` and resolves once the child says
  * it is ready (with what it said), or rejects after `readyTimeoutMs`.
  * `options.stdio` chooses where the child's output goes (default: ours);
- * `'pipe'` makes `child.output()` return what it wrote.
+ * `'pipe'` makes `child.output()` return what it wrote. `options.wrapper` is a
+ * command prefix that must exec node (e.g. `ip netns exec NS`): the IPC
+ * channel is an inherited descriptor, so it survives, and the pid stays node's.
  */
 export function spawnChild(scriptPath, config, options = {}) {
-  const { nodeArgs = [], readyTimeoutMs = 20_000, label = scriptPath, stdio = 'inherit' } = options;
-  const proc = spawn(process.execPath, [...nodeArgs, scriptPath, JSON.stringify(config)], {
+  const {
+    nodeArgs = [],
+    readyTimeoutMs = 20_000,
+    label = scriptPath,
+    stdio = 'inherit',
+    wrapper = [],
+  } = options;
+  const [command, ...args] = [
+    ...wrapper,
+    process.execPath,
+    ...nodeArgs,
+    scriptPath,
+    JSON.stringify(config),
+  ];
+  const proc = spawn(command, args, {
     stdio: ['ignore', stdio, stdio, 'ipc'],
     env: { ...process.env, BENCH_CHILD: '1' },
   });

@@ -11,7 +11,10 @@ import type { InstanceView, SwitchboardError } from '../protocol/index.js';
 import {
   type CallRequest,
   type ConnectionOptions,
+  EndpointStats,
   type ListenContext,
+  MicroResponder,
+  type MicroService,
   SiteLink,
   takeCalls,
 } from '../transport/index.js';
@@ -31,6 +34,15 @@ export type RouteCallHandler = (
   call: CallRequest,
   receivedAt: number,
 ) => void | Promise<void>;
+
+/** A route this half advertises: its registered id, subscription, and discovery stats. */
+interface HeldRoute {
+  id: string;
+  sub: Subscription;
+  route: RouteAdvert;
+  started: Date;
+  stats: Map<string, EndpointStats>;
+}
 
 /** Timings of a bridge half. */
 export interface HalfTimings {
@@ -70,7 +82,8 @@ export class BridgeHalf {
   readonly #resolver: Resolver;
   readonly #registrar: Registrar;
   readonly #timings: HalfTimings;
-  readonly #routes = new Map<string, { id: string; sub: Subscription }>();
+  readonly #routes = new Map<string, HeldRoute>();
+  readonly #micro: MicroResponder;
   readonly #stops: Unsubscribe[] = [];
   #refresh: ReturnType<typeof setInterval> | undefined;
   #onView: ((view: SiteView) => void) | undefined;
@@ -95,6 +108,29 @@ export class BridgeHalf {
     );
     this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs);
     link.abandonCallsOnDeparture();
+    this.#micro = new MicroResponder(link.conn.nc, () => this.#discoverable(), link.conn.peerLog);
+  }
+
+  /** The remote services this half advertises, as the NATS discovery protocol lists them. */
+  *#discoverable(): Iterable<MicroService> {
+    const { subjects } = this.link.conn;
+    for (const { id, route, started, stats } of this.#routes.values()) {
+      const subject = subjects.route(route.service, id);
+      yield {
+        name: route.service,
+        id,
+        version: route.version,
+        description: `Switchboard service ${route.service} at site ${route.site}, through a bridge`,
+        metadata: { site: route.site, path: route.path.join(','), kind: 'route', bridge: this.#id },
+        started,
+        endpoints: [...stats].map(([name, s]) => ({ name, subject, stats: s })),
+      };
+    }
+  }
+
+  /** Counts a call relayed on `route`, for `$SRV.STATS`. */
+  recordCall(route: RouteAdvert, method: string, ms: number, error?: string): void {
+    this.#routes.get(route.key)?.stats.get(method)?.record(ms, error);
   }
 
   /** Connects to the site's NATS (waiting for it when it is not up yet). */
@@ -200,7 +236,8 @@ export class BridgeHalf {
       const sub = takeCalls(this.#doorContext(), subjects.route(route.service, id), (call, at) =>
         this.#onCall?.(route, call, at),
       );
-      this.#routes.set(route.key, { id, sub });
+      const stats = new Map(route.methods.map((m) => [m, new EndpointStats()]));
+      this.#routes.set(route.key, { id, sub, route, stats, started: new Date() });
       void this.#registrar.add({
         id,
         service: route.service,
@@ -225,6 +262,7 @@ export class BridgeHalf {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#refresh);
+    this.#micro.close();
     for (const stop of this.#stops.splice(0)) stop();
     const { nc } = this.link.conn;
     this.#registrar.close();

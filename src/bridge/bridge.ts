@@ -1,3 +1,4 @@
+import type { Health, Metrics } from '../observability/index.js';
 import {
   answerWith,
   type CallRequest,
@@ -43,6 +44,8 @@ export interface BridgeOptions {
   refreshMs?: number;
   /** Where logs go (overridden per side by `local.logger` / `remote.logger`). @default silent */
   logger?: Logger;
+  /** Where the bridge counts what it relays, per link and direction (see `Metrics`). @default none */
+  metrics?: Metrics;
 }
 
 function checkOptions(options: BridgeOptions): void {
@@ -87,6 +90,10 @@ export class Bridge extends Closeable {
   readonly #imports: (service: string) => boolean;
   readonly #logger: Logger;
   readonly #ready: Promise<boolean>;
+  readonly #metrics: Metrics | undefined;
+  #relayed: ReturnType<Metrics['bridgeCounters']> | undefined;
+  #unwatch: (() => void) | undefined;
+  #linked = false;
 
   private constructor(local: BridgeHalf, remote: BridgeHalf, options: BridgeOptions) {
     super();
@@ -96,6 +103,8 @@ export class Bridge extends Closeable {
     this.#exports = globFilter(options.export);
     this.#imports = globFilter(options.import);
     this.#logger = options.logger ?? silentLogger;
+    this.#metrics = options.metrics;
+    this.#relayed = options.metrics?.bridgeCounters();
     this.#ready = this.#link();
   }
 
@@ -138,7 +147,20 @@ export class Bridge extends Closeable {
     return { local: this.local.site, remote: this.remote.site };
   }
 
+  /** Whether the bridge is doing its job: linked, and connected to both sites. */
+  health(): Health {
+    const { local, remote } = this.sites;
+    const link = `bridge ${local ?? '?'}-${remote ?? '?'}`;
+    if (this.closing) return { ok: false, reason: `${link}: closing` };
+    if (!this.#linked) return { ok: false, reason: `${link}: waiting for a broker on each side` };
+    for (const half of [this.local, this.remote]) {
+      if (!half.connected) return { ok: false, reason: `${link}: lost ${half.where}` };
+    }
+    return { ok: true, reason: '' };
+  }
+
   protected async shutdown(): Promise<void> {
+    this.#unwatch?.();
     await Promise.all([this.local.close(), this.remote.close()]);
     this.#logger.info('bridge stopped', this.sites);
   }
@@ -175,8 +197,29 @@ export class Bridge extends Closeable {
     this.remote.onCall((route, call, at) => this.#onCall(this.remote, inward, route, call, at));
     this.remote.watch((view) => this.local.advertise(apply(intoLocal, view)));
     this.local.watch((view) => this.remote.advertise(apply(intoRemote, view)));
+    this.#linked = true;
+    if (this.#metrics)
+      this.#unwatch = this.#watchGauges(this.#metrics, [localSite, remoteSite].sort().join('-'));
     this.#logger.info(`bridge linked site '${localSite}' and site '${remoteSite}'`);
     return true;
+  }
+
+  #watchGauges(metrics: Metrics, link: string): () => void {
+    const halves = [this.local, this.remote];
+    const stops = [
+      metrics.gauge('switchboard_bridge_routes', () =>
+        halves.map((h) => ({ labels: { site: h.site ?? '', link }, value: h.routeCount })),
+      ),
+      metrics.gauge('switchboard_bridge_link_up', () =>
+        halves.map((h) => ({
+          labels: { site: h.site ?? '', link, side: h.label },
+          value: h.connected ? 1 : 0,
+        })),
+      ),
+    ];
+    return () => {
+      for (const stop of stops) stop();
+    };
   }
 
   #relay(near: BridgeHalf, far: BridgeHalf, allows: (service: string) => boolean): Relay {
@@ -206,6 +249,15 @@ export class Bridge extends Closeable {
     const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);
+    const ms = Date.now() - receivedAt;
+    near.recordCall(route, call.meta.method, ms, reply.ok ? undefined : reply.error.message);
+    this.#relayed?.(
+      { site: near.site ?? '', link: relay.link, direction: relay.direction },
+      reply.ok ? 'OK' : reply.error.code,
+      ms / 1000,
+      call.msg.data.length,
+      reply.ok || reply.body ? (reply.body?.length ?? 0) : 0,
+    );
   }
 }
 

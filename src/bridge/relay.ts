@@ -1,4 +1,5 @@
 import { type CallReply, type Dispatcher, HeldCalls } from '../core/index.js';
+import { activeTracer, traceHop } from '../observability/tracing.js';
 import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
 import type { RouteAdvert } from './route-table.js';
 
@@ -31,6 +32,16 @@ export class Relay {
 
   constructor(direction: RelayDirection) {
     this.#direction = direction;
+  }
+
+  /** `near→far`, for metrics and logs. */
+  get direction(): string {
+    return `${this.#direction.nearSite}→${this.#direction.farSite}`;
+  }
+
+  /** The link, named by its two sites in a fixed order (`a-b` both ways). */
+  get link(): string {
+    return [this.#direction.nearSite, this.#direction.farSite].sort().join('-');
   }
 
   /**
@@ -92,10 +103,25 @@ export class Relay {
     }
     const dest = meta.site ?? route.site;
     const relayed: CallMeta = { ...meta, path: [...meta.path, farSite], site: dest };
-    const reply = await this.#direction.far.dispatch(
-      { meta: relayed, body, deadline, idempotent: false },
-      this.#held,
-    );
+    const send = () =>
+      this.#direction.far.dispatch(
+        { meta: relayed, body, deadline, idempotent: false },
+        this.#held,
+      );
+    const tracer = activeTracer();
+    const reply = tracer
+      ? await traceHop(
+          tracer,
+          `relay ${nearSite}→${farSite}`,
+          meta,
+          { 'switchboard.link': `${nearSite}-${farSite}`, 'switchboard.target_site': dest },
+          (trace) => {
+            relayed.traceparent = trace.traceparent;
+            relayed.tracestate = trace.tracestate;
+            return send();
+          },
+        )
+      : await send();
     if (!reply.ok && !reply.body && reply.error.code === ErrorCode.SERVICE_NOT_FOUND) {
       // The route went stale under us: another path may still work.
       const message = `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`;

@@ -5,6 +5,7 @@ import {
   type CallFailure,
   LoadBalancer,
 } from '../core/index.js';
+import type { Health, Metrics } from '../observability/index.js';
 import {
   type BrokerEvent,
   type BrokerInfo,
@@ -69,6 +70,8 @@ export interface BrokerOptions extends ConnectionOptions {
   maxPayload?: number;
   /** What the registry accepts (instances, methods, metadata, heartbeat range); see {@link RegistryLimits}. */
   limits?: Partial<RegistryLimits>;
+  /** Where the broker counts what it does (see `Metrics`). @default none */
+  metrics?: Metrics;
 }
 
 function checkOptions(options: BrokerOptions): void {
@@ -131,6 +134,8 @@ export class Broker extends Closeable {
   readonly #replyBytes: number;
   readonly #subs: Subscription[] = [];
   readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #counters: ReturnType<Metrics['brokerCounters']> | undefined;
+  readonly #unwatch: (() => void) | undefined;
 
   private constructor(link: SiteLink, options: BrokerOptions) {
     super();
@@ -175,6 +180,11 @@ export class Broker extends Closeable {
       listen(ctx, s.info, (m) => this.#onInfo(m), queue),
       listen(ctx, s.callAll, (m) => this.#onCall(m), queue),
     );
+    const { metrics } = options;
+    this.#counters = metrics?.brokerCounters(this.site);
+    this.#unwatch = metrics?.gauge('switchboard_broker_instances', () => [
+      { labels: { site: this.site }, value: this.registry.size },
+    ]);
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 250);
     this.#sweeper.unref();
   }
@@ -191,7 +201,17 @@ export class Broker extends Closeable {
     return broker;
   }
 
+  /** Whether the broker is doing its job: connected to its site's NATS. */
+  health(): Health {
+    if (this.closing) return { ok: false, reason: `broker of site ${this.site}: closing` };
+    if (!this.#link.connected) {
+      return { ok: false, reason: `broker of site ${this.site}: not connected to NATS` };
+    }
+    return { ok: true, reason: '' };
+  }
+
   protected async shutdown(): Promise<void> {
+    this.#unwatch?.();
     clearInterval(this.#sweeper);
     const { nc, logger } = this.#link.conn;
     if (!nc.isClosed()) {
@@ -318,6 +338,7 @@ export class Broker extends Closeable {
       });
     }
     const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
+    this.#counters?.forwarded(meta.service, reply.ok ? 'OK' : reply.error.code);
     if (reply.ok) {
       // An empty body is the instance's notice that it answered the caller.
       if (reply.body.length > 0) msg.respond(reply.body);
@@ -329,7 +350,9 @@ export class Broker extends Closeable {
   }
 
   #sweep(): void {
-    for (const change of this.registry.expire()) {
+    const expired = this.registry.expire();
+    if (expired.length > 0) this.#counters?.expired(expired.length);
+    for (const change of expired) {
       this.#link.conn.logger.info('instance lease expired', {
         service: change.view.service,
         id: change.view.id,

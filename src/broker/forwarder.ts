@@ -8,6 +8,7 @@ import {
   type LoadBalancer,
   type Resolution,
 } from '../core/index.js';
+import { activeTracer, traceHop } from '../observability/tracing.js';
 import type { CallMeta, InstanceView, Subjects } from '../protocol/index.js';
 import type { Registry } from './registry.js';
 
@@ -68,7 +69,16 @@ export class Forwarder {
     const picker = this.#router.picker(meta);
     const deadline = receivedAt + meta.budgetMs;
     const call = { meta, body, deadline, idempotent: false, replyTo };
-    return this.#held.carry(meta.callId, picker, () => failover(this.#invoker, call, picker));
+    const send = () =>
+      this.#held.carry(meta.callId, picker, () => failover(this.#invoker, call, picker));
+    const tracer = activeTracer();
+    if (!tracer) return send();
+    const site = this.#router.source.site ?? '';
+    return traceHop(tracer, `forward at ${site}`, meta, { 'switchboard.site': site }, (trace) => {
+      meta.traceparent = trace.traceparent;
+      meta.tracestate = trace.tracestate;
+      return send();
+    });
   }
 
   /** Ends the forwarded calls in flight to an instance that stopped heartbeating. */

@@ -1,8 +1,9 @@
 /** What the long-running commands (`broker`, `serve-example`, `bridge`) share. */
-import type { Logger } from '../index.js';
+import type { HealthSource, Logger, Metrics, ObservabilityEndpoint } from '../index.js';
 import { connectFailure } from './connection-options.js';
 import { describeError } from './format.js';
 import { type CliIo, ExitCode, throwIfUsage } from './io.js';
+import { type ObservabilityArgs, observe } from './observability.js';
 import { watchSignals } from './signals.js';
 
 /**
@@ -28,7 +29,7 @@ export async function startAgent<T>(
 }
 
 /** One component run until a signal by {@link runUntilSignal}. */
-export interface AgentRun<T extends { close(): Promise<void> }> {
+export interface AgentRun<T extends { close(): Promise<void> } & HealthSource> {
   start(): Promise<T>;
   /** The NATS URL(s) a failure to start names. */
   where: string;
@@ -37,10 +38,12 @@ export interface AgentRun<T extends { close(): Promise<void> }> {
   started(agent: T): (() => void) | undefined;
   /** The line said when `signal` arrives, before `agent` closes. */
   stopping(agent: T, signal: NodeJS.Signals): string;
+  /** `--metrics-port` and the metrics the agent was given, for /metrics and /healthz. */
+  observe?: { args: ObservabilityArgs; metrics: Metrics | undefined };
 }
 
 /** Starts a component, runs it until SIGINT, SIGTERM or SIGHUP, then closes it; resolves with the exit code. */
-export async function runUntilSignal<T extends { close(): Promise<void> }>(
+export async function runUntilSignal<T extends { close(): Promise<void> } & HealthSource>(
   io: CliIo,
   run: AgentRun<T>,
 ): Promise<number> {
@@ -48,12 +51,23 @@ export async function runUntilSignal<T extends { close(): Promise<void> }>(
   try {
     const agent = await startAgent(run.start, run.where, run.status);
     if (agent === undefined) return ExitCode.FAILURE;
+    let endpoint: ObservabilityEndpoint | undefined;
+    if (run.observe) {
+      try {
+        endpoint = await observe(run.observe.args, run.observe.metrics, () => [agent]);
+      } catch (err) {
+        run.status.error(`cannot serve metrics: ${(err as Error).message}`);
+        await agent.close();
+        return ExitCode.FAILURE;
+      }
+    }
     shutdown.started();
     const stop = run.started(agent);
     const signal = await shutdown.received;
     stop?.();
     run.status.info(run.stopping(agent, signal));
     await agent.close();
+    await endpoint?.close();
     return ExitCode.OK;
   } finally {
     shutdown.release();

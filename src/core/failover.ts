@@ -18,6 +18,8 @@ export interface FailoverCall {
   readonly idempotent: boolean;
   /** See {@link OutgoingCall.replyTo}. */
   readonly replyTo?: string | undefined;
+  /** Told each time the call is sent again after a failure (for metrics). */
+  readonly onRetry?: (() => void) | undefined;
 }
 
 /** Where one attempt goes. Its `end` is called exactly once, with the attempt's outcome. */
@@ -85,6 +87,7 @@ export async function failover(
     next.end(reply);
     if (reply.ok || !canRetry(reply.error, call.idempotent)) return reply;
     lastError = reply.error;
+    call.onRetry?.();
   }
 }
 

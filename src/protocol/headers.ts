@@ -3,6 +3,7 @@
  * forwarding for thin clients, bridges) route without decoding the body.
  */
 import type { MsgHdrs } from 'nats';
+import { checkMeta, isTraceparent, readTracestate } from './call-context-headers.js';
 import { describeValue, MAX_PATH_SITES, NAME_PATTERN, PROTOCOL_VERSION } from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
 import { parseRange } from './semver.js';
@@ -29,6 +30,12 @@ export const Header = {
   cancel: 'sb-cancel',
   /** On replies: `err` marks an error body. A reply without headers is a result. */
   status: 'sb-st',
+  /** W3C trace context: the trace and the span the call belongs to. */
+  traceparent: 'traceparent',
+  /** W3C trace context: vendors' trace state, passed on as it is. */
+  tracestate: 'tracestate',
+  /** The caller's metadata (see `encodeMeta`), passed on by every hop. */
+  meta: 'sb-meta',
 } as const;
 
 /** Value of the status header on error replies. */
@@ -48,6 +55,12 @@ export interface CallMeta {
   versionRange?: string | undefined;
   /** Site the call heads for (pinned by the caller, or the hosting site of the route it took). */
   site?: string | undefined;
+  /** W3C `traceparent` of the call, when it is traced. */
+  traceparent?: string | undefined;
+  /** W3C `tracestate`, passed on untouched. */
+  tracestate?: string | undefined;
+  /** The caller's metadata, encoded (the `sb-meta` header value; see `encodeMeta`). */
+  meta?: string | undefined;
 }
 
 /** Separates the fields of `sb-call` (written out in {@link formatCallMeta}). */
@@ -113,7 +126,13 @@ export class HeaderBlock implements HeaderReader {
 
 /** Builds the headers of a call request (plus `extra` entries, e.g. `sb-reply`). */
 export function callHeaders(meta: CallMeta, ...extra: Array<[string, string]>): HeaderBlock {
-  return new HeaderBlock([[Header.call, formatCallMeta(meta)], ...extra]);
+  const entries: Array<[string, string]> = [[Header.call, formatCallMeta(meta)], ...extra];
+  if (meta.traceparent !== undefined) {
+    entries.push([Header.traceparent, meta.traceparent]);
+    if (meta.tracestate !== undefined) entries.push([Header.tracestate, meta.tracestate]);
+  }
+  if (meta.meta !== undefined && meta.meta !== '') entries.push([Header.meta, meta.meta]);
+  return new HeaderBlock(entries);
 }
 
 function bad(message: string): SwitchboardError {
@@ -200,6 +219,15 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
     }
     meta.versionRange = range;
   }
+  // Trace context that is not valid is dropped, as the W3C rules say; metadata must be valid.
+  const traceparent = h.get(Header.traceparent);
+  if (traceparent !== '' && isTraceparent(traceparent)) {
+    meta.traceparent = traceparent;
+    const tracestate = readTracestate(h.get(Header.tracestate));
+    if (tracestate !== undefined) meta.tracestate = tracestate;
+  }
+  const userMeta = h.get(Header.meta);
+  if (userMeta !== '') meta.meta = checkMeta(userMeta);
   return meta;
 }
 

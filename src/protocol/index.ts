@@ -1,3 +1,4 @@
+export * from './call-context-headers.js';
 export { Codec } from './codec.js';
 export * from './envelopes.js';
 export * from './errors.js';

@@ -3,7 +3,7 @@
  * subject layout, so that NATS permissions give each credential what its
  * role needs and nothing more (see docs/security.md). Pure: no NATS here.
  */
-import { INBOX_PREFIX, type Subjects } from './subjects.js';
+import { discoverySubjects, INBOX_PREFIX, type Subjects } from './subjects.js';
 
 /** The roles a site gives credentials to. */
 export const ROLES = ['client', 'observer', 'server', 'broker', 'bridge'] as const;
@@ -42,15 +42,19 @@ const EVERY_INBOX = `${INBOX_PREFIX}>`;
  *
  * - **client**: asks brokers (lookup, list, info), calls (thin, direct, routes),
  *   hears registry events, reads its own inbox.
- * - **observer**: asks brokers and hears every event; calls nothing.
+ * - **observer**: asks brokers, hears every event and sends service
+ *   discovery requests (`$SRV`); calls nothing.
  * - **server**: a client, that also registers, heartbeats, deregisters and
- *   takes calls for its own services only, hears control messages for them
- *   and broker events, and answers forwarded calls in any inbox.
+ *   takes calls for its own services only, hears control messages and
+ *   discovery requests for them and broker events, and answers forwarded
+ *   calls in any inbox.
  * - **broker**: takes registrations, questions and thin calls; forwards
  *   calls, publishes events and control messages; answers requests; may
  *   list, as its health check (`switchboard ls`) does.
  * - **bridge** (one half, at one site): registers routes, takes calls on
- *   routes, relays calls to instances and routes, asks brokers, hears events.
+ *   routes, relays calls to instances and routes, asks brokers, hears events
+ *   and the discovery requests of every service (it answers for the remote
+ *   ones it advertises).
  *
  * @throws {TypeError} for a server without services
  */
@@ -68,7 +72,7 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
       };
     case 'observer':
       return {
-        publish: ask,
+        publish: [...ask, ...discoverySubjects()],
         subscribe: [ownInbox, s.registryEventsAll, s.brokerEvents],
         allowResponses: false,
       };
@@ -88,6 +92,8 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
         ],
         subscribe: [
           ...services.flatMap((name) => [s.instance(name, '*'), s.control(name, '*')]),
+          // The bare requests (`$SRV.PING`) are every service's: once.
+          ...new Set(services.flatMap((name) => discoverySubjects(name))),
           s.brokerEvents,
           ownInbox,
           s.registryEventsAll,
@@ -120,6 +126,7 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
           s.registryEventsAll,
           s.brokerEvents,
           ownInbox,
+          ...discoverySubjects(),
         ],
         allowResponses: true,
       };

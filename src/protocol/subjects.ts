@@ -91,6 +91,29 @@ export function isPublishSubject(subject: string): boolean {
   return subject.length <= 256 && PUBLISH_SUBJECT.test(subject);
 }
 
+/** The requests of the NATS service discovery protocol (ADR-32). */
+const DISCOVERY_VERBS = ['PING', 'INFO', 'STATS'] as const;
+
+/**
+ * Where the NATS service discovery requests (`$SRV.PING`, `.INFO`, `.STATS`)
+ * that concern `service` arrive: bare (every service), `.<service>` and
+ * `.<service>.<id>`, so that a server may be held to those of its own
+ * service. Without `service`, every discovery request. These subjects take
+ * no prefix: the protocol fixes them.
+ *
+ * The verbs are spelt out: nats-server lets a user allowed `$SRV.*` subscribe
+ * to `$SRV.>` (its permission check reads the `>` as a token `*` matches),
+ * which would hear the requests of every service.
+ */
+export function discoverySubjects(service?: string): string[] {
+  if (service === undefined) return ['$SRV.>'];
+  return DISCOVERY_VERBS.flatMap((verb) => [
+    `$SRV.${verb}`,
+    `$SRV.${verb}.${service}`,
+    `$SRV.${verb}.${service}.*`,
+  ]);
+}
+
 function registrationSubjects(base: string): RegistrationSubjects {
   return {
     register: (service) => `${base}.register.${service}`,

@@ -1,5 +1,11 @@
 import { type Completion, ErrorCode, SwitchboardError } from '../protocol/index.js';
-import { type AdmittedCall, HandlerContext, type Outcome, RunningCall } from './call-context.js';
+import {
+  type AdmittedCall,
+  HandlerContext,
+  NotRun,
+  type Outcome,
+  RunningCall,
+} from './call-context.js';
 
 /** Limits of an {@link Admission}. */
 export interface AdmissionLimits {
@@ -104,9 +110,9 @@ export class Admission {
     const running = new RunningCall(call);
     let result: unknown;
     try {
-      result = call.run(new HandlerContext(running));
+      result = call.run(new HandlerContext(running), running);
     } catch (thrown) {
-      running.answer({ kind: 'thrown', thrown });
+      running.answer(ended(thrown));
       return this.#next();
     }
     if (!isPromiseLike(result)) {
@@ -126,7 +132,7 @@ export class Admission {
     }, remaining);
     result.then(
       (value) => this.#settle(running, { kind: 'result', value }),
-      (thrown: unknown) => this.#settle(running, { kind: 'thrown', thrown }),
+      (thrown: unknown) => this.#settle(running, ended(thrown)),
     );
   }
 
@@ -166,6 +172,13 @@ export class Admission {
   #checkIdle(): void {
     if (this.#idle && this.#answeredAll()) this.#idle();
   }
+}
+
+/** The outcome of a handler (or of an interceptor that refused the call before it). */
+function ended(thrown: unknown): Outcome {
+  return thrown instanceof NotRun
+    ? { kind: 'refused', error: thrown.error }
+    : { kind: 'thrown', thrown };
 }
 
 function error(code: ErrorCode, message: string, completed: Completion): SwitchboardError {

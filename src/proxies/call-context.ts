@@ -1,5 +1,18 @@
-import type { CallMeta, SwitchboardError } from '../protocol/index.js';
-import type { CallContext } from './types.js';
+import { type CallMeta, decodeMeta, type SwitchboardError } from '../protocol/index.js';
+import type { CallContext, TraceContext } from './types.js';
+
+/**
+ * Thrown (or rejected with) by `AdmittedCall.run` when the call was refused
+ * before its handler ran (by a server interceptor): the error keeps its
+ * completion, `no`.
+ */
+export class NotRun {
+  readonly error: SwitchboardError;
+
+  constructor(error: SwitchboardError) {
+    this.error = error;
+  }
+}
 
 /** How a call on the server ended: the handler's result, what it threw, or our refusal. */
 export type Outcome =
@@ -12,8 +25,11 @@ export interface AdmittedCall {
   readonly meta: CallMeta;
   /** Local time (epoch ms) at which the caller stops waiting. */
   readonly deadline: number;
-  /** Runs the handler; returns its result or a promise of it. */
-  run(context: CallContext): unknown;
+  /**
+   * Runs the handler; returns its result or a promise of it. Throws (or
+   * rejects with) a {@link NotRun} when it was refused before the handler ran.
+   */
+  run(context: CallContext, running: RunningCall): unknown;
   /** Sends the call's one answer. */
   answer(outcome: Outcome): void;
 }
@@ -26,12 +42,23 @@ export interface AdmittedCall {
 export class RunningCall {
   readonly call: AdmittedCall;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Trace context the handler runs in: the caller's, or a server span's. */
+  trace: TraceContext | undefined;
+  #meta: Readonly<Record<string, string>> | undefined;
   #answered = false;
   #controller: AbortController | undefined;
   #reason: unknown;
 
   constructor(call: AdmittedCall) {
     this.call = call;
+    const { traceparent, tracestate } = call.meta;
+    if (traceparent !== undefined) this.trace = { traceparent, tracestate };
+  }
+
+  /** The caller's metadata, decoded on first use (it was checked when the call arrived). */
+  get meta(): Readonly<Record<string, string>> {
+    this.#meta ??= Object.freeze(decodeMeta(this.call.meta.meta ?? ''));
+    return this.#meta;
   }
 
   get answered(): boolean {
@@ -95,5 +122,13 @@ export class HandlerContext implements CallContext {
 
   get signal(): AbortSignal {
     return this.#running.signal;
+  }
+
+  get meta(): Readonly<Record<string, string>> {
+    return this.#running.meta;
+  }
+
+  get trace(): TraceContext | undefined {
+    return this.#running.trace;
   }
 }

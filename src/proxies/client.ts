@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import {
   BALANCE_POLICIES,
   type BalancePolicy,
@@ -12,10 +13,13 @@ import {
   Resolver,
   type SiteListing,
 } from '../core/index.js';
+import type { Health, Metrics } from '../observability/index.js';
+import { activeTracer, clientTracing } from '../observability/tracing.js';
 import {
   type CallMeta,
   describeValue,
   ErrorCode,
+  encodeMeta,
   type InstanceView,
   MAX_BUDGET_MS,
   NAME_PATTERN,
@@ -24,7 +28,9 @@ import {
 } from '../protocol/index.js';
 import { type ConnectionOptions, SiteLink } from '../transport/index.js';
 import { Closeable, newId } from '../util/index.js';
-import type { CallOptions, ClientProxy, ProxyOptions } from './types.js';
+import { currentCall } from './call-scope.js';
+import { type ClientInterceptor, intercept, type OutgoingRequest } from './interceptors.js';
+import type { CallContext, CallOptions, ClientProxy, ProxyOptions, TraceContext } from './types.js';
 
 /** Options of a {@link Client}. */
 export interface ClientOptions extends ConnectionOptions {
@@ -59,6 +65,14 @@ export interface ClientOptions extends ConnectionOptions {
    * @default the NATS server's max_payload
    */
   maxPayload?: number;
+  /**
+   * Run around every call, the first outermost (metrics, tracing, adding
+   * metadata...). See {@link ClientInterceptor}.
+   * @default none
+   */
+  interceptors?: readonly ClientInterceptor[];
+  /** Where the client counts and times its calls (see `Metrics`). @default none */
+  metrics?: Metrics;
 }
 
 function checkOptions(options: ClientOptions): void {
@@ -86,6 +100,9 @@ export class Client extends Closeable {
   readonly #timeoutMs: number;
   readonly #viaBroker: boolean;
   readonly #maxPayload: number;
+  readonly #interceptors: readonly ClientInterceptor[];
+  #traced: { tracer: Tracer; chain: readonly ClientInterceptor[] } | undefined;
+  readonly #retried: ((service: string) => void) | undefined;
   #seq = 0;
 
   private constructor(link: SiteLink, options: ClientOptions) {
@@ -93,6 +110,11 @@ export class Client extends Closeable {
     this.#link = link;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#viaBroker = options.viaBroker ?? false;
+    const { metrics } = options;
+    this.#interceptors = metrics
+      ? [metrics.clientInterceptor(() => this.site), ...(options.interceptors ?? [])]
+      : (options.interceptors ?? []);
+    this.#retried = metrics?.retryCounter(() => this.site);
     this.#maxPayload = options.maxPayload ?? link.conn.nc.info?.max_payload ?? 1024 * 1024;
     this.#resolver = new Resolver(link.brokers, {
       ttlMs: options.cacheTtlMs ?? 30_000,
@@ -156,6 +178,48 @@ export class Client extends Closeable {
       service = service.slice(0, at);
     }
     checkTarget(service, method, site, options.version);
+    const parent = options.parent ?? currentCall();
+    const deadline = deadlineOf(options, this.#timeoutMs, parent);
+    const meta = parent || options.meta ? { ...parent?.meta, ...options.meta } : {};
+    const trace = parent?.trace;
+    const interceptors = this.#chain();
+    if (interceptors.length === 0) {
+      return this.#send(service, method, args, site, deadline, options, meta, trace) as Promise<R>;
+    }
+    const request: OutgoingRequest = {
+      service,
+      method,
+      args,
+      site,
+      deadline,
+      options,
+      meta,
+      trace,
+    };
+    return intercept(interceptors, request, () =>
+      this.#send(
+        service,
+        method,
+        request.args,
+        site,
+        deadline,
+        options,
+        request.meta,
+        request.trace,
+      ),
+    ) as Promise<R>;
+  }
+
+  async #send(
+    service: string,
+    method: string,
+    args: readonly unknown[],
+    site: string | undefined,
+    deadline: number,
+    options: CallOptions,
+    userMeta: Readonly<Record<string, string>>,
+    trace: TraceContext | undefined,
+  ): Promise<unknown> {
     const { codec } = this.#link;
     const body = codec.encode(args);
     if (body.length > this.#maxPayload) {
@@ -174,12 +238,18 @@ export class Client extends Closeable {
       versionRange: options.version,
       site,
     };
+    if (hasEntries(userMeta)) meta.meta = encodeMeta(userMeta);
+    if (trace) {
+      meta.traceparent = trace.traceparent;
+      meta.tracestate = trace.tracestate;
+    }
     const call: FailoverCall = {
       meta,
       body,
-      deadline: deadlineOf(options, this.#timeoutMs),
+      deadline,
       signal: options.signal,
       idempotent: options.idempotent ?? false,
+      onRetry: this.#retried && (() => this.#retried?.(service)),
     };
     const reply = await (this.#viaBroker
       ? this.#viaBrokerCall(call)
@@ -191,7 +261,18 @@ export class Client extends Closeable {
       await new Promise((resolve) => setImmediate(resolve));
       throw reply.error;
     }
-    return codec.decode(reply.body) as R;
+    return codec.decode(reply.body);
+  }
+
+  /** The interceptors of a call: tracing first when the application traces, then the client's. */
+  #chain(): readonly ClientInterceptor[] {
+    const tracer = activeTracer();
+    if (!tracer) return this.#interceptors;
+    if (this.#traced?.tracer !== tracer) {
+      const tracing = clientTracing(tracer, () => this.site);
+      this.#traced = { tracer, chain: [tracing, ...this.#interceptors] };
+    }
+    return this.#traced.chain;
   }
 
   /**
@@ -202,6 +283,13 @@ export class Client extends Closeable {
     const subject = this.#link.conn.subjects.call(call.meta.service);
     const picker = new RepeatPicker(subject, BROKER_ATTEMPTS, this.site);
     return failover(this.#link.invoker, call, picker);
+  }
+
+  /** Whether the client can call: connected to its site's NATS. */
+  health(): Health {
+    if (this.closing) return { ok: false, reason: 'client closed' };
+    if (!this.#link.connected) return { ok: false, reason: 'client: not connected to NATS' };
+    return { ok: true, reason: '' };
   }
 
   /** Instances of a service, asked of the broker now (no cache). */
@@ -248,11 +336,23 @@ function checkTarget(
   }
 }
 
-/** The call's deadline: its own, or now plus its timeout, at most {@link MAX_BUDGET_MS} away. */
-function deadlineOf(options: CallOptions, defaultTimeoutMs: number): number {
+/**
+ * The call's deadline: its own, or now plus its timeout; no later than its
+ * parent's, and at most {@link MAX_BUDGET_MS} away.
+ */
+function deadlineOf(
+  options: CallOptions,
+  defaultTimeoutMs: number,
+  parent: CallContext | undefined,
+): number {
   const now = Date.now();
   const deadline = options.deadline ?? now + (options.timeoutMs ?? defaultTimeoutMs);
-  return Math.min(deadline, now + MAX_BUDGET_MS);
+  return Math.min(deadline, parent?.deadline ?? deadline, now + MAX_BUDGET_MS);
+}
+
+function hasEntries(map: Readonly<Record<string, string>>): boolean {
+  for (const _key in map) return true;
+  return false;
 }
 
 /** How many times a thin client sends one call through the broker at most. */

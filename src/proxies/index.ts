@@ -1,5 +1,12 @@
 export type { StandardIssue, StandardResult, StandardSchemaV1 } from './arguments.js';
+export { currentCall } from './call-scope.js';
 export { Client, type ClientOptions } from './client.js';
+export type {
+  ClientInterceptor,
+  IncomingRequest,
+  OutgoingRequest,
+  ServerInterceptor,
+} from './interceptors.js';
 export {
   methodsOf,
   type ServerOptions,
@@ -14,4 +21,5 @@ export type {
   MethodsOf,
   ProxyOptions,
   ServiceImplementation,
+  TraceContext,
 } from './types.js';

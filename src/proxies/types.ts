@@ -1,6 +1,18 @@
 /** Types a reader of the proxies needs first. */
 
-/** What a handler learns about the call it serves. */
+/** W3C trace context (https://www.w3.org/TR/trace-context/) of a call. */
+export interface TraceContext {
+  /** `00-<trace id>-<span id>-<flags>`. */
+  readonly traceparent: string;
+  readonly tracestate?: string | undefined;
+}
+
+/**
+ * What a handler learns about the call it serves. Pass it as `parent` to a
+ * call the handler makes (or let the server do so for you, see
+ * `ServerOptions.asyncContext`): that call then inherits the remaining
+ * deadline, the trace and the metadata.
+ */
 export interface CallContext {
   readonly service: string;
   readonly method: string;
@@ -11,6 +23,10 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** Sites the call crossed, the caller's site first. */
   readonly path: readonly string[];
+  /** The caller's metadata (`CallOptions.meta`), as it crossed every hop. */
+  readonly meta: Readonly<Record<string, string>>;
+  /** Trace context of the call (of the handler's span, when tracing is on). */
+  readonly trace: TraceContext | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: method signatures are the user's to choose.
@@ -59,6 +75,19 @@ export interface CallOptions {
   version?: string;
   /** Only instances hosted at this site (also written `service@site`). @default the nearest */
   site?: string;
+  /**
+   * Metadata sent with the call: a small map of strings that crosses every
+   * hop and reaches the handler as `ctx.meta` (keys: letters, digits, `_`,
+   * `-`, `.`; at most 32 entries, 4 KiB encoded).
+   */
+  meta?: Readonly<Record<string, string>>;
+  /**
+   * The call being served that this call is made for: this call inherits its
+   * remaining deadline (when it is sooner), its trace and its metadata (this
+   * call's own entries win). @default the call being served, when the server
+   * runs handlers in an async context (`ServerOptions.asyncContext`)
+   */
+  parent?: CallContext;
 }
 
 /** Options of a client-side proxy. */

@@ -142,14 +142,22 @@ class DockerNatsServer extends ManagedNatsServer<StartedTestContainer> {
  * `startNatsServer`). Containers left behind by a crashed process are removed
  * by testcontainers' reaper (Ryuk), unless `TESTCONTAINERS_RYUK_DISABLED=true`
  * (where no registry serves the Ryuk image): then `close()` is the only
- * cleanup. `options.args` is ignored; `startTimeoutMs` does not include
- * pulling the image.
+ * cleanup. `options.args` is ignored; `host`, `urlHost`, `wrapper` and
+ * `monitor` are refused; `startTimeoutMs` does not include pulling the image.
  * @throws {TestcontainersMissingError} when `testcontainers` is not installed.
  */
 export async function startNatsContainer(
   options: NatsServerOptions = {},
 ): Promise<NatsServerHandle> {
   checkCommonOptions(options);
+  const binaryOnly = (['host', 'urlHost', 'wrapper', 'monitor'] as const).filter(
+    (field) => options[field] !== undefined && options[field] !== false,
+  );
+  if (binaryOnly.length > 0) {
+    throw new TypeError(
+      `${binaryOnly.join(', ')}: option(s) of the binary backend only, not of containers`,
+    );
+  }
   const tc = await loadTestcontainers();
   const name = options.name || 'nats';
   const config =

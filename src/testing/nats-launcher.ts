@@ -1,6 +1,7 @@
 /**
  * Binary backend of the NATS test fixture: spawns the local `nats-server`
- * executable on a loopback port and supervises it.
+ * executable (on a loopback port unless told otherwise, through a wrapper
+ * command such as `ip netns exec` when given one) and supervises it.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -241,16 +242,41 @@ function installExitHook(): void {
 interface ServerProcess {
   readonly child: ChildProcess;
   readonly port: number;
+  /** Port of its cluster routes, when it is a cluster node. */
+  readonly routePort: number | undefined;
+  /** Port of its HTTP monitoring, when asked for. */
+  readonly monitorPort: number | undefined;
   /** Resolves when the process has exited (or failed to spawn). */
   readonly exited: Promise<void>;
   hasExited(): boolean;
 }
 
+/** How a node joins its cluster (see nats-cluster.ts). @internal */
+export interface ClusterSpec {
+  /** `cluster_name` of every node. */
+  name: string;
+  /** Address the route listener binds to. */
+  host: string;
+  /** Route port; `-1` lets the server pick a free one. */
+  port: number;
+  /** Route URLs of the other nodes to solicit, asked at every launch (they are learnt as nodes start). */
+  routes(): readonly string[];
+}
+
 interface SpawnSpec {
   bin: string;
   name: string;
+  /** Address nats-server listens on (`-a`). */
+  host: string;
+  /** Address the readiness probe connects to (the host of the handle's URL). */
+  urlHost: string;
+  /** Command prefix the binary runs through (e.g. `ip netns exec NS`); empty: none. */
+  wrapper: readonly string[];
   /** `-1` lets the server pick a free port. */
   port: number;
+  /** Monitoring port (`-1`: a free one); `undefined`: no monitoring. */
+  monitorPort: number | undefined;
+  cluster: ClusterSpec | undefined;
   configFile: string | undefined;
   extraArgs: readonly string[];
   startTimeoutMs: number;
@@ -258,7 +284,30 @@ interface SpawnSpec {
 }
 
 const LISTENING_RE = /Listening for client connections on (\S+):(\d+)\s*$/;
+const ROUTES_RE = /Listening for route connections on (\S+):(\d+)\s*$/;
+const MONITOR_RE = /Starting http monitor on (\S+):(\d+)\s*$/;
 const READY_RE = /Server is ready/;
+
+/** nats-server's command line for `spec`. */
+function serverArgs(spec: SpawnSpec): string[] {
+  const args = [
+    ...(spec.configFile !== undefined ? ['-c', spec.configFile] : []),
+    '-a',
+    spec.host,
+    '-p',
+    String(spec.port),
+    '--server_name',
+    spec.name,
+  ];
+  if (spec.monitorPort !== undefined) args.push('-m', String(spec.monitorPort));
+  if (spec.cluster !== undefined) {
+    const { name, host, port } = spec.cluster;
+    args.push('--cluster', `nats://${host}:${port}`, '--cluster_name', name);
+    const routes = spec.cluster.routes();
+    if (routes.length > 0) args.push('--routes', routes.join(','));
+  }
+  return [...args, ...spec.extraArgs];
+}
 
 function describeExit(child: ChildProcess): string {
   return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
@@ -280,19 +329,12 @@ function ownProcessGroup(): boolean {
 
 /** Spawns nats-server and resolves once it is ready and accepts TCP connections. */
 function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
-  const args = [
-    ...(spec.configFile !== undefined ? ['-c', spec.configFile] : []),
-    '-a',
-    LOOPBACK,
-    '-p',
-    String(spec.port),
-    '--server_name',
-    spec.name,
-    ...spec.extraArgs,
-  ];
+  const args = serverArgs(spec);
+  // The wrapper (e.g. `ip netns exec NS`) must exec nats-server, so the pid stays the server's.
+  const [command, ...commandArgs] = [...spec.wrapper, spec.bin, ...args] as [string, ...string[]];
   const tail = new LogTail();
   installExitHook();
-  const child = spawn(spec.bin, args, {
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     windowsHide: true,
     detached: ownProcessGroup(),
@@ -313,11 +355,20 @@ function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
     });
   });
   if (child.pid !== undefined) liveChildren.add(child);
-  const proc: ServerProcess = { child, port: spec.port, exited, hasExited: () => exitedFlag };
+  const proc: ServerProcess = {
+    child,
+    port: spec.port,
+    routePort: undefined,
+    monitorPort: undefined,
+    exited,
+    hasExited: () => exitedFlag,
+  };
 
   return new Promise<ServerProcess>((resolve, reject) => {
     let settled = false;
     let listenPort: number | undefined;
+    let routePort: number | undefined;
+    let monitorPort: number | undefined;
     let ready = false;
     let probing = false;
     const probeAbort = new AbortController();
@@ -340,7 +391,7 @@ function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
     const failWithLogs = (what: string) =>
       fail(
         new Error(
-          `nats-server "${spec.name}" ${what} (${spec.bin} ${args.join(' ')}). Last log lines:\n${tail.format()}`,
+          `nats-server "${spec.name}" ${what} (${[command, ...commandArgs].join(' ')}). Last log lines:\n${tail.format()}`,
         ),
       );
 
@@ -351,7 +402,13 @@ function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
     // 'close' rather than 'exit': by then the whole log has been read.
     const onEarlyClose = () => failWithLogs(`exited during startup with ${describeExit(child)}`);
     const onError = (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'EACCES') {
+      if (spec.wrapper.length > 0 && (error.code === 'ENOENT' || error.code === 'EACCES')) {
+        fail(
+          new Error(
+            `nats-server "${spec.name}": cannot execute the wrapper ${command}: ${error.code}`,
+          ),
+        );
+      } else if (error.code === 'ENOENT' || error.code === 'EACCES') {
         fail(new NatsServerNotFoundError(`cannot execute ${spec.bin}: ${error.code}`));
       } else {
         fail(
@@ -366,13 +423,16 @@ function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
 
     const maybeProbe = () => {
       if (settled || probing || !ready || listenPort === undefined) return;
+      // A cluster node logs its route listener just after "Server is ready".
+      if (spec.cluster !== undefined && routePort === undefined) return;
+      if (spec.monitorPort !== undefined && monitorPort === undefined) return;
       probing = true;
       const port = listenPort;
-      waitForTcpPort(LOOPBACK, port, deadline, probeAbort.signal).then(
+      waitForTcpPort(spec.urlHost, port, deadline, probeAbort.signal).then(
         () => {
           if (settled) return;
           cleanup();
-          resolve({ ...proc, port });
+          resolve({ ...proc, port, routePort, monitorPort });
         },
         (error: unknown) =>
           failWithLogs(
@@ -387,6 +447,10 @@ function spawnServer(spec: SpawnSpec): Promise<ServerProcess> {
       if (settled) return;
       const listening = LISTENING_RE.exec(line);
       if (listening?.[2] !== undefined) listenPort = Number(listening[2]);
+      const routes = ROUTES_RE.exec(line);
+      if (routes?.[2] !== undefined) routePort = Number(routes[2]);
+      const monitor = MONITOR_RE.exec(line);
+      if (monitor?.[2] !== undefined) monitorPort = Number(monitor[2]);
       if (READY_RE.test(line)) ready = true;
       maybeProbe();
     };
@@ -415,9 +479,12 @@ async function killNow(proc: ServerProcess): Promise<void> {
   await proc.exited;
 }
 
-class BinaryNatsServer extends ManagedNatsServer<ServerProcess> {
+/** The binary backend's handle; also a node of `startNatsCluster`. @internal */
+export class BinaryNatsServer extends ManagedNatsServer<ServerProcess> {
   readonly backend = 'binary' as const;
   private lastPid: number | undefined;
+  private lastRoutePort: number | undefined;
+  private lastMonitorPort: number | undefined;
 
   constructor(
     name: string,
@@ -425,13 +492,31 @@ class BinaryNatsServer extends ManagedNatsServer<ServerProcess> {
     private readonly spec: SpawnSpec,
     private readonly configDir: string | undefined,
   ) {
-    super(name, `nats-server "${name}"`, first, LOOPBACK, first.port);
-    this.lastPid = first.child.pid;
+    super(name, `nats-server "${name}"`, first, spec.urlHost, first.port);
+    this.remember(first);
+  }
+
+  private remember(proc: ServerProcess): void {
+    this.lastPid = proc.child.pid;
+    this.lastRoutePort = proc.routePort;
+    this.lastMonitorPort = proc.monitorPort;
   }
 
   /** PID of the current (or last) nats-server process. */
   get pid(): number | undefined {
     return this.lastPid;
+  }
+
+  /** Port of the cluster routes of a cluster node; unchanged by `restart()`. */
+  get routePort(): number | undefined {
+    return this.lastRoutePort;
+  }
+
+  /** Monitoring endpoint, with the `monitor` option; unchanged by `restart()`. */
+  get monitorUrl(): string | undefined {
+    return this.lastMonitorPort === undefined
+      ? undefined
+      : `http://${this.spec.urlHost}:${this.lastMonitorPort}`;
   }
 
   protected kill(proc: ServerProcess): Promise<void> {
@@ -442,9 +527,16 @@ class BinaryNatsServer extends ManagedNatsServer<ServerProcess> {
     return terminate(proc, KILL_GRACE_MS);
   }
 
+  /** A fresh process on the same client, route and monitoring ports. */
   protected async launch(): Promise<ServerProcess> {
-    const next = await spawnServer({ ...this.spec, port: this.port });
-    this.lastPid = next.child.pid;
+    const { cluster, monitorPort } = this.spec;
+    const next = await spawnServer({
+      ...this.spec,
+      port: this.port,
+      monitorPort: monitorPort === undefined ? undefined : (this.lastMonitorPort ?? monitorPort),
+      cluster: cluster === undefined ? undefined : { ...cluster, port: this.lastRoutePort ?? -1 },
+    });
+    this.remember(next);
     return next;
   }
 
@@ -469,20 +561,51 @@ export function checkCommonOptions(options: NatsServerOptions): void {
   if (startTimeoutMs !== undefined && !(startTimeoutMs > 0)) {
     throw new RangeError(`startTimeoutMs must be positive, got ${startTimeoutMs}`);
   }
+  for (const field of ['host', 'urlHost'] as const) {
+    const value = options[field];
+    if (value !== undefined && (typeof value !== 'string' || !/^[\w.:[\]-]+$/.test(value))) {
+      throw new TypeError(`${field} must be a host name or an IP address, got ${String(value)}`);
+    }
+  }
+  const { wrapper } = options;
+  if (
+    wrapper !== undefined &&
+    !(Array.isArray(wrapper) && wrapper.every((a) => typeof a === 'string' && a !== ''))
+  ) {
+    throw new TypeError(
+      'wrapper must be a list of non-empty strings (a command and its arguments)',
+    );
+  }
+}
+
+/** Whether `host` means every address (then the URL names loopback unless told otherwise). */
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
 /**
- * Starts the local `nats-server` binary on 127.0.0.1 (binary backend of
- * `startNatsServer`). `maxPayload` is passed through a generated config file,
- * as nats-server has no CLI flag for it.
+ * Starts the local `nats-server` binary (binary backend of `startNatsServer`),
+ * on 127.0.0.1 unless `options.host` says otherwise. `maxPayload` is passed
+ * through a generated config file, as nats-server has no CLI flag for it.
  *
  * @throws {NatsServerNotFoundError} when no binary is found (see {@link findNatsServerBinary}).
  */
-export async function startNatsBinary(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
+export function startNatsBinary(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  return startBinaryNode(options, undefined);
+}
+
+/**
+ * {@link startNatsBinary}, as a node of a cluster when `cluster` is given. @internal
+ */
+export async function startBinaryNode(
+  options: NatsServerOptions,
+  cluster: ClusterSpec | undefined,
+): Promise<BinaryNatsServer> {
   checkCommonOptions(options);
   const bin = findNatsServerBinary();
   if (bin === undefined) throw new NatsServerNotFoundError();
   const name = options.name || 'nats';
+  const host = options.host ?? LOOPBACK;
 
   let configDir: string | undefined;
   let configFile: string | undefined;
@@ -496,7 +619,12 @@ export async function startNatsBinary(options: NatsServerOptions = {}): Promise<
   const spec: SpawnSpec = {
     bin,
     name,
+    host,
+    urlHost: options.urlHost ?? (isWildcard(host) ? LOOPBACK : host),
+    wrapper: [...(options.wrapper ?? [])],
     port: options.port ?? -1,
+    monitorPort: options.monitor ? -1 : undefined,
+    cluster,
     configFile,
     extraArgs: [...(options.args ?? [])],
     startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,

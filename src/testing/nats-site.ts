@@ -37,6 +37,35 @@ export interface NatsServerOptions {
   image?: string;
   /** Receives every log line of the server, prefixed with `[name] `. @default undefined (discarded) */
   log?: (line: string) => void;
+  /**
+   * Address nats-server listens on (binary backend only), and the host of
+   * `url` unless `urlHost` says otherwise. `0.0.0.0` listens on every address
+   * (of a network namespace, say).
+   * @default "127.0.0.1"
+   */
+  host?: string;
+  /**
+   * Host written in `url` and probed until the server accepts connections
+   * (binary backend only), for when clients reach it by another address than
+   * `host`: e.g. `host: '0.0.0.0'` in a network namespace that this process
+   * reaches through a veth address.
+   * @default `host`, or "127.0.0.1" when `host` is a wildcard address
+   */
+  urlHost?: string;
+  /**
+   * Command the binary runs through (binary backend only), e.g.
+   * `['ip', 'netns', 'exec', 'site-a']` to run it in a network namespace. The
+   * wrapper must exec nats-server (as `ip netns exec` does), so that `pid`,
+   * `stop()` and `close()` reach the server itself.
+   * @default [] (nats-server is spawned directly)
+   */
+  wrapper?: string[];
+  /**
+   * Serve nats-server's HTTP monitoring (`/varz`, `/connz`, `/routez`...) on a
+   * free port, at `monitorUrl` (binary backend only).
+   * @default false
+   */
+  monitor?: boolean;
 }
 
 /** A running (or stopped) NATS server started by {@link startNatsServer}. */
@@ -51,6 +80,8 @@ export interface NatsServerHandle {
   readonly backend: NatsBackend;
   /** PID of the current nats-server process (binary backend only). */
   readonly pid?: number;
+  /** HTTP monitoring endpoint, e.g. `http://127.0.0.1:8222`, with the `monitor` option; unchanged by `restart()`. */
+  readonly monitorUrl?: string;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); safe to call twice; resolves when the process has exited. */
   close(): Promise<void>;
   /** Stops the server abruptly (SIGKILL) but keeps the handle so `restart()` can bring it back on the same port. */

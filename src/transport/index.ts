@@ -12,6 +12,12 @@ export {
   type FieldNames,
   natsUrlProblem,
 } from './connection-check.js';
+export {
+  EndpointStats,
+  type MicroEndpoint,
+  MicroResponder,
+  type MicroService,
+} from './micro-responder.js';
 export { NatsBrokerClient } from './nats-broker-client.js';
 export { NatsInvoker } from './nats-invoker.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';

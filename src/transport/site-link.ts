@@ -30,6 +30,7 @@ export class SiteLink {
     this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
     // A reply sent while we were disconnected is lost for good: fail what was in flight.
     this.brokers.onLinkState((state) => {
+      this.#connected = state === 'up';
       if (state === 'down') this.channel.failAll('the connection to NATS went down mid-call');
     });
     // A credential that does not permit what the component does is the usual
@@ -55,6 +56,13 @@ export class SiteLink {
       this.invoker.abandon(subjects.instance(event.service, event.id), reason);
       this.invoker.abandon(subjects.route(event.service, event.id), reason);
     });
+  }
+
+  #connected = true;
+
+  /** Whether the connection to NATS is up (it is reconnecting when not). */
+  get connected(): boolean {
+    return this.#connected && !this.conn.nc.isClosed();
   }
 
   /** Opens (or borrows) the connection `options` describe. */

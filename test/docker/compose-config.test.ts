@@ -29,11 +29,18 @@ const USES: { files: string[]; env: Record<string, string> }[] = [
     files: ['site.compose.yml', 'site.secure.yml'],
     env: { ...SITE_VARS, SWITCHBOARD_SECRETS: secrets.site('a') },
   },
+  { files: ['site.cluster.yml'], env: SITE_VARS },
 ];
 const NAMED = USES.map((use) => ({ ...use, name: use.files.join(' + ') }));
 
 /** The compose variables of the test runner's environment, which would leak into `config`. */
-const UNSET = { SWITCHBOARD_NATS_IMAGE: '', SWITCHBOARD_SECRETS: '', NATS_PORT: '' };
+const UNSET = {
+  SWITCHBOARD_NATS_IMAGE: '',
+  SWITCHBOARD_SECRETS: '',
+  NATS_PORT: '',
+  NATS_PORT_2: '',
+  NATS_PORT_3: '',
+};
 
 interface Config {
   services: Record<string, { image?: string }>;

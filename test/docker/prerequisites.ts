@@ -100,7 +100,4 @@ export async function missingForDocker(needs: DockerNeeds): Promise<string[]> {
   return missing.filter((reason) => reason !== undefined);
 }
 
-/** A suite title: `area`, or `area (skipped: what is missing)`. */
-export function suiteTitle(area: string, missing: readonly string[]): string {
-  return missing.length === 0 ? area : `${area} (skipped: ${missing.join('; ')})`;
-}
+export { suiteTitle } from '../support/suite-title.js';

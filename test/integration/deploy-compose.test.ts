@@ -28,6 +28,7 @@ import { makeDeploySecrets } from './deploy-secrets.js';
 const ENTRYPOINT = ['node', '/app/dist/cli/main.js'];
 const SITE_COMPOSE = 'site.compose.yml';
 const SITE_SECURE = 'site.secure.yml';
+const SITE_CLUSTER = 'site.cluster.yml';
 /** What the docs tell `docker compose` for one site. */
 const SITE_VARS = { SWITCHBOARD_SITE: 'a' };
 /** Where the secured files find their material: made by `secure init`, as their comments say. */
@@ -39,12 +40,13 @@ const SECURE_MESH_VARS = { SWITCHBOARD_SECRETS: secrets.dir };
 // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose interpolation, as the files write it
 const SECRETS_DIR = '${SWITCHBOARD_SECRETS:-./secrets}/';
 
-/** The compose models under test: the mesh and one site, open and secured. */
+/** The compose models under test: the mesh and one site, open and secured, and one site on a cluster. */
 const MODELS: [string, ComposeModel][] = [
   [MESH_COMPOSE, loadCompose([MESH_COMPOSE])],
   [`${MESH_COMPOSE} + ${MESH_SECURE}`, loadCompose([MESH_COMPOSE, MESH_SECURE], SECURE_MESH_VARS)],
   [SITE_COMPOSE, loadCompose([SITE_COMPOSE], SITE_VARS)],
   [`${SITE_COMPOSE} + ${SITE_SECURE}`, loadCompose([SITE_COMPOSE, SITE_SECURE], SECURE_SITE_VARS)],
+  [SITE_CLUSTER, loadCompose([SITE_CLUSTER], SITE_VARS)],
 ];
 
 interface Parsed {
@@ -354,6 +356,33 @@ describe('deploy - compose files', () => {
       for (const { url } of runsSwitchboard(service) ? natsUrlsOf(service) : []) {
         expect(url, service.name).toMatch(/^tls:\/\//);
       }
+    }
+  });
+
+  test('deploy - the clustered site: three NATS nodes routed to each other; components given all three', () => {
+    const model = loadCompose([SITE_CLUSTER], SITE_VARS);
+    const nodes = [...model.services.values()].filter(runsNats).map((s) => s.name);
+    expect(nodes).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    for (const name of nodes) {
+      const argv = argvOf(model.services.get(name) as ComposeService);
+      const flag = (option: string) => argv[argv.indexOf(option) + 1] ?? '';
+      expect(flag('--name'), name).toBe(`nats-a-${name.slice(-1)}`);
+      expect(flag('--cluster_name'), name).toBe('site-a');
+      expect(flag('--cluster'), name).toBe('nats://0.0.0.0:6222');
+      // Each node solicits the other two; no node routes to itself.
+      const routes = flag('--routes')
+        .split(',')
+        .map((url) => new URL(url))
+        .map((url) => `${url.hostname}:${url.port}`);
+      const others = nodes.filter((other) => other !== name).map((other) => `${other}:6222`);
+      expect(routes.sort(), name).toEqual(others);
+      expect(argv, name).toContain('--no_advertise');
+    }
+    for (const service of switchboardServices(model)) {
+      const hosts = natsUrlsOf(service).map((url) => url.host);
+      expect(hosts, `${service.name} is given every node`).toEqual(nodes);
+      for (const node of nodes)
+        expect(service.dependsOn[node] ?? service.dependsOn.broker).toBe('service_healthy');
     }
   });
 

@@ -3,7 +3,7 @@
  * how a backend is chosen. The Docker backend runs the same cases in
  * test/docker/nats-fixture-docker.test.ts.
  */
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -64,6 +64,27 @@ describe.skipIf(binary === undefined)(
         lines.some((line) => line.startsWith('[fixed] ') && /Server is ready/.test(line)),
       ).toBe(true);
       expect(lines.some((line) => line.includes(`127.0.0.1:${port}`))).toBe(true);
+    });
+
+    it('nats fixture - listens on every address when asked, with its URL on loopback and monitoring', async () => {
+      const server = await start('binary', { host: '0.0.0.0', monitor: true });
+      expect(server.url).toBe(`nats://127.0.0.1:${server.port}`);
+      const varz = (await (await fetch(`${server.monitorUrl}/varz`)).json()) as { host: string };
+      expect(varz.host).toBe('0.0.0.0');
+      const monitorUrl = server.monitorUrl;
+      await server.restart();
+      expect(server.monitorUrl).toBe(monitorUrl);
+      await client(server.url);
+    });
+
+    it('nats fixture - runs the binary through a wrapper command that execs it', async () => {
+      const server = await start('binary', { wrapper: ['env', 'SWITCHBOARD_WRAPPED=1'] });
+      const comm = await readFile(`/proc/${server.pid}/comm`, 'utf8');
+      expect(comm.trim()).toBe('nats-server');
+      await client(server.url);
+      await expect(
+        startNatsServer({ backend: 'binary', wrapper: ['/nonexistent/wrapper'] }),
+      ).rejects.toThrow(/cannot execute the wrapper/);
     });
 
     it('nats fixture - a failed start reports the server log', async () => {
@@ -145,5 +166,11 @@ describe('backend selection', () => {
       RangeError,
     );
     await expect(startNatsServer({ backend: 'binary', port: 70_000 })).rejects.toThrow(RangeError);
+    await expect(startNatsServer({ backend: 'binary', host: 'a b' })).rejects.toThrow(/host/);
+    await expect(startNatsServer({ backend: 'binary', wrapper: [''] })).rejects.toThrow(/wrapper/);
+    // Checked before any container runtime is asked.
+    await expect(startNatsServer({ backend: 'docker', wrapper: ['env'] })).rejects.toThrow(
+      /binary backend only/,
+    );
   });
 });

@@ -161,10 +161,14 @@ describe('security - a client credential', () => {
     expect(await borrowing.proxy<Calculator>('calculator').add(2, 2)).toBe(4);
   });
 
-  test('observer credential - lists and looks up, and every call is FORBIDDEN at once', async () => {
-    const { site } = await siteWithCalculator();
+  test('observer credential - lists, looks up and discovers ($SRV), and every call is FORBIDDEN at once', async () => {
+    const { site, server } = await siteWithCalculator();
     const observer = track(await Client.connect(await site.as('observer')));
     expect((await observer.list()).services.map((s) => s.name)).toEqual(['calculator']);
+    // The server hears the discovery requests of its service with its own credential.
+    const nc = await connectAs(await site.as('observer'));
+    const info = await nc.request('$SRV.INFO.calculator', undefined, { timeout: 2000 });
+    expect(JSON.parse(info.string())).toMatchObject({ name: 'calculator', id: server.instanceId });
     const started = Date.now();
     const err = await failure(
       observer.proxy<Calculator>('calculator', { timeoutMs: 10_000 }).add(1, 2),
@@ -190,11 +194,18 @@ describe('security - a server credential', () => {
     const heard: string[] = [];
     eavesdrop(nc, 'sb.instance.greeter.*', heard);
     eavesdrop(nc, `sb.instance.greeter.${greeter.instanceId}`, heard);
+    // Nor hear (and answer, as if it were greeter) greeter's discovery requests.
+    eavesdrop(nc, '$SRV.INFO.greeter', heard);
+    eavesdrop(nc, '$SRV.*.greeter', heard);
+    eavesdrop(nc, '$SRV.>', heard);
     nc.publish('sb.broker.register.greeter', registration('greeter', 'bogus'));
     nc.publish('sb.broker.heartbeat.greeter', claim(greeter.instanceId));
     nc.publish('sb.broker.deregister.greeter', claim(greeter.instanceId));
     await refused.expect('subscription', 'sb.instance.greeter.*');
     await refused.expect('subscription', `sb.instance.greeter.${greeter.instanceId}`);
+    for (const subject of ['$SRV.INFO.greeter', '$SRV.*.greeter', '$SRV.>']) {
+      await refused.expect('subscription', subject);
+    }
     for (const kind of ['register', 'heartbeat', 'deregister']) {
       await refused.expect('publish', `sb.broker.${kind}.greeter`);
     }

@@ -3,8 +3,14 @@
  * real processes (fuzzing, faults): the role and its options come as JSON on
  * the command line, commands over IPC (see scripts/lib/child-ipc.mjs).
  * Logs at warn and above go to stderr, one line each.
+ *
+ * Roles: `broker`, `server` (the calculator), `bridge`, and for the fault
+ * suite `counter` (a journaling service, counter-role.mjs) and `load` (a
+ * client calling it under load, load-role.mjs).
  */
 import { runChild } from '../../scripts/lib/child-ipc.mjs';
+import { counterRole } from './counter-role.mjs';
+import { loadRole } from './load-role.mjs';
 
 const sb = await import(new URL('../../dist/internal.js', import.meta.url).href);
 
@@ -38,5 +44,7 @@ await runChild(async (config) => {
     if (!(await bridge.ready())) throw new Error('bridge did not link');
     return { info: bridge.sites, handlers: { close: () => bridge.close() } };
   }
+  if (config.role === 'counter') return counterRole(sb, config, nats);
+  if (config.role === 'load') return loadRole(sb, config, nats);
   throw new Error(`unknown role '${config.role}'`);
 });

@@ -14,9 +14,9 @@ describe('permissions', () => {
     });
   });
 
-  test('permissions - an observer asks brokers and hears events, and calls nothing', () => {
+  test('permissions - an observer asks brokers, hears events and sends discovery requests, and calls nothing', () => {
     expect(permissionsFor(s, { role: 'observer', inboxPrefix: '_INBOX.observer' })).toEqual({
-      publish: ASK,
+      publish: [...ASK, '$SRV.>'],
       subscribe: ['_INBOX.observer.>', 'sb.events.registry.*', 'sb.events.broker'],
       allowResponses: false,
     });
@@ -40,6 +40,15 @@ describe('permissions', () => {
       subscribe: [
         'sb.instance.calculator.*',
         'sb.control.calculator.*',
+        '$SRV.PING',
+        '$SRV.PING.calculator',
+        '$SRV.PING.calculator.*',
+        '$SRV.INFO',
+        '$SRV.INFO.calculator',
+        '$SRV.INFO.calculator.*',
+        '$SRV.STATS',
+        '$SRV.STATS.calculator',
+        '$SRV.STATS.calculator.*',
         'sb.events.broker',
         '_INBOX.server-calculator.>',
         'sb.events.registry.*',
@@ -47,6 +56,20 @@ describe('permissions', () => {
       allowResponses: true,
     });
     expect(p.publish.filter((subject) => subject.includes('route'))).toEqual(['sb.route.*.*']);
+    // Two services: the discovery requests of each, the bare ones once.
+    const two = permissionsFor(s, {
+      role: 'server',
+      inboxPrefix: '_INBOX.x',
+      services: ['a', 'b'],
+    });
+    const pings = two.subscribe.filter((subject) => subject.startsWith('$SRV.PING'));
+    expect(pings).toEqual([
+      '$SRV.PING',
+      '$SRV.PING.a',
+      '$SRV.PING.a.*',
+      '$SRV.PING.b',
+      '$SRV.PING.b.*',
+    ]);
     expect(() => permissionsFor(s, { role: 'server', inboxPrefix: '_INBOX.x' })).toThrow(
       /needs its services/,
     );
@@ -96,6 +119,7 @@ describe('permissions', () => {
         'sb.events.registry.*',
         'sb.events.broker',
         '_INBOX.bridge-b.>',
+        '$SRV.>',
       ],
       allowResponses: true,
     });
@@ -123,6 +147,9 @@ describe('permissions', () => {
     expect(who('subscribe', (x) => x.startsWith('sb.instance.'))).toEqual(['server']);
     expect(who('subscribe', (x) => x.startsWith('sb.route.'))).toEqual(['bridge']);
     expect(who('subscribe', (x) => x === '_INBOX.>' || x === '>')).toEqual([]);
+    // Every discovery request reaches bridges only; a server hears those of its services.
+    expect(who('subscribe', (x) => x === '$SRV.>')).toEqual(['bridge']);
+    expect(who('publish', (x) => x.startsWith('$SRV'))).toEqual(['observer']);
   });
 
   test('permissions - subjects follow the site prefix', () => {

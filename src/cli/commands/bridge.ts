@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { checkGlobs } from '../../bridge/index.js';
-import { Bridge, type BridgeOptions } from '../../index.js';
+import { Bridge, type BridgeOptions, type ObservabilityEndpoint } from '../../index.js';
 import { seconds, withFields } from '../../util/index.js';
 import { startAgent } from '../agent.js';
 import { defineCommand } from '../command.js';
@@ -12,6 +12,7 @@ import {
 } from '../connection-options.js';
 import { asUsage, ExitCode, UsageError } from '../io.js';
 import { cliLogger, statusLogger } from '../logging.js';
+import { metricsFor, observe, withObservabilityOptions } from '../observability.js';
 import { watchSignals } from '../signals.js';
 
 const LINK = 'Link:';
@@ -21,47 +22,49 @@ export const bridgeCommand = defineCommand({
   command: 'bridge',
   describe: 'Link two sites (each its own NATS) with a bridge until SIGINT or SIGTERM',
   builder: (y: Argv) =>
-    withSharedOptions(
-      withSideOptions(
+    withObservabilityOptions(
+      withSharedOptions(
         withSideOptions(
-          y.options({
-            export: {
-              type: 'string',
-              array: true,
-              describe:
-                'Local services offered to the remote site (globs; a b or a,b) [default: all]',
-              group: LINK,
-            },
-            import: {
-              type: 'string',
-              array: true,
-              describe:
-                'Remote services let into the local site (globs; a b or a,b) [default: all]',
-              group: LINK,
-            },
-            'max-hops': {
-              type: 'number',
-              describe: 'Longest path, in bridges crossed, of a route or a call [default: 8]',
-              group: LINK,
-            },
-            'heartbeat-ms': {
-              type: 'number',
-              describe:
-                'Heartbeat interval of the routes advertised to each broker [default: 1000]',
-              group: LINK,
-            },
-            'refresh-ms': {
-              type: 'number',
-              describe: "Full resynchronisation with each site's registry, in ms [default: 5000]",
-              group: LINK,
-            },
-          }),
-          'local',
+          withSideOptions(
+            y.options({
+              export: {
+                type: 'string',
+                array: true,
+                describe:
+                  'Local services offered to the remote site (globs; a b or a,b) [default: all]',
+                group: LINK,
+              },
+              import: {
+                type: 'string',
+                array: true,
+                describe:
+                  'Remote services let into the local site (globs; a b or a,b) [default: all]',
+                group: LINK,
+              },
+              'max-hops': {
+                type: 'number',
+                describe: 'Longest path, in bridges crossed, of a route or a call [default: 8]',
+                group: LINK,
+              },
+              'heartbeat-ms': {
+                type: 'number',
+                describe:
+                  'Heartbeat interval of the routes advertised to each broker [default: 1000]',
+                group: LINK,
+              },
+              'refresh-ms': {
+                type: 'number',
+                describe: "Full resynchronisation with each site's registry, in ms [default: 5000]",
+                group: LINK,
+              },
+            }),
+            'local',
+          ),
+          'remote',
         ),
-        'remote',
+        // Route changes are what a bridge operator watches.
+        'info',
       ),
-      // Route changes are what a bridge operator watches.
-      'info',
     )
       .example('$0 bridge --local nats://a:4222 --remote nats://b:4222', 'link sites a and b')
       .example(
@@ -79,6 +82,7 @@ export const bridgeCommand = defineCommand({
     }
     const logger = cliLogger('bridge', args, io);
     const status = statusLogger('bridge', args, io);
+    const metrics = metricsFor(args);
     const local = sideConnectionArgs(args, 'local');
     const remote = sideConnectionArgs(args, 'remote');
     // Each side's lines say which side they are about.
@@ -91,12 +95,21 @@ export const bridgeCommand = defineCommand({
       heartbeatMs: args.heartbeatMs,
       refreshMs: args.refreshMs,
       logger,
+      metrics,
     };
     const shutdown = watchSignals(io);
+    let endpoint: ObservabilityEndpoint | undefined;
     try {
       const where = `${local.nats} or ${remote.nats}`;
       const bridge = await startAgent(() => Bridge.start(options), where, status);
       if (bridge === undefined) return ExitCode.FAILURE;
+      try {
+        endpoint = await observe(args, metrics, () => [bridge]);
+      } catch (err) {
+        status.error(`cannot serve metrics: ${(err as Error).message}`);
+        await bridge.close();
+        return ExitCode.FAILURE;
+      }
       shutdown.started();
       const waitMs = args.waitTimeout;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -130,6 +143,7 @@ export const bridgeCommand = defineCommand({
       await bridge.close();
       return ExitCode.OK;
     } finally {
+      await endpoint?.close();
       shutdown.release();
     }
   },

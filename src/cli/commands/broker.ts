@@ -8,43 +8,62 @@ import {
   withWaitForNats,
 } from '../connection-options.js';
 import { cliLogger, statusLogger } from '../logging.js';
+import { metricsFor, withObservabilityOptions } from '../observability.js';
+
+const LIMITS = 'Registry limits:';
+
+/** `--max-instances` and the other registry limits (each defaults to the library's). */
+function limitOptions() {
+  const limit = (describe: string) => ({ type: 'number' as const, describe, group: LIMITS });
+  return {
+    'max-instances': limit('Instances and routes the registry holds at most [default: 100000]'),
+    'max-methods': limit('Methods one instance may declare [default: 256]'),
+    'max-metadata-bytes': limit('Bytes of metadata one instance may carry [default: 4096]'),
+    'min-heartbeat-ms': limit('Shortest heartbeat interval accepted, in ms [default: 50]'),
+    'max-heartbeat-ms': limit('Longest heartbeat interval accepted, in ms [default: 60000]'),
+  };
+}
 
 /** `switchboard broker`: runs a site's broker until SIGINT or SIGTERM. */
 export const brokerCommand = defineCommand({
   command: 'broker',
   describe: "Run a broker for a site (the site's registry) until SIGINT or SIGTERM",
   builder: (y: Argv) =>
-    withWaitForNats(
-      withConnectionOptions(
-        y.options({
-          site: {
-            type: 'string',
-            demandOption: true,
-            describe: 'Name of the site this broker serves (letters, digits, _ and -)',
-          },
-          id: { type: 'string', describe: 'Broker id [default: random]' },
-          'lease-factor': {
-            type: 'number',
-            describe: 'A lease lasts this many heartbeat intervals of the instance [default: 3]',
-          },
-          'sweep-interval-ms': {
-            type: 'number',
-            describe: 'How often expired leases are swept, in ms [default: 250]',
-          },
-          policy: {
-            type: 'string',
-            choices: BALANCE_POLICIES,
-            // No yargs default: the library's applies, so that the two cannot differ.
-            describe:
-              'How calls forwarded for thin clients are spread over instances [default: least-outstanding]',
-          },
-        }),
-        'warn',
+    withObservabilityOptions(
+      withWaitForNats(
+        withConnectionOptions(
+          y.options({
+            site: {
+              type: 'string',
+              demandOption: true,
+              describe: 'Name of the site this broker serves (letters, digits, _ and -)',
+            },
+            id: { type: 'string', describe: 'Broker id [default: random]' },
+            'lease-factor': {
+              type: 'number',
+              describe: 'A lease lasts this many heartbeat intervals of the instance [default: 3]',
+            },
+            'sweep-interval-ms': {
+              type: 'number',
+              describe: 'How often expired leases are swept, in ms [default: 250]',
+            },
+            policy: {
+              type: 'string',
+              choices: BALANCE_POLICIES,
+              // No yargs default: the library's applies, so that the two cannot differ.
+              describe:
+                'How calls forwarded for thin clients are spread over instances [default: least-outstanding]',
+            },
+            ...limitOptions(),
+          }),
+          'warn',
+        ),
       ),
     ).example('$0 broker --site paris --nats nats://127.0.0.1:4222', 'serve site paris'),
   async run(args, io) {
     const logger = cliLogger('broker', args, io);
     const status = statusLogger('broker', args, io);
+    const metrics = metricsFor(args);
     const options: BrokerOptions = {
       ...toConnectionOptions(args, logger),
       site: args.site,
@@ -52,6 +71,14 @@ export const brokerCommand = defineCommand({
       leaseFactor: args.leaseFactor,
       sweepIntervalMs: args.sweepIntervalMs,
       policy: args.policy,
+      limits: {
+        maxInstances: args.maxInstances,
+        maxMethods: args.maxMethods,
+        maxMetadataBytes: args.maxMetadataBytes,
+        minHeartbeatMs: args.minHeartbeatMs,
+        maxHeartbeatMs: args.maxHeartbeatMs,
+      },
+      metrics,
     };
     return runUntilSignal(io, {
       start: () => Broker.start(options),
@@ -62,6 +89,7 @@ export const brokerCommand = defineCommand({
         return undefined;
       },
       stopping: (broker, signal) => `${signal}: stopping broker ${broker.id}`,
+      observe: { args, metrics },
     });
   },
 });

@@ -10,43 +10,48 @@ import {
   withWaitForNats,
 } from '../connection-options.js';
 import { cliLogger, statusLogger } from '../logging.js';
+import { metricsFor, withObservabilityOptions } from '../observability.js';
 
 /** `switchboard serve-example`: serves the example `calculator` service until SIGINT or SIGTERM. */
 export const serveExampleCommand = defineCommand({
   command: 'serve-example',
   describe: 'Serve the example calculator service (add, divide, sleep) until SIGINT or SIGTERM',
   builder: (y: Argv) =>
-    withWaitForNats(
-      withConnectionOptions(
-        y.options({
-          'service-version': {
-            type: 'string',
-            default: '1.0.0',
-            describe: 'Version the calculator registers with (MAJOR.MINOR.PATCH)',
-          },
-          'heartbeat-ms': {
-            type: 'number',
-            describe:
-              'Heartbeat interval; the broker drops the instance after a few missed beats [default: 1000]',
-          },
-          'instance-id': { type: 'string', describe: 'Instance id [default: random]' },
-          'drain-timeout-ms': {
-            type: 'number',
-            describe:
-              'On shutdown, how long calls in flight may finish before being aborted [default: 10000]',
-          },
-        }),
-        'warn',
+    withObservabilityOptions(
+      withWaitForNats(
+        withConnectionOptions(
+          y.options({
+            'service-version': {
+              type: 'string',
+              default: '1.0.0',
+              describe: 'Version the calculator registers with (MAJOR.MINOR.PATCH)',
+            },
+            'heartbeat-ms': {
+              type: 'number',
+              describe:
+                'Heartbeat interval; the broker drops the instance after a few missed beats [default: 1000]',
+            },
+            'instance-id': { type: 'string', describe: 'Instance id [default: random]' },
+            'drain-timeout-ms': {
+              type: 'number',
+              describe:
+                'On shutdown, how long calls in flight may finish before being aborted [default: 10000]',
+            },
+          }),
+          'warn',
+        ),
       ),
     ).example('$0 serve-example --nats nats://127.0.0.1:4222', 'serve calculator 1.0.0'),
   async run(args, io) {
     const logger = cliLogger('server', args, io);
     const status = statusLogger('server', args, io);
+    const metrics = metricsFor(args);
     const options: ServerOptions = {
       ...toConnectionOptions(args, logger),
       instanceId: args.instanceId,
       heartbeatMs: args.heartbeatMs,
       drainTimeoutMs: args.drainTimeoutMs,
+      metrics,
     };
     const service = calculatorService(args.serviceVersion);
     return runUntilSignal(io, {
@@ -56,6 +61,7 @@ export const serveExampleCommand = defineCommand({
       started: (server) => announceRegistration(server, args.nats, status),
       stopping: (server, signal) =>
         `${signal}: draining ${server.service} instance ${server.instanceId}`,
+      observe: { args, metrics },
     });
   },
 });

@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
-import { Bridge, Broker, type ConnectionOptions, type Logger } from '../../index.js';
+import {
+  Bridge,
+  Broker,
+  type ConnectionOptions,
+  type HealthSource,
+  type Logger,
+  type Metrics,
+} from '../../index.js';
 import { type ConnectionField, checkConnectionOptions } from '../../transport/index.js';
 import { withFields } from '../../util/index.js';
 import { defineCommand } from '../command.js';
@@ -19,6 +26,12 @@ import {
   MeshConfigError,
   siteConnectionOptions,
 } from '../mesh-config.js';
+import {
+  metricsFor,
+  type ObservabilityArgs,
+  observe,
+  withObservabilityOptions,
+} from '../observability.js';
 import { watchSignals } from '../signals.js';
 
 /** `switchboard up CONFIG`: runs the brokers and bridges a mesh config assigns to this host. */
@@ -27,28 +40,30 @@ export const upCommand = defineCommand({
   describe:
     'Run the brokers and bridges that a mesh config file assigns to this host, until SIGINT or SIGTERM',
   builder: (y: Argv) =>
-    withWaitForNats(
-      withLogOptions(
-        y
-          .positional('config', {
-            type: 'string',
-            demandOption: true,
-            normalize: true,
-            describe:
-              'Mesh config file (YAML or JSON): sites, brokers, bridges; see docs/deploy.md',
-          })
-          .options({
-            host: {
+    withObservabilityOptions(
+      withWaitForNats(
+        withLogOptions(
+          y
+            .positional('config', {
               type: 'string',
-              describe: 'Run what the config assigns to this host name [default: os.hostname()]',
-            },
-            'dry-run': {
-              type: 'boolean',
-              default: false,
-              describe: 'Check the config and print what would run on this host, then exit',
-            },
-          }),
-        'warn',
+              demandOption: true,
+              normalize: true,
+              describe:
+                'Mesh config file (YAML or JSON): sites, brokers, bridges; see docs/deploy.md',
+            })
+            .options({
+              host: {
+                type: 'string',
+                describe: 'Run what the config assigns to this host name [default: os.hostname()]',
+              },
+              'dry-run': {
+                type: 'boolean',
+                default: false,
+                describe: 'Check the config and print what would run on this host, then exit',
+              },
+            }),
+          'warn',
+        ),
       ),
     )
       .example('$0 up mesh.yaml', 'run what mesh.yaml assigns to this host')
@@ -81,7 +96,7 @@ export const upCommand = defineCommand({
       io.stdout(`${planLines(config.file, host, assigned).join('\n')}\n`);
       return ExitCode.OK;
     }
-    return new Up(config, io, args, waitOptions(args)).run(assigned);
+    return new Up(config, io, args, waitOptions(args), args).run(assigned);
   },
 });
 
@@ -140,16 +155,19 @@ function planLines(file: string, host: string, assigned: MeshAssignment): string
 /** The brokers and bridges of one host, started in that order and closed in reverse. */
 class Up {
   readonly #running: { what: string; close(): Promise<void> }[] = [];
-
+  readonly #health: HealthSource[] = [];
   readonly #status: Logger;
+  readonly #metrics: Metrics | undefined;
 
   constructor(
     readonly config: MeshConfig,
     readonly io: CliIo,
     readonly logging: LogArgs,
     readonly wait: Pick<ConnectionOptions, 'waitForNats' | 'waitTimeoutMs'>,
+    readonly observability: ObservabilityArgs,
   ) {
     this.#status = statusLogger('up', logging, io);
+    this.#metrics = metricsFor(observability);
   }
 
   async run(assigned: MeshAssignment): Promise<number> {
@@ -158,6 +176,8 @@ class Up {
       try {
         for (const broker of assigned.brokers) await this.#startBroker(broker);
         for (const bridge of assigned.bridges) await this.#startBridge(bridge);
+        const endpoint = await observe(this.observability, this.#metrics, () => this.#health);
+        if (endpoint) this.#running.push({ what: 'metrics', close: () => endpoint.close() });
       } catch (err) {
         this.#status.error(describeError(asSwitchboardError(err)));
         await this.#closeAll();
@@ -186,10 +206,12 @@ class Up {
         id: entry.id,
         policy: entry.policy,
         leaseFactor: entry.leaseFactor,
+        metrics: this.#metrics,
       });
     } catch (err) {
       throw connectFailure(String(connection.nats), err);
     }
+    this.#health.push(broker);
     this.#running.push({ what: `broker ${entry.site}`, close: () => broker.close() });
     this.#status.info(`broker ${broker.id} serving site ${broker.site} on ${connection.nats}`);
   }
@@ -208,10 +230,12 @@ class Up {
         import: entry.import,
         maxHops: entry.maxHops,
         logger: local.logger,
+        metrics: this.#metrics,
       });
     } catch (err) {
       throw connectFailure(`${local.nats} or ${remote.nats}`, err);
     }
+    this.#health.push(bridge);
     this.#running.push({ what: `bridge ${name}`, close: () => bridge.close() });
     this.#status.info(`bridge ${name} connected to both sites; waiting for their brokers`);
     void bridge.ready().then((linked) => {
