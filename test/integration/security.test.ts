@@ -21,7 +21,16 @@ import {
   parse,
   serve,
 } from '../../src/internal.js';
-import { eventually, failure, reachable, track, type Where, whereService } from './helpers.js';
+import {
+  eventually,
+  failure,
+  reachable,
+  startBridge,
+  startSite,
+  track,
+  type Where,
+  whereService,
+} from './helpers.js';
 import { connectAs, refusalsOf, type SecuredSite, startSecuredSite } from './secured-sites.js';
 
 const codec = new Codec();
@@ -356,43 +365,82 @@ async function securedBridge(
   return bridge;
 }
 
-describe('security - the secured three-site mesh', () => {
-  test('secured mesh - chain A-B-C: calls, exceptions, timeouts, paths, lookups and thin calls cross both bridges', async () => {
-    const log = refusalRecorder();
-    const a = await startSecuredSite('a', { bridgeTo: ['b'] });
-    const b = await startSecuredSite('b', { bridgeTo: ['a', 'c'] });
-    const c = await startSecuredSite('c', { services: ['calculator', 'where'], bridgeTo: ['b'] });
-    await securedBridge(a, b, { logger: log });
-    await securedBridge(b, c, { logger: log });
-    track(await serve(whereService('c'), { ...(await c.as('server-where')), logger: log }));
-    track(await serve(calculatorService(), { ...(await c.as('server-calculator')), logger: log }));
-    const asClient: ConnectionOptions = { ...(await a.as('client')), logger: log };
-    const client = track(await Client.connect(asClient));
-    await reachable(client, 'where', 'c', 2);
-    await reachable(client, 'calculator', 'c', 2);
-    const where = client.proxy<Where>('where');
-    expect(await where.site()).toBe('c');
-    expect(await where.path()).toEqual(['a', 'b', 'c']);
-    expect(await failure(where.fail())).toMatchObject({
-      code: 'APPLICATION',
-      appCode: 'OUT_OF_RANGE',
-      site: 'c',
-      path: ['a', 'b', 'c'],
-    });
-    const calc = client.proxy<Calculator>('calculator@c');
-    expect(await calc.add(1, 2)).toBe(3);
-    expect(await failure(calc.divide(1, 0))).toMatchObject({
-      appCode: 'DIVIDE_BY_ZERO',
-      site: 'c',
-    });
-    const slow = client.proxy<Calculator>('calculator', { timeoutMs: 300 });
-    expect(await failure(slow.sleep(5000))).toMatchObject({ code: 'TIMEOUT' });
-    const [instance] = await client.lookup('calculator');
-    expect(instance).toMatchObject({ site: 'c', path: ['b', 'c'], hops: 2 });
-    const thin = track(await Client.connect({ ...asClient, viaBroker: true }));
-    expect(await thin.proxy<Calculator>('calculator').add(20, 22)).toBe(42);
-    expect(log.refused).toEqual([]);
-  });
+/** The chain A-B-C, and how a client at A and the servers at C log in to it. */
+interface Chain {
+  client: ConnectionOptions;
+  serverAtC(service: string): Promise<ConnectionOptions>;
+}
+
+/** The same chain open (no credentials) and secured (TLS, one credential per role). */
+const CHAINS: { title: string; start(log: Logger): Promise<Chain> }[] = [
+  {
+    title: 'open',
+    start: async (log) => {
+      const [a, b, c] = [await startSite('a'), await startSite('b'), await startSite('c')];
+      await startBridge(a, b, { logger: log });
+      await startBridge(b, c, { logger: log });
+      return { client: { nats: a.url, logger: log }, serverAtC: async () => ({ nats: c.url }) };
+    },
+  },
+  {
+    title: 'secured',
+    start: async (log) => {
+      const a = await startSecuredSite('a', { bridgeTo: ['b'] });
+      const b = await startSecuredSite('b', { bridgeTo: ['a', 'c'] });
+      const c = await startSecuredSite('c', {
+        services: ['calculator', 'where'],
+        bridgeTo: ['b'],
+      });
+      await securedBridge(a, b, { logger: log });
+      await securedBridge(b, c, { logger: log });
+      return {
+        client: { ...(await a.as('client')), logger: log },
+        serverAtC: (service) => c.as(`server-${service}`),
+      };
+    },
+  },
+];
+
+describe('security - the three-site mesh, open and secured', () => {
+  test.each(CHAINS.map((chain) => [chain.title, chain] as const))(
+    '%s mesh - chain A-B-C: calls, exceptions, timeouts, paths, lookups and thin calls cross both bridges',
+    async (_title, { start }) => {
+      const log = refusalRecorder();
+      const chain = await start(log);
+      track(await serve(whereService('c'), { ...(await chain.serverAtC('where')), logger: log }));
+      track(
+        await serve(calculatorService(), {
+          ...(await chain.serverAtC('calculator')),
+          logger: log,
+        }),
+      );
+      const client = track(await Client.connect(chain.client));
+      await reachable(client, 'where', 'c', 2);
+      await reachable(client, 'calculator', 'c', 2);
+      const where = client.proxy<Where>('where');
+      expect(await where.site()).toBe('c');
+      expect(await where.path()).toEqual(['a', 'b', 'c']);
+      expect(await failure(where.fail())).toMatchObject({
+        code: 'APPLICATION',
+        appCode: 'OUT_OF_RANGE',
+        site: 'c',
+        path: ['a', 'b', 'c'],
+      });
+      const calc = client.proxy<Calculator>('calculator@c');
+      expect(await calc.add(1, 2)).toBe(3);
+      expect(await failure(calc.divide(1, 0))).toMatchObject({
+        appCode: 'DIVIDE_BY_ZERO',
+        site: 'c',
+      });
+      const slow = client.proxy<Calculator>('calculator', { timeoutMs: 300 });
+      expect(await failure(slow.sleep(5000))).toMatchObject({ code: 'TIMEOUT' });
+      const [instance] = await client.lookup('calculator');
+      expect(instance).toMatchObject({ site: 'c', path: ['b', 'c'], hops: 2 });
+      const thin = track(await Client.connect({ ...chain.client, viaBroker: true }));
+      expect(await thin.proxy<Calculator>('calculator').add(20, 22)).toBe(42);
+      expect(log.refused).toEqual([]);
+    },
+  );
 
   test('secured mesh - a call crafted with a client credential for a service the link does not export is FORBIDDEN', async () => {
     const a = await startSecuredSite('a', { services: ['calculator', 'where'], bridgeTo: ['b'] });
