@@ -25,6 +25,7 @@ export class Registrar {
   readonly #heartbeatMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #stopBrokerEvents: Unsubscribe;
+  readonly #stopLinkState: Unsubscribe;
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
   #closed = false;
@@ -35,6 +36,11 @@ export class Registrar {
     this.#heartbeatMs = heartbeatMs;
     this.#stopBrokerEvents = brokers.onBrokerEvent((event) => {
       if (event.kind === 'started') this.#registerAll();
+    });
+    // Back after a disconnection (perhaps on another node of the site's cluster): calls sent
+    // meanwhile may be lost, so say so at once; callers then probe theirs.
+    this.#stopLinkState = brokers.onLinkState((state) => {
+      if (state === 'up') this.#beat(true);
     });
     this.#timer = setInterval(() => this.#beat(), heartbeatMs);
   }
@@ -117,6 +123,7 @@ export class Registrar {
     clearInterval(this.#timer);
     for (const id of [...this.#entries.keys()]) this.remove(id);
     this.#stopBrokerEvents();
+    this.#stopLinkState();
   }
 
   #registerAll(): void {
@@ -126,9 +133,9 @@ export class Registrar {
     }
   }
 
-  #beat(): void {
+  #beat(resumed = false): void {
     for (const entry of this.#entries.values()) {
-      if (entry.registered) this.#brokers.heartbeat(entry.registration);
+      if (entry.registered) this.#brokers.heartbeat(entry.registration, resumed);
       else void this.#register(entry, this.#heartbeatMs);
     }
   }

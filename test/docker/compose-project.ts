@@ -32,14 +32,14 @@ export async function untilCReachable(atSiteA: (...argv: string[]) => Promise<Ra
 
 /** What {@link ComposeProject.states} says of deploy/docker-compose.yml's mesh once it is up. */
 export const MESH_UP = [
-  'bridge-ab running ',
-  'bridge-bc running ',
+  'bridge-ab running healthy',
+  'bridge-bc running healthy',
   'broker-a running healthy',
   'broker-b running healthy',
   'broker-c running healthy',
-  'calculator-a running ',
-  'calculator-b running ',
-  'calculator-c running ',
+  'calculator-a running healthy',
+  'calculator-b running healthy',
+  'calculator-c running healthy',
   'nats-a running healthy',
   'nats-b running healthy',
   'nats-c running healthy',

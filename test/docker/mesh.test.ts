@@ -64,7 +64,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker mesh', missing), () => {
     await mesh.down();
   }, 120_000);
 
-  test('docker mesh - NATS and brokers of all three sites are healthy', async () => {
+  test('docker mesh - NATS, brokers, calculators and bridges of all three sites are healthy', async () => {
     expect(await mesh.states()).toEqual(MESH_UP);
   });
 

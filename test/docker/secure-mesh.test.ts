@@ -58,7 +58,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure mesh', missing), (
     await secrets?.remove();
   }, 120_000);
 
-  test('docker secure mesh - NATS and brokers of all three sites are healthy, with TLS and their own credentials', async () => {
+  test('docker secure mesh - NATS, brokers, calculators and bridges of all three sites are healthy, with TLS and their own credentials', async () => {
     expect(await mesh.states()).toEqual(MESH_UP);
   });
 

@@ -107,7 +107,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     const ps = await site.compose(['ps', '--format', '{{.Service}} {{.Health}}']);
     expect(ps.stdout.trim().split('\n').sort()).toEqual([
       'broker healthy',
-      'calculator ',
+      'calculator healthy',
       'nats healthy',
     ]);
   });
