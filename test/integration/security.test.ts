@@ -347,6 +347,61 @@ describe('security - the hijack of the issue', () => {
   );
 });
 
+describe('security - a connection that moved', () => {
+  test('resumed - each with its own credential: the resumed heartbeat, its event and the probes pass, and the lost calls end at once', async () => {
+    const log = refusalRecorder();
+    const site = await startSecuredSite('a', { services: ['holder'] });
+    // An instance of holder that loses every call (as if they were lost on its way to another
+    // NATS node), then says its connection moved.
+    const nc = await connectAs(await site.as('server-holder'));
+    const refused = refusalsOf(nc);
+    await nc.request('sb.broker.register.holder', registration('holder', 'lossy'), {
+      timeout: 2000,
+    });
+    let arrived = 0;
+    const probes: unknown[] = [];
+    nc.subscribe('sb.instance.holder.lossy', {
+      callback: (_err, msg) => {
+        if (!msg.headers?.get('sb-probe')) {
+          arrived++;
+          return;
+        }
+        probes.push(parse.probeRequest(codec.decode(msg.data)).calls);
+        msg.respond(encode({ v: 1, held: [] }));
+      },
+    });
+    const observer = await connectAs(await site.as('observer'));
+    const events: unknown[] = [];
+    observer.subscribe('sb.events.registry.holder', {
+      callback: (_err, msg) => events.push(codec.decode(msg.data)),
+    });
+    await Promise.all([nc.flush(), observer.flush()]);
+
+    const client = track(await Client.connect({ ...(await site.as('client')), logger: log }));
+    const thin = track(
+      await Client.connect({ ...(await site.as('client')), viaBroker: true, logger: log }),
+    );
+    const direct = failure(client.call('holder', 'add', [1, 2], { timeoutMs: 60_000 }));
+    const forwarded = failure(thin.call('holder', 'add', [1, 2], { timeoutMs: 60_000 }));
+    await eventually(() => arrived === 2, 5000, 'both calls at the instance');
+    const started = Date.now();
+    nc.publish(
+      'sb.broker.heartbeat.holder',
+      encode({ v: 1, id: 'lossy', secret: 'a-bogus-but-well-formed-secret', resumed: true }),
+    );
+    const lost = { code: 'UNAVAILABLE', completed: 'maybe' };
+    expect(await direct).toMatchObject(lost);
+    expect(await forwarded).toMatchObject(lost);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The client probed its call, the broker the one it forwarded.
+    expect(probes).toHaveLength(2);
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'resumed', id: 'lossy' }));
+    await nc.flush();
+    expect(refused.seen).toEqual([]);
+    expect(log.refused).toEqual([]);
+  });
+});
+
 /** A bridge between two secured sites, each side logged in with that side's bridge credential. */
 async function securedBridge(
   local: SecuredSite,
