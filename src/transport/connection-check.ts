@@ -3,6 +3,7 @@
  * URLs, credentials that go together, files that must be readable, timeouts.
  */
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { isValidInboxPrefix } from '../protocol/index.js';
 import type { ConnectionOptions } from './connection.js';
 
 /** The options {@link checkConnectionOptions} may name in a message. */
@@ -15,6 +16,7 @@ export type ConnectionField =
   | 'tls.caFile'
   | 'tls.certFile'
   | 'tls.keyFile'
+  | 'inboxPrefix'
   | 'connectTimeoutMs'
   | 'waitTimeoutMs'
   | 'reconnectGraceMs';
@@ -71,17 +73,25 @@ function unreadable(path: string): string | undefined {
 
 /**
  * Checks connection options before connecting; throws a `TypeError` naming the
- * option (through `name`) and what is wrong with it. A borrowed `connection`
- * is not checked: it is already open.
+ * option (through `name`) and what is wrong with it. Of a borrowed
+ * `connection`, only the inbox prefix is checked: the rest is already open.
  */
 export function checkConnectionOptions(
   options: ConnectionOptions,
   name: FieldNames = (field) => field,
 ): void {
-  if (options.connection) return;
   const fail = (field: ConnectionField, problem: string): never => {
     throw new TypeError(`${name(field)}: ${problem}`);
   };
+  const inbox = options.inboxPrefix;
+  if (inbox !== undefined && !(typeof inbox === 'string' && isValidInboxPrefix(inbox))) {
+    fail(
+      'inboxPrefix',
+      `'${inbox}' is not an inbox prefix: expected _INBOX or _INBOX. followed by ` +
+        'dot-separated tokens of letters, digits, _ and - (e.g. _INBOX.calculator)',
+    );
+  }
+  if (options.connection) return;
   const refuse = (sentence: string): never => {
     throw new TypeError(sentence);
   };

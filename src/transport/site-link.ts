@@ -3,6 +3,7 @@ import { type ConnectionOptions, openSiteConnection, type SiteConnection } from 
 import { type LinkGrace, linkGrace } from './link-grace.js';
 import { NatsBrokerClient } from './nats-broker-client.js';
 import { NatsInvoker } from './nats-invoker.js';
+import { watchPermissions } from './permission-watch.js';
 import { RequestChannel } from './request-channel.js';
 
 /**
@@ -16,6 +17,7 @@ export class SiteLink {
   readonly channel: RequestChannel;
   readonly brokers: NatsBrokerClient;
   readonly invoker: NatsInvoker;
+  readonly #stopWatching: () => void;
 
   /**
    * @param site the component's site, named in the errors raised on its
@@ -23,7 +25,7 @@ export class SiteLink {
    */
   constructor(conn: SiteConnection, site?: string) {
     this.conn = conn;
-    this.channel = new RequestChannel(conn.nc);
+    this.channel = new RequestChannel(conn.nc, conn.inboxPrefix);
     this.brokers = new NatsBrokerClient(conn, this.channel, this.codec);
     const siteOf = site === undefined ? () => this.brokers.site : () => site;
     this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
@@ -37,6 +39,13 @@ export class SiteLink {
     this.brokers.onLinkState((state) => {
       this.#connected = state === 'up';
       this.#grace.onState(state);
+    });
+    // A credential that does not permit what the component does is the usual
+    // mistake of a secured site: say it, and fail such requests at once.
+    this.#stopWatching = watchPermissions(conn.nc, ({ operation, subject }) => {
+      const reason = `NATS refused the ${operation} to ${subject}: this component's credential does not permit it`;
+      conn.peerLog.warn(reason, { subject });
+      if (operation === 'publish') this.channel.refuse(subject, reason);
     });
   }
 
@@ -89,6 +98,7 @@ export class SiteLink {
   /** Stops listening, fails requests in flight with `UNAVAILABLE`, disconnects. */
   async close(): Promise<void> {
     this.#grace.stop();
+    this.#stopWatching();
     this.brokers.close();
     this.channel.close();
     await this.conn.release();

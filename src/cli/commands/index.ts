@@ -3,5 +3,6 @@ export { brokerCommand } from './broker.js';
 export { callCommand } from './call.js';
 export { demoCommand } from './demo.js';
 export { lsCommand } from './ls.js';
+export { secureCommand, secureInitCommand } from './secure.js';
 export { serveExampleCommand } from './serve-example.js';
 export { upCommand } from './up.js';

@@ -110,6 +110,7 @@ const CONFIG_KEYS: Record<ConnectionField, string> = {
   'tls.caFile': 'tls.ca',
   'tls.certFile': 'tls.cert',
   'tls.keyFile': 'tls.key',
+  inboxPrefix: 'inboxPrefix',
   connectTimeoutMs: 'connectTimeoutMs',
   waitTimeoutMs: 'waitTimeoutMs',
   reconnectGraceMs: 'reconnectGraceMs',
