@@ -287,7 +287,8 @@ describe('cli', () => {
     expect(perCommand[2]?.stdout).toContain('--service-version');
     expect(perCommand[3]?.stdout).toContain('--tls-ca');
     expect(perCommand[4]?.stdout).toContain('--mesh');
-  });
+    // A dozen CLI processes start at once: slow on a loaded 2-core machine.
+  }, 60_000);
 
   test('cli - demo walks through the mesh and leaves no nats-server behind', async () => {
     const demo = await run(['demo']);
@@ -420,7 +421,8 @@ describe('cli federation', () => {
     expect(bridge.stderr).not.toMatch(/still busy/);
     // A bridge that stops cleanly withdraws its routes at once (bounded for a slow box).
     expect(await eventually(async () => !(await calculatorVisibleAt(siteA.url)), 2000)).toBe(true);
-  });
+    // Four processes (broker, server, bridge, callers) in turn: slow under load.
+  }, 60_000);
 
   test('bridge - waits for a broker on the far side, then links', async () => {
     await using siteC = await startNatsServer({ backend: 'binary', name: 'c' });
