@@ -15,3 +15,16 @@ export interface CliCommand<U> {
 export function defineCommand<U>(command: CliCommand<U>): CliCommand<U> {
   return command;
 }
+
+/** A command made of subcommands, as `switchboard secure init`. */
+export interface CliCommandGroup {
+  /** yargs command string of the group, e.g. `secure`. */
+  readonly command: string;
+  readonly describe: string;
+  readonly subcommands: readonly CliCommand<unknown>[];
+}
+
+/** Identity, for symmetry with {@link defineCommand}. */
+export function defineGroup(group: CliCommandGroup): CliCommandGroup {
+  return group;
+}

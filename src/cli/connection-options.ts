@@ -49,6 +49,11 @@ function credentialOptions(flag: string, where: string, group: string) {
       normalize: true,
       group,
     },
+    'inbox-prefix': {
+      type: 'string',
+      describe: `Inbox prefix${where}: reply subjects start with it (_INBOX.<name>, as the credential permits) [default: _INBOX]`,
+      group,
+    },
   } satisfies Record<string, Options>;
 }
 
@@ -153,6 +158,7 @@ export interface ConnectionArgs {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
+  inboxPrefix?: string;
   prefix: string;
   waitForNats?: boolean;
   waitTimeout?: number;
@@ -184,6 +190,7 @@ export function sideConnectionArgs<S extends string>(
     tlsCa: read('tls-ca'),
     tlsCert: read('tls-cert'),
     tlsKey: read('tls-key'),
+    inboxPrefix: read('inbox-prefix'),
     prefix: args.prefix,
     waitTimeout: args.waitTimeout,
   };
@@ -199,8 +206,10 @@ const FLAGS: Record<ConnectionField, string> = {
   'tls.caFile': 'tls-ca',
   'tls.certFile': 'tls-cert',
   'tls.keyFile': 'tls-key',
+  inboxPrefix: 'inbox-prefix',
   connectTimeoutMs: 'connect-timeout',
   waitTimeoutMs: 'wait-timeout',
+  reconnectGraceMs: 'reconnect-grace',
 };
 
 /** How the flag of `field` is written: `--tls-ca`, or for side `remote` `--remote-tls-ca` (`--remote` for the URL). */
@@ -240,6 +249,7 @@ export function toConnectionOptions(
   if (args.pass !== undefined) options.pass = args.pass;
   if (args.token !== undefined) options.token = args.token;
   if (args.creds !== undefined) options.credsFile = args.creds;
+  if (args.inboxPrefix !== undefined) options.inboxPrefix = args.inboxPrefix;
   if (args.tlsCa !== undefined || args.tlsCert !== undefined || args.tlsKey !== undefined) {
     options.tls = {};
     if (args.tlsCa !== undefined) options.tls.caFile = args.tlsCa;

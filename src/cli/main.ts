@@ -5,12 +5,12 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 // Not 'yargs': its ES module build lays help out with cliui's ESM entry, which
 // cuts lines at the width whatever the words (yargs#2112); the CommonJS build
 // behind 'yargs/yargs' wraps with wrap-ansi, at word boundaries.
 import yargs from 'yargs/yargs';
-import type { CliCommand } from './command.js';
+import type { CliCommand, CliCommandGroup } from './command.js';
 import {
   bridgeCommand,
   brokerCommand,
@@ -18,6 +18,7 @@ import {
   dashboardCommand,
   demoCommand,
   lsCommand,
+  secureCommand,
   serveExampleCommand,
   upCommand,
 } from './commands/index.js';
@@ -28,7 +29,7 @@ import { type CliIo, ExitCode, processIo, UsageError, usageError } from './io.js
 import { commandName, explainFailure, NO_COMMAND } from './usage.js';
 
 /** Every command, in the order `--help` lists them; a new command goes here. */
-const COMMANDS: readonly CliCommand<unknown>[] = [
+const COMMANDS: readonly (CliCommand<unknown> | CliCommandGroup)[] = [
   brokerCommand,
   bridgeCommand,
   serveExampleCommand,
@@ -37,7 +38,17 @@ const COMMANDS: readonly CliCommand<unknown>[] = [
   dashboardCommand,
   demoCommand,
   upCommand,
+  secureCommand,
 ];
+
+/** The subcommands of each group: `secure` → `init`. */
+const SUBCOMMANDS: Record<string, string[]> = Object.fromEntries(
+  COMMANDS.flatMap((c) =>
+    'subcommands' in c
+      ? [[commandName(c.command), c.subcommands.map((sub) => commandName(sub.command))]]
+      : [],
+  ),
+);
 
 /** How long the process may linger after a command finished before it is ended. */
 const EXIT_GRACE_MS = 3000;
@@ -73,16 +84,21 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   // A bad command line is one line, not the whole help (which --help shows).
   y.fail((message, error) => {
     if (typeof message !== 'string') throw error ?? new Error('yargs failed without a message');
-    const context = { argv, commands: COMMANDS.map((c) => c.command), options: optionNames(y) };
+    const context = {
+      argv,
+      commands: COMMANDS.map((c) => c.command),
+      options: optionNames(y),
+      subcommands: SUBCOMMANDS,
+    };
     const { command, line } = explainFailure(message, context);
-    throw new UsageError(line, command);
+    throw new UsageError(line, withSubcommand(command, argv));
   });
   y.middleware(ignoreForeignEnvVars(y), true);
   const width = helpWidth();
   y.wrap(width);
-  const add = <U>(command: CliCommand<U>): void => {
-    const name = commandName(command.command);
-    y.command(command.command, command.describe, command.builder, async (args) => {
+  const handler =
+    <U>(command: CliCommand<U>, name: string) =>
+    async (args: ArgumentsCamelCase<U>) => {
       try {
         code = await command.run(args, io);
       } catch (err) {
@@ -95,9 +111,21 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
         if (err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
         code = ExitCode.FAILURE;
       }
-    });
-  };
-  for (const command of COMMANDS) add(command);
+    };
+  for (const command of COMMANDS) {
+    const name = commandName(command.command);
+    if ('subcommands' in command) {
+      y.command(command.command, command.describe, (group: Argv) => {
+        for (const sub of command.subcommands) {
+          const full = `${name} ${commandName(sub.command)}`;
+          group.command(sub.command, sub.describe, sub.builder, handler(sub, full));
+        }
+        return group.demandCommand(1, `${NO_COMMAND}: ${SUBCOMMANDS[name]?.join(', ')}`);
+      });
+    } else {
+      y.command(command.command, command.describe, command.builder, handler(command, name));
+    }
+  }
 
   let output: string;
   try {
@@ -112,6 +140,16 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     return ExitCode.OK;
   }
   return code;
+}
+
+/**
+ * `secure init` when the command line names a group's subcommand (so that a
+ * mistake points at that subcommand's help), else `command` as it is.
+ */
+function withSubcommand(command: string, argv: readonly string[]): string {
+  const second = argv.filter((token) => !token.startsWith('-'))[1];
+  const known = second !== undefined && SUBCOMMANDS[command]?.includes(second);
+  return known ? `${command} ${second}` : command;
 }
 
 /** The version in the package's package.json (two levels up, from src/cli or dist/cli). */

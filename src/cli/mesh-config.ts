@@ -19,7 +19,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
 import { GLOB_SYNTAX, isValidGlob } from '../bridge/index.js';
 import { BALANCE_POLICIES, type BalancePolicy, type ConnectionOptions } from '../index.js';
-import { isValidPrefix, NAME_PATTERN } from '../protocol/index.js';
+import { isValidInboxPrefix, isValidPrefix, NAME_PATTERN } from '../protocol/index.js';
 import { natsUrlProblem } from '../transport/index.js';
 
 /** A config file that does not say what `switchboard up` needs; the message names file and field. */
@@ -67,6 +67,8 @@ export interface MeshSite {
   tls?: MeshTls;
   /** Subject prefix of the site. @default 'sb' */
   prefix?: string;
+  /** Where reply subjects start, as the site's credential permits. @default '_INBOX' */
+  inboxPrefix?: string;
 }
 
 /** A broker to run, and where. */
@@ -189,6 +191,7 @@ const SITE_KEYS = [
   'creds',
   'tls',
   'prefix',
+  'inboxPrefix',
 ] as const;
 const BROKER_KEYS = ['site', 'host', 'id', 'policy', 'leaseFactor'] as const;
 const BRIDGE_KEYS = ['between', 'host', 'export', 'import', 'maxHops'] as const;
@@ -310,9 +313,17 @@ function readSite(r: Reader, field: string, name: string, value: unknown): MeshS
     tokenFile: r.optionalPath(s, field, 'tokenFile'),
     creds: r.optionalPath(s, field, 'creds'),
     prefix: r.optionalString(s, field, 'prefix'),
+    inboxPrefix: r.optionalString(s, field, 'inboxPrefix'),
   });
   if (site.prefix !== undefined && !isValidPrefix(site.prefix)) {
     r.fail(join(field, 'prefix'), 'NATS subject tokens separated by dots, e.g. sb', site.prefix);
+  }
+  if (site.inboxPrefix !== undefined && !isValidInboxPrefix(site.inboxPrefix)) {
+    r.fail(
+      join(field, 'inboxPrefix'),
+      '_INBOX or _INBOX.<tokens>, e.g. _INBOX.mesh',
+      site.inboxPrefix,
+    );
   }
   const hasPass = site.pass !== undefined || site.passFile !== undefined;
   if (site.pass !== undefined && site.passFile !== undefined) {
@@ -422,6 +433,7 @@ export function siteConnectionOptions(
     nats: site.nats.length === 1 ? site.nats[0] : site.nats,
   };
   if (site.prefix !== undefined) options.prefix = site.prefix;
+  if (site.inboxPrefix !== undefined) options.inboxPrefix = site.inboxPrefix;
   if (site.user !== undefined) options.user = site.user;
   if (site.pass !== undefined) options.pass = site.pass;
   if (site.passFile !== undefined) options.pass = secret('passFile', site.passFile);

@@ -16,6 +16,8 @@ export interface FailureContext {
   commands: readonly string[];
   /** The options known where the line failed (a command's own, once it is named), without `--`. */
   options: readonly string[];
+  /** The subcommands of each command that has some (`secure` → `init`). */
+  subcommands?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The name of a command definition: `call <target> [args..]` → `call`. */
@@ -70,6 +72,12 @@ export function explainFailure(message: string, context: FailureContext): Explai
     // Without a known command, its options are no news: name the command.
     if (command === '' && first !== undefined && unknowns.includes(first)) {
       return explained(`unknown command '${first}'${didYouMean(closest(first, names))}`);
+    }
+    const subcommands = context.subcommands?.[command];
+    const second = context.argv.filter((token) => !token.startsWith('-'))[1];
+    if (subcommands && second !== undefined && unknowns.includes(second)) {
+      const line = `unknown command '${command} ${second}'`;
+      return explained(`${line}${didYouMean(closest(second, [...subcommands]))}`);
     }
     const parts = unknowns.map((name) => {
       if (writtenAsOption(context.argv, name)) {

@@ -1,4 +1,4 @@
-import { type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
+import { ErrorCode, type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 import type { BrokerClient, Unsubscribe } from './types.js';
 
@@ -67,9 +67,10 @@ export class Registrar {
   }
 
   /**
-   * Why a broker refused the last registration of `id` (`BAD_REQUEST` past
-   * a limit, `FORBIDDEN` when another holds the id, `UNAVAILABLE` when the
-   * registry is full); undefined when none did.
+   * Why the last registration of `id` was refused (`BAD_REQUEST` past a
+   * limit, `FORBIDDEN` when another holds the id — or, from no site, when
+   * NATS does not let the credential register it — `UNAVAILABLE` when the
+   * registry is full); undefined when none was.
    */
   refusal(id: string): SwitchboardError | undefined {
     return this.#entries.get(id)?.refusal;
@@ -170,7 +171,10 @@ export class Registrar {
       return true;
     } catch (err) {
       // A broker's own answer names its site; a failure to reach one does not.
-      const refused = err instanceof SwitchboardError && err.site !== undefined;
+      // FORBIDDEN from no site is NATS refusing the credential: a refusal too.
+      const refused =
+        err instanceof SwitchboardError &&
+        (err.site !== undefined || err.code === ErrorCode.FORBIDDEN);
       if (refused) {
         entry.refusal = err;
         this.#logger.warn(`registration refused: ${err.message}`, {

@@ -13,7 +13,7 @@ import {
 } from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
 import { parseRange } from './semver.js';
-import { isPublishSubject } from './subjects.js';
+import { INBOX_PREFIX, isPublishSubject } from './subjects.js';
 
 /** Header names. */
 export const Header = {
@@ -238,9 +238,6 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   if (userMeta !== '') meta.meta = checkMeta(userMeta);
   return meta;
 }
-
-/** What every reply subject starts with, and so every `sb-reply` value must. */
-export const INBOX_PREFIX = '_INBOX.';
 
 /**
  * The subject the answer of a forwarded call goes to (`sb-reply`), when the

@@ -10,6 +10,16 @@
 /** The default subject prefix. */
 export const DEFAULT_PREFIX = 'sb';
 
+/** What every reply subject starts with, and so every `sb-reply` value must. */
+export const INBOX_PREFIX = '_INBOX.';
+
+/**
+ * The inbox prefix of a component not told otherwise. One may add tokens
+ * (`_INBOX.calculator`) so that NATS can hold its credential to reading its
+ * own replies; every inbox prefix starts with {@link INBOX_PREFIX}.
+ */
+export const DEFAULT_INBOX_PREFIX = '_INBOX';
+
 /** Where registrations, heartbeats and deregistrations of one kind of instance go. */
 export interface RegistrationSubjects {
   register(service: string): string;
@@ -60,6 +70,16 @@ export function isValidPrefix(prefix: string): boolean {
 }
 
 /**
+ * Whether `prefix` is usable as an inbox prefix: `_INBOX`, or `_INBOX.`
+ * followed by dot-separated `[A-Za-z0-9_-]` tokens (no wildcards), at most
+ * 128 characters (room is left for the rest of a reply subject).
+ */
+export function isValidInboxPrefix(prefix: string): boolean {
+  if (prefix.length > 128 || !TOKEN.test(prefix)) return false;
+  return prefix === DEFAULT_INBOX_PREFIX || prefix.startsWith(INBOX_PREFIX);
+}
+
+/**
  * A subject to publish to: dot-separated tokens of printable ASCII other than
  * `*` and `>` (no wildcards, no white space), at most 256 characters. What a
  * peer hands us to publish to (a reply subject) must pass this first.
@@ -69,6 +89,29 @@ const PUBLISH_SUBJECT = /^[!-)+-\-/-=?-~]+(\.[!-)+-\-/-=?-~]+)*$/;
 /** Whether `subject` is one a message may be published to. */
 export function isPublishSubject(subject: string): boolean {
   return subject.length <= 256 && PUBLISH_SUBJECT.test(subject);
+}
+
+/** The requests of the NATS service discovery protocol (ADR-32). */
+const DISCOVERY_VERBS = ['PING', 'INFO', 'STATS'] as const;
+
+/**
+ * Where the NATS service discovery requests (`$SRV.PING`, `.INFO`, `.STATS`)
+ * that concern `service` arrive: bare (every service), `.<service>` and
+ * `.<service>.<id>`, so that a server may be held to those of its own
+ * service. Without `service`, every discovery request. These subjects take
+ * no prefix: the protocol fixes them.
+ *
+ * The verbs are spelt out: nats-server lets a user allowed `$SRV.*` subscribe
+ * to `$SRV.>` (its permission check reads the `>` as a token `*` matches),
+ * which would hear the requests of every service.
+ */
+export function discoverySubjects(service?: string): string[] {
+  if (service === undefined) return ['$SRV.>'];
+  return DISCOVERY_VERBS.flatMap((verb) => [
+    `$SRV.${verb}`,
+    `$SRV.${verb}.${service}`,
+    `$SRV.${verb}.${service}.*`,
+  ]);
 }
 
 function registrationSubjects(base: string): RegistrationSubjects {

@@ -241,6 +241,7 @@ export class ServerProxy extends Closeable {
               },
             ],
             conn.peerLog,
+            this.service,
           );
     this.#callSub = takeCalls(
       { nc: conn.nc, codec: link.codec, logger: conn.peerLog, site: () => this.#registrar.site },
@@ -285,8 +286,12 @@ export class ServerProxy extends Closeable {
     );
     if (!registered) {
       const refusal = server.#registrar.refusal(server.instanceId);
-      if (refusal?.code === ErrorCode.BAD_REQUEST) {
-        // Past a limit of the broker: no attempt will do better.
+      // Past a limit of the broker, or a credential NATS does not let register
+      // this service (FORBIDDEN from no site): no attempt will do better.
+      const final =
+        refusal?.code === ErrorCode.BAD_REQUEST ||
+        (refusal?.code === ErrorCode.FORBIDDEN && refusal.site === undefined);
+      if (refusal && final) {
         await server.close();
         throw refusal;
       }

@@ -3,6 +3,7 @@
  * URLs, credentials that go together, files that must be readable, timeouts.
  */
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { isValidInboxPrefix } from '../protocol/index.js';
 import type { ConnectionOptions } from './connection.js';
 
 /** The options {@link checkConnectionOptions} may name in a message. */
@@ -15,8 +16,10 @@ export type ConnectionField =
   | 'tls.caFile'
   | 'tls.certFile'
   | 'tls.keyFile'
+  | 'inboxPrefix'
   | 'connectTimeoutMs'
-  | 'waitTimeoutMs';
+  | 'waitTimeoutMs'
+  | 'reconnectGraceMs';
 
 /** How messages name an option: the library's field by default; the CLI passes its flags. */
 export type FieldNames = (field: ConnectionField) => string;
@@ -70,17 +73,25 @@ function unreadable(path: string): string | undefined {
 
 /**
  * Checks connection options before connecting; throws a `TypeError` naming the
- * option (through `name`) and what is wrong with it. A borrowed `connection`
- * is not checked: it is already open.
+ * option (through `name`) and what is wrong with it. Of a borrowed
+ * `connection`, only the inbox prefix is checked: the rest is already open.
  */
 export function checkConnectionOptions(
   options: ConnectionOptions,
   name: FieldNames = (field) => field,
 ): void {
-  if (options.connection) return;
   const fail = (field: ConnectionField, problem: string): never => {
     throw new TypeError(`${name(field)}: ${problem}`);
   };
+  const inbox = options.inboxPrefix;
+  if (inbox !== undefined && !(typeof inbox === 'string' && isValidInboxPrefix(inbox))) {
+    fail(
+      'inboxPrefix',
+      `'${inbox}' is not an inbox prefix: expected _INBOX or _INBOX. followed by ` +
+        'dot-separated tokens of letters, digits, _ and - (e.g. _INBOX.calculator)',
+    );
+  }
+  if (options.connection) return;
   const refuse = (sentence: string): never => {
     throw new TypeError(sentence);
   };
@@ -123,4 +134,11 @@ export function checkConnectionOptions(
       fail(field, `expected a positive number of milliseconds, got ${value}`);
     }
   }
+  const grace = options.reconnectGraceMs;
+  if (grace !== undefined && !(grace >= 0 && grace <= MAX_RECONNECT_GRACE_MS)) {
+    fail('reconnectGraceMs', `expected 0 to ${MAX_RECONNECT_GRACE_MS} milliseconds, got ${grace}`);
+  }
 }
+
+/** Longest reconnect grace: calls in flight wait that long for a connection that may not return. */
+const MAX_RECONNECT_GRACE_MS = 60_000;

@@ -5,7 +5,12 @@ import {
   type NatsConnection,
   type ConnectionOptions as NatsConnectOptions,
 } from 'nats';
-import { DEFAULT_PREFIX, type Subjects, subjectsFor } from '../protocol/index.js';
+import {
+  DEFAULT_INBOX_PREFIX,
+  DEFAULT_PREFIX,
+  type Subjects,
+  subjectsFor,
+} from '../protocol/index.js';
 import { type Logger, silentLogger, throttled } from '../util/index.js';
 import { describeConnectError, isRetryableConnectError } from './connect-error.js';
 import { checkConnectionOptions } from './connection-check.js';
@@ -45,6 +50,16 @@ export interface ConnectionOptions {
    * @default 'sb'
    */
   prefix?: string;
+  /**
+   * Where this component's reply subjects start: `_INBOX`, or `_INBOX.`
+   * followed by tokens of its own (`_INBOX.calculator`). A site that gives
+   * each credential an inbox prefix of its own lets NATS permit each one to
+   * read only its own replies (see docs/security.md, and `switchboard secure
+   * init`, which writes the prefix next to the credential). Replies must stay
+   * under `_INBOX.`: an instance refuses to answer anywhere else.
+   * @default '_INBOX' (with a borrowed `connection`: its own `inboxPrefix`)
+   */
+  inboxPrefix?: string;
   /** Where logs go. @default silent */
   logger?: Logger;
   /**
@@ -82,6 +97,15 @@ export interface ConnectionOptions {
    * @default 2
    */
   maxPingsOut?: number;
+  /**
+   * How long a lost connection may take to come back before the calls in
+   * flight on it are failed (`UNAVAILABLE`, completion `maybe`) and a bridge
+   * half withdraws its routes. When it comes back in time (in a NATS cluster,
+   * to another node) those calls are probed instead: only the ones that were
+   * lost end early. 0 gives up at once.
+   * @default 1500 with several NATS URLs (a cluster); 0 with one URL or a borrowed `connection`
+   */
+  reconnectGraceMs?: number;
 }
 
 /** Defaults of the connection timings (see {@link ConnectionOptions}). */
@@ -90,6 +114,7 @@ export const CONNECTION_DEFAULTS = Object.freeze({
   pingIntervalMs: 1000,
   maxPingsOut: 2,
   reconnectWaitMs: 250,
+  clusterReconnectGraceMs: 1500,
 });
 
 /** The default NATS URL. */
@@ -99,12 +124,16 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export interface SiteConnection {
   readonly nc: NatsConnection;
   readonly subjects: Subjects;
+  /** Where this component's reply subjects start (see {@link ConnectionOptions.inboxPrefix}). */
+  readonly inboxPrefix: string;
   readonly logger: Logger;
   /**
    * The same logger, held to a few lines of each kind per window: for what
    * peers can make us say as often as they like (bad input).
    */
   readonly peerLog: Logger;
+  /** How long a lost connection may take to come back ({@link ConnectionOptions.reconnectGraceMs}). */
+  readonly reconnectGraceMs: number;
   /** Closes the connection if this component opened it; leaves a borrowed one open. */
   release(): Promise<void>;
 }
@@ -117,20 +146,44 @@ export async function openSiteConnection(
   const subjects = subjectsFor(options.prefix ?? DEFAULT_PREFIX);
   const logger = options.logger ?? silentLogger;
   const peerLog = throttled(logger);
-  if (options.connection) {
-    return { nc: options.connection, subjects, logger, peerLog, release: async () => {} };
-  }
   checkConnectionOptions(options);
+  if (options.connection) {
+    const nc = options.connection;
+    const inboxPrefix = options.inboxPrefix ?? borrowedInboxPrefix(nc);
+    const reconnectGraceMs = options.reconnectGraceMs ?? 0;
+    return {
+      nc,
+      subjects,
+      inboxPrefix,
+      logger,
+      peerLog,
+      reconnectGraceMs,
+      release: async () => {},
+    };
+  }
   const nc = await connectToNats(options, name, logger);
+  const cluster = [options.nats ?? []].flat().length > 1;
   return {
     nc,
     subjects,
+    inboxPrefix: options.inboxPrefix ?? DEFAULT_INBOX_PREFIX,
     logger,
     peerLog,
+    reconnectGraceMs:
+      options.reconnectGraceMs ?? (cluster ? CONNECTION_DEFAULTS.clusterReconnectGraceMs : 0),
     release: async () => {
       if (!nc.isClosed()) await nc.close();
     },
   };
+}
+
+/**
+ * The inbox prefix a connection opened elsewhere was given (nats.js keeps its
+ * options on the connection, though its interface does not say so).
+ */
+function borrowedInboxPrefix(nc: NatsConnection): string {
+  const options = (nc as { options?: NatsConnectOptions }).options;
+  return options?.inboxPrefix || DEFAULT_INBOX_PREFIX;
 }
 
 /** Connects once, or with `waitForNats` until NATS answers (see {@link dial}). */
@@ -168,6 +221,7 @@ export function natsConnectOptions(options: ConnectionOptions, name: string): Na
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
   if (options.token !== undefined) opts.token = options.token;
+  if (options.inboxPrefix !== undefined) opts.inboxPrefix = options.inboxPrefix;
   if (options.credsFile !== undefined) {
     opts.authenticator = credsAuthenticator(new Uint8Array(readFileSync(options.credsFile)));
   }

@@ -6,7 +6,8 @@
  * itself; a bridge half for each remote service it advertises, saying where
  * it is hosted.
  */
-import type { NatsConnection, Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import { discoverySubjects } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 import type { EndpointStats } from './endpoint-stats.js';
 
@@ -29,40 +30,48 @@ export interface MicroService {
   endpoints: MicroEndpoint[];
 }
 
-const PREFIX = '$SRV';
-
 /**
  * Answers the discovery requests for the services `list()` gives (read at
  * each request, so services may come and go).
  */
 export class MicroResponder {
   readonly #nc: NatsConnection;
-  readonly #sub: Subscription;
+  readonly #subs: Subscription[];
 
-  constructor(nc: NatsConnection, list: () => Iterable<MicroService>, logger: Logger) {
+  /**
+   * @param only the one service `list()` ever gives, if so: then only the
+   *   requests that may concern it are heard, as a server credential's NATS
+   *   permissions allow (docs/security.md); otherwise every `$SRV` request
+   */
+  constructor(
+    nc: NatsConnection,
+    list: () => Iterable<MicroService>,
+    logger: Logger,
+    only?: string,
+  ) {
     this.#nc = nc;
-    this.#sub = nc.subscribe(`${PREFIX}.>`, {
-      callback: (err, msg) => {
-        if (err || !msg.reply) return;
-        try {
-          const [, verb = '', name, id, ...rest] = msg.subject.split('.');
-          if (rest.length > 0) return;
-          for (const service of list()) {
-            if (name !== undefined && service.name !== name) continue;
-            if (id !== undefined && service.id !== id) continue;
-            const answer = describe(verb, service);
-            if (answer) msg.respond(JSON.stringify(answer));
-          }
-        } catch (err) {
-          logger.warn(`cannot answer ${msg.subject}: ${String(err)}`);
+    const callback = (err: Error | null, msg: Msg) => {
+      if (err || !msg.reply) return;
+      try {
+        const [, verb = '', name, id, ...rest] = msg.subject.split('.');
+        if (rest.length > 0) return;
+        for (const service of list()) {
+          if (name !== undefined && service.name !== name) continue;
+          if (id !== undefined && service.id !== id) continue;
+          const answer = describe(verb, service);
+          if (answer) msg.respond(JSON.stringify(answer));
         }
-      },
-    });
+      } catch (err) {
+        logger.warn(`cannot answer ${msg.subject}: ${String(err)}`);
+      }
+    };
+    this.#subs = discoverySubjects(only).map((subject) => nc.subscribe(subject, { callback }));
   }
 
   /** Stops answering. */
   close(): void {
-    if (!this.#nc.isClosed()) this.#sub.unsubscribe();
+    if (this.#nc.isClosed()) return;
+    for (const sub of this.#subs) sub.unsubscribe();
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Msg, NatsConnection, Subscription } from 'nats';
+import { type Msg, type NatsConnection, ErrorCode as NatsErrorCode, type Subscription } from 'nats';
 import type { CallReply } from '../core/index.js';
 import {
   type Codec,
@@ -215,7 +215,10 @@ function guardedSubscription(
     queue,
     callback: (natsErr, msg) => {
       if (natsErr) {
-        ctx.logger.error(`subscription ${subject} failed: ${natsErr.message}`);
+        // A refusal by NATS is said once, by the component's permission watch.
+        if (natsErr.code !== NatsErrorCode.PermissionsViolation) {
+          ctx.logger.error(`subscription ${subject} failed: ${natsErr.message}`);
+        }
         return;
       }
       try {

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { ErrorCode, type HeaderBlock, SwitchboardError } from '../protocol/index.js';
+import {
+  DEFAULT_INBOX_PREFIX,
+  ErrorCode,
+  type HeaderBlock,
+  SwitchboardError,
+} from '../protocol/index.js';
 import { headersOf } from './received-headers.js';
 
 interface Pending {
@@ -48,9 +53,10 @@ export class RequestChannel {
   readonly #random = new RandomTokens();
   #closed = false;
 
-  constructor(nc: NatsConnection) {
+  /** @param inboxPrefix where reply subjects start (`_INBOX`, or `_INBOX.<tokens>`) */
+  constructor(nc: NatsConnection, inboxPrefix: string = DEFAULT_INBOX_PREFIX) {
     this.#nc = nc;
-    this.#inbox = createInbox();
+    this.#inbox = createInbox(inboxPrefix);
     this.#sub = nc.subscribe(`${this.#inbox}.*`, {
       callback: (err, msg) => {
         // Nothing a reply holds may throw into nats.js's reader: it would stop reading.
@@ -140,10 +146,27 @@ export class RequestChannel {
    * withdrawn), so no answer is coming.
    */
   failTo(subject: string, reason: string): void {
+    this.failCalls(this.#tokensTo(subject), reason);
+  }
+
+  /**
+   * Fails the requests in flight to `subject` with `FORBIDDEN` (completion
+   * `no`): NATS refused to deliver them, as the credential does not permit
+   * publishing there.
+   */
+  refuse(subject: string, reason: string): void {
+    for (const token of this.#tokensTo(subject)) {
+      this.#settle(token)?.reject(
+        new SwitchboardError(ErrorCode.FORBIDDEN, reason, { completed: 'no' }),
+      );
+    }
+  }
+
+  #tokensTo(subject: string): string[] {
     const tokens: string[] = [];
     for (const [token, pending] of this.#pending)
       if (pending.subject === subject) tokens.push(token);
-    this.failCalls(tokens, reason);
+    return tokens;
   }
 
   /** The calls in flight to `subject`, by request token (to probe them, then {@link failCalls}). */
@@ -155,6 +178,22 @@ export class RequestChannel {
       }
     }
     return calls;
+  }
+
+  /** The subjects of the calls in flight (those that can be probed). */
+  subjectsOfCalls(): Set<string> {
+    const found = new Set<string>();
+    for (const pending of this.#pending.values()) {
+      if (pending.callId !== undefined) found.add(pending.subject);
+    }
+    return found;
+  }
+
+  /** Fails, as a link failure, the requests in flight that carry no call (and cannot be probed). */
+  failAllButCalls(reason: string): void {
+    for (const [token, pending] of [...this.#pending]) {
+      if (pending.callId === undefined) this.#settle(token)?.reject(linkFailure(reason));
+    }
   }
 
   /**

@@ -1,7 +1,9 @@
 import { Codec } from '../protocol/index.js';
 import { type ConnectionOptions, openSiteConnection, type SiteConnection } from './connection.js';
+import { type LinkGrace, linkGrace } from './link-grace.js';
 import { NatsBrokerClient } from './nats-broker-client.js';
 import { NatsInvoker } from './nats-invoker.js';
+import { watchPermissions } from './permission-watch.js';
 import { RequestChannel } from './request-channel.js';
 
 /**
@@ -15,6 +17,7 @@ export class SiteLink {
   readonly channel: RequestChannel;
   readonly brokers: NatsBrokerClient;
   readonly invoker: NatsInvoker;
+  readonly #stopWatching: () => void;
 
   /**
    * @param site the component's site, named in the errors raised on its
@@ -22,15 +25,37 @@ export class SiteLink {
    */
   constructor(conn: SiteConnection, site?: string) {
     this.conn = conn;
-    this.channel = new RequestChannel(conn.nc);
+    this.channel = new RequestChannel(conn.nc, conn.inboxPrefix);
     this.brokers = new NatsBrokerClient(conn, this.channel, this.codec);
     const siteOf = site === undefined ? () => this.brokers.site : () => site;
     this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
-    // A reply sent while we were disconnected is lost for good: fail what was in flight.
+    // A reply sent while we were disconnected is lost for good: fail what was
+    // in flight, or, when the connection came back within its grace, what of it
+    // was lost.
+    this.#grace = linkGrace(conn.reconnectGraceMs, (state) => {
+      if (state === 'lost') this.channel.failAll('the connection to NATS went down mid-call');
+      if (state === 'moved') this.#probeInFlight();
+    });
     this.brokers.onLinkState((state) => {
       this.#connected = state === 'up';
-      if (state === 'down') this.channel.failAll('the connection to NATS went down mid-call');
+      this.#grace.onState(state);
     });
+    // A credential that does not permit what the component does is the usual
+    // mistake of a secured site: say it, and fail such requests at once.
+    this.#stopWatching = watchPermissions(conn.nc, ({ operation, subject }) => {
+      const reason = `NATS refused the ${operation} to ${subject}: this component's credential does not permit it`;
+      conn.peerLog.warn(reason, { subject });
+      if (operation === 'publish') this.channel.refuse(subject, reason);
+    });
+  }
+
+  readonly #grace: LinkGrace;
+
+  /** After a reconnection within the grace: asks about every call in flight, ends the lost ones. */
+  #probeInFlight(): void {
+    const reason = 'the connection to NATS moved mid-call and the answer was lost';
+    this.channel.failAllButCalls(reason);
+    for (const subject of this.channel.subjectsOfCalls()) void this.invoker.probe(subject, reason);
   }
 
   /**
@@ -72,6 +97,8 @@ export class SiteLink {
 
   /** Stops listening, fails requests in flight with `UNAVAILABLE`, disconnects. */
   async close(): Promise<void> {
+    this.#grace.stop();
+    this.#stopWatching();
     this.brokers.close();
     this.channel.close();
     await this.conn.release();

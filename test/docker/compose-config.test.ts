@@ -5,21 +5,33 @@
  * the compose plugin, no engine.
  */
 import { readdirSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { DEPLOY, readComposeYaml } from '../integration/deploy-compose-file.js';
+import { makeDeploySecrets } from '../integration/deploy-secrets.js';
 import { ComposeProject } from './compose-project.js';
 import { missingForDocker, suiteTitle } from './prerequisites.js';
 
-/** What the docs tell `docker compose` for the one-site files (placeholders; no real secret). */
-const SITE_VARS = { SWITCHBOARD_SITE: 'a', NATS_USER: 'mesh', NATS_PASS: 'example' };
+/** What the docs tell `docker compose` for the one-site files. */
+const SITE_VARS = { SWITCHBOARD_SITE: 'a' };
+/** The material the secured files read (their env files must exist for `config`). */
+const secrets = await makeDeploySecrets();
+afterAll(() => secrets.remove());
 
 /** Each way deploy/'s compose files are used: a file alone, or an override on top of its base. */
-const USES = [
+const USES: { files: string[]; env: Record<string, string> }[] = [
   { files: ['docker-compose.yml'], env: {} },
+  {
+    files: ['docker-compose.yml', 'docker-compose.secure.yml'],
+    env: { SWITCHBOARD_SECRETS: secrets.dir },
+  },
   { files: ['site.compose.yml'], env: SITE_VARS },
-  { files: ['site.compose.yml', 'site.secure.yml'], env: SITE_VARS },
+  {
+    files: ['site.compose.yml', 'site.secure.yml'],
+    env: { ...SITE_VARS, SWITCHBOARD_SECRETS: secrets.site('a') },
+  },
   { files: ['site.cluster.yml'], env: SITE_VARS },
-].map((use) => ({ ...use, name: use.files.join(' + ') }));
+];
+const NAMED = USES.map((use) => ({ ...use, name: use.files.join(' + ') }));
 
 /** The compose variables of the test runner's environment, which would leak into `config`. */
 const UNSET = {
@@ -49,10 +61,10 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker compose config', missing)
     const composeFiles = readdirSync(DEPLOY).filter(
       (file) => /\.ya?ml$/.test(file) && 'services' in readComposeYaml(file),
     );
-    expect(new Set(USES.flatMap((use) => use.files))).toEqual(new Set(composeFiles));
+    expect(new Set(NAMED.flatMap((use) => use.files))).toEqual(new Set(composeFiles));
   });
 
-  test.each(USES)(
+  test.each(NAMED)(
     'docker compose config - $name passes; NATS image official unless SWITCHBOARD_NATS_IMAGE',
     async ({ files, env }) => {
       const offline = 'switchboard-offline/nats:2.9';

@@ -6,10 +6,45 @@
  */
 import { join } from 'node:path';
 import { DEPLOY } from '../integration/deploy-compose-file.js';
-import { docker, dockerOk, type Ran } from './docker.js';
+import { docker, dockerOk, type Ran, until } from './docker.js';
 
 /** `up --wait` on a cold engine starts NATS, then brokers, then the rest: allow for slow CI. */
 export const UP_TIMEOUT_MS = 5 * 60_000;
+
+/** Routes spread within about a second of a bridge starting; allow for a busy 2-core CI machine. */
+export const SPREAD_MS = 60_000;
+
+/**
+ * Calls `calculator@c.add 1 2` with `atSiteA` (the CLI in a container at site
+ * a) until it answers 3: the routes to site c are in place.
+ */
+export async function untilCReachable(atSiteA: (...argv: string[]) => Promise<Ran>): Promise<void> {
+  let last: Ran | undefined;
+  await until(
+    async () => {
+      last = await atSiteA('call', 'calculator@c.add', '1', '2');
+      return last.code === 0 && last.stdout.trim() === '3';
+    },
+    SPREAD_MS,
+    () => `calculator@c.add from site a (last: exit ${last?.code}, ${last?.stderr}${last?.stdout})`,
+  );
+}
+
+/** What {@link ComposeProject.states} says of deploy/docker-compose.yml's mesh once it is up. */
+export const MESH_UP = [
+  'bridge-ab running healthy',
+  'bridge-bc running healthy',
+  'broker-a running healthy',
+  'broker-b running healthy',
+  'broker-c running healthy',
+  'calculator-a running healthy',
+  'calculator-b running healthy',
+  'calculator-c running healthy',
+  'dashboard running healthy',
+  'nats-a running healthy',
+  'nats-b running healthy',
+  'nats-c running healthy',
+];
 
 export class ComposeProject {
   constructor(
@@ -36,6 +71,12 @@ export class ComposeProject {
   /** Stops and removes the project's containers and networks; safe to call twice. */
   async down(): Promise<void> {
     await this.compose(['down', '--remove-orphans', '--timeout', '20']);
+  }
+
+  /** `SERVICE STATE HEALTH` of each service, sorted. */
+  async states(): Promise<string[]> {
+    const ps = await this.compose(['ps', '--format', '{{.Service}} {{.State}} {{.Health}}']);
+    return ps.stdout.trim().split('\n').sort();
   }
 
   /** `docker compose exec -T SERVICE ...argv`. */

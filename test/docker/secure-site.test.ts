@@ -1,23 +1,24 @@
 /**
  * deploy/site.compose.yml with deploy/site.secure.yml on a real engine: NATS
- * asks for a user and a password and speaks TLS only, with test certificates
- * made on the fly. The site comes up healthy, its broker and server log in,
- * a client on this host calls through the published port with the CA and the
- * password, and clients without them are refused.
+ * speaks TLS only and knows one user per role, with the material `switchboard
+ * secure init` wrote in a temporary directory. The site comes up healthy, its
+ * broker and server log in with their own credentials, a client on this host
+ * calls through the published port with the client credential and the CA,
+ * and clients without them, or a client credential trying to serve, are
+ * refused.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REPO } from '../integration/deploy-compose-file.js';
+import { type DeploySecrets, makeDeploySecrets } from '../integration/deploy-secrets.js';
+import { readEnvFile } from '../integration/secured-sites.js';
 import { ComposeProject, UP_TIMEOUT_MS } from './compose-project.js';
 import { type Ran, until } from './docker.js';
 import { missingForDocker, NATS_IMAGE, NODE_IMAGE, suiteTitle } from './prerequisites.js';
 import { BUILD_TIMEOUT_MS, buildSwitchboardImage } from './switchboard-image.js';
-import { makeTestTls, opensslMissing } from './test-tls.js';
+import { opensslMissing } from './test-tls.js';
 
 /** A free TCP port of this host, for the site's published NATS port. */
 function freePort(): Promise<number> {
@@ -54,24 +55,23 @@ const missing = [
 ].filter((reason) => reason !== undefined);
 
 describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), () => {
-  let secrets = '';
+  let secrets: DeploySecrets | undefined;
   let port = 0;
   let site: ComposeProject;
-  const pass = randomBytes(12).toString('hex');
+  /** The client credential of the site, as its env file gives it. */
+  let client: Record<string, string> = {};
 
   beforeAll(async () => {
-    secrets = await mkdtemp(join(tmpdir(), 'switchboard-secrets-'));
-    await makeTestTls(secrets);
+    secrets = await makeDeploySecrets();
+    client = await readEnvFile(join(secrets.site('a'), 'client.env'));
     port = await freePort();
     site = new ComposeProject(
       `switchboard-test-secure-${process.pid}`,
       ['site.compose.yml', 'site.secure.yml'],
       {
-        SWITCHBOARD_SITE: 's',
-        NATS_USER: 'mesh',
-        NATS_PASS: pass,
+        SWITCHBOARD_SITE: 'a',
         NATS_PORT: String(port),
-        SWITCHBOARD_SECRETS: secrets,
+        SWITCHBOARD_SECRETS: secrets.site('a'),
         SWITCHBOARD_NATS_IMAGE: NATS_IMAGE,
       },
     );
@@ -81,16 +81,29 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
 
   afterAll(async () => {
     await site?.down();
-    if (secrets !== '') await rm(secrets, { recursive: true, force: true });
+    await secrets?.remove();
   }, 120_000);
 
-  /** `call calculator.add 1 2` from this host through the published port, with `options`. */
-  const addFromHost = (...options: string[]) =>
-    hostCli(['call', 'calculator.add', '1', '2', '--timeout', '3000', ...options]);
   const tlsUrl = () => `tls://127.0.0.1:${port}`;
-  const ca = () => join(secrets, 'ca.pem');
+  /** The client credential's options, but for those given in `changes`. */
+  const asClient = (changes: Record<string, string | undefined> = {}) => {
+    const options: Record<string, string | undefined> = {
+      '--nats': tlsUrl(),
+      '--user': client.SWITCHBOARD_USER,
+      '--pass': client.SWITCHBOARD_PASS,
+      '--inbox-prefix': client.SWITCHBOARD_INBOX_PREFIX,
+      '--tls-ca': client.SWITCHBOARD_TLS_CA,
+      ...changes,
+    };
+    return Object.entries(options).flatMap(([flag, value]) =>
+      value === undefined ? [] : [flag, value],
+    );
+  };
+  /** `call calculator.add 1 2` from this host through the published port, with `options`. */
+  const addFromHost = (options: string[]) =>
+    hostCli(['call', 'calculator.add', '1', '2', '--timeout', '3000', ...options]);
 
-  test('docker secure site - NATS and the broker, which logs in with TLS and a password, are healthy', async () => {
+  test('docker secure site - NATS and the broker, which logs in with TLS and its own credential, are healthy', async () => {
     const ps = await site.compose(['ps', '--format', '{{.Service}} {{.Health}}']);
     expect(ps.stdout.trim().split('\n').sort()).toEqual([
       'broker healthy',
@@ -99,11 +112,11 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     ]);
   });
 
-  test('docker secure site - inside the site, the broker container calls the calculator', async () => {
+  test('docker secure site - inside the site, the calculator container calls the calculator with its server credential', async () => {
     let last: Ran | undefined;
     await until(
       async () => {
-        last = await site.exec('broker', ['switchboard', 'call', 'calculator.add', '1', '2']);
+        last = await site.exec('calculator', ['switchboard', 'call', 'calculator.add', '1', '2']);
         return last.code === 0 && last.stdout.trim() === '3';
       },
       60_000,
@@ -111,31 +124,49 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     );
   });
 
-  test('docker secure site - from this host, the published port answers with the CA and the password', async () => {
-    const ok = await addFromHost(
-      '--nats',
-      tlsUrl(),
-      '--user',
-      'mesh',
-      '--pass',
-      pass,
-      '--tls-ca',
-      ca(),
-    );
+  test('docker secure site - from this host, the published port answers the client credential with the CA', async () => {
+    const ok = await addFromHost(asClient());
     expect(ok, ok.stderr).toMatchObject({ code: 0, stdout: '3\n' });
   });
 
   test('docker secure site - a wrong password, or no CA to check the server, is refused', async () => {
-    const wrongPass = await addFromHost(
-      ...['--nats', tlsUrl(), '--user', 'mesh', '--pass', 'wrong', '--tls-ca', ca()],
-    );
+    const wrongPass = await addFromHost(asClient({ '--pass': 'wrong' }));
     expect(wrongPass.code).toBe(1);
     expect(wrongPass.stderr).toMatch(
       /^UNAVAILABLE: cannot connect to NATS .*authorization violation/im,
     );
-    const noCa = await addFromHost('--nats', tlsUrl(), '--user', 'mesh', '--pass', pass);
+    const noCa = await addFromHost(asClient({ '--tls-ca': undefined }));
     expect(noCa.code).toBe(1);
     expect(noCa.stderr).toMatch(/^UNAVAILABLE: cannot connect to NATS .*unable to verify/m);
+  });
+
+  test('docker secure site - the client credential cannot serve: NATS refuses its registration', async () => {
+    const serve = await hostCli(['serve-example', ...asClient()]);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toMatch(
+      /FORBIDDEN: NATS refused the publish to sb\.broker\.register\.calculator/,
+    );
+  });
+
+  test('docker secure site - a rotated password: after a reload of NATS the old one is refused, the new one works', async () => {
+    const old = client;
+    await secrets?.rotate('a', 'client');
+    client = await readEnvFile(join(secrets?.site('a') ?? '', 'client.env'));
+    expect(client.SWITCHBOARD_PASS).not.toBe(old.SWITCHBOARD_PASS);
+    // nats-server reloads its config, and so the new auth.conf, on SIGHUP.
+    const hup = await site.compose(['kill', '--signal', 'HUP', 'nats']);
+    expect(hup.code, hup.stderr).toBe(0);
+    let last: Ran | undefined;
+    await until(
+      async () => {
+        last = await addFromHost(asClient({ '--pass': old.SWITCHBOARD_PASS }));
+        return last.code === 1 && /authorization violation/i.test(last.stderr);
+      },
+      30_000,
+      () => `the old password refused (last: ${last?.stderr}${last?.stdout})`,
+    );
+    const ok = await addFromHost(asClient());
+    expect(ok, ok.stderr).toMatchObject({ code: 0, stdout: '3\n' });
   });
 
   test('docker secure site - down removes every container and network of the site', async () => {

@@ -9,7 +9,17 @@ import { describe, expect, test } from 'vitest';
 import { run as runInProcess } from '../../src/cli/index.js';
 import { run, SPAWNS_TIMEOUT_MS } from './cli-process.js';
 
-const COMMANDS = ['broker', 'bridge', 'serve-example', 'call', 'ls', 'demo', 'up'] as const;
+const COMMANDS = [
+  'broker',
+  'bridge',
+  'serve-example',
+  'call',
+  'ls',
+  'demo',
+  'up',
+  'secure',
+  'secure init',
+] as const;
 
 /** The words of a text, sorted: the same at every width unless a word is cut in two. */
 function words(text: string): string[] {
@@ -37,7 +47,7 @@ function longest(text: string): number {
 async function helpInProcess(command: string, columns: number): Promise<string> {
   process.env.COLUMNS = String(columns);
   let out = '';
-  const code = await runInProcess([command, '--help'], {
+  const code = await runInProcess([...command.split(' '), '--help'], {
     stdout: (text) => {
       out += text;
     },
@@ -156,9 +166,35 @@ describe('cli usage errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
       "Run 'switchboard --help' for usage.",
     ]);
     expect(none).toEqual([
-      'switchboard: name a command: broker, bridge, serve-example, call, ls, dashboard, demo, up',
+      'switchboard: name a command: broker, bridge, serve-example, call, ls, dashboard, demo, up, secure',
       "Run 'switchboard --help' for usage.",
     ]);
+  });
+
+  test('cli usage - secure init: its mistakes point at its own help', async () => {
+    const cases: [string[], string, string][] = [
+      [['secure'], 'secure', 'name a command: init'],
+      [['secure', 'inti'], 'secure', "unknown command 'secure inti' (did you mean init?)"],
+      [['secure', 'init', '--site', 'a'], 'secure init', '--out is required'],
+      [
+        ['secure', 'init', '--site', 'a', '--out', '/tmp/x', '--service', 'calc', 'calc'],
+        'secure init',
+        "--service: 'calc' is given twice",
+      ],
+      [
+        ['secure', 'init', '--site', 'a', '--out', '/tmp/x', '--rotte', 'broker'],
+        'secure init',
+        'unknown option --rotte (did you mean --rotate?)',
+      ],
+    ];
+    const results = await Promise.all(cases.map(([args]) => usage(args)));
+    results.forEach((lines, i) => {
+      const [args, command, line] = cases[i] as [string[], string, string];
+      expect(lines, args.join(' ')).toEqual([
+        `switchboard ${command}: ${line}`,
+        `Run 'switchboard ${command} --help' for usage.`,
+      ]);
+    });
   });
 
   test('cli usage - the messages are the same in any locale', async () => {

@@ -6,7 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
@@ -14,6 +14,8 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const DEPLOY = join(REPO, 'deploy');
 /** The three-site mesh. */
 export const MESH_COMPOSE = 'docker-compose.yml';
+/** Its override with TLS and per-role credentials. */
+export const MESH_SECURE = 'docker-compose.secure.yml';
 
 /** One service of a compose model, with the parts the tests look at normalised. */
 export interface ComposeService {
@@ -23,10 +25,12 @@ export interface ComposeService {
   buildContext?: string;
   dockerfile?: string;
   command?: unknown;
-  /** After interpolation. */
+  /** After interpolation, with the variables of its env files (`environment` wins over them). */
   environment: Record<string, string>;
-  /** As written, before interpolation. */
+  /** As written, before interpolation (without the env files). */
   rawEnvironment: Record<string, unknown>;
+  /** Env files, as written before interpolation. */
+  rawEnvFiles: string[];
   networks: string[];
   /** Service → condition. */
   dependsOn: Record<string, string>;
@@ -34,6 +38,8 @@ export interface ComposeService {
   restart?: string;
   volumes: string[];
   secrets: string[];
+  /** Where each secret is mounted in the container (`/run/secrets/ca`) → its file on the host. */
+  secretMounts: Record<string, string>;
 }
 
 export interface ComposeModel {
@@ -41,6 +47,8 @@ export interface ComposeModel {
   networks: string[];
   /** Secret name → file, resolved against deploy/. */
   secrets: Record<string, string>;
+  /** Secret name → file, as written before interpolation. */
+  rawSecrets: Record<string, string>;
 }
 
 type Yaml = Record<string, unknown>;
@@ -100,6 +108,35 @@ function environmentOf(value: unknown): Record<string, unknown> {
   return isMapping(value) ? value : {};
 }
 
+/** The entries of `env_file`: one path, or a list of paths or `{ path }` mappings. */
+function envFilesOf(value: unknown): string[] {
+  const entries = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return entries.map((entry) => String(isMapping(entry) ? entry.path : entry));
+}
+
+/** The variables of an env file: `NAME=value` lines; `#` starts a comment line. */
+function readEnvFile(path: string): Record<string, string> {
+  const lines = readFileSync(isAbsolute(path) ? path : join(DEPLOY, path), 'utf8').split('\n');
+  return Object.fromEntries(
+    lines
+      .filter((line) => line.includes('=') && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
+/** A service's secrets: where each is mounted (`target`, under /run/secrets/ unless absolute). */
+function secretMountsOf(value: unknown, files: Record<string, string>): Record<string, string> {
+  const entries = Array.isArray(value) ? value : [];
+  return Object.fromEntries(
+    entries.map((entry) => {
+      const source = String(isMapping(entry) ? entry.source : entry);
+      const target = isMapping(entry) && entry.target !== undefined ? String(entry.target) : source;
+      const path = target.startsWith('/') ? target : `/run/secrets/${target}`;
+      return [path, files[source] ?? ''];
+    }),
+  );
+}
+
 function namesOf(value: unknown): string[] {
   if (Array.isArray(value)) {
     return value.map((v) => (isMapping(v) ? String(v.source) : String(v)));
@@ -125,6 +162,16 @@ export function loadCompose(
   const raw = files.map(readComposeYaml).reduce((base, over) => mergeOverride(base, over) as Yaml);
   const doc = interpolateAll(raw, vars) as Yaml;
   const rawServices = isMapping(raw.services) ? raw.services : {};
+  const fileOf = (v: unknown) => String(isMapping(v) ? v.file : '');
+  const secrets = Object.fromEntries(
+    Object.entries(isMapping(doc.secrets) ? doc.secrets : {}).map(([k, v]) => {
+      const file = fileOf(v);
+      return [k, isAbsolute(file) ? file : join(DEPLOY, file)];
+    }),
+  );
+  const rawSecrets = Object.fromEntries(
+    Object.entries(isMapping(raw.secrets) ? raw.secrets : {}).map(([k, v]) => [k, fileOf(v)]),
+  );
   const services = new Map<string, ComposeService>();
   for (const [name, value] of Object.entries(isMapping(doc.services) ? doc.services : {})) {
     const s = isMapping(value) ? value : {};
@@ -137,32 +184,32 @@ export function loadCompose(
           ]),
         )
       : Object.fromEntries(namesOf(s.depends_on).map((k) => [k, 'service_started']));
-    const rawService = rawServices[name];
+    const rawService = isMapping(rawServices[name]) ? rawServices[name] : {};
+    const fromFiles = Object.assign({}, ...envFilesOf(s.env_file).map(readEnvFile));
     services.set(name, {
       name,
       image: typeof s.image === 'string' ? s.image : undefined,
       buildContext: isMapping(build) ? join(DEPLOY, String(build.context)) : undefined,
       dockerfile: isMapping(build) ? String(build.dockerfile ?? 'Dockerfile') : undefined,
       command: s.command,
-      environment: Object.fromEntries(
-        Object.entries(environmentOf(s.environment)).map(([k, v]) => [k, String(v)]),
-      ),
-      rawEnvironment: environmentOf(isMapping(rawService) ? rawService.environment : undefined),
+      environment: {
+        ...fromFiles,
+        ...Object.fromEntries(
+          Object.entries(environmentOf(s.environment)).map(([k, v]) => [k, String(v)]),
+        ),
+      },
+      rawEnvironment: environmentOf(rawService.environment),
+      rawEnvFiles: envFilesOf(rawService.env_file),
       networks: namesOf(s.networks),
       dependsOn,
       healthcheck: isMapping(s.healthcheck) ? s.healthcheck : undefined,
       restart: typeof s.restart === 'string' ? s.restart : undefined,
       volumes: Array.isArray(s.volumes) ? s.volumes.map(String) : [],
       secrets: namesOf(s.secrets),
+      secretMounts: secretMountsOf(s.secrets, secrets),
     });
   }
-  const secrets = Object.fromEntries(
-    Object.entries(isMapping(doc.secrets) ? doc.secrets : {}).map(([k, v]) => [
-      k,
-      join(DEPLOY, String(isMapping(v) ? v.file : '')),
-    ]),
-  );
-  return { services, networks: namesOf(doc.networks), secrets };
+  return { services, networks: namesOf(doc.networks), secrets, rawSecrets };
 }
 
 /** Whether a service runs the switchboard image (built from the repository's Dockerfile). */

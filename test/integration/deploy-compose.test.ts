@@ -17,24 +17,35 @@ import {
   DEPLOY,
   loadCompose,
   MESH_COMPOSE,
+  MESH_SECURE,
   natsUrlsOf,
   REPO,
   runsNats,
   runsSwitchboard,
 } from './deploy-compose-file.js';
+import { makeDeploySecrets } from './deploy-secrets.js';
 
 const ENTRYPOINT = ['node', '/app/dist/cli/main.js'];
 const SITE_COMPOSE = 'site.compose.yml';
 const SITE_SECURE = 'site.secure.yml';
 const SITE_CLUSTER = 'site.cluster.yml';
-/** What the docs tell `docker compose` (placeholders; no real secret). */
-const SITE_VARS = { SWITCHBOARD_SITE: 'a', NATS_USER: 'mesh', NATS_PASS: 'example' };
+/** What the docs tell `docker compose` for one site. */
+const SITE_VARS = { SWITCHBOARD_SITE: 'a' };
+/** Where the secured files find their material: made by `secure init`, as their comments say. */
+const secrets = await makeDeploySecrets();
+afterAll(() => secrets.remove());
+const SECURE_SITE_VARS = { ...SITE_VARS, SWITCHBOARD_SECRETS: secrets.site('a') };
+const SECURE_MESH_VARS = { SWITCHBOARD_SECRETS: secrets.dir };
+/** How the secured files name the directory of the material. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a compose interpolation, as the files write it
+const SECRETS_DIR = '${SWITCHBOARD_SECRETS:-./secrets}/';
 
-/** The compose models under test: the mesh, one site, one site secured, one site on a cluster. */
+/** The compose models under test: the mesh and one site, open and secured, and one site on a cluster. */
 const MODELS: [string, ComposeModel][] = [
   [MESH_COMPOSE, loadCompose([MESH_COMPOSE])],
+  [`${MESH_COMPOSE} + ${MESH_SECURE}`, loadCompose([MESH_COMPOSE, MESH_SECURE], SECURE_MESH_VARS)],
   [SITE_COMPOSE, loadCompose([SITE_COMPOSE], SITE_VARS)],
-  [`${SITE_COMPOSE} + ${SITE_SECURE}`, loadCompose([SITE_COMPOSE, SITE_SECURE], SITE_VARS)],
+  [`${SITE_COMPOSE} + ${SITE_SECURE}`, loadCompose([SITE_COMPOSE, SITE_SECURE], SECURE_SITE_VARS)],
   [SITE_CLUSTER, loadCompose([SITE_CLUSTER], SITE_VARS)],
 ];
 
@@ -81,6 +92,7 @@ const ran: { command: string; args: Record<string, unknown> }[] = [];
 
 beforeAll(() => {
   for (const command of Object.values(commands)) {
+    if (!('run' in command)) continue; // a group: its subcommands are spied on
     vi.spyOn(command, 'run').mockImplementation(async (args: unknown) => {
       ran.push({ command: command.command, args: args as Record<string, unknown> });
       return 0;
@@ -257,36 +269,96 @@ describe('deploy - compose files', () => {
           }
         }
       }
-      // Secret files are the user's own: they live in the git-ignored deploy/secrets/.
-      for (const path of Object.values(model.secrets)) {
-        expect(path.startsWith(join(DEPLOY, 'secrets/')), path).toBe(true);
+      // Secret and env files are the user's own: in SWITCHBOARD_SECRETS, by default
+      // the git-ignored deploy/secrets/.
+      for (const path of Object.values(model.rawSecrets)) {
+        expect(path.startsWith(SECRETS_DIR), path).toBe(true);
+      }
+      for (const service of model.services.values()) {
+        for (const path of service.rawEnvFiles) {
+          expect(path.startsWith(SECRETS_DIR), `${service.name}: ${path}`).toBe(true);
+        }
       }
     },
   );
 
-  test('deploy - the secured site: NATS config mounted, clients on tls:// with user and CA', () => {
-    const model = loadCompose([SITE_COMPOSE, SITE_SECURE], SITE_VARS);
+  test('deploy - the secured site: NATS with TLS and the users of secure init; each container its own credential', () => {
+    const model = loadCompose([SITE_COMPOSE, SITE_SECURE], SECURE_SITE_VARS);
     const nats = model.services.get('nats');
-    expect(nats?.command).toEqual(['--config', '/etc/nats/secure.conf', '--name', 'nats-a']);
+    expect(nats?.command).toEqual(['--config', '/etc/nats/secure.conf']);
+    expect(nats?.environment).toEqual({ NATS_SERVER_NAME: 'nats-a' });
     expect(nats?.volumes).toContain('./nats/secure.conf:/etc/nats/secure.conf:ro');
+    expect(nats?.secretMounts).toEqual({
+      '/etc/nats/auth.conf': join(secrets.site('a'), 'auth.conf'),
+      '/run/secrets/server-cert': join(secrets.site('a'), 'server-cert.pem'),
+      '/run/secrets/server-key': join(secrets.site('a'), 'server-key.pem'),
+    });
     const conf = readFileSync(join(DEPLOY, 'nats/secure.conf'), 'utf8');
-    expect(conf).toMatch(/user: \$NATS_USER\s+password: \$NATS_PASS/);
-    for (const secret of nats?.secrets ?? []) expect(conf).toContain(`/run/secrets/${secret}`);
-    for (const name of ['broker', 'calculator']) {
-      const env = model.services.get(name)?.environment ?? {};
-      expect(env).toMatchObject({
+    expect(conf).toMatch(/^include "auth\.conf"$/m);
+    // A name from the command line would make every reload fail (nats-server 2.9).
+    expect(conf).toMatch(/^server_name: \$NATS_SERVER_NAME$/m);
+    expect(conf).toContain('cert_file: /run/secrets/server-cert');
+    for (const [name, user] of [
+      ['broker', 'broker'],
+      ['calculator', 'server-calculator'],
+    ] as const) {
+      const service = model.services.get(name);
+      expect(service?.environment).toMatchObject({
         SWITCHBOARD_NATS: 'tls://nats:4222',
-        SWITCHBOARD_USER: 'mesh',
-        SWITCHBOARD_PASS: 'example',
+        SWITCHBOARD_USER: user,
+        SWITCHBOARD_INBOX_PREFIX: `_INBOX.${user}`,
         SWITCHBOARD_TLS_CA: '/run/secrets/ca',
       });
+      expect(service?.secretMounts['/run/secrets/ca']).toBe(join(secrets.site('a'), 'ca.pem'));
     }
     expect(() => loadCompose([SITE_COMPOSE])).toThrow(/SWITCHBOARD_SITE/);
-    expect(() =>
-      loadCompose([SITE_COMPOSE, SITE_SECURE], { SWITCHBOARD_SITE: 'a', NATS_USER: 'u' }),
-    ).toThrow(/NATS_PASS/);
     const ignored = readFileSync(join(DEPLOY, '.gitignore'), 'utf8');
     expect(ignored).toMatch(/^secrets\/\*$/m);
+  });
+
+  test('deploy - the secured mesh: TLS on every link; each broker, server and bridge side logs in as its own role', () => {
+    const model = loadCompose([MESH_COMPOSE, MESH_SECURE], SECURE_MESH_VARS);
+    const material = (site: string, file: string) => join(secrets.site(site), file);
+    for (const site of ['a', 'b', 'c']) {
+      const nats = model.services.get(`nats-${site}`);
+      expect(nats?.command).toEqual(['--config', '/etc/nats/secure.conf']);
+      expect(nats?.environment).toEqual({ NATS_SERVER_NAME: `nats-${site}` });
+      expect(nats?.secretMounts['/etc/nats/auth.conf']).toBe(material(site, 'auth.conf'));
+      for (const [name, user] of [
+        [`broker-${site}`, 'broker'],
+        [`calculator-${site}`, 'server-calculator'],
+      ]) {
+        const service = model.services.get(name as string);
+        expect(service?.environment, name).toMatchObject({
+          SWITCHBOARD_NATS: `tls://nats-${site}:4222`,
+          SWITCHBOARD_USER: user,
+          SWITCHBOARD_INBOX_PREFIX: `_INBOX.${user}`,
+        });
+        expect(service?.secretMounts['/run/secrets/ca'], name).toBe(material(site, 'ca.pem'));
+      }
+    }
+    for (const [name, local, remote] of [
+      ['bridge-ab', 'a', 'b'],
+      ['bridge-bc', 'b', 'c'],
+    ] as const) {
+      const bridge = model.services.get(name);
+      expect(bridge?.environment, name).toMatchObject({
+        SWITCHBOARD_LOCAL: `tls://nats-${local}:4222`,
+        SWITCHBOARD_LOCAL_USER: `bridge-${remote}`,
+        SWITCHBOARD_LOCAL_INBOX_PREFIX: `_INBOX.bridge-${remote}`,
+        SWITCHBOARD_LOCAL_TLS_CA: `/run/secrets/ca-${local}`,
+        SWITCHBOARD_REMOTE: `tls://nats-${remote}:4222`,
+        SWITCHBOARD_REMOTE_USER: `bridge-${local}`,
+        SWITCHBOARD_REMOTE_INBOX_PREFIX: `_INBOX.bridge-${local}`,
+        SWITCHBOARD_REMOTE_TLS_CA: `/run/secrets/ca-${remote}`,
+      });
+      expect(bridge?.secretMounts[`/run/secrets/ca-${local}`]).toBe(material(local, 'ca.pem'));
+    }
+    for (const service of model.services.values()) {
+      for (const { url } of runsSwitchboard(service) ? natsUrlsOf(service) : []) {
+        expect(url, service.name).toMatch(/^tls:\/\//);
+      }
+    }
   });
 
   test('deploy - the clustered site: three NATS nodes routed to each other; components given all three', () => {

@@ -4,7 +4,6 @@ import { describe, expect, test } from 'vitest';
 import {
   Bridge,
   type Calculator,
-  type CallContext,
   Client,
   Codec,
   calculatorService,
@@ -13,46 +12,16 @@ import {
   serve,
   subjectsFor,
 } from '../../src/internal.js';
-import { eventually, failure, startBridge, startSite, track } from './helpers.js';
-
-/** Starts a bridge between two test sites; closed after the test. */
-/** Waits until `client` resolves `service` to an instance at `site` with this many hops. */
-async function reachable(client: Client, service: string, site: string, hops?: number) {
-  await eventually(
-    async () =>
-      (await client.lookup(service)).some(
-        (i) => i.site === site && (hops === undefined || i.hops === hops),
-      ),
-    5000,
-    `${service} at site ${site}${hops === undefined ? '' : ` in ${hops} hops`}`,
-  );
-}
-
-/** A service that says where it runs and how the call reached it. */
-function whereService(site: string) {
-  return {
-    name: 'where',
-    methods: {
-      site: () => site,
-      path: (ctx: CallContext) => ctx.path,
-      budget: (ctx: CallContext) => ctx.deadline - Date.now(),
-      fail: () => {
-        throw Object.assign(new RangeError(`bad at ${site}`), {
-          code: 'OUT_OF_RANGE',
-          details: { site },
-        });
-      },
-      sleep: (ms: number, ctx: CallContext) =>
-        new Promise((resolve) => {
-          const timer = setTimeout(() => resolve(ms), ms);
-          ctx.signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve('aborted');
-          });
-        }),
-    },
-  };
-}
+import {
+  eventually,
+  failure,
+  reachable,
+  startBridge,
+  startSite,
+  track,
+  type Where,
+  whereService,
+} from './helpers.js';
 
 /**
  * Sends a call with a hand-written `sb-call` header straight to a route
@@ -67,14 +36,6 @@ async function craftedCall(url: string, route: InstanceView, sbCall: string) {
     timeout: 2000,
   });
   return parse.errorData(new Codec().decode(reply.data));
-}
-
-interface Where {
-  site(): string;
-  path(): string[];
-  budget(): number;
-  fail(): never;
-  sleep(ms: number): number;
 }
 
 describe('federation', () => {

@@ -8,6 +8,7 @@ import { connect, type Msg } from 'nats';
 import { afterEach } from 'vitest';
 import { Bridge, type BridgeOptions } from '../../src/bridge/index.js';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
+import type { CallContext, Client } from '../../src/index.js';
 import {
   type NatsServerHandle,
   type NatsServerOptions,
@@ -151,4 +152,51 @@ export function latch(): Latch {
     open = resolve;
   });
   return { opened, open };
+}
+
+/** Waits until `client` resolves `service` to an instance at `site` (with this many hops). */
+export async function reachable(client: Client, service: string, site: string, hops?: number) {
+  await eventually(
+    async () =>
+      (await client.lookup(service)).some(
+        (i) => i.site === site && (hops === undefined || i.hops === hops),
+      ),
+    5000,
+    `${service} at site ${site}${hops === undefined ? '' : ` in ${hops} hops`}`,
+  );
+}
+
+/** The methods of {@link whereService}, for typed proxies. */
+export interface Where {
+  site(): string;
+  path(): string[];
+  budget(): number;
+  fail(): never;
+  sleep(ms: number): number;
+}
+
+/** A service that says where it runs and how the call reached it. */
+export function whereService(site: string) {
+  return {
+    name: 'where',
+    methods: {
+      site: () => site,
+      path: (ctx: CallContext) => ctx.path,
+      budget: (ctx: CallContext) => ctx.deadline - Date.now(),
+      fail: () => {
+        throw Object.assign(new RangeError(`bad at ${site}`), {
+          code: 'OUT_OF_RANGE',
+          details: { site },
+        });
+      },
+      sleep: (ms: number, ctx: CallContext) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(ms), ms);
+          ctx.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve('aborted');
+          });
+        }),
+    },
+  };
 }

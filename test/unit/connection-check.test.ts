@@ -39,6 +39,7 @@ const FLAGS: Record<string, string> = {
   'tls.caFile': '--tls-ca',
   'tls.certFile': '--tls-cert',
   'tls.keyFile': '--tls-key',
+  inboxPrefix: '--inbox-prefix',
 };
 const flag = (field: string) => FLAGS[field] ?? field;
 
@@ -120,11 +121,28 @@ describe('checkConnectionOptions', () => {
     );
     expect(problem({ connectTimeoutMs: Number.NaN })).toMatch(/^connectTimeoutMs: /);
     expect(problem({ waitTimeoutMs: 1500 })).toBeUndefined();
+    expect(problem({ reconnectGraceMs: -1 })).toBe(
+      'reconnectGraceMs: expected 0 to 60000 milliseconds, got -1',
+    );
+    expect(problem({ reconnectGraceMs: Number.POSITIVE_INFINITY })).toMatch(/^reconnectGraceMs: /);
+    expect(problem({ reconnectGraceMs: 0 })).toBeUndefined();
   });
 
-  test('connection check - a borrowed connection is not checked', () => {
+  test('connection check - a borrowed connection is not checked, but for its inbox prefix', () => {
     const connection = {} as NonNullable<ConnectionOptions['connection']>;
     expect(problem({ connection, nats: 'htp:/foo bar' })).toBeUndefined();
+    expect(problem({ connection, inboxPrefix: 'replies' })).toMatch(/^inboxPrefix: /);
+  });
+
+  test('connection check - an inbox prefix is _INBOX, or _INBOX. followed by tokens', () => {
+    for (const good of ['_INBOX', '_INBOX.calculator', '_INBOX.site-a.bridge_b']) {
+      expect(problem({ inboxPrefix: good }), good).toBeUndefined();
+    }
+    for (const bad of ['replies', '_INBOX.', '_INBOX.*', '_INBOX.a.>', '_INBOXES', '_INBOX.a b']) {
+      expect(problem({ inboxPrefix: bad }, flag), bad).toMatch(
+        new RegExp(`^--inbox-prefix: '${bad.replace(/[.*>]/g, '\\$&')}' is not an inbox prefix`),
+      );
+    }
   });
 });
 

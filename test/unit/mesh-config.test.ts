@@ -17,7 +17,7 @@ sites:
     nats: [nats://10.0.0.2:4222, nats://10.0.0.3:4222]
     creds: /run/secrets/b.creds
     tls: { ca: ca.pem }
-  c: { nats: "10.0.0.4:4222", tokenFile: /run/secrets/c-token, prefix: mesh.c }
+  c: { nats: "10.0.0.4:4222", tokenFile: /run/secrets/c-token, prefix: mesh.c, inboxPrefix: _INBOX.c1 }
 brokers:
   - { site: a, host: host-1 }
   - { site: b, host: [host-2, host-3], policy: round-robin, leaseFactor: 4 }
@@ -53,7 +53,11 @@ describe('mesh config', () => {
       creds: '/run/secrets/b.creds',
       tls: { ca: '/etc/switchboard/ca.pem' },
     });
-    expect(config.sites.get('c')).toMatchObject({ nats: ['10.0.0.4:4222'], prefix: 'mesh.c' });
+    expect(config.sites.get('c')).toMatchObject({
+      nats: ['10.0.0.4:4222'],
+      prefix: 'mesh.c',
+      inboxPrefix: '_INBOX.c1',
+    });
     expect(config.brokers).toEqual([
       { field: 'brokers[0]', site: 'a', hosts: ['host-1'] },
       {
@@ -161,7 +165,7 @@ describe('mesh config', () => {
     [
       'unknown site key',
       'sites: { a: { nats: nats://a:4222, password: x } }',
-      'mesh.yaml: sites.a.password: expected one of the keys nats, user, pass, passFile, token, tokenFile, creds, tls, prefix (unknown key)',
+      'mesh.yaml: sites.a.password: expected one of the keys nats, user, pass, passFile, token, tokenFile, creds, tls, prefix, inboxPrefix (unknown key)',
     ],
     [
       'unknown top-level key',
@@ -235,6 +239,11 @@ describe('mesh config', () => {
       `${ONE_SITE}, prefix: "sb.*" } }`,
       /^mesh\.yaml: sites\.a\.prefix: expected NATS subject tokens/,
     ],
+    [
+      'inbox prefix outside _INBOX',
+      `${ONE_SITE}, inboxPrefix: "replies.a" } }`,
+      'mesh.yaml: sites.a.inboxPrefix: expected _INBOX or _INBOX.<tokens>, e.g. _INBOX.mesh (got "replies.a")',
+    ],
     // Not YAML at all, or not the right shape.
     ['broken YAML', 'sites: { a: [', /^mesh\.yaml: not valid YAML or JSON: .*line 1/],
     ['duplicate key', 'sites: {}\nsites: {}', /^mesh\.yaml: not valid YAML or JSON: .*unique/],
@@ -278,6 +287,7 @@ describe('mesh config', () => {
       nats: '10.0.0.4:4222',
       token: 'tok',
       prefix: 'mesh.c',
+      inboxPrefix: '_INBOX.c1',
     });
     delete files['/run/secrets/c-token'];
     expect(() => siteConnectionOptions(config, 'c', read)).toThrow(

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import {
   DEFAULT_PREFIX,
   isPublishSubject,
+  isValidInboxPrefix,
   isValidPrefix,
   lastToken,
   subjectsFor,
@@ -85,5 +86,15 @@ describe('subjects', () => {
   test('subjects - lastToken reads the service of a registration subject', () => {
     expect(lastToken('sb.broker.register.calc')).toBe('calc');
     expect(lastToken('plain')).toBe('plain');
+  });
+
+  test('subjects - an inbox prefix keeps every reply subject under _INBOX.', () => {
+    expect(isValidInboxPrefix('_INBOX')).toBe(true);
+    expect(isValidInboxPrefix('_INBOX.client-a')).toBe(true);
+    expect(isValidInboxPrefix(`_INBOX.${'x'.repeat(121)}`)).toBe(true);
+    expect(isValidInboxPrefix(`_INBOX.${'x'.repeat(122)}`)).toBe(false);
+    for (const bad of ['', 'INBOX', '_INBOX.', '_INBOX..a', '_INBOX.>', '_INBOXa', 'sb._INBOX']) {
+      expect(isValidInboxPrefix(bad), bad).toBe(false);
+    }
   });
 });

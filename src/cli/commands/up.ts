@@ -110,8 +110,10 @@ const CONFIG_KEYS: Record<ConnectionField, string> = {
   'tls.caFile': 'tls.ca',
   'tls.certFile': 'tls.cert',
   'tls.keyFile': 'tls.key',
+  inboxPrefix: 'inboxPrefix',
   connectTimeoutMs: 'connectTimeoutMs',
   waitTimeoutMs: 'waitTimeoutMs',
+  reconnectGraceMs: 'reconnectGraceMs',
 };
 
 /** Checks a site's connection options as the library will, naming the config's fields. */
