@@ -90,6 +90,15 @@ function scaleService(name: string, site: string) {
 
 const NATS_START_BATCH = 8;
 
+/**
+ * Every component of every site shares this one process: when it is busy
+ * (a hundred sites converging), its timers run late, and the library's
+ * default pings (every second, two missed = dead) would drop connections
+ * that are fine. The mesh's connections ping rarely and wait long to
+ * connect; cut links are seen at once anyway (their sockets close).
+ */
+const CONNECTION = { pingIntervalMs: 10_000, maxPingsOut: 3, connectTimeoutMs: 20_000 };
+
 export class ScaleMesh {
   readonly options: MeshOptions;
   readonly sites = new Map<string, MeshSite>();
@@ -190,11 +199,13 @@ export class ScaleMesh {
   ): Promise<{ ok: boolean; ms: number; last: CheckResult }> {
     const start = performance.now();
     for (;;) {
+      const checkStart = performance.now();
       const last = this.check();
       const ms = performance.now() - start;
       if (converged(last)) return { ok: true, ms, last };
       if (ms > timeoutMs) return { ok: false, ms, last };
-      await sleep(pollMs);
+      // A check of a big mesh takes a while: leave the components most of the time.
+      await sleep(Math.max(pollMs, 4 * (performance.now() - checkStart)));
     }
   }
 
@@ -243,7 +254,7 @@ export class ScaleMesh {
     for (const site of this.sites.values()) {
       let nc = byUrl.get(site.url);
       if (!nc) {
-        nc = await connect(natsConnectOptions({ nats: site.url }, 'scale-monitor'));
+        nc = await connect(natsConnectOptions({ nats: site.url, ...CONNECTION }, 'scale-monitor'));
         this.#extraConnections.push(nc);
         byUrl.set(site.url, nc);
       }
@@ -346,7 +357,7 @@ export class ScaleMesh {
     via?: string,
   ): Promise<NatsConnection> {
     const name = `${role}@${site.name}`;
-    const nc = await connect(natsConnectOptions({ nats: via ?? site.url }, name));
+    const nc = await connect(natsConnectOptions({ nats: via ?? site.url, ...CONNECTION }, name));
     site.connections.set(role, nc);
     return nc;
   }

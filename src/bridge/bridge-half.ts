@@ -106,7 +106,11 @@ export class BridgeHalf {
       link.invoker,
       new InstanceRouter(this.#resolver, balancer, link.conn.subjects),
     );
-    this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs);
+    // One lease for every route this half registers: one renewal per interval, not one per route.
+    this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs, {
+      id: this.#id,
+      secret: this.#secret,
+    });
     link.abandonCallsOnDeparture();
     this.#micro = new MicroResponder(link.conn.nc, () => this.#discoverable(), link.conn.peerLog);
   }

@@ -175,6 +175,7 @@ export class Broker extends Closeable {
       );
     }
     this.#subs.push(
+      listen(ctx, s.routeRenew, (m) => this.#onRenew(m), NOTICES),
       listen(ctx, s.lookup, (m) => this.#onLookup(m), queue),
       listen(ctx, s.list, (m) => this.#onList(m), queue),
       listen(ctx, s.info, (m) => this.#onInfo(m), queue),
@@ -259,6 +260,21 @@ export class Broker extends Closeable {
     if (!this.registry.heartbeat({ id, secret, service })) {
       // We do not know it (we restarted, or its lease ran out): ask it to register again.
       this.#publish(this.#link.conn.subjects.control(service, id), {
+        v: PROTOCOL_VERSION,
+        kind: 'reregister',
+      });
+    }
+  }
+
+  /**
+   * A bridge half renews every route of its session at once. If we hold
+   * fewer than it does (we restarted, or missed a registration), it must
+   * register them again: we cannot tell which, so all of them.
+   */
+  #onRenew(msg: Msg): void {
+    const { session, secret, routes } = this.#decode(msg, parse.sessionRenewal);
+    if (this.registry.renewSession(session, secret) < routes) {
+      this.#publish(this.#link.conn.subjects.session(session), {
         v: PROTOCOL_VERSION,
         kind: 'reregister',
       });

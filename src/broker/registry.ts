@@ -61,6 +61,8 @@ export interface RegistryOptions {
 export interface RegistryEntry {
   readonly view: InstanceView;
   readonly secret: string;
+  /** Lease session the entry belongs to (bridges' routes), renewed as a whole. */
+  readonly session: string | undefined;
   leaseMs: number;
   expiresAt: number;
 }
@@ -100,6 +102,8 @@ export class Registry {
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
+  /** Entries by lease session. */
+  readonly #bySession = new Map<string, Set<RegistryEntry>>();
   /** Lookup results per service, rebuilt lazily after a change. */
   readonly #views = new Map<string, InstanceView[]>();
   /** Lookup results per service and version range, dropped with the service's views. */
@@ -156,7 +160,7 @@ export class Registry {
     const view = toView(reg, this.site);
     const leaseMs = this.leaseFor(reg.heartbeatMs);
     const expiresAt = this.#now() + leaseMs;
-    if (existing && sameView(existing.view, view)) {
+    if (existing && sameView(existing.view, view) && existing.session === reg.session) {
       existing.leaseMs = leaseMs;
       existing.expiresAt = expiresAt;
       return [];
@@ -169,8 +173,17 @@ export class Registry {
         changes.push({ kind: 'down', view: existing.view, reason: 'deregistered' });
       }
     }
-    const entry: RegistryEntry = { view, secret: reg.secret, leaseMs, expiresAt };
+    const entry: RegistryEntry = {
+      view,
+      secret: reg.secret,
+      session: reg.session,
+      leaseMs,
+      expiresAt,
+    };
     this.#byId.set(view.id, entry);
+    if (entry.session !== undefined) {
+      getOrCreate(this.#bySession, entry.session, () => new Set()).add(entry);
+    }
     getOrCreate(this.#byService, view.service, () => new Map()).set(view.id, entry);
     const counts = getOrCreate(this.#siteCounts, view.service, () => new Map<string, number>());
     counts.set(view.site, (counts.get(view.site) ?? 0) + 1);
@@ -190,6 +203,24 @@ export class Registry {
     this.#authorise(entry, claim);
     entry.expiresAt = this.#now() + entry.leaseMs;
     return true;
+  }
+
+  /**
+   * Renews the lease of every entry of a session registered with `secret`
+   * (entries of the session held by another secret are left alone); returns
+   * how many it renewed, so that the caller can tell whether it knows them all.
+   */
+  renewSession(session: string, secret: string): number {
+    const entries = this.#bySession.get(session);
+    if (!entries) return 0;
+    const now = this.#now();
+    let renewed = 0;
+    for (const entry of entries) {
+      if (entry.secret !== secret) continue;
+      entry.expiresAt = now + entry.leaseMs;
+      renewed++;
+    }
+    return renewed;
   }
 
   /**
@@ -382,6 +413,11 @@ export class Registry {
   #remove(entry: RegistryEntry): void {
     const { id, service } = entry.view;
     this.#byId.delete(id);
+    if (entry.session !== undefined) {
+      const entries = this.#bySession.get(entry.session);
+      entries?.delete(entry);
+      if (entries?.size === 0) this.#bySession.delete(entry.session);
+    }
     const instances = this.#byService.get(service);
     instances?.delete(id);
     if (instances?.size === 0) this.#byService.delete(service);

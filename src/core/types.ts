@@ -123,6 +123,14 @@ export interface BrokerLifecycleEvent {
 /** Whether the connection to the site is up. */
 export type LinkState = 'up' | 'down';
 
+/** A lease session: routes registered with it are renewed together. */
+export interface LeaseSession {
+  /** Session id (an ID: letters, digits, `_`, `-`). */
+  id: string;
+  /** The secret its routes are registered with. */
+  secret: string;
+}
+
 /** Stops a listener. */
 export type Unsubscribe = () => void;
 
@@ -147,6 +155,13 @@ export interface BrokerClient {
   onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe;
   /** A broker asks `instance` to register again (it does not know it). */
   onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe;
+  /**
+   * Renews, in one message, the lease of every route registered in `session`;
+   * `routes` is how many the sender holds registered there.
+   */
+  renewSession(session: LeaseSession, routes: number): void;
+  /** A broker asks for every route of `session` again (it knows fewer than were renewed). */
+  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe;
   onLinkState(listener: (state: LinkState) => void): Unsubscribe;
   /** Stops every listener. */
   close(): void;

@@ -47,6 +47,12 @@ export interface InstanceRegistration {
    * Absent for a server attached to this site.
    */
   route?: { site: string; path: string[] };
+  /**
+   * For routes: the lease session they belong to. One {@link SessionRenewal}
+   * renews every route of a session, so a bridge half sends one message per
+   * interval however many routes it holds. Absent: the instance heartbeats alone.
+   */
+  session?: string;
 }
 
 /** An instance as lookups and listings describe it. */
@@ -82,6 +88,20 @@ export interface InstanceClaim {
   v: number;
   id: string;
   secret: string;
+}
+
+/** Renews the lease of every route of one session (one message for all of them). */
+export interface SessionRenewal {
+  v: number;
+  /** The session (an ID), as the routes' registrations named it. */
+  session: string;
+  /** The secret the routes were registered with. */
+  secret: string;
+  /**
+   * Routes the sender holds registered in the session. A broker that knows
+   * fewer asks for them again (`ControlMessage` on the session subject).
+   */
+  routes: number;
 }
 
 export interface LookupRequest {
@@ -306,6 +326,10 @@ function instanceRegistration(value: unknown): InstanceRegistration {
   }
   const r = route(field(o, 'route'));
   if (r) reg.route = r;
+  const session = field(o, 'session');
+  if (session !== undefined && session !== null) {
+    reg.session = matching(o, 'session', what, ID_PATTERN);
+  }
   return reg;
 }
 
@@ -360,6 +384,20 @@ export const parse = {
   },
   deregister(value: unknown): InstanceClaim {
     return claim(value, 'deregister');
+  },
+  sessionRenewal(value: unknown): SessionRenewal {
+    const what = 'session renewal';
+    const o = envelope(value, what);
+    const routes = num(o, 'routes', what);
+    if (!(Number.isInteger(routes) && routes >= 0)) {
+      throw bad(`${what}.routes must be a count (got ${describeValue(routes)})`);
+    }
+    return {
+      v: PROTOCOL_VERSION,
+      session: matching(o, 'session', what, ID_PATTERN),
+      secret: matching(o, 'secret', what, SECRET_PATTERN),
+      routes,
+    };
   },
   lookupRequest(value: unknown): LookupRequest {
     const o = envelope(value, 'lookup');

@@ -4,6 +4,7 @@ import type {
   BrokerIdentity,
   BrokerLifecycleEvent,
   InstanceEvent,
+  LeaseSession,
   LinkState,
   RegistrationAck,
   Resolution,
@@ -139,7 +140,25 @@ export class NatsBrokerClient implements BrokerClient {
   }
 
   onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
-    const subject = this.#conn.subjects.control(instance.service, instance.id);
+    return this.#onControl(this.#conn.subjects.control(instance.service, instance.id), listener);
+  }
+
+  renewSession(session: LeaseSession, routes: number): void {
+    const { id, secret } = session;
+    this.#publish(this.#conn.subjects.routeRenew, {
+      v: PROTOCOL_VERSION,
+      session: id,
+      secret,
+      routes,
+    });
+  }
+
+  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {
+    return this.#onControl(this.#conn.subjects.session(session.id), listener);
+  }
+
+  /** Calls `listener` at each control message (`reregister`) on `subject`. */
+  #onControl(subject: string, listener: () => void): Unsubscribe {
     const sub = this.#listen(subject, (msg) => {
       parse.control(this.#codec.decode(msg.data));
       listener();

@@ -419,6 +419,43 @@ describe('registry', () => {
   });
 });
 
+describe('registry - lease sessions', () => {
+  const route = { site: 'c', path: ['b', 'c'] };
+
+  test('registry - one renewal keeps every route of a session; the rest expire', () => {
+    const { clock, registry } = setup();
+    for (const id of ['r1', 'r2', 'r3']) registry.register(reg(id, { session: 'half1', route }));
+    registry.register(reg('r4', { session: 'half2', route }));
+    registry.register(reg('alone'));
+    clock.advance(2000);
+    expect(registry.renewSession('half1', SECRET)).toBe(3);
+    clock.advance(1500);
+    expect(ids(registry.expire().map((c) => c.view))).toEqual(['alone', 'r4']);
+    expect(ids(registry.instances())).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  test('registry - a renewal counts only what it renewed: other secrets, gone and unknown sessions', () => {
+    const { registry } = setup();
+    registry.register(reg('r1', { session: 'half1', route }));
+    registry.register(reg('r2', { session: 'half1', route, secret: 'another-secret-of-16' }));
+    expect(registry.renewSession('half1', SECRET)).toBe(1);
+    expect(registry.renewSession('nobody', SECRET)).toBe(0);
+    registry.deregister('r1', claim('r1'));
+    expect(registry.renewSession('half1', SECRET)).toBe(0);
+  });
+
+  test('registry - an instance that joins or leaves a session is renewed with it, or no more', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('r1', { route }));
+    registry.register(reg('r1', { route, session: 'half1' }));
+    expect(registry.renewSession('half1', SECRET)).toBe(1);
+    registry.register(reg('r1', { route }));
+    expect(registry.renewSession('half1', SECRET)).toBe(0);
+    clock.advance(3001);
+    expect(registry.expire()).toHaveLength(1);
+  });
+});
+
 describe('registry - departures', () => {
   test('registry - the sites a service left recently are remembered, per site', () => {
     const { clock, registry } = setup();
