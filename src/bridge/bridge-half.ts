@@ -53,6 +53,11 @@ export interface HalfTimings {
 
 /** Delay that gathers the registry events of one burst into one round of lookups. */
 const GATHER_MS = 2;
+/**
+ * Past this many services changed in one burst, one listing (a few pages)
+ * costs less than a lookup each: a hub's half sees every spoke's services.
+ */
+const LIST_OVER = 16;
 /** Longest wait between two attempts to reach a site's broker. */
 const MAX_BACKOFF_MS = 2000;
 /** Longest a request to the site's broker may take. */
@@ -89,6 +94,8 @@ export class BridgeHalf {
   #onView: ((view: SiteView) => void) | undefined;
   #onCall: RouteCallHandler | undefined;
   #dirtyAll = false;
+  /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
+  #generation: string | undefined;
   readonly #dirty = new Set<string>();
   #working = false;
   #closed = false;
@@ -191,6 +198,9 @@ export class BridgeHalf {
     const { brokers, conn } = this.link;
     this.#stops.push(
       brokers.onInstanceEvent((event) => {
+        // Our own routes lead back across the bridge, which the route table
+        // refuses anyway: looking them up would cost a request per route.
+        if (event.id.startsWith(`${this.#id}-`)) return;
         this.#dirty.add(event.service);
         this.#kick();
       }),
@@ -209,7 +219,7 @@ export class BridgeHalf {
         }
       }),
     );
-    this.#refresh = setInterval(() => this.#resync(), this.#timings.refreshMs);
+    this.#refresh = setInterval(() => this.#resync(true), this.#timings.refreshMs);
     this.#resync();
   }
 
@@ -288,7 +298,13 @@ export class BridgeHalf {
     return sub.drain().catch(() => {});
   }
 
-  #resync(): void {
+  /**
+   * Asks for a full view. The periodic refresh (`ifChanged`) lets the broker
+   * answer that nothing changed since the last one; after a reconnection or
+   * a broker start the view is always taken whole.
+   */
+  #resync(ifChanged = false): void {
+    if (!ifChanged) this.#generation = undefined;
     this.#dirtyAll = true;
     this.#kick();
   }
@@ -304,10 +320,13 @@ export class BridgeHalf {
     const { brokers } = this.link;
     try {
       while (!this.#closed && (this.#dirtyAll || this.#dirty.size > 0)) {
-        if (this.#dirtyAll) {
+        if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
           this.#dirtyAll = false;
           this.#dirty.clear();
-          const listing = await brokers.list(BROKER_TIMEOUT_MS);
+          const listing = await brokers.list(BROKER_TIMEOUT_MS, this.#generation);
+          if (listing.unchanged) continue;
+          // Only a view that is passed on may be skipped next time.
+          this.#generation = this.connected ? listing.generation : undefined;
           this.#emit({ kind: 'full', instances: listing.services.flatMap((s) => s.instances) });
           continue;
         }

@@ -305,11 +305,30 @@ export class Broker extends Closeable {
     respondValue(msg, this.#link.codec, reply);
   }
 
-  /** One page of the listing (each fits in one NATS message). */
+  /**
+   * One page of the listing (each fits in one NATS message), or, when the
+   * asker already holds the registry as it is, word that nothing changed.
+   */
   #onList(msg: Msg): void {
-    const { after } = this.#decode(msg, parse.listRequest);
+    const { after, unless } = this.#decode(msg, parse.listRequest);
+    const generation = `${this.id}.${this.registry.generation}`;
+    if (after === undefined && unless === generation) {
+      const reply: ListReply = {
+        v: PROTOCOL_VERSION,
+        site: this.site,
+        services: [],
+        generation,
+        unchanged: true,
+      };
+      return respondValue(msg, this.#link.codec, reply);
+    }
     const page = this.registry.listPage(after, this.#replyBytes);
-    const reply: ListReply = { v: PROTOCOL_VERSION, site: this.site, services: page.services };
+    const reply: ListReply = {
+      v: PROTOCOL_VERSION,
+      site: this.site,
+      services: page.services,
+      generation,
+    };
     if (page.next !== undefined) reply.next = page.next;
     respondValue(msg, this.#link.codec, reply);
   }

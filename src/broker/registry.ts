@@ -115,6 +115,7 @@ export class Registry {
   readonly #rememberDepartedMs: number;
   /** Every instance in listing order, rebuilt lazily after a change. */
   #sorted: InstanceView[] | undefined;
+  #generation = 0;
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
@@ -127,6 +128,11 @@ export class Registry {
   /** Number of registered instances. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Count of changes so far (instances added, changed or removed): equal counts, equal registries. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Lease given to an instance that heartbeats every `heartbeatMs`. */
@@ -436,7 +442,9 @@ export class Registry {
     this.#forgetViews(service);
   }
 
+  /** After every change: cached views go, the generation moves on. */
   #forgetViews(service: string): void {
+    this.#generation++;
     this.#views.delete(service);
     this.#ranged.delete(service);
     this.#sorted = undefined;

@@ -85,6 +85,10 @@ export interface Resolution {
 export interface SiteListing {
   site: string;
   services: ServiceView[];
+  /** The state of the registry listed (see `list`'s `unless`). */
+  generation?: string | undefined;
+  /** Nothing changed since the generation `list` was given: `services` is empty. */
+  unchanged?: boolean | undefined;
 }
 
 /** Identity of one broker. */
@@ -143,7 +147,11 @@ export interface BrokerClient {
   /** Site of the broker that answered last; undefined until one has. */
   readonly site: string | undefined;
   lookup(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution>;
-  list(timeoutMs: number): Promise<SiteListing>;
+  /**
+   * The whole listing; with `unless` (the `generation` of a listing held),
+   * only word that nothing changed when the registry is still at it.
+   */
+  list(timeoutMs: number, unless?: string): Promise<SiteListing>;
   info(timeoutMs: number): Promise<BrokerIdentity>;
   /** Registers a server's instance, or a bridge's route (one with `route` set). */
   register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;

@@ -135,6 +135,12 @@ export interface LookupReply {
 export interface ListRequest {
   v: number;
   after?: string;
+  /**
+   * The `generation` of a listing the asker already holds: when the
+   * registry has not changed since, the broker answers `unchanged` and lists
+   * nothing. First page only.
+   */
+  unless?: string;
 }
 
 /** One service version in a listing, with its instances. */
@@ -151,6 +157,10 @@ export interface ListReply {
   site: string;
   services: ServiceView[];
   next?: string;
+  /** Which state of the registry this is (opaque: the broker and its count of changes). */
+  generation?: string;
+  /** The registry is still at the generation `unless` named: nothing is listed. */
+  unchanged?: boolean;
 }
 
 export interface BrokerInfo {
@@ -430,8 +440,12 @@ export const parse = {
   },
   listRequest(value: unknown): ListRequest {
     const o = envelope(value, 'list');
+    const request: ListRequest = { v: PROTOCOL_VERSION };
     const after = optStr(o, 'after', 'list');
-    return after === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, after };
+    if (after !== undefined) request.after = after;
+    const unless = optStr(o, 'unless', 'list');
+    if (unless !== undefined) request.unless = unless;
+    return request;
   },
   listReply(value: unknown): ListReply {
     const o = envelope(value, 'list reply');
@@ -450,6 +464,9 @@ export const parse = {
     };
     const next = optStr(o, 'next', 'list reply');
     if (next !== undefined) reply.next = next;
+    const generation = optStr(o, 'generation', 'list reply');
+    if (generation !== undefined) reply.generation = generation;
+    if (field(o, 'unchanged') === true) reply.unchanged = true;
     return reply;
   },
   brokerInfo(value: unknown): BrokerInfo {

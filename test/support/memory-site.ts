@@ -177,9 +177,13 @@ export class MemoryBrokerClient implements BrokerClient {
     return { site: this.registry.site, instances, departedFrom, departedSites };
   }
 
-  async list(): Promise<SiteListing> {
+  async list(_timeoutMs?: number, unless?: string): Promise<SiteListing> {
     this.#answer('list');
-    return { site: this.registry.site, services: this.registry.list() };
+    const generation = `memory.${this.registry.generation}`;
+    if (unless === generation) {
+      return { site: this.registry.site, services: [], generation, unchanged: true };
+    }
+    return { site: this.registry.site, services: this.registry.list(), generation };
   }
 
   async info(): Promise<BrokerIdentity> {

@@ -419,6 +419,32 @@ describe('registry', () => {
   });
 });
 
+describe('registry - generation', () => {
+  test('registry - the generation moves at every change, not at a heartbeat or a plain re-registration', () => {
+    const { clock, registry } = setup();
+    const at = () => registry.generation;
+    const g0 = at();
+    registry.register(reg('i1'));
+    const g1 = at();
+    expect(g1).toBeGreaterThan(g0);
+    registry.register(reg('i1'));
+    registry.heartbeat(claim('i1'));
+    expect(registry.renewSession('none', SECRET)).toBe(0);
+    expect(at()).toBe(g1);
+    registry.register(reg('i1', { version: '1.1.0' }));
+    const g2 = at();
+    expect(g2).toBeGreaterThan(g1);
+    registry.deregister('i1', claim('i1'));
+    const g3 = at();
+    expect(g3).toBeGreaterThan(g2);
+    registry.register(reg('i2'));
+    const g4 = at();
+    clock.advance(3001);
+    registry.expire();
+    expect(at()).toBeGreaterThan(g4);
+  });
+});
+
 describe('registry - lease sessions', () => {
   const route = { site: 'c', path: ['b', 'c'] };
 
