@@ -8,7 +8,7 @@ import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LogLevel, lineLogger } from '../src/internal.js';
-import { NATS_MODES, type NatsMode } from './mesh.js';
+import { closeAllMeshes, NATS_MODES, type NatsMode } from './mesh.js';
 import { formatReport } from './report.js';
 import { PHASES, type RunFigures, runTopology } from './run.js';
 import { buildTopology, TOPOLOGY_KINDS, type TopologyKind } from './topology.js';
@@ -44,6 +44,8 @@ Options:
   --flap-mesh S       random flaps in ring and grid, s      [default: 60]
   --server-heartbeat MS, --bridge-heartbeat MS, --refresh MS
                       component timings                     [default: the library's]
+  --lease-factor N    leases last N heartbeats at every broker (more
+                      slack when this one process is starved) [default: 3]
   --quick             small sizes and short phases (about two minutes)
   --out FILE          JSON report       [default: test-output/scale.json]
   --log-level LEVEL   component logs on stderr: debug|info|warn|error [default: none]
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
             serverHeartbeatMs: optional('server-heartbeat', values['server-heartbeat']),
             bridgeHeartbeatMs: optional('bridge-heartbeat', values['bridge-heartbeat']),
             refreshMs: optional('refresh', values.refresh),
+            leaseFactor: optional('lease-factor', values['lease-factor']),
           },
           progress,
           ...(logger ? { logger } : {}),
@@ -197,6 +200,7 @@ function parse(): { values: Record<string, string | boolean | undefined> } {
     'server-heartbeat',
     'bridge-heartbeat',
     'refresh',
+    'lease-factor',
     'log-level',
   ];
   return parseArgs({
@@ -217,6 +221,16 @@ function definedOnly(values: Record<string, string | boolean | undefined>): Reco
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (typeof v === 'string') out[k] = v;
   return out;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`scale: ${signal}: stopping the sites\n`);
+    const exit = () => process.exit(130);
+    // Whatever happens, within a few seconds.
+    setTimeout(exit, 5000).unref();
+    void closeAllMeshes().finally(exit);
+  });
 }
 
 main().catch((err: unknown) => {

@@ -36,6 +36,8 @@ export interface MeshTimings {
   bridgeHeartbeatMs?: number | undefined;
   /** Full resynchronisation period of the bridges. */
   refreshMs?: number | undefined;
+  /** Leases last this many heartbeat intervals at every broker. */
+  leaseFactor?: number | undefined;
 }
 
 /** Options of {@link ScaleMesh.start}. */
@@ -99,6 +101,14 @@ const NATS_START_BATCH = 8;
  */
 const CONNECTION = { pingIntervalMs: 10_000, maxPingsOut: 3, connectTimeoutMs: 20_000 };
 
+/** Meshes not yet closed (so that an interrupted run can stop its nats-servers). */
+const open = new Set<ScaleMesh>();
+
+/** Closes every mesh still open (on SIGINT or SIGTERM). */
+export async function closeAllMeshes(): Promise<void> {
+  await Promise.all([...open].map((mesh) => mesh.close()));
+}
+
 export class ScaleMesh {
   readonly options: MeshOptions;
   readonly sites = new Map<string, MeshSite>();
@@ -118,6 +128,7 @@ export class ScaleMesh {
   /** Starts NATS, brokers and servers (bridges come with {@link ScaleMesh.link}). */
   static async start(options: MeshOptions): Promise<ScaleMesh> {
     const mesh = new ScaleMesh(options);
+    open.add(mesh);
     try {
       await mesh.#startSites();
       await mesh.#startServers();
@@ -281,6 +292,7 @@ export class ScaleMesh {
 
   /** Closes everything, servers first and NATS last. */
   async close(): Promise<void> {
+    open.delete(this);
     const quietly = (p: Promise<unknown>) => p.catch(() => {});
     await Promise.all([...this.served.values()].flat().map((s) => quietly(s.server.close())));
     this.served.clear();
@@ -325,11 +337,13 @@ export class ScaleMesh {
         const connections = new Map<string, NatsConnection>();
         const partial = { name, prefix, url, connections };
         const brokerNc = await this.#connect(partial, 'broker');
+        const leaseFactor = this.options.timings?.leaseFactor;
         const broker = await Broker.start({
           connection: brokerNc,
           site: name,
           prefix,
           logger: this.#logger,
+          ...(leaseFactor === undefined ? {} : { leaseFactor }),
         });
         await this.#connect(partial, 'servers');
         this.sites.set(name, { ...partial, broker });
