@@ -62,6 +62,8 @@ const LIST_OVER = 16;
 const MAX_BACKOFF_MS = 2000;
 /** Longest a request to the site's broker may take. */
 const BROKER_TIMEOUT_MS = 2000;
+/** Ends a registry read made stale by a change of the link's state. */
+const STALE = Symbol('stale registry read');
 
 /**
  * One half of a bridge, attached to one site's NATS. Towards its broker it
@@ -93,11 +95,14 @@ export class BridgeHalf {
   #refresh: ReturnType<typeof setInterval> | undefined;
   #onView: ((view: SiteView) => void) | undefined;
   #onCall: RouteCallHandler | undefined;
+  #held: (callIds: readonly string[]) => string[] = () => [];
   #dirtyAll = false;
   /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
   #generation: string | undefined;
   readonly #dirty = new Set<string>();
   #working = false;
+  /** Ends the registry read under way with {@link STALE} (the link went down or came back). */
+  #interrupt: (() => void) | undefined;
   #closed = false;
 
   private constructor(label: string, link: SiteLink, timings: HalfTimings) {
@@ -198,6 +203,7 @@ export class BridgeHalf {
     const { brokers, conn } = this.link;
     this.#stops.push(
       brokers.onInstanceEvent((event) => {
+        if (event.kind === 'resumed') return;
         // Our own routes lead back across the bridge, which the route table
         // refuses anyway: looking them up would cost a request per route.
         if (event.id.startsWith(`${this.#id}-`)) return;
@@ -208,6 +214,8 @@ export class BridgeHalf {
         if (event.kind === 'started') this.#resync();
       }),
       brokers.onLinkState((state) => {
+        // A read sent before the change may never be answered: start again from now.
+        this.#interrupt?.();
         if (state === 'down') {
           this.connected = false;
           conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
@@ -223,9 +231,13 @@ export class BridgeHalf {
     this.#resync();
   }
 
-  /** Sets what happens to calls arriving on the routes this half advertises. */
-  onCall(handler: RouteCallHandler): void {
+  /**
+   * Sets what happens to calls arriving on the routes this half advertises,
+   * and which of them are still being carried (for probes).
+   */
+  onCall(handler: RouteCallHandler, held: (callIds: readonly string[]) => string[]): void {
     this.#onCall = handler;
+    this.#held = held;
   }
 
   #doorContext(): ListenContext {
@@ -247,8 +259,11 @@ export class BridgeHalf {
     for (const route of changes.added) {
       if (this.#routes.has(route.key) || nc.isClosed()) continue;
       const id = `${this.#id}-${newId(8)}`;
-      const sub = takeCalls(this.#doorContext(), subjects.route(route.service, id), (call, at) =>
-        this.#onCall?.(route, call, at),
+      const sub = takeCalls(
+        this.#doorContext(),
+        subjects.route(route.service, id),
+        (call, at) => this.#onCall?.(route, call, at),
+        (callIds) => this.#held(callIds),
       );
       const stats = new Map(route.methods.map((m) => [m, new EndpointStats()]));
       this.#routes.set(route.key, { id, sub, route, stats, started: new Date() });
@@ -316,14 +331,20 @@ export class BridgeHalf {
     setTimeout(() => void this.#work(), GATHER_MS);
   }
 
+  /**
+   * Reads the registry while there is something to read and the link is up
+   * (a reconnection asks for a full read again). A read cut short by the link
+   * going down or coming back is started again at once; a read no broker
+   * answered, after a heartbeat.
+   */
   async #work(): Promise<void> {
     const { brokers } = this.link;
-    try {
-      while (!this.#closed && (this.#dirtyAll || this.#dirty.size > 0)) {
+    while (!this.#closed && this.connected && (this.#dirtyAll || this.#dirty.size > 0)) {
+      try {
         if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
           this.#dirtyAll = false;
           this.#dirty.clear();
-          const listing = await brokers.list(BROKER_TIMEOUT_MS, this.#generation);
+          const listing = await this.#read(brokers.list(BROKER_TIMEOUT_MS, this.#generation));
           if (listing.unchanged) continue;
           // Only a view that is passed on may be skipped next time.
           this.#generation = this.connected ? listing.generation : undefined;
@@ -332,22 +353,33 @@ export class BridgeHalf {
         }
         const services = [...this.#dirty];
         this.#dirty.clear();
+        // Cut short, the rest is read again by the full read that follows.
         for (const service of services) {
-          const { instances } = await brokers.lookup(service, undefined, BROKER_TIMEOUT_MS);
-          this.#emit({ kind: 'service', service, instances: [...instances] });
+          const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
+          this.#emit({ kind: 'service', service, instances: [...found.instances] });
         }
+      } catch (err) {
+        if (err === STALE) continue;
+        this.link.conn.logger.debug(
+          `cannot read the registry at ${this.where}: ${(err as Error).message}`,
+        );
+        // No broker right now (or it restarted): try again with a full view.
+        if (!this.#closed) setTimeout(() => this.#resync(), this.#timings.heartbeatMs).unref();
+        break;
       }
-    } catch (err) {
-      // No broker right now (or it restarted): try again with a full view.
-      this.link.conn.logger.debug(
-        `cannot read the registry at ${this.where}: ${(err as Error).message}`,
-      );
-      if (!this.#closed) {
-        setTimeout(() => this.#resync(), this.#timings.heartbeatMs).unref();
-      }
-    } finally {
-      this.#working = false;
     }
+    this.#working = false;
+  }
+
+  /** `read`, or {@link STALE} as soon as the link changes state. */
+  #read<T>(read: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const interrupt = () => reject(STALE);
+      this.#interrupt = interrupt;
+      read.then(resolve, reject).finally(() => {
+        if (this.#interrupt === interrupt) this.#interrupt = undefined;
+      });
+    });
   }
 
   #emit(view: SiteView): void {

@@ -195,8 +195,14 @@ export class Bridge extends Closeable {
     // Routes at the local side lead to remote services: calls arriving there go out, and back.
     const outward = this.#relay(this.local, this.remote, this.#imports);
     const inward = this.#relay(this.remote, this.local, this.#exports);
-    this.local.onCall((route, call, at) => this.#onCall(this.local, outward, route, call, at));
-    this.remote.onCall((route, call, at) => this.#onCall(this.remote, inward, route, call, at));
+    this.local.onCall(
+      (route, call, at) => this.#onCall(this.local, outward, route, call, at),
+      (callIds) => outward.held(callIds),
+    );
+    this.remote.onCall(
+      (route, call, at) => this.#onCall(this.remote, inward, route, call, at),
+      (callIds) => inward.held(callIds),
+    );
     this.remote.watch((view) => this.local.advertise(apply(intoLocal, view)));
     this.local.watch((view) => this.remote.advertise(apply(intoRemote, view)));
     this.#linked = true;

@@ -53,6 +53,11 @@ export class Relay {
     return this.#direction.far.cancel(meta, this.#held);
   }
 
+  /** Those of `callIds` this relay is carrying now. */
+  held(callIds: readonly string[]): string[] {
+    return this.#held.held(callIds);
+  }
+
   /**
    * Carries a call that arrived at `receivedAt` on `route` to the far side.
    * Resolves with the reply to give the caller.

@@ -72,6 +72,14 @@ export interface BrokerOptions extends ConnectionOptions {
   limits?: Partial<RegistryLimits>;
   /** Where the broker counts what it does (see `Metrics`). @default none */
   metrics?: Metrics;
+  /**
+   * For this long after it starts, the broker holds back answers that would
+   * say a service has no instance (lookups, listings, forwarded calls) while
+   * the servers it told of its start register again: a restarted broker must
+   * not report a live service missing. 0 answers at once.
+   * @default 250
+   */
+  warmupMs?: number;
 }
 
 function checkOptions(options: BrokerOptions): void {
@@ -86,6 +94,9 @@ function checkOptions(options: BrokerOptions): void {
   }
   if (options.policy !== undefined && !BALANCE_POLICIES.includes(options.policy)) {
     throw new TypeError(`broker option 'policy' must be one of ${BALANCE_POLICIES.join(', ')}`);
+  }
+  if (options.warmupMs !== undefined && !(options.warmupMs >= 0)) {
+    throw new TypeError(`broker option 'warmupMs' must be 0 or more`);
   }
   if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
     throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
@@ -136,6 +147,8 @@ export class Broker extends Closeable {
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #counters: ReturnType<Metrics['brokerCounters']> | undefined;
   readonly #unwatch: (() => void) | undefined;
+  /** Resolves once the registry has had time to fill again after the start; undefined then. */
+  #warmup: Promise<void> | undefined;
 
   private constructor(link: SiteLink, options: BrokerOptions) {
     super();
@@ -197,9 +210,20 @@ export class Broker extends Closeable {
     const broker = new Broker(link, options);
     // Make sure our subscriptions are live before servers are told to re-register.
     await link.conn.nc.flush();
+    broker.#warmUp(options.warmupMs ?? DEFAULT_WARMUP_MS);
     broker.#announce('started');
     link.conn.logger.info('broker started', { site: broker.site, id: broker.id });
     return broker;
+  }
+
+  #warmUp(ms: number): void {
+    if (ms <= 0) return;
+    this.#warmup = new Promise<void>((resolve) => {
+      setTimeout(() => {
+        this.#warmup = undefined;
+        resolve();
+      }, ms).unref();
+    });
   }
 
   /** Whether the broker is doing its job: connected to its site's NATS. */
@@ -255,7 +279,7 @@ export class Broker extends Closeable {
   }
 
   #onHeartbeat(msg: Msg): void {
-    const { id, secret } = this.#decode(msg, parse.heartbeat);
+    const { id, secret, resumed } = this.#decode(msg, parse.heartbeat);
     const service = lastToken(msg.subject);
     if (!this.registry.heartbeat({ id, secret, service })) {
       // We do not know it (we restarted, or its lease ran out): ask it to register again.
@@ -263,7 +287,20 @@ export class Broker extends Closeable {
         v: PROTOCOL_VERSION,
         kind: 'reregister',
       });
+      return;
     }
+    const view = resumed ? this.registry.resumed(id) : undefined;
+    if (!view) return;
+    // Calls sent to it while its connection moved may be lost: callers (this broker too) check.
+    const event: RegistryEvent = {
+      v: PROTOCOL_VERSION,
+      kind: 'resumed',
+      service,
+      id,
+      site: view.site,
+    };
+    this.#publish(this.#link.conn.subjects.registryEvents(service), event);
+    this.#forwarder.probe(view);
   }
 
   /**
@@ -288,9 +325,13 @@ export class Broker extends Closeable {
     );
   }
 
-  #onLookup(msg: Msg): void {
+  async #onLookup(msg: Msg): Promise<void> {
     const req = this.#decode(msg, parse.lookupRequest);
-    const found = this.registry.lookup(req.service, req.version);
+    let found = this.registry.lookup(req.service, req.version);
+    if (found.length === 0 && this.#warmup) {
+      await this.#warmup;
+      found = this.registry.lookup(req.service, req.version);
+    }
     const { instances, truncated } = fitting(found, this.#replyBytes);
     const reply: LookupReply = { v: PROTOCOL_VERSION, site: this.site, instances };
     const departedFrom = found.length === 0 ? this.registry.departedFrom(req.service) : undefined;
@@ -309,8 +350,9 @@ export class Broker extends Closeable {
    * One page of the listing (each fits in one NATS message), or, when the
    * asker already holds the registry as it is, word that nothing changed.
    */
-  #onList(msg: Msg): void {
+  async #onList(msg: Msg): Promise<void> {
     const { after, unless } = this.#decode(msg, parse.listRequest);
+    await this.#warmup;
     const generation = `${this.id}.${this.registry.generation}`;
     if (after === undefined && unless === generation) {
       const reply: ListReply = {
@@ -372,6 +414,9 @@ export class Broker extends Closeable {
         path: meta.path.length > 0 ? meta.path : [this.site],
       });
     }
+    if (this.#warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {
+      await this.#warmup;
+    }
     const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
     this.#counters?.forwarded(meta.service, reply.ok ? 'OK' : reply.error.code);
     if (reply.ok) {
@@ -431,6 +476,9 @@ function mayStillAnswer(reply: CallFailure): boolean {
     (reply.error.code === ErrorCode.TIMEOUT && reply.error.completed !== 'no')
   );
 }
+
+/** See {@link BrokerOptions.warmupMs}. */
+const DEFAULT_WARMUP_MS = 250;
 
 /** Heartbeats and deregistrations are notices: a rejected one is logged, never answered. */
 const NOTICES = { answers: false };

@@ -87,6 +87,12 @@ export class Forwarder {
     this.#invoker.abandon(this.#router.subject(instance), reason);
   }
 
+  /** Asks an instance whose connection moved which forwarded calls it still holds; ends the others. */
+  probe(instance: InstanceView): void {
+    const reason = `instance ${instance.id} lost the call when its connection to NATS moved`;
+    void this.#invoker.probe(this.#router.subject(instance), reason);
+  }
+
   /** Passes a thin client's cancel notice to the instance holding the call, if any. */
   cancel(meta: CallMeta): void {
     this.#held.cancel(meta, this.#invoker);

@@ -57,6 +57,9 @@ export interface RegistryOptions {
   limits?: Partial<RegistryLimits> | undefined;
 }
 
+/** Shortest time between two `resumed` announcements of one instance. */
+export const RESUME_INTERVAL_MS = 1000;
+
 /** A registered instance with its lease and the secret of whoever holds it. */
 export interface RegistryEntry {
   readonly view: InstanceView;
@@ -65,6 +68,8 @@ export interface RegistryEntry {
   readonly session: string | undefined;
   leaseMs: number;
   expiresAt: number;
+  /** When the instance last said its connection moved (see {@link Registry.resumed}). */
+  resumedAt?: number;
 }
 
 /** What a change did, for the registry events a broker publishes. */
@@ -227,6 +232,23 @@ export class Registry {
       renewed++;
     }
     return renewed;
+  }
+
+  /**
+   * An instance (already renewed by its heartbeat) says its connection to
+   * NATS moved. Returns its view when callers should be told, at most once
+   * per {@link RESUME_INTERVAL_MS} per instance (a flapping connection must
+   * not flood the site with events); undefined otherwise.
+   */
+  resumed(id: string): InstanceView | undefined {
+    const entry = this.#byId.get(id);
+    if (!entry) return undefined;
+    const now = this.#now();
+    if (entry.resumedAt !== undefined && now - entry.resumedAt < RESUME_INTERVAL_MS) {
+      return undefined;
+    }
+    entry.resumedAt = now;
+    return entry.view;
   }
 
   /**

@@ -69,7 +69,8 @@ export async function failover(
     if (call.deadline - now() <= 0) return failed(lastError ?? deadlinePassed(meta, picker.site));
     let next = picker.next(call, lastError);
     if (next instanceof Promise) next = await next;
-    if (next instanceof SwitchboardError) return failed(next);
+    // A picker failing after an attempt that may have run must not hide that it may have.
+    if (next instanceof SwitchboardError) return failed(mayHaveRun(lastError) ?? next);
     const remaining = call.deadline - now();
     if (remaining <= 0) {
       const late = failed(lastError ?? deadlinePassed(meta, picker.site));
@@ -89,6 +90,10 @@ export async function failover(
     lastError = reply.error;
     call.onRetry?.();
   }
+}
+
+function mayHaveRun(err: SwitchboardError | undefined): SwitchboardError | undefined {
+  return err && err.completed !== 'no' ? err : undefined;
 }
 
 /** A {@link CallFailure} carrying `error`. */

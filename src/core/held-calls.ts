@@ -33,6 +33,11 @@ export class HeldCalls {
     return true;
   }
 
+  /** Those of `callIds` held now. */
+  held(callIds: readonly string[]): string[] {
+    return callIds.filter((id) => this.#held.has(id));
+  }
+
   /** Calls held now. */
   get size(): number {
     return this.#held.size;

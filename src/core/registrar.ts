@@ -54,6 +54,13 @@ export class Registrar {
         }),
       );
     }
+    // Back after a disconnection (perhaps on another node of the site's cluster): calls sent
+    // meanwhile may be lost, so say so at once; callers then probe theirs.
+    this.#stops.push(
+      brokers.onLinkState((state) => {
+        if (state === 'up') this.#beat(true);
+      }),
+    );
     this.#timer = setInterval(() => this.#beat(), heartbeatMs);
   }
 
@@ -155,12 +162,17 @@ export class Registrar {
     }
   }
 
-  #beat(): void {
+  /**
+   * Heartbeats every registered instance, or, in a session, renews them all
+   * with one message (a resumed beat, rare, still goes per instance: it
+   * tells callers which instance came back); registers the others.
+   */
+  #beat(resumed = false): void {
     let registered = 0;
     for (const entry of this.#entries.values()) {
       if (!entry.registered) void this.#register(entry, this.#heartbeatMs);
-      else if (this.#session) registered++;
-      else this.#brokers.heartbeat(entry.registration);
+      else if (this.#session && !resumed) registered++;
+      else this.#brokers.heartbeat(entry.registration, resumed);
     }
     if (this.#session && registered > 0) this.#brokers.renewSession(this.#session, registered);
   }

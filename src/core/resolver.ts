@@ -1,4 +1,4 @@
-import type { CallMeta } from '../protocol/index.js';
+import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
 import type { CandidateSource } from './instance-picker.js';
 import type { BrokerClient, Resolution, Unsubscribe } from './types.js';
 
@@ -44,7 +44,9 @@ export class Resolver implements CandidateSource {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#stop = [
-      brokers.onInstanceEvent((event) => this.invalidate(event.service)),
+      brokers.onInstanceEvent((event) => {
+        if (event.kind !== 'resumed') this.invalidate(event.service);
+      }),
       // While disconnected we may have missed registry events.
       brokers.onLinkState((state) => {
         if (state === 'up') this.clear();
@@ -67,17 +69,26 @@ export class Resolver implements CandidateSource {
     return entry;
   }
 
-  /** The instances of a service: from the cache, else from the broker. */
+  /**
+   * The instances of a service: from the cache, else from the broker. The
+   * lookup itself is shared by every caller and waits `lookupTimeoutMs`; a
+   * caller whose `timeoutMs` ends first fails alone, with `TIMEOUT`.
+   */
   resolve(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution> {
     const hit = this.cached(service, range);
     if (hit) return Promise.resolve(hit);
+    const pending = this.#lookup(service, range);
+    if (timeoutMs >= this.#options.lookupTimeoutMs) return pending;
+    return withinBudget(pending, service, timeoutMs);
+  }
+
+  #lookup(service: string, range: string | undefined): Promise<Resolution> {
     const k = key(service, range);
     let pending = this.#inflight.get(k);
     if (!pending) {
       const generation = this.#generation;
-      const timeout = Math.min(timeoutMs, this.#options.lookupTimeoutMs);
       pending = this.#brokers
-        .lookup(service, range, timeout)
+        .lookup(service, range, this.#options.lookupTimeoutMs)
         .then((resolution) => {
           if (generation === this.#generation) {
             this.#cache.set(k, { ...resolution, service, fetchedAt: this.#now() });
@@ -131,6 +142,24 @@ export class Resolver implements CandidateSource {
     for (const stop of this.#stop.splice(0)) stop();
     this.clear();
   }
+}
+
+/** `lookup`, or `TIMEOUT` (completion `no`: nothing was sent) once the caller's budget runs out. */
+function withinBudget(
+  lookup: Promise<Resolution>,
+  service: string,
+  budgetMs: number,
+): Promise<Resolution> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => {
+        const message = `deadline passed while locating '${service}' (${Math.max(0, budgetMs)} ms left)`;
+        reject(new SwitchboardError(ErrorCode.TIMEOUT, message, { completed: 'no' }));
+      },
+      Math.max(0, budgetMs),
+    );
+    lookup.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 }
 
 function key(service: string, range: string | undefined): string {

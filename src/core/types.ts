@@ -66,6 +66,13 @@ export interface Invoker {
    * `maybe`): the instance there has left, so no answer is coming.
    */
   abandon(subject: string, reason: string): void;
+  /**
+   * Asks whoever listens on `subject` which of our calls in flight there it
+   * still holds, and ends the others with `UNAVAILABLE` (completion `maybe`)
+   * giving `reason`: they were lost on the way. Without an answer nothing is
+   * ended (the calls run to their deadlines). Resolves when done.
+   */
+  probe(subject: string, reason: string): Promise<void>;
 }
 
 /** What a broker said about a service. */
@@ -109,7 +116,8 @@ export interface RegistrationAck {
 
 /** An instance appeared in or left a site registry. */
 export interface InstanceEvent {
-  kind: 'up' | 'down';
+  /** `resumed`: the instance's connection to NATS moved; calls in flight to it may be lost. */
+  kind: 'up' | 'down' | 'resumed';
   service: string;
   id: string;
   site: string;
@@ -155,8 +163,11 @@ export interface BrokerClient {
   info(timeoutMs: number): Promise<BrokerIdentity>;
   /** Registers a server's instance, or a bridge's route (one with `route` set). */
   register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;
-  /** Renews the lease of an instance this process registered. */
-  heartbeat(instance: InstanceRegistration): void;
+  /**
+   * Renews the lease of an instance this process registered; `resumed` says
+   * its connection to NATS has just moved (see `InstanceClaim.resumed`).
+   */
+  heartbeat(instance: InstanceRegistration, resumed?: boolean): void;
   /** Removes an instance this process registered. */
   deregister(instance: InstanceRegistration): void;
   onInstanceEvent(listener: (event: InstanceEvent) => void): Unsubscribe;

@@ -22,6 +22,12 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** Ownership secrets of instances: 16 to 128 letters, digits, `_` or `-`. */
 export const SECRET_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
+/** Call ids: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
+export const CALL_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Most call ids one probe may list. */
+export const MAX_PROBE_CALLS = 1000;
+
 /** Longest path, in sites, a route or a call may carry. */
 export const MAX_PATH_SITES = 64;
 
@@ -88,6 +94,29 @@ export interface InstanceClaim {
   v: number;
   id: string;
   secret: string;
+  /**
+   * On a heartbeat: the instance's connection to NATS has just moved (it
+   * reconnected, e.g. to another node of the site's cluster), so calls sent
+   * to it meanwhile may have been lost. The broker announces it (a `resumed`
+   * registry event) and callers probe their calls in flight.
+   */
+  resumed?: boolean;
+}
+
+/**
+ * Sent to an instance's or a route's subject with the `sb-probe` header (and
+ * a reply subject): which of these calls of the caller's do you hold?
+ */
+export interface ProbeRequest {
+  v: number;
+  /** Call ids, at most {@link MAX_PROBE_CALLS}. */
+  calls: string[];
+}
+
+/** The answer to a {@link ProbeRequest}: the listed calls still held (queued or running). */
+export interface ProbeReply {
+  v: number;
+  held: string[];
 }
 
 /** Renews the lease of every route of one session (one message for all of them). */
@@ -170,10 +199,14 @@ export interface BrokerInfo {
   startedAt: number;
 }
 
-/** Published by a broker whenever an instance appears or disappears. */
+/**
+ * Published by a broker whenever an instance appears or disappears, and
+ * (`resumed`) when an instance says its connection to NATS moved: callers
+ * then probe the calls they have in flight to it, which may have been lost.
+ */
 export interface RegistryEvent {
   v: number;
-  kind: 'up' | 'down';
+  kind: 'up' | 'down' | 'resumed';
   service: string;
   id: string;
   site: string;
@@ -367,11 +400,25 @@ function array<T>(o: Obj, key: string, what: string, item: (v: unknown) => T): T
 
 function claim(value: unknown, what: string): InstanceClaim {
   const o = envelope(value, what);
-  return {
+  const c: InstanceClaim = {
     v: PROTOCOL_VERSION,
     id: matching(o, 'id', what, ID_PATTERN),
     secret: matching(o, 'secret', what, SECRET_PATTERN),
   };
+  if (field(o, 'resumed') === true) c.resumed = true;
+  return c;
+}
+
+function callIds(o: Obj, key: string, what: string): string[] {
+  const list = strArray(o, key, what);
+  if (list.length > MAX_PROBE_CALLS) {
+    throw bad(`${what}.${key} has ${list.length} entries, over ${MAX_PROBE_CALLS}`);
+  }
+  for (const id of list) {
+    if (!CALL_ID_PATTERN.test(id))
+      throw bad(`${what}.${key}: ${describeValue(id)} is not a call id`);
+  }
+  return list;
 }
 
 /** Validators: each takes a decoded body and returns the typed envelope or throws `BAD_REQUEST`. */
@@ -482,7 +529,7 @@ export const parse = {
     const o = envelope(value, 'registry event');
     return {
       v: PROTOCOL_VERSION,
-      kind: oneOf(o, 'kind', 'registry event', ['up', 'down'] as const),
+      kind: oneOf(o, 'kind', 'registry event', ['up', 'down', 'resumed'] as const),
       service: name(o, 'service', 'registry event'),
       id: matching(o, 'id', 'registry event', ID_PATTERN),
       site: name(o, 'site', 'registry event'),
@@ -492,6 +539,14 @@ export const parse = {
           ? { reason: 'deregistered' as const }
           : {}),
     };
+  },
+  probeRequest(value: unknown): ProbeRequest {
+    const o = envelope(value, 'probe');
+    return { v: PROTOCOL_VERSION, calls: callIds(o, 'calls', 'probe') };
+  },
+  probeReply(value: unknown): ProbeReply {
+    const o = envelope(value, 'probe reply');
+    return { v: PROTOCOL_VERSION, held: callIds(o, 'held', 'probe reply') };
   },
   brokerEvent(value: unknown): BrokerEvent {
     const o = envelope(value, 'broker event');

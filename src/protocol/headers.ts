@@ -4,7 +4,13 @@
  */
 import type { MsgHdrs } from 'nats';
 import { checkMeta, isTraceparent, readTracestate } from './call-context-headers.js';
-import { describeValue, MAX_PATH_SITES, NAME_PATTERN, PROTOCOL_VERSION } from './envelopes.js';
+import {
+  CALL_ID_PATTERN,
+  describeValue,
+  MAX_PATH_SITES,
+  NAME_PATTERN,
+  PROTOCOL_VERSION,
+} from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
 import { parseRange } from './semver.js';
 import { isPublishSubject } from './subjects.js';
@@ -28,6 +34,11 @@ export const Header = {
   replyTo: 'sb-reply',
   /** Set on a cancel notice: the caller gave up on the call; it has no body and wants no reply. */
   cancel: 'sb-cancel',
+  /**
+   * Set on a probe: the caller asks which of the calls it lists in the body
+   * (a {@link ProbeRequest}) the instance or route still holds.
+   */
+  probe: 'sb-probe',
   /** On replies: `err` marks an error body. A reply without headers is a result. */
   status: 'sb-st',
   /** W3C trace context: the trace and the span the call belongs to. */
@@ -146,9 +157,6 @@ function bad(message: string): SwitchboardError {
  */
 export const MAX_BUDGET_MS = 86_400_000;
 
-/** Call ids: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
-export const CALL_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-
 const BUDGET = /^\d{1,16}$/;
 
 /** One site name of the PATH or SITE field. */
@@ -256,6 +264,18 @@ export function isCancelNotice(h: HeaderReader | undefined): boolean {
 /** Headers of the cancel notice for a call. */
 export function cancelHeaders(meta: CallMeta): HeaderBlock {
   return callHeaders({ ...meta, budgetMs: 0 }, [Header.cancel, '1']);
+}
+
+/** Whether a message on an instance's or a route's subject is a probe. */
+export function isProbe(h: HeaderReader | undefined): boolean {
+  return h !== undefined && h.get(Header.probe) !== '';
+}
+
+const PROBE = new HeaderBlock([[Header.probe, '1']]);
+
+/** Headers of a probe. */
+export function probeHeaders(): HeaderBlock {
+  return PROBE;
 }
 
 const ERROR_REPLY = new HeaderBlock([[Header.status, STATUS_ERROR]]);

@@ -64,6 +64,15 @@ export class Admission {
     this.#queue.push(call);
   }
 
+  /** Those of `callIds` that are queued, or running and not answered yet. */
+  held(callIds: readonly string[]): string[] {
+    const queued = new Set(this.#queue.map((call) => call.meta.callId));
+    return callIds.filter((id) => {
+      const running = this.#byCallId.get(id);
+      return running ? !running.answered : queued.has(id);
+    });
+  }
+
   /** The caller gave up on call `callId`: abort its handler and answer `CANCELLED`. */
   cancel(callId: string): void {
     const running = this.#byCallId.get(callId);

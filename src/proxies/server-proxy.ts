@@ -246,6 +246,7 @@ export class ServerProxy extends Closeable {
       { nc: conn.nc, codec: link.codec, logger: conn.peerLog, site: () => this.#registrar.site },
       conn.subjects.instance(this.service, this.instanceId),
       (call, receivedAt) => this.#onCall(call, receivedAt),
+      (callIds) => this.#admission.held(callIds),
     );
   }
 

@@ -14,6 +14,7 @@ import type {
 import {
   type Codec,
   ErrorCode,
+  type InstanceClaim,
   type InstanceRegistration,
   type ListRequest,
   PROTOCOL_VERSION,
@@ -131,9 +132,11 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#learn({ site: reply.site, brokerId: reply.brokerId, leaseMs: reply.leaseMs });
   }
 
-  heartbeat(instance: InstanceRegistration): void {
+  heartbeat(instance: InstanceRegistration, resumed = false): void {
     const { id, secret, service } = instance;
-    this.#publish(this.#kind(instance).heartbeat(service), { v: PROTOCOL_VERSION, id, secret });
+    const claim: InstanceClaim = { v: PROTOCOL_VERSION, id, secret };
+    if (resumed) claim.resumed = true;
+    this.#publish(this.#kind(instance).heartbeat(service), claim);
   }
 
   deregister(instance: InstanceRegistration): void {

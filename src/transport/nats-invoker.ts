@@ -7,6 +7,10 @@ import {
   ErrorCode,
   Header,
   lastToken,
+  MAX_PROBE_CALLS,
+  PROTOCOL_VERSION,
+  parse,
+  probeHeaders,
   SwitchboardError,
 } from '../protocol/index.js';
 import { readReply } from './call-reply.js';
@@ -51,6 +55,7 @@ export class NatsInvoker implements Invoker {
         signal,
         target: `${meta.service}.${meta.method}`,
         onAbort: signal ? () => this.cancel(subject, meta) : undefined,
+        callId: meta.callId,
       })
       .then(
         (msg) => readReply(msg, this.#codec),
@@ -81,6 +86,51 @@ export class NatsInvoker implements Invoker {
     this.#channel.failTo(subject, reason);
   }
 
+  async probe(subject: string, reason: string): Promise<void> {
+    const calls = this.#channel.callsTo(subject);
+    const tokens = [...calls.keys()];
+    for (let at = 0; at < tokens.length; at += MAX_PROBE_CALLS) {
+      const batch = tokens.slice(at, at + MAX_PROBE_CALLS);
+      const held = await this.#held(
+        subject,
+        batch.map((token) => calls.get(token)!),
+      );
+      if (held)
+        this.#channel.failCalls(
+          batch.filter((t) => !held.has(calls.get(t)!)),
+          reason,
+        );
+    }
+  }
+
+  /**
+   * The calls among `callIds` that the listener on `subject` holds: none
+   * when nobody listens there any more; undefined when it did not answer
+   * (or answered something else than a probe reply).
+   */
+  async #held(subject: string, callIds: string[]): Promise<Set<string> | undefined> {
+    if (this.#conn.nc.isClosed()) return undefined;
+    let reply: CallReply;
+    try {
+      const msg = await this.#channel.request(subject, {
+        data: this.#codec.encode({ v: PROTOCOL_VERSION, calls: callIds }),
+        headers: probeHeaders(),
+        timeoutMs: PROBE_TIMEOUT_MS,
+        target: 'probe',
+      });
+      reply = readReply(msg, this.#codec);
+    } catch (err) {
+      const gone = err instanceof SwitchboardError && err.code === ErrorCode.UNAVAILABLE;
+      return gone && err.completed === 'no' ? new Set() : undefined;
+    }
+    if (!reply.ok) return undefined;
+    try {
+      return new Set(parse.probeReply(this.#codec.decode(reply.body)).held);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Who did not answer, in words (a caller never sees subjects). */
   #nobody(subject: string, meta: CallMeta): string {
     const { subjects } = this.#conn;
@@ -94,3 +144,6 @@ export class NatsInvoker implements Invoker {
     this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta).forNats() });
   }
 }
+
+/** Longest wait for the answer to a probe; without one, the calls probed run to their deadlines. */
+const PROBE_TIMEOUT_MS = 1000;

@@ -1,8 +1,18 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { CallReply } from '../core/index.js';
-import { type Codec, ErrorCode, errorReplyHeaders, SwitchboardError } from '../protocol/index.js';
+import {
+  type Codec,
+  ErrorCode,
+  errorReplyHeaders,
+  isProbe,
+  PROTOCOL_VERSION,
+  type ProbeReply,
+  parse,
+  SwitchboardError,
+} from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 import { answerCall, answerCallError, type CallRequest, readCallRequest } from './call-request.js';
+import { headersOf } from './received-headers.js';
 import { publishError } from './request-channel.js';
 
 /**
@@ -108,17 +118,20 @@ export function listen(
  * route's): each is read and checked once ({@link readCallRequest}); a call
  * that cannot be read is answered `BAD_REQUEST` on its reply subject (never
  * on a subject it names), and whatever the handler throws or rejects with
- * becomes the call's error answer and a log line, never a crash.
+ * becomes the call's error answer and a log line, never a crash. Probes are
+ * answered here, with those of the listed calls that `held` says are still held.
  */
 export function takeCalls(
   ctx: ListenContext,
   subject: string,
   handler: (call: CallRequest, receivedAt: number) => void | Promise<void>,
+  held: (callIds: readonly string[]) => string[],
 ): Subscription {
   return guardedSubscription(ctx, subject, undefined, (msg) => {
     const receivedAt = Date.now();
     let call: CallRequest;
     try {
+      if (isProbe(headersOf(msg))) return answerProbe(ctx, msg, held);
       call = readCallRequest(msg);
     } catch (thrown) {
       const err = rejection(ctx, thrown, msg);
@@ -133,6 +146,27 @@ export function takeCalls(
       if (done) done.catch(fail);
     } catch (thrown) {
       fail(thrown);
+    }
+  });
+}
+
+/**
+ * Answers a probe with the listed calls held. After the calls that arrived
+ * before it have been handed on (some are checked asynchronously first).
+ */
+function answerProbe(
+  ctx: ListenContext,
+  msg: Msg,
+  held: (callIds: readonly string[]) => string[],
+): void {
+  if (!msg.reply) return;
+  const { calls } = parse.probeRequest(ctx.codec.decode(msg.data));
+  setImmediate(() => {
+    const reply: ProbeReply = { v: PROTOCOL_VERSION, held: held(calls) };
+    try {
+      respondValue(msg, ctx.codec, reply);
+    } catch (err) {
+      ctx.logger.warn(`cannot answer a probe: ${String(err)}`);
     }
   });
 }

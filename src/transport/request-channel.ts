@@ -6,6 +6,8 @@ import { headersOf } from './received-headers.js';
 interface Pending {
   /** Where the request went (to fail the requests to an instance that left). */
   subject: string;
+  /** The call the request carries, when it carries one (see {@link RequestParams.callId}). */
+  callId: string | undefined;
   resolve(msg: Msg): void;
   reject(err: SwitchboardError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -24,6 +26,8 @@ export interface RequestParams {
   target?: string | undefined;
   /** Called when `signal` aborts the request while it is in flight (e.g. to tell the server). */
   onAbort?: (() => void) | undefined;
+  /** Id of the call the request carries, so that it can be probed ({@link RequestChannel.callsTo}). */
+  callId?: string | undefined;
 }
 
 /**
@@ -90,7 +94,15 @@ export class RequestChannel {
           ),
         );
       }, params.timeoutMs);
-      const pending: Pending = { subject, resolve, reject, timer, signal, onAbort: undefined };
+      const pending: Pending = {
+        subject,
+        callId: params.callId,
+        resolve,
+        reject,
+        timer,
+        signal,
+        onAbort: undefined,
+      };
       if (signal) {
         pending.onAbort = () => {
           const settled = this.#settle(token);
@@ -128,8 +140,30 @@ export class RequestChannel {
    * withdrawn), so no answer is coming.
    */
   failTo(subject: string, reason: string): void {
+    const tokens: string[] = [];
+    for (const [token, pending] of this.#pending)
+      if (pending.subject === subject) tokens.push(token);
+    this.failCalls(tokens, reason);
+  }
+
+  /** The calls in flight to `subject`, by request token (to probe them, then {@link failCalls}). */
+  callsTo(subject: string): Map<string, string> {
+    const calls = new Map<string, string>();
     for (const [token, pending] of this.#pending) {
-      if (pending.subject !== subject) continue;
+      if (pending.subject === subject && pending.callId !== undefined) {
+        calls.set(token, pending.callId);
+      }
+    }
+    return calls;
+  }
+
+  /**
+   * Fails the requests of `tokens` still in flight with `UNAVAILABLE`
+   * (completion `maybe`): they were lost on their way to whoever holds them,
+   * or their answers were.
+   */
+  failCalls(tokens: Iterable<string>, reason: string): void {
+    for (const token of tokens) {
       this.#settle(token)?.reject(
         new SwitchboardError(ErrorCode.UNAVAILABLE, reason, { completed: 'maybe' }),
       );

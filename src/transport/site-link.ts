@@ -36,16 +36,25 @@ export class SiteLink {
   /**
    * Ends the calls in flight to an instance (or route) at once when the
    * registry announces that its lease ran out, instead of letting them wait
-   * for their deadline. (A clean stop still answers what it took.) For
-   * callers: clients and bridge halves.
+   * for their deadline (a clean stop still answers what it took); and when it
+   * announces that the instance's connection moved, probes the calls in
+   * flight to it and ends those it no longer holds (they were lost on the
+   * way). For callers: clients and bridge halves.
    */
   abandonCallsOnDeparture(): void {
     const { subjects } = this.conn;
     this.brokers.onInstanceEvent((event) => {
-      if (event.kind !== 'down' || event.reason !== 'expired') return;
-      const reason = `${event.service} instance ${event.id} left while the call was in flight`;
-      this.invoker.abandon(subjects.instance(event.service, event.id), reason);
-      this.invoker.abandon(subjects.route(event.service, event.id), reason);
+      const targets = [
+        subjects.instance(event.service, event.id),
+        subjects.route(event.service, event.id),
+      ];
+      if (event.kind === 'resumed') {
+        const reason = `${event.service} instance ${event.id} lost the call when its connection to NATS moved`;
+        for (const subject of targets) void this.invoker.probe(subject, reason);
+      } else if (event.kind === 'down' && event.reason === 'expired') {
+        const reason = `${event.service} instance ${event.id} left while the call was in flight`;
+        for (const subject of targets) this.invoker.abandon(subject, reason);
+      }
     });
   }
 

@@ -72,18 +72,18 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker mesh', missing), () => {
     await mesh.down();
   }, 120_000);
 
-  test('docker mesh - NATS and brokers of all three sites are healthy', async () => {
+  test('docker mesh - NATS, brokers, calculators and bridges of all three sites are healthy', async () => {
     const ps = await mesh.compose(['ps', '--format', '{{.Service}} {{.State}} {{.Health}}']);
     const states = ps.stdout.trim().split('\n').sort();
     expect(states).toEqual([
-      'bridge-ab running ',
-      'bridge-bc running ',
+      'bridge-ab running healthy',
+      'bridge-bc running healthy',
       'broker-a running healthy',
       'broker-b running healthy',
       'broker-c running healthy',
-      'calculator-a running ',
-      'calculator-b running ',
-      'calculator-c running ',
+      'calculator-a running healthy',
+      'calculator-b running healthy',
+      'calculator-c running healthy',
       'nats-a running healthy',
       'nats-b running healthy',
       'nats-c running healthy',
@@ -136,12 +136,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker mesh', missing), () => {
     expect(cut.stderr).not.toMatch(/^TIMEOUT: /m);
   });
 
-  // Known gap, left to the call core (src/proxies, issue 8): a call pinned to a
-  // site that has no route any more is answered SERVICE_NOT_FOUND ("service
-  // 'calculator' at site 'c' is not registered"), as the dispatcher reports
-  // UNAVAILABLE only for unpinned calls to a service that departed everywhere.
-  // Remove `.fails` when it answers UNAVAILABLE.
-  test.fails('docker mesh - with bridge b-c stopped, a call to site c is UNAVAILABLE (known gap: SERVICE_NOT_FOUND today)', async () => {
+  test('docker mesh - with bridge b-c stopped, a call to site c is UNAVAILABLE', async () => {
     const cut = await atSiteA('call', 'calculator@c.add', '1', '2', '--timeout', '20000');
     expect(cut.stderr).toMatch(/^UNAVAILABLE: /m);
   });

@@ -94,7 +94,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     const ps = await site.compose(['ps', '--format', '{{.Service}} {{.Health}}']);
     expect(ps.stdout.trim().split('\n').sort()).toEqual([
       'broker healthy',
-      'calculator ',
+      'calculator healthy',
       'nats healthy',
     ]);
   });
@@ -131,7 +131,7 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
     );
     expect(wrongPass.code).toBe(1);
     expect(wrongPass.stderr).toMatch(
-      /^UNAVAILABLE: cannot connect to NATS .*Authorization Violation/m,
+      /^UNAVAILABLE: cannot connect to NATS .*authorization violation/im,
     );
     const noCa = await addFromHost('--nats', tlsUrl(), '--user', 'mesh', '--pass', pass);
     expect(noCa.code).toBe(1);

@@ -141,6 +141,13 @@ export class MemoryInvoker implements Invoker {
   abandon(subject: string): void {
     this.abandoned.push(subject);
   }
+
+  /** Subjects probed, with the reason given. */
+  readonly probed: Array<{ subject: string; reason: string }> = [];
+
+  async probe(subject: string, reason: string): Promise<void> {
+    this.probed.push({ subject, reason });
+  }
 }
 
 /** A site's brokers in memory: a real Registry behind the BrokerClient seam. */
@@ -198,9 +205,22 @@ export class MemoryBrokerClient implements BrokerClient {
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
   }
 
-  heartbeat(instance: InstanceRegistration): void {
+  /** Ids of the heartbeats that said the instance's connection moved. */
+  readonly resumedBeats: string[] = [];
+
+  heartbeat(instance: InstanceRegistration, resumed = false): void {
     this.heartbeats.push(instance.id);
-    this.registry.heartbeat(instance);
+    if (resumed) this.resumedBeats.push(instance.id);
+    if (!this.registry.heartbeat(instance) || !resumed) return;
+    const view = this.registry.resumed(instance.id);
+    if (!view) return;
+    const event: InstanceEvent = {
+      kind: 'resumed',
+      service: view.service,
+      id: view.id,
+      site: view.site,
+    };
+    for (const l of [...this.#instanceListeners]) l(event);
   }
 
   deregister(instance: InstanceRegistration): void {

@@ -115,6 +115,25 @@ describe('admission', () => {
     expect(admission.active).toBe(0);
   });
 
+  test('admission - held names the listed calls queued or running unanswered, no others', async () => {
+    const admission = new Admission({ maxConcurrent: 1, maxQueued: 1 });
+    const first = deferred();
+    admission.admit(admitted(() => first.promise, { callId: 'running' }).call);
+    admission.admit(admitted(() => 'later', { callId: 'queued' }).call);
+    expect(admission.held(['ghost', 'queued', 'running'])).toEqual(['queued', 'running']);
+    first.resolve('done');
+    await vi.waitFor(() => expect(admission.active).toBe(0));
+    expect(admission.held(['queued', 'running'])).toEqual([]);
+  });
+
+  test('admission - a call answered at its deadline is not held, though its handler still runs', async () => {
+    const admission = new Admission({ maxConcurrent: 1, maxQueued: 0 });
+    admission.admit(admitted(() => deferred().promise, { callId: 'slow', budgetMs: 100 }).call);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(admission.active).toBe(1);
+    expect(admission.held(['slow'])).toEqual([]);
+  });
+
   test('admission - a full queue refuses with UNAVAILABLE, completion no', () => {
     const admission = new Admission({ maxConcurrent: 1, maxQueued: 1 });
     admission.admit(admitted(() => deferred().promise).call);

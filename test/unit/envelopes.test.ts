@@ -52,6 +52,8 @@ const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unkn
   registryEvent: { v, kind: 'up', service: 'calculator', id: 'inst1', site: 'a' },
   brokerEvent: { v, kind: 'started', site: 'a', brokerId: 'b1' },
   control: { v, kind: 'reregister' },
+  probeRequest: { v, calls: ['c1-1', 'c1-2'] },
+  probeReply: { v, held: ['c1-2'] },
 };
 
 const validators = Object.keys(good) as (keyof typeof good)[];
@@ -104,6 +106,8 @@ const fields: Record<keyof typeof good, [string, unknown][]> = {
     ['brokerId', 1],
   ],
   control: [['kind', 1]],
+  probeRequest: [['calls', ['bad id']]],
+  probeReply: [['held', 'c1-2']],
 };
 
 describe('envelopes', () => {
@@ -371,7 +375,7 @@ describe('envelopes', () => {
       expect(parse.brokerEvent({ ...good.brokerEvent, kind: 'stopping' }).kind).toBe('stopping');
       expect(
         expectBadRequest(() => parse.registryEvent({ ...good.registryEvent, kind: 'sideways' })),
-      ).toBe("registry event.kind must be one of up, down (got 'sideways')");
+      ).toBe("registry event.kind must be one of up, down, resumed (got 'sideways')");
       expect(expectBadRequest(() => parse.brokerEvent({ ...good.brokerEvent, kind: 'up' }))).toBe(
         "broker event.kind must be one of started, stopping (got 'up')",
       );

@@ -308,6 +308,21 @@ describe('failover', () => {
     expect(err.message).toBe("no live instance of 'calc' at site 'c' (it was there recently)");
   });
 
+  test('failover - a picker failing after an attempt that may have run keeps completion maybe', async () => {
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'maybe', 'instance left'));
+    const noBroker = new SwitchboardError(ErrorCode.UNAVAILABLE, 'no broker', { completed: 'no' });
+    let picks = 0;
+    const picker = {
+      site: 'a',
+      next: () => (picks++ === 0 ? { subject: 'i1', end: () => {} } : noBroker),
+    };
+    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
+    expect(picks).toBe(2);
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
+    expect(err.message).toMatch(/instance left/);
+  });
+
   test('failover - canRetry: retryable codes only; maybe only when idempotent', () => {
     const err = (code: ErrorCode, completed: 'yes' | 'no' | 'maybe') =>
       new SwitchboardError(code, 'x', { completed });

@@ -134,6 +134,17 @@ describe('registry', () => {
     expect(registry.expire().map((c) => c.view.id)).toEqual(['i1']);
   });
 
+  test('registry - resumed announces an instance at most once a second, and never an unknown one', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('i1'));
+    expect(registry.resumed('i1')?.id).toBe('i1');
+    clock.advance(999);
+    expect(registry.resumed('i1')).toBeUndefined();
+    clock.advance(1);
+    expect(registry.resumed('i1')?.id).toBe('i1');
+    expect(registry.resumed('ghost')).toBeUndefined();
+  });
+
   test('registry - heartbeat of an unknown id returns false', () => {
     const { registry } = setup();
     expect(registry.heartbeat(claim('ghost'))).toBe(false);

@@ -3,6 +3,7 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Registrar, Resolver } from '../../src/core/index.js';
+import { ErrorCode } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
 import { MemoryBrokerClient, registration, seed } from '../support/memory-site.js';
 
@@ -94,6 +95,35 @@ describe('resolver', () => {
     expect(resolver.cached('calc', undefined)).toMatchObject({ instances: [], departedFrom: 'c' });
   });
 
+  test('resolver - a caller whose budget ends first fails alone with TIMEOUT; the shared lookup goes on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    class SlowBrokers extends MemoryBrokerClient {
+      override async lookup(service: string, range: string | undefined) {
+        await gate;
+        return super.lookup(service, range);
+      }
+    }
+    const brokers = new SlowBrokers('a');
+    seed(brokers, 'i1', 'calc');
+    const resolver = new Resolver(brokers, { ttlMs: 30_000, lookupTimeoutMs: 2000 });
+    const hurried = resolver.resolve('calc', undefined, 10);
+    const patient = resolver.resolve('calc', undefined, 5000);
+    const hurriedOutcome = hurried.catch((err: unknown) => err);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await hurriedOutcome).toMatchObject({
+      code: ErrorCode.TIMEOUT,
+      completed: 'no',
+      message: expect.stringMatching(/deadline passed while locating 'calc'/),
+    });
+    release();
+    expect((await patient).instances.map((i) => i.id)).toEqual(['i1']);
+    expect(brokers.requests.filter((r) => r.kind === 'lookup')).toHaveLength(1);
+  });
+
   test('resolver - close() stops listening', () => {
     const { brokers, resolver } = resolverAt();
     expect(brokers.listenerCounts()).toMatchObject({ instance: 1, link: 1 });
@@ -120,6 +150,26 @@ describe('registrar', () => {
     await vi.advanceTimersByTimeAsync(350);
     expect(brokers.heartbeats).toEqual(['i1', 'i1', 'i1']);
     registrar.close();
+  });
+
+  test('registrar - back after a disconnection, registered instances heartbeat at once saying they resumed', async () => {
+    vi.useFakeTimers();
+    const { brokers, registrar } = registrarAt(50_000);
+    await registrar.add(registration('i1', 'calc'));
+    brokers.available = false;
+    await registrar.add(registration('unconfirmed', 'calc'));
+    brokers.available = true;
+    const events: string[] = [];
+    brokers.onInstanceEvent((e) => events.push(`${e.kind} ${e.id}`));
+    brokers.linkState('down');
+    expect(brokers.heartbeats).toEqual([]);
+    brokers.linkState('up');
+    expect(brokers.resumedBeats).toEqual(['i1']);
+    // An instance no broker confirmed yet registers instead.
+    expect(events).toEqual(['resumed i1', 'up unconfirmed']);
+    registrar.close();
+    brokers.linkState('up');
+    expect(brokers.resumedBeats).toEqual(['i1']);
   });
 
   test('registrar - a broker that starts gets every instance registered again', async () => {
