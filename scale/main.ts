@@ -120,42 +120,7 @@ async function main(): Promise<void> {
   const progress = (line: string) =>
     process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
   const runs: RunFigures[] = [];
-  for (const kind of kinds) {
-    const modes: NatsMode[] =
-      modeArg === 'both' || (modeArg === 'auto' && kind === 'hub')
-        ? ['shared', 'per-site']
-        : modeArg === 'auto'
-          ? ['shared']
-          : [modeArg as NatsMode];
-    for (const mode of modes) {
-      runs.push(
-        await runTopology({
-          topology: buildTopology(kind, sizes[kind]),
-          mode,
-          servicesPerSite: positive('services', v.services),
-          phases,
-          samples: positive('samples', v.samples),
-          steadyS: positive('steady', v.steady),
-          relayCalls: positive('relay-calls', v['relay-calls']),
-          churnS: positive('churn', v.churn),
-          churnRate: positive('churn-rate', v['churn-rate']),
-          flapS: positive(
-            kind === 'hub' || kind === 'chain' ? 'flap' : 'flap-mesh',
-            kind === 'hub' || kind === 'chain' ? v.flap : v['flap-mesh'],
-          ),
-          timings: {
-            serverHeartbeatMs: optional('server-heartbeat', values['server-heartbeat']),
-            bridgeHeartbeatMs: optional('bridge-heartbeat', values['bridge-heartbeat']),
-            refreshMs: optional('refresh', values.refresh),
-            leaseFactor: optional('lease-factor', values['lease-factor']),
-          },
-          progress,
-          ...(logger ? { logger } : {}),
-        }),
-      );
-    }
-  }
-  const report = {
+  const report = () => ({
     when: new Date().toISOString(),
     machine: {
       cpus: os.cpus().length,
@@ -167,11 +132,54 @@ async function main(): Promise<void> {
     options: { ...v, quick: values.quick ?? false },
     process: 'brokers, bridges, servers and clients share this one node process',
     runs,
-  };
+  });
   const out = resolve(v.out);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(formatReport(report));
+  const writeReport = () => {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report(), null, 2)}\n`);
+  };
+  for (const kind of kinds) {
+    const modes: NatsMode[] =
+      modeArg === 'both' || (modeArg === 'auto' && kind === 'hub')
+        ? ['shared', 'per-site']
+        : modeArg === 'auto'
+          ? ['shared']
+          : [modeArg as NatsMode];
+    for (const mode of modes) {
+      const figures = await runTopology({
+        topology: buildTopology(kind, sizes[kind]),
+        mode,
+        servicesPerSite: positive('services', v.services),
+        phases,
+        samples: positive('samples', v.samples),
+        steadyS: positive('steady', v.steady),
+        relayCalls: positive('relay-calls', v['relay-calls']),
+        churnS: positive('churn', v.churn),
+        churnRate: positive('churn-rate', v['churn-rate']),
+        flapS: positive(
+          kind === 'hub' || kind === 'chain' ? 'flap' : 'flap-mesh',
+          kind === 'hub' || kind === 'chain' ? v.flap : v['flap-mesh'],
+        ),
+        timings: {
+          serverHeartbeatMs: optional('server-heartbeat', values['server-heartbeat']),
+          bridgeHeartbeatMs: optional('bridge-heartbeat', values['bridge-heartbeat']),
+          refreshMs: optional('refresh', values.refresh),
+          leaseFactor: optional('lease-factor', values['lease-factor']),
+        },
+        progress,
+        ...(logger ? { logger } : {}),
+      }).catch((err: unknown) => {
+        // One run failing leaves the others' figures.
+        progress(`  FAILED: ${String(err)} ${(err as Error).stack ?? ''}`);
+        return undefined;
+      });
+      if (figures) runs.push(figures);
+      // Written after every run: an interrupted session keeps what it measured.
+      writeReport();
+    }
+  }
+  writeReport();
+  process.stdout.write(formatReport(report()));
   process.stdout.write(`\nJSON: ${out}\n`);
 }
 

@@ -4,14 +4,14 @@
  * shares this one process, so the heap cannot be split by component
  * directly; two figures stand in:
  * - the biggest broker's registry, rebuilt alone from the same
- *   registrations (fresh strings, as if decoded from the wire), measured
+ *   registrations (decoded from msgpack, as the broker got them), measured
  *   as the heap it adds: a broker's per-instance state is its registry
  *   entry, so this is the broker's memory per entry;
  * - the heap the whole mesh gained from linking (every broker's routes,
  *   every bridge's route state, subscriptions and registrars), per route
  *   held by a broker: an upper bound of what one route costs everywhere.
  */
-import { type InstanceRegistration, Registry } from '../../src/internal.js';
+import { Codec, type InstanceRegistration, Registry } from '../../src/internal.js';
 import type { ScaleMesh } from '../mesh.js';
 import { mean, pidsRssBytes, round, settledHeapBytes } from '../stats.js';
 
@@ -83,8 +83,10 @@ export async function measureMemory(
   const big = [...mesh.sites.values()].reduce((a, b) =>
     b.broker.registry.size > a.broker.registry.size ? b : a,
   );
-  // As the broker got them: decoded from the wire, so no string is shared.
-  const wire = JSON.stringify(
+  // As the broker got them: decoded from msgpack, so no string is shared.
+  const codec = new Codec();
+  const entries = big.broker.registry.size;
+  const wire = codec.encode(
     [...big.broker.registry.instances()].map(
       (v): InstanceRegistration => ({
         id: v.id,
@@ -104,11 +106,10 @@ export async function measureMemory(
   const replicas: Registry[] = [];
   for (let i = 0; i < copies; i++) {
     const replica = new Registry({ site: big.name });
-    for (const reg of JSON.parse(wire) as InstanceRegistration[]) replica.register(reg);
+    for (const reg of codec.decode(wire) as InstanceRegistration[]) replica.register(reg);
     replicas.push(replica);
   }
   const h1 = (await settledHeapBytes())!;
-  const entries = big.broker.registry.size;
   const perReplica = (h1 - h0) / replicas.length;
   const kib = (bytes: number) => round(bytes / 1024);
   const per = (bytes: number, n: number) => (n === 0 ? 0 : round(bytes / n, 0));
