@@ -93,6 +93,10 @@ const CASE_DEFS = {
   },
 };
 const isMoleculer = (name) => CASE_DEFS[name]?.moleculer !== undefined;
+/** What --cases takes: every case, and `moleculer` for every set-up measured. */
+const CASE_CHOICES = Object.keys(CASE_DEFS).flatMap((n) =>
+  n === moleculerCaseName(MOLECULER_VARIANTS[0]) ? ['moleculer', n] : [n],
+);
 const USAGE = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [options])
 
 Measures Switchboard next to nats.js request/reply and Moleculer over NATS, each
@@ -112,10 +116,12 @@ Options:
                              off: JSON with the default balancer only
                              [default: on; off with --quick]
   --profile DIR              run every child of the cases under node --cpu-prof
+  --dist DIR                 measure the build in DIR instead of dist/ (e.g. an
+                             older commit's, for a before/after comparison)
   --build                    build dist/ first (npm run bench does)
   -h, --help                 show this text
 
-Cases: ${Object.keys(CASE_DEFS).join(', ')}
+Cases: ${CASE_CHOICES.join(', ')}
        (moleculer: every Moleculer set-up the run measures)
 Payloads: ${PAYLOADS.map((p) => p.name).join(', ')}
 `;
@@ -138,6 +144,7 @@ function readOptions() {
         'moleculer-variants': { type: 'boolean' },
         'no-moleculer-variants': { type: 'boolean', default: false },
         profile: { type: 'string' },
+        dist: { type: 'string' },
         payloads: { type: 'string' },
         build: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -157,9 +164,7 @@ function readOptions() {
       if (!names.includes(name)) usage(`--${flag}: unknown '${name}' (known: ${names.join(', ')})`);
     }
   };
-  if (values.cases !== undefined) {
-    known('cases', values.cases, [...Object.keys(CASE_DEFS), 'moleculer']);
-  }
+  if (values.cases !== undefined) known('cases', values.cases, CASE_CHOICES);
   if (values.payloads !== undefined) {
     known(
       'payloads',
@@ -932,8 +937,10 @@ async function main() {
   const t0 = Date.now();
   const loadAtStart = os.loadavg();
   // One code state for the whole run, whoever rebuilds dist/ meanwhile.
-  const source = sourceState();
-  snapshotDist();
+  const source = opts.dist
+    ? { commit: `build in ${opts.dist}`, uncommitted_src: [] }
+    : sourceState();
+  snapshotDist(opts.dist && resolve(opts.dist));
   const { startNatsServer, findNatsServerBinary } = await importDist('testing/index.js');
   ({ subjectsFor } = await importDist('internal.js'));
   const bin = findNatsServerBinary();
