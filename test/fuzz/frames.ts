@@ -80,7 +80,9 @@ function template(kind: Target['kind'], r: Random): Record<string, unknown> | un
     case 'routeRegister':
       return { v: 1, instance: { ...instance, route: { site: 'z', path: ['z'] } } };
     case 'claim':
-      return { v: 1, id: instance.id, secret: SECRET };
+      return r.int(4)
+        ? { v: 1, id: instance.id, secret: SECRET }
+        : { v: 1, id: instance.id, secret: SECRET, resumed: true };
     case 'lookup':
       return { v: 1, service: 'calculator', version: '^1.0.0' };
     case 'list':
@@ -92,7 +94,13 @@ function template(kind: Target['kind'], r: Random): Record<string, unknown> | un
     case 'control':
       return { v: 1, kind: 'reregister' };
     case 'registryEvent':
-      return { v: 1, kind: 'down', service: 'calculator', id: instance.id, site: 'a' };
+      return {
+        v: 1,
+        kind: r.pick(['down', 'up', 'resumed']),
+        service: 'calculator',
+        id: instance.id,
+        site: 'a',
+      };
     case 'brokerEvent':
       return { v: 1, kind: 'stopping', site: 'a', brokerId: 'fz' };
   }
@@ -208,6 +216,14 @@ function callHeaders(service: string, r: Random): Buffer {
   return block;
 }
 
+/** A probe of calls in flight: mostly a handful of ids, sometimes far too many. */
+function probeFrame(subject: string, r: Random): Frame {
+  const count = r.int(10) === 0 ? 1000 + r.int(2000) : r.int(5);
+  const probe = { v: 1, calls: Array.from({ length: count }, () => `fz-${r.int(1e6)}`) };
+  const body = encodeAnything(r.int(3) ? probe : mutate(probe, r), r);
+  return { subject, headers: Buffer.from('NATS/1.0\r\nsb-probe: 1\r\n\r\n'), body };
+}
+
 /** A header block of random bytes, or one that claims to be an error reply. */
 function junkHeaders(r: Random): Buffer {
   if (r.int(2)) return Buffer.from('NATS/1.0\r\nsb-st: err\r\n\r\n');
@@ -219,6 +235,7 @@ export function nextFrame(targets: readonly Target[], r: Random): Frame {
   const target = r.pick(targets);
   const { subject, kind } = target;
   const service = /\.(calculator|x)(\.|$)/.exec(subject)?.[1] ?? 'calculator';
+  if (kind === 'call' && r.int(8) === 0) return probeFrame(subject, r);
   switch (r.int(6)) {
     case 0:
       return { subject, body: r.bytes(r.int(512)) };

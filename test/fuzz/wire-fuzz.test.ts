@@ -4,7 +4,7 @@
  * server and both bridge halves listen on. Afterwards every process must be
  * alive and serving calls across the bridge, no reply may be `INTERNAL`, no
  * connection may have been dropped by nats-server, and each process's
- * memory must be back within 1.5× of what it was before.
+ * heap in use must be back within 1.5× of what it was before (RSS within 2×).
  *
  * Bounded: SWITCHBOARD_FUZZ_FRAMES frames (default 100 000) and about a
  * minute; SWITCHBOARD_FUZZ_SEED replays a run.
@@ -226,13 +226,15 @@ describe('wire fuzz', () => {
     writeFileSync('test-output/wire-fuzz.json', `${summary}\n`);
     process.stderr.write(`wire fuzz: ${summary}\n`);
     for (const [i, c] of components.entries()) {
-      // What stays reachable (a leak) is the heap in use after a full GC; the
-      // resident size also holds the heap V8 keeps committed after a burst.
+      // What stays reachable (a leak) is the heap in use after a full GC. The
+      // resident size also holds what V8 and the allocator keep committed
+      // after a burst (+12 to +40 MB over runs, from 60 to 68 MB): it is held
+      // to 2x, which a native leak of 700 bytes per frame would still break.
       expect(after[i]!.heapUsed, `${c.label} heap after the fuzz`).toBeLessThanOrEqual(
         before[i]!.heapUsed * 1.5,
       );
       expect(after[i]!.rss, `${c.label} RSS after the fuzz`).toBeLessThanOrEqual(
-        before[i]!.rss * 1.5,
+        before[i]!.rss * 2,
       );
     }
   }, 120_000);
