@@ -13,6 +13,7 @@ import {
   type ConnectionOptions,
   EndpointStats,
   type ListenContext,
+  linkGrace,
   MicroResponder,
   type MicroService,
   SiteLink,
@@ -190,6 +191,20 @@ export class BridgeHalf {
   watch(onView: (view: SiteView) => void): void {
     this.#onView = onView;
     const { brokers, conn } = this.link;
+    // Within the grace (a NATS cluster moving us to another node), the routes stay.
+    const grace = linkGrace(conn.reconnectGraceMs, (state) => {
+      if (state === 'lost') {
+        conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
+        this.#onView?.({ kind: 'lost' });
+        return;
+      }
+      conn.logger.info(
+        state === 'moved'
+          ? `reconnected to ${this.where} within ${conn.reconnectGraceMs} ms; its routes stay`
+          : `reconnected to ${this.where}`,
+      );
+      this.#resync();
+    });
     this.#stops.push(
       brokers.onInstanceEvent((event) => {
         if (event.kind === 'resumed') return;
@@ -202,16 +217,10 @@ export class BridgeHalf {
       brokers.onLinkState((state) => {
         // A read sent before the change may never be answered: start again from now.
         this.#interrupt?.();
-        if (state === 'down') {
-          this.connected = false;
-          conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
-          this.#onView?.({ kind: 'lost' });
-        } else {
-          this.connected = true;
-          conn.logger.info(`reconnected to ${this.where}`);
-          this.#resync();
-        }
+        this.connected = state === 'up';
+        grace.onState(state);
       }),
+      () => grace.stop(),
     );
     this.#refresh = setInterval(() => this.#resync(), this.#timings.refreshMs);
     this.#resync();

@@ -290,6 +290,7 @@ export class Broker extends Closeable {
     }
     const view = resumed ? this.registry.resumed(id) : undefined;
     if (!view) return;
+    this.#link.conn.logger.debug(`instance ${id} of ${service} resumed after its connection moved`);
     // Calls sent to it while its connection moved may be lost: callers (this broker too) check.
     const event: RegistryEvent = {
       v: PROTOCOL_VERSION,

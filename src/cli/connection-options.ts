@@ -201,6 +201,7 @@ const FLAGS: Record<ConnectionField, string> = {
   'tls.keyFile': 'tls-key',
   connectTimeoutMs: 'connect-timeout',
   waitTimeoutMs: 'wait-timeout',
+  reconnectGraceMs: 'reconnect-grace',
 };
 
 /** How the flag of `field` is written: `--tls-ca`, or for side `remote` `--remote-tls-ca` (`--remote` for the URL). */

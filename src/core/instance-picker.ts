@@ -71,6 +71,8 @@ class InstancePicker implements Picker, Attempt {
   readonly #router: InstanceRouter;
   readonly #pinned: string | undefined;
   #skipped: Set<string> | undefined;
+  /** Places given a second try after losing the call on the way. */
+  #retried: Set<string> | undefined;
   #chosen: InstanceView | undefined;
   subject = '';
 
@@ -135,6 +137,14 @@ class InstancePicker implements Picker, Attempt {
     if (reply.linkDown) return;
     if (reply.body) balancer.answered(chosen.id);
     else if (reply.error.code === ErrorCode.TIMEOUT) balancer.timedOut(chosen.id);
+    // Lost on the way (the instance's connection moved, or beyond a route the
+    // far instance or link went): the place is not to blame, and an
+    // idempotent call may take it once more (failover retries only those).
+    if (lostOnTheWay(reply.error) && !this.#retried?.has(chosen.id)) {
+      this.#retried ??= new Set();
+      this.#retried.add(chosen.id);
+      return;
+    }
     this.#skipped ??= new Set();
     this.#skipped.add(chosen.id);
     const { error } = reply;
@@ -143,6 +153,10 @@ class InstancePicker implements Picker, Attempt {
       router.source.forget(chosen.service, chosen.id);
     }
   }
+}
+
+function lostOnTheWay(err: SwitchboardError): boolean {
+  return err.code === ErrorCode.UNAVAILABLE && err.completed === 'maybe';
 }
 
 function asError(err: unknown): SwitchboardError {

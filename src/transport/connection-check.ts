@@ -16,7 +16,8 @@ export type ConnectionField =
   | 'tls.certFile'
   | 'tls.keyFile'
   | 'connectTimeoutMs'
-  | 'waitTimeoutMs';
+  | 'waitTimeoutMs'
+  | 'reconnectGraceMs';
 
 /** How messages name an option: the library's field by default; the CLI passes its flags. */
 export type FieldNames = (field: ConnectionField) => string;
@@ -123,4 +124,11 @@ export function checkConnectionOptions(
       fail(field, `expected a positive number of milliseconds, got ${value}`);
     }
   }
+  const grace = options.reconnectGraceMs;
+  if (grace !== undefined && !(grace >= 0 && grace <= MAX_RECONNECT_GRACE_MS)) {
+    fail('reconnectGraceMs', `expected 0 to ${MAX_RECONNECT_GRACE_MS} milliseconds, got ${grace}`);
+  }
 }
+
+/** Longest reconnect grace: calls in flight wait that long for a connection that may not return. */
+const MAX_RECONNECT_GRACE_MS = 60_000;

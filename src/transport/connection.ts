@@ -82,6 +82,15 @@ export interface ConnectionOptions {
    * @default 2
    */
   maxPingsOut?: number;
+  /**
+   * How long a lost connection may take to come back before the calls in
+   * flight on it are failed (`UNAVAILABLE`, completion `maybe`) and a bridge
+   * half withdraws its routes. When it comes back in time (in a NATS cluster,
+   * to another node) those calls are probed instead: only the ones that were
+   * lost end early. 0 gives up at once.
+   * @default 1500 with several NATS URLs (a cluster); 0 with one URL or a borrowed `connection`
+   */
+  reconnectGraceMs?: number;
 }
 
 /** Defaults of the connection timings (see {@link ConnectionOptions}). */
@@ -90,6 +99,7 @@ export const CONNECTION_DEFAULTS = Object.freeze({
   pingIntervalMs: 1000,
   maxPingsOut: 2,
   reconnectWaitMs: 250,
+  clusterReconnectGraceMs: 1500,
 });
 
 /** The default NATS URL. */
@@ -105,6 +115,8 @@ export interface SiteConnection {
    * peers can make us say as often as they like (bad input).
    */
   readonly peerLog: Logger;
+  /** How long a lost connection may take to come back ({@link ConnectionOptions.reconnectGraceMs}). */
+  readonly reconnectGraceMs: number;
   /** Closes the connection if this component opened it; leaves a borrowed one open. */
   release(): Promise<void>;
 }
@@ -118,15 +130,26 @@ export async function openSiteConnection(
   const logger = options.logger ?? silentLogger;
   const peerLog = throttled(logger);
   if (options.connection) {
-    return { nc: options.connection, subjects, logger, peerLog, release: async () => {} };
+    const reconnectGraceMs = options.reconnectGraceMs ?? 0;
+    return {
+      nc: options.connection,
+      subjects,
+      logger,
+      peerLog,
+      reconnectGraceMs,
+      release: async () => {},
+    };
   }
   checkConnectionOptions(options);
   const nc = await connectToNats(options, name, logger);
+  const cluster = [options.nats ?? []].flat().length > 1;
   return {
     nc,
     subjects,
     logger,
     peerLog,
+    reconnectGraceMs:
+      options.reconnectGraceMs ?? (cluster ? CONNECTION_DEFAULTS.clusterReconnectGraceMs : 0),
     release: async () => {
       if (!nc.isClosed()) await nc.close();
     },

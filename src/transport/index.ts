@@ -12,6 +12,7 @@ export {
   type FieldNames,
   natsUrlProblem,
 } from './connection-check.js';
+export { type GracefulLinkState, type LinkGrace, linkGrace } from './link-grace.js';
 export {
   EndpointStats,
   type MicroEndpoint,

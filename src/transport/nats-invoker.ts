@@ -95,11 +95,11 @@ export class NatsInvoker implements Invoker {
         subject,
         batch.map((token) => calls.get(token)!),
       );
-      if (held)
-        this.#channel.failCalls(
-          batch.filter((t) => !held.has(calls.get(t)!)),
-          reason,
-        );
+      const lost = held ? batch.filter((t) => !held.has(calls.get(t)!)) : [];
+      this.#conn.logger.debug(
+        `probed ${batch.length} calls in flight to ${subject}: ${held ? `${lost.length} lost` : 'no answer'}`,
+      );
+      this.#channel.failCalls(lost, reason);
     }
   }
 

@@ -199,6 +199,22 @@ export class RequestChannel {
     return calls;
   }
 
+  /** The subjects of the calls in flight (those that can be probed). */
+  subjectsOfCalls(): Set<string> {
+    const found = new Set<string>();
+    for (const pending of this.#pending.values()) {
+      if (pending.callId !== undefined) found.add(pending.subject);
+    }
+    return found;
+  }
+
+  /** Fails, as a link failure, the requests in flight that carry no call (and cannot be probed). */
+  failAllButCalls(reason: string): void {
+    for (const [token, pending] of [...this.#pending]) {
+      if (pending.callId === undefined) this.#settle(token)?.reject(linkFailure(reason));
+    }
+  }
+
   /**
    * Fails the requests of `tokens` still in flight with `UNAVAILABLE`
    * (completion `maybe`): they were lost on their way to whoever holds them,

@@ -1,5 +1,6 @@
 import { Codec } from '../protocol/index.js';
 import { type ConnectionOptions, openSiteConnection, type SiteConnection } from './connection.js';
+import { type LinkGrace, linkGrace } from './link-grace.js';
 import { NatsBrokerClient } from './nats-broker-client.js';
 import { NatsInvoker } from './nats-invoker.js';
 import { RequestChannel } from './request-channel.js';
@@ -26,11 +27,26 @@ export class SiteLink {
     this.brokers = new NatsBrokerClient(conn, this.channel, this.codec);
     const siteOf = site === undefined ? () => this.brokers.site : () => site;
     this.invoker = new NatsInvoker(conn, this.channel, this.codec, siteOf);
-    // A reply sent while we were disconnected is lost for good: fail what was in flight.
+    // A reply sent while we were disconnected is lost for good: fail what was
+    // in flight, or, when the connection came back within its grace, what of it
+    // was lost.
+    this.#grace = linkGrace(conn.reconnectGraceMs, (state) => {
+      if (state === 'lost') this.channel.failAll('the connection to NATS went down mid-call');
+      if (state === 'moved') this.#probeInFlight();
+    });
     this.brokers.onLinkState((state) => {
       this.#connected = state === 'up';
-      if (state === 'down') this.channel.failAll('the connection to NATS went down mid-call');
+      this.#grace.onState(state);
     });
+  }
+
+  readonly #grace: LinkGrace;
+
+  /** After a reconnection within the grace: asks about every call in flight, ends the lost ones. */
+  #probeInFlight(): void {
+    const reason = 'the connection to NATS moved mid-call and the answer was lost';
+    this.channel.failAllButCalls(reason);
+    for (const subject of this.channel.subjectsOfCalls()) void this.invoker.probe(subject, reason);
   }
 
   /**
@@ -72,6 +88,7 @@ export class SiteLink {
 
   /** Stops listening, fails requests in flight with `UNAVAILABLE`, disconnects. */
   async close(): Promise<void> {
+    this.#grace.stop();
     this.brokers.close();
     this.channel.close();
     await this.conn.release();

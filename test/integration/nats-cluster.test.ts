@@ -7,7 +7,14 @@
  */
 import { connect, type NatsConnection } from 'nats';
 import { describe, expect, test } from 'vitest';
-import { Broker, type Calculator, Client, calculatorService, serve } from '../../src/internal.js';
+import {
+  Broker,
+  type Calculator,
+  Client,
+  calculatorService,
+  SwitchboardError,
+  serve,
+} from '../../src/internal.js';
 import {
   findNatsServerBinary,
   type NatsClusterHandle,
@@ -81,6 +88,37 @@ describe.skipIf(binary === undefined)(
         'a reply through another node',
       );
       expect(nc.info?.server_name).not.toBe(home!.name);
+    });
+
+    /**
+     * A client on one node calls `sleep(1500)` on a server on another node,
+     * and the client's node dies 300 ms into the call: the client is on
+     * another node well before the answer comes.
+     */
+    async function callThroughNodeLoss(reconnectGraceMs: number): Promise<unknown> {
+      const site = await cluster();
+      const nc = await natsClient(site.urls);
+      const home = site.nodes.findIndex((node) => nc.info?.server_name === node.name);
+      const away = site.urls.filter((_, i) => i !== home);
+      track(await Broker.start({ nats: away, site: 'paris' }));
+      track(await serve(calculatorService(), { nats: away[0]! }));
+      const client = track(await Client.connect({ connection: nc, reconnectGraceMs }));
+      const calc = client.proxy<Calculator>('calculator', { timeoutMs: 5_000 });
+      expect(await calc.add(1, 2)).toBe(3);
+      const call = calc.sleep(1_500).catch((err: unknown) => err);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await site.nodes[home]!.stop();
+      return call;
+    }
+
+    test('nats cluster - a call in flight when the caller moves to another node is answered (reconnect grace)', async () => {
+      expect(await callThroughNodeLoss(1_500)).toBe(1_500);
+    });
+
+    test('nats cluster - without a reconnect grace, that call fails at once UNAVAILABLE, completion maybe', async () => {
+      const outcome = await callThroughNodeLoss(0);
+      expect(outcome).toBeInstanceOf(SwitchboardError);
+      expect(outcome).toMatchObject({ code: 'UNAVAILABLE', completed: 'maybe' });
     });
 
     test('nats cluster - a site on it calls through the loss of each node in turn', async () => {

@@ -120,6 +120,11 @@ describe('checkConnectionOptions', () => {
     );
     expect(problem({ connectTimeoutMs: Number.NaN })).toMatch(/^connectTimeoutMs: /);
     expect(problem({ waitTimeoutMs: 1500 })).toBeUndefined();
+    expect(problem({ reconnectGraceMs: -1 })).toBe(
+      'reconnectGraceMs: expected 0 to 60000 milliseconds, got -1',
+    );
+    expect(problem({ reconnectGraceMs: Number.POSITIVE_INFINITY })).toMatch(/^reconnectGraceMs: /);
+    expect(problem({ reconnectGraceMs: 0 })).toBeUndefined();
   });
 
   test('connection check - a borrowed connection is not checked', () => {

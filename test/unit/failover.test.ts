@@ -282,6 +282,26 @@ describe('failover', () => {
     expect(invoker.sent.map((s) => s.to)).toEqual(['only', 'only']);
   });
 
+  test('failover - a call lost on the way (UNAVAILABLE, maybe) may take the same place once more when idempotent', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'route', 'calc');
+    let calls = 0;
+    invoker.on('route', () =>
+      calls++ === 0 ? failure(ErrorCode.UNAVAILABLE, 'maybe') : result('ok'),
+    );
+    expect(resultOf(await dispatcher.dispatch(call('calc', { idempotent: true })))).toBe('ok');
+    expect(invoker.sent.map((s) => s.to)).toEqual(['route', 'route']);
+  });
+
+  test('failover - a place that loses the call twice is not tried a third time', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'route', 'calc');
+    invoker.on('route', () => failure(ErrorCode.UNAVAILABLE, 'maybe'));
+    const reply = await dispatcher.dispatch(call('calc', { idempotent: true }));
+    expect(errorOf(reply)).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
+    expect(invoker.sent.map((s) => s.to)).toEqual(['route', 'route']);
+  });
+
   test('failover - an instance that keeps timing out is avoided while another answers', async () => {
     const { brokers, invoker, dispatcher, balancer } = clientAt();
     seed(brokers, 'stuck', 'calc');

@@ -112,6 +112,7 @@ const CONFIG_KEYS: Record<ConnectionField, string> = {
   'tls.keyFile': 'tls.key',
   connectTimeoutMs: 'connectTimeoutMs',
   waitTimeoutMs: 'waitTimeoutMs',
+  reconnectGraceMs: 'reconnectGraceMs',
 };
 
 /** Checks a site's connection options as the library will, naming the config's fields. */
