@@ -48,6 +48,18 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The scale harness in a reduced size: many sites in one process,
+          // so alone, last.
+          name: 'scale',
+          include: ['test/scale/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 100_000,
+          sequence: { groupOrder: 4 },
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'docker',
           include: ['test/docker/**/*.test.ts'],
           fileParallelism: false,

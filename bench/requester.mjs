@@ -1,6 +1,9 @@
 /**
  * A requester process: the client side of one case. Kinds:
  *   raw               nats.js `nc.request()` (muxed inbox, noAsyncTraces, reused msgpack Encoder/Decoder)
+ *   floor             hand-written: one wildcard reply subscription, publish + a Map of
+ *                     pending calls, no per-call timer; `config.subject` (`bench.floor`,
+ *                     or `bench.relay` through the floor relay, with one header to rewrite)
  *   moleculer         `broker.call('calc.<method>', params)` on a ServiceBroker
  *   switchboard       `client.proxy('calc').<method>(...)`, calls go straight to an instance
  *   switchboard-thin  the same with `viaBroker: true` (the broker forwards every call)
@@ -36,6 +39,8 @@ async function connectTarget(config) {
   switch (config.kind) {
     case 'raw':
       return rawTarget(config);
+    case 'floor':
+      return floorTarget(config);
     case 'moleculer':
       return moleculerTarget(config);
     case 'switchboard':
@@ -67,6 +72,50 @@ async function rawTarget(config) {
   };
 }
 
+async function floorTarget(config) {
+  const { connect, createInbox, headers } = await import('nats');
+  const { Encoder, Decoder } = await import('@msgpack/msgpack');
+  const nc = await connect({ servers: config.nats, noAsyncTraces: true, name: 'bench-floor' });
+  const encoder = new Encoder();
+  const decoder = new Decoder();
+  const inbox = createInbox();
+  const pending = new Map();
+  let seq = 0;
+  nc.subscribe(`${inbox}.*`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const id = msg.subject.slice(inbox.length + 1);
+      const p = pending.get(id);
+      if (!p) return;
+      pending.delete(id);
+      // A 503 status (no responders) carries no body.
+      if (msg.data.length === 0) p.reject(new Error('no responders'));
+      else p.resolve(decoder.decode(msg.data));
+    },
+  });
+  await nc.flush();
+  const prefix = `${config.subject ?? 'bench.floor'}.`;
+  // Through the floor relay the call carries one header for the relay to rewrite.
+  const withHeader = config.subject === 'bench.relay';
+  return {
+    caller(p) {
+      const subject = `${prefix}${p.method}`;
+      return () =>
+        new Promise((resolve, reject) => {
+          const id = (++seq).toString(36);
+          pending.set(id, { resolve, reject });
+          let h;
+          if (withHeader) {
+            h = headers();
+            h.set('x-path', 'a');
+          }
+          nc.publish(subject, encoder.encode(p.args), { reply: `${inbox}.${id}`, headers: h });
+        });
+    },
+    close: () => nc.close(),
+  };
+}
+
 async function moleculerTarget(config) {
   const { brokerOptions, ServiceBroker } = await import('./lib/moleculer.mjs');
   const Broker = ServiceBroker();
@@ -75,8 +124,8 @@ async function moleculerTarget(config) {
   await broker.waitForServices(['calc'], 15_000);
   return {
     caller(p) {
-      const action = `calc.${p.method}`;
-      const params = p.method === 'add' ? { a: p.args[0], b: p.args[1] } : { s: p.args[0] };
+      const action = `calc.${p.method.startsWith('add') ? 'add' : 'echo'}`;
+      const params = p.params;
       return () => broker.call(action, params);
     },
     close: () => broker.stop(),
@@ -116,7 +165,7 @@ async function switchboardTarget(config) {
     caller(p) {
       const fn = calc[p.method];
       const [a, b] = p.args;
-      return p.method === 'add' ? () => fn(a, b) : () => fn(a);
+      return p.args.length === 2 ? () => fn(a, b) : () => fn(a);
     },
     async close() {
       await client.close();

@@ -1,17 +1,18 @@
 /**
  * A responder process: the server side of one case.
  *   raw          nats.js subscription on `bench.raw`; body msgpack [method, ...args]
- *   moleculer    a ServiceBroker with service `calc` (actions add, echo)
+ *   floor        the hand-written floor: a subscription on `bench.floor.*` (the
+ *                method is the last token), body msgpack args, `msg.respond()`
+ *   moleculer    a ServiceBroker with service `calc` (one action per method)
  *   switchboard  `serve()` of service `calc` (or `config.service`) at the site of `config.nats`
  */
 import { importDist } from './lib/dist.mjs';
 import { runChild } from './lib/ipc.mjs';
-
-const add = (a, b) => a + b;
-const echo = (s) => s;
+import { METHODS } from './lib/payloads.mjs';
 
 await runChild(async (config) => {
   if (config.kind === 'raw') return raw(config);
+  if (config.kind === 'floor') return floor(config);
   if (config.kind === 'moleculer') return moleculer(config);
   if (config.kind === 'switchboard') return switchboard(config);
   throw new Error(`unknown responder kind '${config.kind}'`);
@@ -30,9 +31,26 @@ async function raw(config) {
   nc.subscribe('bench.raw', {
     callback: (err, msg) => {
       if (err) return;
-      const call = decoder.decode(msg.data);
-      const result = call[0] === 'add' ? add(call[1], call[2]) : echo(call[1]);
-      msg.respond(encoder.encode(result));
+      const [method, ...args] = decoder.decode(msg.data);
+      msg.respond(encoder.encode(METHODS[method](...args)));
+    },
+  });
+  await nc.flush();
+  return { handlers: { close: () => nc.close() } };
+}
+
+async function floor(config) {
+  const { connect } = await import('nats');
+  const { Encoder, Decoder } = await import('@msgpack/msgpack');
+  const nc = await connect({ servers: config.nats, noAsyncTraces: true, name: 'bench-floor' });
+  const encoder = new Encoder();
+  const decoder = new Decoder();
+  const prefix = 'bench.floor.'.length;
+  nc.subscribe('bench.floor.*', {
+    callback: (err, msg) => {
+      if (err) return;
+      const args = decoder.decode(msg.data);
+      msg.respond(encoder.encode(METHODS[msg.subject.slice(prefix)](...args)));
     },
   });
   await nc.flush();
@@ -46,8 +64,8 @@ async function moleculer(config) {
   broker.createService({
     name: 'calc',
     actions: {
-      add: (ctx) => add(ctx.params.a, ctx.params.b),
-      echo: (ctx) => echo(ctx.params.s),
+      add: (ctx) => ctx.params.a + ctx.params.b,
+      echo: (ctx) => ctx.params.s,
     },
   });
   await broker.start();
@@ -57,7 +75,7 @@ async function moleculer(config) {
 async function switchboard(config) {
   const { serve } = await importDist();
   const server = await serve(
-    { name: config.service ?? 'calc', methods: { add, echo } },
+    { name: config.service ?? 'calc', methods: METHODS },
     { nats: config.nats, heartbeatMs: config.heartbeatMs, registerTimeoutMs: 10_000 },
   );
   if (!(await server.whenRegistered())) throw new Error('no broker confirmed the registration');

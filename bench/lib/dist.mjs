@@ -11,11 +11,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ENV = 'SWITCHBOARD_BENCH_DIST';
 const REPO_DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 
-/** Copies dist/ to a private directory; returns its path. */
-export function snapshotDist() {
-  if (!existsSync(`${REPO_DIST}index.js`)) throw new Error('dist/ is missing: run `npm run build`');
+/**
+ * Copies dist/ (or `from`, another build of Switchboard, e.g. of an older
+ * commit to compare with) to a private directory; returns its path.
+ */
+export function snapshotDist(from = REPO_DIST) {
+  if (!existsSync(`${from}/index.js`))
+    throw new Error(`${from} holds no build: run \`npm run build\``);
   const dir = fileURLToPath(new URL(`../.dist-${process.pid}/`, import.meta.url));
-  cpSync(REPO_DIST, dir, { recursive: true });
+  cpSync(from, dir, { recursive: true });
   process.env[ENV] = dir;
   return dir;
 }

@@ -3,8 +3,11 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-/** Moleculer settings used when the run does not measure the variants. */
-export const DEFAULT_MOLECULER = { serializer: 'CBOR', disableBalancer: true };
+/** Moleculer settings used when the run does not measure the variants: its defaults. */
+export const DEFAULT_MOLECULER = { serializer: 'JSON', disableBalancer: false };
+
+/** The serializers users pick (Moleculer's names). */
+export const MOLECULER_SERIALIZERS = ['JSON', 'Notepack', 'CBOR'];
 
 /** The ServiceBroker options of a bench node. */
 export function brokerOptions(nodeID, natsUrl, variant) {

@@ -62,6 +62,11 @@ export const BRIDGE_SERVICE_NAME = 'switchboard-bridge';
 
 /** Delay that gathers the registry events of one burst into one round of lookups. */
 const GATHER_MS = 2;
+/**
+ * Past this many services changed in one burst, one listing (a few pages)
+ * costs less than a lookup each: a hub's half sees every spoke's services.
+ */
+const LIST_OVER = 16;
 /** Longest wait between two attempts to reach a site's broker. */
 const MAX_BACKOFF_MS = 2000;
 /** Longest a request to the site's broker may take. */
@@ -104,6 +109,8 @@ export class BridgeHalf {
   readonly #started = new Date();
   #held: (callIds: readonly string[]) => string[] = () => [];
   #dirtyAll = false;
+  /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
+  #generation: string | undefined;
   readonly #dirty = new Set<string>();
   #working = false;
   /** Ends the registry read under way with {@link STALE} (the link went down or came back). */
@@ -123,7 +130,11 @@ export class BridgeHalf {
       link.invoker,
       new InstanceRouter(this.#resolver, balancer, link.conn.subjects),
     );
-    this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs);
+    // One lease for every route this half registers: one renewal per interval, not one per route.
+    this.#registrar = new Registrar(link.brokers, link.conn.logger, timings.heartbeatMs, {
+      id: this.#id,
+      secret: this.#secret,
+    });
     link.abandonCallsOnDeparture();
     this.#micro = new MicroResponder(link.conn.nc, () => this.#discoverable(), link.conn.peerLog);
   }
@@ -250,6 +261,9 @@ export class BridgeHalf {
     this.#stops.push(
       brokers.onInstanceEvent((event) => {
         if (event.kind === 'resumed') return;
+        // Our own routes lead back across the bridge, which the route table
+        // refuses anyway: looking them up would cost a request per route.
+        if (event.id.startsWith(`${this.#id}-`)) return;
         this.#dirty.add(event.service);
         this.#kick();
       }),
@@ -264,7 +278,7 @@ export class BridgeHalf {
       }),
       () => grace.stop(),
     );
-    this.#refresh = setInterval(() => this.#resync(), this.#timings.refreshMs);
+    this.#refresh = setInterval(() => this.#resync(true), this.#timings.refreshMs);
     this.#resync();
   }
 
@@ -350,7 +364,13 @@ export class BridgeHalf {
     return sub.drain().catch(() => {});
   }
 
-  #resync(): void {
+  /**
+   * Asks for a full view. The periodic refresh (`ifChanged`) lets the broker
+   * answer that nothing changed since the last one; after a reconnection or
+   * a broker start the view is always taken whole.
+   */
+  #resync(ifChanged = false): void {
+    if (!ifChanged) this.#generation = undefined;
     this.#dirtyAll = true;
     this.#kick();
   }
@@ -372,10 +392,13 @@ export class BridgeHalf {
     const { brokers } = this.link;
     while (!this.#closed && this.connected && (this.#dirtyAll || this.#dirty.size > 0)) {
       try {
-        if (this.#dirtyAll) {
+        if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
           this.#dirtyAll = false;
           this.#dirty.clear();
-          const listing = await this.#read(brokers.list(BROKER_TIMEOUT_MS));
+          const listing = await this.#read(brokers.list(BROKER_TIMEOUT_MS, this.#generation));
+          if (listing.unchanged) continue;
+          // Only a view that is passed on may be skipped next time.
+          this.#generation = this.connected ? listing.generation : undefined;
           this.#emit({ kind: 'full', instances: listing.services.flatMap((s) => s.instances) });
           continue;
         }

@@ -33,8 +33,10 @@ export interface BridgeOptions {
    */
   maxHops?: number;
   /**
-   * Heartbeat interval of the advertised routes.
-   * @default 1000
+   * Renewal interval of the advertised routes' lease session (one message
+   * renews them all); a route whose link was cut expires at the far broker
+   * after three intervals.
+   * @default 500
    */
   heartbeatMs?: number;
   /**
@@ -116,7 +118,7 @@ export class Bridge extends Closeable {
   static async start(options: BridgeOptions): Promise<Bridge> {
     checkOptions(options);
     const timings = {
-      heartbeatMs: options.heartbeatMs ?? 1000,
+      heartbeatMs: options.heartbeatMs ?? 500,
       refreshMs: options.refreshMs ?? 5000,
     };
     const withLogger = (side: ConnectionOptions): ConnectionOptions => ({

@@ -98,18 +98,23 @@ export class RouteTable {
     const { into, from, maxHops } = this.#rules;
     const routes = new Map<string, RouteAdvert>();
     if (!this.#rules.allows(service)) return routes;
-    // Shortest path length per version and hosting site.
-    const best = new Map<string, number>();
-    const candidates: Array<{ inst: InstanceView; path: string[] }> = [];
+    // One path per version and hosting site: the shortest, and of equal ones the first
+    // in order. Passing on every equal-cost path would multiply routes at each hop (a
+    // corner of a 5×5 grid sees 70 shortest paths to the opposite one); other paths
+    // still arrive through the site's other bridges.
+    const best = new Map<string, string>();
+    const candidates: Array<{ inst: InstanceView; path: string[]; joined: string }> = [];
     for (const inst of instances) {
       const path = [from, ...inst.path];
       if (inst.site === into || path.includes(into) || path.length > maxHops) continue;
       const group = `${inst.version}@${inst.site}`;
-      best.set(group, Math.min(best.get(group) ?? Number.POSITIVE_INFINITY, path.length));
-      candidates.push({ inst, path });
+      const joined = path.join(',');
+      const held = best.get(group);
+      if (held === undefined || preferPath(path, joined, held)) best.set(group, joined);
+      candidates.push({ inst, path, joined });
     }
-    for (const { inst, path } of candidates) {
-      if (path.length !== best.get(`${inst.version}@${inst.site}`)) continue;
+    for (const { inst, path, joined } of candidates) {
+      if (joined !== best.get(`${inst.version}@${inst.site}`)) continue;
       const key = `${service}|${inst.version}|${inst.site}|${path.join(',')}`;
       const existing = routes.get(key);
       if (existing) {
@@ -128,4 +133,11 @@ export class RouteTable {
     }
     return routes;
   }
+}
+
+/** Whether `path` (joined: `joined`) beats the path `held` (joined): fewer sites, then first in order. */
+function preferPath(path: string[], joined: string, held: string): boolean {
+  const heldLength = held.split(',').length;
+  if (path.length !== heldLength) return path.length < heldLength;
+  return joined < held;
 }

@@ -188,6 +188,7 @@ export class Broker extends Closeable {
       );
     }
     this.#subs.push(
+      listen(ctx, s.routeRenew, (m) => this.#onRenew(m), NOTICES),
       listen(ctx, s.lookup, (m) => this.#onLookup(m), queue),
       listen(ctx, s.list, (m) => this.#onList(m), queue),
       listen(ctx, s.info, (m) => this.#onInfo(m), queue),
@@ -303,6 +304,21 @@ export class Broker extends Closeable {
     this.#forwarder.probe(view);
   }
 
+  /**
+   * A bridge half renews every route of its session at once. If we hold
+   * fewer than it does (we restarted, or missed a registration), it must
+   * register them again: we cannot tell which, so all of them.
+   */
+  #onRenew(msg: Msg): void {
+    const { session, secret, routes } = this.#decode(msg, parse.sessionRenewal);
+    if (this.registry.renewSession(session, secret) < routes) {
+      this.#publish(this.#link.conn.subjects.session(session), {
+        v: PROTOCOL_VERSION,
+        kind: 'reregister',
+      });
+    }
+  }
+
   #onDeregister(msg: Msg): void {
     const { id, secret } = this.#decode(msg, parse.deregister);
     this.#publishChange(
@@ -331,12 +347,31 @@ export class Broker extends Closeable {
     respondValue(msg, this.#link.codec, reply);
   }
 
-  /** One page of the listing (each fits in one NATS message). */
+  /**
+   * One page of the listing (each fits in one NATS message), or, when the
+   * asker already holds the registry as it is, word that nothing changed.
+   */
   async #onList(msg: Msg): Promise<void> {
-    const { after } = this.#decode(msg, parse.listRequest);
+    const { after, unless } = this.#decode(msg, parse.listRequest);
     await this.#warmup;
+    const generation = `${this.id}.${this.registry.generation}`;
+    if (after === undefined && unless === generation) {
+      const reply: ListReply = {
+        v: PROTOCOL_VERSION,
+        site: this.site,
+        services: [],
+        generation,
+        unchanged: true,
+      };
+      return respondValue(msg, this.#link.codec, reply);
+    }
     const page = this.registry.listPage(after, this.#replyBytes);
-    const reply: ListReply = { v: PROTOCOL_VERSION, site: this.site, services: page.services };
+    const reply: ListReply = {
+      v: PROTOCOL_VERSION,
+      site: this.site,
+      services: page.services,
+      generation,
+    };
     if (page.next !== undefined) reply.next = page.next;
     respondValue(msg, this.#link.codec, reply);
   }

@@ -64,6 +64,8 @@ export const RESUME_INTERVAL_MS = 1000;
 export interface RegistryEntry {
   readonly view: InstanceView;
   readonly secret: string;
+  /** Lease session the entry belongs to (bridges' routes), renewed as a whole. */
+  readonly session: string | undefined;
   leaseMs: number;
   expiresAt: number;
   /** When the instance last said its connection moved (see {@link Registry.resumed}). */
@@ -105,6 +107,8 @@ export class Registry {
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
+  /** Entries by lease session. */
+  readonly #bySession = new Map<string, Set<RegistryEntry>>();
   /** Lookup results per service, rebuilt lazily after a change. */
   readonly #views = new Map<string, InstanceView[]>();
   /** Lookup results per service and version range, dropped with the service's views. */
@@ -116,6 +120,7 @@ export class Registry {
   readonly #rememberDepartedMs: number;
   /** Every instance in listing order, rebuilt lazily after a change. */
   #sorted: InstanceView[] | undefined;
+  #generation = 0;
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
@@ -128,6 +133,11 @@ export class Registry {
   /** Number of registered instances. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Count of changes so far (instances added, changed or removed): equal counts, equal registries. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Lease given to an instance that heartbeats every `heartbeatMs`. */
@@ -161,7 +171,7 @@ export class Registry {
     const view = toView(reg, this.site);
     const leaseMs = this.leaseFor(reg.heartbeatMs);
     const expiresAt = this.#now() + leaseMs;
-    if (existing && sameView(existing.view, view)) {
+    if (existing && sameView(existing.view, view) && existing.session === reg.session) {
       existing.leaseMs = leaseMs;
       existing.expiresAt = expiresAt;
       return [];
@@ -174,8 +184,17 @@ export class Registry {
         changes.push({ kind: 'down', view: existing.view, reason: 'deregistered' });
       }
     }
-    const entry: RegistryEntry = { view, secret: reg.secret, leaseMs, expiresAt };
+    const entry: RegistryEntry = {
+      view,
+      secret: reg.secret,
+      session: reg.session,
+      leaseMs,
+      expiresAt,
+    };
     this.#byId.set(view.id, entry);
+    if (entry.session !== undefined) {
+      getOrCreate(this.#bySession, entry.session, () => new Set()).add(entry);
+    }
     getOrCreate(this.#byService, view.service, () => new Map()).set(view.id, entry);
     const counts = getOrCreate(this.#siteCounts, view.service, () => new Map<string, number>());
     counts.set(view.site, (counts.get(view.site) ?? 0) + 1);
@@ -195,6 +214,24 @@ export class Registry {
     this.#authorise(entry, claim);
     entry.expiresAt = this.#now() + entry.leaseMs;
     return true;
+  }
+
+  /**
+   * Renews the lease of every entry of a session registered with `secret`
+   * (entries of the session held by another secret are left alone); returns
+   * how many it renewed, so that the caller can tell whether it knows them all.
+   */
+  renewSession(session: string, secret: string): number {
+    const entries = this.#bySession.get(session);
+    if (!entries) return 0;
+    const now = this.#now();
+    let renewed = 0;
+    for (const entry of entries) {
+      if (entry.secret !== secret) continue;
+      entry.expiresAt = now + entry.leaseMs;
+      renewed++;
+    }
+    return renewed;
   }
 
   /**
@@ -404,6 +441,11 @@ export class Registry {
   #remove(entry: RegistryEntry): void {
     const { id, service } = entry.view;
     this.#byId.delete(id);
+    if (entry.session !== undefined) {
+      const entries = this.#bySession.get(entry.session);
+      entries?.delete(entry);
+      if (entries?.size === 0) this.#bySession.delete(entry.session);
+    }
     const instances = this.#byService.get(service);
     instances?.delete(id);
     if (instances?.size === 0) this.#byService.delete(service);
@@ -422,7 +464,9 @@ export class Registry {
     this.#forgetViews(service);
   }
 
+  /** After every change: cached views go, the generation moves on. */
   #forgetViews(service: string): void {
+    this.#generation++;
     this.#views.delete(service);
     this.#ranged.delete(service);
     this.#sorted = undefined;

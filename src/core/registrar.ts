@@ -1,6 +1,6 @@
 import { ErrorCode, type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
-import type { BrokerClient, Unsubscribe } from './types.js';
+import type { BrokerClient, LeaseSession, Unsubscribe } from './types.js';
 
 interface Entry {
   readonly registration: InstanceRegistration;
@@ -18,30 +18,49 @@ interface Entry {
  * heartbeats, and registers again when a broker starts or says it does not
  * know one. Used by the server-side proxy (one instance) and by bridge halves
  * (one instance per route they advertise).
+ *
+ * With a lease session (bridge halves), the instances are registered in it
+ * and one renewal per interval keeps them all, instead of a heartbeat each;
+ * a broker that knows fewer of them than renewed gets them all again.
  */
 export class Registrar {
   readonly #brokers: BrokerClient;
   readonly #logger: Logger;
   readonly #heartbeatMs: number;
   readonly #entries = new Map<string, Entry>();
-  readonly #stopBrokerEvents: Unsubscribe;
-  readonly #stopLinkState: Unsubscribe;
+  readonly #session: LeaseSession | undefined;
+  readonly #stops: Unsubscribe[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
   #closed = false;
 
-  constructor(brokers: BrokerClient, logger: Logger, heartbeatMs: number) {
+  constructor(brokers: BrokerClient, logger: Logger, heartbeatMs: number, session?: LeaseSession) {
     this.#brokers = brokers;
     this.#logger = logger;
     this.#heartbeatMs = heartbeatMs;
-    this.#stopBrokerEvents = brokers.onBrokerEvent((event) => {
-      if (event.kind === 'started') this.#registerAll();
-    });
+    this.#session = session;
+    this.#stops.push(
+      brokers.onBrokerEvent((event) => {
+        if (event.kind === 'started') this.#registerAll();
+      }),
+    );
+    if (session) {
+      this.#stops.push(
+        brokers.onSessionLost(session, () => {
+          this.#logger.info('broker asked for the routes of the session again', {
+            session: session.id,
+          });
+          this.#registerAll();
+        }),
+      );
+    }
     // Back after a disconnection (perhaps on another node of the site's cluster): calls sent
     // meanwhile may be lost, so say so at once; callers then probe theirs.
-    this.#stopLinkState = brokers.onLinkState((state) => {
-      if (state === 'up') this.#beat(true);
-    });
+    this.#stops.push(
+      brokers.onLinkState((state) => {
+        if (state === 'up') this.#beat(true);
+      }),
+    );
     this.#timer = setInterval(() => this.#beat(), heartbeatMs);
   }
 
@@ -82,7 +101,8 @@ export class Registrar {
   }
 
   /**
-   * Adds an instance (its `heartbeatMs` is overwritten with the registrar's)
+   * Adds an instance (its `heartbeatMs` is overwritten with the registrar's,
+   * its `session` and `secret` with the registrar's session when it has one)
    * and registers it; resolves with whether a broker confirmed it within
    * `timeoutMs`. Unconfirmed registrations are retried at every heartbeat.
    */
@@ -90,17 +110,28 @@ export class Registrar {
     if (this.#closed) return Promise.resolve(false);
     const id = registration.id;
     if (this.#entries.has(id)) this.remove(id);
+    const session = this.#session;
     const entry: Entry = {
-      registration: { ...registration, heartbeatMs: this.#heartbeatMs },
+      registration: session
+        ? {
+            ...registration,
+            heartbeatMs: this.#heartbeatMs,
+            session: session.id,
+            secret: session.secret,
+          }
+        : { ...registration, heartbeatMs: this.#heartbeatMs },
       registered: false,
       refusal: undefined,
       waiters: [],
       attempt: undefined,
-      stopReregister: this.#brokers.onReregister(registration, () => {
-        this.#logger.info('broker asked to register again', { id });
-        entry.registered = false;
-        void this.#register(entry, this.#heartbeatMs);
-      }),
+      // In a session, brokers ask through the session (it heartbeats no instance alone).
+      stopReregister: session
+        ? () => {}
+        : this.#brokers.onReregister(registration, () => {
+            this.#logger.info('broker asked to register again', { id });
+            entry.registered = false;
+            void this.#register(entry, this.#heartbeatMs);
+          }),
     };
     this.#entries.set(id, entry);
     return this.#register(entry, timeoutMs);
@@ -122,8 +153,7 @@ export class Registrar {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const id of [...this.#entries.keys()]) this.remove(id);
-    this.#stopBrokerEvents();
-    this.#stopLinkState();
+    for (const stop of this.#stops.splice(0)) stop();
   }
 
   #registerAll(): void {
@@ -133,11 +163,19 @@ export class Registrar {
     }
   }
 
+  /**
+   * Heartbeats every registered instance, or, in a session, renews them all
+   * with one message (a resumed beat, rare, still goes per instance: it
+   * tells callers which instance came back); registers the others.
+   */
   #beat(resumed = false): void {
+    let registered = 0;
     for (const entry of this.#entries.values()) {
-      if (entry.registered) this.#brokers.heartbeat(entry.registration, resumed);
-      else void this.#register(entry, this.#heartbeatMs);
+      if (!entry.registered) void this.#register(entry, this.#heartbeatMs);
+      else if (this.#session && !resumed) registered++;
+      else this.#brokers.heartbeat(entry.registration, resumed);
     }
+    if (this.#session && registered > 0) this.#brokers.renewSession(this.#session, registered);
   }
 
   /** One registration attempt (joined if one is under way). */

@@ -92,6 +92,10 @@ export interface Resolution {
 export interface SiteListing {
   site: string;
   services: ServiceView[];
+  /** The state of the registry listed (see `list`'s `unless`). */
+  generation?: string | undefined;
+  /** Nothing changed since the generation `list` was given: `services` is empty. */
+  unchanged?: boolean | undefined;
 }
 
 /** Identity of one broker. */
@@ -131,6 +135,14 @@ export interface BrokerLifecycleEvent {
 /** Whether the connection to the site is up. */
 export type LinkState = 'up' | 'down';
 
+/** A lease session: routes registered with it are renewed together. */
+export interface LeaseSession {
+  /** Session id (an ID: letters, digits, `_`, `-`). */
+  id: string;
+  /** The secret its routes are registered with. */
+  secret: string;
+}
+
 /** Stops a listener. */
 export type Unsubscribe = () => void;
 
@@ -143,7 +155,11 @@ export interface BrokerClient {
   /** Site of the broker that answered last; undefined until one has. */
   readonly site: string | undefined;
   lookup(service: string, range: string | undefined, timeoutMs: number): Promise<Resolution>;
-  list(timeoutMs: number): Promise<SiteListing>;
+  /**
+   * The whole listing; with `unless` (the `generation` of a listing held),
+   * only word that nothing changed when the registry is still at it.
+   */
+  list(timeoutMs: number, unless?: string): Promise<SiteListing>;
   info(timeoutMs: number): Promise<BrokerIdentity>;
   /** Registers a server's instance, or a bridge's route (one with `route` set). */
   register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;
@@ -158,6 +174,13 @@ export interface BrokerClient {
   onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe;
   /** A broker asks `instance` to register again (it does not know it). */
   onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe;
+  /**
+   * Renews, in one message, the lease of every route registered in `session`;
+   * `routes` is how many the sender holds registered there.
+   */
+  renewSession(session: LeaseSession, routes: number): void;
+  /** A broker asks for every route of `session` again (it knows fewer than were renewed). */
+  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe;
   onLinkState(listener: (state: LinkState) => void): Unsubscribe;
   /** Stops every listener. */
   close(): void;

@@ -53,6 +53,12 @@ export interface InstanceRegistration {
    * Absent for a server attached to this site.
    */
   route?: { site: string; path: string[] };
+  /**
+   * For routes: the lease session they belong to. One {@link SessionRenewal}
+   * renews every route of a session, so a bridge half sends one message per
+   * interval however many routes it holds. Absent: the instance heartbeats alone.
+   */
+  session?: string;
 }
 
 /** An instance as lookups and listings describe it. */
@@ -113,6 +119,20 @@ export interface ProbeReply {
   held: string[];
 }
 
+/** Renews the lease of every route of one session (one message for all of them). */
+export interface SessionRenewal {
+  v: number;
+  /** The session (an ID), as the routes' registrations named it. */
+  session: string;
+  /** The secret the routes were registered with. */
+  secret: string;
+  /**
+   * Routes the sender holds registered in the session. A broker that knows
+   * fewer asks for them again (`ControlMessage` on the session subject).
+   */
+  routes: number;
+}
+
 export interface LookupRequest {
   v: number;
   service: string;
@@ -144,6 +164,12 @@ export interface LookupReply {
 export interface ListRequest {
   v: number;
   after?: string;
+  /**
+   * The `generation` of a listing the asker already holds: when the
+   * registry has not changed since, the broker answers `unchanged` and lists
+   * nothing. First page only.
+   */
+  unless?: string;
 }
 
 /** One service version in a listing, with its instances. */
@@ -160,6 +186,10 @@ export interface ListReply {
   site: string;
   services: ServiceView[];
   next?: string;
+  /** Which state of the registry this is (opaque: the broker and its count of changes). */
+  generation?: string;
+  /** The registry is still at the generation `unless` named: nothing is listed. */
+  unchanged?: boolean;
 }
 
 export interface BrokerInfo {
@@ -339,6 +369,10 @@ function instanceRegistration(value: unknown): InstanceRegistration {
   }
   const r = route(field(o, 'route'));
   if (r) reg.route = r;
+  const session = field(o, 'session');
+  if (session !== undefined && session !== null) {
+    reg.session = matching(o, 'session', what, ID_PATTERN);
+  }
   return reg;
 }
 
@@ -408,6 +442,20 @@ export const parse = {
   deregister(value: unknown): InstanceClaim {
     return claim(value, 'deregister');
   },
+  sessionRenewal(value: unknown): SessionRenewal {
+    const what = 'session renewal';
+    const o = envelope(value, what);
+    const routes = num(o, 'routes', what);
+    if (!(Number.isInteger(routes) && routes >= 0)) {
+      throw bad(`${what}.routes must be a count (got ${describeValue(routes)})`);
+    }
+    return {
+      v: PROTOCOL_VERSION,
+      session: matching(o, 'session', what, ID_PATTERN),
+      secret: matching(o, 'secret', what, SECRET_PATTERN),
+      routes,
+    };
+  },
   lookupRequest(value: unknown): LookupRequest {
     const o = envelope(value, 'lookup');
     const req: LookupRequest = { v: PROTOCOL_VERSION, service: name(o, 'service', 'lookup') };
@@ -439,8 +487,12 @@ export const parse = {
   },
   listRequest(value: unknown): ListRequest {
     const o = envelope(value, 'list');
+    const request: ListRequest = { v: PROTOCOL_VERSION };
     const after = optStr(o, 'after', 'list');
-    return after === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, after };
+    if (after !== undefined) request.after = after;
+    const unless = optStr(o, 'unless', 'list');
+    if (unless !== undefined) request.unless = unless;
+    return request;
   },
   listReply(value: unknown): ListReply {
     const o = envelope(value, 'list reply');
@@ -459,6 +511,9 @@ export const parse = {
     };
     const next = optStr(o, 'next', 'list reply');
     if (next !== undefined) reply.next = next;
+    const generation = optStr(o, 'generation', 'list reply');
+    if (generation !== undefined) reply.generation = generation;
+    if (field(o, 'unchanged') === true) reply.unchanged = true;
     return reply;
   },
   brokerInfo(value: unknown): BrokerInfo {

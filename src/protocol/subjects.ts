@@ -36,6 +36,10 @@ export interface Subjects {
   readonly services: RegistrationSubjects;
   /** Bridges register the routes they advertise here; every broker listens. */
   readonly routes: RegistrationSubjects;
+  /** One message renews every route of a session (`SessionRenewal`); every broker listens. */
+  readonly routeRenew: string;
+  /** Where brokers ask the holder of a session to register its routes again. */
+  session(session: string): string;
   /** Lookup of one service; answered by one broker of the site (queue group). */
   readonly lookup: string;
   /** Listing of the site registry, page by page; one broker answers. */
@@ -136,6 +140,8 @@ export function subjectsFor(prefix: string = DEFAULT_PREFIX): Subjects {
     prefix,
     services: registrationSubjects(`${prefix}.broker`),
     routes: registrationSubjects(`${prefix}.broker.route`),
+    routeRenew: `${prefix}.broker.route.renew`,
+    session: (session) => `${prefix}.session.${session}`,
     lookup: `${prefix}.broker.lookup`,
     list: `${prefix}.broker.list`,
     info: `${prefix}.broker.info`,

@@ -4,6 +4,7 @@ import type {
   BrokerIdentity,
   BrokerLifecycleEvent,
   InstanceEvent,
+  LeaseSession,
   LinkState,
   RegistrationAck,
   Resolution,
@@ -15,6 +16,7 @@ import {
   ErrorCode,
   type InstanceClaim,
   type InstanceRegistration,
+  type ListRequest,
   PROTOCOL_VERSION,
   parse,
   type ServiceView,
@@ -83,16 +85,25 @@ export class NatsBrokerClient implements BrokerClient {
   /**
    * The whole listing, page after page (each page is one message, so a
    * registry of any size is listed). Each page gets `timeoutMs`. A service
-   * version split across pages is joined again.
+   * version split across pages is joined again. With `unless`, a broker
+   * whose registry is still at that generation answers `unchanged` instead.
    */
-  async list(timeoutMs: number): Promise<SiteListing> {
+  async list(timeoutMs: number, unless?: string): Promise<SiteListing> {
     const services: ServiceView[] = [];
     let site = '';
+    let generation: string | undefined;
     let after: string | undefined;
     for (let pages = 0; pages < MAX_LIST_PAGES; pages++) {
-      const body = after === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, after };
+      const body: ListRequest = { v: PROTOCOL_VERSION };
+      if (after !== undefined) body.after = after;
+      else if (unless !== undefined) body.unless = unless;
       const page = parse.listReply(await this.#request(this.#conn.subjects.list, body, timeoutMs));
       site = page.site;
+      // The first page's: a change while the pages come makes the next listing whole.
+      if (pages === 0) generation = page.generation;
+      if (page.unchanged && pages === 0) {
+        return this.#learn({ site, services, generation, unchanged: true });
+      }
       for (const service of page.services) {
         const last = services.at(-1);
         if (last && last.name === service.name && last.version === service.version) {
@@ -104,7 +115,7 @@ export class NatsBrokerClient implements BrokerClient {
       if (page.next === undefined || page.next === after) break;
       after = page.next;
     }
-    return this.#learn({ site, services });
+    return this.#learn({ site, services, generation });
   }
 
   async info(timeoutMs: number): Promise<BrokerIdentity> {
@@ -142,7 +153,25 @@ export class NatsBrokerClient implements BrokerClient {
   }
 
   onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
-    const subject = this.#conn.subjects.control(instance.service, instance.id);
+    return this.#onControl(this.#conn.subjects.control(instance.service, instance.id), listener);
+  }
+
+  renewSession(session: LeaseSession, routes: number): void {
+    const { id, secret } = session;
+    this.#publish(this.#conn.subjects.routeRenew, {
+      v: PROTOCOL_VERSION,
+      session: id,
+      secret,
+      routes,
+    });
+  }
+
+  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {
+    return this.#onControl(this.#conn.subjects.session(session.id), listener);
+  }
+
+  /** Calls `listener` at each control message (`reregister`) on `subject`. */
+  #onControl(subject: string, listener: () => void): Unsubscribe {
     const sub = this.#listen(subject, (msg) => {
       parse.control(this.#codec.decode(msg.data));
       listener();

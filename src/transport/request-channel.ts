@@ -13,9 +13,13 @@ interface Pending {
   subject: string;
   /** The call the request carries, when it carries one (see {@link RequestParams.callId}). */
   callId: string | undefined;
+  /** Names the target in the timeout's message. */
+  target: string;
+  timeoutMs: number;
+  /** Local time (epoch ms) from which the request has timed out. */
+  deadline: number;
   resolve(msg: Msg): void;
   reject(err: SwitchboardError): void;
-  timer: ReturnType<typeof setTimeout>;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -38,7 +42,9 @@ export interface RequestParams {
 /**
  * Request/reply over one wildcard reply subscription and a map of pending
  * requests: far cheaper per call than `nc.request()`, which builds a
- * subscription entry, a timer and an Error with a stack per call.
+ * subscription entry, a timer and an Error with a stack per call. Deadlines
+ * share one timer, armed for the earliest: a request costs no timer of its
+ * own, and none is left once nothing is pending.
  *
  * Rejects only with {@link SwitchboardError}: `TIMEOUT` (completed `maybe`),
  * `UNAVAILABLE` with completed `no` when nothing listens on the subject,
@@ -52,6 +58,9 @@ export class RequestChannel {
   #seq = 0;
   readonly #random = new RandomTokens();
   #closed = false;
+  /** The one deadline timer, and the deadline it is armed for. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedFor = Number.POSITIVE_INFINITY;
 
   /** @param inboxPrefix where reply subjects start (`_INBOX`, or `_INBOX.<tokens>`) */
   constructor(nc: NatsConnection, inboxPrefix: string = DEFAULT_INBOX_PREFIX) {
@@ -91,21 +100,15 @@ export class RequestChannel {
     }
     const token = this.#token();
     return new Promise<Msg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#settle(token)?.reject(
-          new SwitchboardError(
-            ErrorCode.TIMEOUT,
-            `${params.target ?? subject}: no reply within ${params.timeoutMs} ms`,
-            { completed: 'maybe' },
-          ),
-        );
-      }, params.timeoutMs);
+      const deadline = Date.now() + params.timeoutMs;
       const pending: Pending = {
         subject,
         callId: params.callId,
+        target: params.target ?? subject,
+        timeoutMs: params.timeoutMs,
+        deadline,
         resolve,
         reject,
-        timer,
         signal,
         onAbort: undefined,
       };
@@ -119,6 +122,7 @@ export class RequestChannel {
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(token, pending);
+      if (deadline < this.#armedFor) this.#arm(deadline);
       try {
         const opts = { reply: `${this.#inbox}.${token}`, headers: params.headers?.forNats() };
         this.#nc.publish(subject, params.data, opts);
@@ -126,6 +130,44 @@ export class RequestChannel {
         this.#settle(token)?.reject(publishError(err, params.target ?? subject));
       }
     });
+  }
+
+  /** (Re)arms the deadline timer to fire at `deadline`. */
+  #arm(deadline: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#armedFor = deadline;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()));
+    this.#timer = setTimeout(() => this.#expire(), delay);
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  /** Fails the requests whose deadline has come with `TIMEOUT`; re-arms for the next one. */
+  #expire(): void {
+    this.#timer = undefined;
+    this.#armedFor = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    const expired: string[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const [token, pending] of this.#pending) {
+      if (pending.deadline <= now) expired.push(token);
+      else if (pending.deadline < next) next = pending.deadline;
+    }
+    for (const token of expired) {
+      const pending = this.#settle(token);
+      pending?.reject(
+        new SwitchboardError(
+          ErrorCode.TIMEOUT,
+          `${pending.target}: no reply within ${pending.timeoutMs} ms`,
+          { completed: 'maybe' },
+        ),
+      );
+    }
+    if (next < this.#armedFor && this.#pending.size > 0) this.#arm(next);
   }
 
   /**
@@ -215,6 +257,7 @@ export class RequestChannel {
     this.#closed = true;
     // Our side went away, not whoever was called: marked as a link failure.
     this.failAll('closed while the call was in flight');
+    this.#disarm();
     if (!this.#nc.isClosed()) this.#sub.unsubscribe();
   }
 
@@ -244,7 +287,8 @@ export class RequestChannel {
     const pending = this.#pending.get(token);
     if (!pending) return undefined;
     this.#pending.delete(token);
-    clearTimeout(pending.timer);
+    // Nothing left to time out: no timer may outlive the last request.
+    if (this.#pending.size === 0 && this.#timer !== undefined) this.#disarm();
     if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
     return pending;
   }
@@ -267,6 +311,8 @@ class RandomTokens {
 }
 
 const TOKEN_CHARS = 8;
+/** Longest delay `setTimeout` takes (a later deadline re-arms on the way). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** Failures caused by our own connection going down, not by whoever we called. */

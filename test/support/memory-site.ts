@@ -20,6 +20,7 @@ import {
   type InstanceEvent,
   InstanceRouter,
   type Invoker,
+  type LeaseSession,
   type LinkState,
   LoadBalancer,
   type OutgoingCall,
@@ -157,11 +158,14 @@ export class MemoryBrokerClient implements BrokerClient {
   /** Requests made, by kind. */
   readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
   readonly heartbeats: string[] = [];
+  /** Session renewals: the session and how many routes were renewed. */
+  readonly renewals: Array<{ session: string; routes: number }> = [];
   #site: string | undefined;
   readonly #instanceListeners = new Set<(e: InstanceEvent) => void>();
   readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
   readonly #linkListeners = new Set<(s: LinkState) => void>();
   readonly #reregister = new Map<string, Set<() => void>>();
+  readonly #sessionLost = new Map<string, Set<() => void>>();
 
   /** A site named `site`, or the given registry (to pass registry options such as a clock). */
   constructor(site: string | Registry) {
@@ -180,9 +184,13 @@ export class MemoryBrokerClient implements BrokerClient {
     return { site: this.registry.site, instances, departedFrom, departedSites };
   }
 
-  async list(): Promise<SiteListing> {
+  async list(_timeoutMs?: number, unless?: string): Promise<SiteListing> {
     this.#answer('list');
-    return { site: this.registry.site, services: this.registry.list() };
+    const generation = `memory.${this.registry.generation}`;
+    if (unless === generation) {
+      return { site: this.registry.site, services: [], generation, unchanged: true };
+    }
+    return { site: this.registry.site, services: this.registry.list(), generation };
   }
 
   async info(): Promise<BrokerIdentity> {
@@ -240,6 +248,29 @@ export class MemoryBrokerClient implements BrokerClient {
     return () => set.delete(listener);
   }
 
+  /** Renews as a broker would, asking for the routes again when it knows fewer. */
+  renewSession(session: LeaseSession, routes: number): void {
+    this.renewals.push({ session: session.id, routes });
+    if (this.registry.renewSession(session.id, session.secret) < routes) {
+      this.loseSession(session.id);
+    }
+  }
+
+  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {
+    let set = this.#sessionLost.get(session.id);
+    if (!set) {
+      set = new Set();
+      this.#sessionLost.set(session.id, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Asks the holder of a session for its routes again, as a broker that lacks some would. */
+  loseSession(session: string): void {
+    for (const l of [...(this.#sessionLost.get(session) ?? [])]) l();
+  }
+
   onLinkState(listener: (state: LinkState) => void): Unsubscribe {
     this.#linkListeners.add(listener);
     return () => this.#linkListeners.delete(listener);
@@ -250,6 +281,7 @@ export class MemoryBrokerClient implements BrokerClient {
     this.#brokerListeners.clear();
     this.#linkListeners.clear();
     this.#reregister.clear();
+    this.#sessionLost.clear();
   }
 
   /** Raises a broker event, as a broker starting would. */
@@ -272,6 +304,7 @@ export class MemoryBrokerClient implements BrokerClient {
   listenerCounts(): { instance: number; broker: number; link: number; reregister: number } {
     let reregister = 0;
     for (const set of this.#reregister.values()) reregister += set.size;
+    for (const set of this.#sessionLost.values()) reregister += set.size;
     return {
       instance: this.#instanceListeners.size,
       broker: this.#brokerListeners.size,

@@ -39,6 +39,7 @@ const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unkn
   registerReply: { v, site: 'a', brokerId: 'b1', leaseMs: 3000 },
   heartbeat: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
   deregister: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
+  sessionRenewal: { v, session: 'half1', secret: 'a-secret-of-16-chars', routes: 12 },
   lookupRequest: { v, service: 'calculator', version: '^1.0.0' },
   lookupReply: { v, site: 'a', instances: [view()] },
   listRequest: { v },
@@ -72,6 +73,11 @@ const fields: Record<keyof typeof good, [string, unknown][]> = {
   deregister: [
     ['id', false],
     ['secret', null],
+  ],
+  sessionRenewal: [
+    ['session', 'a.b'],
+    ['secret', 'short'],
+    ['routes', -1],
   ],
   lookupRequest: [['service', 7]],
   lookupReply: [

@@ -430,6 +430,69 @@ describe('registry', () => {
   });
 });
 
+describe('registry - generation', () => {
+  test('registry - the generation moves at every change, not at a heartbeat or a plain re-registration', () => {
+    const { clock, registry } = setup();
+    const at = () => registry.generation;
+    const g0 = at();
+    registry.register(reg('i1'));
+    const g1 = at();
+    expect(g1).toBeGreaterThan(g0);
+    registry.register(reg('i1'));
+    registry.heartbeat(claim('i1'));
+    expect(registry.renewSession('none', SECRET)).toBe(0);
+    expect(at()).toBe(g1);
+    registry.register(reg('i1', { version: '1.1.0' }));
+    const g2 = at();
+    expect(g2).toBeGreaterThan(g1);
+    registry.deregister('i1', claim('i1'));
+    const g3 = at();
+    expect(g3).toBeGreaterThan(g2);
+    registry.register(reg('i2'));
+    const g4 = at();
+    clock.advance(3001);
+    registry.expire();
+    expect(at()).toBeGreaterThan(g4);
+  });
+});
+
+describe('registry - lease sessions', () => {
+  const route = { site: 'c', path: ['b', 'c'] };
+
+  test('registry - one renewal keeps every route of a session; the rest expire', () => {
+    const { clock, registry } = setup();
+    for (const id of ['r1', 'r2', 'r3']) registry.register(reg(id, { session: 'half1', route }));
+    registry.register(reg('r4', { session: 'half2', route }));
+    registry.register(reg('alone'));
+    clock.advance(2000);
+    expect(registry.renewSession('half1', SECRET)).toBe(3);
+    clock.advance(1500);
+    expect(ids(registry.expire().map((c) => c.view))).toEqual(['alone', 'r4']);
+    expect(ids(registry.instances())).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  test('registry - a renewal counts only what it renewed: other secrets, gone and unknown sessions', () => {
+    const { registry } = setup();
+    registry.register(reg('r1', { session: 'half1', route }));
+    registry.register(reg('r2', { session: 'half1', route, secret: 'another-secret-of-16' }));
+    expect(registry.renewSession('half1', SECRET)).toBe(1);
+    expect(registry.renewSession('nobody', SECRET)).toBe(0);
+    registry.deregister('r1', claim('r1'));
+    expect(registry.renewSession('half1', SECRET)).toBe(0);
+  });
+
+  test('registry - an instance that joins or leaves a session is renewed with it, or no more', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('r1', { route }));
+    registry.register(reg('r1', { route, session: 'half1' }));
+    expect(registry.renewSession('half1', SECRET)).toBe(1);
+    registry.register(reg('r1', { route }));
+    expect(registry.renewSession('half1', SECRET)).toBe(0);
+    clock.advance(3001);
+    expect(registry.expire()).toHaveLength(1);
+  });
+});
+
 describe('registry - departures', () => {
   test('registry - the sites a service left recently are remembered, per site', () => {
     const { clock, registry } = setup();

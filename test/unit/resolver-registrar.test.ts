@@ -225,4 +225,39 @@ describe('registrar', () => {
     expect(registrar.size).toBe(0);
     expect(brokers.listenerCounts().reregister).toBe(0);
   });
+
+  describe('registrar - lease session', () => {
+    const session = { id: 'half1', secret: 'the-session-secret-1' };
+
+    test('registrar - in a session, one renewal per tick replaces the heartbeats', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 100, session);
+      for (const id of ['r1', 'r2', 'r3']) await registrar.add(registration(id, 'calc'));
+      await vi.advanceTimersByTimeAsync(250);
+      expect(brokers.heartbeats).toEqual([]);
+      expect(brokers.renewals).toEqual([
+        { session: 'half1', routes: 3 },
+        { session: 'half1', routes: 3 },
+      ]);
+      expect(brokers.registry.renewSession('half1', session.secret)).toBe(3);
+      expect(brokers.listenerCounts().reregister).toBe(1);
+      registrar.close();
+      expect(brokers.listenerCounts().reregister).toBe(0);
+    });
+
+    test('registrar - a broker that knows fewer routes than renewed gets them all again', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 100, session);
+      await registrar.add(registration('r1', 'calc'));
+      await registrar.add(registration('r2', 'calc'));
+      brokers.registry.deregister('r2');
+      await vi.advanceTimersByTimeAsync(150);
+      await vi.waitFor(() => expect(brokers.registry.size).toBe(2));
+      const registers = brokers.requests.filter((r) => r.kind === 'register').length;
+      expect(registers).toBe(4);
+      registrar.close();
+    });
+  });
 });

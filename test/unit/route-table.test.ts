@@ -68,7 +68,7 @@ describe('route table', () => {
     const t = table();
     const { added } = t.update('calculator', [
       inst('i1', { path: ['x', 'y'] }),
-      inst('i2', { path: ['z', 'y'] }),
+      inst('i2', { path: ['z', 'v'] }),
       inst('i3', { version: '2.0.0', path: ['x', 'y'] }),
       inst('i4', { service: 'calculator', path: ['x', 'w'] }),
     ]);
@@ -178,14 +178,17 @@ describe('route table', () => {
       expect(paths(added)).toEqual(['b>x>d']);
     });
 
-    test('route table - keeps every path of equal shortest length', () => {
+    test('route table - of equal shortest paths passes on one, the first in order; the next when it goes', () => {
       const t = table();
       const { added } = t.update('calculator', [
-        inst('via-x', { site: 'd', path: ['x', 'd'] }),
         inst('via-y', { site: 'd', path: ['y', 'd'] }),
+        inst('via-x', { site: 'd', path: ['x', 'd'] }),
         inst('long', { site: 'd', path: ['x', 'y', 'd'] }),
       ]);
-      expect(paths(added)).toEqual(['b>x>d', 'b>y>d']);
+      expect(paths(added)).toEqual(['b>x>d']);
+      const next = t.update('calculator', [inst('via-y', { site: 'd', path: ['y', 'd'] })]);
+      expect(paths(next.removed)).toEqual(['b>x>d']);
+      expect(paths(next.added)).toEqual(['b>y>d']);
     });
 
     test('route table - shortest paths are chosen per hosting site', () => {

@@ -49,7 +49,7 @@ export const bridgeCommand = defineCommand({
               'heartbeat-ms': {
                 type: 'number',
                 describe:
-                  'Heartbeat interval of the routes advertised to each broker [default: 1000]',
+                  'Renewal interval of the routes advertised to each broker (one message renews them all) [default: 500]',
                 group: LINK,
               },
               'refresh-ms': {

@@ -1,0 +1,383 @@
+/**
+ * A whole mesh in one process: the NATS servers (one shared by every site
+ * through distinct subject prefixes, or one per site), a broker per site,
+ * a bridge per link (its remote side through a {@link LinkCutter}, so the
+ * link can go down), and servers for the services each site hosts. Every
+ * component gets a connection the mesh opened, so that it can count what
+ * each site's components send.
+ */
+import { connect, type NatsConnection } from 'nats';
+import {
+  Bridge,
+  Broker,
+  Client,
+  type InstanceView,
+  type Logger,
+  natsConnectOptions,
+  type ServerProxy,
+  serve,
+  silentLogger,
+} from '../src/internal.js';
+import { type NatsServerHandle, startNatsServer } from '../src/testing/index.js';
+import { type CheckResult, checkMesh, converged, type MeshSnapshot } from './checks.js';
+import type { WatchedSite } from './control-monitor.js';
+import { LinkCutter } from './link-cutter.js';
+import type { Link, Topology } from './topology.js';
+
+/** How the sites get their NATS. */
+export const NATS_MODES = ['shared', 'per-site'] as const;
+export type NatsMode = (typeof NATS_MODES)[number];
+
+/** Timings given to the components (library defaults when absent). */
+export interface MeshTimings {
+  /** Heartbeat interval of the servers. */
+  serverHeartbeatMs?: number | undefined;
+  /** Heartbeat interval of the bridges' routes. */
+  bridgeHeartbeatMs?: number | undefined;
+  /** Full resynchronisation period of the bridges. */
+  refreshMs?: number | undefined;
+  /** Leases last this many heartbeat intervals at every broker. */
+  leaseFactor?: number | undefined;
+}
+
+/** Options of {@link ScaleMesh.start}. */
+export interface MeshOptions {
+  topology: Topology;
+  /** Services hosted at each site (at each spoke of a hub; the hub hosts none). */
+  servicesPerSite: number;
+  mode: NatsMode;
+  /** Hop limit of every bridge (at least the topology's diameter). */
+  maxHops: number;
+  timings?: MeshTimings;
+  logger?: Logger;
+}
+
+/** One site of the mesh and what runs there. */
+export interface MeshSite {
+  readonly name: string;
+  /** Subject prefix of the site's components. */
+  readonly prefix: string;
+  /** URL of the site's NATS. */
+  readonly url: string;
+  readonly broker: Broker;
+  /** Connections the site's components use, by role (for what they send). */
+  readonly connections: Map<string, NatsConnection>;
+}
+
+/** A served instance and where. */
+export interface Served {
+  readonly site: string;
+  readonly service: string;
+  readonly server: ServerProxy;
+}
+
+/** One bridge of the mesh and the relay its remote side goes through. */
+export interface MeshLink {
+  readonly link: Link;
+  readonly bridge: Bridge;
+  readonly cutter: LinkCutter;
+}
+
+/** The service of the harness: it says where it runs. */
+function scaleService(name: string, site: string) {
+  return {
+    name,
+    version: '1.0.0',
+    methods: {
+      where: () => site,
+      echo: (value: unknown) => value,
+    },
+  };
+}
+
+const NATS_START_BATCH = 8;
+
+/**
+ * Every component of every site shares this one process: when it is busy
+ * (a hundred sites converging), its timers run late, and the library's
+ * default pings (every second, two missed = dead) would drop connections
+ * that are fine. The mesh's connections ping rarely and wait long to
+ * connect; cut links are seen at once anyway (their sockets close).
+ */
+const CONNECTION = { pingIntervalMs: 10_000, maxPingsOut: 3, connectTimeoutMs: 20_000 };
+
+/** Meshes not yet closed (so that an interrupted run can stop its nats-servers). */
+const open = new Set<ScaleMesh>();
+
+/** Closes every mesh still open (on SIGINT or SIGTERM). */
+export async function closeAllMeshes(): Promise<void> {
+  await Promise.all([...open].map((mesh) => mesh.close()));
+}
+
+export class ScaleMesh {
+  readonly options: MeshOptions;
+  readonly sites = new Map<string, MeshSite>();
+  readonly links = new Map<string, MeshLink>();
+  /** Live servers by service name. */
+  readonly served = new Map<string, Served[]>();
+  readonly #nats: NatsServerHandle[] = [];
+  readonly #clients = new Map<string, Client>();
+  readonly #extraConnections: NatsConnection[] = [];
+  readonly #logger: Logger;
+
+  private constructor(options: MeshOptions) {
+    this.options = options;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** Starts NATS, brokers and servers (bridges come with {@link ScaleMesh.link}). */
+  static async start(options: MeshOptions): Promise<ScaleMesh> {
+    const mesh = new ScaleMesh(options);
+    open.add(mesh);
+    try {
+      await mesh.#startSites();
+      await mesh.#startServers();
+    } catch (err) {
+      await mesh.close();
+      throw err;
+    }
+    return mesh;
+  }
+
+  get topology(): Topology {
+    return this.options.topology;
+  }
+
+  /** Ids of the links whose relay is not cut. */
+  get up(): Set<string> {
+    return new Set([...this.links.values()].filter((l) => !l.cutter.isCut).map((l) => l.link.id));
+  }
+
+  /** The NATS servers (one, or one per site). */
+  get natsServers(): readonly NatsServerHandle[] {
+    return this.#nats;
+  }
+
+  /** Starts one bridge per link and waits until each has linked its two sites. */
+  async link(): Promise<void> {
+    const { topology, maxHops, timings } = this.options;
+    await Promise.all(
+      topology.links.map(async (link) => {
+        const a = this.sites.get(link.a)!;
+        const b = this.sites.get(link.b)!;
+        const cutter = await LinkCutter.start(b.url);
+        const local = await this.#connect(a, `bridge-${link.id}`);
+        const remote = await this.#connect(b, `bridge-${link.id}`, cutter.url);
+        const bridge = await Bridge.start({
+          local: { connection: local, prefix: a.prefix },
+          remote: { connection: remote, prefix: b.prefix },
+          maxHops,
+          heartbeatMs: timings?.bridgeHeartbeatMs,
+          refreshMs: timings?.refreshMs,
+          logger: this.#logger,
+        });
+        this.links.set(link.id, { link, bridge, cutter });
+        if (!(await bridge.ready())) throw new Error(`bridge ${link.id} did not link`);
+      }),
+    );
+  }
+
+  /** What the brokers hold now, with who hosts what and which links are up. */
+  snapshot(): MeshSnapshot {
+    const registries = new Map<string, InstanceView[]>();
+    for (const [name, site] of this.sites)
+      registries.set(name, [...site.broker.registry.instances()]);
+    const hosts = new Map<string, Set<string>>();
+    for (const [service, list] of this.served) {
+      if (list.length > 0) hosts.set(service, new Set(list.map((s) => s.site)));
+    }
+    return {
+      topology: this.topology,
+      up: this.up,
+      hosts,
+      registries,
+      maxHops: this.options.maxHops,
+    };
+  }
+
+  /** Checks the routing state now. */
+  check(): CheckResult {
+    return checkMesh(this.snapshot());
+  }
+
+  /**
+   * Polls the routing state until it has converged; resolves with the time
+   * it took, or with the last check when `timeoutMs` passes first.
+   */
+  async waitConverged(
+    timeoutMs: number,
+    pollMs = 50,
+  ): Promise<{ ok: boolean; ms: number; last: CheckResult }> {
+    const start = performance.now();
+    for (;;) {
+      const checkStart = performance.now();
+      const last = this.check();
+      const ms = performance.now() - start;
+      if (converged(last)) return { ok: true, ms, last };
+      if (ms > timeoutMs) return { ok: false, ms, last };
+      // A check of a big mesh takes a while: leave the components most of the time.
+      await sleep(Math.max(pollMs, 4 * (performance.now() - checkStart)));
+    }
+  }
+
+  /** Serves `service` at `site` (a new instance) and resolves once it is registered there. */
+  async serve(site: string, service: string): Promise<Served> {
+    const s = this.sites.get(site)!;
+    const server = await serve(scaleService(service, site), {
+      connection: s.connections.get('servers')!,
+      prefix: s.prefix,
+      discovery: false,
+      heartbeatMs: this.options.timings?.serverHeartbeatMs,
+      logger: this.#logger,
+    });
+    const served: Served = { site, service, server };
+    const list = this.served.get(service);
+    if (list) list.push(served);
+    else this.served.set(service, [served]);
+    return served;
+  }
+
+  /** Stops a served instance cleanly (it deregisters at once). */
+  async unserve(served: Served): Promise<void> {
+    const list = this.served.get(served.service) ?? [];
+    const i = list.indexOf(served);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.served.delete(served.service);
+    await served.server.close();
+  }
+
+  /** A client at `site` (one per site, made on first use). */
+  async client(site: string): Promise<Client> {
+    let client = this.#clients.get(site);
+    if (!client) {
+      const s = this.sites.get(site)!;
+      const nc = await this.#connect(s, 'client');
+      client = await Client.connect({ connection: nc, prefix: s.prefix, timeoutMs: 5000 });
+      this.#clients.set(site, client);
+    }
+    return client;
+  }
+
+  /** Where the control monitor listens: one connection per NATS server. */
+  async watchedSites(): Promise<WatchedSite[]> {
+    const byUrl = new Map<string, NatsConnection>();
+    const watched: WatchedSite[] = [];
+    for (const site of this.sites.values()) {
+      let nc = byUrl.get(site.url);
+      if (!nc) {
+        nc = await connect(natsConnectOptions({ nats: site.url, ...CONNECTION }, 'scale-monitor'));
+        this.#extraConnections.push(nc);
+        byUrl.set(site.url, nc);
+      }
+      watched.push({ site: site.name, nc, prefix: site.prefix });
+    }
+    return watched;
+  }
+
+  /** Messages and bytes sent so far by every connection attached to each site. */
+  sent(): Map<string, { msgs: number; bytes: number }> {
+    const out = new Map<string, { msgs: number; bytes: number }>();
+    for (const [name, site] of this.sites) {
+      let msgs = 0;
+      let bytes = 0;
+      for (const nc of site.connections.values()) {
+        const stats = nc.stats();
+        msgs += stats.outMsgs;
+        bytes += stats.outBytes;
+      }
+      out.set(name, { msgs, bytes });
+    }
+    return out;
+  }
+
+  /** Closes everything, servers first and NATS last. */
+  async close(): Promise<void> {
+    open.delete(this);
+    const quietly = (p: Promise<unknown>) => p.catch(() => {});
+    await Promise.all([...this.served.values()].flat().map((s) => quietly(s.server.close())));
+    this.served.clear();
+    await Promise.all([...this.#clients.values()].map((c) => quietly(c.close())));
+    this.#clients.clear();
+    await Promise.all([...this.links.values()].map((l) => quietly(l.bridge.close())));
+    await Promise.all([...this.links.values()].map((l) => quietly(l.cutter.close())));
+    this.links.clear();
+    await Promise.all([...this.sites.values()].map((s) => quietly(s.broker.close())));
+    const connections = [
+      ...[...this.sites.values()].flatMap((s) => [...s.connections.values()]),
+      ...this.#extraConnections,
+    ];
+    await Promise.all(connections.map((nc) => quietly(nc.close())));
+    this.sites.clear();
+    this.#extraConnections.length = 0;
+    await Promise.all(this.#nats.splice(0).map((n) => quietly(n.close())));
+  }
+
+  async #startSites(): Promise<void> {
+    const { topology, mode } = this.options;
+    const urls = new Map<string, string>();
+    if (mode === 'shared') {
+      const nats = await startNatsServer({ name: 'scale', monitor: true });
+      this.#nats.push(nats);
+      for (const site of topology.sites) urls.set(site, nats.url);
+    } else {
+      for (let i = 0; i < topology.sites.length; i += NATS_START_BATCH) {
+        const batch = topology.sites.slice(i, i + NATS_START_BATCH);
+        const started = await Promise.all(
+          batch.map((site) => startNatsServer({ name: site, monitor: true })),
+        );
+        this.#nats.push(...started);
+        for (const [j, site] of batch.entries()) urls.set(site, started[j]!.url);
+      }
+    }
+    await Promise.all(
+      topology.sites.map(async (name) => {
+        // Sharing a NATS, each site keeps to its own subjects.
+        const prefix = mode === 'shared' ? name : 'sb';
+        const url = urls.get(name)!;
+        const connections = new Map<string, NatsConnection>();
+        const partial = { name, prefix, url, connections };
+        const brokerNc = await this.#connect(partial, 'broker');
+        const leaseFactor = this.options.timings?.leaseFactor;
+        const broker = await Broker.start({
+          connection: brokerNc,
+          site: name,
+          prefix,
+          logger: this.#logger,
+          ...(leaseFactor === undefined ? {} : { leaseFactor }),
+        });
+        await this.#connect(partial, 'servers');
+        this.sites.set(name, { ...partial, broker });
+      }),
+    );
+  }
+
+  async #startServers(): Promise<void> {
+    const { topology, servicesPerSite } = this.options;
+    const hosting =
+      topology.kind === 'hub' ? topology.sites.filter((s) => s !== 'hub') : topology.sites;
+    await Promise.all(
+      hosting.map(async (site) => {
+        for (let k = 1; k <= servicesPerSite; k++) {
+          await this.serve(site, `${site}_v${String(k).padStart(3, '0')}`);
+        }
+      }),
+    );
+  }
+
+  /** Opens a connection for `role` at a site (through `via` instead of the site's URL when given). */
+  async #connect(
+    site: { name: string; url: string; connections: Map<string, NatsConnection> },
+    role: string,
+    via?: string,
+  ): Promise<NatsConnection> {
+    const name = `${role}@${site.name}`;
+    const nc = await connect(natsConnectOptions({ nats: via ?? site.url, ...CONNECTION }, name));
+    site.connections.set(role, nc);
+    return nc;
+  }
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
