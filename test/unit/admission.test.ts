@@ -97,7 +97,17 @@ describe('admission', () => {
     const { call, answers } = admitted(handler, { budgetMs: 0 });
     admission.admit(call);
     expect(refusal(answers[0])).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
+    expect(refusal(answers[0]).message).toBe('deadline passed before the call reached the server');
     expect(handler).not.toHaveBeenCalled();
+  });
+
+  test('admission - a budget of 0 is refused at once even when every slot is taken, never queued', () => {
+    const admission = new Admission({ maxConcurrent: 1, maxQueued: 4 });
+    admission.admit(admitted(() => deferred().promise, { callId: 'busy' }).call);
+    const { call, answers } = admitted(vi.fn(), { budgetMs: 0 });
+    admission.admit(call);
+    expect(admission.queued).toBe(0);
+    expect(refusal(answers[0])).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
   });
 
   test('admission - calls beyond the limit wait, and run as slots free', async () => {
