@@ -263,9 +263,12 @@ export class RequestChannel {
 
   #onReply(msg: Msg): void {
     const token = msg.subject.slice(this.#inbox.length + 1);
+    // Read before settling: a reply whose headers cannot be read still ends its
+    // request (the subscription callback settles it as unreadable).
+    const status = headersOf(msg)?.code;
     const pending = this.#settle(token);
     if (!pending) return; // late reply to a request that timed out, or a forged one
-    if (headersOf(msg)?.code === 503) {
+    if (status === 503) {
       pending.reject(
         new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' }),
       );

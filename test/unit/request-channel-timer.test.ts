@@ -1,0 +1,91 @@
+/**
+ * The request channel's deadlines, over a fake connection: every request
+ * times out at its own deadline although they share one timer, a reply
+ * settles its request, and no timer is left once nothing is pending.
+ */
+import type { Msg, NatsConnection } from 'nats';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
+import { RequestChannel } from '../../src/transport/index.js';
+
+/** Just what the channel uses of a connection: one subscription, publish, isClosed. */
+function fakeConnection() {
+  const sent: Array<{ subject: string; reply: string }> = [];
+  let deliver: ((err: Error | null, msg: Msg) => void) | undefined;
+  const nc = {
+    subscribe: (_subject: string, opts: { callback: typeof deliver }) => {
+      deliver = opts.callback;
+      return { unsubscribe: () => {} };
+    },
+    publish: (subject: string, _data: Uint8Array, opts: { reply: string }) => {
+      sent.push({ subject, reply: opts.reply });
+    },
+    isClosed: () => false,
+  } as unknown as NatsConnection;
+  const reply = (to: string) =>
+    deliver?.(null, { subject: to, data: new Uint8Array([1]), headers: undefined } as Msg);
+  return { nc, sent, reply };
+}
+
+describe('request channel', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test('request channel - each request times out at its own deadline, sharing one timer', async () => {
+    const { nc } = fakeConnection();
+    const channel = new RequestChannel(nc);
+    const ended: Array<[string, number]> = [];
+    const start = Date.now();
+    const track = (name: string, timeoutMs: number) =>
+      channel
+        .request(`s.${name}`, { data: new Uint8Array(), timeoutMs, target: name })
+        .catch((err: SwitchboardError) => {
+          expect(err).toBeInstanceOf(SwitchboardError);
+          expect(err.code).toBe(ErrorCode.TIMEOUT);
+          expect(err.completed).toBe('maybe');
+          expect(err.message).toBe(`${name}: no reply within ${timeoutMs} ms`);
+          ended.push([name, Date.now() - start]);
+        });
+    const all = Promise.all([track('slow', 30), track('fast', 10), track('mid', 20)]);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(9);
+    expect(ended).toEqual([]);
+    await vi.advanceTimersByTimeAsync(25);
+    await all;
+    expect(ended).toEqual([
+      ['fast', 10],
+      ['mid', 20],
+      ['slow', 30],
+    ]);
+    expect(vi.getTimerCount()).toBe(0);
+    channel.close();
+  });
+
+  test('request channel - a reply settles its request and the last one leaves no timer', async () => {
+    const { nc, sent, reply } = fakeConnection();
+    const channel = new RequestChannel(nc);
+    const first = channel.request('s.one', { data: new Uint8Array(), timeoutMs: 50 });
+    const second = channel.request('s.two', { data: new Uint8Array(), timeoutMs: 50 });
+    reply(sent[0]!.reply);
+    await expect(first).resolves.toMatchObject({ subject: sent[0]!.reply });
+    expect(channel.pendingCount).toBe(1);
+    expect(vi.getTimerCount()).toBe(1);
+    reply(sent[1]!.reply);
+    await second;
+    expect(vi.getTimerCount()).toBe(0);
+    channel.close();
+  });
+
+  test('request channel - close fails what is pending and clears the timer', async () => {
+    const { nc } = fakeConnection();
+    const channel = new RequestChannel(nc);
+    const pending = channel.request('s.one', { data: new Uint8Array(), timeoutMs: 1000 });
+    channel.close();
+    await expect(pending).rejects.toMatchObject({ code: ErrorCode.UNAVAILABLE });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
