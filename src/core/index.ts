@@ -24,6 +24,6 @@ export {
   LoadBalancer,
 } from './load-balancer.js';
 export { Registrar } from './registrar.js';
-export { RepeatPicker } from './repeat-picker.js';
+export { viaBroker } from './repeat-picker.js';
 export { Resolver, type ResolverOptions } from './resolver.js';
 export type * from './types.js';

@@ -6,12 +6,11 @@ import {
   type CallReply,
   Dispatcher,
   type FailoverCall,
-  failover,
   InstanceRouter,
   LoadBalancer,
-  RepeatPicker,
   Resolver,
   type SiteListing,
+  viaBroker,
 } from '../core/index.js';
 import type { Health, Metrics } from '../observability/index.js';
 import { activeTracer, clientTracing } from '../observability/tracing.js';
@@ -275,14 +274,10 @@ export class Client extends Closeable {
     return this.#traced.chain;
   }
 
-  /**
-   * A thin client's call: the broker picks the instance. Sent again (the
-   * broker then picks another) only where that is safe, a few times at most.
-   */
+  /** A thin client's call: the broker picks the instance (see {@link viaBroker}). */
   #viaBrokerCall(call: FailoverCall): Promise<CallReply> {
     const subject = this.#link.conn.subjects.call(call.meta.service);
-    const picker = new RepeatPicker(subject, BROKER_ATTEMPTS, this.site);
-    return failover(this.#link.invoker, call, picker);
+    return viaBroker(this.#link.invoker, call, subject, this.site);
   }
 
   /** Whether the client can call: connected to its site's NATS. */
@@ -354,6 +349,3 @@ function hasEntries(map: Readonly<Record<string, string>>): boolean {
   for (const _key in map) return true;
   return false;
 }
-
-/** How many times a thin client sends one call through the broker at most. */
-const BROKER_ATTEMPTS = 3;

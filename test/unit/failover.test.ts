@@ -4,7 +4,7 @@
  * when it moves on and when it must not.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { canRetry, type FailoverCall, failover, RepeatPicker } from '../../src/core/index.js';
+import { canRetry, type FailoverCall, failover, viaBroker } from '../../src/core/index.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import {
   args,
@@ -252,17 +252,28 @@ describe('failover', () => {
   });
 
   test('failover - a thin client asks its broker at most three times, and only when that is safe', async () => {
+    const subject = subjects.call('calc');
     const invoker = new MemoryInvoker();
-    invoker.on(subjects.call('calc'), () => errorReply(ErrorCode.UNAVAILABLE, 'no'));
-    const c = call('calc');
-    const reply = await failover(invoker, c, new RepeatPicker(subjects.call('calc'), 3, 'a'));
-    expect(errorOf(reply).code).toBe(ErrorCode.UNAVAILABLE);
-    expect(invoker.sent).toHaveLength(3);
+    invoker.on(subject, () => errorReply(ErrorCode.UNAVAILABLE, 'no', 'gone'));
+    const reply = await viaBroker(invoker, call('calc'), subject, 'a');
+    expect(errorOf(reply)).toMatchObject({ code: ErrorCode.UNAVAILABLE, message: 'gone' });
+    expect(invoker.sent.map((s) => s.subject)).toEqual([subject, subject, subject]);
 
     const once = new MemoryInvoker();
-    once.on(subjects.call('calc'), () => errorReply(ErrorCode.UNAVAILABLE, 'maybe'));
-    await failover(once, call('calc'), new RepeatPicker(subjects.call('calc'), 3, 'a'));
+    once.on(subject, () => errorReply(ErrorCode.UNAVAILABLE, 'maybe'));
+    await viaBroker(once, call('calc'), subject, 'a');
     expect(once.sent).toHaveLength(1);
+  });
+
+  test('failover - a thin client whose broker answers on the third attempt gets the result', async () => {
+    const subject = subjects.call('calc');
+    const invoker = new MemoryInvoker();
+    let attempts = 0;
+    invoker.on(subject, () =>
+      ++attempts < 3 ? errorReply(ErrorCode.UNAVAILABLE, 'no') : result('third'),
+    );
+    expect(resultOf(await viaBroker(invoker, call('calc'), subject, 'a'))).toBe('third');
+    expect(invoker.sent).toHaveLength(3);
   });
 
   test('failover - a call cut off by our own link going down may go to the same instance again', async () => {
