@@ -109,9 +109,10 @@ describe('resilience', () => {
     await Promise.all([...directLoad, ...thinLoad]);
     // A thin call the dead broker had taken but not yet forwarded ends with TIMEOUT
     // (it may or may not have run); at most one per worker in flight at the kill.
+    // None at all is the usual outcome (nothing in flight at the kill), and a pass.
     expect(thinFailures.length).toBeLessThanOrEqual(4);
-    for (const err of thinFailures)
-      expect(err).toMatchObject({ code: 'TIMEOUT', completed: 'maybe' });
+    const timedOut = expect.objectContaining({ code: 'TIMEOUT', completed: 'maybe' });
+    expect(thinFailures).toEqual(thinFailures.map(() => timedOut));
     // The survivor still answers lookups and learns about new servers.
     const late = track(await serve(calculatorService(), { nats: site.url }));
     expect(two.broker.registry.get(late.instanceId)).toBeDefined();
@@ -251,7 +252,8 @@ describe('resilience', () => {
     await client.proxy<Calculator>('calculator').add(1, 2);
     await thin.proxy<Calculator>('calculator').add(1, 2);
     await failure(client.proxy<Calculator>('calculator', { timeoutMs: 50 }).sleep(1000));
-    expect((count().get('Timeout') ?? 0) + (count().get('TCPSocketWrap') ?? 0)).toBeGreaterThan(0);
+    // More sockets than before: the check below that they go is not vacuous.
+    expect(count().get('TCPSocketWrap') ?? 0).toBeGreaterThan(before.get('TCPSocketWrap') ?? 0);
     await Promise.all([client.close(), thin.close(), client.close()]);
     await server.close();
     await server.close();

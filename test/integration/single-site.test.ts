@@ -8,7 +8,7 @@ import {
   SwitchboardError,
   serve,
 } from '../../src/internal.js';
-import { eventually, failure, registerRaw, startSite, track } from './helpers.js';
+import { eventually, failure, latch, registerRaw, startSite, track } from './helpers.js';
 
 /** A service whose methods tell which instance answered. */
 function labelled(label: string, version = '1.0.0') {
@@ -250,6 +250,7 @@ describe('single site', () => {
   test('deadlines - a caller that aborts gets CANCELLED and the handler sees the abort', async () => {
     const site = await startSite('a');
     let reason: unknown;
+    const running = latch();
     track(
       await serve(
         {
@@ -257,6 +258,7 @@ describe('single site', () => {
           methods: {
             wait: (ctx: CallContext) =>
               new Promise((_resolve, reject) => {
+                running.open();
                 ctx.signal.addEventListener('abort', () => {
                   reason = ctx.signal.reason;
                   reject(ctx.signal.reason);
@@ -270,7 +272,9 @@ describe('single site', () => {
     const client = track(await Client.connect({ nats: site.url }));
     const controller = new AbortController();
     const call = client.call('waiter', 'wait', [], { signal: controller.signal });
-    setTimeout(() => controller.abort(), 50);
+    // Aborted once the handler runs, so that the abort must reach it.
+    await running.opened;
+    controller.abort();
     expect(await failure(call)).toMatchObject({ code: 'CANCELLED' });
     await eventually(() => reason !== undefined, 2000, 'the handler to see the cancellation');
     expect(reason).toMatchObject({ code: 'CANCELLED' });
