@@ -6,46 +6,7 @@ import type { Msg, NatsConnection } from 'nats';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import { isLinkFailure, RequestChannel } from '../../src/transport/request-channel.js';
-
-/** The parts of a NATS connection the channel uses; replies are delivered by hand. */
-class FakeNats {
-  readonly published: Array<{ subject: string; data: Uint8Array; reply: string }> = [];
-  closed = false;
-  unsubscribed = false;
-  /** Set to make the next publish throw it (as nats.js does, synchronously). */
-  publishError: unknown;
-  #callback: ((err: Error | null, msg: Msg) => void) | undefined;
-  subscribedTo = '';
-
-  subscribe(subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) {
-    this.subscribedTo = subject;
-    this.#callback = opts.callback;
-    return { unsubscribe: () => (this.unsubscribed = true) };
-  }
-
-  publish(subject: string, data: Uint8Array, opts: { reply: string }): void {
-    if (this.publishError !== undefined) throw this.publishError;
-    this.published.push({ subject, data, reply: opts.reply });
-  }
-
-  isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Delivers a reply to the reply subject of request `index`, with `headers` as nats.js gives them. */
-  reply(index: number, data = new Uint8Array([1]), headers?: () => unknown): Msg {
-    const subject = this.published[index]!.reply;
-    const msg = { subject, data } as unknown as Msg;
-    if (headers) Object.defineProperty(msg, 'headers', { get: headers });
-    this.#callback!(null, msg);
-    return msg;
-  }
-
-  /** Delivers a message to any subject under the channel's inbox. */
-  deliver(subject: string, err: Error | null = null): void {
-    this.#callback!(err, { subject, data: new Uint8Array() } as unknown as Msg);
-  }
-}
+import { FakeNats } from '../support/fake-nats.js';
 
 function open() {
   const nc = new FakeNats();
@@ -79,7 +40,7 @@ describe('request channel', () => {
     const pending = channel.request('svc.a', { data: DATA, timeoutMs: 100 });
     expect(nc.published).toHaveLength(1);
     expect(nc.published[0]).toMatchObject({ subject: 'svc.a', data: DATA });
-    expect(nc.published[0]!.reply.startsWith(nc.subscribedTo.slice(0, -1))).toBe(true);
+    expect(nc.published[0]!.reply!.startsWith(nc.subscribedTo.slice(0, -1))).toBe(true);
     expect(channel.pendingCount).toBe(1);
     const msg = nc.reply(0);
     expect(await pending).toBe(msg);
@@ -145,7 +106,7 @@ describe('request channel', () => {
   test('request channel - an error from the subscription or a reply to an unknown token changes nothing', async () => {
     const { nc, channel } = open();
     const pending = channel.request('svc.a', { data: DATA, timeoutMs: 100 });
-    const reply = nc.published[0]!.reply;
+    const reply = nc.published[0]!.reply!;
     nc.deliver(reply, new Error('permissions'));
     nc.deliver(`${reply}x`);
     expect(channel.pendingCount).toBe(1);
