@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Registrar, Resolver } from '../../src/core/index.js';
-import { ErrorCode } from '../../src/protocol/index.js';
+import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
 import { MemoryBrokerClient, registration, seed } from '../support/memory-site.js';
 
@@ -95,6 +95,61 @@ describe('resolver', () => {
     expect(resolver.cached('calc', undefined)).toMatchObject({ instances: [], departedFrom: 'c' });
   });
 
+  test('resolver - forgetting an instance keeps the others, and names a site left only when none is left there', async () => {
+    const { brokers, resolver } = resolverAt('a');
+    seed(brokers, 'c1', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    seed(brokers, 'c2', 'calc', { route: { site: 'c', path: ['b', 'c'] } });
+    seed(brokers, 'd1', 'calc', { route: { site: 'd', path: ['b', 'd'] } });
+    await resolver.resolve('calc', undefined, 1000);
+    resolver.forget('calc', 'c1');
+    let cached = resolver.cached('calc', undefined)!;
+    expect(cached.instances.map((i) => i.id)).toEqual(['c2', 'd1']);
+    expect(cached.departedFrom).toBeUndefined();
+    expect(cached.departedSites ?? []).toEqual([]);
+    resolver.forget('calc', 'c2');
+    resolver.forget('calc', 'unknown');
+    resolver.forget('echo', 'd1');
+    cached = resolver.cached('calc', undefined)!;
+    expect(cached.instances.map((i) => i.id)).toEqual(['d1']);
+    expect(cached.departedFrom).toBeUndefined();
+    expect(cached.departedSites).toEqual(['c']);
+    resolver.forget('calc', 'd1');
+    expect(resolver.cached('calc', undefined)).toMatchObject({
+      instances: [],
+      departedFrom: 'd',
+      departedSites: ['c', 'd'],
+    });
+  });
+
+  test('resolver - answers are cached per version range, and an event drops every range of the service', async () => {
+    const { brokers, resolver, lookups } = resolverAt('a');
+    seed(brokers, 'v1', 'calc', { version: '1.2.0' });
+    seed(brokers, 'v2', 'calc', { version: '2.0.0' });
+    seed(brokers, 'e1', 'echo');
+    const one = await resolver.resolve('calc', '^1.0.0', 1000);
+    const two = await resolver.resolve('calc', '^2.0.0', 1000);
+    await resolver.resolve('echo', undefined, 1000);
+    expect(one.instances.map((i) => i.id)).toEqual(['v1']);
+    expect(two.instances.map((i) => i.id)).toEqual(['v2']);
+    expect(lookups()).toBe(3);
+    expect(resolver.cached('calc', '^1.0.0')?.instances.map((i) => i.id)).toEqual(['v1']);
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+    resolver.invalidate('calc');
+    expect(resolver.cached('calc', '^1.0.0')).toBeUndefined();
+    expect(resolver.cached('calc', '^2.0.0')).toBeUndefined();
+    expect(resolver.cached('echo', undefined)).toBeDefined();
+  });
+
+  test('resolver - an instance whose connection moved does not drop the cache', async () => {
+    const { brokers, resolver } = resolverAt('a');
+    const instance = registration('i1', 'calc');
+    await brokers.register(instance);
+    await resolver.resolve('calc', undefined, 1000);
+    brokers.heartbeat(instance, true);
+    expect(brokers.resumedBeats).toEqual(['i1']);
+    expect(resolver.cached('calc', undefined)).toBeDefined();
+  });
+
   test('resolver - a caller whose budget ends first fails alone with TIMEOUT; the shared lookup goes on', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     let release = () => {};
@@ -139,6 +194,76 @@ describe('registrar', () => {
     const registrations = () => brokers.requests.filter((r) => r.kind === 'register').length;
     return { brokers, registrar, registrations };
   }
+
+  test('registrar - whenRegistered: true once confirmed, at once after; false for an unknown id', async () => {
+    const { registrar } = registrarAt();
+    expect(await registrar.whenRegistered('nobody')).toBe(false);
+    expect(registrar.isRegistered('nobody')).toBe(false);
+    const waiting = registrar.whenRegistered('i1');
+    void registrar.add(registration('i1', 'calc'));
+    const confirmed = registrar.whenRegistered('i1');
+    expect(await waiting).toBe(false);
+    expect(await confirmed).toBe(true);
+    expect(registrar.isRegistered('i1')).toBe(true);
+    expect(await registrar.whenRegistered('i1')).toBe(true);
+    registrar.close();
+  });
+
+  test('registrar - a broker refusing keeps the refusal; a failure to reach one is no refusal', async () => {
+    const { brokers, registrar } = registrarAt();
+    const refusal = new SwitchboardError(ErrorCode.FORBIDDEN, 'held by another', {
+      completed: 'no',
+      site: 'a',
+    });
+    const register = brokers.register.bind(brokers);
+    brokers.register = () => Promise.reject(refusal);
+    expect(await registrar.add(registration('i1', 'calc'))).toBe(false);
+    expect(registrar.refusal('i1')).toBe(refusal);
+    brokers.register = register;
+    brokers.available = false;
+    expect(await registrar.add(registration('i2', 'calc'))).toBe(false);
+    expect(registrar.refusal('i2')).toBeUndefined();
+    expect(registrar.refusal('nobody')).toBeUndefined();
+    brokers.available = true;
+    expect(await registrar.add(registration('i1', 'calc'))).toBe(true);
+    expect(registrar.refusal('i1')).toBeUndefined();
+    registrar.close();
+  });
+
+  test('registrar - adding an id again replaces the old entry (deregistered first)', async () => {
+    const { brokers, registrar } = registrarAt();
+    await registrar.add(registration('i1', 'calc'));
+    await registrar.add(registration('i1', 'calc', { version: '2.0.0' }));
+    expect(registrar.size).toBe(1);
+    expect(brokers.registry.get('i1')?.version).toBe('2.0.0');
+    expect(brokers.listenerCounts().reregister).toBe(1);
+    registrar.close();
+  });
+
+  test('registrar - an instance removed while its registration is in flight is deregistered again', async () => {
+    const { brokers, registrar } = registrarAt();
+    let answer!: () => void;
+    const register = brokers.register.bind(brokers);
+    brokers.register = (instance) =>
+      new Promise((resolve) => (answer = () => resolve(register(instance))));
+    const adding = registrar.add(registration('i1', 'calc'));
+    await vi.waitFor(() => expect(answer).toBeDefined());
+    registrar.remove('i1');
+    answer();
+    expect(await adding).toBe(false);
+    expect(brokers.registry.get('i1')).toBeUndefined();
+    expect(registrar.isRegistered('i1')).toBe(false);
+  });
+
+  test('registrar - a broker stopping is no reason to register again', async () => {
+    const { brokers, registrar, registrations } = registrarAt(60_000);
+    await registrar.add(registration('i1', 'calc'));
+    brokers.brokerEvent('stopping');
+    await Promise.resolve();
+    expect(registrations()).toBe(1);
+    registrar.close();
+    expect(await registrar.add(registration('i2', 'calc'))).toBe(false);
+  });
 
   test('registrar - registers with its own heartbeat, then heartbeats on every tick', async () => {
     vi.useFakeTimers();
