@@ -32,6 +32,8 @@ function open() {
     subjects,
     logger: silentLogger,
     peerLog: silentLogger,
+    inboxPrefix: '_INBOX',
+    reconnectGraceMs: 0,
     release: async () => {},
   };
   return { nc, channel, invoker: new NatsInvoker(conn, channel, codec, () => 'a') };

@@ -111,11 +111,58 @@ describe('relay', () => {
     expect(invoker.sent).toHaveLength(0);
   });
 
-  test('relay - a budget spent before the relay is TIMEOUT with completion no', async () => {
+  test('relay - a budget spent before the relay is TIMEOUT with completion no, refused at the bridge', async () => {
     const { relay, invoker } = relayAB();
     const err = errorOf(await relay.relay(ROUTE, incoming({ budgetMs: 10 }), args(), NOW - 10));
-    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no', site: 'a' });
+    expect(err.message).toBe("'calc': deadline passed at the bridge");
     expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('relay - a call with a target site other than the route site heads for its own target', async () => {
+    const { relay, invoker, far } = relayAB();
+    seed(far, 'toD', 'calc', { route: { site: 'd', path: ['d'] } });
+    invoker.on('toD', () => result('from d'));
+    expect(resultOf(await relay.relay(ROUTE, incoming({ site: 'd' }), args(), NOW))).toBe('from d');
+    expect(invoker.sent.map((s) => [s.to, s.meta.site])).toEqual([['toD', 'd']]);
+  });
+
+  test('relay - a failure that may have run is not retried elsewhere: relayed calls are not idempotent', async () => {
+    const { relay, invoker, far } = relayAB();
+    seed(far, 'toC2', 'calc', { route: { site: 'c', path: ['c'] } });
+    const maybe = errorReply(ErrorCode.UNAVAILABLE, 'maybe', 'cut');
+    invoker.on('toC', () => maybe);
+    invoker.on('toC2', () => maybe);
+    expect(await relay.relay(ROUTE, incoming(), args(), NOW)).toBe(maybe);
+    expect(invoker.sent).toHaveLength(1);
+  });
+
+  test('relay - SERVICE_NOT_FOUND answered by the far end (with a body) is passed on as it came', async () => {
+    const { relay, invoker } = relayAB();
+    const notFound = errorReply(ErrorCode.SERVICE_NOT_FOUND, 'no', 'gone at c');
+    invoker.on('toC', () => notFound);
+    expect(await relay.relay(ROUTE, incoming(), args(), NOW)).toBe(notFound);
+  });
+
+  test('relay - names its direction and its link, the link the same both ways', () => {
+    const ab = relayAB().relay;
+    const ba = relayAB({ nearSite: 'b', farSite: 'a' }).relay;
+    expect(ab.direction).toBe('a→b');
+    expect(ba.direction).toBe('b→a');
+    expect(ab.link).toBe('a-b');
+    expect(ba.link).toBe('a-b');
+  });
+
+  test('relay - held() names the calls it is carrying now', async () => {
+    const { relay, invoker } = relayAB();
+    let finish!: () => void;
+    invoker.on('toC', () => new Promise((resolve) => (finish = () => resolve(result(1)))));
+    const pending = relay.relay(ROUTE, incoming({ callId: 'k1' }), args(), NOW);
+    await vi.waitFor(() => expect(finish).toBeDefined());
+    expect(relay.held(['k0', 'k1', 'k2'])).toEqual(['k1']);
+    finish();
+    await pending;
+    expect(relay.held(['k1'])).toEqual([]);
   });
 
   test('relay - a stale route (no such service at the far side) is UNAVAILABLE, so another path may be tried', async () => {
