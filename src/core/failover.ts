@@ -65,15 +65,19 @@ export async function failover(
 ): Promise<CallReply> {
   const { meta } = call;
   let lastError: SwitchboardError | undefined;
+  // The first failure of an attempt that may have run: whatever ends the call
+  // later must not hide that it may have run.
+  let ran: SwitchboardError | undefined;
   for (;;) {
-    if (call.deadline - now() <= 0) return failed(lastError ?? deadlinePassed(meta, picker.site));
+    if (call.deadline - now() <= 0) {
+      return failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
+    }
     let next = picker.next(call, lastError);
     if (next instanceof Promise) next = await next;
-    // A picker failing after an attempt that may have run must not hide that it may have.
-    if (next instanceof SwitchboardError) return failed(mayHaveRun(lastError) ?? next);
+    if (next instanceof SwitchboardError) return failed(ran ?? next);
     const remaining = call.deadline - now();
     if (remaining <= 0) {
-      const late = failed(lastError ?? deadlinePassed(meta, picker.site));
+      const late = failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
       next.end(late);
       return late;
     }
@@ -86,14 +90,14 @@ export async function failover(
       replyTo: call.replyTo,
     });
     next.end(reply);
-    if (reply.ok || !canRetry(reply.error, call.idempotent)) return reply;
+    if (reply.ok) return reply;
+    if (!canRetry(reply.error, call.idempotent)) {
+      return ran && reply.error.completed === 'no' ? failed(ran) : reply;
+    }
+    if (reply.error.completed !== 'no') ran ??= reply.error;
     lastError = reply.error;
     call.onRetry?.();
   }
-}
-
-function mayHaveRun(err: SwitchboardError | undefined): SwitchboardError | undefined {
-  return err && err.completed !== 'no' ? err : undefined;
 }
 
 /** A {@link CallFailure} carrying `error`. */

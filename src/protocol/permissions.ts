@@ -103,10 +103,18 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
     }
     case 'broker':
       return {
-        publish: [s.registryEventsAll, s.brokerEvents, s.control('*', '*'), ...relay, ...ask],
+        publish: [
+          s.registryEventsAll,
+          s.brokerEvents,
+          s.control('*', '*'),
+          s.session('*'),
+          ...relay,
+          ...ask,
+        ],
         subscribe: [
           ...Object.values(s.services.all),
           ...Object.values(s.routes.all),
+          s.routeRenew,
           s.lookup,
           s.list,
           s.info,
@@ -119,10 +127,11 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
       };
     case 'bridge':
       return {
-        publish: [...Object.values(s.routes.all), ...relay, EVERY_INBOX, ...ask],
+        publish: [...Object.values(s.routes.all), s.routeRenew, ...relay, EVERY_INBOX, ...ask],
         subscribe: [
           s.route('*', '*'),
           s.control('*', '*'),
+          s.session('*'),
           s.registryEventsAll,
           s.brokerEvents,
           ownInbox,

@@ -304,6 +304,20 @@ describe('failover', () => {
     expect(invoker.sent.map((s) => s.to)).toEqual(['route', 'route']);
   });
 
+  test('failover - a call that may have run is never reported completion no by a later attempt', async () => {
+    const { brokers, invoker, dispatcher } = clientAt();
+    seed(brokers, 'route', 'calc');
+    let calls = 0;
+    invoker.on('route', () =>
+      calls++ === 0
+        ? failure(ErrorCode.UNAVAILABLE, 'maybe')
+        : failure(ErrorCode.UNAVAILABLE, 'no'),
+    );
+    const reply = await dispatcher.dispatch(call('calc', { idempotent: true }));
+    expect(errorOf(reply)).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
+    expect(invoker.sent.map((s) => s.to)).toEqual(['route', 'route']);
+  });
+
   test('failover - a place that loses the call twice is not tried a third time', async () => {
     const { brokers, invoker, dispatcher } = clientAt();
     seed(brokers, 'route', 'calc');
