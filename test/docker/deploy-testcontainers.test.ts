@@ -37,6 +37,9 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker testcontainers', missing)
           .withWaitStrategy(`nats-${site}-1`, Wait.forHealthCheck())
           .withWaitStrategy(`broker-${site}-1`, Wait.forHealthCheck());
       }
+      // The dashboard publishes a port: testcontainers' default wait would probe
+      // it from inside the container with tools the image does not have.
+      compose = compose.withWaitStrategy('dashboard-1', Wait.forHealthCheck());
       const mesh = await compose.up();
       try {
         const brokerA = mesh.getContainer('broker-a-1');
