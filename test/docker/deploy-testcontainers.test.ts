@@ -37,8 +37,9 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker testcontainers', missing)
           .withWaitStrategy(`nats-${site}-1`, Wait.forHealthCheck())
           .withWaitStrategy(`broker-${site}-1`, Wait.forHealthCheck());
       }
-      // The dashboard publishes a port: testcontainers' default wait would probe
-      // it from inside the container with tools the image does not have.
+      // The dashboard publishes a port on 127.0.0.1 only: testcontainers'
+      // default wait checks it at the Docker host's address and never sees it
+      // bound ("Port 9470 not bound after 300000ms").
       compose = compose.withWaitStrategy('dashboard-1', Wait.forHealthCheck());
       const mesh = await compose.up();
       try {
