@@ -13,7 +13,6 @@ import {
   type ConnectionOptions,
   EndpointStats,
   type ListenContext,
-  linkGrace,
   MicroResponder,
   type MicroService,
   type RecordedError,
@@ -245,7 +244,7 @@ export class BridgeHalf {
     this.#onView = onView;
     const { brokers, conn } = this.link;
     // Within the grace (a NATS cluster moving us to another node), the routes stay.
-    const grace = linkGrace(conn.reconnectGraceMs, (state) => {
+    const stopGrace = this.link.onGracefulState((state) => {
       if (state === 'lost') {
         conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
         this.#onView?.({ kind: 'lost' });
@@ -274,9 +273,8 @@ export class BridgeHalf {
         // A read sent before the change may never be answered: start again from now.
         this.#interrupt?.();
         this.connected = state === 'up';
-        grace.onState(state);
       }),
-      () => grace.stop(),
+      stopGrace,
     );
     this.#refresh = setInterval(() => this.#resync(true), this.#timings.refreshMs);
     this.#resync();

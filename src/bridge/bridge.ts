@@ -238,7 +238,7 @@ export class Bridge extends Closeable {
       farSite: far.site!,
       allows,
       maxHops: this.#maxHops,
-      farConnected: () => far.connected,
+      farReachable: () => far.link.reachable,
       far: far.dispatcher,
     });
   }

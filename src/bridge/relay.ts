@@ -13,8 +13,11 @@ export interface RelayDirection {
   allows(service: string): boolean;
   /** Longest path, in sites crossed, a relayed call may have. */
   readonly maxHops: number;
-  /** Whether the far side is reachable now. */
-  farConnected(): boolean;
+  /**
+   * Whether a call sent now can reach the far side: connected, or moving to
+   * another NATS node within the reconnect grace.
+   */
+  farReachable(): boolean;
   /** Sends calls to instances at the far side. */
   readonly far: Dispatcher;
 }
@@ -96,7 +99,7 @@ export class Relay {
         `'${meta.service}': the call exceeds the hop limit of ${maxHops}`,
       );
     }
-    if (!this.#direction.farConnected()) {
+    if (!this.#direction.farReachable()) {
       return refuse(
         ErrorCode.UNAVAILABLE,
         `'${meta.service}': the link from site '${nearSite}' to site '${farSite}' is down`,

@@ -2,6 +2,13 @@ import { ErrorCode, type InstanceRegistration, SwitchboardError } from '../proto
 import type { Logger } from '../util/index.js';
 import type { BrokerClient, LeaseSession, Unsubscribe } from './types.js';
 
+/**
+ * After the connection comes back, the `resumed` heartbeat is sent at once
+ * and again after these delays, in case the site's brokers were still
+ * reconnecting themselves.
+ */
+const RESUME_REPEATS_MS = [250, 750];
+
 interface Entry {
   readonly registration: InstanceRegistration;
   registered: boolean;
@@ -33,6 +40,7 @@ export class Registrar {
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
   #closed = false;
+  #resumeRepeats: ReturnType<typeof setTimeout>[] = [];
 
   constructor(brokers: BrokerClient, logger: Logger, heartbeatMs: number, session?: LeaseSession) {
     this.#brokers = brokers;
@@ -55,11 +63,20 @@ export class Registrar {
       );
     }
     // Back after a disconnection (perhaps on another node of the site's cluster): calls sent
-    // meanwhile may be lost, so say so at once; callers then probe theirs.
+    // meanwhile may be lost, so say so at once; callers then probe theirs. A broker on the
+    // same failed node may still be reconnecting and miss the first word: say it again
+    // (brokers announce it at most once a second per instance, so a repeat that arrives
+    // costs nothing).
     this.#stops.push(
       brokers.onLinkState((state) => {
-        if (state === 'up') this.#beat(true);
+        this.#stopResumeRepeats();
+        if (state !== 'up') return;
+        this.#beat(true);
+        this.#resumeRepeats = RESUME_REPEATS_MS.map((delayMs) =>
+          setTimeout(() => this.#beat(true), delayMs),
+        );
       }),
+      () => this.#stopResumeRepeats(),
     );
     this.#timer = setInterval(() => this.#beat(), heartbeatMs);
   }
@@ -154,6 +171,10 @@ export class Registrar {
     clearInterval(this.#timer);
     for (const id of [...this.#entries.keys()]) this.remove(id);
     for (const stop of this.#stops.splice(0)) stop();
+  }
+
+  #stopResumeRepeats(): void {
+    for (const timer of this.#resumeRepeats.splice(0)) clearTimeout(timer);
   }
 
   #registerAll(): void {

@@ -5,6 +5,8 @@ import type { BrokerClient, Resolution, Unsubscribe } from './types.js';
 interface CacheEntry extends Resolution {
   readonly service: string;
   readonly fetchedAt: number;
+  /** Set by a reconnection: kept only as a fallback while no broker answers. */
+  readonly stale?: true;
 }
 
 /** Options of a {@link Resolver}. */
@@ -20,6 +22,15 @@ export interface ResolverOptions {
    * @default 250
    */
   negativeTtlMs?: number;
+  /**
+   * Longest an answer with instances is used when no broker answers a fresh
+   * lookup (its TTL ran out, or a reconnection made it stale): the site's
+   * brokers may be moving to another NATS node or restarting, and the
+   * instances may still be where they were. A call sent to one that is gone
+   * fails `UNAVAILABLE/no`, as it would have without the answer.
+   * @default 30000
+   */
+  staleIfErrorMs?: number;
   /** Clock, in milliseconds. @default Date.now */
   now?: () => number;
 }
@@ -47,9 +58,10 @@ export class Resolver implements CandidateSource {
       brokers.onInstanceEvent((event) => {
         if (event.kind !== 'resumed') this.invalidate(event.service);
       }),
-      // While disconnected we may have missed registry events.
+      // While disconnected we may have missed registry events: ask again,
+      // keeping what we knew in case no broker answers yet.
       brokers.onLinkState((state) => {
-        if (state === 'up') this.clear();
+        if (state === 'up') this.#markStale();
       }),
     ];
   }
@@ -62,7 +74,7 @@ export class Resolver implements CandidateSource {
   /** The cached resolution of a service, if fresh. */
   cached(service: string, range: string | undefined): Resolution | undefined {
     const entry = this.#cache.get(key(service, range));
-    if (!entry) return undefined;
+    if (!entry || entry.stale) return undefined;
     const ttl =
       entry.instances.length > 0 ? this.#options.ttlMs : (this.#options.negativeTtlMs ?? 250);
     if (this.#now() - entry.fetchedAt > ttl) return undefined;
@@ -95,10 +107,23 @@ export class Resolver implements CandidateSource {
           }
           return resolution;
         })
+        .catch((error: unknown) => {
+          const fallback = this.#fallback(k);
+          if (fallback && isNoBroker(error)) return fallback;
+          throw error;
+        })
         .finally(() => this.#inflight.delete(k));
       this.#inflight.set(k, pending);
     }
     return pending;
+  }
+
+  /** What was last known of `k`, if it had instances and is not too old to fall back on. */
+  #fallback(k: string): Resolution | undefined {
+    const entry = this.#cache.get(k);
+    if (!entry || entry.instances.length === 0) return undefined;
+    const maxAge = this.#options.staleIfErrorMs ?? 30_000;
+    return this.#now() - entry.fetchedAt <= maxAge ? entry : undefined;
   }
 
   /** As a {@link CandidateSource}: the cached answer when there is one, without waiting. */
@@ -131,6 +156,12 @@ export class Resolver implements CandidateSource {
     }
   }
 
+  /** Makes every cached answer stale: asked again, used only if no broker answers. */
+  #markStale(): void {
+    this.#generation++;
+    for (const [k, entry] of this.#cache) this.#cache.set(k, { ...entry, stale: true });
+  }
+
   /** Drops everything cached. */
   clear(): void {
     this.#generation++;
@@ -160,6 +191,15 @@ function withinBudget(
     );
     lookup.then(resolve, reject).finally(() => clearTimeout(timer));
   });
+}
+
+/** A lookup that failed because no broker answered (`UNAVAILABLE/no`), not one a broker refused. */
+function isNoBroker(error: unknown): boolean {
+  return (
+    error instanceof SwitchboardError &&
+    error.code === ErrorCode.UNAVAILABLE &&
+    error.completed === 'no'
+  );
 }
 
 function key(service: string, range: string | undefined): string {

@@ -1,6 +1,6 @@
 import { Codec } from '../protocol/index.js';
 import { type ConnectionOptions, openSiteConnection, type SiteConnection } from './connection.js';
-import { type LinkGrace, linkGrace } from './link-grace.js';
+import { type GracefulLinkState, type LinkGrace, linkGrace } from './link-grace.js';
 import { NatsBrokerClient } from './nats-broker-client.js';
 import { NatsInvoker } from './nats-invoker.js';
 import { watchPermissions } from './permission-watch.js';
@@ -33,8 +33,10 @@ export class SiteLink {
     // in flight, or, when the connection came back within its grace, what of it
     // was lost.
     this.#grace = linkGrace(conn.reconnectGraceMs, (state) => {
+      this.#reachable = state !== 'lost';
       if (state === 'lost') this.channel.failAll('the connection to NATS went down mid-call');
       if (state === 'moved') this.#probeInFlight();
+      for (const listener of this.#graceListeners) listener(state);
     });
     this.brokers.onLinkState((state) => {
       this.#connected = state === 'up';
@@ -50,6 +52,18 @@ export class SiteLink {
   }
 
   readonly #grace: LinkGrace;
+  readonly #graceListeners = new Set<(state: GracefulLinkState) => void>();
+  #reachable = true;
+
+  /**
+   * Calls `listener` with the connection's state as seen through its
+   * reconnect grace (after this link has dealt with its own requests in
+   * flight); returns a function that stops it.
+   */
+  onGracefulState(listener: (state: GracefulLinkState) => void): () => void {
+    this.#graceListeners.add(listener);
+    return () => this.#graceListeners.delete(listener);
+  }
 
   /** After a reconnection within the grace: asks about every call in flight, ends the lost ones. */
   #probeInFlight(): void {
@@ -90,6 +104,16 @@ export class SiteLink {
     return this.#connected && !this.conn.nc.isClosed();
   }
 
+  /**
+   * Whether a request sent now can reach the site: the connection is up, or
+   * down for less than its reconnect grace (NATS holds what is sent then,
+   * and sends it once reconnected; if the grace runs out, it fails
+   * `UNAVAILABLE/maybe` with the rest).
+   */
+  get reachable(): boolean {
+    return this.#reachable && !this.conn.nc.isClosed();
+  }
+
   /** Opens (or borrows) the connection `options` describe. */
   static async open(options: ConnectionOptions, name: string, site?: string): Promise<SiteLink> {
     return new SiteLink(await openSiteConnection(options, name), site);
@@ -98,6 +122,7 @@ export class SiteLink {
   /** Stops listening, fails requests in flight with `UNAVAILABLE`, disconnects. */
   async close(): Promise<void> {
     this.#grace.stop();
+    this.#graceListeners.clear();
     this.#stopWatching();
     this.brokers.close();
     this.channel.close();

@@ -32,7 +32,7 @@ function relayAB(fields: Partial<RelayDirection> = {}) {
     farSite: 'b',
     allows: () => true,
     maxHops: 3,
-    farConnected: () => true,
+    farReachable: () => true,
     far: memoryDispatcher(far, invoker).dispatcher,
     ...fields,
   });
@@ -104,7 +104,7 @@ describe('relay', () => {
   });
 
   test('relay - a link that is down fails fast with UNAVAILABLE, completion no', async () => {
-    const { relay, invoker } = relayAB({ farConnected: () => false });
+    const { relay, invoker } = relayAB({ farReachable: () => false });
     const err = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
     expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'a' });
     expect(err.message).toMatch(/link from site 'a' to site 'b' is down/);

@@ -78,13 +78,64 @@ describe('resolver', () => {
     expect(lookups()).toBe(2);
   });
 
-  test('resolver - a reconnection drops everything (events may have been missed)', async () => {
-    const { brokers, resolver } = resolverAt();
+  test('resolver - a reconnection makes every answer stale: asked again, kept in case no broker answers', async () => {
+    const { brokers, resolver, lookups } = resolverAt();
+    seed(brokers, 'i1', 'calc');
     await resolver.resolve('calc', undefined, 1000);
     brokers.linkState('down');
     expect(resolver.cached('calc', undefined)).toBeDefined();
     brokers.linkState('up');
     expect(resolver.cached('calc', undefined)).toBeUndefined();
+    brokers.available = false;
+    const fallback = await resolver.resolve('calc', undefined, 1000);
+    expect(fallback.instances.map((i) => i.id)).toEqual(['i1']);
+    expect(
+      resolver.cached('calc', undefined),
+      'still stale: asked again next time',
+    ).toBeUndefined();
+    brokers.available = true;
+    seed(brokers, 'i2', 'calc');
+    const fresh = await resolver.resolve('calc', undefined, 1000);
+    expect(fresh.instances.map((i) => i.id).sort()).toEqual(['i1', 'i2']);
+    expect(resolver.cached('calc', undefined), 'fresh again').toBeDefined();
+    expect(lookups()).toBe(3);
+  });
+
+  test('resolver - an answer past its TTL stands in while no broker answers, up to staleIfErrorMs', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const brokers = new MemoryBrokerClient('a');
+    const resolver = new Resolver(brokers, {
+      ttlMs: 500,
+      lookupTimeoutMs: 2000,
+      staleIfErrorMs: 5000,
+    });
+    seed(brokers, 'i1', 'calc');
+    await resolver.resolve('calc', undefined, 1000);
+    vi.advanceTimersByTime(501);
+    brokers.available = false;
+    expect((await resolver.resolve('calc', undefined, 1000)).instances).toHaveLength(1);
+    vi.advanceTimersByTime(4500);
+    await expect(resolver.resolve('calc', undefined, 1000)).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      completed: 'no',
+    });
+  });
+
+  test('resolver - no fallback for an answer with no instance, nor for a broker that refused', async () => {
+    const { brokers, resolver } = resolverAt();
+    await resolver.resolve('echo', undefined, 1000);
+    brokers.linkState('up');
+    brokers.available = false;
+    await expect(resolver.resolve('echo', undefined, 1000)).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+    });
+    brokers.available = true;
+    seed(brokers, 'i1', 'calc');
+    await resolver.resolve('calc', undefined, 1000);
+    brokers.linkState('up');
+    const refused = new SwitchboardError(ErrorCode.FORBIDDEN, 'not for you', { completed: 'no' });
+    vi.spyOn(brokers, 'lookup').mockRejectedValueOnce(refused);
+    await expect(resolver.resolve('calc', undefined, 1000)).rejects.toBe(refused);
   });
 
   test('resolver - forgetting the last instance keeps the service known, with the site it was at', async () => {
@@ -295,6 +346,23 @@ describe('registrar', () => {
     registrar.close();
     brokers.linkState('up');
     expect(brokers.resumedBeats).toEqual(['i1']);
+  });
+
+  test('registrar - says it resumed again shortly after, for brokers still reconnecting; a new disconnection or close stops that', async () => {
+    vi.useFakeTimers();
+    const { brokers, registrar } = registrarAt(50_000);
+    await registrar.add(registration('i1', 'calc'));
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(brokers.resumedBeats).toEqual(['i1', 'i1', 'i1']);
+    brokers.linkState('up');
+    brokers.linkState('down');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(brokers.resumedBeats).toHaveLength(4);
+    brokers.linkState('up');
+    registrar.close();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(brokers.resumedBeats).toHaveLength(5);
   });
 
   test('registrar - a broker that starts gets every instance registered again', async () => {
