@@ -548,6 +548,31 @@ function formatCaseResult(c) {
 
 // --- extras -------------------------------------------------------------------
 
+/**
+ * What tracing costs a call when the application registered no tracer
+ * provider: a local call asks whether one is registered twice (client and
+ * handler; nothing else of tracing runs). Timed in this process, median of
+ * five rounds, to set beside local's CPU per call.
+ */
+async function noTracerCost() {
+  const { activeTracer } = await importDist('internal.js');
+  const rounds = [];
+  const iter = 1_000_000;
+  let sink = 0;
+  for (let r = 0; r < 6; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iter; i++) if (activeTracer() === undefined) sink++;
+    if (r > 0) rounds.push(Number(process.hrtime.bigint() - t0) / iter);
+  }
+  const ns = median(rounds);
+  if (sink === 0) throw new Error('a tracer provider is registered in the bench process');
+  return {
+    ns_per_check: round(ns, 1),
+    checks_per_local_call: 2,
+    us_per_local_call: (2 * ns) / 1000,
+  };
+}
+
 async function registryAtScale() {
   log(`registry: ${SETTINGS.registryInstances} instances in-process`);
   const child = spawnChild(
@@ -823,6 +848,14 @@ function targets(cases, extras) {
       if (get(name))
         check(`${name} rps_256 / local${sfx}`, get(name).rps_256 / local.rps_256, limit, '>=');
     }
+    if (extras.no_tracer && local.cpu_us_per_call) {
+      check(
+        `no-tracer checks, % of local cpu/call${sfx}`,
+        (100 * extras.no_tracer.us_per_local_call) / local.cpu_us_per_call.total,
+        5,
+        '<=',
+      );
+    }
     const floorRelay = get('floor-relay');
     if (floorRelay) {
       const base = relayCpuPerHop('floor-relay', floorRelay);
@@ -1009,7 +1042,7 @@ async function main() {
   }
   const cases = Object.fromEntries(CASE_NAMES.map((n) => [n, medianOf(reps[n])]));
 
-  const extras = {};
+  const extras = { no_tracer: await noTracerCost() };
   if (RUN_EXTRAS && !PROFILE_DIR) {
     extras.registry = await registryAtScale();
     extras.broker_memory = await brokerAtScale();
@@ -1100,7 +1133,10 @@ async function main() {
     );
   }
   console.log('');
-  console.log('targets (issue 16, object payloads):');
+  console.log(
+    `no tracer registered: ${extras.no_tracer.ns_per_check} ns per check, ${extras.no_tracer.checks_per_local_call} checks per local call`,
+  );
+  console.log('targets (issues 16 and 13, object payloads):');
   for (const t of targetList) {
     console.log(
       `  ${t.met ? 'MET   ' : 'MISSED'} ${cell(t.target, 56, 'left')} ${cell(t.value, 7)}  (${t.limit.toString().padStart(4)} needed)`,
