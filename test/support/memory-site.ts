@@ -352,6 +352,21 @@ export function registration(
   };
 }
 
+/** The view a registry gives of instance `id` of `calculator` at site `a`, with `fields` changed. */
+export function instanceView(id: string, fields: Partial<InstanceView> = {}): InstanceView {
+  return {
+    id,
+    service: 'calculator',
+    version: '1.0.0',
+    methods: ['add'],
+    metadata: {},
+    site: 'a',
+    path: [],
+    hops: 0,
+    ...fields,
+  };
+}
+
 /** The secret every registration of these tests holds its instance by. */
 export const SECRET = 'test-secret-0123456789';
 

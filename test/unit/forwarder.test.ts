@@ -86,6 +86,65 @@ describe('forwarder', () => {
     expect(invoker.sent).toHaveLength(0);
   });
 
+  test('forwarder - a service with no instance left is UNAVAILABLE naming where it was; a pinned call, at that site', async () => {
+    const { registry, invoker, forwarder } = brokerAt('a');
+    registry.register(registration('toB', 'calc', { route: { site: 'b', path: ['b'] } }));
+    registry.register(registration('local', 'calc'));
+    registry.deregister('toB');
+    const pinned = await forwarder.forward(
+      callMeta('calc', { budgetMs: 500, site: 'b' }),
+      args(),
+      CALLER,
+      NOW,
+    );
+    expect(errorOf(pinned)).toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      completed: 'no',
+      message: "no live instance of 'calc' at site 'b' (it was there recently)",
+    });
+    registry.deregister('local');
+    const any = await forwarder.forward(callMeta('calc', { budgetMs: 500 }), args(), CALLER, NOW);
+    expect(errorOf(any)).toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      site: 'a',
+      message: "no live instance of 'calc' (the last one was at site 'a')",
+    });
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('forwarder - a mistyped service is SERVICE_NOT_FOUND with the registered name it is nearest to', async () => {
+    const { registry, forwarder } = brokerAt('a');
+    registry.register(registration('i1', 'calculator'));
+    const reply = await forwarder.forward(
+      callMeta('calculater', { budgetMs: 500 }),
+      args(),
+      CALLER,
+      NOW,
+    );
+    const error = errorOf(reply);
+    expect(error).toMatchObject({
+      code: ErrorCode.SERVICE_NOT_FOUND,
+      message: "service 'calculater' is not registered (did you mean 'calculator'?)",
+    });
+    expect(error.details).toEqual({ didYouMean: 'calculator' });
+  });
+
+  test('forwarder - an instance that stopped heartbeating has its calls abandoned; one whose connection moved is probed', () => {
+    const { invoker, forwarder } = brokerAt('a');
+    const registry = new Registry({ site: 'a' });
+    registry.register(registration('i1', 'calc'));
+    registry.register(registration('toB', 'calc', { route: { site: 'b', path: ['b'] } }));
+    forwarder.abandon(registry.get('i1')!);
+    forwarder.probe(registry.get('toB')!);
+    expect(invoker.abandoned).toEqual(['sb.instance.calc.i1']);
+    expect(invoker.probed).toEqual([
+      {
+        subject: 'sb.route.calc.toB',
+        reason: 'instance toB lost the call when its connection to NATS moved',
+      },
+    ]);
+  });
+
   test('forwarder - completion passes through unchanged: maybe stays maybe', async () => {
     const { registry, invoker, forwarder } = brokerAt();
     registry.register(registration('i1', 'calc'));

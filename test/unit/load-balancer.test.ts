@@ -1,19 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { BALANCE_POLICIES, LoadBalancer } from '../../src/core/load-balancer.js';
 import type { InstanceView } from '../../src/protocol/envelopes.js';
+import { instanceView } from '../support/memory-site.js';
 
 function inst(id: string, hops = 0): InstanceView {
   const path = Array.from({ length: hops }, (_, i) => `s${i + 1}`);
-  return {
-    id,
-    service: 'calculator',
-    version: '1.0.0',
-    methods: ['add'],
-    metadata: {},
-    site: hops === 0 ? 'a' : (path[path.length - 1] ?? 'a'),
-    path,
-    hops,
-  };
+  return instanceView(id, { site: hops === 0 ? 'a' : (path[path.length - 1] ?? 'a'), path, hops });
 }
 
 /** Ids picked by `n` calls. */

@@ -281,6 +281,44 @@ describe('registrar', () => {
     registrar.close();
   });
 
+  test('registrar - a refusal is any error a broker sends (it names its site), or FORBIDDEN from NATS itself', async () => {
+    const { brokers, registrar } = registrarAt();
+    const full = new SwitchboardError(ErrorCode.UNAVAILABLE, 'full', {
+      completed: 'no',
+      site: 'a',
+    });
+    const denied = new SwitchboardError(ErrorCode.FORBIDDEN, 'permissions violation', {
+      completed: 'no',
+    });
+    brokers.register = () => Promise.reject(full);
+    expect(await registrar.add(registration('i1', 'calc'))).toBe(false);
+    expect(registrar.refusal('i1')).toBe(full);
+    brokers.register = () => Promise.reject(denied);
+    expect(await registrar.add(registration('i2', 'calc'))).toBe(false);
+    expect(registrar.refusal('i2')).toBe(denied);
+    registrar.close();
+  });
+
+  test('registrar - no renewal for a session with nothing registered, none ever without a session; close stops every timer', async () => {
+    vi.useFakeTimers();
+    const lonely = new MemoryBrokerClient('a');
+    const session = { id: 'half1', secret: 'the-session-secret-1' };
+    const inSession = new Registrar(lonely, silentLogger, 100, session);
+    lonely.available = false;
+    await inSession.add(registration('r1', 'calc'), 10);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(lonely.renewals).toEqual([]);
+    const { brokers, registrar } = registrarAt();
+    await registrar.add(registration('i1', 'calc'));
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(250);
+    expect(brokers.renewals).toEqual([]);
+    brokers.linkState('up');
+    inSession.close();
+    registrar.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   test('registrar - adding an id again replaces the old entry (deregistered first)', async () => {
     const { brokers, registrar } = registrarAt();
     await registrar.add(registration('i1', 'calc'));
