@@ -97,8 +97,14 @@ class SpreadWatch {
     }
   }
 
+  /**
+   * Waits until NATS has the subscriptions. A connection that is
+   * reconnecting fails its flush; it sends them again once back, so the
+   * sample goes on without waiting for it.
+   */
   async ready(watched: readonly WatchedSite[]): Promise<void> {
-    await Promise.all([...new Set(watched.map((w) => w.nc))].map((nc) => nc.flush()));
+    const connections = [...new Set(watched.map((w) => w.nc))];
+    await Promise.all(connections.map((nc) => nc.flush().catch(() => {})));
   }
 
   onUp(listener: (site: string) => void): void {
