@@ -9,6 +9,17 @@ import type { BrokerClient, LeaseSession, Unsubscribe } from './types.js';
  */
 const RESUME_REPEATS_MS = [250, 750];
 
+/**
+ * How long a deregistration is remembered, to send again after a
+ * reconnection: one written just before a connection broke may never have
+ * reached the broker (NATS is at-most-once), and a route of a lease session
+ * would then be renewed with the rest for ever.
+ */
+const DEREGISTRATION_MEMORY_MS = 10_000;
+
+/** Most deregistrations remembered at once (the oldest are forgotten first). */
+const MAX_REMEMBERED_DEREGISTRATIONS = 10_000;
+
 interface Entry {
   readonly registration: InstanceRegistration;
   registered: boolean;
@@ -41,6 +52,8 @@ export class Registrar {
   #site: string | undefined;
   #closed = false;
   #resumeRepeats: ReturnType<typeof setTimeout>[] = [];
+  /** Recent deregistrations, oldest first, with when they were sent. */
+  readonly #deregistered = new Map<string, { registration: InstanceRegistration; at: number }>();
 
   constructor(brokers: BrokerClient, logger: Logger, heartbeatMs: number, session?: LeaseSession) {
     this.#brokers = brokers;
@@ -72,6 +85,7 @@ export class Registrar {
         this.#stopResumeRepeats();
         if (state !== 'up') return;
         this.#beat(true);
+        this.#deregisterAgain();
         this.#resumeRepeats = RESUME_REPEATS_MS.map((delayMs) =>
           setTimeout(() => this.#beat(true), delayMs),
         );
@@ -127,6 +141,7 @@ export class Registrar {
     if (this.#closed) return Promise.resolve(false);
     const id = registration.id;
     if (this.#entries.has(id)) this.remove(id);
+    this.#deregistered.delete(id);
     const session = this.#session;
     const entry: Entry = {
       registration: session
@@ -162,6 +177,28 @@ export class Registrar {
     for (const wake of entry.waiters.splice(0)) wake(false);
     entry.stopReregister();
     this.#brokers.deregister(entry.registration);
+    if (this.#closed) return;
+    this.#deregistered.delete(id);
+    this.#deregistered.set(id, { registration: entry.registration, at: Date.now() });
+    if (this.#deregistered.size > MAX_REMEMBERED_DEREGISTRATIONS) {
+      this.#deregistered.delete(this.#deregistered.keys().next().value!);
+    }
+  }
+
+  /** Sends the recent deregistrations again (see {@link DEREGISTRATION_MEMORY_MS}). */
+  #deregisterAgain(): void {
+    this.#forgetOldDeregistrations();
+    for (const { registration } of this.#deregistered.values()) {
+      this.#brokers.deregister(registration);
+    }
+  }
+
+  #forgetOldDeregistrations(): void {
+    const oldest = Date.now() - DEREGISTRATION_MEMORY_MS;
+    for (const [id, { at }] of this.#deregistered) {
+      if (at > oldest) return;
+      this.#deregistered.delete(id);
+    }
   }
 
   /** Deregisters everything and stops heartbeating. */
@@ -170,6 +207,7 @@ export class Registrar {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const id of [...this.#entries.keys()]) this.remove(id);
+    this.#deregistered.clear();
     for (const stop of this.#stops.splice(0)) stop();
   }
 
@@ -190,6 +228,7 @@ export class Registrar {
    * tells callers which instance came back); registers the others.
    */
   #beat(resumed = false): void {
+    this.#forgetOldDeregistrations();
     let registered = 0;
     for (const entry of this.#entries.values()) {
       if (!entry.registered) void this.#register(entry, this.#heartbeatMs);

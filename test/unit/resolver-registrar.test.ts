@@ -319,6 +319,35 @@ describe('registrar', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  test('registrar - deregistrations of the last 10 s are sent again after a reconnection (one may have been lost), not for an id added again', async () => {
+    vi.useFakeTimers();
+    const { brokers, registrar } = registrarAt(50_000);
+    for (const id of ['old', 'gone', 'back']) await registrar.add(registration(id, 'calc'));
+    const deregister = brokers.deregister.bind(brokers);
+    const sent: string[] = [];
+    let lost = true;
+    brokers.deregister = (instance) => {
+      sent.push(instance.id);
+      if (!lost) deregister(instance);
+    };
+    registrar.remove('old');
+    await vi.advanceTimersByTimeAsync(10_001);
+    registrar.remove('gone');
+    registrar.remove('back');
+    lost = false;
+    await registrar.add(registration('back', 'calc'));
+    brokers.linkState('down');
+    brokers.linkState('up');
+    expect(sent).toEqual(['old', 'gone', 'back', 'gone']);
+    expect(brokers.registry.get('gone')).toBeUndefined();
+    expect(brokers.registry.get('back')).toBeDefined();
+    // Lost and forgotten: its lease ends it.
+    expect(brokers.registry.get('old')).toBeDefined();
+    registrar.close();
+    brokers.linkState('up');
+    expect(sent).toHaveLength(5);
+  });
+
   test('registrar - adding an id again replaces the old entry (deregistered first)', async () => {
     const { brokers, registrar } = registrarAt();
     await registrar.add(registration('i1', 'calc'));
