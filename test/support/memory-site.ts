@@ -78,6 +78,17 @@ export function errorOf(reply: CallReply): SwitchboardError {
   return reply.error;
 }
 
+/** The SwitchboardError `fn` throws (anything else thrown, or nothing, fails the test). */
+export function thrownBy(fn: () => unknown): SwitchboardError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SwitchboardError) return err;
+    throw new Error(`expected a SwitchboardError, got ${String(err)}`);
+  }
+  throw new Error('expected a SwitchboardError, nothing was thrown');
+}
+
 /** Encodes call arguments as a client does. */
 export function args(...values: unknown[]): Uint8Array {
   return codec.encode(values);

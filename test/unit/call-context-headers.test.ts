@@ -12,23 +12,18 @@ import {
   META_LIMITS,
   readTracestate,
 } from '../../src/protocol/call-context-headers.js';
-import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
+import { ErrorCode, type SwitchboardError } from '../../src/protocol/index.js';
+import { thrownBy } from '../support/memory-site.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
 
-/** The refusal `fn` throws. */
+/** The refusal `fn` throws: BAD_REQUEST, completion `no`. */
 function refusal(fn: () => unknown): SwitchboardError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SwitchboardError);
-    const e = err as SwitchboardError;
-    expect(e.code).toBe(ErrorCode.BAD_REQUEST);
-    expect(e.completed).toBe('no');
-    return e;
-  }
-  throw new Error('expected BAD_REQUEST');
+  const err = thrownBy(fn);
+  expect(err.code).toBe(ErrorCode.BAD_REQUEST);
+  expect(err.completed).toBe('no');
+  return err;
 }
 
 /** `count` entries `k0=v`, `k1=v`, ... */

@@ -2,23 +2,12 @@ import { encode } from '@msgpack/msgpack';
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_REGISTRY_LIMITS, fitting, Registry, viewSize } from '../../src/broker/registry.js';
 import type { InstanceRegistration } from '../../src/protocol/envelopes.js';
-import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
-import { instanceView, registration, SECRET } from '../support/memory-site.js';
+import { ErrorCode } from '../../src/protocol/index.js';
+import { instanceView, registration, SECRET, thrownBy } from '../support/memory-site.js';
 
 /** A registration of `calculator` (method `add`) by the tests' holder. */
 const reg = (id: string, fields: Partial<InstanceRegistration> = {}) =>
   registration(id, 'calculator', { methods: ['add'], ...fields });
-
-/** The error `fn` throws, for its code, completion and site. */
-function thrown(fn: () => unknown): SwitchboardError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SwitchboardError);
-    return err as SwitchboardError;
-  }
-  throw new Error('expected a refusal');
-}
 
 const view = instanceView;
 
@@ -69,7 +58,7 @@ describe('registry limits and claims', () => {
       [reg('hi2', { heartbeatMs: 501 }), /heartbeats every 501 ms/],
     ] as const;
     for (const [r, message] of refused) {
-      const err = thrown(() => registry.register(r));
+      const err = thrownBy(() => registry.register(r));
       expect(err.code).toBe(ErrorCode.BAD_REQUEST);
       expect(err.completed).toBe('no');
       expect(err.message).toMatch(message);
@@ -81,7 +70,7 @@ describe('registry limits and claims', () => {
     const registry = new Registry({ site: 'a', limits: { maxInstances: 2 } });
     registry.register(reg('i1'));
     registry.register(reg('i2'));
-    const err = thrown(() => registry.register(reg('i3')));
+    const err = thrownBy(() => registry.register(reg('i3')));
     expect(err.code).toBe(ErrorCode.UNAVAILABLE);
     expect(err.completed).toBe('no');
     expect(err.site).toBe('a');
@@ -95,13 +84,13 @@ describe('registry limits and claims', () => {
     const registry = new Registry({ site: 'a' });
     registry.register(reg('i1'));
     const other = { id: 'i1', secret: 'someone-else-secret' };
-    const taken = thrown(() => registry.register(reg('i1', { secret: other.secret })));
+    const taken = thrownBy(() => registry.register(reg('i1', { secret: other.secret })));
     expect(taken.code).toBe(ErrorCode.FORBIDDEN);
     expect(taken.completed).toBe('no');
     expect(taken.message).toMatch(/held by another registrant until its lease ends/);
-    expect(thrown(() => registry.heartbeat(other)).code).toBe(ErrorCode.FORBIDDEN);
-    expect(thrown(() => registry.deregister('i1', other)).code).toBe(ErrorCode.FORBIDDEN);
-    const wrongService = thrown(() =>
+    expect(thrownBy(() => registry.heartbeat(other)).code).toBe(ErrorCode.FORBIDDEN);
+    expect(thrownBy(() => registry.deregister('i1', other)).code).toBe(ErrorCode.FORBIDDEN);
+    const wrongService = thrownBy(() =>
       registry.deregister('i1', { id: 'i1', secret: SECRET, service: 'greeter' }),
     );
     expect(wrongService.code).toBe(ErrorCode.FORBIDDEN);
