@@ -256,17 +256,12 @@ export class Bridge extends Closeable {
       relay.cancel(call.meta);
       return;
     }
+    const { path, method } = call.meta;
     const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);
     const ms = Date.now() - receivedAt;
-    near.recordCall(
-      route,
-      call.meta.method,
-      ms,
-      call.meta.path,
-      reply.ok ? undefined : reply.error,
-    );
+    near.recordCall(route, method, ms, path, reply.ok ? undefined : reply.error);
     this.#relayed?.(
       { site: near.site ?? '', link: relay.link, direction: relay.direction },
       reply.ok ? 'OK' : reply.error.code,

@@ -71,51 +71,47 @@ export class Relay {
     body: Uint8Array,
     receivedAt: number,
   ): Promise<CallReply> {
-    const { nearSite, farSite, maxHops } = this.#direction;
-    const refuse = (code: ErrorCode, message: string): CallReply => ({
-      ok: false,
-      error: new SwitchboardError(code, message, {
-        completed: 'no',
-        site: nearSite,
-        service: meta.service,
-        path: meta.path,
-      }),
-    });
-    if (!this.#direction.allows(meta.service)) {
-      return refuse(
+    const direction = this.#direction;
+    const { nearSite, farSite, maxHops } = direction;
+    if (!direction.allows(meta.service)) {
+      return this.#refuse(
         ErrorCode.FORBIDDEN,
         `the bridge from site '${farSite}' to site '${nearSite}' does not let '${meta.service}' through`,
+        meta,
       );
     }
     if (meta.path.includes(farSite)) {
-      return refuse(
+      return this.#refuse(
         ErrorCode.UNAVAILABLE,
         `'${meta.service}': the call would cross site '${farSite}' twice`,
+        meta,
       );
     }
     if (meta.path.length > maxHops) {
-      return refuse(
+      return this.#refuse(
         ErrorCode.UNAVAILABLE,
         `'${meta.service}': the call exceeds the hop limit of ${maxHops}`,
+        meta,
       );
     }
-    if (!this.#direction.farReachable()) {
-      return refuse(
+    if (!direction.farReachable()) {
+      return this.#refuse(
         ErrorCode.UNAVAILABLE,
         `'${meta.service}': the link from site '${nearSite}' to site '${farSite}' is down`,
+        meta,
       );
     }
     const deadline = receivedAt + meta.budgetMs;
     if (deadline - Date.now() <= 0) {
-      return refuse(ErrorCode.TIMEOUT, `'${meta.service}': deadline passed at the bridge`);
+      return this.#refuse(
+        ErrorCode.TIMEOUT,
+        `'${meta.service}': deadline passed at the bridge`,
+        meta,
+      );
     }
     const dest = meta.site ?? route.site;
     const relayed: CallMeta = { ...meta, path: [...meta.path, farSite], site: dest };
-    const send = () =>
-      this.#direction.far.dispatch(
-        { meta: relayed, body, deadline, idempotent: false },
-        this.#held,
-      );
+    const call = { meta: relayed, body, deadline, idempotent: false, heldIn: this.#held };
     const tracer = activeTracer();
     const reply = tracer
       ? await traceHop(
@@ -126,10 +122,10 @@ export class Relay {
           (trace) => {
             relayed.traceparent = trace.traceparent;
             relayed.tracestate = trace.tracestate;
-            return send();
+            return direction.far.dispatch(call);
           },
         )
-      : await send();
+      : await direction.far.dispatch(call);
     if (!reply.ok && !reply.body && reply.error.code === ErrorCode.SERVICE_NOT_FOUND) {
       // The route went stale under us: another path may still work.
       const message = `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`;
@@ -142,5 +138,16 @@ export class Relay {
       return { ok: false, error };
     }
     return reply;
+  }
+
+  /** A refusal of this relay, before the call is sent on: completion `no`. */
+  #refuse(code: ErrorCode, message: string, meta: CallMeta): CallReply {
+    const error = new SwitchboardError(code, message, {
+      completed: 'no',
+      site: this.#direction.nearSite,
+      service: meta.service,
+      path: meta.path,
+    });
+    return { ok: false, error };
   }
 }

@@ -68,9 +68,8 @@ export class Forwarder {
   ): Promise<CallReply> {
     const picker = this.#router.picker(meta);
     const deadline = receivedAt + meta.budgetMs;
-    const call = { meta, body, deadline, idempotent: false, replyTo };
-    const send = () =>
-      this.#held.carry(meta.callId, picker, () => failover(this.#invoker, call, picker));
+    const call = { meta, body, deadline, idempotent: false, replyTo, heldIn: this.#held };
+    const send = () => failover(this.#invoker, call, picker);
     const tracer = activeTracer();
     if (!tracer) return send();
     const site = this.#router.source.site ?? '';

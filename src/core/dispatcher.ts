@@ -25,13 +25,11 @@ export class Dispatcher {
 
   /**
    * Carries out the call: `meta.site`, when set, pins the hosting site;
-   * `meta.path` empty means the call starts at this site. With `held`, the
-   * call is held there while it runs, so that a cancel notice can follow it.
+   * `meta.path` empty means the call starts at this site. A call with
+   * `heldIn` is held there while it runs, so that a cancel notice can follow it.
    */
-  dispatch(call: FailoverCall, held?: HeldCalls): Promise<CallReply> {
-    const picker = this.#router.picker(call.meta);
-    if (!held) return failover(this.#invoker, call, picker);
-    return held.carry(call.meta.callId, picker, () => failover(this.#invoker, call, picker));
+  dispatch(call: FailoverCall): Promise<CallReply> {
+    return failover(this.#invoker, call, this.#router.picker(call.meta));
   }
 
   /** Passes a cancel notice on to where a call held in `held` is now. */

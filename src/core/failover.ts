@@ -4,6 +4,7 @@
  * a thin client asking its broker again) goes through {@link failover}.
  */
 import { type CallMeta, ErrorCode, RETRYABLE_CODES, SwitchboardError } from '../protocol/index.js';
+import type { HeldCalls } from './held-calls.js';
 import type { CallFailure, CallReply, Invoker } from './types.js';
 
 /** A call to carry out within its deadline, trying further places where that is safe. */
@@ -20,6 +21,11 @@ export interface FailoverCall {
   readonly replyTo?: string | undefined;
   /** Told each time the call is sent again after a failure (for metrics). */
   readonly onRetry?: (() => void) | undefined;
+  /**
+   * Where a relay (a bridge, a forwarding broker) keeps the call while it
+   * runs, so that the caller's cancel notice can follow it.
+   */
+  readonly heldIn?: HeldCalls | undefined;
 }
 
 /** Where one attempt goes. Its `end` is called exactly once, with the attempt's outcome. */
@@ -35,6 +41,8 @@ export interface Attempt {
 export interface Picker {
   /** Site where errors raised while picking arise (the caller's), when known. */
   readonly site: string | undefined;
+  /** Subject of the attempt under way (`''` before the first): where a held call is now. */
+  readonly subject: string;
   /**
    * The next attempt, or the error that ends the call when there is no place
    * left. `lastError` is the failure of the previous attempt, if any.
@@ -63,40 +71,45 @@ export async function failover(
   picker: Picker,
   now: () => number = Date.now,
 ): Promise<CallReply> {
-  const { meta } = call;
+  const { meta, heldIn } = call;
+  heldIn?.hold(meta.callId, picker);
   let lastError: SwitchboardError | undefined;
   // The first failure of an attempt that may have run: whatever ends the call
   // later must not hide that it may have run.
   let ran: SwitchboardError | undefined;
-  for (;;) {
-    if (call.deadline - now() <= 0) {
-      return failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
+  try {
+    for (;;) {
+      if (call.deadline - now() <= 0) {
+        return failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
+      }
+      let next = picker.next(call, lastError);
+      if (next instanceof Promise) next = await next;
+      if (next instanceof SwitchboardError) return failed(ran ?? next);
+      const remaining = call.deadline - now();
+      if (remaining <= 0) {
+        const late = failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
+        next.end(late);
+        return late;
+      }
+      meta.budgetMs = remaining;
+      const reply = await invoker.invoke(next.subject, {
+        meta,
+        body: call.body,
+        timeoutMs: remaining,
+        signal: call.signal,
+        replyTo: call.replyTo,
+      });
+      next.end(reply);
+      if (reply.ok) return reply;
+      if (!canRetry(reply.error, call.idempotent)) {
+        return ran && reply.error.completed === 'no' ? failed(ran) : reply;
+      }
+      if (reply.error.completed !== 'no') ran ??= reply.error;
+      lastError = reply.error;
+      call.onRetry?.();
     }
-    let next = picker.next(call, lastError);
-    if (next instanceof Promise) next = await next;
-    if (next instanceof SwitchboardError) return failed(ran ?? next);
-    const remaining = call.deadline - now();
-    if (remaining <= 0) {
-      const late = failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
-      next.end(late);
-      return late;
-    }
-    meta.budgetMs = remaining;
-    const reply = await invoker.invoke(next.subject, {
-      meta,
-      body: call.body,
-      timeoutMs: remaining,
-      signal: call.signal,
-      replyTo: call.replyTo,
-    });
-    next.end(reply);
-    if (reply.ok) return reply;
-    if (!canRetry(reply.error, call.idempotent)) {
-      return ran && reply.error.completed === 'no' ? failed(ran) : reply;
-    }
-    if (reply.error.completed !== 'no') ran ??= reply.error;
-    lastError = reply.error;
-    call.onRetry?.();
+  } finally {
+    heldIn?.release(meta.callId, picker);
   }
 }
 

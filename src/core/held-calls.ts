@@ -15,14 +15,14 @@ export interface CallPosition {
 export class HeldCalls {
   readonly #held = new Map<string, CallPosition>();
 
-  /** Runs `carry` with the call held under `callId` until it settles. */
-  async carry<T>(callId: string, position: CallPosition, carry: () => Promise<T>): Promise<T> {
+  /** Holds the call `callId`, now at `position`, until {@link release}. */
+  hold(callId: string, position: CallPosition): void {
     this.#held.set(callId, position);
-    try {
-      return await carry();
-    } finally {
-      if (this.#held.get(callId) === position) this.#held.delete(callId);
-    }
+  }
+
+  /** The call held under `callId` at `position` has settled (a later call of the same id stays). */
+  release(callId: string, position: CallPosition): void {
+    if (this.#held.get(callId) === position) this.#held.delete(callId);
   }
 
   /** Passes a cancel notice on to where the call is now; whether it was held. */

@@ -172,26 +172,32 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   if (!h) throw bad('call has no headers');
   const value = h.get(Header.call);
   if (value === '') throw bad(`call has no ${Header.call} header`);
-  const fields = value.split(SEPARATOR);
-  const version = fields[0];
-  if (version !== String(PROTOCOL_VERSION)) {
+  // Fields are cut out one by one (this runs for every call at every hop:
+  // cheaper than split() and its array).
+  let end = value.indexOf(SEPARATOR);
+  const version = end < 0 ? value : value.slice(0, end);
+  if (version !== VERSION_FIELD) {
     throw bad(
       `unsupported protocol version ${describeValue(version)} (expected ${PROTOCOL_VERSION})`,
     );
   }
-  if (fields.length !== FIELDS) {
+  const fields = FIELD_SCRATCH;
+  let count = 1;
+  while (end >= 0 && count < FIELDS) {
+    const start = end + 1;
+    end = value.indexOf(SEPARATOR, start);
+    fields[count++] = end < 0 ? value.slice(start) : value.slice(start, end);
+  }
+  if (count !== FIELDS || end >= 0) {
     throw bad(`${Header.call} header must have ${FIELDS} fields separated by '${SEPARATOR}'`);
   }
-  const [, callId, service, method, budgetText, pathText, site, range] = fields as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
+  const callId = fields[1]!;
+  const service = fields[2]!;
+  const method = fields[3]!;
+  const budgetText = fields[4]!;
+  const pathText = fields[5]!;
+  const site = fields[6]!;
+  const range = fields[7]!;
   if (!CALL_ID_PATTERN.test(callId)) {
     throw bad(`${Header.call} header: call id ${describeValue(callId)} is not valid`);
   }
@@ -206,13 +212,7 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
       `${Header.call} header: budget must be whole milliseconds (got ${describeValue(budgetText)})`,
     );
   }
-  const path = pathText === '' ? [] : pathText.split(',');
-  if (path.length > MAX_PATH_SITES) {
-    throw bad(
-      `${Header.call} header: the path crosses ${path.length} sites, over ${MAX_PATH_SITES}`,
-    );
-  }
-  for (const p of path) siteName(p, 'path entry');
+  const path = readPath(pathText);
   const meta: CallMeta = {
     callId,
     service,
@@ -237,6 +237,24 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   const userMeta = h.get(Header.meta);
   if (userMeta !== '') meta.meta = checkMeta(userMeta);
   return meta;
+}
+
+const VERSION_FIELD = String(PROTOCOL_VERSION);
+/** Where {@link readCallMeta} cuts fields to (it never keeps the array, nor re-enters). */
+const FIELD_SCRATCH: string[] = new Array<string>(FIELDS).fill('');
+
+/** The PATH field: sites separated by `,`, origin first; may be empty. */
+function readPath(text: string): string[] {
+  if (text === '') return [];
+  if (text.indexOf(',') < 0) return [siteName(text, 'path entry')];
+  const path = text.split(',');
+  if (path.length > MAX_PATH_SITES) {
+    throw bad(
+      `${Header.call} header: the path crosses ${path.length} sites, over ${MAX_PATH_SITES}`,
+    );
+  }
+  for (const p of path) siteName(p, 'path entry');
+  return path;
 }
 
 /**
@@ -302,17 +320,33 @@ export function parseHeaderBlock(bytes: Uint8Array, length = bytes.byteLength): 
   const status = start < 0 ? text : text.slice(0, start);
   while (start >= 0) {
     const lineStart = start + 2;
-    const lineEnd = text.indexOf('\r\n', lineStart);
-    const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
-    const colon = line.indexOf(':');
-    // Names are matched whatever their case (ours are written in lower case).
-    if (colon > 0) {
-      entries.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    let lineEnd = text.indexOf('\r\n', lineStart);
+    if (lineEnd < 0) lineEnd = text.length;
+    const colon = text.indexOf(':', lineStart);
+    if (colon > lineStart && colon < lineEnd) {
+      entries.push([headerName(text.slice(lineStart, colon)), trimmed(text, colon + 1, lineEnd)]);
     }
-    start = lineEnd;
+    start = lineEnd < text.length ? lineEnd : -1;
   }
   const code = Number.parseInt(status.slice(9, 12), 10);
   return new HeaderBlock(entries, Number.isNaN(code) ? 0 : code);
+}
+
+/** A header name as matched: trimmed, in lower case (ours are written so, and then cost nothing). */
+function headerName(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+/** `text` from `start` to `end` without the whitespace `trim()` removes, cut once. */
+function trimmed(text: string, start: number, end: number): string {
+  while (start < end && isSpace(text.charCodeAt(start))) start++;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** Whitespace as `trim()` sees it, among latin1 characters. */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 }
 
 /** Whether a reply carries an error body. */

@@ -58,7 +58,7 @@ export class EndpointStats {
   record(ms: number, path: readonly string[], error?: RecordedError): void {
     this.requests++;
     this.processingNs += Math.round(ms * 1e6);
-    const key = path.join(',');
+    const key = path.length === 1 ? path[0]! : path.join(',');
     const counted =
       this.#byPath.has(key) ||
       (this.#byPath.size < MAX_COUNTED_PATHS && key.length <= MAX_PATH_KEY);

@@ -26,6 +26,30 @@ describe('helpful errors', () => {
     expect(unrelated.details).toBeUndefined();
   });
 
+  test('errors - a call naming an invalid service, method, site or range rejects with BAD_REQUEST, never throws', async () => {
+    const site = await startSite('a');
+    const client = track(await Client.connect({ nats: site.url }));
+    for (const [call, message] of [
+      [() => client.call('a.b', 'add'), "service name 'a.b' is not valid"],
+      [() => client.call('calc', 'add me'), "method name 'add me' is not valid"],
+      [() => client.call('calc@x y', 'add'), "site name 'x y' is not valid"],
+      [
+        () => client.call('calc', 'add', [], { version: '1;2' }),
+        "version range '1;2' is not valid",
+      ],
+    ] as const) {
+      let pending: Promise<unknown> | undefined;
+      expect(() => {
+        pending = call();
+      }, message).not.toThrow();
+      expect(await failure(pending!), message).toMatchObject({
+        code: 'BAD_REQUEST',
+        completed: 'no',
+        message,
+      });
+    }
+  });
+
   test('errors - a mistyped method is METHOD_NOT_FOUND listing the methods there are', async () => {
     const site = await startSite('a');
     track(await serve(calculatorService(), { nats: site.url }));

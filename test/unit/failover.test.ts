@@ -360,6 +360,7 @@ describe('failover', () => {
     let picks = 0;
     const picker = {
       site: 'a',
+      subject: '',
       next: () => (picks++ === 0 ? { subject: 'i1', end: () => {} } : noBroker),
     };
     const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));

@@ -161,6 +161,17 @@ describe('headers', () => {
     expect(readCallMeta(parseHeaderBlock(block)).service).toBe('s');
   });
 
+  test('headers - names and values are read without the whitespace around them, as trim() removes it', () => {
+    const block = Buffer.from(
+      'NATS/1.0\r\n sb-call :\t1;c;s;m;10;a;; \r\nx-a:\xa0v\x0b\r\nx-b: \x01w\r\n\r\n',
+      'latin1',
+    );
+    const h = parseHeaderBlock(block);
+    expect(readCallMeta(h)).toMatchObject({ service: 's', path: ['a'] });
+    expect(h.get('x-a')).toBe('v');
+    expect(h.get('x-b')).toBe('\x01w');
+  });
+
   test('headers - a header value with a lone LF is read as it is, never thrown', () => {
     const block = Buffer.from('NATS/1.0\r\nx-poison: a\nb\r\nsb-st: err\r\n\r\n');
     const h = parseHeaderBlock(block);
