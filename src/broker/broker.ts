@@ -305,14 +305,17 @@ export class Broker extends Closeable {
   }
 
   /**
-   * A bridge half renews every route of its session at once. If we hold
-   * fewer than it does (we restarted, or missed a registration), it must
+   * A bridge half renews every route of its session at once, naming the
+   * routes it deregistered lately (in case a deregistration was lost). If we
+   * hold fewer than it does (we restarted, or missed a registration), it must
    * register them again: we cannot tell which, so all of them.
    */
   #onRenew(msg: Msg): void {
-    const { session, secret, routes } = this.#decode(msg, parse.sessionRenewal);
-    if (this.registry.renewSession(session, secret) < routes) {
-      this.#publish(this.#link.conn.subjects.session(session), {
+    const renewal = this.#decode(msg, parse.sessionRenewal);
+    const { changes, reregister } = this.registry.renewSession(renewal);
+    for (const change of changes) this.#publishChange(change);
+    if (reregister) {
+      this.#publish(this.#link.conn.subjects.session(renewal.session), {
         v: PROTOCOL_VERSION,
         kind: 'reregister',
       });

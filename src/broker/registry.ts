@@ -5,6 +5,7 @@ import {
   type InstanceView,
   parseRange,
   type ServiceView,
+  type SessionRenewal,
   SwitchboardError,
 } from '../protocol/index.js';
 import { closest, getOrCreate } from '../util/index.js';
@@ -78,6 +79,16 @@ export interface RegistryChange {
   view: InstanceView;
   /** Why an instance went down: its lease ran out, or it (or the broker) removed it. */
   reason?: 'expired' | 'deregistered';
+}
+
+/** What a {@link Registry.renewSession} did, for the broker to publish and answer. */
+export interface SessionRenewalOutcome {
+  /** The entries the renewal named gone, dropped. */
+  changes: RegistryChange[];
+  /** Entries of the session whose lease it renewed. */
+  renewed: number;
+  /** Whether the session's holder must register its routes again. */
+  reregister: boolean;
 }
 
 /** One page of a listing: its services, and the cursor of the next page when there is one. */
@@ -217,21 +228,30 @@ export class Registry {
   }
 
   /**
-   * Renews the lease of every entry of a session registered with `secret`
-   * (entries of the session held by another secret are left alone); returns
-   * how many it renewed, so that the caller can tell whether it knows them all.
+   * A bridge half renews its lease session: first drops the entries of the
+   * session it names `gone` (their deregistrations may have been lost), then
+   * renews the lease of every other entry of the session registered with the
+   * same secret (entries held by another secret are left alone). The half
+   * must register its routes again when this registry holds fewer than it
+   * renews (it restarted, or missed a registration).
    */
-  renewSession(session: string, secret: string): number {
-    const entries = this.#bySession.get(session);
-    if (!entries) return 0;
+  renewSession(renewal: SessionRenewal): SessionRenewalOutcome {
+    const { session, secret } = renewal;
+    const changes: RegistryChange[] = [];
+    for (const id of renewal.gone ?? []) {
+      const entry = this.#byId.get(id);
+      if (entry?.session !== session || entry.secret !== secret) continue;
+      this.#remove(entry);
+      changes.push({ kind: 'down', view: entry.view, reason: 'deregistered' });
+    }
     const now = this.#now();
     let renewed = 0;
-    for (const entry of entries) {
+    for (const entry of this.#bySession.get(session) ?? []) {
       if (entry.secret !== secret) continue;
       entry.expiresAt = now + entry.leaseMs;
       renewed++;
     }
-    return renewed;
+    return { changes, renewed, reregister: renewed < renewal.routes };
   }
 
   /**

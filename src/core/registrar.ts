@@ -1,4 +1,9 @@
-import { ErrorCode, type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
+import {
+  ErrorCode,
+  type InstanceRegistration,
+  MAX_GONE_ROUTES,
+  SwitchboardError,
+} from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
 import type { BrokerClient, LeaseSession, Unsubscribe } from './types.js';
 
@@ -11,7 +16,8 @@ const RESUME_REPEATS_MS = [250, 750];
 
 /**
  * How long a deregistration is remembered, to send again after a
- * reconnection: one written just before a connection broke may never have
+ * reconnection and, in a lease session, to name in every renewal: one
+ * written just before a connection (ours or a broker's) broke may never have
  * reached the broker (NATS is at-most-once), and a route of a lease session
  * would then be renewed with the rest for ever.
  */
@@ -39,7 +45,8 @@ interface Entry {
  *
  * With a lease session (bridge halves), the instances are registered in it
  * and one renewal per interval keeps them all, instead of a heartbeat each;
- * a broker that knows fewer of them than renewed gets them all again.
+ * a broker that knows fewer of them than renewed gets them all again, and
+ * one that still holds a route deregistered lately drops it.
  */
 export class Registrar {
   readonly #brokers: BrokerClient;
@@ -235,7 +242,15 @@ export class Registrar {
       else if (this.#session && !resumed) registered++;
       else this.#brokers.heartbeat(entry.registration, resumed);
     }
-    if (this.#session && registered > 0) this.#brokers.renewSession(this.#session, registered);
+    if (this.#session && registered > 0) {
+      this.#brokers.renewSession(this.#session, registered, this.#gone());
+    }
+  }
+
+  /** The ids deregistered lately, newest last, as many as one renewal names. */
+  #gone(): string[] {
+    const ids = [...this.#deregistered.keys()];
+    return ids.length > MAX_GONE_ROUTES ? ids.slice(-MAX_GONE_ROUTES) : ids;
   }
 
   /** One registration attempt (joined if one is under way). */

@@ -178,7 +178,7 @@ export interface BrokerClient {
    * Renews, in one message, the lease of every route registered in `session`;
    * `routes` is how many the sender holds registered there.
    */
-  renewSession(session: LeaseSession, routes: number): void;
+  renewSession(session: LeaseSession, routes: number, gone: readonly string[]): void;
   /** A broker asks for every route of `session` again (it knows fewer than were renewed). */
   onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe;
   onLinkState(listener: (state: LinkState) => void): Unsubscribe;

@@ -131,7 +131,16 @@ export interface SessionRenewal {
    * fewer asks for them again (`ControlMessage` on the session subject).
    */
   routes: number;
+  /**
+   * Routes of the session the sender deregistered lately (at most
+   * {@link MAX_GONE_ROUTES}): a broker still holding one drops it, as if
+   * its deregistration, which may have been lost, had arrived.
+   */
+  gone?: string[];
 }
+
+/** Most route ids one {@link SessionRenewal} names as gone. */
+export const MAX_GONE_ROUTES = 1000;
 
 export interface LookupRequest {
   v: number;
@@ -311,10 +320,22 @@ function name(o: Obj, key: string, what: string): string {
 }
 
 function names(o: Obj, key: string, what: string, max: number): string[] {
+  return patterned(o, key, what, max, NAME_PATTERN, 'a valid name');
+}
+
+/** An array of at most `max` strings, each matching `pattern` (`noun` says what they must be). */
+function patterned(
+  o: Obj,
+  key: string,
+  what: string,
+  max: number,
+  pattern: RegExp,
+  noun: string,
+): string[] {
   const list = strArray(o, key, what);
   if (list.length > max) throw bad(`${what}.${key} has ${list.length} entries, over ${max}`);
-  for (const n of list) {
-    if (!NAME_PATTERN.test(n)) throw bad(`${what}.${key}: ${describeValue(n)} is not a valid name`);
+  for (const s of list) {
+    if (!pattern.test(s)) throw bad(`${what}.${key}: ${describeValue(s)} is not ${noun}`);
   }
   return list;
 }
@@ -410,15 +431,7 @@ function claim(value: unknown, what: string): InstanceClaim {
 }
 
 function callIds(o: Obj, key: string, what: string): string[] {
-  const list = strArray(o, key, what);
-  if (list.length > MAX_PROBE_CALLS) {
-    throw bad(`${what}.${key} has ${list.length} entries, over ${MAX_PROBE_CALLS}`);
-  }
-  for (const id of list) {
-    if (!CALL_ID_PATTERN.test(id))
-      throw bad(`${what}.${key}: ${describeValue(id)} is not a call id`);
-  }
-  return list;
+  return patterned(o, key, what, MAX_PROBE_CALLS, CALL_ID_PATTERN, 'a call id');
 }
 
 /** Validators: each takes a decoded body and returns the typed envelope or throws `BAD_REQUEST`. */
@@ -449,12 +462,16 @@ export const parse = {
     if (!(Number.isInteger(routes) && routes >= 0)) {
       throw bad(`${what}.routes must be a count (got ${describeValue(routes)})`);
     }
-    return {
+    const renewal: SessionRenewal = {
       v: PROTOCOL_VERSION,
       session: matching(o, 'session', what, ID_PATTERN),
       secret: matching(o, 'secret', what, SECRET_PATTERN),
       routes,
     };
+    if (field(o, 'gone') !== undefined) {
+      renewal.gone = patterned(o, 'gone', what, MAX_GONE_ROUTES, ID_PATTERN, 'an id');
+    }
+    return renewal;
   },
   lookupRequest(value: unknown): LookupRequest {
     const o = envelope(value, 'lookup');

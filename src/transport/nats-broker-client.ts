@@ -20,6 +20,7 @@ import {
   PROTOCOL_VERSION,
   parse,
   type ServiceView,
+  type SessionRenewal,
   SwitchboardError,
 } from '../protocol/index.js';
 import { readReply } from './call-reply.js';
@@ -156,14 +157,11 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#onControl(this.#conn.subjects.control(instance.service, instance.id), listener);
   }
 
-  renewSession(session: LeaseSession, routes: number): void {
+  renewSession(session: LeaseSession, routes: number, gone: readonly string[]): void {
     const { id, secret } = session;
-    this.#publish(this.#conn.subjects.routeRenew, {
-      v: PROTOCOL_VERSION,
-      session: id,
-      secret,
-      routes,
-    });
+    const renewal: SessionRenewal = { v: PROTOCOL_VERSION, session: id, secret, routes };
+    if (gone.length > 0) renewal.gone = [...gone];
+    this.#publish(this.#conn.subjects.routeRenew, renewal);
   }
 
   onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {

@@ -1,6 +1,6 @@
 import { connect } from 'nats';
 import { describe, expect, test } from 'vitest';
-import { Client, Codec, serve } from '../../src/internal.js';
+import { Client, Codec, type InstanceRegistration, serve } from '../../src/internal.js';
 import { eventually, startBridge, startSite, track } from './helpers.js';
 
 const codec = new Codec();
@@ -62,6 +62,37 @@ describe('bridge leases', () => {
     await eventually(() => registry.lookup('s1').length === 1, 2000, 's1 registered again');
     const client = track(await Client.connect({ nats: a.url }));
     expect(await client.proxy<{ ping(): string }>('s1').ping()).toBe('pong');
+  });
+
+  test('bridge - a route whose deregistration a broker missed is dropped at the next renewal, which names it gone', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const registrations = await overhear(a.url, 'sb.broker.route.register.>');
+    const events = await overhear(a.url, 'sb.events.registry.s2');
+    track(
+      await serve(
+        { name: 's1', version: '1.0.0', methods: { ping: () => 'pong' } },
+        { nats: b.url, discovery: false },
+      ),
+    );
+    const s2 = await serve(
+      { name: 's2', version: '1.0.0', methods: { ping: () => 'pong' } },
+      { nats: b.url, discovery: false },
+    );
+    await startBridge(a, b, { heartbeatMs: 100 });
+    const registry = a.broker!.registry;
+    await eventually(() => registry.size === 2);
+    const route = registrations.find((m) => m.subject.endsWith('.s2'))?.body.instance;
+    expect(route).toMatchObject({ service: 's2', session: expect.any(String) });
+    await s2.close();
+    await eventually(() => registry.lookup('s2').length === 0, 3000, 's2 withdrawn');
+    // As if the bridge's deregistration had never reached this broker.
+    registry.register(route as InstanceRegistration);
+    expect(registry.lookup('s2')).toHaveLength(1);
+    events.length = 0;
+    await eventually(() => registry.lookup('s2').length === 0, 1000, 's2 dropped again');
+    expect(events.map((m) => m.body)).toContainEqual(expect.objectContaining({ kind: 'down' }));
+    expect(registry.lookup('s1')).toHaveLength(1);
   });
 
   test('bridge - the periodic refresh lists nothing while a registry is unchanged, and sees changes', async () => {

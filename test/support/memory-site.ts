@@ -169,8 +169,8 @@ export class MemoryBrokerClient implements BrokerClient {
   /** Requests made, by kind. */
   readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
   readonly heartbeats: string[] = [];
-  /** Session renewals: the session and how many routes were renewed. */
-  readonly renewals: Array<{ session: string; routes: number }> = [];
+  /** Session renewals: the session, how many routes were renewed, and the ids named gone. */
+  readonly renewals: Array<{ session: string; routes: number; gone: string[] }> = [];
   #site: string | undefined;
   readonly #instanceListeners = new Set<(e: InstanceEvent) => void>();
   readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
@@ -260,11 +260,12 @@ export class MemoryBrokerClient implements BrokerClient {
   }
 
   /** Renews as a broker would, asking for the routes again when it knows fewer. */
-  renewSession(session: LeaseSession, routes: number): void {
-    this.renewals.push({ session: session.id, routes });
-    if (this.registry.renewSession(session.id, session.secret) < routes) {
-      this.loseSession(session.id);
-    }
+  renewSession(session: LeaseSession, routes: number, gone: readonly string[]): void {
+    this.renewals.push({ session: session.id, routes, gone: [...gone] });
+    const renewal = { v: 1, session: session.id, secret: session.secret, routes, gone: [...gone] };
+    const { changes, reregister } = this.registry.renewSession(renewal);
+    for (const change of changes) this.#publish(change);
+    if (reregister) this.loseSession(session.id);
   }
 
   onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {
@@ -380,6 +381,11 @@ export function instanceView(id: string, fields: Partial<InstanceView> = {}): In
 
 /** The secret every registration of these tests holds its instance by. */
 export const SECRET = 'test-secret-0123456789';
+
+/** How many entries of `session` held with `secret` a renewal naming none gone renews now. */
+export function renewedIn(registry: Registry, session: string, secret = SECRET): number {
+  return registry.renewSession({ v: 1, session, secret, routes: 0 }).renewed;
+}
 
 /** The subject instance `id` of `service` takes calls on. */
 export function instanceSubject(service: string, id: string): string {

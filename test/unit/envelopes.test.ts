@@ -39,7 +39,13 @@ const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unkn
   registerReply: { v, site: 'a', brokerId: 'b1', leaseMs: 3000 },
   heartbeat: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
   deregister: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
-  sessionRenewal: { v, session: 'half1', secret: 'a-secret-of-16-chars', routes: 12 },
+  sessionRenewal: {
+    v,
+    session: 'half1',
+    secret: 'a-secret-of-16-chars',
+    routes: 12,
+    gone: ['r1', 'r-2'],
+  },
   lookupRequest: { v, service: 'calculator', version: '^1.0.0' },
   lookupReply: { v, site: 'a', instances: [view()] },
   listRequest: { v },
@@ -155,6 +161,23 @@ describe('envelopes', () => {
         expect(expectBadRequest(() => validate({ ...good[key], [field]: wrong }))).toContain(field);
       }
     });
+  });
+
+  test('envelopes - sessionRenewal may name at most 1000 route ids gone', () => {
+    const renewal = (gone: unknown) => ({ ...good.sessionRenewal, gone });
+    expect(parse.sessionRenewal(renewal(['r1'])).gone).toEqual(['r1']);
+    expect(parse.sessionRenewal({ ...good.sessionRenewal, gone: undefined }).gone).toBeUndefined();
+    const many = Array.from({ length: 1000 }, (_, i) => `r${i}`);
+    expect(parse.sessionRenewal(renewal(many)).gone).toHaveLength(1000);
+    expect(expectBadRequest(() => parse.sessionRenewal(renewal([...many, 'r1000'])))).toBe(
+      'session renewal.gone has 1001 entries, over 1000',
+    );
+    expect(expectBadRequest(() => parse.sessionRenewal(renewal('r1')))).toBe(
+      'session renewal.gone must be an array of strings',
+    );
+    expect(expectBadRequest(() => parse.sessionRenewal(renewal(['r.1'])))).toBe(
+      "session renewal.gone: 'r.1' is not an id",
+    );
   });
 
   describe('registerRequest', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Registry } from '../../src/broker/registry.js';
 import type { InstanceRegistration } from '../../src/protocol/envelopes.js';
+import { renewedIn } from '../support/memory-site.js';
 
 function reg(id: string, overrides: Partial<InstanceRegistration> = {}): InstanceRegistration {
   return {
@@ -440,7 +441,7 @@ describe('registry - generation', () => {
     expect(g1).toBeGreaterThan(g0);
     registry.register(reg('i1'));
     registry.heartbeat(claim('i1'));
-    expect(registry.renewSession('none', SECRET)).toBe(0);
+    expect(renewedIn(registry, 'none', SECRET)).toBe(0);
     expect(at()).toBe(g1);
     registry.register(reg('i1', { version: '1.1.0' }));
     const g2 = at();
@@ -465,7 +466,7 @@ describe('registry - lease sessions', () => {
     registry.register(reg('r4', { session: 'half2', route }));
     registry.register(reg('alone'));
     clock.advance(2000);
-    expect(registry.renewSession('half1', SECRET)).toBe(3);
+    expect(renewedIn(registry, 'half1', SECRET)).toBe(3);
     clock.advance(1500);
     expect(ids(registry.expire().map((c) => c.view))).toEqual(['alone', 'r4']);
     expect(ids(registry.instances())).toEqual(['r1', 'r2', 'r3']);
@@ -475,19 +476,49 @@ describe('registry - lease sessions', () => {
     const { registry } = setup();
     registry.register(reg('r1', { session: 'half1', route }));
     registry.register(reg('r2', { session: 'half1', route, secret: 'another-secret-of-16' }));
-    expect(registry.renewSession('half1', SECRET)).toBe(1);
-    expect(registry.renewSession('nobody', SECRET)).toBe(0);
+    expect(renewedIn(registry, 'half1', SECRET)).toBe(1);
+    expect(renewedIn(registry, 'nobody', SECRET)).toBe(0);
     registry.deregister('r1', claim('r1'));
-    expect(registry.renewSession('half1', SECRET)).toBe(0);
+    expect(renewedIn(registry, 'half1', SECRET)).toBe(0);
+  });
+
+  test('registry - a renewal drops the routes it names gone, only those of its session and secret', () => {
+    const { registry } = setup();
+    registry.register(reg('r1', { session: 'half1', route }));
+    registry.register(reg('r2', { session: 'half1', route }));
+    registry.register(reg('other', { session: 'half2', route }));
+    registry.register(reg('theirs', { session: 'half1', route, secret: 'another-secret-of-16' }));
+    registry.register(reg('alone'));
+    const gone = ['r2', 'other', 'theirs', 'alone', 'unknown'];
+    const outcome = registry.renewSession({
+      v: 1,
+      session: 'half1',
+      secret: SECRET,
+      routes: 1,
+      gone,
+    });
+    expect(outcome).toEqual({
+      changes: [
+        { kind: 'down', view: expect.objectContaining({ id: 'r2' }), reason: 'deregistered' },
+      ],
+      renewed: 1,
+      reregister: false,
+    });
+    expect(ids(registry.instances())).toEqual(['alone', 'other', 'r1', 'theirs']);
+    expect(registry.renewSession({ v: 1, session: 'half1', secret: SECRET, routes: 2 })).toEqual({
+      changes: [],
+      renewed: 1,
+      reregister: true,
+    });
   });
 
   test('registry - an instance that joins or leaves a session is renewed with it, or no more', () => {
     const { clock, registry } = setup();
     registry.register(reg('r1', { route }));
     registry.register(reg('r1', { route, session: 'half1' }));
-    expect(registry.renewSession('half1', SECRET)).toBe(1);
+    expect(renewedIn(registry, 'half1', SECRET)).toBe(1);
     registry.register(reg('r1', { route }));
-    expect(registry.renewSession('half1', SECRET)).toBe(0);
+    expect(renewedIn(registry, 'half1', SECRET)).toBe(0);
     clock.advance(3001);
     expect(registry.expire()).toHaveLength(1);
   });

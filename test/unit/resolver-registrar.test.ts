@@ -5,7 +5,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Registrar, Resolver } from '../../src/core/index.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
-import { MemoryBrokerClient, registration, seed } from '../support/memory-site.js';
+import { MemoryBrokerClient, registration, renewedIn, seed } from '../support/memory-site.js';
+
+const ids = (views: Iterable<{ id: string }>) => [...views].map((v) => v.id).sort();
 
 afterEach(() => {
   vi.useRealTimers();
@@ -497,10 +499,10 @@ describe('registrar', () => {
       await vi.advanceTimersByTimeAsync(250);
       expect(brokers.heartbeats).toEqual([]);
       expect(brokers.renewals).toEqual([
-        { session: 'half1', routes: 3 },
-        { session: 'half1', routes: 3 },
+        { session: 'half1', routes: 3, gone: [] },
+        { session: 'half1', routes: 3, gone: [] },
       ]);
-      expect(brokers.registry.renewSession('half1', session.secret)).toBe(3);
+      expect(renewedIn(brokers.registry, 'half1', session.secret)).toBe(3);
       expect(brokers.listenerCounts().reregister).toBe(1);
       registrar.close();
       expect(brokers.listenerCounts().reregister).toBe(0);
@@ -517,6 +519,46 @@ describe('registrar', () => {
       await vi.waitFor(() => expect(brokers.registry.size).toBe(2));
       const registers = brokers.requests.filter((r) => r.kind === 'register').length;
       expect(registers).toBe(4);
+      registrar.close();
+    });
+
+    test('registrar - a route deregistered lately is named gone in every renewal for 10 s, so a broker that missed the deregistration drops it', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      for (const id of ['r1', 'r2', 'r3']) await registrar.add(registration(id, 'calc'));
+      // The deregistration of r2 is lost on its way.
+      const deregister = brokers.deregister;
+      brokers.deregister = () => {};
+      registrar.remove('r2');
+      brokers.deregister = deregister;
+      expect(ids(brokers.registry.instances())).toEqual(['r1', 'r2', 'r3']);
+      const down: string[] = [];
+      brokers.onInstanceEvent((e) => {
+        if (e.kind === 'down') down.push(e.id);
+      });
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(brokers.renewals.at(-1)).toEqual({ session: 'half1', routes: 2, gone: ['r2'] });
+      expect(ids(brokers.registry.instances())).toEqual(['r1', 'r3']);
+      expect(down).toEqual(['r2']);
+      // Named in every renewal while remembered, then no more.
+      await vi.advanceTimersByTimeAsync(8000);
+      expect(brokers.renewals.at(-1)?.gone).toEqual(['r2']);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(brokers.renewals.at(-1)?.gone).toEqual([]);
+      registrar.close();
+    });
+
+    test('registrar - a route added again is no longer named gone', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await registrar.add(registration('r1', 'calc'));
+      registrar.remove('r1');
+      await registrar.add(registration('r1', 'calc'));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(brokers.renewals).toEqual([{ session: 'half1', routes: 1, gone: [] }]);
+      expect(ids(brokers.registry.instances())).toEqual(['r1']);
       registrar.close();
     });
   });
