@@ -1,0 +1,817 @@
+/**
+ * The broker process over the in-memory NATS: registrations, heartbeats,
+ * deregistrations and leases with the registry events they publish,
+ * lookups, listings, session renewals, info, the forwarding of thin
+ * clients' calls, refusals of bad input, and close.
+ */
+import type { Msg } from 'nats';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Broker, type BrokerOptions } from '../../src/broker/index.js';
+import {
+  type CallMeta,
+  callHeaders,
+  cancelHeaders,
+  ErrorCode,
+  errorReplyHeaders,
+  Header,
+  type InstanceRegistration,
+  SwitchboardError,
+} from '../../src/protocol/index.js';
+import { headersOf } from '../../src/transport/index.js';
+import {
+  type Collected,
+  collect,
+  idle,
+  MemoryBus,
+  type MemoryConnection,
+} from '../support/memory-nats.js';
+import { callMeta, registration, SECRET, subjects } from '../support/memory-site.js';
+import {
+  ask,
+  bodies,
+  codec,
+  errorIn,
+  RecordingLogger,
+  resultIn,
+  V,
+} from '../support/memory-wire.js';
+
+const opened: Broker[] = [];
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((b) => b.close()));
+  vi.useRealTimers();
+});
+
+interface Site {
+  bus: MemoryBus;
+  broker: Broker;
+  /** The broker's own connection. */
+  brokerNc: MemoryConnection;
+  /** A peer's connection (a server, a client). */
+  nc: MemoryConnection;
+  /** Registry events, as a peer hears them. */
+  events: Collected;
+  logger: RecordingLogger;
+}
+
+async function site(options: Partial<BrokerOptions> = {}, bus = new MemoryBus()): Promise<Site> {
+  const nc = bus.connect({ name: 'peer' });
+  const events = collect(nc, subjects.registryEventsAll);
+  const brokerNc = bus.connect({ name: 'broker' });
+  const logger = new RecordingLogger();
+  const broker = await Broker.start({
+    site: 'a',
+    id: 'b1',
+    warmupMs: 0,
+    connection: brokerNc,
+    logger,
+    ...options,
+  });
+  opened.push(broker);
+  return { bus, broker, brokerNc, nc, events, logger };
+}
+
+function register(nc: MemoryConnection, reg: InstanceRegistration, subject?: string) {
+  const kind = reg.route ? subjects.routes : subjects.services;
+  return ask(nc, subject ?? kind.register(reg.service), { v: V, instance: reg });
+}
+
+const route = (id: string, service: string, fields: Partial<InstanceRegistration> = {}) =>
+  registration(id, service, { route: { site: 'c', path: ['b', 'c'] }, ...fields });
+
+describe('broker', () => {
+  test('broker - start announces started with its site and id; close announces stopping and leaves nothing subscribed', async () => {
+    const bus = new MemoryBus();
+    const spy = bus.connect();
+    const announced = collect(spy, subjects.brokerEvents);
+    const { broker, brokerNc } = await site({}, bus);
+    expect(bodies(await announced.atLeast(1))).toEqual([
+      { v: V, kind: 'started', site: 'a', brokerId: 'b1' },
+    ]);
+    expect(broker.health()).toEqual({ ok: true, reason: '' });
+    await broker.close();
+    await broker.close();
+    expect(bodies(await announced.atLeast(2))[1]).toEqual({
+      v: V,
+      kind: 'stopping',
+      site: 'a',
+      brokerId: 'b1',
+    });
+    expect(broker.health()).toEqual({ ok: false, reason: 'broker of site a: closing' });
+    expect(brokerNc.subscriptions).toHaveLength(0);
+    expect(brokerNc.isClosed()).toBe(false);
+  });
+
+  test('broker - a broker whose connection is already closed stops without announcing', async () => {
+    const bus = new MemoryBus();
+    const spy = bus.connect();
+    const announced = collect(spy, subjects.brokerEvents);
+    const { broker, brokerNc, logger } = await site({}, bus);
+    await announced.atLeast(1);
+    await brokerNc.close();
+    await broker.close();
+    await idle();
+    expect(announced.messages).toHaveLength(1);
+    expect(logger.at('info')).toEqual(['broker started', 'broker stopped']);
+  });
+
+  test('broker - health says when the connection to NATS is down', async () => {
+    const { broker, brokerNc } = await site();
+    brokerNc.disconnect();
+    await idle();
+    expect(broker.health()).toEqual({
+      ok: false,
+      reason: 'broker of site a: not connected to NATS',
+    });
+    brokerNc.reconnect();
+    await idle();
+    expect(broker.health().ok).toBe(true);
+  });
+
+  test('broker - a registration is answered with the lease and announced up', async () => {
+    const { nc, events, broker } = await site();
+    const reply = resultIn(await register(nc, registration('i1', 'calc', { heartbeatMs: 2000 })));
+    expect(reply).toEqual({ v: V, site: 'a', brokerId: 'b1', leaseMs: 6000 });
+    expect(bodies(await events.atLeast(1))).toEqual([
+      { v: V, kind: 'up', service: 'calc', id: 'i1', site: 'a' },
+    ]);
+    expect(events.messages[0]!.subject).toBe(subjects.registryEvents('calc'));
+    expect(broker.registry.get('i1')?.service).toBe('calc');
+  });
+
+  test('broker - leaseFactor sets the lease in heartbeat intervals', async () => {
+    const { nc } = await site({ leaseFactor: 2 });
+    const reply = resultIn(await register(nc, registration('i1', 'calc', { heartbeatMs: 1500 })));
+    expect(reply).toMatchObject({ leaseMs: 3000 });
+  });
+
+  test('broker - a registration published without a reply subject is taken, and nothing is answered', async () => {
+    const { nc, events, broker } = await site();
+    const replies = collect(nc, '_INBOX.>');
+    nc.publish(
+      subjects.services.register('calc'),
+      codec.encode({ v: V, instance: registration('i1', 'calc') }),
+    );
+    await events.atLeast(1);
+    await idle();
+    expect(broker.registry.size).toBe(1);
+    expect(replies.messages).toHaveLength(0);
+  });
+
+  test('broker - a registration whose subject names another service is BAD_REQUEST, with the site', async () => {
+    const { nc, broker } = await site();
+    const subject = subjects.services.register('other');
+    const err = errorIn(await register(nc, registration('i1', 'calc'), subject));
+    expect(err).toMatchObject({
+      code: ErrorCode.BAD_REQUEST,
+      completed: 'no',
+      site: 'a',
+      message: "the subject names service 'other' but the message is about 'calc'",
+    });
+    expect(broker.registry.size).toBe(0);
+  });
+
+  test('broker - a route on the services subjects, or a service on the routes subjects, is BAD_REQUEST', async () => {
+    const { nc, broker } = await site();
+    const asService = subjects.services.register('calc');
+    expect(errorIn(await register(nc, route('r1', 'calc'), asService)).message).toBe(
+      'a route registers on sb.broker.route.register.*',
+    );
+    const asRoute = subjects.routes.register('calc');
+    expect(errorIn(await register(nc, registration('i1', 'calc'), asRoute)).message).toBe(
+      'a route registration must say where the route leads (instance.route)',
+    );
+    expect(broker.registry.size).toBe(0);
+  });
+
+  test('broker - a route registers on the routes subjects and is looked up with its path', async () => {
+    const { nc } = await site();
+    expect(resultIn(await register(nc, route('r1', 'calc')))).toMatchObject({ site: 'a' });
+    const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }));
+    expect(reply).toMatchObject({
+      instances: [{ id: 'r1', site: 'c', path: ['b', 'c'], hops: 2 }],
+    });
+  });
+
+  test('broker - a body that is not msgpack, or misses fields, is BAD_REQUEST and logged', async () => {
+    const { nc, logger } = await site();
+    const garbage = await nc.request(subjects.lookup, new Uint8Array([0xc1]));
+    expect(errorIn(garbage)).toMatchObject({ code: ErrorCode.BAD_REQUEST, site: 'a' });
+    const missing = errorIn(await ask(nc, subjects.lookup, { v: V }));
+    expect(missing).toMatchObject({
+      code: ErrorCode.BAD_REQUEST,
+      message: 'lookup.service must be a string',
+    });
+    expect(logger.at('warn')).toContain('rejected a message: lookup.service must be a string');
+  });
+
+  test('broker - a heartbeat of a known instance keeps it; one of an unknown instance asks it to register again', async () => {
+    const { nc, broker } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const control = collect(nc, 'sb.control.>');
+    nc.publish(
+      subjects.services.heartbeat('calc'),
+      codec.encode({ v: V, id: 'i1', secret: SECRET }),
+    );
+    nc.publish(
+      subjects.services.heartbeat('calc'),
+      codec.encode({ v: V, id: 'i9', secret: SECRET }),
+    );
+    const asked = await control.nth(0);
+    expect(asked.subject).toBe(subjects.control('calc', 'i9'));
+    expect(codec.decode(asked.data)).toEqual({ v: V, kind: 'reregister' });
+    await idle();
+    expect(control.messages).toHaveLength(1);
+    expect(broker.registry.size).toBe(1);
+  });
+
+  test('broker - a heartbeat saying the connection moved is announced resumed, once, and the broker probes its calls', async () => {
+    const { nc, events } = await site();
+    await register(nc, registration('i1', 'calc'));
+    await events.atLeast(1);
+    const beat = codec.encode({ v: V, id: 'i1', secret: SECRET, resumed: true });
+    nc.publish(subjects.services.heartbeat('calc'), beat);
+    nc.publish(subjects.services.heartbeat('calc'), beat);
+    expect(bodies(await events.atLeast(2))[1]).toEqual({
+      v: V,
+      kind: 'resumed',
+      service: 'calc',
+      id: 'i1',
+      site: 'a',
+    });
+    await idle();
+    expect(events.messages).toHaveLength(2);
+  });
+
+  test('broker - a heartbeat or deregistration refused is not answered, even with a reply subject', async () => {
+    const { nc, broker, logger } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const replies = collect(nc, '_INBOX.q');
+    const wrong = codec.encode({ v: V, id: 'i1', secret: 'x'.repeat(20) });
+    nc.publish(subjects.services.deregister('calc'), wrong, { reply: '_INBOX.q' });
+    nc.publish(subjects.services.heartbeat('calc'), new Uint8Array([0xc1]), { reply: '_INBOX.q' });
+    await idle();
+    expect(replies.messages).toHaveLength(0);
+    expect(broker.registry.size).toBe(1);
+    expect(logger.at('warn')).toHaveLength(2);
+  });
+
+  test('broker - a deregistration removes the instance and is announced down, deregistered', async () => {
+    const { nc, events, broker } = await site();
+    await register(nc, registration('i1', 'calc'));
+    nc.publish(
+      subjects.services.deregister('calc'),
+      codec.encode({ v: V, id: 'i1', secret: SECRET }),
+    );
+    expect(bodies(await events.atLeast(2))[1]).toEqual({
+      v: V,
+      kind: 'down',
+      service: 'calc',
+      id: 'i1',
+      site: 'a',
+      reason: 'deregistered',
+    });
+    expect(broker.registry.size).toBe(0);
+    nc.publish(
+      subjects.services.deregister('calc'),
+      codec.encode({ v: V, id: 'i1', secret: SECRET }),
+    );
+    await idle();
+    expect(events.messages).toHaveLength(2);
+  });
+
+  test('broker - a route deregisters on the routes subjects', async () => {
+    const { nc, events, broker } = await site();
+    await register(nc, route('r1', 'calc'));
+    nc.publish(
+      subjects.routes.deregister('calc'),
+      codec.encode({ v: V, id: 'r1', secret: SECRET }),
+    );
+    await events.atLeast(2);
+    expect(broker.registry.size).toBe(0);
+  });
+
+  test('broker - an instance that stops heartbeating expires at the next sweep after its lease, announced down, expired', async () => {
+    vi.useFakeTimers();
+    const { nc, events, broker, logger } = await site({ sweepIntervalMs: 100 });
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
+    await events.atLeast(1);
+    await vi.advanceTimersByTimeAsync(2900);
+    expect(broker.registry.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(bodies(await events.atLeast(2))[1]).toEqual({
+      v: V,
+      kind: 'down',
+      service: 'calc',
+      id: 'i1',
+      site: 'a',
+      reason: 'expired',
+    });
+    expect(broker.registry.size).toBe(0);
+    expect(logger.lines).toContainEqual({
+      level: 'info',
+      message: 'instance lease expired',
+      fields: { service: 'calc', id: 'i1' },
+    });
+  });
+
+  test('broker - heartbeats keep a lease alive past its first term', async () => {
+    vi.useFakeTimers();
+    const { nc, broker } = await site({ sweepIntervalMs: 100 });
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
+    for (let beat = 0; beat < 5; beat++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      nc.publish(
+        subjects.services.heartbeat('calc'),
+        codec.encode({ v: V, id: 'i1', secret: SECRET }),
+      );
+    }
+    await vi.advanceTimersByTimeAsync(2900);
+    expect(broker.registry.size).toBe(1);
+  });
+
+  test('broker - the sweep runs every 250 ms by default', async () => {
+    vi.useFakeTimers();
+    const { nc, broker } = await site();
+    // A lease of 3300 ms ends between two sweeps (3250, 3500).
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 1100 }));
+    await vi.advanceTimersByTimeAsync(3499);
+    expect(broker.registry.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(broker.registry.size).toBe(0);
+  });
+
+  test('broker - a lookup names the instances of the version range asked for', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc', { version: '1.2.0' }));
+    await register(nc, registration('i2', 'calc', { version: '2.0.0' }));
+    const ids = async (body: object) =>
+      (
+        resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc', ...body })) as {
+          instances: Array<{ id: string }>;
+        }
+      ).instances.map((i) => i.id);
+    expect(await ids({})).toEqual(['i1', 'i2']);
+    expect(await ids({ version: '^1.0.0' })).toEqual(['i1']);
+    expect(await ids({ version: '>=2.0.0' })).toEqual(['i2']);
+    expect(await ids({ version: '^3.0.0' })).toEqual([]);
+  });
+
+  test('broker - a lookup of a service that has none says nothing more than its site, or a name near it', async () => {
+    const { nc } = await site();
+    expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }))).toEqual({
+      v: V,
+      site: 'a',
+      instances: [],
+    });
+    await register(nc, registration('i1', 'calculator'));
+    expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calculater' }))).toEqual({
+      v: V,
+      site: 'a',
+      instances: [],
+      similar: 'calculator',
+    });
+  });
+
+  test('broker - a lookup after the last instance left names where it was, and not a similar name', async () => {
+    const { nc, events } = await site();
+    await register(nc, route('r1', 'calc'));
+    await register(nc, registration('i2', 'calcs'));
+    nc.publish(
+      subjects.routes.deregister('calc'),
+      codec.encode({ v: V, id: 'r1', secret: SECRET }),
+    );
+    await events.atLeast(3);
+    expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }))).toEqual({
+      v: V,
+      site: 'a',
+      instances: [],
+      departedFrom: 'c',
+      departedSites: ['c'],
+    });
+  });
+
+  test('broker - a lookup that finds instances here still names the sites the service left', async () => {
+    const { nc, events } = await site();
+    await register(nc, route('r1', 'calc'));
+    await register(nc, registration('i2', 'calc'));
+    nc.publish(
+      subjects.routes.deregister('calc'),
+      codec.encode({ v: V, id: 'r1', secret: SECRET }),
+    );
+    await events.atLeast(3);
+    const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }));
+    expect(reply).toMatchObject({ departedSites: ['c'], instances: [{ id: 'i2' }] });
+    expect(reply).not.toHaveProperty('departedFrom');
+    expect(reply).not.toHaveProperty('similar');
+  });
+
+  test('broker - a lookup whose instances do not fit in one message is cut and says so', async () => {
+    const bus = new MemoryBus({ maxPayload: 8192 });
+    const { nc } = await site({}, bus);
+    const metadata = { note: 'x'.repeat(200) };
+    for (let i = 0; i < 30; i++) await register(nc, registration(`i${i}`, 'calc', { metadata }));
+    const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' })) as {
+      instances: unknown[];
+      truncated?: boolean;
+    };
+    expect(reply.truncated).toBe(true);
+    expect(reply.instances.length).toBeGreaterThan(5);
+    expect(reply.instances.length).toBeLessThan(30);
+    expect(codec.encode(reply.instances).length).toBeLessThanOrEqual(4096);
+  });
+
+  test('broker - a listing names the registry generation; asked unless that generation, it answers unchanged', async () => {
+    const { nc, broker } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const first = resultIn(await ask(nc, subjects.list, { v: V })) as { generation: string };
+    expect(first).toMatchObject({
+      v: V,
+      site: 'a',
+      generation: `b1.${broker.registry.generation}`,
+      services: [{ name: 'calc', version: '1.0.0', methods: ['m'], instances: [{ id: 'i1' }] }],
+    });
+    expect(first).not.toHaveProperty('next');
+    expect(first).not.toHaveProperty('unchanged');
+    const again = resultIn(await ask(nc, subjects.list, { v: V, unless: first.generation }));
+    expect(again).toEqual({
+      v: V,
+      site: 'a',
+      services: [],
+      generation: first.generation,
+      unchanged: true,
+    });
+    const stale = resultIn(await ask(nc, subjects.list, { v: V, unless: 'b1.0' }));
+    expect(stale).toMatchObject({ services: [{ name: 'calc' }] });
+    expect(stale).not.toHaveProperty('unchanged');
+  });
+
+  test('broker - a listing too large for one message comes in pages; a page after a cursor ignores unless', async () => {
+    const bus = new MemoryBus({ maxPayload: 8192 });
+    const { nc } = await site({}, bus);
+    const metadata = { note: 'x'.repeat(200) };
+    for (let i = 0; i < 30; i++) await register(nc, registration(`i${i}`, `s${i}`, { metadata }));
+    const first = resultIn(await ask(nc, subjects.list, { v: V })) as {
+      services: unknown[];
+      next: string;
+      generation: string;
+    };
+    expect(first.services.length).toBeLessThan(30);
+    expect(typeof first.next).toBe('string');
+    const body = { v: V, after: first.next, unless: first.generation };
+    const second = resultIn(await ask(nc, subjects.list, body)) as { services: unknown[] };
+    expect(second.services.length).toBeGreaterThan(0);
+    expect(second).not.toHaveProperty('unchanged');
+  });
+
+  test('broker - info names the site, the broker and when it started', async () => {
+    const { nc, broker } = await site();
+    expect(resultIn(await ask(nc, subjects.info, { v: V }))).toEqual({
+      v: V,
+      site: 'a',
+      brokerId: 'b1',
+      startedAt: broker.startedAt,
+    });
+  });
+
+  test('broker - the brokers of a site share lookups in one queue group; each hears every registration', async () => {
+    const bus = new MemoryBus();
+    const one = await site({ id: 'b1' }, bus);
+    const two = await site({ id: 'b2' }, bus);
+    await register(one.nc, registration('i1', 'calc'));
+    await one.events.atLeast(2);
+    expect(one.broker.registry.size).toBe(1);
+    expect(two.broker.registry.size).toBe(1);
+    const answeredBy = new Set<unknown>();
+    for (let i = 0; i < 4; i++) {
+      answeredBy.add(
+        (resultIn(await ask(one.nc, subjects.info, { v: V })) as { brokerId: string }).brokerId,
+      );
+    }
+    expect([...answeredBy].sort()).toEqual(['b1', 'b2']);
+  });
+
+  test('broker - a session renewal renews its routes, drops those named gone, and asks for all again when it holds fewer', async () => {
+    const { nc, events, broker } = await site();
+    const session = 'sess1';
+    await register(nc, route('r1', 'calc', { session }));
+    await register(nc, route('r2', 'calc', { session }));
+    const asked = collect(nc, subjects.session(session));
+    const renew = (body: object) =>
+      nc.publish(
+        subjects.routeRenew,
+        codec.encode({ v: V, session, secret: SECRET, routes: 2, ...body }),
+      );
+    renew({});
+    await idle();
+    expect(asked.messages).toHaveLength(0);
+    renew({ routes: 1, gone: ['r2'] });
+    expect(bodies(await events.atLeast(3))[2]).toMatchObject({ kind: 'down', id: 'r2' });
+    expect(broker.registry.get('r2')).toBeUndefined();
+    await idle();
+    expect(asked.messages).toHaveLength(0);
+    renew({ routes: 3 });
+    expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
+  });
+
+  test('broker - options are checked before connecting, naming the field', async () => {
+    const bus = new MemoryBus();
+    const start = (options: Partial<BrokerOptions>) =>
+      Broker.start({ site: 'a', connection: bus.connect(), ...options });
+    const cases: Array<[Partial<BrokerOptions>, string]> = [
+      [
+        { site: 'no site' },
+        "broker option 'site' must be a name of letters, digits, '_' or '-' (got 'no site')",
+      ],
+      [{ leaseFactor: 1.9 }, "broker option 'leaseFactor' must be at least 2"],
+      [
+        { policy: 'nearest' as never },
+        "broker option 'policy' must be one of round-robin, least-outstanding",
+      ],
+      [{ warmupMs: -1 }, "broker option 'warmupMs' must be 0 or more"],
+      [{ sweepIntervalMs: 0 }, "broker option 'sweepIntervalMs' must be positive"],
+      [
+        { limits: { nonsense: 1 } as never },
+        "broker option 'limits.nonsense' is not a registry limit",
+      ],
+      [
+        { limits: { maxInstances: 1.5 } },
+        "broker option 'limits.maxInstances' must be a positive integer (got 1.5)",
+      ],
+      [
+        { limits: { maxInstances: 0 } },
+        "broker option 'limits.maxInstances' must be a positive integer (got 0)",
+      ],
+      [
+        { limits: { minHeartbeatMs: 5000, maxHeartbeatMs: 4000 } },
+        "broker option 'limits.minHeartbeatMs' exceeds 'limits.maxHeartbeatMs'",
+      ],
+    ];
+    for (const [options, message] of cases) {
+      await expect(start(options), message).rejects.toThrow(new TypeError(message));
+    }
+    expect(cases).toHaveLength(9);
+    expect(bus.subscriptionCount).toBe(0);
+  });
+
+  test('broker - the edges of the options are accepted', async () => {
+    const bus = new MemoryBus();
+    const broker = await Broker.start({
+      site: 'a',
+      connection: bus.connect(),
+      leaseFactor: 2,
+      warmupMs: 0,
+      sweepIntervalMs: 1,
+      limits: { minHeartbeatMs: 4000, maxHeartbeatMs: 4000, maxInstances: undefined },
+    });
+    opened.push(broker);
+    expect(broker.id).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+});
+
+describe('broker warm-up', () => {
+  test('broker warm-up - a lookup that finds nothing waits for the warm-up, then sees who registered meanwhile', async () => {
+    vi.useFakeTimers();
+    const { nc } = await site({ warmupMs: 300 });
+    const pending = ask(nc, subjects.lookup, { v: V, service: 'calc' });
+    let answered = false;
+    void pending.then(() => (answered = true));
+    await vi.advanceTimersByTimeAsync(100);
+    await register(nc, registration('i1', 'calc'));
+    await vi.advanceTimersByTimeAsync(199);
+    expect(answered).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(resultIn(await pending)).toMatchObject({ instances: [{ id: 'i1' }] });
+  });
+
+  test('broker warm-up - a lookup that finds an instance is answered at once; a listing waits', async () => {
+    vi.useFakeTimers();
+    const { nc } = await site({ warmupMs: 300 });
+    await register(nc, registration('i1', 'calc'));
+    expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }))).toMatchObject({
+      instances: [{ id: 'i1' }],
+    });
+    let listed = false;
+    const listing = ask(nc, subjects.list, { v: V }).then((m) => {
+      listed = true;
+      return m;
+    });
+    await vi.advanceTimersByTimeAsync(299);
+    expect(listed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(resultIn(await listing)).toMatchObject({ services: [{ name: 'calc' }] });
+  });
+
+  test('broker warm-up - lasts 250 ms by default', async () => {
+    vi.useFakeTimers();
+    const bus = new MemoryBus();
+    const nc = bus.connect();
+    const broker = await Broker.start({ site: 'a', connection: bus.connect() });
+    opened.push(broker);
+    let answered = false;
+    const pending = ask(nc, subjects.list, { v: V }).then(() => (answered = true));
+    await vi.advanceTimersByTimeAsync(249);
+    expect(answered).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await pending;
+    expect(answered).toBe(true);
+  });
+});
+
+/** A hand-driven instance: what the broker forwards to it, and how it answers. */
+function instance(nc: MemoryConnection, id = 'i1', service = 'calc') {
+  return collect(nc, subjects.instance(service, id));
+}
+
+/** A thin client's call to the broker; its reply (or replies) arrive in `replies`. */
+function thinCall(
+  nc: MemoryConnection,
+  meta: CallMeta,
+  body = codec.encode([1, 2]),
+  extra: Array<[string, string]> = [],
+) {
+  const inbox = `_INBOX.client.${meta.callId}`;
+  const replies = collect(nc, inbox);
+  nc.publish(subjects.call(meta.service), body, {
+    reply: inbox,
+    headers: callHeaders(meta, ...extra).forNats(),
+  });
+  return replies;
+}
+
+const meta = (fields: Partial<CallMeta> = {}) =>
+  callMeta('calc', { callId: 'c1', method: 'm', budgetMs: 1000, path: ['a'], ...fields });
+
+describe('broker forwarding', () => {
+  test('broker forwarding - a thin call goes to an instance with the caller in sb-reply; the instance answers the caller', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const server = bus2(nc);
+    const calls = instance(server);
+    const replies = thinCall(nc, meta());
+    const forwarded = await calls.nth(0);
+    const h = headersOf(forwarded)!;
+    expect(h.get(Header.replyTo)).toBe('_INBOX.client.c1');
+    expect(h.get(Header.call)).toMatch(/^1;c1;calc;m;\d+;a;;$/);
+    expect(codec.decode(forwarded.data)).toEqual([1, 2]);
+    server.publish(h.get(Header.replyTo), codec.encode(3));
+    forwarded.respond(new Uint8Array(0));
+    expect(codec.decode((await replies.nth(0)).data)).toBe(3);
+    await idle();
+    expect(replies.messages).toHaveLength(1);
+  });
+
+  test('broker forwarding - an instance that answers the broker instead has its answer passed to the caller', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const calls = instance(nc);
+    const replies = thinCall(nc, meta());
+    (await calls.nth(0)).respond(codec.encode('direct'));
+    const reply = await replies.nth(0);
+    expect(codec.decode(reply.data)).toBe('direct');
+    expect(headersOf(reply)).toBeUndefined();
+  });
+
+  test('broker forwarding - an error reply to the broker is passed on as it came, marked an error', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const calls = instance(nc);
+    const replies = thinCall(nc, meta());
+    const error = new SwitchboardError(ErrorCode.APPLICATION, 'boom', {
+      completed: 'yes',
+      site: 'a',
+    });
+    (await calls.nth(0)).respond(codec.encode(error.toData()), {
+      headers: errorReplyHeaders().forNats(),
+    });
+    expect(errorIn(await replies.nth(0))).toMatchObject({
+      code: ErrorCode.APPLICATION,
+      message: 'boom',
+    });
+  });
+
+  test('broker forwarding - a call for a service with no instance is SERVICE_NOT_FOUND from the broker', async () => {
+    const { nc } = await site();
+    const replies = thinCall(nc, meta());
+    expect(errorIn(await replies.nth(0))).toMatchObject({
+      code: ErrorCode.SERVICE_NOT_FOUND,
+      completed: 'no',
+      site: 'a',
+      service: 'calc',
+      message: "service 'calc' is not registered",
+    });
+  });
+
+  test('broker forwarding - an instance that does not answer in the budget leaves the broker silent', async () => {
+    vi.useFakeTimers();
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 10_000 }));
+    const calls = instance(nc);
+    const replies = thinCall(nc, meta({ budgetMs: 200 }));
+    await calls.nth(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(replies.messages).toHaveLength(0);
+  });
+
+  test('broker forwarding - when the instance holding a call expires, the caller hears UNAVAILABLE from the broker', async () => {
+    vi.useFakeTimers();
+    const { nc } = await site({ sweepIntervalMs: 100 });
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
+    const calls = instance(nc);
+    const replies = thinCall(nc, meta({ budgetMs: 60_000 }));
+    await calls.nth(0);
+    await vi.advanceTimersByTimeAsync(3100);
+    const err = errorIn(await replies.nth(0));
+    expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(err.message).toContain('instance i1 stopped heartbeating while the call was in flight');
+  });
+
+  test('broker forwarding - a call body over maxPayload is PAYLOAD_TOO_LARGE, with the path it came by', async () => {
+    const { nc } = await site({ maxPayload: 10 });
+    const at = thinCall(nc, meta({ callId: 'c1', path: ['z', 'a'] }), new Uint8Array(11));
+    expect(errorIn(await at.nth(0))).toMatchObject({
+      code: ErrorCode.PAYLOAD_TOO_LARGE,
+      completed: 'no',
+      site: 'a',
+      service: 'calc',
+      path: ['z', 'a'],
+      message: 'call body of 11 bytes exceeds the limit of 10',
+    });
+    const fits = thinCall(nc, meta({ callId: 'c2', path: [] }), new Uint8Array(10));
+    expect(errorIn(await fits.nth(0)).code).toBe(ErrorCode.SERVICE_NOT_FOUND);
+    const empty = thinCall(nc, meta({ callId: 'c3', path: [] }), new Uint8Array(11));
+    expect(errorIn(await empty.nth(0)).path).toEqual(['a']);
+  });
+
+  test('broker forwarding - the limit is the NATS max_payload by default', async () => {
+    const bus = new MemoryBus({ maxPayload: 64 });
+    const { nc } = await site({}, bus);
+    // The broker read max_payload when it started; NATS now takes larger messages.
+    bus.maxPayload = 1024;
+    const replies = thinCall(nc, meta(), new Uint8Array(65));
+    expect(errorIn(await replies.nth(0))).toMatchObject({
+      code: ErrorCode.PAYLOAD_TOO_LARGE,
+      message: 'call body of 65 bytes exceeds the limit of 64',
+    });
+  });
+
+  test('broker forwarding - a call without a reply subject is dropped with a warning', async () => {
+    const { nc, logger } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const calls = instance(nc);
+    nc.publish(subjects.call('calc'), codec.encode([1]), {
+      headers: callHeaders(meta()).forNats(),
+    });
+    await idle();
+    expect(calls.messages).toHaveLength(0);
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      message: 'dropped a call without reply subject',
+      fields: { service: 'calc' },
+    });
+  });
+
+  test('broker forwarding - a call whose subject names another service is BAD_REQUEST', async () => {
+    const { nc } = await site();
+    const inbox = collect(nc, '_INBOX.x');
+    nc.publish(subjects.call('other'), codec.encode([1]), {
+      reply: '_INBOX.x',
+      headers: callHeaders(meta()).forNats(),
+    });
+    expect(errorIn(await inbox.nth(0))).toMatchObject({
+      code: ErrorCode.BAD_REQUEST,
+      message: "the subject names service 'other' but the message is about 'calc'",
+    });
+  });
+
+  test('broker forwarding - a cancel notice reaches the instance holding the call', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const calls = instance(nc);
+    thinCall(nc, meta({ budgetMs: 60_000 }));
+    await calls.nth(0);
+    nc.publish(subjects.call('calc'), undefined, { headers: cancelHeaders(meta()).forNats() });
+    const notice = await calls.nth(1);
+    expect(headersOf(notice)?.get(Header.cancel)).toBe('1');
+    expect(notice.reply).toBe('');
+  });
+
+  test('broker forwarding - a resumed instance is probed about the calls forwarded to it', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    const calls = instance(nc);
+    thinCall(nc, meta({ budgetMs: 60_000 }));
+    await calls.nth(0);
+    const beat = codec.encode({ v: V, id: 'i1', secret: SECRET, resumed: true });
+    nc.publish(subjects.services.heartbeat('calc'), beat);
+    const probe: Msg = await calls.nth(1);
+    expect(headersOf(probe)?.get(Header.probe)).toBe('1');
+    expect(codec.decode(probe.data)).toEqual({ v: V, calls: ['c1'] });
+  });
+});
+
+/** Another connection on the same bus as `nc`. */
+function bus2(nc: MemoryConnection): MemoryConnection {
+  return nc.bus.connect({ name: 'server' });
+}
