@@ -445,7 +445,10 @@ export class Collected {
   readonly #waiters: Array<{ count: number; resolve: () => void }> = [];
   readonly sub: MemorySubscription;
 
-  constructor(nc: MemoryConnection, subject: string) {
+  constructor(
+    nc: MemoryConnection,
+    readonly subject: string,
+  ) {
     this.sub = nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) return;
@@ -459,10 +462,14 @@ export class Collected {
     });
   }
 
-  /** Resolves once `count` messages in all have arrived. */
+  /** Resolves once `count` messages in all have arrived; fails after {@link WAIT_MS} of real time. */
   async atLeast(count: number): Promise<Msg[]> {
     if (this.messages.length < count) {
-      await new Promise<void>((resolve) => this.#waiters.push({ count, resolve }));
+      const arrived = new Promise<void>((resolve) => this.#waiters.push({ count, resolve }));
+      await within(
+        arrived,
+        () => `${count} messages on ${this.subject} (got ${this.messages.length})`,
+      );
     }
     return this.messages;
   }
@@ -478,8 +485,26 @@ export function collect(nc: MemoryConnection, subject: string): Collected {
   return new Collected(nc, subject);
 }
 
-/** `setImmediate` as it was when this module loaded (before any fake timers of a test). */
+/** The timer functions as they were when this module loaded (before any fake timers of a test). */
 const realSetImmediate = globalThis.setImmediate;
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/**
+ * Longest a test waits (in real time, whatever the fake clock says) for
+ * what the bus should bring: a test that would hang fails at once instead,
+ * saying what it waited for.
+ */
+export const WAIT_MS = 2000;
+
+/** `promise`, or a failure naming `what` after `ms` of real time. */
+export function within<T>(promise: Promise<T>, what: () => string, ms = WAIT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_resolve, reject) => {
+    timer = realSetTimeout(() => reject(new Error(`waited ${ms} ms for ${what()}`)), ms);
+  });
+  return Promise.race([promise, bound]).finally(() => realClearTimeout(timer));
+}
 
 /**
  * Resolves once the work that needs no timer has run: messages in flight

@@ -8,19 +8,20 @@ import type { Msg, MsgHdrs } from 'nats';
 import { Codec, PROTOCOL_VERSION, type SwitchboardError } from '../../src/protocol/index.js';
 import { readReply } from '../../src/transport/index.js';
 import type { Logger } from '../../src/util/index.js';
-import type { MemoryConnection } from './memory-nats.js';
+import { type MemoryConnection, within } from './memory-nats.js';
 
 export const codec = new Codec();
 export const V = PROTOCOL_VERSION;
 
-/** Sends `body` (encoded) to `subject` and returns the reply message. */
+/** Sends `body` (encoded) to `subject` and returns the reply message (see `within`). */
 export function ask(
   nc: MemoryConnection,
   subject: string,
   body: unknown,
   headers?: MsgHdrs,
 ): Promise<Msg> {
-  return nc.request(subject, codec.encode(body), { timeout: 5000, headers });
+  const reply = nc.request(subject, codec.encode(body), { timeout: 60_000, headers });
+  return within(reply, () => `a reply from ${subject}`);
 }
 
 /** The decoded value of a result reply (an error reply is thrown). */

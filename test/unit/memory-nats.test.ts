@@ -7,7 +7,7 @@ import { type NatsError, ErrorCode as NatsErrorCode } from 'nats';
 import { describe, expect, test, vi } from 'vitest';
 import { HeaderBlock } from '../../src/protocol/index.js';
 import { headersOf, readsRawHeaders } from '../../src/transport/index.js';
-import { collect, idle, MemoryBus } from '../support/memory-nats.js';
+import { collect, idle, MemoryBus, within } from '../support/memory-nats.js';
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
@@ -171,6 +171,17 @@ describe('memory nats', () => {
       const outcome = expect(pending).rejects.toMatchObject({ code: NatsErrorCode.Timeout });
       await vi.advanceTimersByTimeAsync(50);
       await outcome;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('memory nats - a wait bounded in real time fails naming what it waited for, even under fake timers', async () => {
+    vi.useFakeTimers();
+    try {
+      const never = new Promise<never>(() => {});
+      await expect(within(never, () => 'nothing', 10)).rejects.toThrow('waited 10 ms for nothing');
+      await expect(within(Promise.resolve(7), () => 'seven', 10)).resolves.toBe(7);
     } finally {
       vi.useRealTimers();
     }
