@@ -51,11 +51,27 @@ function slowBrokers() {
   return { brokers, answers };
 }
 
+/**
+ * A watcher over {@link slowBrokers} whose first full view was answered,
+ * once instances (id, service) registered: their lookups are under way.
+ */
+async function lookingUp(...instances: Array<[string, string]>) {
+  const { brokers, answers } = slowBrokers();
+  const { views } = watching(brokers);
+  await settle();
+  answers.shift()!();
+  await settle();
+  for (const [id, service] of instances) await brokers.register(registration(id, service));
+  await settle();
+  return { brokers, answers, views };
+}
+
 function show(view: SiteView): string {
   if (view.kind === 'lost') return 'lost';
   const ids = view.instances.map((i) => i.id).join(',');
   if (view.kind === 'full') return `full:${ids}`;
-  return `${view.service}:${ids}`;
+  if (view.kind === 'service') return `${view.service}:${ids}`;
+  throw new Error(`unknown view kind ${JSON.stringify(view)}`);
 }
 
 /** The registry reads of `brokers` (listings and lookups), in order, and forgets them. */
@@ -254,13 +270,7 @@ describe('site watcher', () => {
   });
 
   test('site watcher - a lookup under way when the link goes down is dropped, and read whole once back', async () => {
-    const { brokers, answers } = slowBrokers();
-    const { views } = watching(brokers);
-    await settle();
-    answers.shift()!();
-    await settle();
-    await brokers.register(registration('i1', 'calc'));
-    await settle();
+    const { brokers, answers, views } = await lookingUp(['i1', 'calc']);
     expect(answers).toHaveLength(1);
     brokers.linkState('down');
     await settle();
@@ -273,6 +283,22 @@ describe('site watcher', () => {
     answers.shift()!();
     await settle();
     expect(views).toEqual(['full:', 'lost', 'full:i1']);
+  });
+
+  test('site watcher - the second lookup of a round is cut short by the link going down too', async () => {
+    const { brokers, answers, views } = await lookingUp(['i1', 'calc'], ['j1', 'echo']);
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:', 'calc:i1']);
+    expect(answers).toHaveLength(1);
+    brokers.linkState('down');
+    brokers.linkState('up');
+    await settle();
+    // The stale lookup of echo, and the full read asked for by the reconnection.
+    expect(answers).toHaveLength(2);
+    answers.pop()!();
+    await settle();
+    expect(views).toEqual(['full:', 'calc:i1', 'lost', 'full:i1,j1']);
   });
 
   test('site watcher - within the reconnect grace nothing is withdrawn; past it, lost', async () => {
