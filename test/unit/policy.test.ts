@@ -84,6 +84,15 @@ describe('Bridge options, each refused before connecting', () => {
     );
   });
 
+  test('policy - Bridge.start takes 1 for a count or period: it goes on to connect', async () => {
+    await expect(
+      refusal({ ...sides, maxHops: 1, heartbeatMs: 1, refreshMs: 1 }),
+    ).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'cannot connect to NATS at nats://127.0.0.1:1: connection refused',
+    });
+  });
+
   test('policy - Bridge.start refuses an export or import that is not a list of strings', async () => {
     const cases = [
       { export: 'calc*' },
