@@ -1,13 +1,6 @@
 import type { Subscription } from 'nats';
-import {
-  Dispatcher,
-  InstanceRouter,
-  LoadBalancer,
-  Registrar,
-  Resolver,
-  type Unsubscribe,
-} from '../core/index.js';
-import type { InstanceView, SwitchboardError } from '../protocol/index.js';
+import { Dispatcher, InstanceRouter, LoadBalancer, Registrar, Resolver } from '../core/index.js';
+import type { SwitchboardError } from '../protocol/index.js';
 import {
   type CallRequest,
   type ConnectionOptions,
@@ -21,13 +14,7 @@ import {
 } from '../transport/index.js';
 import { newId, waitingNotice } from '../util/index.js';
 import type { RouteAdvert, RouteChanges } from './route-table.js';
-
-/** What a half has seen of its site's registry. */
-export type SiteView =
-  | { kind: 'full'; instances: InstanceView[] }
-  | { kind: 'service'; service: string; instances: InstanceView[] }
-  /** The connection to the site is down: nothing is reachable through it. */
-  | { kind: 'lost' };
+import { BROKER_TIMEOUT_MS, type HalfTimings, type SiteView, SiteWatcher } from './site-watcher.js';
 
 /** What a half does with a call arriving on one of its routes. */
 export type RouteCallHandler = (
@@ -45,13 +32,6 @@ interface HeldRoute {
   stats: Map<string, EndpointStats>;
 }
 
-/** Timings of a bridge half. */
-export interface HalfTimings {
-  heartbeatMs: number;
-  /** Full resynchronisation of the site's registry, as a safety net for missed events. */
-  refreshMs: number;
-}
-
 /**
  * The name under which each linked half answers the discovery protocol for
  * itself (no endpoints), so that an observer of its site sees the bridge,
@@ -59,19 +39,8 @@ export interface HalfTimings {
  */
 export const BRIDGE_SERVICE_NAME = 'switchboard-bridge';
 
-/** Delay that gathers the registry events of one burst into one round of lookups. */
-const GATHER_MS = 2;
-/**
- * Past this many services changed in one burst, one listing (a few pages)
- * costs less than a lookup each: a hub's half sees every spoke's services.
- */
-const LIST_OVER = 16;
 /** Longest wait between two attempts to reach a site's broker. */
 const MAX_BACKOFF_MS = 2000;
-/** Longest a request to the site's broker may take. */
-const BROKER_TIMEOUT_MS = 2000;
-/** Ends a registry read made stale by a change of the link's state. */
-const STALE = Symbol('stale registry read');
 
 /**
  * One half of a bridge, attached to one site's NATS. Towards its broker it
@@ -88,8 +57,6 @@ export class BridgeHalf {
   readonly dispatcher: Dispatcher;
   /** Site name, learned from the site's broker. */
   site: string | undefined;
-  /** Whether the NATS connection is up. */
-  connected = true;
 
   readonly #id = newId(10);
   /** Proof of ownership of every route this half registers. */
@@ -97,23 +64,15 @@ export class BridgeHalf {
   readonly #resolver: Resolver;
   readonly #registrar: Registrar;
   readonly #timings: HalfTimings;
+  /** This half's view of its site's registry. */
+  readonly #watcher: SiteWatcher;
   readonly #routes = new Map<string, HeldRoute>();
   readonly #micro: MicroResponder;
-  readonly #stops: Unsubscribe[] = [];
-  #refresh: ReturnType<typeof setInterval> | undefined;
-  #onView: ((view: SiteView) => void) | undefined;
   #onCall: RouteCallHandler | undefined;
   /** The other half, once the bridge is linked. */
   #peer: BridgeHalf | undefined;
   readonly #started = new Date();
   #held: (callIds: readonly string[]) => string[] = () => [];
-  #dirtyAll = false;
-  /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
-  #generation: string | undefined;
-  readonly #dirty = new Set<string>();
-  #working = false;
-  /** Ends the registry read under way with {@link STALE} (the link went down or came back). */
-  #interrupt: (() => void) | undefined;
   #closed = false;
 
   private constructor(label: string, link: SiteLink, timings: HalfTimings) {
@@ -135,6 +94,12 @@ export class BridgeHalf {
       secret: this.#secret,
     });
     link.abandonCallsOnDeparture();
+    this.#watcher = new SiteWatcher(link.brokers, link.conn.logger, timings, {
+      where: () => this.where,
+      graceMs: link.conn.reconnectGraceMs,
+      onGracefulState: (listener) => link.onGracefulState(listener),
+      isOwn: (id) => id.startsWith(`${this.#id}-`),
+    });
     this.#micro = new MicroResponder(link.conn.nc, () => this.#discoverable(), link.conn.peerLog);
   }
 
@@ -204,6 +169,11 @@ export class BridgeHalf {
     return new BridgeHalf(label, link, timings);
   }
 
+  /** Whether the NATS connection is up. */
+  get connected(): boolean {
+    return this.#watcher.connected;
+  }
+
   /** Where this half is attached, for messages. */
   get where(): string {
     return this.site === undefined ? `the ${this.label} side` : `site '${this.site}'`;
@@ -238,46 +208,11 @@ export class BridgeHalf {
   /**
    * Starts following the site's registry: a full view now, then the services
    * named by registry events, a full view again after a broker starts, after a
-   * reconnection and every `refreshMs`; `lost` when the connection drops.
+   * reconnection and every `refreshMs`; `lost` when the connection drops
+   * (see {@link SiteWatcher}).
    */
   watch(onView: (view: SiteView) => void): void {
-    this.#onView = onView;
-    const { brokers, conn } = this.link;
-    // Within the grace (a NATS cluster moving us to another node), the routes stay.
-    const stopGrace = this.link.onGracefulState((state) => {
-      if (state === 'lost') {
-        conn.logger.warn(`lost the connection to ${this.where}; withdrawing its routes`);
-        this.#onView?.({ kind: 'lost' });
-        return;
-      }
-      conn.logger.info(
-        state === 'moved'
-          ? `reconnected to ${this.where} within ${conn.reconnectGraceMs} ms; its routes stay`
-          : `reconnected to ${this.where}`,
-      );
-      this.#resync();
-    });
-    this.#stops.push(
-      brokers.onInstanceEvent((event) => {
-        if (event.kind === 'resumed') return;
-        // Our own routes lead back across the bridge, which the route table
-        // refuses anyway: looking them up would cost a request per route.
-        if (event.id.startsWith(`${this.#id}-`)) return;
-        this.#dirty.add(event.service);
-        this.#kick();
-      }),
-      brokers.onBrokerEvent((event) => {
-        if (event.kind === 'started') this.#resync();
-      }),
-      brokers.onLinkState((state) => {
-        // A read sent before the change may never be answered: start again from now.
-        this.#interrupt?.();
-        this.connected = state === 'up';
-      }),
-      stopGrace,
-    );
-    this.#refresh = setInterval(() => this.#resync(true), this.#timings.refreshMs);
-    this.#resync();
+    this.#watcher.watch(onView);
   }
 
   /**
@@ -339,9 +274,8 @@ export class BridgeHalf {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#refresh);
+    this.#watcher.close();
     this.#micro.close();
-    for (const stop of this.#stops.splice(0)) stop();
     const { nc } = this.link.conn;
     this.#registrar.close();
     await Promise.all([...this.#routes.values()].map(({ sub }) => this.#stopTaking(sub)));
@@ -360,79 +294,6 @@ export class BridgeHalf {
   #stopTaking(sub: Subscription): Promise<void> {
     if (this.link.conn.nc.isClosed()) return Promise.resolve();
     return sub.drain().catch(() => {});
-  }
-
-  /**
-   * Asks for a full view. The periodic refresh (`ifChanged`) lets the broker
-   * answer that nothing changed since the last one; after a reconnection or
-   * a broker start the view is always taken whole.
-   */
-  #resync(ifChanged = false): void {
-    if (!ifChanged) this.#generation = undefined;
-    this.#dirtyAll = true;
-    this.#kick();
-  }
-
-  /** Runs the pending lookups, one round at a time, a little after the first event of a burst. */
-  #kick(): void {
-    if (this.#working || this.#closed || !this.#onView) return;
-    this.#working = true;
-    setTimeout(() => void this.#work(), GATHER_MS);
-  }
-
-  /**
-   * Reads the registry while there is something to read and the link is up
-   * (a reconnection asks for a full read again). A read cut short by the link
-   * going down or coming back is started again at once; a read no broker
-   * answered, after a heartbeat.
-   */
-  async #work(): Promise<void> {
-    const { brokers } = this.link;
-    while (!this.#closed && this.connected && (this.#dirtyAll || this.#dirty.size > 0)) {
-      try {
-        if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
-          this.#dirtyAll = false;
-          this.#dirty.clear();
-          const listing = await this.#read(brokers.list(BROKER_TIMEOUT_MS, this.#generation));
-          if (listing.unchanged) continue;
-          // Only a view that is passed on may be skipped next time.
-          this.#generation = this.connected ? listing.generation : undefined;
-          this.#emit({ kind: 'full', instances: listing.services.flatMap((s) => s.instances) });
-          continue;
-        }
-        const services = [...this.#dirty];
-        this.#dirty.clear();
-        // Cut short, the rest is read again by the full read that follows.
-        for (const service of services) {
-          const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
-          this.#emit({ kind: 'service', service, instances: [...found.instances] });
-        }
-      } catch (err) {
-        if (err === STALE) continue;
-        this.link.conn.logger.debug(
-          `cannot read the registry at ${this.where}: ${(err as Error).message}`,
-        );
-        // No broker right now (or it restarted): try again with a full view.
-        if (!this.#closed) setTimeout(() => this.#resync(), this.#timings.heartbeatMs).unref();
-        break;
-      }
-    }
-    this.#working = false;
-  }
-
-  /** `read`, or {@link STALE} as soon as the link changes state. */
-  #read<T>(read: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const interrupt = () => reject(STALE);
-      this.#interrupt = interrupt;
-      read.then(resolve, reject).finally(() => {
-        if (this.#interrupt === interrupt) this.#interrupt = undefined;
-      });
-    });
-  }
-
-  #emit(view: SiteView): void {
-    if (!this.#closed && this.connected) this.#onView?.(view);
   }
 }
 

@@ -6,10 +6,11 @@ import {
   checkConnectionOptions,
 } from '../transport/index.js';
 import { Closeable, type Logger, silentLogger } from '../util/index.js';
-import { BridgeHalf, type SiteView } from './bridge-half.js';
+import { BridgeHalf } from './bridge-half.js';
 import { checkGlobs, globFilter } from './policy.js';
 import { Relay } from './relay.js';
 import { type RouteAdvert, RouteTable } from './route-table.js';
+import type { SiteView } from './site-watcher.js';
 
 /** Options of a {@link Bridge}. */
 export interface BridgeOptions {

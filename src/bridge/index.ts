@@ -1,5 +1,11 @@
 export { Bridge, type BridgeOptions } from './bridge.js';
-export { BRIDGE_SERVICE_NAME, BridgeHalf, type SiteView } from './bridge-half.js';
+export { BRIDGE_SERVICE_NAME, BridgeHalf } from './bridge-half.js';
 export { checkGlobs, GLOB_SYNTAX, globFilter, globToRegExp, isValidGlob } from './policy.js';
 export { Relay, type RelayDirection } from './relay.js';
 export { type RouteAdvert, type RouteChanges, type RouteRules, RouteTable } from './route-table.js';
+export {
+  type HalfTimings,
+  type SiteView,
+  SiteWatcher,
+  type WatchedSite,
+} from './site-watcher.js';

@@ -8,6 +8,8 @@
  * - {@link MemoryInvoker}: instances as functions from a call to a reply; a
  *   subject with no function is "no responders". Every call is recorded with
  *   a copy of its metadata as it was when sent.
+ * - {@link memoryWatchedSite}: what a bridge half tells its site watcher,
+ *   over a {@link MemoryBrokerClient}'s link states.
  */
 
 import { afterEach, beforeEach, vi } from 'vitest';
@@ -35,13 +37,16 @@ import {
   Codec,
   type Completion,
   ErrorCode,
+  type GracefulLinkState,
   type InstanceRegistration,
   type InstanceView,
   lastToken,
+  linkGrace,
   Registry,
   type RegistryChange,
   SwitchboardError,
   subjectsFor,
+  type WatchedSite,
 } from '../../src/internal.js';
 
 const codec = new Codec();
@@ -343,6 +348,40 @@ export class MemoryBrokerClient implements BrokerClient {
   }
 }
 
+/** A {@link WatchedSite} over a memory client; `stop()` detaches it, `listeners()` counts its own. */
+export interface MemoryWatchedSite extends WatchedSite {
+  stop(): void;
+  listeners(): number;
+}
+
+/**
+ * What a bridge half tells its site watcher about site `a`: the link states
+ * `brokers` raises, seen through a grace of `graceMs` as a `SiteLink` sees
+ * them (it listens to the link before the watcher does, as a link does); ids
+ * starting with `own-` are the half's own routes.
+ */
+export function memoryWatchedSite(brokers: MemoryBrokerClient, graceMs = 0): MemoryWatchedSite {
+  const listeners = new Set<(state: GracefulLinkState) => void>();
+  const grace = linkGrace(graceMs, (state) => {
+    for (const l of [...listeners]) l(state);
+  });
+  const stopLink = brokers.onLinkState((state) => grace.onState(state));
+  return {
+    where: () => "site 'a'",
+    graceMs,
+    onGracefulState(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    isOwn: (id) => id.startsWith('own-'),
+    stop() {
+      grace.stop();
+      stopLink();
+    },
+    listeners: () => listeners.size,
+  };
+}
+
 /** The default subjects, as every site of these tests uses. */
 export const subjects = subjectsFor();
 
@@ -416,6 +455,16 @@ export function frozenClock(at = 1_700_000_000_000): number {
     vi.useRealTimers();
   });
   return at;
+}
+
+/** Fakes every timer (and `Date`) for each test of the calling file. */
+export function fakeTimers(): void {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 }
 
 /** A client-side call path over the fakes: resolver, round-robin balancer, dispatcher. */

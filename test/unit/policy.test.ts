@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Bridge } from '../../src/bridge/bridge.js';
+import { Bridge, type BridgeOptions } from '../../src/bridge/bridge.js';
 import { checkGlobs, globFilter, globToRegExp, isValidGlob } from '../../src/bridge/policy.js';
 
 describe('isValidGlob', () => {
@@ -52,6 +52,63 @@ describe('Bridge options', () => {
     await expect(
       Bridge.start({ local: { nats: 'nats://127.0.0.1:1' }, remote: { nats: 'htp:/foo bar' } }),
     ).rejects.toThrow(/^bridge option 'remote\.nats': 'htp:\/foo bar' is not a NATS URL/);
+  });
+});
+
+describe('Bridge options, each refused before connecting', () => {
+  // Were a check missing, start would fail at once on the closed port instead, with another message.
+  const side = { nats: 'nats://127.0.0.1:1', waitForNats: false };
+  const sides = { local: side, remote: side };
+  const refusal = (options: unknown) => Bridge.start(options as BridgeOptions);
+
+  test('policy - Bridge.start needs both sides', async () => {
+    const message = "bridge options 'local' and 'remote' are both required";
+    await expect(refusal({ local: side })).rejects.toThrow(new TypeError(message));
+    await expect(refusal({ remote: side })).rejects.toThrow(new TypeError(message));
+  });
+
+  test('policy - Bridge.start names the local side of a bad connection option', async () => {
+    await expect(refusal({ ...sides, local: { nats: 'htp:/foo bar' } })).rejects.toThrow(
+      /^bridge option 'local\.nats': 'htp:\/foo bar' is not a NATS URL/,
+    );
+  });
+
+  test('policy - Bridge.start refuses a count or period below 1, naming it', async () => {
+    for (const field of ['maxHops', 'heartbeatMs', 'refreshMs']) {
+      await expect(refusal({ ...sides, [field]: 0 })).rejects.toThrow(
+        new TypeError(`bridge option '${field}' must be a positive number (got 0)`),
+      );
+    }
+    await expect(refusal({ ...sides, refreshMs: Number.NaN })).rejects.toThrow(
+      new TypeError("bridge option 'refreshMs' must be a positive number (got NaN)"),
+    );
+  });
+
+  test('policy - Bridge.start takes 1 for a count or period: it goes on to connect', async () => {
+    await expect(
+      refusal({ ...sides, maxHops: 1, heartbeatMs: 1, refreshMs: 1 }),
+    ).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'cannot connect to NATS at nats://127.0.0.1:1: connection refused',
+    });
+  });
+
+  test('policy - Bridge.start refuses an export or import that is not a list of strings', async () => {
+    const cases = [
+      { export: 'calc*' },
+      { import: ['calc*', 7] },
+      { import: [7, 'calc*'] },
+      { export: { 0: 'calc*', length: 1 } },
+    ];
+    const refused = await Promise.all(
+      cases.map((c) => refusal({ ...sides, ...c }).then(String, (err: Error) => err.message)),
+    );
+    expect(refused).toEqual([
+      "bridge option 'export' must be a list of glob patterns",
+      "bridge option 'import' must be a list of glob patterns",
+      "bridge option 'import' must be a list of glob patterns",
+      "bridge option 'export' must be a list of glob patterns",
+    ]);
   });
 });
 

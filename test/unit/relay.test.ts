@@ -2,6 +2,12 @@
  * A bridge relay over the in-memory seams: what it refuses, and what the
  * call it carries to the far side looks like.
  */
+import { trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, test, vi } from 'vitest';
 import { Relay, type RelayDirection, type RouteAdvert } from '../../src/internal.js';
 import { type CallMeta, ErrorCode } from '../../src/protocol/index.js';
@@ -201,5 +207,36 @@ describe('relay', () => {
     const thrown = errorReply(ErrorCode.APPLICATION, 'yes', 'boom');
     invoker.on('toC', () => thrown);
     expect(await relay.relay(ROUTE, incoming(), args(), NOW)).toBe(thrown);
+  });
+
+  test('relay - with a tracer registered, the call carries on the trace of a relay span naming the link and target site', async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    );
+    try {
+      const { relay, invoker } = relayAB();
+      const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const meta = incoming({ traceparent: parent, tracestate: 'sb=1' });
+      expect(resultOf(await relay.relay(ROUTE, meta, args(), NOW))).toBe('from c');
+      const [span, ...more] = exporter.getFinishedSpans();
+      expect(more).toEqual([]);
+      expect(span?.name).toBe('relay a→b');
+      expect(span?.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+      expect(span?.attributes).toMatchObject({
+        'switchboard.link': 'a-b',
+        'switchboard.target_site': 'c',
+        'switchboard.code': 'OK',
+      });
+      const { traceId, spanId } = span!.spanContext();
+      expect(traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+      expect(invoker.sent[0]?.meta).toMatchObject({
+        traceparent: `00-${traceId}-${spanId}-01`,
+        tracestate: 'sb=1',
+      });
+      expect(meta.traceparent).toBe(parent);
+    } finally {
+      trace.disable();
+    }
   });
 });

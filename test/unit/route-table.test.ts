@@ -101,6 +101,14 @@ describe('route table', () => {
       expect(t.routes()).toEqual([]);
     });
 
+    test('route table - refuses a route hosted at the advertising site even when its path does not say so', () => {
+      // A route registered by a faulty bridge: hosted at `a`, path without `a`.
+      const t = table();
+      const { added } = t.update('calculator', [inst('odd', { site: 'a', path: ['c'] })]);
+      expect(added).toEqual([]);
+      expect(t.routes()).toEqual([]);
+    });
+
     test('route table - refuses a route through the advertising site in the middle of the path', () => {
       const t = table();
       const { added } = t.update('calculator', [inst('i1', { site: 'd', path: ['c', 'a', 'd'] })]);
@@ -189,6 +197,21 @@ describe('route table', () => {
       const next = t.update('calculator', [inst('via-y', { site: 'd', path: ['y', 'd'] })]);
       expect(paths(next.removed)).toEqual(['b>x>d']);
       expect(paths(next.added)).toEqual(['b>y>d']);
+    });
+
+    test('route table - of equal shortest paths the first in order wins whichever is seen first', () => {
+      const t = table();
+      const { added } = t.update('calculator', [
+        inst('via-x', { site: 'd', path: ['x', 'd'] }),
+        inst('via-y', { site: 'd', path: ['y', 'd'] }),
+      ]);
+      expect(paths(added)).toEqual(['b>x>d']);
+    });
+
+    test('route table - a route key names service, version, hosting site and the whole path', () => {
+      const t = table();
+      const { added } = t.update('calculator', [inst('i1', { site: 'd', path: ['x', 'd'] })]);
+      expect(keys(added)).toEqual(['calculator|1.0.0|d|b,x,d']);
     });
 
     test('route table - shortest paths are chosen per hosting site', () => {

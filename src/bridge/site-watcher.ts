@@ -1,0 +1,206 @@
+import type { BrokerClient, Unsubscribe } from '../core/index.js';
+import type { InstanceView } from '../protocol/index.js';
+import type { GracefulLinkState } from '../transport/index.js';
+import type { Logger } from '../util/index.js';
+
+/** What a half has seen of its site's registry. */
+export type SiteView =
+  | { kind: 'full'; instances: InstanceView[] }
+  | { kind: 'service'; service: string; instances: InstanceView[] }
+  /** The connection to the site is down: nothing is reachable through it. */
+  | { kind: 'lost' };
+
+/** Timings of a bridge half. */
+export interface HalfTimings {
+  heartbeatMs: number;
+  /** Full resynchronisation of the site's registry, as a safety net for missed events. */
+  refreshMs: number;
+}
+
+/** What a {@link SiteWatcher} needs to know of the half it works for, besides the site's brokers. */
+export interface WatchedSite {
+  /** Names the site in log lines (`site 'a'`, or `the remote side` before its name is known). */
+  where(): string;
+  /** How long the connection may be down before its routes go (for log lines). */
+  readonly graceMs: number;
+  /**
+   * Calls `listener` with the connection's state as seen through that grace
+   * (`SiteLink.onGracefulState`); returns a function that stops it.
+   */
+  onGracefulState(listener: (state: GracefulLinkState) => void): Unsubscribe;
+  /**
+   * Whether a registry event about instance `id` is no news: a half's own
+   * routes lead back across the bridge, which the route table refuses anyway,
+   * and looking them up would cost a request per route.
+   */
+  isOwn(id: string): boolean;
+}
+
+/** Delay that gathers the registry events of one burst into one round of lookups. */
+const GATHER_MS = 2;
+/**
+ * Past this many services changed in one burst, one listing (a few pages)
+ * costs less than a lookup each: a hub's half sees every spoke's services.
+ */
+const LIST_OVER = 16;
+/** Longest a request to the site's broker may take. */
+export const BROKER_TIMEOUT_MS = 2000;
+/** Ends a registry read made stale by a change of the link's state. */
+const STALE = Symbol('stale registry read');
+
+/**
+ * Follows one site's registry for a bridge half, through the site's
+ * {@link BrokerClient} alone (so it is unit-tested over the in-memory fake):
+ * a full view at the start, then the services named by registry events, a
+ * full view again after a broker starts, after a reconnection and every
+ * `refreshMs`; `lost` when the connection has been down for its whole grace.
+ */
+export class SiteWatcher {
+  readonly #brokers: BrokerClient;
+  readonly #logger: Logger;
+  readonly #timings: HalfTimings;
+  readonly #site: WatchedSite;
+  readonly #stops: Unsubscribe[] = [];
+  #refresh: ReturnType<typeof setInterval> | undefined;
+  #onView: ((view: SiteView) => void) | undefined;
+  #dirtyAll = false;
+  /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
+  #generation: string | undefined;
+  readonly #dirty = new Set<string>();
+  #working = false;
+  /** Ends the registry read under way with {@link STALE} (the link went down or came back). */
+  #interrupt: (() => void) | undefined;
+  #closed = false;
+  #connected = true;
+
+  constructor(brokers: BrokerClient, logger: Logger, timings: HalfTimings, site: WatchedSite) {
+    this.#brokers = brokers;
+    this.#logger = logger;
+    this.#timings = timings;
+    this.#site = site;
+  }
+
+  /** Whether the connection to the site is up (as seen since {@link watch}). */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Starts following the registry; `onView` gets each view (see the class comment). */
+  watch(onView: (view: SiteView) => void): void {
+    this.#onView = onView;
+    const brokers = this.#brokers;
+    const site = this.#site;
+    // Within the grace (a NATS cluster moving us to another node), the routes stay.
+    const stopGrace = site.onGracefulState((state) => {
+      if (state === 'lost') {
+        this.#logger.warn(`lost the connection to ${site.where()}; withdrawing its routes`);
+        this.#onView?.({ kind: 'lost' });
+        return;
+      }
+      this.#logger.info(
+        state === 'moved'
+          ? `reconnected to ${site.where()} within ${site.graceMs} ms; its routes stay`
+          : `reconnected to ${site.where()}`,
+      );
+      this.#resync();
+    });
+    this.#stops.push(
+      brokers.onInstanceEvent((event) => {
+        if (event.kind === 'resumed' || site.isOwn(event.id)) return;
+        this.#dirty.add(event.service);
+        this.#kick();
+      }),
+      brokers.onBrokerEvent((event) => {
+        if (event.kind === 'started') this.#resync();
+      }),
+      brokers.onLinkState((state) => {
+        // A read sent before the change may never be answered: start again from now.
+        this.#interrupt?.();
+        this.#connected = state === 'up';
+      }),
+      stopGrace,
+    );
+    this.#refresh = setInterval(() => this.#resync(true), this.#timings.refreshMs);
+    this.#resync();
+  }
+
+  /** Stops following: no view is given after this. Safe to call twice. */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#refresh);
+    for (const stop of this.#stops.splice(0)) stop();
+  }
+
+  /**
+   * Asks for a full view. The periodic refresh (`ifChanged`) lets the broker
+   * answer that nothing changed since the last one; after a reconnection or
+   * a broker start the view is always taken whole.
+   */
+  #resync(ifChanged = false): void {
+    if (!ifChanged) this.#generation = undefined;
+    this.#dirtyAll = true;
+    this.#kick();
+  }
+
+  /** Runs the pending lookups, one round at a time, a little after the first event of a burst. */
+  #kick(): void {
+    if (this.#working || this.#closed || !this.#onView) return;
+    this.#working = true;
+    setTimeout(() => void this.#work(), GATHER_MS);
+  }
+
+  /**
+   * Reads the registry while there is something to read and the link is up
+   * (a reconnection asks for a full read again). A read cut short by the link
+   * going down or coming back is started again at once; a read no broker
+   * answered, after a heartbeat.
+   */
+  async #work(): Promise<void> {
+    const brokers = this.#brokers;
+    while (!this.#closed && this.#connected && (this.#dirtyAll || this.#dirty.size > 0)) {
+      try {
+        if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
+          this.#dirtyAll = false;
+          this.#dirty.clear();
+          const listing = await this.#read(brokers.list(BROKER_TIMEOUT_MS, this.#generation));
+          if (listing.unchanged) continue;
+          // Only a view that is passed on may be skipped next time.
+          this.#generation = this.#connected ? listing.generation : undefined;
+          this.#emit({ kind: 'full', instances: listing.services.flatMap((s) => s.instances) });
+          continue;
+        }
+        const services = [...this.#dirty];
+        this.#dirty.clear();
+        // Cut short, the rest is read again by the full read that follows.
+        for (const service of services) {
+          const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
+          this.#emit({ kind: 'service', service, instances: [...found.instances] });
+        }
+      } catch (err) {
+        if (err === STALE) continue;
+        this.#logger.debug(
+          `cannot read the registry at ${this.#site.where()}: ${(err as Error).message}`,
+        );
+        // No broker right now (or it restarted): try again with a full view.
+        if (!this.#closed) setTimeout(() => this.#resync(), this.#timings.heartbeatMs).unref();
+        break;
+      }
+    }
+    this.#working = false;
+  }
+
+  /** `read`, or {@link STALE} as soon as the link changes state. */
+  #read<T>(read: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const interrupt = () => reject(STALE);
+      this.#interrupt = interrupt;
+      read.then(resolve, reject).finally(() => {
+        if (this.#interrupt === interrupt) this.#interrupt = undefined;
+      });
+    });
+  }
+
+  #emit(view: SiteView): void {
+    if (!this.#closed && this.#connected) this.#onView?.(view);
+  }
+}

@@ -1,0 +1,445 @@
+/**
+ * A bridge half's view of its site's registry over the in-memory broker
+ * client, with fake timers: which views it gives, and when.
+ */
+import { describe, expect, test, vi } from 'vitest';
+import type { SiteListing } from '../../src/core/index.js';
+import { type SiteView, SiteWatcher } from '../../src/internal.js';
+import { silentLogger } from '../../src/util/index.js';
+import {
+  fakeTimers,
+  MemoryBrokerClient,
+  memoryWatchedSite,
+  registration,
+} from '../support/memory-site.js';
+
+const TIMINGS = { heartbeatMs: 1000, refreshMs: 60_000 };
+
+/**
+ * A watcher of site a (with a reconnect grace of `graceMs`), with the views
+ * it gave (instances by id) and its log lines.
+ */
+function watching(brokers = new MemoryBrokerClient('a'), graceMs = 0) {
+  const lines: string[] = [];
+  const logger = {
+    ...silentLogger,
+    debug: (m: string) => lines.push(`debug: ${m}`),
+    info: (m: string) => lines.push(`info: ${m}`),
+    warn: (m: string) => lines.push(`warn: ${m}`),
+  };
+  const site = memoryWatchedSite(brokers, graceMs);
+  const watcher = new SiteWatcher(brokers, logger, TIMINGS, site);
+  const views: string[] = [];
+  watcher.watch((view) => views.push(show(view)));
+  return { brokers, site, watcher, views, lines };
+}
+
+/** A broker client whose registry reads wait until answered by hand. */
+function slowBrokers() {
+  const brokers = new MemoryBrokerClient('a');
+  const answers: Array<() => void> = [];
+  const list = brokers.list.bind(brokers);
+  brokers.list = (timeoutMs, unless) => {
+    const read = list(timeoutMs, unless);
+    return new Promise((resolve) => answers.push(() => resolve(read)));
+  };
+  const lookup = brokers.lookup.bind(brokers);
+  brokers.lookup = (service, range) => {
+    const read = lookup(service, range);
+    return new Promise((resolve) => answers.push(() => resolve(read)));
+  };
+  return { brokers, answers };
+}
+
+/**
+ * A watcher over {@link slowBrokers} whose first full view was answered,
+ * once instances (id, service) registered: their lookups are under way.
+ */
+async function lookingUp(...instances: Array<[string, string]>) {
+  const { brokers, answers } = slowBrokers();
+  const { views } = watching(brokers);
+  await settle();
+  answers.shift()!();
+  await settle();
+  for (const [id, service] of instances) await brokers.register(registration(id, service));
+  await settle();
+  return { brokers, answers, views };
+}
+
+function show(view: SiteView): string {
+  if (view.kind === 'lost') return 'lost';
+  const ids = view.instances.map((i) => i.id).join(',');
+  if (view.kind === 'full') return `full:${ids}`;
+  if (view.kind === 'service') return `${view.service}:${ids}`;
+  throw new Error(`unknown view kind ${JSON.stringify(view)}`);
+}
+
+/** The registry reads of `brokers` (listings and lookups), in order, and forgets them. */
+function reads(brokers: MemoryBrokerClient): string[] {
+  const made = brokers.requests
+    .filter((r) => r.kind === 'list' || r.kind === 'lookup')
+    .map((r) => (r.kind === 'list' ? 'list' : `lookup ${r.service}`));
+  brokers.requests.length = 0;
+  return made;
+}
+
+/** Lets the watcher's gathering delay pass and its reads finish. */
+const settle = () => vi.advanceTimersByTimeAsync(10);
+
+fakeTimers();
+
+describe('site watcher', () => {
+  test('site watcher - a full view first, then the service a registry event names', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    await brokers.register(registration('i1', 'calc'));
+    const { views } = watching(brokers);
+    expect(views).toEqual([]);
+    await settle();
+    expect(views).toEqual(['full:i1']);
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    expect(views).toEqual(['full:i1', 'calc:i1,i2']);
+  });
+
+  test('site watcher - the events of one burst are read in one round, one lookup per service', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    expect(reads(brokers)).toEqual(['list']);
+    await brokers.register(registration('i1', 'calc'));
+    await brokers.register(registration('i2', 'calc'));
+    await brokers.register(registration('j1', 'echo'));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(reads(brokers)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(views.slice(1)).toEqual(['calc:i1,i2', 'echo:j1']);
+    expect(reads(brokers)).toEqual(['lookup calc', 'lookup echo']);
+  });
+
+  test('site watcher - sixteen services changed in one burst are looked up; seventeen are listed at once', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    reads(brokers);
+    const services = Array.from({ length: 17 }, (_, n) => `s${String(n).padStart(2, '0')}`);
+    for (const service of services.slice(0, 16)) {
+      await brokers.register(registration(`${service}-1`, service));
+    }
+    await settle();
+    expect(reads(brokers)).toEqual(services.slice(0, 16).map((s) => `lookup ${s}`));
+    expect(views).toHaveLength(17);
+    for (const service of services) await brokers.register(registration(`${service}-2`, service));
+    await settle();
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views).toHaveLength(18);
+    expect(views[17]).toBe(
+      `full:${services
+        .slice(0, 16)
+        .flatMap((s) => [`${s}-1`, `${s}-2`])
+        .join(',')},s16-2`,
+    );
+  });
+
+  test("site watcher - the events of the half's own routes and of moved connections are no news", async () => {
+    const brokers = new MemoryBrokerClient('a');
+    const instance = registration('i1', 'calc');
+    await brokers.register(instance);
+    const { views } = watching(brokers);
+    await settle();
+    reads(brokers);
+    await brokers.register(registration('own-r1', 'echo'));
+    brokers.heartbeat(instance, true);
+    expect(brokers.resumedBeats).toEqual(['i1']);
+    await settle();
+    expect(views).toEqual(['full:i1']);
+    expect(reads(brokers)).toEqual([]);
+    await brokers.register(registration('own-x', 'own-service'));
+    await brokers.register(registration('x-own-r2', 'echo'));
+    await settle();
+    expect(views).toEqual(['full:i1', 'echo:own-r1,x-own-r2']);
+  });
+
+  test('site watcher - a broker starting brings a full view; one stopping does not', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    brokers.registry.register(registration('quiet', 'calc'));
+    brokers.brokerEvent('stopping');
+    await settle();
+    expect(views).toEqual(['full:']);
+    brokers.brokerEvent('started');
+    await settle();
+    expect(views).toEqual(['full:', 'full:quiet']);
+  });
+
+  test('site watcher - a broker starting brings a full view even when the registry did not change', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    brokers.brokerEvent('started');
+    await settle();
+    expect(views).toEqual(['full:', 'full:']);
+  });
+
+  test('site watcher - one read at a time: events during a read wait for it, then go in one round', async () => {
+    const { brokers, answers } = slowBrokers();
+    const { views } = watching(brokers);
+    await settle();
+    expect(answers).toHaveLength(1);
+    await brokers.register(registration('i1', 'calc'));
+    await brokers.register(registration('j1', 'echo'));
+    await settle();
+    expect(answers).toHaveLength(1);
+    answers.shift()!();
+    await settle();
+    expect(answers).toHaveLength(1);
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:', 'calc:i1']);
+    expect(answers).toHaveLength(1);
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:', 'calc:i1', 'echo:j1']);
+    expect(answers).toEqual([]);
+  });
+
+  test('site watcher - says when the link goes, when it comes back, and why a read failed', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    const { lines } = watching(brokers);
+    await settle();
+    brokers.linkState('down');
+    brokers.available = false;
+    brokers.linkState('up');
+    await settle();
+    expect(lines).toEqual([
+      "warn: lost the connection to site 'a'; withdrawing its routes",
+      "info: reconnected to site 'a'",
+      "debug: cannot read the registry at site 'a': no broker answered on this site",
+    ]);
+  });
+
+  test('site watcher - the link going down is announced as lost at once, and nothing is read while down', async () => {
+    const { brokers, watcher, views } = watching();
+    await settle();
+    expect(watcher.connected).toBe(true);
+    brokers.linkState('down');
+    expect(views).toEqual(['full:', 'lost']);
+    expect(watcher.connected).toBe(false);
+    reads(brokers);
+    await brokers.register(registration('i1', 'calc'));
+    brokers.brokerEvent('started');
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(views).toEqual(['full:', 'lost']);
+    expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - a reconnection brings a full view at once, not at the next refresh', async () => {
+    const { brokers, watcher, views } = watching();
+    await settle();
+    brokers.linkState('down');
+    brokers.registry.register(registration('while-away', 'calc'));
+    brokers.linkState('up');
+    expect(watcher.connected).toBe(true);
+    await settle();
+    expect(views).toEqual(['full:', 'lost', 'full:while-away']);
+  });
+
+  test('site watcher - a reconnection brings a full view even when the registry did not change', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    brokers.linkState('down');
+    brokers.linkState('up');
+    await settle();
+    expect(views).toEqual(['full:', 'lost', 'full:']);
+  });
+
+  test('site watcher - a read under way when the link changes is started again', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    let answer: ((listing: SiteListing) => void) | undefined;
+    const list = brokers.list.bind(brokers);
+    brokers.list = () => new Promise((resolve) => (answer = resolve));
+    const { views } = watching(brokers);
+    await settle();
+    expect(answer).toBeDefined();
+    const stale = answer!;
+    answer = undefined;
+    brokers.linkState('down');
+    brokers.list = list;
+    brokers.registry.register(registration('fresh', 'calc'));
+    brokers.linkState('up');
+    await settle();
+    stale({ site: 'a', services: [] });
+    await settle();
+    expect(views).toEqual(['lost', 'full:fresh']);
+  });
+
+  test('site watcher - a lookup under way when the link goes down is dropped, and read whole once back', async () => {
+    const { brokers, answers, views } = await lookingUp(['i1', 'calc']);
+    expect(answers).toHaveLength(1);
+    brokers.linkState('down');
+    await settle();
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:', 'lost']);
+    brokers.linkState('up');
+    await settle();
+    expect(answers).toHaveLength(1);
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:', 'lost', 'full:i1']);
+  });
+
+  test('site watcher - the second lookup of a round is cut short by the link going down too', async () => {
+    const { brokers, answers, views } = await lookingUp(['i1', 'calc'], ['j1', 'echo']);
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:', 'calc:i1']);
+    expect(answers).toHaveLength(1);
+    brokers.linkState('down');
+    brokers.linkState('up');
+    await settle();
+    // The stale lookup of echo, and the full read asked for by the reconnection.
+    expect(answers).toHaveLength(2);
+    answers.pop()!();
+    await settle();
+    expect(views).toEqual(['full:', 'calc:i1', 'lost', 'full:i1,j1']);
+  });
+
+  test('site watcher - within the reconnect grace nothing is withdrawn; past it, lost', async () => {
+    const { brokers, watcher, views, lines } = watching(new MemoryBrokerClient('a'), 500);
+    await settle();
+    brokers.linkState('down');
+    expect(watcher.connected).toBe(false);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(views).toEqual(['full:']);
+    brokers.linkState('up');
+    await settle();
+    expect(views).toEqual(['full:', 'full:']);
+    expect(lines).toEqual(["info: reconnected to site 'a' within 500 ms; its routes stay"]);
+    brokers.linkState('down');
+    await vi.advanceTimersByTimeAsync(499);
+    expect(views).toEqual(['full:', 'full:']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(views).toEqual(['full:', 'full:', 'lost']);
+    brokers.linkState('up');
+    await settle();
+    expect(views).toEqual(['full:', 'full:', 'lost', 'full:']);
+    expect(lines.slice(1)).toEqual([
+      "warn: lost the connection to site 'a'; withdrawing its routes",
+      "info: reconnected to site 'a'",
+    ]);
+    watcher.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test('site watcher - a full view every refreshMs, as a safety net', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    brokers.registry.register(registration('missed', 'calc'));
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs - 20);
+    expect(views).toEqual(['full:']);
+    await vi.advanceTimersByTimeAsync(20);
+    await settle();
+    expect(views).toEqual(['full:', 'full:missed']);
+    brokers.registry.register(registration('missed-too', 'calc'));
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(views).toEqual(['full:', 'full:missed', 'full:missed,missed-too']);
+  });
+
+  test('site watcher - a periodic refresh of an unchanged registry gives no view', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    const listed: Array<string | undefined> = [];
+    const list = brokers.list.bind(brokers);
+    brokers.list = (timeoutMs, unless) => {
+      listed.push(unless);
+      return list(timeoutMs, unless);
+    };
+    const generation = `memory.${brokers.registry.generation}`;
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(views).toEqual(['full:']);
+    expect(listed).toEqual([generation, generation]);
+    // A change no event told of: the next refresh reads the registry whole.
+    brokers.registry.register(registration('quiet', 'calc'));
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(views).toEqual(['full:', 'full:quiet']);
+    brokers.brokerEvent('started');
+    await settle();
+    expect(listed.slice(2)).toEqual([generation, undefined]);
+    expect(views).toEqual(['full:', 'full:quiet', 'full:quiet']);
+  });
+
+  test('site watcher - no broker to answer: a full read again after a heartbeat', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    brokers.available = false;
+    const { views } = watching(brokers);
+    await settle();
+    expect(views).toEqual([]);
+    expect(reads(brokers)).toEqual(['list']);
+    brokers.available = true;
+    brokers.registry.register(registration('i1', 'calc'));
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs - 20);
+    expect(views).toEqual([]);
+    expect(reads(brokers)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    await settle();
+    expect(views).toEqual(['full:i1']);
+    expect(reads(brokers)).toEqual(['list']);
+  });
+
+  test('site watcher - a lookup no broker answered is followed by a full read after a heartbeat', async () => {
+    const { brokers, views } = watching();
+    await settle();
+    reads(brokers);
+    brokers.registry.register(registration('i1', 'calc'));
+    const lookup = brokers.lookup.bind(brokers);
+    brokers.lookup = async () => {
+      brokers.lookup = lookup;
+      throw new Error('no broker answered');
+    };
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    expect(views).toEqual(['full:']);
+    expect(reads(brokers)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs);
+    expect(views).toEqual(['full:', 'full:i1,i2']);
+    expect(reads(brokers)).toEqual(['list']);
+  });
+
+  test('site watcher - a read answered after close gives no view', async () => {
+    const { brokers, answers } = slowBrokers();
+    const { watcher, views } = watching(brokers);
+    await settle();
+    watcher.close();
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual([]);
+  });
+
+  test('site watcher - a read failing after close is not tried again', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    let fail: ((err: Error) => void) | undefined;
+    brokers.list = () => new Promise((_, reject) => (fail = reject));
+    const { watcher } = watching(brokers);
+    await settle();
+    watcher.close();
+    fail!(new Error('no broker answered'));
+    await settle();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test('site watcher - close stops every view and detaches from the broker client', async () => {
+    const { brokers, site, watcher, views } = watching();
+    await settle();
+    expect(brokers.listenerCounts()).toMatchObject({ instance: 1, broker: 1, link: 2 });
+    expect(site.listeners()).toBe(1);
+    watcher.close();
+    watcher.close();
+    await brokers.register(registration('i1', 'calc'));
+    brokers.brokerEvent('started');
+    brokers.linkState('down');
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(views).toEqual(['full:']);
+    expect(brokers.listenerCounts()).toMatchObject({ instance: 0, broker: 0, link: 1 });
+    expect(site.listeners()).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
