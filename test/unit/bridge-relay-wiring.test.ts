@@ -1,0 +1,251 @@
+/**
+ * Calls through a real `Bridge` between sites on the in-memory NATS: results
+ * and error replies, the path and budget a call arrives with, refusals (hop
+ * limit, loops, policy), cancel notices and probes, the discovery stats and
+ * the metrics of what a bridge relays.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import {
+  type CallMeta,
+  calculatorService,
+  callHeaders,
+  cancelHeaders,
+  Metrics,
+  probeHeaders,
+  SwitchboardError,
+  subjectsFor,
+} from '../../src/internal.js';
+import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
+import { collect, type MemoryConnection, within } from '../support/memory-nats.js';
+import { callMeta } from '../support/memory-site.js';
+import { codec, errorIn, resultIn, V } from '../support/memory-wire.js';
+
+const subjects = subjectsFor();
+const mesh = new MemoryMesh();
+afterEach(() => mesh.close());
+
+/** Sites a and b with `where` served at b, bridged; a raw connection at a and the route to b. */
+async function linked(options: Parameters<MemoryMesh['bridge']>[2] = {}) {
+  const a = await mesh.site('a');
+  const b = await mesh.site('b');
+  const where = whereService('b');
+  await mesh.serve(b, where.service);
+  const linkedBridge = await mesh.bridge(a, b, options);
+  const route = await routeTo(a, 'where');
+  const client = await mesh.client(a);
+  return { a, b, where, ...linkedBridge, route, client, nc: a.bus.connect({ name: 'raw' }) };
+}
+
+async function routeTo(site: MemorySite, service: string) {
+  const routes = () => site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
+  await until(() => routes().length === 1, `a route to ${service} at site ${site.name}`);
+  return routes()[0]!;
+}
+
+/** A call sent by hand to a route, as a caller (or a hostile peer) would send it. */
+function crafted(nc: MemoryConnection, subject: string, meta: CallMeta, args: unknown[] = []) {
+  const reply = nc.request(subject, codec.encode(args), {
+    timeout: 60_000,
+    headers: callHeaders(meta).forNats(),
+  });
+  return within(reply, () => `a reply from ${subject}`);
+}
+
+const whereCall = (fields: Partial<CallMeta> = {}) =>
+  callMeta('where', { callId: 'x1', method: 'path', budgetMs: 2000, path: ['a'], ...fields });
+
+describe('bridge relay wiring', () => {
+  test('bridge relay - a call from a client at a reaches the server at b and its result comes back', async () => {
+    const { client } = await linked();
+    expect(await client.call('where', 'site')).toBe('b');
+    expect(await client.call('where', 'path')).toEqual(['a', 'b']);
+  });
+
+  test('bridge relay - an error reply comes back untouched, with the far site and the path', async () => {
+    const { client } = await linked();
+    const err = await client.call('where', 'fail').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SwitchboardError);
+    expect(err).toMatchObject({
+      code: 'APPLICATION',
+      remoteName: 'RangeError',
+      appCode: 'OUT_OF_RANGE',
+      message: 'bad at b',
+      site: 'b',
+      completed: 'yes',
+      path: ['a', 'b'],
+    });
+  });
+
+  test('bridge relay - the budget arriving at b is the budget sent, shrunk', async () => {
+    const { nc, route } = await linked();
+    const subject = subjects.route('where', route.id);
+    const left = resultIn(
+      await crafted(nc, subject, whereCall({ method: 'budget', budgetMs: 1500 })),
+    ) as number;
+    expect(left).toBeLessThanOrEqual(1500);
+    expect(left).toBeGreaterThan(1000);
+    const path = resultIn(await crafted(nc, subject, whereCall({ path: ['z', 'a'] })));
+    expect(path).toEqual(['z', 'a', 'b']);
+  });
+
+  test('bridge relay - a call whose budget is spent is refused with TIMEOUT at the bridge', async () => {
+    const { nc, route } = await linked();
+    const err = errorIn(
+      await crafted(nc, subjects.route('where', route.id), whereCall({ budgetMs: 0 })),
+    );
+    expect(err).toMatchObject({ code: 'TIMEOUT', site: 'a', completed: 'no' });
+  });
+
+  test('bridge relay - the hop limit of the bridge: maxHops sites on the path pass, one more is refused', async () => {
+    const { nc, route } = await linked({ maxHops: 2 });
+    const subject = subjects.route('where', route.id);
+    expect(resultIn(await crafted(nc, subject, whereCall({ path: ['z', 'a'] })))).toEqual([
+      'z',
+      'a',
+      'b',
+    ]);
+    const err = errorIn(await crafted(nc, subject, whereCall({ path: ['y', 'z', 'a'] })));
+    expect(err).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: "'where': the call exceeds the hop limit of 2",
+      site: 'a',
+      completed: 'no',
+    });
+  });
+
+  test('bridge relay - the default hop limit is 8', async () => {
+    const { nc, route } = await linked();
+    const subject = subjects.route('where', route.id);
+    const eight = ['s1', 's2', 's3', 's4', 's5', 's6', 's7', 'a'];
+    expect(resultIn(await crafted(nc, subject, whereCall({ path: eight })))).toHaveLength(9);
+    const err = errorIn(await crafted(nc, subject, whereCall({ path: ['s0', ...eight] })));
+    expect(err.message).toBe("'where': the call exceeds the hop limit of 8");
+  });
+
+  test('bridge relay - a call that has crossed the far site already is refused', async () => {
+    const { nc, route } = await linked();
+    const err = errorIn(
+      await crafted(nc, subjects.route('where', route.id), whereCall({ path: ['b', 'a'] })),
+    );
+    expect(err).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: "'where': the call would cross site 'b' twice",
+    });
+  });
+
+  test('bridge relay - a call crafted at b for a service a does not export is FORBIDDEN; outward, imports apply', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    await mesh.serve(a, calculatorService(), 'calc-a');
+    await mesh.serve(a, whereService('a').service, 'where-a');
+    await mesh.serve(b, calculatorService(), 'calc-b');
+    await mesh.serve(b, whereService('b').service, 'where-b');
+    await mesh.bridge(a, b, { export: ['calc*'], import: ['calc*'] });
+    const atB = await routeTo(b, 'calculator');
+    const atA = await routeTo(a, 'calculator');
+    const forbidden = (site: string, far: string) => ({
+      code: 'FORBIDDEN',
+      service: 'where',
+      site,
+      completed: 'no',
+      message: `the bridge from site '${far}' to site '${site}' does not let 'where' through`,
+    });
+    const inward = whereCall({ path: ['b'] });
+    const ncB = b.bus.connect();
+    expect(errorIn(await crafted(ncB, subjects.route('calculator', atB.id), inward))).toMatchObject(
+      forbidden('b', 'a'),
+    );
+    const ncA = a.bus.connect();
+    expect(
+      errorIn(await crafted(ncA, subjects.route('calculator', atA.id), whereCall())),
+    ).toMatchObject(forbidden('a', 'b'));
+    const sum = { ...whereCall(), service: 'calculator', method: 'add' };
+    expect(resultIn(await crafted(ncA, subjects.route('calculator', atA.id), sum, [1, 2]))).toBe(3);
+  });
+
+  test('bridge relay - a cancel notice follows the call to the server; probes see the call held until it ends', async () => {
+    const { nc, route, where } = await linked();
+    const subject = subjects.route('where', route.id);
+    const probe = async (calls: string[]) => {
+      const reply = await nc.request(subject, codec.encode({ v: V, calls }), {
+        headers: probeHeaders().forNats(),
+      });
+      return codec.decode(reply.data);
+    };
+    const meta = whereCall({ callId: 'slow1', method: 'sleep', budgetMs: 10_000 });
+    const pending = crafted(nc, subject, meta, [60_000]);
+    await until(async () => {
+      const { held } = (await probe(['slow1', 'other'])) as { held: string[] };
+      return held.length === 1;
+    }, 'the call held by the bridge');
+    expect(await probe(['slow1', 'other'])).toEqual({ v: V, held: ['slow1'] });
+    nc.publish(subject, undefined, { headers: cancelHeaders(meta).forNats() });
+    await until(() => where.aborted.length === 1, 'the server to hear the cancel notice');
+    expect(where.aborted).toEqual(['slow1']);
+    await pending.catch(() => undefined);
+    expect(await probe(['slow1'])).toEqual({ v: V, held: [] });
+  });
+
+  test('bridge relay - a client giving up sends the cancel notice across', async () => {
+    const { client, where } = await linked();
+    const controller = new AbortController();
+    const call = client.call('where', 'sleep', [60_000], { signal: controller.signal });
+    await until(() => where.started.length === 1, 'the call to reach the server');
+    controller.abort();
+    await call.catch(() => undefined);
+    await until(() => where.aborted.length === 1, 'the server to hear the cancel notice');
+  });
+
+  test('bridge relay - discovery stats of a route count the calls relayed on it, by method and errors', async () => {
+    const { nc, client, route } = await linked();
+    await client.call('where', 'site');
+    await client.call('where', 'fail').catch(() => undefined);
+    const stats = collect(nc, '_INBOX.stats');
+    nc.publish(`$SRV.STATS.where.${route.id}`, undefined, { reply: '_INBOX.stats' });
+    const [msg] = await stats.atLeast(1);
+    const answer = JSON.parse(new TextDecoder().decode(msg!.data));
+    const byName = Object.fromEntries(
+      (answer.endpoints as Array<{ name: string; num_requests: number; num_errors: number }>).map(
+        (e) => [e.name, [e.num_requests, e.num_errors]],
+      ),
+    );
+    expect(byName).toEqual({
+      site: [1, 0],
+      path: [0, 0],
+      budget: [0, 0],
+      fail: [1, 1],
+      sleep: [0, 0],
+    });
+    expect(answer.endpoints[0].subject).toBe(subjects.route('where', route.id));
+  });
+
+  test('bridge relay - metrics count what is relayed per link, direction and code, and read routes and link state', async () => {
+    const metrics = new Metrics();
+    const { client } = await linked({ metrics });
+    await client.call('where', 'site');
+    await client.call('where', 'fail').catch(() => undefined);
+    const text = await metrics.registry.metrics();
+    const line = (prefix: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(prefix))
+        .sort();
+    expect(line('switchboard_bridge_relayed_calls_total')).toEqual([
+      'switchboard_bridge_relayed_calls_total{site="a",link="a-b",direction="a→b",code="APPLICATION"} 1',
+      'switchboard_bridge_relayed_calls_total{site="a",link="a-b",direction="a→b",code="OK"} 1',
+    ]);
+    expect(line('switchboard_bridge_routes')).toEqual([
+      'switchboard_bridge_routes{site="a",link="a-b"} 1',
+      'switchboard_bridge_routes{site="b",link="a-b"} 0',
+    ]);
+    expect(line('switchboard_bridge_link_up')).toEqual([
+      'switchboard_bridge_link_up{site="a",link="a-b",side="local"} 1',
+      'switchboard_bridge_link_up{site="b",link="a-b",side="remote"} 1',
+    ]);
+    expect(
+      line(
+        'switchboard_bridge_relayed_bytes_total{site="a",link="a-b",direction="a→b",kind="request"}',
+      ),
+    ).toHaveLength(1);
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * A real `Bridge` between sites on the in-memory NATS (`memory-mesh.ts`):
+ * linking, the routes each half advertises and withdraws, and close.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { calculatorService, subjectsFor } from '../../src/internal.js';
+import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
+import { collect, idle, MemoryBus } from '../support/memory-nats.js';
+import { bodies, V } from '../support/memory-wire.js';
+
+const subjects = subjectsFor();
+const mesh = new MemoryMesh();
+afterEach(() => mesh.close());
+
+/** The routes (instances of other sites) to `service` in the registry of `site`. */
+const routesAt = (site: MemorySite, service: string) =>
+  site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
+
+async function routed(site: MemorySite, service: string, count = 1) {
+  await until(
+    () => routesAt(site, service).length === count,
+    `${count} routes to ${service} at site ${site.name}`,
+  );
+  return routesAt(site, service);
+}
+
+describe('bridge wiring', () => {
+  test('bridge - links two sites: both names learned, ready, healthy, logged', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const { bridge, logger } = await mesh.bridge(a, b);
+    expect(await bridge.ready()).toBe(true);
+    expect(bridge.sites).toEqual({ local: 'a', remote: 'b' });
+    expect(bridge.health()).toEqual({ ok: true, reason: '' });
+    expect(logger.at('info')).toEqual(
+      expect.arrayContaining([
+        "local side is site 'a'",
+        "remote side is site 'b'",
+        "bridge linked site 'a' and site 'b'",
+      ]),
+    );
+    expect(logger.at('error')).toEqual([]);
+  });
+
+  test('bridge - waits for a broker on each side, and links once one starts', async () => {
+    const a = await mesh.site('a');
+    const bus = new MemoryBus();
+    const b = { name: 'b', bus } as MemorySite;
+    const { bridge } = await mesh.bridge(a, b);
+    await idle();
+    expect(bridge.sites).toEqual({ local: 'a', remote: undefined });
+    expect(bridge.health()).toEqual({
+      ok: false,
+      reason: 'bridge a-?: waiting for a broker on each side',
+    });
+    const started = await mesh.broker(bus, 'b');
+    expect(started.registry.site).toBe('b');
+    expect(await bridge.ready()).toBe(true);
+    expect(bridge.health()).toEqual({ ok: true, reason: '' });
+  });
+
+  test('bridge - closed before a broker answers, ready is false and health says closing', async () => {
+    const a = await mesh.site('a');
+    const b = { name: 'b', bus: new MemoryBus() } as MemorySite;
+    const { bridge } = await mesh.bridge(a, b);
+    await bridge.close();
+    expect(await bridge.ready()).toBe(false);
+    expect(bridge.health()).toEqual({ ok: false, reason: 'bridge a-?: closing' });
+    expect(routesAt(a, 'switchboard-bridge')).toEqual([]);
+  });
+
+  test('bridge - both sides the same site: refused and logged, nothing advertised', async () => {
+    const a = await mesh.site('a');
+    const again = await mesh.site('a');
+    await mesh.serve(again, calculatorService());
+    const { bridge, logger } = await mesh.bridge(a, again);
+    expect(await bridge.ready()).toBe(false);
+    expect(logger.at('error')).toEqual([
+      "both sides of the bridge are site 'a': a bridge links two different sites",
+    ]);
+    expect(bridge.health().reason).toBe('bridge a-a: waiting for a broker on each side');
+    await idle();
+    expect(routesAt(a, 'calculator')).toEqual([]);
+  });
+
+  test('bridge - each side gets a route, in the half lease session, for the services of the other', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const spyA = collect(a.bus.connect(), subjects.routes.register('calculator'));
+    const spyB = collect(b.bus.connect(), subjects.routes.register('where'));
+    await mesh.serve(b, calculatorService());
+    await mesh.serve(a, whereService('a').service);
+    const { bridge, logger } = await mesh.bridge(a, b, { heartbeatMs: 700 });
+    const [toB] = await routed(a, 'calculator');
+    const [toA] = await routed(b, 'where');
+    expect(toB).toMatchObject({
+      service: 'calculator',
+      version: '1.0.0',
+      methods: ['add', 'divide', 'sleep'],
+      site: 'b',
+      path: ['b'],
+      hops: 1,
+    });
+    expect(toA).toMatchObject({ service: 'where', site: 'a', path: ['a'], hops: 1 });
+    const [registration] = bodies(await spyA.atLeast(1)) as Array<{
+      instance: Record<string, unknown>;
+    }>;
+    const bridgeId = (toB!.metadata as Record<string, string>).bridge!;
+    expect(registration).toEqual({
+      v: V,
+      instance: {
+        id: toB!.id,
+        service: 'calculator',
+        version: '1.0.0',
+        methods: ['add', 'divide', 'sleep'],
+        metadata: { bridge: bridgeId },
+        heartbeatMs: 700,
+        secret: expect.any(String),
+        session: bridgeId,
+        route: { site: 'b', path: ['b'] },
+      },
+    });
+    expect(toB!.id.startsWith(`${bridgeId}-`)).toBe(true);
+    const [other] = bodies(await spyB.atLeast(1)) as Array<{ instance: { session: string } }>;
+    expect(other!.instance.session).not.toBe(bridgeId);
+    expect(bridge.local.routeCount).toBe(1);
+    expect(bridge.remote.routeCount).toBe(1);
+    expect(logger.at('info')).toEqual(
+      expect.arrayContaining([
+        "advertised route to calculator@1.0.0 at site 'b' (via b) at site 'a'",
+        "advertised route to where@1.0.0 at site 'a' (via a) at site 'b'",
+      ]),
+    );
+  });
+
+  test('bridge - export and import patterns choose what crosses each way', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    await mesh.serve(a, calculatorService(), 'calc-a');
+    await mesh.serve(a, whereService('a').service, 'where-a');
+    await mesh.serve(b, calculatorService(), 'calc-b');
+    await mesh.serve(b, whereService('b').service, 'where-b');
+    const { bridge } = await mesh.bridge(a, b, { export: ['calc*'], import: ['wh*'] });
+    await routed(b, 'calculator');
+    await routed(a, 'where');
+    await idle();
+    expect(routesAt(b, 'where')).toHaveLength(0);
+    expect(routesAt(a, 'calculator')).toHaveLength(0);
+    expect(bridge.local.routeCount).toBe(1);
+    expect(bridge.remote.routeCount).toBe(1);
+  });
+
+  test('bridge - a server leaving withdraws its route at the other side, and one coming back is advertised again', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const { server } = await mesh.serve(b, calculatorService());
+    const { bridge, logger } = await mesh.bridge(a, b);
+    const [first] = await routed(a, 'calculator');
+    await server.close();
+    await routed(a, 'calculator', 0);
+    expect(bridge.local.routeCount).toBe(0);
+    expect(logger.at('info')).toContain(
+      "withdrew route to calculator@1.0.0 at site 'b' (via b) at site 'a'",
+    );
+    await mesh.serve(b, calculatorService(), 'again');
+    const [second] = await routed(a, 'calculator');
+    expect(second!.id).not.toBe(first!.id);
+  });
+
+  test('bridge - close deregisters every route, unsubscribes everything, leaves borrowed connections open', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    await mesh.serve(b, calculatorService());
+    await mesh.serve(a, whereService('a').service);
+    const { bridge, localNc, remoteNc, logger } = await mesh.bridge(a, b);
+    await routed(a, 'calculator');
+    await routed(b, 'where');
+    expect(localNc.subscriptions.length).toBeGreaterThan(0);
+    await bridge.close();
+    await bridge.close();
+    await routed(a, 'calculator', 0);
+    await routed(b, 'where', 0);
+    expect(localNc.subscriptions).toEqual([]);
+    expect(remoteNc.subscriptions).toEqual([]);
+    expect(localNc.isClosed()).toBe(false);
+    expect(bridge.health()).toEqual({ ok: false, reason: 'bridge a-b: closing' });
+    expect(logger.lines.at(-1)).toEqual({
+      level: 'info',
+      message: 'bridge stopped',
+      fields: { local: 'a', remote: 'b' },
+    });
+  });
+});
