@@ -221,31 +221,52 @@ describe('bridge relay wiring', () => {
 
   test('bridge relay - metrics count what is relayed per link, direction and code, and read routes and link state', async () => {
     const metrics = new Metrics();
-    const { client } = await linked({ metrics });
-    await client.call('where', 'site');
-    await client.call('where', 'fail').catch(() => undefined);
-    const text = await metrics.registry.metrics();
-    const line = (prefix: string) =>
-      text
+    const { a, b, nc, route, bridge } = await linked({ metrics, maxHops: 2 });
+    await mesh.serve(a, whereService('a').service, 'where-a');
+    await routeTo(b, 'where');
+    const atB = await mesh.client(b);
+    expect(await atB.call('where@a', 'site')).toBe('a');
+    const subject = subjects.route('where', route.id);
+    expect(resultIn(await crafted(nc, subject, whereCall({ method: 'site' })))).toBe('b');
+    await crafted(nc, subject, whereCall({ path: ['x', 'y', 'a'] }));
+    const lines = async (prefix: string) =>
+      (await metrics.registry.metrics())
         .split('\n')
         .filter((l) => l.startsWith(prefix))
         .sort();
-    expect(line('switchboard_bridge_relayed_calls_total')).toEqual([
-      'switchboard_bridge_relayed_calls_total{site="a",link="a-b",direction="a→b",code="APPLICATION"} 1',
-      'switchboard_bridge_relayed_calls_total{site="a",link="a-b",direction="a→b",code="OK"} 1',
+    const labels = 'site="a",link="a-b",direction="a→b"';
+    expect(await lines('switchboard_bridge_relayed_calls_total')).toEqual([
+      `switchboard_bridge_relayed_calls_total{${labels},code="OK"} 1`,
+      `switchboard_bridge_relayed_calls_total{${labels},code="UNAVAILABLE"} 1`,
+      'switchboard_bridge_relayed_calls_total{site="b",link="a-b",direction="b→a",code="OK"} 1',
     ]);
-    expect(line('switchboard_bridge_routes')).toEqual([
+    // Bodies: [] is one byte of msgpack, 'b' two; a refusal has no body.
+    expect(await lines(`switchboard_bridge_relayed_bytes_total{${labels}`)).toEqual([
+      `switchboard_bridge_relayed_bytes_total{${labels},kind="reply"} 2`,
+      `switchboard_bridge_relayed_bytes_total{${labels},kind="request"} 2`,
+    ]);
+    expect(await lines(`switchboard_bridge_relay_duration_seconds_count{${labels}}`)).toEqual([
+      `switchboard_bridge_relay_duration_seconds_count{${labels}} 2`,
+    ]);
+    expect(await lines('switchboard_bridge_routes')).toEqual([
       'switchboard_bridge_routes{site="a",link="a-b"} 1',
-      'switchboard_bridge_routes{site="b",link="a-b"} 0',
+      'switchboard_bridge_routes{site="b",link="a-b"} 1',
     ]);
-    expect(line('switchboard_bridge_link_up')).toEqual([
+    expect(await lines('switchboard_bridge_link_up')).toEqual([
       'switchboard_bridge_link_up{site="a",link="a-b",side="local"} 1',
       'switchboard_bridge_link_up{site="b",link="a-b",side="remote"} 1',
     ]);
-    expect(
-      line(
-        'switchboard_bridge_relayed_bytes_total{site="a",link="a-b",direction="a→b",kind="request"}',
-      ),
-    ).toHaveLength(1);
+    await bridge.close();
+    expect(await lines('switchboard_bridge_routes{')).toEqual([]);
+    expect(await lines('switchboard_bridge_link_up{')).toEqual([]);
+  });
+
+  test('bridge relay - an error reply with a body counts its bytes', async () => {
+    const metrics = new Metrics();
+    const { client } = await linked({ metrics });
+    await client.call('where', 'fail').catch(() => undefined);
+    const text = await metrics.registry.metrics();
+    const reply = text.split('\n').find((l) => l.includes('kind="reply"'));
+    expect(Number(reply?.split(' ').at(-1))).toBeGreaterThan(10);
   });
 });

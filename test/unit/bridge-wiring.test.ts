@@ -3,10 +3,10 @@
  * linking, the routes each half advertises and withdraws, and close.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { calculatorService, subjectsFor } from '../../src/internal.js';
+import { Bridge, calculatorService, subjectsFor } from '../../src/internal.js';
 import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
 import { collect, idle, MemoryBus } from '../support/memory-nats.js';
-import { bodies, V } from '../support/memory-wire.js';
+import { bodies, RecordingLogger, V } from '../support/memory-wire.js';
 
 const subjects = subjectsFor();
 const mesh = new MemoryMesh();
@@ -189,5 +189,44 @@ describe('bridge wiring', () => {
       message: 'bridge stopped',
       fields: { local: 'a', remote: 'b' },
     });
+  });
+
+  test('bridge - routes are renewed every 500 ms unless told otherwise', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const spy = collect(a.bus.connect(), subjects.routes.register('calculator'));
+    await mesh.serve(b, calculatorService());
+    await mesh.bridge(a, b);
+    const [registration] = bodies(await spy.atLeast(1)) as Array<{ instance: object }>;
+    expect(registration!.instance).toMatchObject({ heartbeatMs: 500 });
+  });
+
+  test('bridge - a side given its own logger logs there; the bridge logger gets the rest', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const logger = new RecordingLogger();
+    const localLogger = new RecordingLogger();
+    const bridge = await Bridge.start({
+      local: { connection: a.bus.connect(), logger: localLogger },
+      remote: { connection: b.bus.connect() },
+      logger,
+    });
+    expect(await bridge.ready()).toBe(true);
+    await bridge.close();
+    expect(localLogger.at('info')).toContain("local side is site 'a'");
+    expect(logger.at('info')).toContain("remote side is site 'b'");
+    expect(logger.at('info')).not.toContain("local side is site 'a'");
+  });
+
+  test('bridge - start fails when the remote side cannot be opened, and closes the local side', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const localNc = a.bus.connect();
+    const remoteNc = b.bus.connect();
+    await remoteNc.close();
+    await expect(
+      Bridge.start({ local: { connection: localNc }, remote: { connection: remoteNc } }),
+    ).rejects.toThrow();
+    expect(localNc.subscriptions).toEqual([]);
   });
 });
