@@ -3,7 +3,7 @@
  * comes back, the lease session that keeps its routes, and how a half
  * answers the discovery protocol.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { calculatorService, subjectsFor } from '../../src/internal.js';
 import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
@@ -11,7 +11,10 @@ import { bodies, V } from '../support/memory-wire.js';
 
 const subjects = subjectsFor();
 const mesh = new MemoryMesh();
-afterEach(() => mesh.close());
+afterEach(async () => {
+  vi.useRealTimers();
+  await mesh.close();
+});
 
 const routesAt = (site: MemorySite, service: string) =>
   site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
@@ -153,5 +156,64 @@ describe('bridge link wiring', () => {
     nc.publish('$SRV.PING.switchboard-bridge', undefined, { reply: '_INBOX.ping' });
     const [msg] = await answers.atLeast(1);
     expect(JSON.parse(new TextDecoder().decode(msg!.data)).metadata.peer).toBe('b');
+  });
+
+  test('bridge link - a half asks for its site again 100 ms after a failed ask, doubling the wait up to 2 s, and says it is waiting', async () => {
+    vi.useFakeTimers();
+    const a = await mesh.site('a');
+    const bus = new MemoryBus();
+    const asks = collect(bus.connect(), subjects.info);
+    const { bridge, logger } = await mesh.bridge(a, { name: 'b', bus } as MemorySite);
+    await idle();
+    expect(asks.messages).toHaveLength(1);
+    // Each ask waits 1 s for an answer (what listens here never answers), then the back-off.
+    const waits = [100, 200, 400, 800, 1600, 2000, 2000].map((backoff) => 1000 + backoff);
+    for (const [n, wait] of waits.entries()) {
+      await vi.advanceTimersByTimeAsync(wait - 1);
+      await idle();
+      expect(asks.messages, `before wait ${n}`).toHaveLength(n + 1);
+      await vi.advanceTimersByTimeAsync(1);
+      await idle();
+      expect(asks.messages, `after wait ${n}`).toHaveLength(n + 2);
+    }
+    expect(logger.at('warn')[0]).toMatch(/^waiting for a broker on the remote side \(.+\)$/);
+    await mesh.broker(bus, 'b');
+    // The ask under way goes unanswered (it was sent before the broker started); the next is answered.
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await bridge.ready()).toBe(true);
+    const seen = asks.messages.length;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(asks.messages.length).toBe(seen);
+  });
+
+  test('bridge link - a chain of three sites: routes carry both bridges on their path, calls cross both', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const c = await mesh.site('c');
+    await mesh.serve(c, whereService('c').service);
+    const ab = await mesh.bridge(a, b);
+    await mesh.bridge(b, c);
+    const [route] = await routed(a, 'where');
+    expect(route).toMatchObject({ site: 'c', path: ['b', 'c'], hops: 2 });
+    expect(ab.logger.at('info')).toContain(
+      "advertised route to where@1.0.0 at site 'c' (via b → c) at site 'a'",
+    );
+    const client = await mesh.client(a);
+    expect(await client.call('where', 'path')).toEqual(['a', 'b', 'c']);
+  });
+
+  test('bridge link - a chain longer than maxHops is not advertised past the limit', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const c = await mesh.site('c');
+    await mesh.serve(c, whereService('c').service);
+    await mesh.serve(b, calculatorService());
+    await mesh.bridge(b, c);
+    await routed(b, 'where');
+    const { bridge } = await mesh.bridge(a, b, { maxHops: 1 });
+    await routed(a, 'calculator');
+    await idle();
+    expect(routesAt(a, 'where')).toEqual([]);
+    expect(bridge.local.routeCount).toBe(1);
   });
 });
