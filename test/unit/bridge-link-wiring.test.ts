@@ -52,8 +52,10 @@ describe('bridge link wiring', () => {
     expect(logger.at('info')).toContain(
       "withdrew route to calculator@1.0.0 at site 'b' (via b) at site 'a'",
     );
+    expect(logger.at('warn')).toContain("lost the connection to site 'b'; withdrawing its routes");
     remoteNc.reconnect();
     await routed(a, 'calculator');
+    expect(logger.at('info')).toContain("reconnected to site 'b'");
     expect(bridge.health()).toEqual({ ok: true, reason: '' });
   });
 
@@ -144,13 +146,14 @@ describe('bridge link wiring', () => {
   test('bridge link - before linking a half answers discovery for nothing, after it for itself', async () => {
     const a = await mesh.site('a');
     const bus = new MemoryBus();
-    const { bridge } = await mesh.bridge(a, { name: 'b', bus } as MemorySite);
+    const { bridge, logger } = await mesh.bridge(a, { name: 'b', bus } as MemorySite);
     await until(() => bridge.sites.local === 'a', 'the local site learned');
     const nc = a.bus.connect();
     const answers = collect(nc, '_INBOX.ping');
     nc.publish('$SRV.PING.switchboard-bridge', undefined, { reply: '_INBOX.ping' });
     await idle();
     expect(answers.messages).toHaveLength(0);
+    expect(logger.at('warn').filter((l) => l.startsWith('cannot answer'))).toEqual([]);
     await mesh.broker(bus, 'b');
     expect(await bridge.ready()).toBe(true);
     nc.publish('$SRV.PING.switchboard-bridge', undefined, { reply: '_INBOX.ping' });
@@ -182,8 +185,11 @@ describe('bridge link wiring', () => {
     await vi.advanceTimersByTimeAsync(3000);
     expect(await bridge.ready()).toBe(true);
     const seen = asks.messages.length;
+    const warned = logger.at('warn').length;
+    expect(logger.at('warn')[1]).toMatch(/^still waiting for a broker on the remote side after /);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(asks.messages.length).toBe(seen);
+    expect(logger.at('warn')).toHaveLength(warned);
   });
 
   test('bridge link - a chain of three sites: routes carry both bridges on their path, calls cross both', async () => {
@@ -200,6 +206,8 @@ describe('bridge link wiring', () => {
     );
     const client = await mesh.client(a);
     expect(await client.call('where', 'path')).toEqual(['a', 'b', 'c']);
+    const info = await discover(a.bus.connect(), `$SRV.INFO.where.${route!.id}`);
+    expect(info.metadata).toMatchObject({ site: 'c', path: 'b,c' });
   });
 
   test('bridge link - a chain longer than maxHops is not advertised past the limit', async () => {
@@ -215,5 +223,24 @@ describe('bridge link wiring', () => {
     await idle();
     expect(routesAt(a, 'where')).toEqual([]);
     expect(bridge.local.routeCount).toBe(1);
+  });
+
+  test('bridge link - each side reads its whole registry again every 5 s unless told otherwise', async () => {
+    vi.useFakeTimers();
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const reads = collect(b.bus.connect(), subjects.list);
+    const { bridge } = await mesh.bridge(a, b);
+    expect(await bridge.ready()).toBe(true);
+    // A read goes 2 ms after it is asked for (events of a burst are gathered).
+    await vi.advanceTimersByTimeAsync(2);
+    await reads.atLeast(1);
+    await idle();
+    expect(reads.messages).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(4999);
+    await idle();
+    expect(reads.messages).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await reads.atLeast(2);
   });
 });

@@ -56,9 +56,46 @@ const whereCall = (fields: Partial<CallMeta> = {}) =>
 
 describe('bridge relay wiring', () => {
   test('bridge relay - a call from a client at a reaches the server at b and its result comes back', async () => {
-    const { client } = await linked();
+    const { client, logger } = await linked();
     expect(await client.call('where', 'site')).toBe('b');
     expect(await client.call('where', 'path')).toEqual(['a', 'b']);
+    expect([...logger.at('warn'), ...logger.at('error')]).toEqual([]);
+  });
+
+  test('bridge relay - a call for a method the route does not list is relayed, and the server answers it', async () => {
+    const metrics = new Metrics();
+    const { nc, route, logger } = await linked({ metrics });
+    const err = errorIn(
+      await crafted(nc, subjects.route('where', route.id), whereCall({ method: 'nope' })),
+    );
+    expect(err).toMatchObject({ site: 'b', path: ['a', 'b'] });
+    expect(logger.at('error')).toEqual([]);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      `switchboard_bridge_relayed_calls_total{site="a",link="a-b",direction="a→b",code="${err.code}"} 1`,
+    );
+  });
+
+  test('bridge relay - a message on a route that is not a call is BAD_REQUEST from the bridge site', async () => {
+    const { nc, route } = await linked();
+    const reply = await within(
+      nc.request(subjects.route('where', route.id), codec.encode([]), { timeout: 60_000 }),
+      () => 'a reply to a message without a call header',
+    );
+    expect(errorIn(reply)).toMatchObject({ code: 'BAD_REQUEST', site: 'a', completed: 'no' });
+  });
+
+  test('bridge relay - probes at the side of b are answered by the inward relay', async () => {
+    const { a, b } = await linked();
+    await mesh.serve(a, calculatorService(), 'calc-a');
+    const route = await routeTo(b, 'calculator');
+    const nc = b.bus.connect();
+    const reply = await nc.request(
+      subjects.route('calculator', route.id),
+      codec.encode({ v: V, calls: ['c1'] }),
+      { headers: probeHeaders().forNats() },
+    );
+    expect(codec.decode(reply.data)).toEqual({ v: V, held: [] });
   });
 
   test('bridge relay - an error reply comes back untouched, with the far site and the path', async () => {
@@ -217,6 +254,18 @@ describe('bridge relay wiring', () => {
       sleep: [0, 0],
     });
     expect(answer.endpoints[0].subject).toBe(subjects.route('where', route.id));
+    const fail = answer.endpoints.find((e: { name: string }) => e.name === 'fail');
+    expect(fail.processing_time).toBeLessThan(1e9);
+    expect(fail).toMatchObject({
+      last_error: 'bad at b',
+      data: {
+        errors_by_code: { APPLICATION: 1 },
+        calls_by_path: { a: 1 },
+        last_error_code: 'APPLICATION',
+        last_error_site: 'b',
+        last_error_path: 'a,b',
+      },
+    });
   });
 
   test('bridge relay - metrics count what is relayed per link, direction and code, and read routes and link state', async () => {
@@ -248,6 +297,8 @@ describe('bridge relay wiring', () => {
     expect(await lines(`switchboard_bridge_relay_duration_seconds_count{${labels}}`)).toEqual([
       `switchboard_bridge_relay_duration_seconds_count{${labels}} 2`,
     ]);
+    const [sum] = await lines(`switchboard_bridge_relay_duration_seconds_sum{${labels}}`);
+    expect(Number(sum?.split(' ').at(-1))).toBeLessThan(1);
     expect(await lines('switchboard_bridge_routes')).toEqual([
       'switchboard_bridge_routes{site="a",link="a-b"} 1',
       'switchboard_bridge_routes{site="b",link="a-b"} 1',
