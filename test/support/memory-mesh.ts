@@ -102,6 +102,20 @@ export async function until(
   }
 }
 
+/** The routes (instances of other sites) to `service` in the registry of `site`. */
+export function routesAt(site: MemorySite, service: string) {
+  return site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
+}
+
+/** The routes to `service` at `site`, once there are `count` of them. */
+export async function routed(site: MemorySite, service: string, count = 1) {
+  await until(
+    () => routesAt(site, service).length === count,
+    `${count} routes to ${service} at site ${site.name}`,
+  );
+  return routesAt(site, service);
+}
+
 export type { MemoryConnection };
 
 /** A service that says where it runs, how the call reached it, and which of its slow calls started and which its callers gave up. */

@@ -5,7 +5,14 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { calculatorService, subjectsFor } from '../../src/internal.js';
-import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
+import {
+  MemoryMesh,
+  type MemorySite,
+  routed,
+  routesAt,
+  until,
+  whereService,
+} from '../support/memory-mesh.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
 import { bodies, V } from '../support/memory-wire.js';
 
@@ -15,17 +22,6 @@ afterEach(async () => {
   vi.useRealTimers();
   await mesh.close();
 });
-
-const routesAt = (site: MemorySite, service: string) =>
-  site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
-
-async function routed(site: MemorySite, service: string, count = 1) {
-  await until(
-    () => routesAt(site, service).length === count,
-    `${count} routes to ${service} at site ${site.name}`,
-  );
-  return routesAt(site, service);
-}
 
 /** The first answer to a discovery request on `subject`, parsed. */
 async function discover(nc: MemoryConnection, subject: string) {

@@ -15,7 +15,13 @@ import {
   SwitchboardError,
   subjectsFor,
 } from '../../src/internal.js';
-import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
+import {
+  MemoryMesh,
+  type MemorySite,
+  routed,
+  until,
+  whereService,
+} from '../support/memory-mesh.js';
 import { collect, type MemoryConnection, within } from '../support/memory-nats.js';
 import { callMeta } from '../support/memory-site.js';
 import { codec, errorIn, resultIn, V } from '../support/memory-wire.js';
@@ -37,9 +43,7 @@ async function linked(options: Parameters<MemoryMesh['bridge']>[2] = {}) {
 }
 
 async function routeTo(site: MemorySite, service: string) {
-  const routes = () => site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
-  await until(() => routes().length === 1, `a route to ${service} at site ${site.name}`);
-  return routes()[0]!;
+  return (await routed(site, service))[0]!;
 }
 
 /** A call sent by hand to a route, as a caller (or a hostile peer) would send it. */

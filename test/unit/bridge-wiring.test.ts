@@ -4,25 +4,19 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { Bridge, calculatorService, subjectsFor } from '../../src/internal.js';
-import { MemoryMesh, type MemorySite, until, whereService } from '../support/memory-mesh.js';
+import {
+  MemoryMesh,
+  type MemorySite,
+  routed,
+  routesAt,
+  whereService,
+} from '../support/memory-mesh.js';
 import { collect, idle, MemoryBus } from '../support/memory-nats.js';
 import { bodies, RecordingLogger, V } from '../support/memory-wire.js';
 
 const subjects = subjectsFor();
 const mesh = new MemoryMesh();
 afterEach(() => mesh.close());
-
-/** The routes (instances of other sites) to `service` in the registry of `site`. */
-const routesAt = (site: MemorySite, service: string) =>
-  site.broker.registry.lookup(service).filter((i) => i.site !== site.name);
-
-async function routed(site: MemorySite, service: string, count = 1) {
-  await until(
-    () => routesAt(site, service).length === count,
-    `${count} routes to ${service} at site ${site.name}`,
-  );
-  return routesAt(site, service);
-}
 
 describe('bridge wiring', () => {
   test('bridge - links two sites: both names learned, ready, healthy, logged', async () => {
