@@ -227,6 +227,24 @@ describe('bridge relay wiring', () => {
     expect(await probe(['slow1'])).toEqual({ v: V, held: [] });
   });
 
+  test('bridge relay - a call under way when its route is withdrawn still gets its reply', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const where = whereService('b');
+    const { server } = await mesh.serve(b, where.service);
+    const { logger } = await mesh.bridge(a, b);
+    const route = await routeTo(a, 'where');
+    const nc = a.bus.connect();
+    const meta = whereCall({ method: 'sleep', budgetMs: 10_000 });
+    const pending = crafted(nc, subjects.route('where', route.id), meta, [300]);
+    await until(() => where.started.length === 1, 'the call to reach the server');
+    const closed = server.close();
+    await routed(a, 'where', 0);
+    expect(resultIn(await pending)).toBe(300);
+    await closed;
+    expect(logger.at('error')).toEqual([]);
+  });
+
   test('bridge relay - a client giving up sends the cancel notice across', async () => {
     const { client, where } = await linked();
     const controller = new AbortController();

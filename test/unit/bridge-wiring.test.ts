@@ -9,6 +9,7 @@ import {
   type MemorySite,
   routed,
   routesAt,
+  until,
   whereService,
 } from '../support/memory-mesh.js';
 import { collect, idle, MemoryBus } from '../support/memory-nats.js';
@@ -54,13 +55,17 @@ describe('bridge wiring', () => {
   });
 
   test('bridge - closed before a broker answers, ready is false and health says closing', async () => {
-    const a = await mesh.site('a');
-    const b = { name: 'b', bus: new MemoryBus() } as MemorySite;
+    const a = { name: 'a', bus: new MemoryBus() } as MemorySite;
+    const b = await mesh.site('b');
     const { bridge } = await mesh.bridge(a, b);
+    await until(() => bridge.sites.remote === 'b', 'the remote site learned');
+    expect(bridge.health()).toEqual({
+      ok: false,
+      reason: 'bridge ?-b: waiting for a broker on each side',
+    });
     await bridge.close();
     expect(await bridge.ready()).toBe(false);
-    expect(bridge.health()).toEqual({ ok: false, reason: 'bridge a-?: closing' });
-    expect(routesAt(a, 'switchboard-bridge')).toEqual([]);
+    expect(bridge.health()).toEqual({ ok: false, reason: 'bridge ?-b: closing' });
   });
 
   test('bridge - both sides the same site: refused and logged, nothing advertised', async () => {
