@@ -174,34 +174,39 @@ describe('bridge relay wiring', () => {
     });
   });
 
-  test('bridge relay - a call crafted at b for a service a does not export is FORBIDDEN; outward, imports apply', async () => {
+  test('bridge relay - a call crafted at b for a service a does not export is FORBIDDEN; at a, imports decide', async () => {
     const a = await mesh.site('a');
     const b = await mesh.site('b');
     await mesh.serve(a, calculatorService(), 'calc-a');
     await mesh.serve(a, whereService('a').service, 'where-a');
     await mesh.serve(b, calculatorService(), 'calc-b');
     await mesh.serve(b, whereService('b').service, 'where-b');
-    await mesh.bridge(a, b, { export: ['calc*'], import: ['calc*'] });
+    await mesh.bridge(a, b, { export: ['calc*'], import: ['wh*'] });
     const atB = await routeTo(b, 'calculator');
-    const atA = await routeTo(a, 'calculator');
-    const forbidden = (site: string, far: string) => ({
+    const atA = await routeTo(a, 'where');
+    const forbidden = (service: string, site: string, far: string) => ({
       code: 'FORBIDDEN',
-      service: 'where',
+      service,
       site,
       completed: 'no',
-      message: `the bridge from site '${far}' to site '${site}' does not let 'where' through`,
+      message: `the bridge from site '${far}' to site '${site}' does not let '${service}' through`,
     });
-    const inward = whereCall({ path: ['b'] });
+    const add = (path: string[]) =>
+      whereCall({ service: 'calculator', method: 'add', path, budgetMs: 2000 });
+    // Inward (b to a): exports decide, so 'where' is refused and 'calculator' let through.
     const ncB = b.bus.connect();
-    expect(errorIn(await crafted(ncB, subjects.route('calculator', atB.id), inward))).toMatchObject(
-      forbidden('b', 'a'),
+    const toA = subjects.route('calculator', atB.id);
+    expect(errorIn(await crafted(ncB, toA, whereCall({ path: ['b'] })))).toMatchObject(
+      forbidden('where', 'b', 'a'),
     );
+    expect(resultIn(await crafted(ncB, toA, add(['b']), [1, 2]))).toBe(3);
+    // Outward (a to b): imports decide, so 'calculator' is refused and 'where' let through.
     const ncA = a.bus.connect();
-    expect(
-      errorIn(await crafted(ncA, subjects.route('calculator', atA.id), whereCall())),
-    ).toMatchObject(forbidden('a', 'b'));
-    const sum = { ...whereCall(), service: 'calculator', method: 'add' };
-    expect(resultIn(await crafted(ncA, subjects.route('calculator', atA.id), sum, [1, 2]))).toBe(3);
+    const toB = subjects.route('where', atA.id);
+    expect(errorIn(await crafted(ncA, toB, add(['a']), [1, 2]))).toMatchObject(
+      forbidden('calculator', 'a', 'b'),
+    );
+    expect(resultIn(await crafted(ncA, toB, whereCall({ method: 'site' })))).toBe('b');
   });
 
   test('bridge relay - a cancel notice follows the call to the server; probes see the call held until it ends', async () => {
