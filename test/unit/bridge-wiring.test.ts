@@ -3,7 +3,7 @@
  * linking, the routes each half advertises and withdraws, and close.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { Bridge, calculatorService, subjectsFor } from '../../src/internal.js';
+import { Bridge, calculatorService, Metrics, subjectsFor } from '../../src/internal.js';
 import {
   MemoryMesh,
   type MemorySite,
@@ -164,6 +164,8 @@ describe('bridge wiring', () => {
     await mesh.serve(b, calculatorService(), 'again');
     const [second] = await routed(a, 'calculator');
     expect(second!.id).not.toBe(first!.id);
+    // Both changes came as views of the one service, read and applied without a hitch.
+    expect(logger.lines.filter((l) => l.level !== 'info')).toEqual([]);
   });
 
   test('bridge - close deregisters every route, unsubscribes everything, leaves borrowed connections open', async () => {
@@ -227,5 +229,19 @@ describe('bridge wiring', () => {
       Bridge.start({ local: { connection: localNc }, remote: { connection: remoteNc } }),
     ).rejects.toThrow();
     expect(localNc.subscriptions).toEqual([]);
+  });
+
+  test('bridge - the link is named by its two sites in order, whichever side is local', async () => {
+    const a = await mesh.site('a');
+    const b = await mesh.site('b');
+    const metrics = new Metrics();
+    await mesh.serve(a, calculatorService());
+    await mesh.bridge(b, a, { metrics });
+    await routed(b, 'calculator');
+    const text = await metrics.registry.metrics();
+    expect(text.split('\n').filter((l) => l.startsWith('switchboard_bridge_routes{'))).toEqual([
+      'switchboard_bridge_routes{site="b",link="a-b"} 1',
+      'switchboard_bridge_routes{site="a",link="a-b"} 0',
+    ]);
   });
 });
