@@ -78,6 +78,11 @@ function register(nc: MemoryConnection, reg: InstanceRegistration, subject?: str
   return ask(nc, subject ?? kind.register(reg.service), { v: V, instance: reg });
 }
 
+/** Publishes a heartbeat or a deregistration of instance `id`, with the secret it registered with. */
+function claim(nc: MemoryConnection, subject: string, id: string): void {
+  nc.publish(subject, codec.encode({ v: V, id, secret: SECRET }));
+}
+
 const route = (id: string, service: string, fields: Partial<InstanceRegistration> = {}) =>
   registration(id, service, { route: { site: 'c', path: ['b', 'c'] }, ...fields });
 
@@ -211,14 +216,8 @@ describe('broker', () => {
     const { nc, broker } = await site();
     await register(nc, registration('i1', 'calc'));
     const control = collect(nc, 'sb.control.>');
-    nc.publish(
-      subjects.services.heartbeat('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
-    nc.publish(
-      subjects.services.heartbeat('calc'),
-      codec.encode({ v: V, id: 'i9', secret: SECRET }),
-    );
+    claim(nc, subjects.services.heartbeat('calc'), 'i1');
+    claim(nc, subjects.services.heartbeat('calc'), 'i9');
     const asked = await control.nth(0);
     expect(asked.subject).toBe(subjects.control('calc', 'i9'));
     expect(codec.decode(asked.data)).toEqual({ v: V, kind: 'reregister' });
@@ -262,10 +261,7 @@ describe('broker', () => {
   test('broker - a deregistration removes the instance and is announced down, deregistered', async () => {
     const { nc, events, broker, logger } = await site();
     await register(nc, registration('i1', 'calc'));
-    nc.publish(
-      subjects.services.deregister('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
+    claim(nc, subjects.services.deregister('calc'), 'i1');
     expect(bodies(await events.atLeast(2))[1]).toEqual({
       v: V,
       kind: 'down',
@@ -275,10 +271,7 @@ describe('broker', () => {
       reason: 'deregistered',
     });
     expect(broker.registry.size).toBe(0);
-    nc.publish(
-      subjects.services.deregister('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
+    claim(nc, subjects.services.deregister('calc'), 'i1');
     await idle();
     expect(events.messages).toHaveLength(2);
     expect(logger.at('error')).toEqual([]);
@@ -287,10 +280,7 @@ describe('broker', () => {
   test('broker - a route deregisters on the routes subjects', async () => {
     const { nc, events, broker } = await site();
     await register(nc, route('r1', 'calc'));
-    nc.publish(
-      subjects.routes.deregister('calc'),
-      codec.encode({ v: V, id: 'r1', secret: SECRET }),
-    );
+    claim(nc, subjects.routes.deregister('calc'), 'r1');
     await events.atLeast(2);
     expect(broker.registry.size).toBe(0);
   });
@@ -325,10 +315,7 @@ describe('broker', () => {
     await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
     for (let beat = 0; beat < 5; beat++) {
       await vi.advanceTimersByTimeAsync(1000);
-      nc.publish(
-        subjects.services.heartbeat('calc'),
-        codec.encode({ v: V, id: 'i1', secret: SECRET }),
-      );
+      claim(nc, subjects.services.heartbeat('calc'), 'i1');
     }
     await vi.advanceTimersByTimeAsync(2900);
     expect(broker.registry.size).toBe(1);
@@ -381,10 +368,7 @@ describe('broker', () => {
     const { nc, events } = await site();
     await register(nc, route('r1', 'calc'));
     await register(nc, registration('i2', 'calcs'));
-    nc.publish(
-      subjects.routes.deregister('calc'),
-      codec.encode({ v: V, id: 'r1', secret: SECRET }),
-    );
+    claim(nc, subjects.routes.deregister('calc'), 'r1');
     await events.atLeast(3);
     expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }))).toEqual({
       v: V,
@@ -399,10 +383,7 @@ describe('broker', () => {
     const { nc, events } = await site();
     await register(nc, route('r1', 'calc'));
     await register(nc, registration('i2', 'calc'));
-    nc.publish(
-      subjects.routes.deregister('calc'),
-      codec.encode({ v: V, id: 'r1', secret: SECRET }),
-    );
+    claim(nc, subjects.routes.deregister('calc'), 'r1');
     await events.atLeast(3);
     const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }));
     expect(reply).toMatchObject({ departedSites: ['c'], instances: [{ id: 'i2' }] });
@@ -684,6 +665,13 @@ describe('broker warm-up', () => {
   });
 });
 
+/** A site with instance i1 of calc registered, and what the broker forwards to it. */
+async function withInstance(options: Partial<BrokerOptions> = {}) {
+  const s = await site(options);
+  await register(s.nc, registration('i1', 'calc'));
+  return { ...s, calls: instance(s.nc) };
+}
+
 /** A hand-driven instance: what the broker forwards to it, and how it answers. */
 function instance(nc: MemoryConnection, id = 'i1', service = 'calc') {
   return collect(nc, subjects.instance(service, id));
@@ -728,9 +716,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - an instance that answers the broker instead has its answer passed to the caller', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     const replies = thinCall(nc, meta());
     (await calls.nth(0)).respond(codec.encode('direct'));
     const reply = await replies.nth(0);
@@ -738,45 +724,26 @@ describe('broker forwarding', () => {
     expect(headersOf(reply)).toBeUndefined();
   });
 
-  test('broker forwarding - an error reply to the broker is passed on as it came, marked an error', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
-    const replies = thinCall(nc, meta());
-    const error = new SwitchboardError(ErrorCode.APPLICATION, 'boom', {
-      completed: 'yes',
-      site: 'a',
-    });
-    (await calls.nth(0)).respond(codec.encode(error.toData()), {
-      headers: errorReplyHeaders().forNats(),
-    });
-    expect(errorIn(await replies.nth(0))).toMatchObject({
-      code: ErrorCode.APPLICATION,
-      message: 'boom',
-    });
-  });
-
   test('broker forwarding - an error body is passed on byte for byte', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     const replies = thinCall(nc, meta());
     const error = new SwitchboardError(ErrorCode.APPLICATION, 'boom', { completed: 'yes' });
     const body = codec.encode({ ...error.toData(), site: 'far', extra: 'kept' });
     (await calls.nth(0)).respond(body, { headers: errorReplyHeaders().forNats() });
-    expect((await replies.nth(0)).data).toEqual(body);
+    const reply = await replies.nth(0);
+    expect(reply.data).toEqual(body);
+    expect(errorIn(reply)).toMatchObject({
+      code: ErrorCode.APPLICATION,
+      message: 'boom',
+      site: 'far',
+    });
   });
 
   test('broker forwarding - an instance that deregisters still answers what it holds: the broker stays silent', async () => {
-    const { nc, events } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, events, calls } = await withInstance();
     const replies = thinCall(nc, meta({ budgetMs: 60_000 }));
     const call = await calls.nth(0);
-    nc.publish(
-      subjects.services.deregister('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
+    claim(nc, subjects.services.deregister('calc'), 'i1');
     await events.atLeast(2);
     await idle();
     expect(replies.messages).toHaveLength(0);
@@ -788,9 +755,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - when the broker loses its own connection mid-call it stays silent', async () => {
-    const { nc, brokerNc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, brokerNc, calls } = await withInstance();
     const replies = thinCall(nc, meta({ budgetMs: 60_000 }));
     await calls.nth(0);
     brokerNc.disconnect();
@@ -816,9 +781,7 @@ describe('broker forwarding', () => {
 
   test('broker forwarding - during the warm-up a call for a registered service is forwarded at once', async () => {
     vi.useFakeTimers();
-    const { nc } = await site({ warmupMs: 300 });
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance({ warmupMs: 300 });
     thinCall(nc, meta({ budgetMs: 60_000 }));
     await calls.nth(0);
   });
@@ -906,9 +869,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - a call without a reply subject is dropped with a warning', async () => {
-    const { nc, logger } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, logger, calls } = await withInstance();
     nc.publish(subjects.call('calc'), codec.encode([1]), {
       headers: callHeaders(meta()).forNats(),
     });
@@ -935,9 +896,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - a cancel notice reaches the instance holding the call', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     thinCall(nc, meta({ budgetMs: 60_000 }));
     await calls.nth(0);
     nc.publish(subjects.call('calc'), undefined, { headers: cancelHeaders(meta()).forNats() });
@@ -947,9 +906,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - a resumed instance is probed about the calls forwarded to it', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     thinCall(nc, meta({ budgetMs: 60_000 }));
     await calls.nth(0);
     const beat = codec.encode({ v: V, id: 'i1', secret: SECRET, resumed: true });
