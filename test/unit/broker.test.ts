@@ -7,6 +7,7 @@
 import type { Msg } from 'nats';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
+import { Metrics } from '../../src/observability/index.js';
 import {
   type CallMeta,
   callHeaders,
@@ -75,6 +76,11 @@ async function site(options: Partial<BrokerOptions> = {}, bus = new MemoryBus())
 function register(nc: MemoryConnection, reg: InstanceRegistration, subject?: string) {
   const kind = reg.route ? subjects.routes : subjects.services;
   return ask(nc, subject ?? kind.register(reg.service), { v: V, instance: reg });
+}
+
+/** Publishes a heartbeat or a deregistration of instance `id`, with the secret it registered with. */
+function claim(nc: MemoryConnection, subject: string, id: string): void {
+  nc.publish(subject, codec.encode({ v: V, id, secret: SECRET }));
 }
 
 const route = (id: string, service: string, fields: Partial<InstanceRegistration> = {}) =>
@@ -210,14 +216,8 @@ describe('broker', () => {
     const { nc, broker } = await site();
     await register(nc, registration('i1', 'calc'));
     const control = collect(nc, 'sb.control.>');
-    nc.publish(
-      subjects.services.heartbeat('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
-    nc.publish(
-      subjects.services.heartbeat('calc'),
-      codec.encode({ v: V, id: 'i9', secret: SECRET }),
-    );
+    claim(nc, subjects.services.heartbeat('calc'), 'i1');
+    claim(nc, subjects.services.heartbeat('calc'), 'i9');
     const asked = await control.nth(0);
     expect(asked.subject).toBe(subjects.control('calc', 'i9'));
     expect(codec.decode(asked.data)).toEqual({ v: V, kind: 'reregister' });
@@ -227,7 +227,7 @@ describe('broker', () => {
   });
 
   test('broker - a heartbeat saying the connection moved is announced resumed, once, and the broker probes its calls', async () => {
-    const { nc, events } = await site();
+    const { nc, events, logger } = await site();
     await register(nc, registration('i1', 'calc'));
     await events.atLeast(1);
     const beat = codec.encode({ v: V, id: 'i1', secret: SECRET, resumed: true });
@@ -242,6 +242,7 @@ describe('broker', () => {
     });
     await idle();
     expect(events.messages).toHaveLength(2);
+    expect(logger.at('error')).toEqual([]);
   });
 
   test('broker - a heartbeat or deregistration refused is not answered, even with a reply subject', async () => {
@@ -258,12 +259,9 @@ describe('broker', () => {
   });
 
   test('broker - a deregistration removes the instance and is announced down, deregistered', async () => {
-    const { nc, events, broker } = await site();
+    const { nc, events, broker, logger } = await site();
     await register(nc, registration('i1', 'calc'));
-    nc.publish(
-      subjects.services.deregister('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
+    claim(nc, subjects.services.deregister('calc'), 'i1');
     expect(bodies(await events.atLeast(2))[1]).toEqual({
       v: V,
       kind: 'down',
@@ -273,21 +271,16 @@ describe('broker', () => {
       reason: 'deregistered',
     });
     expect(broker.registry.size).toBe(0);
-    nc.publish(
-      subjects.services.deregister('calc'),
-      codec.encode({ v: V, id: 'i1', secret: SECRET }),
-    );
+    claim(nc, subjects.services.deregister('calc'), 'i1');
     await idle();
     expect(events.messages).toHaveLength(2);
+    expect(logger.at('error')).toEqual([]);
   });
 
   test('broker - a route deregisters on the routes subjects', async () => {
     const { nc, events, broker } = await site();
     await register(nc, route('r1', 'calc'));
-    nc.publish(
-      subjects.routes.deregister('calc'),
-      codec.encode({ v: V, id: 'r1', secret: SECRET }),
-    );
+    claim(nc, subjects.routes.deregister('calc'), 'r1');
     await events.atLeast(2);
     expect(broker.registry.size).toBe(0);
   });
@@ -322,10 +315,7 @@ describe('broker', () => {
     await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
     for (let beat = 0; beat < 5; beat++) {
       await vi.advanceTimersByTimeAsync(1000);
-      nc.publish(
-        subjects.services.heartbeat('calc'),
-        codec.encode({ v: V, id: 'i1', secret: SECRET }),
-      );
+      claim(nc, subjects.services.heartbeat('calc'), 'i1');
     }
     await vi.advanceTimersByTimeAsync(2900);
     expect(broker.registry.size).toBe(1);
@@ -378,10 +368,7 @@ describe('broker', () => {
     const { nc, events } = await site();
     await register(nc, route('r1', 'calc'));
     await register(nc, registration('i2', 'calcs'));
-    nc.publish(
-      subjects.routes.deregister('calc'),
-      codec.encode({ v: V, id: 'r1', secret: SECRET }),
-    );
+    claim(nc, subjects.routes.deregister('calc'), 'r1');
     await events.atLeast(3);
     expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }))).toEqual({
       v: V,
@@ -396,10 +383,7 @@ describe('broker', () => {
     const { nc, events } = await site();
     await register(nc, route('r1', 'calc'));
     await register(nc, registration('i2', 'calc'));
-    nc.publish(
-      subjects.routes.deregister('calc'),
-      codec.encode({ v: V, id: 'r1', secret: SECRET }),
-    );
+    claim(nc, subjects.routes.deregister('calc'), 'r1');
     await events.atLeast(3);
     const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }));
     expect(reply).toMatchObject({ departedSites: ['c'], instances: [{ id: 'i2' }] });
@@ -515,6 +499,68 @@ describe('broker', () => {
     expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
   });
 
+  test('broker - a lookup that finds instances names no similar service', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    await register(nc, registration('i2', 'calcs'));
+    const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }));
+    expect(reply).toEqual({ v: V, site: 'a', instances: [expect.objectContaining({ id: 'i1' })] });
+  });
+
+  test('broker - with the default max_payload a reply holds far more than 4 KiB of instances', async () => {
+    const { nc } = await site();
+    const metadata = { note: 'x'.repeat(200) };
+    for (let i = 0; i < 30; i++) await register(nc, registration(`i${i}`, 'calc', { metadata }));
+    const reply = resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' })) as {
+      instances: unknown[];
+    };
+    expect(reply.instances).toHaveLength(30);
+    expect(reply).not.toHaveProperty('truncated');
+  });
+
+  test('broker - an expiry after the connection closed publishes nothing and throws nothing', async () => {
+    vi.useFakeTimers();
+    const { nc, broker, brokerNc } = await site({ sweepIntervalMs: 100 });
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
+    await brokerNc.close();
+    await vi.advanceTimersByTimeAsync(3100);
+    expect(broker.registry.size).toBe(0);
+  });
+
+  test('broker - metrics count forwarded calls by outcome, expired leases, and the instances held', async () => {
+    vi.useFakeTimers();
+    const metrics = new Metrics();
+    const { nc } = await site({ metrics, sweepIntervalMs: 100 });
+    await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
+    const calls = instance(nc);
+    const replies = thinCall(nc, meta());
+    (await calls.nth(0)).respond(codec.encode('direct'));
+    await replies.nth(0);
+    thinCall(nc, meta({ callId: 'c2', service: 'nope' }), codec.encode([]));
+    const text = async () => metrics.registry.metrics();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await text()).toContain('switchboard_broker_instances{site="a"} 1');
+    await vi.advanceTimersByTimeAsync(3100);
+    const after = await text();
+    expect(after).toContain(
+      'switchboard_broker_forwarded_calls_total{site="a",service="calc",code="OK"} 1',
+    );
+    expect(after).toContain(
+      'switchboard_broker_forwarded_calls_total{site="a",service="nope",code="SERVICE_NOT_FOUND"} 1',
+    );
+    expect(after).toContain('switchboard_broker_leases_expired_total{site="a"} 1');
+    expect(after).toContain('switchboard_broker_instances{site="a"} 0');
+  });
+
+  test('broker - a warm-up of 0 answers at once, without a timer', async () => {
+    vi.useFakeTimers();
+    const { nc } = await site({ warmupMs: 0 });
+    expect(resultIn(await ask(nc, subjects.list, { v: V }))).toMatchObject({ services: [] });
+    expect(resultIn(await ask(nc, subjects.lookup, { v: V, service: 'calc' }))).toMatchObject({
+      instances: [],
+    });
+  });
+
   test('broker - options are checked before connecting, naming the field', async () => {
     const bus = new MemoryBus();
     const start = (options: Partial<BrokerOptions>) =>
@@ -619,6 +665,13 @@ describe('broker warm-up', () => {
   });
 });
 
+/** A site with instance i1 of calc registered, and what the broker forwards to it. */
+async function withInstance(options: Partial<BrokerOptions> = {}) {
+  const s = await site(options);
+  await register(s.nc, registration('i1', 'calc'));
+  return { ...s, calls: instance(s.nc) };
+}
+
 /** A hand-driven instance: what the broker forwards to it, and how it answers. */
 function instance(nc: MemoryConnection, id = 'i1', service = 'calc') {
   return collect(nc, subjects.instance(service, id));
@@ -663,9 +716,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - an instance that answers the broker instead has its answer passed to the caller', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     const replies = thinCall(nc, meta());
     (await calls.nth(0)).respond(codec.encode('direct'));
     const reply = await replies.nth(0);
@@ -673,22 +724,83 @@ describe('broker forwarding', () => {
     expect(headersOf(reply)).toBeUndefined();
   });
 
-  test('broker forwarding - an error reply to the broker is passed on as it came, marked an error', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+  test('broker forwarding - an error body is passed on byte for byte', async () => {
+    const { nc, calls } = await withInstance();
     const replies = thinCall(nc, meta());
-    const error = new SwitchboardError(ErrorCode.APPLICATION, 'boom', {
-      completed: 'yes',
-      site: 'a',
-    });
-    (await calls.nth(0)).respond(codec.encode(error.toData()), {
-      headers: errorReplyHeaders().forNats(),
-    });
-    expect(errorIn(await replies.nth(0))).toMatchObject({
+    const error = new SwitchboardError(ErrorCode.APPLICATION, 'boom', { completed: 'yes' });
+    const body = codec.encode({ ...error.toData(), site: 'far', extra: 'kept' });
+    (await calls.nth(0)).respond(body, { headers: errorReplyHeaders().forNats() });
+    const reply = await replies.nth(0);
+    expect(reply.data).toEqual(body);
+    expect(errorIn(reply)).toMatchObject({
       code: ErrorCode.APPLICATION,
       message: 'boom',
+      site: 'far',
     });
+  });
+
+  test('broker forwarding - an instance that deregisters still answers what it holds: the broker stays silent', async () => {
+    const { nc, events, calls } = await withInstance();
+    const replies = thinCall(nc, meta({ budgetMs: 60_000 }));
+    const call = await calls.nth(0);
+    claim(nc, subjects.services.deregister('calc'), 'i1');
+    await events.atLeast(2);
+    await idle();
+    expect(replies.messages).toHaveLength(0);
+    nc.publish(headersOf(call)!.get(Header.replyTo), codec.encode('done'));
+    call.respond(new Uint8Array(0));
+    expect(codec.decode((await replies.nth(0)).data)).toBe('done');
+    await idle();
+    expect(replies.messages).toHaveLength(1);
+  });
+
+  test('broker forwarding - when the broker loses its own connection mid-call it stays silent', async () => {
+    const { nc, brokerNc, calls } = await withInstance();
+    const replies = thinCall(nc, meta({ budgetMs: 60_000 }));
+    await calls.nth(0);
+    brokerNc.disconnect();
+    await idle();
+    brokerNc.reconnect();
+    await idle();
+    expect(replies.messages).toHaveLength(0);
+  });
+
+  test('broker forwarding - during the warm-up a call for a service with no instance waits for it', async () => {
+    vi.useFakeTimers();
+    const { nc } = await site({ warmupMs: 300 });
+    const calls = instance(nc);
+    const replies = thinCall(nc, meta({ budgetMs: 60_000 }));
+    await vi.advanceTimersByTimeAsync(100);
+    await register(nc, registration('i1', 'calc'));
+    await vi.advanceTimersByTimeAsync(199);
+    expect(calls.messages).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await calls.nth(0);
+    expect(replies.messages).toHaveLength(0);
+  });
+
+  test('broker forwarding - during the warm-up a call for a registered service is forwarded at once', async () => {
+    vi.useFakeTimers();
+    const { nc, calls } = await withInstance({ warmupMs: 300 });
+    thinCall(nc, meta({ budgetMs: 60_000 }));
+    await calls.nth(0);
+  });
+
+  test('broker forwarding - calls go to the instance with the fewest outstanding by default', async () => {
+    const { nc } = await site();
+    await register(nc, registration('i1', 'calc'));
+    await register(nc, registration('i2', 'calc'));
+    const one = instance(nc, 'i1');
+    const two = instance(nc, 'i2');
+    thinCall(nc, meta({ callId: 'c1', budgetMs: 60_000 }));
+    thinCall(nc, meta({ callId: 'c2', budgetMs: 60_000 }));
+    const held = [...(await one.atLeast(1)), ...(await two.atLeast(1))];
+    expect(held).toHaveLength(2);
+    (await two.nth(0)).respond(codec.encode('done'));
+    await idle();
+    thinCall(nc, meta({ callId: 'c3', budgetMs: 60_000 }));
+    await two.nth(1);
+    expect(one.messages).toHaveLength(1);
   });
 
   test('broker forwarding - a call for a service with no instance is SERVICE_NOT_FOUND from the broker', async () => {
@@ -757,9 +869,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - a call without a reply subject is dropped with a warning', async () => {
-    const { nc, logger } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, logger, calls } = await withInstance();
     nc.publish(subjects.call('calc'), codec.encode([1]), {
       headers: callHeaders(meta()).forNats(),
     });
@@ -786,9 +896,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - a cancel notice reaches the instance holding the call', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     thinCall(nc, meta({ budgetMs: 60_000 }));
     await calls.nth(0);
     nc.publish(subjects.call('calc'), undefined, { headers: cancelHeaders(meta()).forNats() });
@@ -798,9 +906,7 @@ describe('broker forwarding', () => {
   });
 
   test('broker forwarding - a resumed instance is probed about the calls forwarded to it', async () => {
-    const { nc } = await site();
-    await register(nc, registration('i1', 'calc'));
-    const calls = instance(nc);
+    const { nc, calls } = await withInstance();
     thinCall(nc, meta({ budgetMs: 60_000 }));
     await calls.nth(0);
     const beat = codec.encode({ v: V, id: 'i1', secret: SECRET, resumed: true });
