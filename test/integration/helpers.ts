@@ -8,7 +8,7 @@ import { connect, type Msg } from 'nats';
 import { afterEach } from 'vitest';
 import { Bridge, type BridgeOptions } from '../../src/bridge/index.js';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
-import type { CallContext, Client } from '../../src/index.js';
+import type { Client } from '../../src/index.js';
 import {
   type NatsServerHandle,
   type NatsServerOptions,
@@ -166,37 +166,4 @@ export async function reachable(client: Client, service: string, site: string, h
   );
 }
 
-/** The methods of {@link whereService}, for typed proxies. */
-export interface Where {
-  site(): string;
-  path(): string[];
-  budget(): number;
-  fail(): never;
-  sleep(ms: number): number;
-}
-
-/** A service that says where it runs and how the call reached it. */
-export function whereService(site: string) {
-  return {
-    name: 'where',
-    methods: {
-      site: () => site,
-      path: (ctx: CallContext) => ctx.path,
-      budget: (ctx: CallContext) => ctx.deadline - Date.now(),
-      fail: () => {
-        throw Object.assign(new RangeError(`bad at ${site}`), {
-          code: 'OUT_OF_RANGE',
-          details: { site },
-        });
-      },
-      sleep: (ms: number, ctx: CallContext) =>
-        new Promise((resolve) => {
-          const timer = setTimeout(() => resolve(ms), ms);
-          ctx.signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve('aborted');
-          });
-        }),
-    },
-  };
-}
+export { type Where, whereService } from '../support/where-service.js';

@@ -7,13 +7,13 @@ import {
   Bridge,
   type BridgeOptions,
   Broker,
-  type CallContext,
   Client,
   type ServiceDefinition,
   serve,
 } from '../../src/internal.js';
 import { MemoryBus, type MemoryConnection } from './memory-nats.js';
 import { RecordingLogger } from './memory-wire.js';
+import { type SleepCalls, whereService as sharedWhere } from './where-service.js';
 
 /** Something to close once a test ends. */
 interface Closable {
@@ -118,33 +118,8 @@ export async function routed(site: MemorySite, service: string, count = 1) {
 
 export type { MemoryConnection };
 
-/** A service that says where it runs, how the call reached it, and which of its slow calls started and which its callers gave up. */
+/** The `where` service of site `site` (see `where-service.ts`), with the ids of its `sleep` calls. */
 export function whereService(site: string) {
-  const started: string[] = [];
-  const aborted: string[] = [];
-  return {
-    started,
-    aborted,
-    service: {
-      name: 'where',
-      methods: {
-        site: () => site,
-        path: (ctx: CallContext) => ctx.path,
-        budget: (ctx: CallContext) => ctx.deadline - Date.now(),
-        fail: () => {
-          throw Object.assign(new RangeError(`bad at ${site}`), { code: 'OUT_OF_RANGE' });
-        },
-        sleep: (ms: number, ctx: CallContext) =>
-          new Promise((resolve) => {
-            started.push(ctx.callId);
-            const timer = setTimeout(() => resolve(ms), ms);
-            ctx.signal.addEventListener('abort', () => {
-              clearTimeout(timer);
-              aborted.push(ctx.callId);
-              resolve('aborted');
-            });
-          }),
-      },
-    } satisfies ServiceDefinition,
-  };
+  const calls: SleepCalls = { started: [], aborted: [] };
+  return { ...calls, service: sharedWhere(site, calls) };
 }
