@@ -241,8 +241,8 @@ export class Registry {
     for (const id of renewal.gone ?? []) {
       const entry = this.#byId.get(id);
       if (entry?.session !== session || entry.secret !== secret) continue;
-      this.#remove(entry);
-      changes.push({ kind: 'down', view: entry.view, reason: 'deregistered' });
+      const change = this.deregister(id);
+      if (change) changes.push(change);
     }
     const now = this.#now();
     let renewed = 0;
