@@ -18,11 +18,6 @@ export class Dispatcher {
     this.#router = router;
   }
 
-  /** Site of the callers this dispatcher serves, once known. */
-  get site(): string | undefined {
-    return this.#router.source.site;
-  }
-
   /**
    * Carries out the call: `meta.site`, when set, pins the hosting site;
    * `meta.path` empty means the call starts at this site. A call with

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import { canRetry, type FailoverCall, failover, viaBroker } from '../../src/core/index.js';
+import type { CallReply } from '../../src/core/types.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import {
   args,
@@ -38,6 +39,31 @@ function call(service: string, fields: Partial<FailoverCall> = {}): FailoverCall
     idempotent: false,
     ...fields,
   };
+}
+
+/**
+ * A picker that sends attempt n to `places[n]` (then says there is no place
+ * left), running `onPick` before each pick and keeping what each attempt ended with.
+ */
+function scriptedPicker(places: string[], onPick: () => void = () => {}) {
+  const picker = {
+    site: 'a',
+    subject: '',
+    picks: 0,
+    ended: [] as Array<SwitchboardError | undefined>,
+    next: async () => {
+      onPick();
+      const place = places[picker.picks++];
+      if (place === undefined) {
+        return new SwitchboardError(ErrorCode.UNAVAILABLE, 'no place left', { completed: 'no' });
+      }
+      return {
+        subject: place,
+        end: (reply: CallReply) => picker.ended.push(reply.ok ? undefined : reply.error),
+      };
+    },
+  };
+  return picker;
 }
 
 describe('failover', () => {
@@ -367,6 +393,113 @@ describe('failover', () => {
     expect(picks).toBe(2);
     expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
     expect(err.message).toMatch(/instance left/);
+  });
+
+  test('failover - a deadline passed before the first pick asks no picker and names the method', async () => {
+    const picker = scriptedPicker(['i1']);
+    const invoker = new MemoryInvoker();
+    const err = errorOf(await failover(invoker, call('calc', { deadline: NOW }), picker));
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no', site: 'a' });
+    expect(err.message).toBe('calc.m: deadline passed');
+    expect(picker.picks).toBe(0);
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('failover - a pick that takes the rest of the budget ends its attempt unsent, with TIMEOUT', async () => {
+    const picker = scriptedPicker(['i1'], () => vi.setSystemTime(NOW + 1000));
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => result('late'));
+    const err = errorOf(await failover(invoker, call('calc'), picker));
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
+    expect(picker.ended).toEqual([err]);
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('failover - a pick that takes the rest of the budget after a failure reports that failure', async () => {
+    let picks = 0;
+    const picker = scriptedPicker(['i1', 'i2'], () => {
+      if (picks++ === 1) vi.setSystemTime(NOW + 1000);
+    });
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'no', 'i1 left'));
+    invoker.on('i2', () => result('late'));
+    const err = errorOf(await failover(invoker, call('calc'), picker));
+    expect(err.message).toBe('i1 left');
+    expect(picker.ended.map((e) => e?.message)).toEqual(['i1 left', 'i1 left']);
+    expect(invoker.sent.map((s) => s.to)).toEqual(['i1']);
+  });
+
+  test('failover - a final failure with completion no after one that may have run reports maybe', async () => {
+    const picker = scriptedPicker(['i1', 'i2']);
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'maybe', 'lost on the way'));
+    invoker.on('i2', () => failure(ErrorCode.INTERNAL, 'no', 'refused'));
+    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
+    expect(err.message).toBe('lost on the way');
+    expect(invoker.sent.map((s) => s.to)).toEqual(['i1', 'i2']);
+  });
+
+  test('failover - a failure that must not be retried is passed on as it came when nothing ran before', async () => {
+    const picker = scriptedPicker(['i1', 'i2']);
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.INTERNAL, 'no', 'refused'));
+    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
+    expect(err).toMatchObject({ code: ErrorCode.INTERNAL, completed: 'no', message: 'refused' });
+    expect(invoker.sent).toHaveLength(1);
+  });
+
+  test('failover - a call cut off by our own link again and again keeps its instance', async () => {
+    const { brokers, invoker, dispatcher, balancer } = clientAt();
+    seed(brokers, 'only', 'calc');
+    let calls = 0;
+    invoker.on('only', () =>
+      calls++ < 2
+        ? {
+            ok: false,
+            error: new SwitchboardError(ErrorCode.UNAVAILABLE, 'link', { completed: 'maybe' }),
+            linkDown: true,
+          }
+        : result('third'),
+    );
+    expect(resultOf(await dispatcher.dispatch(call('calc', { idempotent: true })))).toBe('third');
+    expect(invoker.sent.map((s) => s.to)).toEqual(['only', 'only', 'only']);
+    expect(balancer.isEjected('only')).toBe(false);
+  });
+
+  test('failover - only a timeout counts towards ejection; an answer, even an error, ends the streak', async () => {
+    const { brokers, invoker, dispatcher, balancer } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    const replies = [
+      failure(ErrorCode.TIMEOUT, 'maybe'),
+      failure(ErrorCode.TIMEOUT, 'maybe'),
+      errorReply(ErrorCode.APPLICATION, 'yes', 'answered'),
+      failure(ErrorCode.TIMEOUT, 'maybe'),
+      failure(ErrorCode.TIMEOUT, 'maybe'),
+      failure(ErrorCode.INTERNAL, 'no', 'not sent'),
+      failure(ErrorCode.INTERNAL, 'no', 'not sent'),
+    ];
+    let n = 0;
+    invoker.on('i1', () => replies[n++] ?? result('ok'));
+    for (let i = 0; i < replies.length; i++) await dispatcher.dispatch(call('calc'));
+    expect(balancer.isEjected('i1')).toBe(false);
+    invoker.on('i1', () => failure(ErrorCode.TIMEOUT, 'maybe'));
+    await dispatcher.dispatch(call('calc'));
+    expect(balancer.isEjected('i1')).toBe(true);
+  });
+
+  test('failover - only no responders makes an instance forgotten: not a failure that may have run, nor one before sending', async () => {
+    const { brokers, invoker, dispatcher, resolver } = clientAt();
+    seed(brokers, 'i1', 'calc');
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'maybe', 'lost'));
+    await dispatcher.dispatch(call('calc', { idempotent: true }));
+    expect(invoker.sent).toHaveLength(2);
+    invoker.on('i1', () => failure(ErrorCode.TIMEOUT, 'no', 'not sent in time'));
+    await dispatcher.dispatch(call('calc'));
+    expect(resolver.cached('calc', undefined)?.instances.map((i) => i.id)).toEqual(['i1']);
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'no', 'no responders'));
+    await dispatcher.dispatch(call('calc'));
+    expect(resolver.cached('calc', undefined)?.instances).toEqual([]);
   });
 
   test('failover - canRetry: retryable codes only; maybe only when idempotent', () => {

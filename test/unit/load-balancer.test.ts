@@ -87,6 +87,16 @@ describe('load balancer', () => {
     expect(picks(lb, list, 6)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
   });
 
+  test('load balancer - a pick with no candidate does not move the turn on', () => {
+    const lb = new LoadBalancer('round-robin');
+    const list = [inst('a'), inst('b')];
+    expect(lb.pick(list)?.id).toBe('a');
+    expect(lb.pick([])).toBeUndefined();
+    expect(lb.pick(list)?.id).toBe('b');
+    expect(lb.pick(list, new Set(['a', 'b']))).toBeUndefined();
+    expect(lb.pick(list)?.id).toBe('a');
+  });
+
   test('load balancer - round-robin ignores calls in flight', () => {
     const lb = new LoadBalancer('round-robin');
     lb.begin('a');
@@ -235,6 +245,48 @@ describe('load balancer - outlier ejection', () => {
     expect(ejectedFor()).toBe(3000);
     eject();
     expect(ejectedFor()).toBe(3000);
+  });
+
+  test('load balancer - an answer while ejected ends the streak, not the ejection', () => {
+    const { clock, lb } = clocked();
+    for (let i = 0; i < 3; i++) lb.timedOut('x');
+    lb.timedOut('x');
+    lb.timedOut('x');
+    lb.answered('x');
+    expect(lb.isEjected('x')).toBe(true);
+    clock.t += 1000;
+    lb.timedOut('x');
+    expect(lb.isEjected('x')).toBe(false);
+  });
+
+  test('load balancer - an answer once the ejection is over forgets it: the next one is the base length', () => {
+    const { clock, lb } = clocked();
+    for (let i = 0; i < 3; i++) lb.timedOut('x');
+    clock.t += 1000;
+    lb.answered('x');
+    for (let i = 0; i < 3; i++) lb.timedOut('x');
+    clock.t += 999;
+    expect(lb.isEjected('x')).toBe(true);
+    clock.t += 1;
+    expect(lb.isEjected('x')).toBe(false);
+  });
+
+  test('load balancer - exclude still applies while some instance has timed out', () => {
+    const { lb } = clocked();
+    lb.timedOut('elsewhere');
+    expect(picks(lb, [inst('a'), inst('b')], 4, new Set(['a']))).toEqual(['b', 'b', 'b', 'b']);
+  });
+
+  test('load balancer - the timeouts of at most 10,000 instances are remembered, the oldest forgotten first', () => {
+    const { lb } = clocked();
+    lb.timedOut('first');
+    lb.timedOut('first');
+    for (let i = 0; i < 10_000; i++) lb.timedOut(`other${i}`);
+    lb.timedOut('first');
+    expect(lb.isEjected('first')).toBe(false);
+    lb.timedOut('other9999');
+    lb.timedOut('other9999');
+    expect(lb.isEjected('other9999')).toBe(true);
   });
 
   test('load balancer - when every candidate is ejected, they are picked anyway', () => {

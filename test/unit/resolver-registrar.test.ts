@@ -6,6 +6,7 @@ import { Registrar, Resolver } from '../../src/core/index.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
 import { MemoryBrokerClient, registration, renewedIn, seed } from '../support/memory-site.js';
+import { RecordingLogger } from '../support/memory-wire.js';
 
 const ids = (views: Iterable<{ id: string }>) => [...views].map((v) => v.id).sort();
 
@@ -116,7 +117,10 @@ describe('resolver', () => {
     vi.advanceTimersByTime(501);
     brokers.available = false;
     expect((await resolver.resolve('calc', undefined, 1000)).instances).toHaveLength(1);
-    vi.advanceTimersByTime(4500);
+    // 5000 ms after it was fetched it still stands in; a millisecond later it no longer does.
+    vi.advanceTimersByTime(4499);
+    expect((await resolver.resolve('calc', undefined, 1000)).instances).toHaveLength(1);
+    vi.advanceTimersByTime(1);
     await expect(resolver.resolve('calc', undefined, 1000)).rejects.toMatchObject({
       code: ErrorCode.UNAVAILABLE,
       completed: 'no',
@@ -232,11 +236,47 @@ describe('resolver', () => {
     expect(brokers.requests.filter((r) => r.kind === 'lookup')).toHaveLength(1);
   });
 
-  test('resolver - close() stops listening', () => {
+  test('resolver - close() stops listening and drops the cache', async () => {
     const { brokers, resolver } = resolverAt();
+    seed(brokers, 'i1', 'calc');
+    await resolver.resolve('calc', undefined, 1000);
     expect(brokers.listenerCounts()).toMatchObject({ instance: 1, link: 1 });
     resolver.close();
     expect(brokers.listenerCounts()).toMatchObject({ instance: 0, link: 0 });
+    expect(resolver.cached('calc', undefined)).toBeUndefined();
+  });
+
+  test('resolver - a caller whose budget is already spent hears so, with 0 ms left', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const brokers = new MemoryBrokerClient('a');
+    brokers.lookup = () => new Promise(() => {});
+    const resolver = new Resolver(brokers, { ttlMs: 30_000, lookupTimeoutMs: 2000 });
+    const outcome = resolver.resolve('calc', undefined, -5).catch((err: unknown) => err);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await outcome).toMatchObject({
+      code: ErrorCode.TIMEOUT,
+      completed: 'no',
+      message: "deadline passed while locating 'calc' (0 ms left)",
+    });
+  });
+
+  test('resolver - a lookup that ends within the caller budget leaves no timer behind', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { brokers, resolver } = resolverAt();
+    seed(brokers, 'i1', 'calc');
+    await resolver.resolve('calc', undefined, 100);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test('resolver - a lookup that may have reached a broker is no reason to fall back on an old answer', async () => {
+    const { brokers, resolver } = resolverAt();
+    seed(brokers, 'i1', 'calc');
+    await resolver.resolve('calc', undefined, 1000);
+    brokers.linkState('up');
+    const lost = new SwitchboardError(ErrorCode.UNAVAILABLE, 'lost', { completed: 'maybe' });
+    vi.spyOn(brokers, 'lookup').mockRejectedValueOnce(lost);
+    await expect(resolver.resolve('calc', undefined, 1000)).rejects.toBe(lost);
   });
 });
 
@@ -488,6 +528,80 @@ describe('registrar', () => {
     expect(brokers.listenerCounts().reregister).toBe(0);
   });
 
+  test('registrar - removing an id it does not hold does nothing', async () => {
+    const { brokers, registrar } = registrarAt();
+    await registrar.add(registration('i1', 'calc'));
+    registrar.remove('nobody');
+    expect(registrar.size).toBe(1);
+    expect(ids(brokers.registry.instances())).toEqual(['i1']);
+    registrar.close();
+  });
+
+  test('registrar - an instance a broker asks for again is unconfirmed until it registers again', async () => {
+    const { brokers, registrar } = registrarAt();
+    await registrar.add(registration('i1', 'calc'));
+    await registrar.add(registration('i2', 'calc'));
+    brokers.askToReregister('i1');
+    expect(registrar.isRegistered('i1')).toBe(false);
+    expect(registrar.isRegistered('i2')).toBe(true);
+    expect(await registrar.whenRegistered('i1')).toBe(true);
+    brokers.brokerEvent('started');
+    expect([registrar.isRegistered('i1'), registrar.isRegistered('i2')]).toEqual([false, false]);
+    expect(await registrar.whenRegistered('i2')).toBe(true);
+    registrar.close();
+  });
+
+  test('registrar - remembers the last 10,000 deregistrations to send again, no more', async () => {
+    const { brokers, registrar } = registrarAt(50_000);
+    for (let i = 0; i <= 10_000; i++) {
+      await registrar.add(registration(`i${i}`, 'calc'));
+      registrar.remove(`i${i}`);
+    }
+    const again: string[] = [];
+    brokers.deregister = (instance) => void again.push(instance.id);
+    brokers.linkState('up');
+    expect(again).toHaveLength(10_000);
+    expect([again[0], again.at(-1)]).toEqual(['i1', 'i10000']);
+    registrar.close();
+  });
+
+  test('registrar - logs a confirmed registration at info, a refusal as a warning, a broker not reached at debug', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    const logger = new RecordingLogger();
+    const registrar = new Registrar(brokers, logger, 100);
+    await registrar.add(registration('i1', 'calc'));
+    expect(logger.lines).toEqual([
+      {
+        level: 'info',
+        message: 'registered',
+        fields: { service: 'calc', id: 'i1', site: 'a', broker: 'memory' },
+      },
+    ]);
+    brokers.askToReregister('i1');
+    expect(logger.lines.at(-1)).toEqual({
+      level: 'info',
+      message: 'broker asked to register again',
+      fields: { id: 'i1' },
+    });
+    await registrar.whenRegistered('i1');
+    const refusal = new SwitchboardError(ErrorCode.FORBIDDEN, 'held by another', { site: 'a' });
+    brokers.register = () => Promise.reject(refusal);
+    await registrar.add(registration('i2', 'calc'));
+    expect(logger.lines.at(-1)).toEqual({
+      level: 'warn',
+      message: 'registration refused: held by another',
+      fields: { id: 'i2', code: ErrorCode.FORBIDDEN },
+    });
+    brokers.register = () => Promise.reject(new Error('no route'));
+    await registrar.add(registration('i3', 'calc'));
+    expect(logger.lines.at(-1)).toEqual({
+      level: 'debug',
+      message: 'registration failed',
+      fields: { id: 'i3', error: 'no route' },
+    });
+    registrar.close();
+  });
+
   describe('registrar - lease session', () => {
     const session = { id: 'half1', secret: 'the-session-secret-1' };
 
@@ -544,8 +658,41 @@ describe('registrar', () => {
       // Named in every renewal while remembered, then no more.
       await vi.advanceTimersByTimeAsync(8000);
       expect(brokers.renewals.at(-1)?.gone).toEqual(['r2']);
-      await vi.advanceTimersByTimeAsync(2000);
+      // Removed at 0; the renewal at exactly 10 s no longer names it.
+      await vi.advanceTimersByTimeAsync(1000);
       expect(brokers.renewals.at(-1)?.gone).toEqual([]);
+      registrar.close();
+    });
+
+    test('registrar - a renewal names the newest 1000 routes gone, no more', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await registrar.add(registration('kept', 'calc'));
+      for (let i = 0; i < 1002; i++) {
+        await registrar.add(registration(`r${i}`, 'calc'));
+        registrar.remove(`r${i}`);
+      }
+      await vi.advanceTimersByTimeAsync(1000);
+      const gone = brokers.renewals.at(-1)?.gone ?? [];
+      expect(gone).toHaveLength(1000);
+      expect([gone[0], gone.at(-1)]).toEqual(['r2', 'r1001']);
+      registrar.close();
+    });
+
+    test('registrar - a broker asking for the session again is logged and gets every route', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      const logger = new RecordingLogger();
+      const registrar = new Registrar(brokers, logger, 1000, session);
+      await registrar.add(registration('r1', 'calc'));
+      brokers.loseSession('half1');
+      expect(registrar.isRegistered('r1')).toBe(false);
+      expect(logger.lines).toContainEqual({
+        level: 'info',
+        message: 'broker asked for the routes of the session again',
+        fields: { session: 'half1' },
+      });
+      expect(await registrar.whenRegistered('r1')).toBe(true);
       registrar.close();
     });
 
