@@ -1,7 +1,7 @@
-import type { BrokerClient, Unsubscribe } from '../core/index.js';
+import type { BrokerClient, InstanceEvent, Unsubscribe } from '../core/index.js';
 import type { InstanceView } from '../protocol/index.js';
 import type { GracefulLinkState } from '../transport/index.js';
-import type { Logger } from '../util/index.js';
+import { getOrCreate, type Logger } from '../util/index.js';
 
 /** What a half has seen of its site's registry. */
 export type SiteView =
@@ -47,6 +47,11 @@ const LIST_OVER = 16;
 export const BROKER_TIMEOUT_MS = 2000;
 /** Ends a registry read made stale by a change of the link's state. */
 const STALE = Symbol('stale registry read');
+/**
+ * Registry events kept while a full read is under way, to apply on top of
+ * it; past this many, another full read follows instead.
+ */
+const MAX_REPLAYED_EVENTS = 10_000;
 
 /**
  * Follows one site's registry for a bridge half, through the site's
@@ -54,6 +59,11 @@ const STALE = Symbol('stale registry read');
  * a full view at the start, then the services named by registry events, a
  * full view again after a broker starts, after a reconnection and every
  * `refreshMs`; `lost` when the connection has been down for its whole grace.
+ *
+ * It keeps a copy of the registry from the last full view and applies the
+ * events to it: an `up` event carrying the instance's view and every `down`
+ * event cost no request. Only an `up` without a view (a broker that does not
+ * send one) makes it look the service up.
  */
 export class SiteWatcher {
   readonly #brokers: BrokerClient;
@@ -66,7 +76,14 @@ export class SiteWatcher {
   #dirtyAll = false;
   /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
   #generation: string | undefined;
+  /** Services to look up (an event without the instance's view). */
   readonly #dirty = new Set<string>();
+  /** Services whose copy changed by events, to pass on. */
+  readonly #changed = new Set<string>();
+  /** The registry as last seen, by service and id; undefined until a full view (and after a link change). */
+  #copy: Map<string, Map<string, InstanceView>> | undefined;
+  /** Events heard while a full read is under way, applied on top of it; undefined when none is. */
+  #replay: InstanceEvent[] | undefined;
   #working = false;
   /** Ends the registry read under way with {@link STALE} (the link went down or came back). */
   #interrupt: (() => void) | undefined;
@@ -105,11 +122,7 @@ export class SiteWatcher {
       this.#resync();
     });
     this.#stops.push(
-      brokers.onInstanceEvent((event) => {
-        if (event.kind === 'resumed' || site.isOwn(event.id)) return;
-        this.#dirty.add(event.service);
-        this.#kick();
-      }),
+      brokers.onInstanceEvent((event) => this.#onEvent(event)),
       brokers.onBrokerEvent((event) => {
         if (event.kind === 'started') this.#resync();
       }),
@@ -117,6 +130,8 @@ export class SiteWatcher {
         // A read sent before the change may never be answered: start again from now.
         this.#interrupt?.();
         this.#connected = state === 'up';
+        // Events may have been missed meanwhile: the copy is good again after a full view.
+        this.#copy = undefined;
       }),
       stopGrace,
     );
@@ -129,6 +144,20 @@ export class SiteWatcher {
     this.#closed = true;
     clearInterval(this.#refresh);
     for (const stop of this.#stops.splice(0)) stop();
+  }
+
+  #onEvent(event: InstanceEvent): void {
+    if (event.kind === 'resumed' || this.#site.isOwn(event.id)) return;
+    const copy = this.#copy;
+    if (event.kind === 'up' && !event.view) this.#dirty.add(event.service);
+    else if (this.#replay) {
+      if (this.#replay.length < MAX_REPLAYED_EVENTS) this.#replay.push(event);
+      else this.#dirtyAll = true;
+    } else if (copy) {
+      applyEvent(copy, event);
+      this.#changed.add(event.service);
+    } else this.#dirty.add(event.service);
+    this.#kick();
   }
 
   /**
@@ -157,26 +186,29 @@ export class SiteWatcher {
    */
   async #work(): Promise<void> {
     const brokers = this.#brokers;
-    while (!this.#closed && this.#connected && (this.#dirtyAll || this.#dirty.size > 0)) {
+    while (
+      !this.#closed &&
+      this.#connected &&
+      (this.#dirtyAll || this.#dirty.size > 0 || this.#changed.size > 0)
+    ) {
       try {
         if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
-          this.#dirtyAll = false;
-          this.#dirty.clear();
-          const listing = await this.#read(brokers.list(BROKER_TIMEOUT_MS, this.#generation));
-          if (listing.unchanged) continue;
-          // Only a view that is passed on may be skipped next time.
-          this.#generation = this.#connected ? listing.generation : undefined;
-          this.#emit({ kind: 'full', instances: listing.services.flatMap((s) => s.instances) });
+          await this.#readAll();
           continue;
         }
+        const changed = [...this.#changed];
+        this.#changed.clear();
+        for (const service of changed) this.#emitService(service);
         const services = [...this.#dirty];
         this.#dirty.clear();
         // Cut short, the rest is read again by the full read that follows.
         for (const service of services) {
           const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
+          this.#copy?.set(service, byId(found.instances));
           this.#emit({ kind: 'service', service, instances: [...found.instances] });
         }
       } catch (err) {
+        this.#replay = undefined;
         if (err === STALE) continue;
         this.#logger.debug(
           `cannot read the registry at ${this.#site.where()}: ${(err as Error).message}`,
@@ -187,6 +219,53 @@ export class SiteWatcher {
       }
     }
     this.#working = false;
+  }
+
+  /**
+   * Reads the whole registry and passes it on (unless the broker says it is
+   * unchanged), with the events heard meanwhile applied on top.
+   */
+  async #readAll(): Promise<void> {
+    this.#dirtyAll = false;
+    this.#dirty.clear();
+    this.#replay = [];
+    const listing = await this.#read(this.#brokers.list(BROKER_TIMEOUT_MS, this.#generation));
+    const replay = this.#replay;
+    this.#replay = undefined;
+    if (listing.unchanged && this.#copy) {
+      for (const event of replay) {
+        applyEvent(this.#copy, event);
+        this.#changed.add(event.service);
+      }
+      return;
+    }
+    if (listing.unchanged) {
+      // Nothing to apply the events to: read it all.
+      this.#generation = undefined;
+      this.#dirtyAll = true;
+      return;
+    }
+    const copy = new Map<string, Map<string, InstanceView>>();
+    for (const service of listing.services) {
+      for (const instance of service.instances)
+        getOrCreate(copy, instance.service, () => new Map()).set(instance.id, instance);
+    }
+    for (const event of replay) applyEvent(copy, event);
+    this.#copy = copy;
+    this.#changed.clear();
+    // Only a view that is passed on may be skipped next time.
+    this.#generation = this.#connected ? listing.generation : undefined;
+    this.#emit({ kind: 'full', instances: [...copy.values()].flatMap((m) => [...m.values()]) });
+  }
+
+  /** Passes on the copy's instances of `service`; with no copy (the link changed), looks it up. */
+  #emitService(service: string): void {
+    if (!this.#copy) {
+      this.#dirty.add(service);
+      return;
+    }
+    const instances = this.#copy.get(service);
+    this.#emit({ kind: 'service', service, instances: instances ? [...instances.values()] : [] });
   }
 
   /** `read`, or {@link STALE} as soon as the link changes state. */
@@ -203,4 +282,19 @@ export class SiteWatcher {
   #emit(view: SiteView): void {
     if (!this.#closed && this.#connected) this.#onView?.(view);
   }
+}
+
+/** Applies a registry event (`up` with its view, or `down`) to a copy of the registry. */
+function applyEvent(copy: Map<string, Map<string, InstanceView>>, event: InstanceEvent): void {
+  if (event.kind === 'up' && event.view)
+    getOrCreate(copy, event.service, () => new Map()).set(event.id, event.view);
+  else if (event.kind === 'down') {
+    const instances = copy.get(event.service);
+    instances?.delete(event.id);
+    if (instances?.size === 0) copy.delete(event.service);
+  }
+}
+
+function byId(instances: readonly InstanceView[]): Map<string, InstanceView> {
+  return new Map(instances.map((i) => [i.id, i]));
 }

@@ -455,6 +455,7 @@ export class Broker extends Closeable {
       site: change.view.site,
     };
     if (change.reason) event.reason = change.reason;
+    if (change.kind === 'up') event.view = change.view;
     this.#publish(this.#link.conn.subjects.registryEvents(event.service), event);
     // Calls this broker forwarded to an instance whose lease ran out get no answer.
     if (change.reason === 'expired') this.#forwarder.abandon(change.view);

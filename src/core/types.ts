@@ -123,6 +123,8 @@ export interface InstanceEvent {
   site: string;
   /** For `down`: it stopped heartbeating (`expired`), or stopped cleanly (`deregistered`). */
   reason?: 'expired' | 'deregistered' | undefined;
+  /** For `up`, when the broker sent it: the instance as a lookup describes it. */
+  view?: InstanceView | undefined;
 }
 
 /** A broker started (servers register again) or is stopping. */

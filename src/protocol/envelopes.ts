@@ -225,6 +225,12 @@ export interface RegistryEvent {
    * clean stop (calls in flight are still answered).
    */
   reason?: 'expired' | 'deregistered';
+  /**
+   * For `up`: the instance as a lookup describes it, so that a listener
+   * keeping a copy of the registry (a bridge half) needs no lookup. Optional:
+   * without it, look the service up.
+   */
+  view?: InstanceView;
 }
 
 /** Published by a broker when it starts (servers re-register) or stops. */
@@ -543,19 +549,28 @@ export const parse = {
     };
   },
   registryEvent(value: unknown): RegistryEvent {
-    const o = envelope(value, 'registry event');
-    return {
+    const what = 'registry event';
+    const o = envelope(value, what);
+    const event: RegistryEvent = {
       v: PROTOCOL_VERSION,
-      kind: oneOf(o, 'kind', 'registry event', ['up', 'down', 'resumed'] as const),
-      service: name(o, 'service', 'registry event'),
-      id: matching(o, 'id', 'registry event', ID_PATTERN),
-      site: name(o, 'site', 'registry event'),
+      kind: oneOf(o, 'kind', what, ['up', 'down', 'resumed'] as const),
+      service: name(o, 'service', what),
+      id: matching(o, 'id', what, ID_PATTERN),
+      site: name(o, 'site', what),
       ...(field(o, 'reason') === 'expired'
         ? { reason: 'expired' as const }
         : field(o, 'reason') === 'deregistered'
           ? { reason: 'deregistered' as const }
           : {}),
     };
+    if (event.kind === 'up' && field(o, 'view') !== undefined) {
+      const view = instanceView(field(o, 'view'));
+      if (view.id !== event.id || view.service !== event.service || view.site !== event.site) {
+        throw bad(`${what}.view must describe the instance the event names`);
+      }
+      event.view = view;
+    }
+    return event;
   },
   probeRequest(value: unknown): ProbeRequest {
     const o = envelope(value, 'probe');

@@ -53,7 +53,14 @@ export class NatsBrokerClient implements BrokerClient {
     this.#instanceEvents = new EventStream((emit) =>
       this.#listen(conn.subjects.registryEventsAll, (msg) => {
         const e = parse.registryEvent(codec.decode(msg.data));
-        emit({ kind: e.kind, service: e.service, id: e.id, site: e.site, reason: e.reason });
+        emit({
+          kind: e.kind,
+          service: e.service,
+          id: e.id,
+          site: e.site,
+          reason: e.reason,
+          view: e.view,
+        });
       }),
     );
     this.#brokerEvents = new EventStream((emit) =>

@@ -171,6 +171,8 @@ export class MemoryBrokerClient implements BrokerClient {
   readonly registry: Registry;
   /** Set false to make every request fail as if no broker answered. */
   available = true;
+  /** Set true to send the instance's view with each `up` event, as brokers of this version do. */
+  sendsViews = false;
   /** Requests made, by kind. */
   readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
   readonly heartbeats: string[] = [];
@@ -343,7 +345,13 @@ export class MemoryBrokerClient implements BrokerClient {
   #publish(change: RegistryChange | undefined): void {
     if (!change) return;
     const { view } = change;
-    const event = { kind: change.kind, service: view.service, id: view.id, site: view.site };
+    const event: InstanceEvent = {
+      kind: change.kind,
+      service: view.service,
+      id: view.id,
+      site: view.site,
+    };
+    if (this.sendsViews && change.kind === 'up') event.view = view;
     for (const l of [...this.#instanceListeners]) l(event);
   }
 }

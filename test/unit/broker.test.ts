@@ -26,7 +26,7 @@ import {
   MemoryBus,
   type MemoryConnection,
 } from '../support/memory-nats.js';
-import { callMeta, registration, SECRET, subjects } from '../support/memory-site.js';
+import { callMeta, instanceView, registration, SECRET, subjects } from '../support/memory-site.js';
 import {
   ask,
   bodies,
@@ -140,7 +140,14 @@ describe('broker', () => {
     const reply = resultIn(await register(nc, registration('i1', 'calc', { heartbeatMs: 2000 })));
     expect(reply).toEqual({ v: V, site: 'a', brokerId: 'b1', leaseMs: 6000 });
     expect(bodies(await events.atLeast(1))).toEqual([
-      { v: V, kind: 'up', service: 'calc', id: 'i1', site: 'a' },
+      {
+        v: V,
+        kind: 'up',
+        service: 'calc',
+        id: 'i1',
+        site: 'a',
+        view: instanceView('i1', { service: 'calc', methods: ['m'] }),
+      },
     ]);
     expect(events.messages[0]!.subject).toBe(subjects.registryEvents('calc'));
     expect(broker.registry.get('i1')?.service).toBe('calc');

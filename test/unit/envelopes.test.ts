@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { NAME_PATTERN, PROTOCOL_VERSION, parse } from '../../src/protocol/envelopes.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
 import { newId } from '../../src/util/ids.js';
+import { instanceView } from '../support/memory-site.js';
 import { expectBadRequest } from './expect-bad-request.js';
 
 function registration(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -405,6 +406,32 @@ describe('envelopes', () => {
       expect(expectBadRequest(() => parse.control({ v, kind: 'shutdown' }))).toBe(
         "control.kind must be one of reregister (got 'shutdown')",
       );
+    });
+
+    test('envelopes - an up event may carry the instance it names, and only that one', () => {
+      const view = instanceView('inst1', { service: 'calculator', path: ['b'], site: 'a' });
+      expect(parse.registryEvent({ ...good.registryEvent, view })).toEqual({
+        ...good.registryEvent,
+        view: { ...view, hops: 1 },
+      });
+      for (const [field, value] of [
+        ['id', 'inst2'],
+        ['service', 'other'],
+        ['site', 'b'],
+      ] as const) {
+        expect(
+          expectBadRequest(() =>
+            parse.registryEvent({ ...good.registryEvent, view: { ...view, [field]: value } }),
+          ),
+        ).toBe('registry event.view must describe the instance the event names');
+      }
+      expect(
+        expectBadRequest(() =>
+          parse.registryEvent({ ...good.registryEvent, view: { ...view, path: 'b' } }),
+        ),
+      ).toContain('path');
+      const down = parse.registryEvent({ ...good.registryEvent, kind: 'down', view });
+      expect(down.view).toBeUndefined();
     });
 
     test('envelopes - validators drop unknown fields', () => {

@@ -11,7 +11,7 @@ import type { InstanceEvent } from '../../src/core/index.js';
 import { ErrorCode, type SwitchboardError } from '../../src/protocol/index.js';
 import { SiteLink } from '../../src/transport/index.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
-import { registration, SECRET, subjects } from '../support/memory-site.js';
+import { instanceView, registration, SECRET, subjects } from '../support/memory-site.js';
 import { bodies, codec, RecordingLogger, V } from '../support/memory-wire.js';
 
 const closing: Array<{ close(): unknown }> = [];
@@ -255,7 +255,16 @@ describe('nats broker client', () => {
     await nc.flush();
     await client.register(registration('i1', 'calc'), 1000);
     await idle();
-    expect(one).toEqual([{ kind: 'up', service: 'calc', id: 'i1', site: 'a', reason: undefined }]);
+    expect(one).toEqual([
+      {
+        kind: 'up',
+        service: 'calc',
+        id: 'i1',
+        site: 'a',
+        reason: undefined,
+        view: instanceView('i1', { service: 'calc', methods: ['m'] }),
+      },
+    ]);
     offOne();
     client.deregister(registration('i1', 'calc'));
     await idle();

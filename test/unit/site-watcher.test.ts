@@ -443,3 +443,77 @@ describe('site watcher', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe('site watcher - events carrying the instance', () => {
+  /** A watcher over brokers that send views, once its first full view is in; `answers` as in {@link slowBrokers}. */
+  async function withViews(slow = false) {
+    const { brokers, answers } = slow
+      ? slowBrokers()
+      : { brokers: new MemoryBrokerClient('a'), answers: [] };
+    brokers.sendsViews = true;
+    await brokers.register(registration('i1', 'calc'));
+    const watched = watching(brokers);
+    await settle();
+    answers.shift()?.();
+    await settle();
+    expect(watched.views).toEqual(['full:i1']);
+    expect(reads(brokers)).toEqual(['list']);
+    return { ...watched, answers };
+  }
+
+  test('site watcher - an instance coming or going is passed on from the copy, with no read', async () => {
+    const { brokers, views } = await withViews();
+    await brokers.register(registration('i2', 'calc'));
+    await brokers.register(registration('j1', 'echo'));
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1,i2', 'echo:j1']);
+    brokers.deregister(registration('i1', 'calc'));
+    brokers.deregister(registration('j1', 'echo'));
+    await settle();
+    expect(views.slice(3)).toEqual(['calc:i2', 'echo:']);
+    expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - an event without the instance is still looked up', async () => {
+    const { brokers, views } = await withViews();
+    brokers.sendsViews = false;
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1,i2']);
+    expect(reads(brokers)).toEqual(['lookup calc']);
+    brokers.sendsViews = true;
+    brokers.deregister(registration('i2', 'calc'));
+    await settle();
+    expect(views.slice(2)).toEqual(['calc:i1']);
+    expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - events heard during a full read are applied on top of it', async () => {
+    const { brokers, views, answers } = await withViews(true);
+    brokers.brokerEvent('started');
+    await settle();
+    expect(answers).toHaveLength(1);
+    // The listing under way was taken before these.
+    await brokers.register(registration('i2', 'calc'));
+    brokers.deregister(registration('i1', 'calc'));
+    await settle();
+    answers.shift()!();
+    await settle();
+    expect(views.slice(1)).toEqual(['full:i2']);
+    expect(answers).toEqual([]);
+  });
+
+  test('site watcher - after a link change the copy is read whole again before events apply to it', async () => {
+    const { brokers, views } = await withViews();
+    brokers.linkState('down');
+    brokers.linkState('up');
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views.slice(1)).toEqual(['lost', 'full:i1,i2']);
+    await brokers.register(registration('i3', 'calc'));
+    await settle();
+    expect(views.at(-1)).toBe('calc:i1,i2,i3');
+    expect(reads(brokers)).toEqual([]);
+  });
+});
