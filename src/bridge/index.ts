@@ -8,4 +8,5 @@ export {
   type SiteView,
   SiteWatcher,
   type WatchedSite,
+  WITHDRAW_HOLD_MS,
 } from './site-watcher.js';

@@ -52,6 +52,13 @@ const STALE = Symbol('stale registry read');
  * it; past this many, another full read follows instead.
  */
 const MAX_REPLAYED_EVENTS = 10_000;
+/**
+ * How long an instance's going is held back before it is passed on: an
+ * instance restarted in place (gone, and back within this time) then changes
+ * no route, where passing the gap on would withdraw and advertise its routes
+ * again across the whole mesh. A withdrawal reaches the next site this much later.
+ */
+export const WITHDRAW_HOLD_MS = 100;
 
 /**
  * Follows one site's registry for a bridge half, through the site's
@@ -82,6 +89,8 @@ export class SiteWatcher {
   readonly #changed = new Set<string>();
   /** The registry as last seen, by service and id; undefined until a full view (and after a link change). */
   #copy: Map<string, Map<string, InstanceView>> | undefined;
+  /** Services changed by `down` events, passed on when their hold ({@link WITHDRAW_HOLD_MS}) ends. */
+  readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   /** Events heard while a full read is under way, applied on top of it; undefined when none is. */
   #replay: InstanceEvent[] | undefined;
   #working = false;
@@ -143,6 +152,8 @@ export class SiteWatcher {
   close(): void {
     this.#closed = true;
     clearInterval(this.#refresh);
+    for (const timer of this.#held.values()) clearTimeout(timer);
+    this.#held.clear();
     for (const stop of this.#stops.splice(0)) stop();
   }
 
@@ -155,9 +166,21 @@ export class SiteWatcher {
       else this.#dirtyAll = true;
     } else if (copy) {
       applyEvent(copy, event);
+      if (event.kind === 'down') return this.#hold(event.service);
       this.#changed.add(event.service);
     } else this.#dirty.add(event.service);
     this.#kick();
+  }
+
+  /** Passes `service` on once {@link WITHDRAW_HOLD_MS} has passed (sooner if an `up` comes). */
+  #hold(service: string): void {
+    if (this.#held.has(service)) return;
+    const timer = setTimeout(() => {
+      this.#held.delete(service);
+      this.#changed.add(service);
+      this.#kick();
+    }, WITHDRAW_HOLD_MS);
+    this.#held.set(service, timer);
   }
 
   /**

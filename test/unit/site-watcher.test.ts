@@ -4,7 +4,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import type { SiteListing } from '../../src/core/index.js';
-import { type SiteView, SiteWatcher } from '../../src/internal.js';
+import { type SiteView, SiteWatcher, WITHDRAW_HOLD_MS } from '../../src/internal.js';
 import { silentLogger } from '../../src/util/index.js';
 import {
   fakeTimers,
@@ -469,9 +469,34 @@ describe('site watcher - events carrying the instance', () => {
     expect(views.slice(1)).toEqual(['calc:i1,i2', 'echo:j1']);
     brokers.deregister(registration('i1', 'calc'));
     brokers.deregister(registration('j1', 'echo'));
+    // A going is held back for WITHDRAW_HOLD_MS, then passed on.
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS - 1);
+    expect(views).toHaveLength(3);
     await settle();
     expect(views.slice(3)).toEqual(['calc:i2', 'echo:']);
     expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - an instance restarted in place within the hold is passed on once, as it now is', async () => {
+    const { brokers, views } = await withViews();
+    brokers.deregister(registration('i1', 'calc'));
+    await settle();
+    await brokers.register(registration('i1b', 'calc'));
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1b']);
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS);
+    // The hold ends with the same view (the route table sees no change).
+    expect(views.slice(1)).toEqual(['calc:i1b', 'calc:i1b']);
+    expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - close drops the goings held back', async () => {
+    const { brokers, watcher, views } = await withViews();
+    brokers.deregister(registration('i1', 'calc'));
+    watcher.close();
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS);
+    expect(views).toEqual(['full:i1']);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   test('site watcher - an event without the instance is still looked up', async () => {
@@ -483,7 +508,7 @@ describe('site watcher - events carrying the instance', () => {
     expect(reads(brokers)).toEqual(['lookup calc']);
     brokers.sendsViews = true;
     brokers.deregister(registration('i2', 'calc'));
-    await settle();
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS + 10);
     expect(views.slice(2)).toEqual(['calc:i1']);
     expect(reads(brokers)).toEqual([]);
   });
