@@ -1,7 +1,8 @@
 import type { BrokerClient, InstanceEvent, Unsubscribe } from '../core/index.js';
 import type { InstanceView } from '../protocol/index.js';
 import type { GracefulLinkState } from '../transport/index.js';
-import { getOrCreate, type Logger } from '../util/index.js';
+import type { Logger } from '../util/index.js';
+import { RegistryCopy } from './registry-copy.js';
 
 /** What a half has seen of its site's registry. */
 export type SiteView =
@@ -87,8 +88,8 @@ export class SiteWatcher {
   readonly #dirty = new Set<string>();
   /** Services whose copy changed by events, to pass on. */
   readonly #changed = new Set<string>();
-  /** The registry as last seen, by service and id; undefined until a full view (and after a link change). */
-  #copy: Map<string, Map<string, InstanceView>> | undefined;
+  /** The registry as last seen; undefined until a full view (and after a link change). */
+  #copy: RegistryCopy | undefined;
   /** Services changed by `down` events, passed on when their hold ({@link WITHDRAW_HOLD_MS}) ends. */
   readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   /** Events heard while a full read is under way, applied on top of it; undefined when none is. */
@@ -164,15 +165,17 @@ export class SiteWatcher {
     else if (this.#replay) {
       if (this.#replay.length < MAX_REPLAYED_EVENTS) this.#replay.push(event);
       else this.#dirtyAll = true;
-    } else if (copy) {
-      applyEvent(copy, event);
-      if (event.kind === 'down') return this.#hold(event.service);
-      this.#changed.add(event.service);
-    } else this.#dirty.add(event.service);
+    } else if (!copy) this.#dirty.add(event.service);
+    else if (!copy.apply(event)) this.#dirtyAll = true;
+    else if (event.kind === 'down') return this.#hold(event.service);
+    else this.#changed.add(event.service);
     this.#kick();
   }
 
-  /** Passes `service` on once {@link WITHDRAW_HOLD_MS} has passed (sooner if an `up` comes). */
+  /**
+   * Passes `service` on once {@link WITHDRAW_HOLD_MS} has passed (an `up`
+   * of the service meanwhile passes it on sooner, with the rest).
+   */
   #hold(service: string): void {
     if (this.#held.has(service)) return;
     const timer = setTimeout(() => {
@@ -227,7 +230,7 @@ export class SiteWatcher {
         // Cut short, the rest is read again by the full read that follows.
         for (const service of services) {
           const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
-          this.#copy?.set(service, byId(found.instances));
+          this.#copy?.set(service, found.instances);
           this.#emit({ kind: 'service', service, instances: [...found.instances] });
         }
       } catch (err) {
@@ -257,7 +260,7 @@ export class SiteWatcher {
     this.#replay = undefined;
     if (listing.unchanged && this.#copy) {
       for (const event of replay) {
-        applyEvent(this.#copy, event);
+        if (!this.#copy.apply(event)) this.#dirtyAll = true;
         this.#changed.add(event.service);
       }
       return;
@@ -268,17 +271,13 @@ export class SiteWatcher {
       this.#dirtyAll = true;
       return;
     }
-    const copy = new Map<string, Map<string, InstanceView>>();
-    for (const service of listing.services) {
-      for (const instance of service.instances)
-        getOrCreate(copy, instance.service, () => new Map()).set(instance.id, instance);
-    }
-    for (const event of replay) applyEvent(copy, event);
+    const copy = new RegistryCopy(listing.services.flatMap((service) => service.instances));
+    for (const event of replay) if (!copy.apply(event)) this.#dirtyAll = true;
     this.#copy = copy;
     this.#changed.clear();
     // Only a view that is passed on may be skipped next time.
     this.#generation = this.#connected ? listing.generation : undefined;
-    this.#emit({ kind: 'full', instances: [...copy.values()].flatMap((m) => [...m.values()]) });
+    this.#emit({ kind: 'full', instances: copy.all() });
   }
 
   /** Passes on the copy's instances of `service`; with no copy (the link changed), looks it up. */
@@ -287,8 +286,7 @@ export class SiteWatcher {
       this.#dirty.add(service);
       return;
     }
-    const instances = this.#copy.get(service);
-    this.#emit({ kind: 'service', service, instances: instances ? [...instances.values()] : [] });
+    this.#emit({ kind: 'service', service, instances: this.#copy.instances(service) });
   }
 
   /** `read`, or {@link STALE} as soon as the link changes state. */
@@ -305,19 +303,4 @@ export class SiteWatcher {
   #emit(view: SiteView): void {
     if (!this.#closed && this.#connected) this.#onView?.(view);
   }
-}
-
-/** Applies a registry event (`up` with its view, or `down`) to a copy of the registry. */
-function applyEvent(copy: Map<string, Map<string, InstanceView>>, event: InstanceEvent): void {
-  if (event.kind === 'up' && event.view)
-    getOrCreate(copy, event.service, () => new Map()).set(event.id, event.view);
-  else if (event.kind === 'down') {
-    const instances = copy.get(event.service);
-    instances?.delete(event.id);
-    if (instances?.size === 0) copy.delete(event.service);
-  }
-}
-
-function byId(instances: readonly InstanceView[]): Map<string, InstanceView> {
-  return new Map(instances.map((i) => [i.id, i]));
 }

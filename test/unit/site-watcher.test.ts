@@ -3,6 +3,7 @@
  * client, with fake timers: which views it gives, and when.
  */
 import { describe, expect, test, vi } from 'vitest';
+import { MAX_ADDED_BY_EVENTS } from '../../src/bridge/registry-copy.js';
 import type { SiteListing } from '../../src/core/index.js';
 import { type SiteView, SiteWatcher, WITHDRAW_HOLD_MS } from '../../src/internal.js';
 import { silentLogger } from '../../src/util/index.js';
@@ -540,5 +541,26 @@ describe('site watcher - events carrying the instance', () => {
     await settle();
     expect(views.at(-1)).toBe('calc:i1,i2,i3');
     expect(reads(brokers)).toEqual([]);
+  });
+});
+
+describe('site watcher - untrusted events', () => {
+  test('site watcher - events adding more instances than a copy takes bring a full read instead', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    brokers.sendsViews = true;
+    const { views } = watching(brokers);
+    await settle();
+    reads(brokers);
+    for (let i = 0; i < MAX_ADDED_BY_EVENTS; i++)
+      await brokers.register(registration(`i${i}`, 'calc'));
+    await settle();
+    expect(reads(brokers)).toEqual([]);
+    expect(views).toHaveLength(2);
+    await brokers.register(registration('one-more', 'calc'));
+    await settle();
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views).toHaveLength(3);
+    expect(views[2]?.startsWith('full:')).toBe(true);
+    expect(views[2]?.split(',')).toHaveLength(MAX_ADDED_BY_EVENTS + 1);
   });
 });

@@ -1,0 +1,61 @@
+/**
+ * A bridge half's copy of its site's registry: a listing with the registry
+ * events since applied, and a bound on what events may add to it.
+ */
+import { describe, expect, test } from 'vitest';
+import { MAX_ADDED_BY_EVENTS, RegistryCopy } from '../../src/bridge/registry-copy.js';
+import type { InstanceEvent } from '../../src/core/index.js';
+import { instanceView } from '../support/memory-site.js';
+
+const view = (id: string, service = 'calc') => instanceView(id, { service });
+const up = (id: string, service = 'calc'): InstanceEvent => ({
+  kind: 'up',
+  service,
+  id,
+  site: 'a',
+  view: view(id, service),
+});
+const down = (id: string, service = 'calc'): InstanceEvent => ({
+  kind: 'down',
+  service,
+  id,
+  site: 'a',
+});
+const ids = (views: { id: string }[]) => views.map((v) => v.id);
+
+describe('registry copy', () => {
+  test('registry copy - starts from a listing; up and down events change it, by service', () => {
+    const copy = new RegistryCopy([view('i1'), view('j1', 'echo')]);
+    expect(copy.apply(up('i2'))).toBe(true);
+    expect(copy.apply(down('j1', 'echo'))).toBe(true);
+    expect(ids(copy.instances('calc'))).toEqual(['i1', 'i2']);
+    expect(copy.instances('echo')).toEqual([]);
+    expect(ids(copy.all())).toEqual(['i1', 'i2']);
+    // A down of an unknown instance, an up without a view and a resumed change nothing.
+    copy.apply(down('nobody', 'ghost'));
+    copy.apply({ kind: 'up', service: 'calc', id: 'i3', site: 'a' });
+    copy.apply({ kind: 'resumed', service: 'calc', id: 'i1', site: 'a' });
+    expect(ids(copy.all())).toEqual(['i1', 'i2']);
+  });
+
+  test('registry copy - an up of a known instance replaces its view; a lookup replaces a service', () => {
+    const copy = new RegistryCopy([view('i1')]);
+    copy.apply({ ...up('i1'), view: instanceView('i1', { service: 'calc', version: '2.0.0' }) });
+    expect(copy.instances('calc').map((i) => i.version)).toEqual(['2.0.0']);
+    copy.set('calc', [view('k1'), view('k2')]);
+    expect(ids(copy.instances('calc'))).toEqual(['k1', 'k2']);
+    copy.set('calc', []);
+    expect(copy.all()).toEqual([]);
+  });
+
+  test(`registry copy - events add at most ${MAX_ADDED_BY_EVENTS} instances between listings`, () => {
+    const copy = new RegistryCopy([view('listed')]);
+    for (let i = 0; i < MAX_ADDED_BY_EVENTS; i++) expect(copy.apply(up(`i${i}`))).toBe(true);
+    expect(copy.apply(up('one-more'))).toBe(false);
+    expect(copy.instances('calc')).toHaveLength(MAX_ADDED_BY_EVENTS + 1);
+    // Known instances and goings are still applied.
+    expect(copy.apply(up('i0'))).toBe(true);
+    expect(copy.apply(down('i0'))).toBe(true);
+    expect(copy.instances('calc')).toHaveLength(MAX_ADDED_BY_EVENTS);
+  });
+});
