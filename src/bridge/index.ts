@@ -5,6 +5,7 @@ export { Relay, type RelayDirection } from './relay.js';
 export { type RouteAdvert, type RouteChanges, type RouteRules, RouteTable } from './route-table.js';
 export {
   type HalfTimings,
+  MAX_REPLAYED_EVENTS,
   type SiteView,
   SiteWatcher,
   type WatchedSite,

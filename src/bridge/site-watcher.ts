@@ -52,7 +52,7 @@ const STALE = Symbol('stale registry read');
  * Registry events kept while a full read is under way, to apply on top of
  * it; past this many, another full read follows instead.
  */
-const MAX_REPLAYED_EVENTS = 10_000;
+export const MAX_REPLAYED_EVENTS = 10_000;
 /**
  * How long an instance's going is held back before it is passed on: an
  * instance restarted in place (gone, and back within this time) then changes

@@ -95,8 +95,9 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker secure site', missing), (
       '--tls-ca': client.SWITCHBOARD_TLS_CA,
       ...changes,
     };
+    // `--flag=value`: a value starting with `-` stays a value.
     return Object.entries(options).flatMap(([flag, value]) =>
-      value === undefined ? [] : [flag, value],
+      value === undefined ? [] : [`${flag}=${value}`],
     );
   };
   /** `call calculator.add 1 2` from this host through the published port, with `options`. */

@@ -79,7 +79,7 @@ describe('secure init', () => {
     const secrets = Object.values(written);
     expect(new Set(secrets).size).toBe(secrets.length - 1);
     for (const secret of secrets) {
-      expect(secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(secret).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{31}$/);
       expect(result.stdout).not.toContain(secret);
     }
     const key = await readFile(join(dir, 'server-key.pem'), 'utf8');

@@ -32,9 +32,9 @@ describe('registry copy', () => {
     expect(copy.instances('echo')).toEqual([]);
     expect(ids(copy.all())).toEqual(['i1', 'i2']);
     // A down of an unknown instance, an up without a view and a resumed change nothing.
-    copy.apply(down('nobody', 'ghost'));
-    copy.apply({ kind: 'up', service: 'calc', id: 'i3', site: 'a' });
-    copy.apply({ kind: 'resumed', service: 'calc', id: 'i1', site: 'a' });
+    expect(copy.apply(down('nobody', 'ghost'))).toBe(true);
+    expect(copy.apply({ kind: 'up', service: 'calc', id: 'i3', site: 'a' })).toBe(true);
+    expect(copy.apply({ kind: 'resumed', service: 'calc', id: 'i1', site: 'a' })).toBe(true);
     expect(ids(copy.all())).toEqual(['i1', 'i2']);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { envFilesOf, passwordIn } from '../../src/cli/secure/env-files.js';
 import { authConfig, type Credential, serverConfig } from '../../src/cli/secure/nats-config.js';
+import { newPassword } from '../../src/cli/secure/secure-init.js';
 import {
   certificateHosts,
   checkSecureInitOptions,
@@ -130,5 +131,13 @@ describe('secure init files', () => {
     expect(bridge[1]?.text).toContain('SWITCHBOARD_PREFIX=acme\n');
     expect(passwordIn(bridge[0]?.text ?? '', 'bridge-b', 'local')).toBe(credentials[4]?.password);
     expect(passwordIn(broker?.text ?? '', 'client')).toBeUndefined();
+  });
+});
+
+describe('secure init passwords', () => {
+  test('secure init - a new password is 32 base64url characters and never starts with "-" (a command line would take it for an option)', () => {
+    const passwords = Array.from({ length: 2000 }, newPassword);
+    for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{31}$/);
+    expect(new Set(passwords).size).toBe(passwords.length);
   });
 });

@@ -5,7 +5,12 @@
 import { describe, expect, test, vi } from 'vitest';
 import { MAX_ADDED_BY_EVENTS } from '../../src/bridge/registry-copy.js';
 import type { SiteListing } from '../../src/core/index.js';
-import { type SiteView, SiteWatcher, WITHDRAW_HOLD_MS } from '../../src/internal.js';
+import {
+  MAX_REPLAYED_EVENTS,
+  type SiteView,
+  SiteWatcher,
+  WITHDRAW_HOLD_MS,
+} from '../../src/internal.js';
 import { silentLogger } from '../../src/util/index.js';
 import {
   fakeTimers,
@@ -491,6 +496,62 @@ describe('site watcher - events carrying the instance', () => {
     expect(reads(brokers)).toEqual([]);
   });
 
+  test('site watcher - goings of one service within the hold are passed on once', async () => {
+    const { brokers, views } = await withViews();
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    brokers.deregister(registration('i1', 'calc'));
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS / 2);
+    brokers.deregister(registration('i2', 'calc'));
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS * 2);
+    expect(views.slice(1)).toEqual(['calc:i1,i2', 'calc:']);
+  });
+
+  test('site watcher - a going held back when the copy is dropped is looked up instead', async () => {
+    const { brokers, views } = await withViews();
+    brokers.deregister(registration('i1', 'calc'));
+    // A link state change (here a repeated "up") drops the copy; the hold then ends.
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS + 10);
+    expect(reads(brokers)).toEqual(['lookup calc']);
+    expect(views.slice(1)).toEqual(['calc:']);
+  });
+
+  test('site watcher - events during a refresh the broker answers unchanged are applied to the copy', async () => {
+    const { brokers, views, answers } = await withViews(true);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(answers).toHaveLength(1);
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    answers.shift()!();
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1,i2']);
+    expect(answers).toEqual([]);
+  });
+
+  test('site watcher - a refresh answered unchanged when the copy was dropped brings a full read', async () => {
+    const { brokers, views } = await withViews();
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await settle();
+    expect(reads(brokers)).toEqual(['list', 'list']);
+    expect(views.slice(1)).toEqual(['full:i1']);
+  });
+
+  test('site watcher - more events during a full read than it keeps bring another full read', async () => {
+    const { brokers, views, answers } = await withViews(true);
+    brokers.brokerEvent('started');
+    await settle();
+    for (let i = 0; i <= MAX_REPLAYED_EVENTS; i++)
+      await brokers.register(registration(`r${i}`, 'calc'));
+    answers.shift()!();
+    await settle();
+    expect(answers).toHaveLength(1);
+    answers.shift()!();
+    await settle();
+    expect(views.at(-1)?.split(',')).toHaveLength(MAX_REPLAYED_EVENTS + 2);
+  });
+
   test('site watcher - close drops the goings held back', async () => {
     const { brokers, watcher, views } = await withViews();
     brokers.deregister(registration('i1', 'calc'));
@@ -552,7 +613,7 @@ describe('site watcher - untrusted events', () => {
     await settle();
     reads(brokers);
     for (let i = 0; i < MAX_ADDED_BY_EVENTS; i++)
-      await brokers.register(registration(`i${i}`, 'calc'));
+      await brokers.register(registration(`r${i}`, 'calc'));
     await settle();
     expect(reads(brokers)).toEqual([]);
     expect(views).toHaveLength(2);

@@ -102,9 +102,15 @@ async function refuseStrangers(dir: string): Promise<void> {
   }
 }
 
-/** A new password: 32 characters of base64url (192 random bits). */
-function newPassword(): string {
-  return randomBytes(24).toString('base64url');
+/**
+ * A new password: 32 characters of base64url (192 random bits), never
+ * starting with `-`, which a command line would take for an option.
+ */
+export function newPassword(): string {
+  for (;;) {
+    const password = randomBytes(24).toString('base64url');
+    if (!password.startsWith('-')) return password;
+  }
 }
 
 /** The identity's password from its env file of an earlier run, if any. */
