@@ -36,13 +36,17 @@ export class RegistryCopy {
       return true;
     }
     if (event.kind !== 'up' || !event.view) return true;
-    const instances = this.#instancesOf(event.service);
-    if (!instances.has(event.id)) {
+    if (!this.get(event.service, event.id)) {
       if (this.#added >= MAX_ADDED_BY_EVENTS) return false;
       this.#added++;
     }
-    instances.set(event.id, event.view);
+    this.#instancesOf(event.service).set(event.id, event.view);
     return true;
+  }
+
+  /** The instance `id` of `service`, if the copy holds it. */
+  get(service: string, id: string): InstanceView | undefined {
+    return this.#byService.get(service)?.get(id);
   }
 
   /** Replaces the instances of `service` (with what a lookup found). */

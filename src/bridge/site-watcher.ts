@@ -54,10 +54,11 @@ const STALE = Symbol('stale registry read');
  */
 export const MAX_REPLAYED_EVENTS = 10_000;
 /**
- * How long an instance's going is held back before it is passed on: an
- * instance restarted in place (gone, and back within this time) then changes
- * no route, where passing the gap on would withdraw and advertise its routes
- * again across the whole mesh. A withdrawal reaches the next site this much later.
+ * How long the going of an instance hosted at the site is held back before
+ * it is passed on: an instance restarted in place (gone, and back within this
+ * time) then changes no route, where passing the gap on would withdraw and
+ * advertise its routes again across the whole mesh. A withdrawal reaches the
+ * other sites this much later (once: a route's going is not held again).
  */
 export const WITHDRAW_HOLD_MS = 100;
 
@@ -70,8 +71,11 @@ export const WITHDRAW_HOLD_MS = 100;
  *
  * It keeps a copy of the registry from the last full view and applies the
  * events to it: an `up` event carrying the instance's view and every `down`
- * event cost no request. Only an `up` without a view (a broker that does not
- * send one) makes it look the service up.
+ * event cost no request. An `up` without a view (a broker that does not send
+ * one), or any event while there is no copy (after a link change), makes it
+ * look the service up. A broker answering a refresh "unchanged" after events
+ * changed the copy means the events did not all come from it: the copy is
+ * read whole again.
  */
 export class SiteWatcher {
   readonly #brokers: BrokerClient;
@@ -90,6 +94,12 @@ export class SiteWatcher {
   readonly #changed = new Set<string>();
   /** The registry as last seen; undefined until a full view (and after a link change). */
   #copy: RegistryCopy | undefined;
+  /**
+   * Whether events changed the copy since its listing: then a broker saying
+   * its registry is unchanged since that listing means events were false
+   * (or crossed the listing), and the copy is read whole again.
+   */
+  #copyChanged = false;
   /** Services changed by `down` events, passed on when their hold ({@link WITHDRAW_HOLD_MS}) ends. */
   readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   /** Events heard while a full read is under way, applied on top of it; undefined when none is. */
@@ -166,10 +176,21 @@ export class SiteWatcher {
       if (this.#replay.length < MAX_REPLAYED_EVENTS) this.#replay.push(event);
       else this.#dirtyAll = true;
     } else if (!copy) this.#dirty.add(event.service);
-    else if (!copy.apply(event)) this.#dirtyAll = true;
-    else if (event.kind === 'down') return this.#hold(event.service);
-    else this.#changed.add(event.service);
+    else {
+      // Only an instance hosted here is held: a route's going was held where it is hosted.
+      const hosted = event.kind === 'down' && copy.get(event.service, event.id)?.hops === 0;
+      if (!copy.apply(event)) return this.#readAgain();
+      this.#copyChanged = true;
+      if (hosted) return this.#hold(event.service);
+      this.#changed.add(event.service);
+    }
     this.#kick();
+  }
+
+  /** Drops the copy (events would grow it past its bound) and reads the registry whole. */
+  #readAgain(): void {
+    this.#copy = undefined;
+    this.#resync();
   }
 
   /**
@@ -258,22 +279,20 @@ export class SiteWatcher {
     const listing = await this.#read(this.#brokers.list(BROKER_TIMEOUT_MS, this.#generation));
     const replay = this.#replay;
     this.#replay = undefined;
-    if (listing.unchanged && this.#copy) {
-      for (const event of replay) {
-        if (!this.#copy.apply(event)) this.#dirtyAll = true;
-        this.#changed.add(event.service);
-      }
-      return;
-    }
     if (listing.unchanged) {
-      // Nothing to apply the events to: read it all.
-      this.#generation = undefined;
-      this.#dirtyAll = true;
-      return;
+      const copy = this.#copy;
+      if (copy && !this.#copyChanged && replay.every((event) => copy.apply(event))) {
+        this.#copyChanged = replay.length > 0;
+        for (const event of replay) this.#changed.add(event.service);
+        return;
+      }
+      // Nothing to apply the events to, or a copy the events made differ from the listing.
+      return this.#readAgain();
     }
     const copy = new RegistryCopy(listing.services.flatMap((service) => service.instances));
-    for (const event of replay) if (!copy.apply(event)) this.#dirtyAll = true;
+    if (!replay.every((event) => copy.apply(event))) return this.#readAgain();
     this.#copy = copy;
+    this.#copyChanged = replay.length > 0;
     this.#changed.clear();
     // Only a view that is passed on may be skipped next time.
     this.#generation = this.#connected ? listing.generation : undefined;

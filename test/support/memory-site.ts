@@ -309,6 +309,11 @@ export class MemoryBrokerClient implements BrokerClient {
       l({ kind, site: this.registry.site, brokerId: 'x' });
   }
 
+  /** Publishes a registry event as it is, as a broker (or a forger on an open site) would. */
+  raise(event: InstanceEvent): void {
+    for (const l of [...this.#instanceListeners]) l(event);
+  }
+
   /** Raises a link state change, as nats.js would. */
   linkState(state: LinkState): void {
     for (const l of [...this.#linkListeners]) l(state);

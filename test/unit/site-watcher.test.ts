@@ -14,6 +14,7 @@ import {
 import { silentLogger } from '../../src/util/index.js';
 import {
   fakeTimers,
+  instanceView,
   MemoryBrokerClient,
   memoryWatchedSite,
   registration,
@@ -483,7 +484,7 @@ describe('site watcher - events carrying the instance', () => {
     expect(reads(brokers)).toEqual([]);
   });
 
-  test('site watcher - an instance restarted in place within the hold is passed on once, as it now is', async () => {
+  test('site watcher - an instance restarted in place within the hold is passed on as it now is, and unchanged when the hold ends', async () => {
     const { brokers, views } = await withViews();
     brokers.deregister(registration('i1', 'calc'));
     await settle();
@@ -552,13 +553,23 @@ describe('site watcher - events carrying the instance', () => {
     expect(views.at(-1)?.split(',')).toHaveLength(MAX_REPLAYED_EVENTS + 2);
   });
 
+  test('site watcher - only an instance hosted at the site is held: a route going is passed on at once', async () => {
+    const { brokers, views } = await withViews();
+    const route = registration('r1', 'calc', { route: { site: 'c', path: ['c'] } });
+    await brokers.register(route);
+    await settle();
+    brokers.deregister(route);
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1,r1', 'calc:i1']);
+  });
+
   test('site watcher - close drops the goings held back', async () => {
     const { brokers, watcher, views } = await withViews();
     brokers.deregister(registration('i1', 'calc'));
     watcher.close();
+    expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS);
     expect(views).toEqual(['full:i1']);
-    expect(vi.getTimerCount()).toBe(0);
   });
 
   test('site watcher - an event without the instance is still looked up', async () => {
@@ -606,6 +617,45 @@ describe('site watcher - events carrying the instance', () => {
 });
 
 describe('site watcher - untrusted events', () => {
+  const forged = (id: string) => ({
+    kind: 'up' as const,
+    service: 'calc',
+    id,
+    site: 'a',
+    view: instanceView(id, { service: 'calc' }),
+  });
+
+  test('site watcher - a forged event lasts until the next refresh: a broker unchanged since a listing that events changed brings a full read', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    brokers.sendsViews = true;
+    await brokers.register(registration('i1', 'calc'));
+    const { views } = watching(brokers);
+    await settle();
+    brokers.raise(forged('fake'));
+    await settle();
+    expect(views).toEqual(['full:i1', 'calc:i1,fake']);
+    reads(brokers);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await settle();
+    expect(reads(brokers)).toEqual(['list', 'list']);
+    expect(views.at(-1)).toBe('full:i1');
+    // Read whole, the copy is the listing again: the next refresh is answered unchanged.
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views).toHaveLength(3);
+  });
+
+  test('site watcher - forged events past the copy bound drop it for a full read, which they do not survive', async () => {
+    const brokers = new MemoryBrokerClient('a');
+    const { views } = watching(brokers);
+    await settle();
+    reads(brokers);
+    for (let i = 0; i <= MAX_ADDED_BY_EVENTS; i++) brokers.raise(forged(`f${i}`));
+    await settle();
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views.at(-1)).toBe('full:');
+  });
+
   test('site watcher - events adding more instances than a copy takes bring a full read instead', async () => {
     const brokers = new MemoryBrokerClient('a');
     brokers.sendsViews = true;
