@@ -255,6 +255,8 @@ export class SiteWatcher {
           this.#emit({ kind: 'service', service, instances: [...found.instances] });
         }
       } catch (err) {
+        // The events heard during a full read that failed are lost: so is the copy.
+        if (this.#replay) this.#copy = undefined;
         this.#replay = undefined;
         if (err === STALE) continue;
         this.#logger.debug(

@@ -86,7 +86,8 @@ describe('cli waiting', { timeout: SPAWNS_TIMEOUT_MS }, () => {
   });
 
   test('cli wait - bridge says which side it waits for, and why, every few seconds', async () => {
-    const bridge = start(['bridge', '--local', url, '--remote', closed, '--wait-timeout', '5600']);
+    // One notice after 5 s (WAITING_NOTICE_MS), then giving up: 2.5 s apart, room for a busy machine.
+    const bridge = start(['bridge', '--local', url, '--remote', closed, '--wait-timeout', '7500']);
     const { code } = await bridge.exited;
     expect(code, bridge.stderr).toBe(1);
     const [first, second, last] = [...bridge.stderrLines.slice(0, 2), bridge.stderrLines.at(-1)];

@@ -539,6 +539,36 @@ describe('site watcher - events carrying the instance', () => {
     expect(views.slice(1)).toEqual(['full:i1']);
   });
 
+  test('site watcher - a full read that fails loses the events heard meanwhile, and the copy with them', async () => {
+    const { brokers, views, answers } = await withViews(true);
+    brokers.available = false;
+    brokers.brokerEvent('started');
+    await settle();
+    brokers.raise({
+      kind: 'up',
+      service: 'calc',
+      id: 'i2',
+      site: 'a',
+      view: instanceView('i2', { service: 'calc' }),
+    });
+    brokers.available = true;
+    answers.shift()!();
+    await settle();
+    reads(brokers);
+    brokers.raise({
+      kind: 'up',
+      service: 'calc',
+      id: 'i3',
+      site: 'a',
+      view: instanceView('i3', { service: 'calc' }),
+    });
+    await settle();
+    expect(reads(brokers)).toEqual(['lookup calc']);
+    answers.shift()!();
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1']);
+  });
+
   test('site watcher - more events during a full read than it keeps bring another full read', async () => {
     const { brokers, views, answers } = await withViews(true);
     brokers.brokerEvent('started');
