@@ -167,6 +167,27 @@ export async function run(args: readonly string[], env?: Record<string, string>)
   return { code, stdout: cli.stdout, stderr: cli.stderr, ms: performance.now() - t0 };
 }
 
+/**
+ * A port for a process to listen on later: free now, and below Linux's
+ * ephemeral range (32768 and up), where other tests' `listen(0)` servers and
+ * every outgoing connection take theirs, so none of them can take it first.
+ */
+export async function portToListenOn(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '0.0.0.0', () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
+}
+
 /** A loopback port on which nothing listens. */
 export async function closedPort(): Promise<number> {
   const server = createServer();

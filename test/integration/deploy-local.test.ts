@@ -19,7 +19,7 @@ import {
   SwitchboardError,
 } from '../../src/internal.js';
 import { type NatsServerHandle, startNatsServer } from '../../src/testing/index.js';
-import { closedPort } from './cli-process.js';
+import { portToListenOn } from './cli-process.js';
 import {
   type ComposeModel,
   type ComposeService,
@@ -183,7 +183,7 @@ describe.each(VARIANTS)('$title - the compose topology as local processes', (var
       }),
     );
     for (const service of services.filter(runsSwitchboard)) {
-      metricsPorts.set(service.name, await closedPort());
+      metricsPorts.set(service.name, await portToListenOn());
       containers.push(start(service, argvOf(service)));
     }
   });

@@ -16,7 +16,7 @@ import {
   serve,
   serveObservability,
 } from '../../src/internal.js';
-import { closedPort, start } from './cli-process.js';
+import { portToListenOn, start } from './cli-process.js';
 import { eventually, failure, startBridge, startSite, track } from './helpers.js';
 
 async function get(url: string): Promise<{ status: number; text: string }> {
@@ -257,7 +257,7 @@ describe('observability', () => {
 
   test('cli - --metrics-port serves /metrics and /healthz of a broker', async () => {
     const site = await startSite('a', { broker: false });
-    const port = await closedPort();
+    const port = await portToListenOn();
     const broker = start([
       'broker',
       '--site',
