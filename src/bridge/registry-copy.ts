@@ -10,6 +10,14 @@ import { getOrCreate } from '../util/index.js';
 export const MAX_ADDED_BY_EVENTS = 10_000;
 
 /**
+ * Most bytes of instance views (their strings: names, methods, metadata,
+ * path) registry events may bring into a copy between two full listings,
+ * new instances and replaced views alike. Each view is bounded only by
+ * NATS's max_payload: past this, the copy is read whole again.
+ */
+export const MAX_BYTES_ADDED_BY_EVENTS = 16 * 1024 * 1024;
+
+/**
  * A bridge half's copy of its site's registry: a full listing, with the
  * registry events heard since applied to it (an `up` carrying the
  * instance's view, or a `down`).
@@ -17,6 +25,7 @@ export const MAX_ADDED_BY_EVENTS = 10_000;
 export class RegistryCopy {
   readonly #byService = new Map<string, Map<string, InstanceView>>();
   #added = 0;
+  #addedBytes = 0;
 
   constructor(instances: Iterable<InstanceView>) {
     for (const instance of instances)
@@ -25,7 +34,8 @@ export class RegistryCopy {
 
   /**
    * Applies `event` (an `up` without a view, or `resumed`, changes nothing);
-   * false when it would add more than {@link MAX_ADDED_BY_EVENTS} instances
+   * false, changing nothing, when it would add more than
+   * {@link MAX_ADDED_BY_EVENTS} instances or {@link MAX_BYTES_ADDED_BY_EVENTS}
    * since the listing: then read the registry whole again.
    */
   apply(event: InstanceEvent): boolean {
@@ -36,10 +46,12 @@ export class RegistryCopy {
       return true;
     }
     if (event.kind !== 'up' || !event.view) return true;
-    if (!this.get(event.service, event.id)) {
-      if (this.#added >= MAX_ADDED_BY_EVENTS) return false;
-      this.#added++;
-    }
+    const isNew = !this.get(event.service, event.id);
+    const bytes = viewBytes(event.view);
+    if (isNew && this.#added >= MAX_ADDED_BY_EVENTS) return false;
+    if (this.#addedBytes + bytes > MAX_BYTES_ADDED_BY_EVENTS) return false;
+    if (isNew) this.#added++;
+    this.#addedBytes += bytes;
     this.#instancesOf(event.service).set(event.id, event.view);
     return true;
   }
@@ -69,4 +81,13 @@ export class RegistryCopy {
   #instancesOf(service: string): Map<string, InstanceView> {
     return getOrCreate(this.#byService, service, () => new Map());
   }
+}
+
+/** The characters of a view's strings: what holding it costs, near enough. */
+export function viewBytes(view: InstanceView): number {
+  let bytes = view.id.length + view.service.length + view.version.length + view.site.length;
+  for (const method of view.methods) bytes += method.length;
+  for (const [key, value] of Object.entries(view.metadata)) bytes += key.length + value.length;
+  for (const site of view.path) bytes += site.length;
+  return bytes;
 }

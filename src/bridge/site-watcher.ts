@@ -73,7 +73,8 @@ export const WITHDRAW_HOLD_MS = 100;
  * events to it: an `up` event carrying the instance's view and every `down`
  * event cost no request. An `up` without a view (a broker that does not send
  * one), or any event while there is no copy (after a link change), makes it
- * look the service up. A broker answering a refresh "unchanged" after events
+ * look the service up; a lookup whose reply held only the instances that
+ * fitted in it brings a full read (listings are paged) instead. A broker answering a refresh "unchanged" after events
  * changed the copy means the events did not all come from it: the copy is
  * read whole again.
  */
@@ -251,6 +252,11 @@ export class SiteWatcher {
         // Cut short, the rest is read again by the full read that follows.
         for (const service of services) {
           const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
+          // Only some instances fitted in the reply: the listing, paged, has them all.
+          if (found.truncated) {
+            this.#dirtyAll = true;
+            break;
+          }
           this.#copy?.set(service, found.instances);
           this.#emit({ kind: 'service', service, instances: [...found.instances] });
         }

@@ -80,6 +80,8 @@ export interface Resolution {
   /** Site of the broker that answered. */
   readonly site: string;
   readonly instances: readonly InstanceView[];
+  /** Set when the reply held only the nearest instances that fit in one message. */
+  readonly truncated?: boolean | undefined;
   /** Set when there is no instance but one went away recently: the site it was at. */
   readonly departedFrom?: string | undefined;
   /** Sites that hosted an instance recently and host none now. */

@@ -84,6 +84,7 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#learn({
       site: reply.site,
       instances: reply.instances,
+      truncated: reply.truncated,
       departedFrom: reply.departedFrom,
       departedSites: reply.departedSites,
       similar: reply.similar,

@@ -173,6 +173,8 @@ export class MemoryBrokerClient implements BrokerClient {
   available = true;
   /** Set true to send the instance's view with each `up` event, as brokers of this version do. */
   sendsViews = false;
+  /** Set true to answer every lookup as if its instances did not all fit in one message. */
+  truncatesLookups = false;
   /** Requests made, by kind. */
   readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
   readonly heartbeats: string[] = [];
@@ -199,7 +201,8 @@ export class MemoryBrokerClient implements BrokerClient {
     const instances = [...this.registry.lookup(service, range)];
     const departedFrom = instances.length === 0 ? this.registry.departedFrom(service) : undefined;
     const departedSites = this.registry.departedSites(service);
-    return { site: this.registry.site, instances, departedFrom, departedSites };
+    const truncated = this.truncatesLookups || undefined;
+    return { site: this.registry.site, instances, truncated, departedFrom, departedSites };
   }
 
   async list(_timeoutMs?: number, unless?: string): Promise<SiteListing> {

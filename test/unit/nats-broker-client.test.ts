@@ -134,6 +134,20 @@ describe('nats broker client', () => {
     expect(listing).not.toHaveProperty('unchanged');
   });
 
+  test('nats broker client - a lookup whose instances did not all fit in the reply says so', async () => {
+    const { client } = await setup({ maxPayload: 8192 });
+    const metadata = { note: 'x'.repeat(200) };
+    for (let i = 0; i < 30; i++) {
+      await client.register(registration(`i${i}`, 'calc', { metadata }), 1000);
+    }
+    await client.register(registration('j1', 'other'), 1000);
+    const partial = await client.lookup('calc', undefined, 1000);
+    expect(partial.truncated).toBe(true);
+    expect(partial.instances.length).toBeGreaterThan(0);
+    expect(partial.instances.length).toBeLessThan(30);
+    expect((await client.lookup('other', undefined, 1000)).truncated).toBeUndefined();
+  });
+
   test('nats broker client - a listing asked unless the generation held is unchanged, and lists nothing', async () => {
     const { client, spy } = await setup();
     await client.register(registration('i1', 'calc'), 1000);

@@ -3,7 +3,12 @@
  * events since applied, and a bound on what events may add to it.
  */
 import { describe, expect, test } from 'vitest';
-import { MAX_ADDED_BY_EVENTS, RegistryCopy } from '../../src/bridge/registry-copy.js';
+import {
+  MAX_ADDED_BY_EVENTS,
+  MAX_BYTES_ADDED_BY_EVENTS,
+  RegistryCopy,
+  viewBytes,
+} from '../../src/bridge/registry-copy.js';
 import type { InstanceEvent } from '../../src/core/index.js';
 import { instanceView } from '../support/memory-site.js';
 
@@ -57,5 +62,37 @@ describe('registry copy', () => {
     expect(copy.apply(up('i0'))).toBe(true);
     expect(copy.apply(down('i0'))).toBe(true);
     expect(copy.instances('calc')).toHaveLength(MAX_ADDED_BY_EVENTS);
+  });
+
+  test('registry copy - a view costs the characters of its strings', () => {
+    const v = instanceView('i1', {
+      service: 'calc',
+      methods: ['add', 'sub'],
+      metadata: { zone: 'eu' },
+      path: ['b', 'cc'],
+    });
+    // i1 + calc + 1.0.0 + a, add + sub, zone + eu, b + cc
+    expect(viewBytes(v)).toBe(2 + 4 + 5 + 1 + 6 + 6 + 3);
+  });
+
+  test(`registry copy - events bring at most ${MAX_BYTES_ADDED_BY_EVENTS} bytes of views between listings, replaced views included`, () => {
+    const big = (id: string): InstanceEvent => ({
+      ...up(id),
+      view: instanceView(id, { service: 'calc', metadata: { blob: 'x'.repeat(1 << 20) } }),
+    });
+    const fits = Math.floor(MAX_BYTES_ADDED_BY_EVENTS / viewBytes(big('b00').view!));
+    expect(fits).toBe(15);
+    const copy = new RegistryCopy([]);
+    for (let i = 0; i < fits - 1; i++)
+      expect(copy.apply(big(`b${String(i).padStart(2, '0')}`))).toBe(true);
+    // The same instance again: no new instance, but its bytes count.
+    expect(copy.apply(big('b00'))).toBe(true);
+    expect(copy.apply(big('b99'))).toBe(false);
+    expect(copy.apply(big('b00'))).toBe(false);
+    expect(copy.instances('calc')).toHaveLength(fits - 1);
+    // Small views still fit in what is left; goings are always applied.
+    expect(copy.apply(up('small'))).toBe(true);
+    expect(copy.apply(down('b00'))).toBe(true);
+    expect(copy.instances('calc')).toHaveLength(fits - 1);
   });
 });

@@ -616,6 +616,18 @@ describe('site watcher - events carrying the instance', () => {
     expect(reads(brokers)).toEqual([]);
   });
 
+  test('site watcher - a lookup answered with only the instances that fitted brings a full read instead', async () => {
+    const { brokers, views } = await withViews();
+    brokers.sendsViews = false;
+    brokers.truncatesLookups = true;
+    await brokers.register(registration('i2', 'calc'));
+    await brokers.register(registration('j1', 'echo'));
+    await settle();
+    // The first lookup's partial answer is neither kept nor passed on; the listing has it all.
+    expect(reads(brokers)).toEqual(['lookup calc', 'list']);
+    expect(views.slice(1)).toEqual(['full:i1,i2,j1']);
+  });
+
   test('site watcher - events heard during a full read are applied on top of it', async () => {
     const { brokers, views, answers } = await withViews(true);
     brokers.brokerEvent('started');
