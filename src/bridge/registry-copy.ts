@@ -1,5 +1,5 @@
 import type { InstanceEvent } from '../core/index.js';
-import type { InstanceView } from '../protocol/index.js';
+import { type InstanceView, viewSize } from '../protocol/index.js';
 import { getOrCreate } from '../util/index.js';
 
 /**
@@ -10,10 +10,10 @@ import { getOrCreate } from '../util/index.js';
 export const MAX_ADDED_BY_EVENTS = 10_000;
 
 /**
- * Most bytes of instance views (their strings: names, methods, metadata,
- * path) registry events may bring into a copy between two full listings,
- * new instances and replaced views alike. Each view is bounded only by
- * NATS's max_payload: past this, the copy is read whole again.
+ * Most bytes of instance views (about their encoded size, `viewSize`)
+ * registry events may bring into a copy between two full listings, new
+ * instances and replaced views alike. Each view is bounded only by NATS's
+ * max_payload: past this, the copy is read whole again.
  */
 export const MAX_BYTES_ADDED_BY_EVENTS = 16 * 1024 * 1024;
 
@@ -47,7 +47,7 @@ export class RegistryCopy {
     }
     if (event.kind !== 'up' || !event.view) return true;
     const isNew = !this.get(event.service, event.id);
-    const bytes = viewBytes(event.view);
+    const bytes = viewSize(event.view);
     if (isNew && this.#added >= MAX_ADDED_BY_EVENTS) return false;
     if (this.#addedBytes + bytes > MAX_BYTES_ADDED_BY_EVENTS) return false;
     if (isNew) this.#added++;
@@ -81,13 +81,4 @@ export class RegistryCopy {
   #instancesOf(service: string): Map<string, InstanceView> {
     return getOrCreate(this.#byService, service, () => new Map());
   }
-}
-
-/** The characters of a view's strings: what holding it costs, near enough. */
-export function viewBytes(view: InstanceView): number {
-  let bytes = view.id.length + view.service.length + view.version.length + view.site.length;
-  for (const method of view.methods) bytes += method.length;
-  for (const [key, value] of Object.entries(view.metadata)) bytes += key.length + value.length;
-  for (const site of view.path) bytes += site.length;
-  return bytes;
 }

@@ -1,8 +1,8 @@
 import type { BrokerClient, InstanceEvent, Unsubscribe } from '../core/index.js';
-import type { InstanceView } from '../protocol/index.js';
+import { type InstanceView, viewSize } from '../protocol/index.js';
 import type { GracefulLinkState } from '../transport/index.js';
 import type { Logger } from '../util/index.js';
-import { RegistryCopy } from './registry-copy.js';
+import { MAX_BYTES_ADDED_BY_EVENTS, RegistryCopy } from './registry-copy.js';
 
 /** What a half has seen of its site's registry. */
 export type SiteView =
@@ -50,7 +50,8 @@ export const BROKER_TIMEOUT_MS = 2000;
 const STALE = Symbol('stale registry read');
 /**
  * Registry events kept while a full read is under way, to apply on top of
- * it; past this many, another full read follows instead.
+ * it; past this many (or {@link MAX_BYTES_ADDED_BY_EVENTS} of views),
+ * another full read follows instead.
  */
 export const MAX_REPLAYED_EVENTS = 10_000;
 /**
@@ -74,9 +75,9 @@ export const WITHDRAW_HOLD_MS = 100;
  * event cost no request. An `up` without a view (a broker that does not send
  * one), or any event while there is no copy (after a link change), makes it
  * look the service up; a lookup whose reply held only the instances that
- * fitted in it brings a full read (listings are paged) instead. A broker answering a refresh "unchanged" after events
- * changed the copy means the events did not all come from it: the copy is
- * read whole again.
+ * fitted in it is not used: a full read (paged) follows a heartbeat later.
+ * A broker answering a refresh "unchanged" after events changed the copy
+ * means the events did not all come from it: the copy is read whole again.
  */
 export class SiteWatcher {
   readonly #brokers: BrokerClient;
@@ -105,6 +106,10 @@ export class SiteWatcher {
   readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   /** Events heard while a full read is under way, applied on top of it; undefined when none is. */
   #replay: InstanceEvent[] | undefined;
+  /** Bytes of the views in {@link #replay}. */
+  #replayBytes = 0;
+  /** A full read due a heartbeat from now (see {@link #resyncLater}). */
+  #later: ReturnType<typeof setTimeout> | undefined;
   #working = false;
   /** Ends the registry read under way with {@link STALE} (the link went down or came back). */
   #interrupt: (() => void) | undefined;
@@ -164,6 +169,7 @@ export class SiteWatcher {
   close(): void {
     this.#closed = true;
     clearInterval(this.#refresh);
+    clearTimeout(this.#later);
     for (const timer of this.#held.values()) clearTimeout(timer);
     this.#held.clear();
     for (const stop of this.#stops.splice(0)) stop();
@@ -174,8 +180,13 @@ export class SiteWatcher {
     const copy = this.#copy;
     if (event.kind === 'up' && !event.view) this.#dirty.add(event.service);
     else if (this.#replay) {
-      if (this.#replay.length < MAX_REPLAYED_EVENTS) this.#replay.push(event);
-      else this.#dirtyAll = true;
+      const bytes = event.view ? viewSize(event.view) : 0;
+      const full = this.#replayBytes + bytes > MAX_BYTES_ADDED_BY_EVENTS;
+      if (this.#replay.length >= MAX_REPLAYED_EVENTS || full) this.#dirtyAll = true;
+      else {
+        this.#replay.push(event);
+        this.#replayBytes += bytes;
+      }
     } else if (!copy) this.#dirty.add(event.service);
     else {
       // Only an instance hosted here is held: a route's going was held where it is hosted.
@@ -206,6 +217,16 @@ export class SiteWatcher {
       this.#kick();
     }, WITHDRAW_HOLD_MS);
     this.#held.set(service, timer);
+  }
+
+  /** Asks for a full view a heartbeat from now, once however often asked meanwhile. */
+  #resyncLater(): void {
+    if (this.#later !== undefined || this.#closed) return;
+    this.#later = setTimeout(() => {
+      this.#later = undefined;
+      this.#resync();
+    }, this.#timings.heartbeatMs);
+    this.#later.unref?.();
   }
 
   /**
@@ -254,8 +275,8 @@ export class SiteWatcher {
           const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
           // Only some instances fitted in the reply: the listing, paged, has them all.
           if (found.truncated) {
-            this.#dirtyAll = true;
-            break;
+            this.#resyncLater();
+            continue;
           }
           this.#copy?.set(service, found.instances);
           this.#emit({ kind: 'service', service, instances: [...found.instances] });
@@ -269,7 +290,7 @@ export class SiteWatcher {
           `cannot read the registry at ${this.#site.where()}: ${(err as Error).message}`,
         );
         // No broker right now (or it restarted): try again with a full view.
-        if (!this.#closed) setTimeout(() => this.#resync(), this.#timings.heartbeatMs).unref();
+        this.#resyncLater();
         break;
       }
     }
@@ -284,6 +305,7 @@ export class SiteWatcher {
     this.#dirtyAll = false;
     this.#dirty.clear();
     this.#replay = [];
+    this.#replayBytes = 0;
     const listing = await this.#read(this.#brokers.list(BROKER_TIMEOUT_MS, this.#generation));
     const replay = this.#replay;
     this.#replay = undefined;

@@ -10,5 +10,4 @@ export {
   type RegistryEntry,
   type RegistryLimits,
   type RegistryOptions,
-  viewSize,
 } from './registry.js';

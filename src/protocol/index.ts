@@ -6,3 +6,4 @@ export * from './headers.js';
 export * from './permissions.js';
 export * from './semver.js';
 export * from './subjects.js';
+export * from './view-size.js';

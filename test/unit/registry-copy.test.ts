@@ -7,9 +7,9 @@ import {
   MAX_ADDED_BY_EVENTS,
   MAX_BYTES_ADDED_BY_EVENTS,
   RegistryCopy,
-  viewBytes,
 } from '../../src/bridge/registry-copy.js';
 import type { InstanceEvent } from '../../src/core/index.js';
+import { viewSize } from '../../src/protocol/index.js';
 import { instanceView } from '../support/memory-site.js';
 
 const view = (id: string, service = 'calc') => instanceView(id, { service });
@@ -64,23 +64,12 @@ describe('registry copy', () => {
     expect(copy.instances('calc')).toHaveLength(MAX_ADDED_BY_EVENTS);
   });
 
-  test('registry copy - a view costs the characters of its strings', () => {
-    const v = instanceView('i1', {
-      service: 'calc',
-      methods: ['add', 'sub'],
-      metadata: { zone: 'eu' },
-      path: ['b', 'cc'],
-    });
-    // i1 + calc + 1.0.0 + a, add + sub, zone + eu, b + cc
-    expect(viewBytes(v)).toBe(2 + 4 + 5 + 1 + 6 + 6 + 3);
-  });
-
   test(`registry copy - events bring at most ${MAX_BYTES_ADDED_BY_EVENTS} bytes of views between listings, replaced views included`, () => {
-    const big = (id: string): InstanceEvent => ({
+    const big = (id: string, version = '1.0.0'): InstanceEvent => ({
       ...up(id),
-      view: instanceView(id, { service: 'calc', metadata: { blob: 'x'.repeat(1 << 20) } }),
+      view: instanceView(id, { service: 'calc', version, metadata: { blob: 'x'.repeat(1 << 20) } }),
     });
-    const fits = Math.floor(MAX_BYTES_ADDED_BY_EVENTS / viewBytes(big('b00').view!));
+    const fits = Math.floor(MAX_BYTES_ADDED_BY_EVENTS / viewSize(big('b00').view!));
     expect(fits).toBe(15);
     const copy = new RegistryCopy([]);
     for (let i = 0; i < fits - 1; i++)
@@ -88,7 +77,9 @@ describe('registry copy', () => {
     // The same instance again: no new instance, but its bytes count.
     expect(copy.apply(big('b00'))).toBe(true);
     expect(copy.apply(big('b99'))).toBe(false);
-    expect(copy.apply(big('b00'))).toBe(false);
+    // A refused view replaces nothing.
+    expect(copy.apply(big('b00', '2.0.0'))).toBe(false);
+    expect(copy.get('calc', 'b00')?.version).toBe('1.0.0');
     expect(copy.instances('calc')).toHaveLength(fits - 1);
     // Small views still fit in what is left; goings are always applied.
     expect(copy.apply(up('small'))).toBe(true);

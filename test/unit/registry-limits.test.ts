@@ -1,8 +1,8 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_REGISTRY_LIMITS, fitting, Registry, viewSize } from '../../src/broker/registry.js';
+import { DEFAULT_REGISTRY_LIMITS, fitting, Registry } from '../../src/broker/registry.js';
 import type { InstanceRegistration } from '../../src/protocol/envelopes.js';
-import { ErrorCode } from '../../src/protocol/index.js';
+import { ErrorCode, viewSize } from '../../src/protocol/index.js';
 import { instanceView, registration, renewedIn, SECRET, thrownBy } from '../support/memory-site.js';
 
 /** A registration of `calculator` (method `add`) by the tests' holder. */

@@ -4,6 +4,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import { MAX_ADDED_BY_EVENTS } from '../../src/bridge/registry-copy.js';
+import { Registry } from '../../src/broker/index.js';
 import type { SiteListing } from '../../src/core/index.js';
 import {
   MAX_REPLAYED_EVENTS,
@@ -42,8 +43,7 @@ function watching(brokers = new MemoryBrokerClient('a'), graceMs = 0) {
 }
 
 /** A broker client whose registry reads wait until answered by hand. */
-function slowBrokers() {
-  const brokers = new MemoryBrokerClient('a');
+function slowBrokers(brokers = new MemoryBrokerClient('a')) {
   const answers: Array<() => void> = [];
   // A read that fails is held until answered: marked handled meanwhile, so
   // that its rejection is not reported as unhandled before the watcher gets it.
@@ -453,10 +453,8 @@ describe('site watcher', () => {
 
 describe('site watcher - events carrying the instance', () => {
   /** A watcher over brokers that send views, once its first full view is in; `answers` as in {@link slowBrokers}. */
-  async function withViews(slow = false) {
-    const { brokers, answers } = slow
-      ? slowBrokers()
-      : { brokers: new MemoryBrokerClient('a'), answers: [] };
+  async function withViews(slow = false, site = new MemoryBrokerClient('a')) {
+    const { brokers, answers } = slow ? slowBrokers(site) : { brokers: site, answers: [] };
     brokers.sendsViews = true;
     await brokers.register(registration('i1', 'calc'));
     const watched = watching(brokers);
@@ -583,6 +581,26 @@ describe('site watcher - events carrying the instance', () => {
     expect(views.at(-1)?.split(',')).toHaveLength(MAX_REPLAYED_EVENTS + 2);
   });
 
+  test('site watcher - views of more bytes during a full read than it keeps bring another full read', async () => {
+    const limits = { maxMetadataBytes: 2 << 20 };
+    const site = new MemoryBrokerClient(new Registry({ site: 'a', limits }));
+    const { brokers, views, answers } = await withViews(true, site);
+    brokers.brokerEvent('started');
+    await settle();
+    const metadata = { blob: 'x'.repeat(1 << 20) };
+    // 16 views of a little over 1 MiB each: the last does not fit.
+    for (let i = 0; i < 16; i++)
+      await brokers.register(registration(`r${i}`, 'calc', { metadata }));
+    answers.shift()!();
+    await settle();
+    expect(answers).toHaveLength(1);
+    answers.shift()!();
+    await settle();
+    expect(answers).toEqual([]);
+    // The first listing with the 15 views kept, then the second with all 16.
+    expect(views.slice(1).map((v) => v.split(',').length)).toEqual([16, 17]);
+  });
+
   test('site watcher - only an instance hosted at the site is held: a route going is passed on at once', async () => {
     const { brokers, views } = await withViews();
     const route = registration('r1', 'calc', { route: { site: 'c', path: ['c'] } });
@@ -616,16 +634,27 @@ describe('site watcher - events carrying the instance', () => {
     expect(reads(brokers)).toEqual([]);
   });
 
-  test('site watcher - a lookup answered with only the instances that fitted brings a full read instead', async () => {
+  test('site watcher - a lookup answered with only the instances that fitted is not used: a full read follows a heartbeat later', async () => {
     const { brokers, views } = await withViews();
     brokers.sendsViews = false;
     brokers.truncatesLookups = true;
     await brokers.register(registration('i2', 'calc'));
     await brokers.register(registration('j1', 'echo'));
     await settle();
-    // The first lookup's partial answer is neither kept nor passed on; the listing has it all.
-    expect(reads(brokers)).toEqual(['lookup calc', 'list']);
-    expect(views.slice(1)).toEqual(['full:i1,i2,j1']);
+    // Neither partial answer is kept or passed on.
+    expect(reads(brokers)).toEqual(['lookup calc', 'lookup echo']);
+    expect(views).toHaveLength(1);
+    // More such events meanwhile are looked up, but bring no more full reads.
+    await brokers.register(registration('i3', 'calc'));
+    await settle();
+    expect(reads(brokers)).toEqual(['lookup calc']);
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs - 30);
+    expect(reads(brokers)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views.slice(1)).toEqual(['full:i1,i2,i3,j1']);
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs * 3);
+    expect(reads(brokers)).toEqual([]);
   });
 
   test('site watcher - events heard during a full read are applied on top of it', async () => {
