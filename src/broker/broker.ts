@@ -403,6 +403,8 @@ export class Broker extends Closeable {
     const meta = readCallMeta(headers);
     checkSubjectService(msg.subject, meta.service);
     if (isCancelNotice(headers)) return this.#forwarder.cancel(meta);
+    // A thin client's call starts here: this site is its origin, in every answer too.
+    if (meta.path.length === 0) meta.path = [this.site];
     if (!msg.reply) {
       this.#link.conn.peerLog.warn('dropped a call without reply subject', {
         service: meta.service,
@@ -415,7 +417,7 @@ export class Broker extends Closeable {
         completed: 'no',
         site: this.site,
         service: meta.service,
-        path: meta.path.length > 0 ? meta.path : [this.site],
+        path: meta.path,
       });
     }
     if (this.#warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {

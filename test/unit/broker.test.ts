@@ -863,6 +863,22 @@ describe('broker forwarding', () => {
     expect(errorIn(await empty.nth(0)).path).toEqual(['a']);
   });
 
+  test('broker forwarding - an answer of the broker names its site as the origin of a thin call', async () => {
+    const { nc } = await site();
+    const late = thinCall(nc, meta({ callId: 'c1', path: [], budgetMs: 0 }));
+    expect(errorIn(await late.nth(0))).toMatchObject({
+      code: ErrorCode.TIMEOUT,
+      completed: 'no',
+      site: 'a',
+      path: ['a'],
+    });
+    const unknown = thinCall(nc, meta({ callId: 'c2', path: [] }));
+    expect(errorIn(await unknown.nth(0))).toMatchObject({
+      code: ErrorCode.SERVICE_NOT_FOUND,
+      path: ['a'],
+    });
+  });
+
   test('broker forwarding - the limit is the NATS max_payload by default', async () => {
     const bus = new MemoryBus({ maxPayload: 64 });
     const { nc } = await site({}, bus);
