@@ -86,4 +86,25 @@ describe('registry copy', () => {
     expect(copy.apply(down('b00'))).toBe(true);
     expect(copy.instances('calc')).toHaveLength(fits - 1);
   });
+
+  test('registry copy - a view seen again counts no new instance', () => {
+    const copy = new RegistryCopy([]);
+    expect(copy.apply(up('again'))).toBe(true);
+    for (let i = 0; i < MAX_ADDED_BY_EVENTS; i++) copy.apply(up('again'));
+    for (let i = 1; i < MAX_ADDED_BY_EVENTS; i++) expect(copy.apply(up(`n${i}`))).toBe(true);
+    expect(copy.apply(up('one-more'))).toBe(false);
+  });
+
+  test('registry copy - views adding up to exactly the byte bound are all taken', () => {
+    const sized = (id: string): InstanceEvent => {
+      const bare = instanceView(id, { service: 'calc', metadata: { blob: '' } });
+      const blob = 'x'.repeat(MAX_BYTES_ADDED_BY_EVENTS / 16 - viewSize(bare));
+      return { ...up(id), view: { ...bare, metadata: { blob } } };
+    };
+    expect(viewSize(sized('e00').view!)).toBe(MAX_BYTES_ADDED_BY_EVENTS / 16);
+    const copy = new RegistryCopy([]);
+    for (let i = 0; i < 16; i++)
+      expect(copy.apply(sized(`e${String(i).padStart(2, '0')}`))).toBe(true);
+    expect(copy.apply(up('e16'))).toBe(false);
+  });
 });

@@ -3,7 +3,7 @@
  * client, with fake timers: which views it gives, and when.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { MAX_ADDED_BY_EVENTS } from '../../src/bridge/registry-copy.js';
+import { MAX_ADDED_BY_EVENTS, MAX_BYTES_ADDED_BY_EVENTS } from '../../src/bridge/registry-copy.js';
 import { Registry } from '../../src/broker/index.js';
 import type { SiteListing } from '../../src/core/index.js';
 import {
@@ -12,6 +12,7 @@ import {
   SiteWatcher,
   WITHDRAW_HOLD_MS,
 } from '../../src/internal.js';
+import { viewSize } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
 import {
   fakeTimers,
@@ -40,6 +41,11 @@ function watching(brokers = new MemoryBrokerClient('a'), graceMs = 0) {
   const views: string[] = [];
   watcher.watch((view) => views.push(show(view)));
   return { brokers, site, watcher, views, lines };
+}
+
+/** A site whose registry takes instances with up to 2 MiB of metadata. */
+function roomyBrokers(): MemoryBrokerClient {
+  return new MemoryBrokerClient(new Registry({ site: 'a', limits: { maxMetadataBytes: 2 << 20 } }));
 }
 
 /** A broker client whose registry reads wait until answered by hand. */
@@ -528,6 +534,29 @@ describe('site watcher - events carrying the instance', () => {
     expect(answers).toEqual([]);
   });
 
+  test('site watcher - a forged event heard during a refresh answered unchanged is undone by the next one', async () => {
+    const { brokers, views, answers } = await withViews(true);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    brokers.raise({
+      kind: 'up',
+      service: 'calc',
+      id: 'fake',
+      site: 'a',
+      view: instanceView('fake', { service: 'calc' }),
+    });
+    answers.shift()!();
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1,fake']);
+    reads(brokers);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    answers.shift()!();
+    await settle();
+    answers.shift()?.();
+    await settle();
+    expect(reads(brokers)).toEqual(['list', 'list']);
+    expect(views.at(-1)).toBe('full:i1');
+  });
+
   test('site watcher - a refresh answered unchanged when the copy was dropped brings a full read', async () => {
     const { brokers, views } = await withViews();
     brokers.linkState('up');
@@ -582,9 +611,7 @@ describe('site watcher - events carrying the instance', () => {
   });
 
   test('site watcher - views of more bytes during a full read than it keeps bring another full read', async () => {
-    const limits = { maxMetadataBytes: 2 << 20 };
-    const site = new MemoryBrokerClient(new Registry({ site: 'a', limits }));
-    const { brokers, views, answers } = await withViews(true, site);
+    const { brokers, views, answers } = await withViews(true, roomyBrokers());
     brokers.brokerEvent('started');
     await settle();
     const metadata = { blob: 'x'.repeat(1 << 20) };
@@ -599,6 +626,22 @@ describe('site watcher - events carrying the instance', () => {
     expect(answers).toEqual([]);
     // The first listing with the 15 views kept, then the second with all 16.
     expect(views.slice(1).map((v) => v.split(',').length)).toEqual([16, 17]);
+  });
+
+  test('site watcher - views adding up to exactly the bytes it keeps during a full read bring no other read', async () => {
+    const { brokers, views, answers } = await withViews(true, roomyBrokers());
+    brokers.brokerEvent('started');
+    await settle();
+    const bare = instanceView('r00', { service: 'calc', methods: ['m'], metadata: { blob: '' } });
+    const blob = 'x'.repeat(MAX_BYTES_ADDED_BY_EVENTS / 16 - viewSize(bare));
+    for (let i = 0; i < 16; i++) {
+      const id = `r${String(i).padStart(2, '0')}`;
+      await brokers.register(registration(id, 'calc', { metadata: { blob } }));
+    }
+    answers.shift()!();
+    await settle();
+    expect(answers).toEqual([]);
+    expect(views.at(-1)?.split(',')).toHaveLength(17);
   });
 
   test('site watcher - only an instance hosted at the site is held: a route going is passed on at once', async () => {
@@ -684,6 +727,77 @@ describe('site watcher - events carrying the instance', () => {
     await settle();
     expect(views.at(-1)).toBe('calc:i1,i2,i3');
     expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - more goings of unknown instances during a full read than it keeps bring another full read', async () => {
+    const { brokers, answers } = await withViews(true);
+    brokers.brokerEvent('started');
+    await settle();
+    // Goings add nothing to the copy: only the bound on kept events stops them.
+    for (let i = 0; i <= MAX_REPLAYED_EVENTS; i++)
+      brokers.raise({ kind: 'down', service: 'calc', id: `gone${i}`, site: 'a' });
+    answers.shift()!();
+    await settle();
+    expect(answers).toHaveLength(1);
+  });
+
+  test('site watcher - the going of an instance the copy does not hold changes nothing', async () => {
+    const { brokers, views } = await withViews();
+    brokers.raise({ kind: 'down', service: 'ghost', id: 'nobody', site: 'a' });
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS + 10);
+    expect(views.slice(1)).toEqual(['ghost:']);
+    expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - an instance hosted here registering again with a change is passed on at once, not held', async () => {
+    const { brokers, views } = await withViews();
+    await brokers.register(registration('i1', 'calc', { methods: ['m', 'n'] }));
+    await settle();
+    expect(views.slice(1)).toEqual(['calc:i1']);
+  });
+
+  test('site watcher - a lookup no broker answered keeps the copy: events still apply to it until the full read', async () => {
+    const { brokers, views } = await withViews();
+    brokers.sendsViews = false;
+    await brokers.register(registration('i2', 'calc'));
+    // Its lookup, a moment later, finds no broker.
+    brokers.available = false;
+    await settle();
+    expect(reads(brokers)).toEqual(['lookup calc']);
+    brokers.available = true;
+    brokers.sendsViews = true;
+    await brokers.register(registration('i3', 'calc'));
+    await settle();
+    // From the copy, which missed i2 (its lookup failed), with no read.
+    expect(views.slice(1)).toEqual(['calc:i1,i3']);
+    expect(reads(brokers)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs);
+    expect(views.at(-1)).toBe('full:i1,i2,i3');
+  });
+
+  test('site watcher - a forged event heard during a full read is undone by the next refresh', async () => {
+    const { brokers, views, answers } = await withViews(true);
+    brokers.brokerEvent('started');
+    await settle();
+    brokers.raise({
+      kind: 'up',
+      service: 'calc',
+      id: 'fake',
+      site: 'a',
+      view: instanceView('fake', { service: 'calc' }),
+    });
+    answers.shift()!();
+    await settle();
+    expect(views.at(-1)).toBe('full:i1,fake');
+    reads(brokers);
+    // The broker's registry is unchanged since that listing, which the event changed.
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    answers.shift()!();
+    await settle();
+    answers.shift()?.();
+    await settle();
+    expect(reads(brokers)).toEqual(['list', 'list']);
+    expect(views.at(-1)).toBe('full:i1');
   });
 });
 
