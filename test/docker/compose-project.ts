@@ -5,7 +5,7 @@
  * lists anything of it still on the engine.
  */
 import { join } from 'node:path';
-import { DEPLOY } from '../integration/deploy-compose-file.js';
+import { calculatorRoutes, DEPLOY } from '../integration/deploy-compose-file.js';
 import { docker, dockerOk, type Ran, until } from './docker.js';
 
 /** `up --wait` on a cold engine starts NATS, then brokers, then the rest: allow for slow CI. */
@@ -27,6 +27,29 @@ export async function untilCReachable(atSiteA: (...argv: string[]) => Promise<Ra
     },
     SPREAD_MS,
     () => `calculator@c.add from site a (last: exit ${last?.code}, ${last?.stderr}${last?.stdout})`,
+  );
+}
+
+/**
+ * Runs `lsMeshJson` (the CLI's `ls --mesh --json` in a container; its stdout,
+ * or undefined when it failed) until the calculators it lists, as
+ * `site:path`, are `expected`: routes come and go a moment after a bridge
+ * does.
+ */
+export async function untilRoutes(
+  lsMeshJson: () => Promise<string | undefined>,
+  expected: readonly string[],
+): Promise<void> {
+  let seen = '(nothing listed yet)';
+  await until(
+    async () => {
+      const stdout = await lsMeshJson();
+      if (stdout === undefined) return false;
+      seen = calculatorRoutes(stdout).join(' ');
+      return seen === expected.join(' ');
+    },
+    SPREAD_MS,
+    () => `calculators ${expected.join(' ')} listed (last: ${seen})`,
   );
 }
 

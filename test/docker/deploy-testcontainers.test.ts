@@ -6,8 +6,8 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadTestcontainers } from '../../src/testing/testcontainers.js';
-import { calculatorRoutes, DEPLOY, MESH_COMPOSE } from '../integration/deploy-compose-file.js';
-import { ComposeProject, UP_TIMEOUT_MS } from './compose-project.js';
+import { DEPLOY, MESH_COMPOSE } from '../integration/deploy-compose-file.js';
+import { ComposeProject, UP_TIMEOUT_MS, untilRoutes } from './compose-project.js';
 import { until } from './docker.js';
 import { missingForDocker, NATS_IMAGE, NODE_IMAGE, suiteTitle } from './prerequisites.js';
 import { BUILD_TIMEOUT_MS, buildSwitchboardImage } from './switchboard-image.js';
@@ -54,9 +54,10 @@ describe.skipIf(missing.length > 0)(suiteTitle('docker testcontainers', missing)
           () => `calculator@c.add from broker-a (last: ${last.output})`,
         );
         expect(last.stdout.trim()).toBe('3');
-        const ls = await brokerA.exec(['switchboard', 'ls', '--mesh', '--json']);
-        expect(ls.exitCode, ls.output).toBe(0);
-        expect(calculatorRoutes(ls.stdout)).toEqual(['a:', 'b:b', 'c:b>c']);
+        await untilRoutes(async () => {
+          const ls = await brokerA.exec(['switchboard', 'ls', '--mesh', '--json']);
+          return ls.exitCode === 0 ? ls.stdout : undefined;
+        }, ['a:', 'b:b', 'c:b>c']);
       } finally {
         await mesh.down({ timeout: 20_000 });
       }

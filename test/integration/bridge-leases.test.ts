@@ -42,7 +42,8 @@ describe('bridge leases', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(seen.filter((m) => m.subject.includes('.heartbeat.'))).toEqual([]);
     const renewals = seen.filter((m) => m.subject === 'sb.broker.route.renew');
-    expect(renewals.length).toBeGreaterThanOrEqual(5);
+    // About 10; timers run late on a loaded machine, hence the slack below.
+    expect(renewals.length).toBeGreaterThanOrEqual(3);
     expect(renewals.length).toBeLessThanOrEqual(15);
     expect(renewals.at(-1)?.body).toMatchObject({ routes: 4 });
     // The leases hold: 1 s is over three leases of 300 ms.
