@@ -90,8 +90,10 @@ export class SiteWatcher {
   #dirtyAll = false;
   /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
   #generation: string | undefined;
-  /** Services to look up (an event without the instance's view). */
+  /** Services to look up (an event without the instance's view); at most {@link LIST_OVER}. */
   readonly #dirty = new Set<string>();
+  /** Services whose lookup did not fit in one reply since the last full read: listed instead. */
+  readonly #tooBig = new Set<string>();
   /** Services whose copy changed by events, to pass on. */
   readonly #changed = new Set<string>();
   /** The registry as last seen; undefined until a full view (and after a link change). */
@@ -178,7 +180,7 @@ export class SiteWatcher {
   #onEvent(event: InstanceEvent): void {
     if (event.kind === 'resumed' || this.#site.isOwn(event.id)) return;
     const copy = this.#copy;
-    if (event.kind === 'up' && !event.view) this.#dirty.add(event.service);
+    if (event.kind === 'up' && !event.view) this.#lookUp(event.service);
     else if (this.#replay) {
       const bytes = event.view ? viewSize(event.view) : 0;
       const full = this.#replayBytes + bytes > MAX_BYTES_ADDED_BY_EVENTS;
@@ -187,16 +189,30 @@ export class SiteWatcher {
         this.#replay.push(event);
         this.#replayBytes += bytes;
       }
-    } else if (!copy) this.#dirty.add(event.service);
+    } else if (!copy) this.#lookUp(event.service);
     else {
+      const known = copy.get(event.service, event.id);
+      // The going of an instance the copy does not hold changes nothing.
+      if (event.kind === 'down' && !known) return;
       // Only an instance hosted here is held: a route's going was held where it is hosted.
-      const hosted = event.kind === 'down' && copy.get(event.service, event.id)?.hops === 0;
+      const hosted = event.kind === 'down' && known?.hops === 0;
       if (!copy.apply(event)) return this.#readAgain();
       this.#copyChanged = true;
       if (hosted) return this.#hold(event.service);
       this.#changed.add(event.service);
     }
     this.#kick();
+  }
+
+  /**
+   * Looks `service` up in the next round: past {@link LIST_OVER} services
+   * (events are untrusted: they may name any number), or for a service whose
+   * lookup did not fit in one reply, the registry is listed instead.
+   */
+  #lookUp(service: string): void {
+    if (this.#tooBig.has(service)) this.#resyncLater();
+    else if (this.#dirty.size >= LIST_OVER) this.#dirtyAll = true;
+    else this.#dirty.add(service);
   }
 
   /** Drops the copy (events would grow it past its bound) and reads the registry whole. */
@@ -261,7 +277,7 @@ export class SiteWatcher {
       (this.#dirtyAll || this.#dirty.size > 0 || this.#changed.size > 0)
     ) {
       try {
-        if (this.#dirtyAll || this.#dirty.size > LIST_OVER) {
+        if (this.#dirtyAll) {
           await this.#readAll();
           continue;
         }
@@ -275,6 +291,7 @@ export class SiteWatcher {
           const found = await this.#read(brokers.lookup(service, undefined, BROKER_TIMEOUT_MS));
           // Only some instances fitted in the reply: the listing, paged, has them all.
           if (found.truncated) {
+            this.#tooBig.add(service);
             this.#resyncLater();
             continue;
           }
@@ -304,6 +321,10 @@ export class SiteWatcher {
   async #readAll(): Promise<void> {
     this.#dirtyAll = false;
     this.#dirty.clear();
+    this.#tooBig.clear();
+    // This read is the one a delayed full read was due for.
+    clearTimeout(this.#later);
+    this.#later = undefined;
     this.#replay = [];
     this.#replayBytes = 0;
     const listing = await this.#read(this.#brokers.list(BROKER_TIMEOUT_MS, this.#generation));
@@ -332,7 +353,7 @@ export class SiteWatcher {
   /** Passes on the copy's instances of `service`; with no copy (the link changed), looks it up. */
   #emitService(service: string): void {
     if (!this.#copy) {
-      this.#dirty.add(service);
+      this.#lookUp(service);
       return;
     }
     this.#emit({ kind: 'service', service, instances: this.#copy.instances(service) });

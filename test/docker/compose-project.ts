@@ -45,7 +45,12 @@ export async function untilRoutes(
     async () => {
       const stdout = await lsMeshJson();
       if (stdout === undefined) return false;
-      seen = calculatorRoutes(stdout).join(' ');
+      try {
+        seen = calculatorRoutes(stdout).join(' ');
+      } catch {
+        seen = `unreadable: ${stdout.slice(0, 200)}`;
+        return false;
+      }
       return seen === expected.join(' ');
     },
     SPREAD_MS,

@@ -24,6 +24,11 @@ async function get(url: string): Promise<{ status: number; text: string }> {
   return { status: res.status, text: await res.text() };
 }
 
+/** The text `endpoint` serves on /metrics. */
+async function metricsText(endpoint: { port: number }): Promise<string> {
+  return (await get(`http://127.0.0.1:${endpoint.port}/metrics`)).text;
+}
+
 /** The value of one series in a Prometheus text exposition, if present. */
 function series(text: string, name: string, labels: Record<string, string>): number | undefined {
   for (const line of text.split('\n')) {
@@ -58,9 +63,7 @@ describe('observability', () => {
         track(await serveObservability({ port: 0, metrics, health: () => [] })),
       ),
     );
-    const [broker, bridge, server] = await Promise.all(
-      endpoints.map(async (e) => (await get(`http://127.0.0.1:${e.port}/metrics`)).text),
-    );
+    const [broker, bridge, server] = await Promise.all(endpoints.map(metricsText));
     expect(
       series(server!, 'switchboard_server_calls_total', { site: 'c', method: 'add', code: 'OK' }),
     ).toBe(4);
@@ -89,11 +92,10 @@ describe('observability', () => {
     ).toBeGreaterThan(0);
     // Counted when the instance's "ended" notice reaches the broker, on a connection other than the caller's.
     const forwarded = async () =>
-      series(
-        (await get(`http://127.0.0.1:${endpoints[0]!.port}/metrics`)).text,
-        'switchboard_broker_forwarded_calls_total',
-        { site: 'b', code: 'OK' },
-      ) === 1;
+      series(await metricsText(endpoints[0]!), 'switchboard_broker_forwarded_calls_total', {
+        site: 'b',
+        code: 'OK',
+      }) === 1;
     await eventually(forwarded, 5000, 'the thin call counted as forwarded at the broker');
     expect(series(broker!, 'switchboard_broker_instances', { site: 'b' })).toBeGreaterThan(0);
   });

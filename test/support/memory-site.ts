@@ -46,6 +46,7 @@ import {
   type RegistryChange,
   SwitchboardError,
   subjectsFor,
+  viewSize,
   type WatchedSite,
 } from '../../src/internal.js';
 
@@ -432,6 +433,14 @@ export function instanceView(id: string, fields: Partial<InstanceView> = {}): In
     hops: 0,
     ...fields,
   };
+}
+
+/**
+ * The metadata value `blob` that makes `view` (given with or without it)
+ * weigh exactly `bytes` by `viewSize`.
+ */
+export function blobFilling(view: InstanceView, bytes: number): string {
+  return 'x'.repeat(bytes - viewSize({ ...view, metadata: { ...view.metadata, blob: '' } }));
 }
 
 /** The secret every registration of these tests holds its instance by. */

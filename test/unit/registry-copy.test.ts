@@ -10,7 +10,7 @@ import {
 } from '../../src/bridge/registry-copy.js';
 import type { InstanceEvent } from '../../src/core/index.js';
 import { viewSize } from '../../src/protocol/index.js';
-import { instanceView } from '../support/memory-site.js';
+import { blobFilling, instanceView } from '../support/memory-site.js';
 
 const view = (id: string, service = 'calc') => instanceView(id, { service });
 const up = (id: string, service = 'calc'): InstanceEvent => ({
@@ -97,8 +97,8 @@ describe('registry copy', () => {
 
   test('registry copy - views adding up to exactly the byte bound are all taken', () => {
     const sized = (id: string): InstanceEvent => {
-      const bare = instanceView(id, { service: 'calc', metadata: { blob: '' } });
-      const blob = 'x'.repeat(MAX_BYTES_ADDED_BY_EVENTS / 16 - viewSize(bare));
+      const bare = instanceView(id, { service: 'calc' });
+      const blob = blobFilling(bare, MAX_BYTES_ADDED_BY_EVENTS / 16);
       return { ...up(id), view: { ...bare, metadata: { blob } } };
     };
     expect(viewSize(sized('e00').view!)).toBe(MAX_BYTES_ADDED_BY_EVENTS / 16);

@@ -5,16 +5,16 @@
 import { describe, expect, test, vi } from 'vitest';
 import { MAX_ADDED_BY_EVENTS, MAX_BYTES_ADDED_BY_EVENTS } from '../../src/bridge/registry-copy.js';
 import { Registry } from '../../src/broker/index.js';
-import type { SiteListing } from '../../src/core/index.js';
+import type { InstanceEvent, SiteListing } from '../../src/core/index.js';
 import {
   MAX_REPLAYED_EVENTS,
   type SiteView,
   SiteWatcher,
   WITHDRAW_HOLD_MS,
 } from '../../src/internal.js';
-import { viewSize } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
 import {
+  blobFilling,
   fakeTimers,
   instanceView,
   MemoryBrokerClient,
@@ -94,6 +94,17 @@ function reads(brokers: MemoryBrokerClient): string[] {
     .map((r) => (r.kind === 'list' ? 'list' : `lookup ${r.service}`));
   brokers.requests.length = 0;
   return made;
+}
+
+/** A registry event no broker sent: instance `id` of calc coming up at site a. */
+function forged(id: string): InstanceEvent {
+  return {
+    kind: 'up',
+    service: 'calc',
+    id,
+    site: 'a',
+    view: instanceView(id, { service: 'calc' }),
+  };
 }
 
 /** Lets the watcher's gathering delay pass and its reads finish. */
@@ -472,6 +483,31 @@ describe('site watcher - events carrying the instance', () => {
     return { ...watched, answers };
   }
 
+  /**
+   * Raises a forged `up` while the read that `start` begins is under way,
+   * expects it passed on as `seenAs`, then undone by the next refresh: the
+   * broker answers that refresh unchanged since a listing the event changed.
+   */
+  async function forgedDuringRead(
+    start: (brokers: MemoryBrokerClient) => Promise<unknown>,
+    seenAs: string,
+  ) {
+    const { brokers, views, answers } = await withViews(true);
+    await start(brokers);
+    brokers.raise(forged('fake'));
+    answers.shift()!();
+    await settle();
+    expect(views.at(-1)).toBe(seenAs);
+    reads(brokers);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    answers.shift()!();
+    await settle();
+    answers.shift()?.();
+    await settle();
+    expect(reads(brokers)).toEqual(['list', 'list']);
+    expect(views.at(-1)).toBe('full:i1');
+  }
+
   test('site watcher - an instance coming or going is passed on from the copy, with no read', async () => {
     const { brokers, views } = await withViews();
     await brokers.register(registration('i2', 'calc'));
@@ -535,26 +571,7 @@ describe('site watcher - events carrying the instance', () => {
   });
 
   test('site watcher - a forged event heard during a refresh answered unchanged is undone by the next one', async () => {
-    const { brokers, views, answers } = await withViews(true);
-    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
-    brokers.raise({
-      kind: 'up',
-      service: 'calc',
-      id: 'fake',
-      site: 'a',
-      view: instanceView('fake', { service: 'calc' }),
-    });
-    answers.shift()!();
-    await settle();
-    expect(views.slice(1)).toEqual(['calc:i1,fake']);
-    reads(brokers);
-    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
-    answers.shift()!();
-    await settle();
-    answers.shift()?.();
-    await settle();
-    expect(reads(brokers)).toEqual(['list', 'list']);
-    expect(views.at(-1)).toBe('full:i1');
+    await forgedDuringRead(() => vi.advanceTimersByTimeAsync(TIMINGS.refreshMs), 'calc:i1,fake');
   });
 
   test('site watcher - a refresh answered unchanged when the copy was dropped brings a full read', async () => {
@@ -632,8 +649,8 @@ describe('site watcher - events carrying the instance', () => {
     const { brokers, views, answers } = await withViews(true, roomyBrokers());
     brokers.brokerEvent('started');
     await settle();
-    const bare = instanceView('r00', { service: 'calc', methods: ['m'], metadata: { blob: '' } });
-    const blob = 'x'.repeat(MAX_BYTES_ADDED_BY_EVENTS / 16 - viewSize(bare));
+    const bare = instanceView('r00', { service: 'calc', methods: ['m'] });
+    const blob = blobFilling(bare, MAX_BYTES_ADDED_BY_EVENTS / 16);
     for (let i = 0; i < 16; i++) {
       const id = `r${String(i).padStart(2, '0')}`;
       await brokers.register(registration(id, 'calc', { metadata: { blob } }));
@@ -687,10 +704,10 @@ describe('site watcher - events carrying the instance', () => {
     // Neither partial answer is kept or passed on.
     expect(reads(brokers)).toEqual(['lookup calc', 'lookup echo']);
     expect(views).toHaveLength(1);
-    // More such events meanwhile are looked up, but bring no more full reads.
+    // More such events meanwhile are not looked up again, and bring no other full read.
     await brokers.register(registration('i3', 'calc'));
     await settle();
-    expect(reads(brokers)).toEqual(['lookup calc']);
+    expect(reads(brokers)).toEqual([]);
     await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs - 30);
     expect(reads(brokers)).toEqual([]);
     await vi.advanceTimersByTimeAsync(30);
@@ -698,6 +715,25 @@ describe('site watcher - events carrying the instance', () => {
     expect(views.slice(1)).toEqual(['full:i1,i2,i3,j1']);
     await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs * 3);
     expect(reads(brokers)).toEqual([]);
+  });
+
+  test('site watcher - a full read for another reason is the one a truncated lookup was waiting for', async () => {
+    const { brokers, views } = await withViews();
+    brokers.sendsViews = false;
+    brokers.truncatesLookups = true;
+    await brokers.register(registration('i2', 'calc'));
+    await settle();
+    expect(reads(brokers)).toEqual(['lookup calc']);
+    brokers.brokerEvent('started');
+    await settle();
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views.at(-1)).toBe('full:i1,i2');
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs * 2);
+    expect(reads(brokers)).toEqual([]);
+    // Read whole, the service is looked up again at its next event.
+    await brokers.register(registration('i3', 'calc'));
+    await settle();
+    expect(reads(brokers)).toEqual(['lookup calc']);
   });
 
   test('site watcher - events heard during a full read are applied on top of it', async () => {
@@ -741,12 +777,17 @@ describe('site watcher - events carrying the instance', () => {
     expect(answers).toHaveLength(1);
   });
 
-  test('site watcher - the going of an instance the copy does not hold changes nothing', async () => {
+  test('site watcher - the going of an instance the copy does not hold changes nothing, and is not news', async () => {
     const { brokers, views } = await withViews();
     brokers.raise({ kind: 'down', service: 'ghost', id: 'nobody', site: 'a' });
+    brokers.raise({ kind: 'down', service: 'calc', id: 'nobody', site: 'a' });
     await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS + 10);
-    expect(views.slice(1)).toEqual(['ghost:']);
+    expect(views).toEqual(['full:i1']);
     expect(reads(brokers)).toEqual([]);
+    // Nor does it make the next refresh, which the broker answers unchanged, read the registry whole.
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    expect(reads(brokers)).toEqual(['list']);
+    expect(views).toEqual(['full:i1']);
   });
 
   test('site watcher - an instance hosted here registering again with a change is passed on at once, not held', async () => {
@@ -776,40 +817,14 @@ describe('site watcher - events carrying the instance', () => {
   });
 
   test('site watcher - a forged event heard during a full read is undone by the next refresh', async () => {
-    const { brokers, views, answers } = await withViews(true);
-    brokers.brokerEvent('started');
-    await settle();
-    brokers.raise({
-      kind: 'up',
-      service: 'calc',
-      id: 'fake',
-      site: 'a',
-      view: instanceView('fake', { service: 'calc' }),
-    });
-    answers.shift()!();
-    await settle();
-    expect(views.at(-1)).toBe('full:i1,fake');
-    reads(brokers);
-    // The broker's registry is unchanged since that listing, which the event changed.
-    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
-    answers.shift()!();
-    await settle();
-    answers.shift()?.();
-    await settle();
-    expect(reads(brokers)).toEqual(['list', 'list']);
-    expect(views.at(-1)).toBe('full:i1');
+    await forgedDuringRead(async (brokers) => {
+      brokers.brokerEvent('started');
+      await settle();
+    }, 'full:i1,fake');
   });
 });
 
 describe('site watcher - untrusted events', () => {
-  const forged = (id: string) => ({
-    kind: 'up' as const,
-    service: 'calc',
-    id,
-    site: 'a',
-    view: instanceView(id, { service: 'calc' }),
-  });
-
   test('site watcher - a forged event lasts until the next refresh: a broker unchanged since a listing that events changed brings a full read', async () => {
     const brokers = new MemoryBrokerClient('a');
     brokers.sendsViews = true;
