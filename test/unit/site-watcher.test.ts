@@ -483,6 +483,14 @@ describe('site watcher - events carrying the instance', () => {
     return { ...watched, answers };
   }
 
+  /** {@link withViews} over a broker that sends no views and answers every lookup truncated. */
+  async function truncating() {
+    const watched = await withViews();
+    watched.brokers.sendsViews = false;
+    watched.brokers.truncatesLookups = true;
+    return watched;
+  }
+
   /**
    * Raises a forged `up` while the read that `start` begins is under way,
    * expects it passed on as `seenAs`, then undone by the next refresh: the
@@ -695,9 +703,7 @@ describe('site watcher - events carrying the instance', () => {
   });
 
   test('site watcher - a lookup answered with only the instances that fitted is not used: a full read follows a heartbeat later', async () => {
-    const { brokers, views } = await withViews();
-    brokers.sendsViews = false;
-    brokers.truncatesLookups = true;
+    const { brokers, views } = await truncating();
     await brokers.register(registration('i2', 'calc'));
     await brokers.register(registration('j1', 'echo'));
     await settle();
@@ -718,9 +724,7 @@ describe('site watcher - events carrying the instance', () => {
   });
 
   test('site watcher - a full read for another reason is the one a truncated lookup was waiting for', async () => {
-    const { brokers, views } = await withViews();
-    brokers.sendsViews = false;
-    brokers.truncatesLookups = true;
+    const { brokers, views } = await truncating();
     await brokers.register(registration('i2', 'calc'));
     await settle();
     expect(reads(brokers)).toEqual(['lookup calc']);
