@@ -23,6 +23,13 @@ const RESUME_REPEATS_MS = [250, 750];
  */
 const DEREGISTRATION_MEMORY_MS = 10_000;
 
+/**
+ * Shortest wait for a broker's answer to a registration. A busy broker (or a
+ * busy process of ours) may answer after a heartbeat; asking again meanwhile
+ * only adds to its load, and an answer that comes after its wait is lost.
+ */
+const MIN_REGISTRATION_WAIT_MS = 2000;
+
 /** Most deregistrations remembered at once (the oldest are forgotten first). */
 const MAX_REMEMBERED_DEREGISTRATIONS = 10_000;
 
@@ -52,6 +59,8 @@ export class Registrar {
   readonly #brokers: BrokerClient;
   readonly #logger: Logger;
   readonly #heartbeatMs: number;
+  /** How long each registration attempt waits for its answer. */
+  readonly #waitMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #session: LeaseSession | undefined;
   readonly #stops: Unsubscribe[] = [];
@@ -66,6 +75,7 @@ export class Registrar {
     this.#brokers = brokers;
     this.#logger = logger;
     this.#heartbeatMs = heartbeatMs;
+    this.#waitMs = Math.max(heartbeatMs, MIN_REGISTRATION_WAIT_MS);
     this.#session = session;
     this.#stops.push(
       brokers.onBrokerEvent((event) => {
@@ -142,9 +152,11 @@ export class Registrar {
    * Adds an instance (its `heartbeatMs` is overwritten with the registrar's,
    * its `session` and `secret` with the registrar's session when it has one)
    * and registers it; resolves with whether a broker confirmed it within
-   * `timeoutMs`. Unconfirmed registrations are retried at every heartbeat.
+   * `timeoutMs` (by default a heartbeat, at least 2 s). Unconfirmed
+   * registrations are retried at every heartbeat, once the attempt under way
+   * has ended.
    */
-  add(registration: InstanceRegistration, timeoutMs = this.#heartbeatMs): Promise<boolean> {
+  add(registration: InstanceRegistration, timeoutMs = this.#waitMs): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
     const id = registration.id;
     if (this.#entries.has(id)) this.remove(id);
@@ -169,7 +181,7 @@ export class Registrar {
         : this.#brokers.onReregister(registration, () => {
             this.#logger.info('broker asked to register again', { id });
             entry.registered = false;
-            void this.#register(entry, this.#heartbeatMs);
+            void this.#register(entry, this.#waitMs);
           }),
     };
     this.#entries.set(id, entry);
@@ -225,7 +237,7 @@ export class Registrar {
   #registerAll(): void {
     for (const entry of this.#entries.values()) {
       entry.registered = false;
-      void this.#register(entry, this.#heartbeatMs);
+      void this.#register(entry, this.#waitMs);
     }
   }
 
@@ -233,16 +245,22 @@ export class Registrar {
    * Heartbeats every registered instance, or, in a session, renews them all
    * with one message (a resumed beat, rare, still goes per instance: it
    * tells callers which instance came back); registers the others.
+   *
+   * A session is renewed while any of its instances is held, confirmed or
+   * not: a broker may hold one whose confirmation is still on its way (or
+   * came too late), and its lease must not end meanwhile. The renewal counts
+   * the confirmed ones only, so that a broker asks for them all again only
+   * when it lacks one it did confirm.
    */
   #beat(resumed = false): void {
     this.#forgetOldDeregistrations();
     let registered = 0;
     for (const entry of this.#entries.values()) {
-      if (!entry.registered) void this.#register(entry, this.#heartbeatMs);
+      if (!entry.registered) void this.#register(entry, this.#waitMs);
       else if (this.#session && !resumed) registered++;
       else this.#brokers.heartbeat(entry.registration, resumed);
     }
-    if (this.#session && registered > 0) {
+    if (this.#session && this.#entries.size > 0) {
       this.#brokers.renewSession(this.#session, registered, this.#gone());
     }
   }

@@ -44,7 +44,9 @@ export interface RequestParams {
  * requests: far cheaper per call than `nc.request()`, which builds a
  * subscription entry, a timer and an Error with a stack per call. Deadlines
  * share one timer, armed for the earliest: a request costs no timer of its
- * own, and none is left once nothing is pending.
+ * own, and none is left once nothing is pending. When it fires late, the
+ * replies already received are taken before anything is failed, so a busy
+ * process whose timers run late does not time out requests answered in time.
  *
  * Rejects only with {@link SwitchboardError}: `TIMEOUT` (completed `maybe`),
  * `UNAVAILABLE` with completed `no` when nothing listens on the subject,
@@ -137,7 +139,14 @@ export class RequestChannel {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#armedFor = deadline;
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()));
-    this.#timer = setTimeout(() => this.#expire(), delay);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // Fired late (the process was busy): replies may be waiting in the
+      // socket, and Node reads them between timers and `setImmediate`. One
+      // that arrived before its deadline must not be failed as TIMEOUT.
+      if (Date.now() > deadline) setImmediate(() => this.#expire());
+      else this.#expire();
+    }, delay);
   }
 
   #disarm(): void {
@@ -148,8 +157,7 @@ export class RequestChannel {
 
   /** Fails the requests whose deadline has come with `TIMEOUT`; re-arms for the next one. */
   #expire(): void {
-    this.#timer = undefined;
-    this.#armedFor = Number.POSITIVE_INFINITY;
+    this.#disarm();
     const now = Date.now();
     const expired: string[] = [];
     let next = Number.POSITIVE_INFINITY;

@@ -1,8 +1,11 @@
 /**
  * The request channel's deadlines, over a fake connection: every request
  * times out at its own deadline although they share one timer, a reply
- * settles its request, and no timer is left once nothing is pending.
+ * settles its request, and no timer is left once nothing is pending; with
+ * real timers, a reply received before a late timer fires still wins.
  */
+import { once } from 'node:events';
+import net from 'node:net';
 import type { Msg, NatsConnection } from 'nats';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
@@ -87,5 +90,34 @@ describe('request channel', () => {
     channel.close();
     await expect(pending).rejects.toMatchObject({ code: ErrorCode.UNAVAILABLE });
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('request channel, real timers and a real socket', () => {
+  test('request channel - a reply already received when the deadline timer fires late is not a TIMEOUT', async () => {
+    // Replies reach the channel through a real loopback socket, as nats.js's do.
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const accepted = once(server, 'connection');
+    const socket = net.connect(port, '127.0.0.1');
+    const [peer] = (await accepted) as [net.Socket];
+    const { nc, sent, reply } = fakeConnection();
+    socket.on('data', () => reply(sent[0]!.reply));
+    const channel = new RequestChannel(nc);
+    try {
+      const answer = channel.request('s.one', { data: new Uint8Array(), timeoutMs: 20 });
+      // The answer is in the socket in time; then the process is busy past the deadline,
+      // so the timer fires late, before the socket is read.
+      peer.write('x');
+      const busyUntil = Date.now() + 100;
+      while (Date.now() < busyUntil) {}
+      await expect(answer).resolves.toMatchObject({ subject: sent[0]!.reply });
+    } finally {
+      channel.close();
+      socket.destroy();
+      peer.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

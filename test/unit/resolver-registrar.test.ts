@@ -3,7 +3,11 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Registrar, Resolver } from '../../src/core/index.js';
-import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
+import {
+  ErrorCode,
+  type InstanceRegistration,
+  SwitchboardError,
+} from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
 import { MemoryBrokerClient, registration, renewedIn, seed } from '../support/memory-site.js';
 import { RecordingLogger } from '../support/memory-wire.js';
@@ -341,15 +345,48 @@ describe('registrar', () => {
     registrar.close();
   });
 
-  test('registrar - no renewal for a session with nothing registered, none ever without a session; close stops every timer', async () => {
+  test('registrar - a registration attempt waits at least 2 s for its answer (a heartbeat when longer), retries too', async () => {
     vi.useFakeTimers();
-    const lonely = new MemoryBrokerClient('a');
+    for (const [heartbeatMs, waitMs] of [
+      [100, 2000],
+      [5000, 5000],
+    ] as const) {
+      const brokers = new MemoryBrokerClient('a');
+      const waits: number[] = [];
+      // The memory broker ignores the wait; the registrar's choice of it is what is tested.
+      Object.assign(brokers, {
+        register: async (_instance: InstanceRegistration, timeoutMs: number) => {
+          waits.push(timeoutMs);
+          throw new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' });
+        },
+      });
+      const registrar = new Registrar(brokers, silentLogger, heartbeatMs);
+      await registrar.add(registration('i1', 'calc'));
+      await vi.advanceTimersByTimeAsync(heartbeatMs * 2);
+      registrar.close();
+      expect(waits).toEqual([waitMs, waitMs, waitMs]);
+    }
+  });
+
+  test('registrar - a session whose registration was taken but not confirmed is renewed, counting none confirmed; none ever without a session; close stops every timer', async () => {
+    vi.useFakeTimers();
+    const busy = new MemoryBrokerClient('a');
     const session = { id: 'half1', secret: 'the-session-secret-1' };
-    const inSession = new Registrar(lonely, silentLogger, 100, session);
-    lonely.available = false;
-    await inSession.add(registration('r1', 'calc'), 10);
-    await vi.advanceTimersByTimeAsync(250);
-    expect(lonely.renewals).toEqual([]);
+    const inSession = new Registrar(busy, silentLogger, 100, session);
+    // The broker takes every registration, but its answers come too late.
+    const take = busy.register.bind(busy);
+    busy.register = async (instance) => {
+      await take(instance);
+      throw new SwitchboardError(ErrorCode.TIMEOUT, 'no reply within 2000 ms', {
+        completed: 'maybe',
+      });
+    };
+    expect(await inSession.add(registration('r1', 'calc'), 10)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(busy.registry.expire()).toEqual([]);
+    expect(busy.registry.get('r1')).toBeDefined();
+    expect(busy.renewals.length).toBeGreaterThanOrEqual(9);
+    expect(busy.renewals.every(({ routes }) => routes === 0)).toBe(true);
     const { brokers, registrar } = registrarAt();
     await registrar.add(registration('i1', 'calc'));
     brokers.linkState('up');
