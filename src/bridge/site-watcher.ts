@@ -3,6 +3,7 @@ import { type InstanceView, viewSize } from '../protocol/index.js';
 import type { GracefulLinkState } from '../transport/index.js';
 import type { Logger } from '../util/index.js';
 import { MAX_BYTES_ADDED_BY_EVENTS, RegistryCopy } from './registry-copy.js';
+import { type EventPlace, placeEvent } from './registry-generation.js';
 
 /** What a half has seen of its site's registry. */
 export type SiteView =
@@ -76,8 +77,15 @@ export const WITHDRAW_HOLD_MS = 100;
  * one), or any event while there is no copy (after a link change), makes it
  * look the service up; a lookup whose reply held only the instances that
  * fitted in it is not used: a full read (paged) follows a heartbeat later.
- * A broker answering a refresh "unchanged" after events changed the copy
- * means the events did not all come from it: the copy is read whole again.
+ *
+ * Events name the broker's registry generation before and after their
+ * change: the copy follows the generation from event to event, so a
+ * periodic refresh after changes heard in full is answered "unchanged"
+ * (nothing listed) rather than with the whole registry. An event showing a
+ * missed one brings a full read a heartbeat later. A broker answering a
+ * refresh "unchanged" after events that did not follow on (another
+ * broker's, an older broker's without generations, forged ones) changed the
+ * copy means the copy may differ from it: the copy is read whole again.
  */
 export class SiteWatcher {
   readonly #brokers: BrokerClient;
@@ -88,7 +96,11 @@ export class SiteWatcher {
   #refresh: ReturnType<typeof setInterval> | undefined;
   #onView: ((view: SiteView) => void) | undefined;
   #dirtyAll = false;
-  /** The generation of the last full view, while a periodic refresh may skip an unchanged registry. */
+  /**
+   * The generation of the registry the copy is at: the last full view's,
+   * moved on by each event that follows on from it. A periodic refresh skips
+   * a registry still there.
+   */
   #generation: string | undefined;
   /** Services to look up (an event without the instance's view); at most {@link LIST_OVER}. */
   readonly #dirty = new Set<string>();
@@ -99,11 +111,12 @@ export class SiteWatcher {
   /** The registry as last seen; undefined until a full view (and after a link change). */
   #copy: RegistryCopy | undefined;
   /**
-   * Whether events changed the copy since its listing: then a broker saying
-   * its registry is unchanged since that listing means events were false
-   * (or crossed the listing), and the copy is read whole again.
+   * Whether events that did not follow on from {@link #generation} came
+   * since the listing (another broker's, or an older broker's, or forged):
+   * then a broker saying its registry is still at that generation does not
+   * prove the copy right, and the copy is read whole again.
    */
-  #copyChanged = false;
+  #unconfirmed = false;
   /** Services changed by `down` events, passed on when their hold ({@link WITHDRAW_HOLD_MS}) ends. */
   readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   /** Events heard while a full read is under way, applied on top of it; undefined when none is. */
@@ -178,30 +191,77 @@ export class SiteWatcher {
   }
 
   #onEvent(event: InstanceEvent): void {
-    if (event.kind === 'resumed' || this.#site.isOwn(event.id)) return;
+    if (event.kind === 'resumed') return;
+    if (this.#replay) return this.#keep(event);
+    const place = this.#track(event);
+    if (place === 'past' || this.#site.isOwn(event.id)) return;
     const copy = this.#copy;
-    if (event.kind === 'up' && !event.view) this.#lookUp(event.service);
-    else if (this.#replay) {
-      const bytes = event.view ? viewSize(event.view) : 0;
-      const full = this.#replayBytes + bytes > MAX_BYTES_ADDED_BY_EVENTS;
-      if (this.#replay.length >= MAX_REPLAYED_EVENTS || full) this.#dirtyAll = true;
-      else {
-        this.#replay.push(event);
-        this.#replayBytes += bytes;
-      }
-    } else if (!copy) this.#lookUp(event.service);
+    if (!copy || (event.kind === 'up' && !event.view)) this.#lookUp(event.service);
     else {
       const known = copy.get(event.service, event.id);
       // The going of an instance the copy does not hold changes nothing.
       if (event.kind === 'down' && !known) return;
       // Only an instance hosted here is held: a route's going was held where it is hosted.
-      const hosted = event.kind === 'down' && known?.hops === 0;
+      const hosted = event.kind === 'down' && known!.hops === 0;
       if (!copy.apply(event)) return this.#readAgain();
-      this.#copyChanged = true;
+      if (place !== 'follows') this.#unconfirmed = true;
       if (hosted) return this.#hold(event.service);
       this.#changed.add(event.service);
     }
     this.#kick();
+  }
+
+  /**
+   * Keeps an event heard while a full read is under way, to apply on top of
+   * it; past {@link MAX_REPLAYED_EVENTS} or {@link MAX_BYTES_ADDED_BY_EVENTS}
+   * of views, another full read follows instead.
+   */
+  #keep(event: InstanceEvent): void {
+    const bytes = event.view ? viewSize(event.view) : 0;
+    const full = this.#replayBytes + bytes > MAX_BYTES_ADDED_BY_EVENTS;
+    if (this.#replay!.length >= MAX_REPLAYED_EVENTS || full) this.#dirtyAll = true;
+    else {
+      this.#replay!.push(event);
+      this.#replayBytes += bytes;
+    }
+  }
+
+  /**
+   * Applies the events kept during a full read to `copy`, as if heard after
+   * it; false when they would grow it past its bounds.
+   */
+  #replayOnto(copy: RegistryCopy, replay: readonly InstanceEvent[]): boolean {
+    for (const event of replay) {
+      const place = this.#track(event, true);
+      if (place === 'past' || this.#site.isOwn(event.id)) continue;
+      if (event.kind === 'up' && !event.view) {
+        this.#lookUp(event.service);
+        continue;
+      }
+      const changes = event.kind === 'up' || copy.get(event.service, event.id) !== undefined;
+      if (!copy.apply(event)) return false;
+      if (!changes) continue;
+      if (place !== 'follows') this.#unconfirmed = true;
+      this.#changed.add(event.service);
+    }
+    return true;
+  }
+
+  /**
+   * Places `event` against the copy's generation ({@link placeEvent}) and
+   * moves the generation on when the event follows on from it. A half's own
+   * routes count too: their events move the broker's generation. An event
+   * showing that one was missed, or one the copy is past heard live (a
+   * broker never sends one: it is forged, or a forged one went before it),
+   * asks for a full read a heartbeat from now rather than at the next
+   * refresh; events `replayed` from a full read may be past it (the listing
+   * held them already).
+   */
+  #track(event: InstanceEvent, replayed = false): EventPlace {
+    const place = placeEvent(this.#generation, event.since, event.generation);
+    if (place === 'follows') this.#generation = event.generation;
+    else if (place === 'gap' || (place === 'past' && !replayed)) this.#resyncLater();
+    return place;
   }
 
   /**
@@ -332,21 +392,18 @@ export class SiteWatcher {
     this.#replay = undefined;
     if (listing.unchanged) {
       const copy = this.#copy;
-      if (copy && !this.#copyChanged && replay.every((event) => copy.apply(event))) {
-        this.#copyChanged = replay.length > 0;
-        for (const event of replay) this.#changed.add(event.service);
-        return;
-      }
-      // Nothing to apply the events to, or a copy the events made differ from the listing.
+      if (copy && !this.#unconfirmed && this.#replayOnto(copy, replay)) return;
+      // Nothing to apply the events to, or a copy that events may have made differ.
       return this.#readAgain();
     }
     const copy = new RegistryCopy(listing.services.flatMap((service) => service.instances));
-    if (!replay.every((event) => copy.apply(event))) return this.#readAgain();
+    this.#generation = listing.generation;
+    this.#unconfirmed = false;
+    if (!this.#replayOnto(copy, replay)) return this.#readAgain();
     this.#copy = copy;
-    this.#copyChanged = replay.length > 0;
     this.#changed.clear();
     // Only a view that is passed on may be skipped next time.
-    this.#generation = this.#connected ? listing.generation : undefined;
+    if (!this.#connected) this.#generation = undefined;
     this.#emit({ kind: 'full', instances: copy.all() });
   }
 

@@ -357,7 +357,7 @@ export class Broker extends Closeable {
   async #onList(msg: Msg): Promise<void> {
     const { after, unless } = this.#decode(msg, parse.listRequest);
     await this.#warmup;
-    const generation = `${this.id}.${this.registry.generation}`;
+    const generation = this.#generationName(this.registry.generation);
     if (after === undefined && unless === generation) {
       const reply: ListReply = {
         v: PROTOCOL_VERSION,
@@ -458,9 +458,16 @@ export class Broker extends Closeable {
     };
     if (change.reason) event.reason = change.reason;
     if (change.kind === 'up') event.view = change.view;
+    event.since = this.#generationName(change.since);
+    event.generation = this.#generationName(change.generation);
     this.#publish(this.#link.conn.subjects.registryEvents(event.service), event);
     // Calls this broker forwarded to an instance whose lease ran out get no answer.
     if (change.reason === 'expired') this.#forwarder.abandon(change.view);
+  }
+
+  /** How listings and events name generation `n` of this broker's registry: unique to this broker. */
+  #generationName(n: number): string {
+    return `${this.id}.${n}`;
   }
 
   #announce(kind: BrokerEvent['kind']): void {

@@ -80,6 +80,10 @@ export interface RegistryChange {
   view: InstanceView;
   /** Why an instance went down: its lease ran out, or it (or the broker) removed it. */
   reason?: 'expired' | 'deregistered';
+  /** The {@link Registry.generation} before this change (after the one reported before it). */
+  since: number;
+  /** The {@link Registry.generation} once this change is made. */
+  generation: number;
 }
 
 /** What a {@link Registry.renewSession} did, for the broker to publish and answer. */
@@ -133,6 +137,8 @@ export class Registry {
   /** Every instance in listing order, rebuilt lazily after a change. */
   #sorted: InstanceView[] | undefined;
   #generation = 0;
+  /** The generation the last change reported ended at: every change goes from there. */
+  #reported = 0;
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
@@ -193,7 +199,7 @@ export class Registry {
       this.#remove(existing);
       // Callers of the old service must hear it is gone from there.
       if (existing.view.service !== view.service) {
-        changes.push({ kind: 'down', view: existing.view, reason: 'deregistered' });
+        changes.push(this.#report('down', existing.view, 'deregistered'));
       }
     }
     const entry: RegistryEntry = {
@@ -212,7 +218,7 @@ export class Registry {
     counts.set(view.site, (counts.get(view.site) ?? 0) + 1);
     this.#forgetViews(view.service);
     this.#departed.get(view.service)?.delete(view.site);
-    changes.push({ kind: 'up', view });
+    changes.push(this.#report('up', view));
     return changes;
   }
 
@@ -282,7 +288,7 @@ export class Registry {
     if (!entry) return undefined;
     if (claim) this.#authorise(entry, claim);
     this.#remove(entry);
-    return { kind: 'down', view: entry.view, reason: 'deregistered' };
+    return this.#report('down', entry.view, 'deregistered');
   }
 
   /** Removes every instance whose lease has run out, and reports them. */
@@ -298,7 +304,7 @@ export class Registry {
     for (const entry of this.#byId.values()) {
       if (entry.expiresAt <= now) {
         this.#remove(entry);
-        removed.push({ kind: 'down', view: entry.view, reason: 'expired' });
+        removed.push(this.#report('down', entry.view, 'expired'));
       }
     }
     return removed;
@@ -483,6 +489,23 @@ export class Registry {
       sites.set(site, this.#now());
     }
     this.#forgetViews(service);
+  }
+
+  /** A change just made, to report: from the generation the last one ended at to now. */
+  #report(
+    kind: RegistryChange['kind'],
+    view: InstanceView,
+    reason?: RegistryChange['reason'],
+  ): RegistryChange {
+    const change: RegistryChange = {
+      kind,
+      view,
+      since: this.#reported,
+      generation: this.#generation,
+    };
+    if (reason) change.reason = reason;
+    this.#reported = this.#generation;
+    return change;
   }
 
   /** After every change: cached views go, the generation moves on. */

@@ -127,6 +127,12 @@ export interface InstanceEvent {
   reason?: 'expired' | 'deregistered' | undefined;
   /** For `up`, when the broker sent it: the instance as a lookup describes it. */
   view?: InstanceView | undefined;
+  /**
+   * When the broker sent them: its registry's generation before and after
+   * this change (a copy at `since` is at `generation` with this event applied).
+   */
+  since?: string | undefined;
+  generation?: string | undefined;
 }
 
 /** A broker started (servers register again) or is stopping. */

@@ -23,6 +23,8 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const SECRET_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
 /** Call ids: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
+/** A registry generation: opaque, printable, short (a broker's id and its count of changes). */
+const GENERATION_PATTERN = /^[\x21-\x7e]{1,160}$/;
 export const CALL_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Most call ids one probe may list. */
@@ -231,6 +233,15 @@ export interface RegistryEvent {
    * without it, look the service up.
    */
   view?: InstanceView;
+  /**
+   * The `generation` (as a listing gives it) of the publishing broker's
+   * registry just before this change, and just after it. A listener whose
+   * copy was at `since` holds the registry at `generation` once it applies
+   * the event; any other event means it may have missed one. Optional (both
+   * or neither).
+   */
+  since?: string;
+  generation?: string;
 }
 
 /** Published by a broker when it starts (servers re-register) or stops. */
@@ -569,6 +580,12 @@ export const parse = {
         throw bad(`${what}.view must describe the instance the event names`);
       }
       event.view = view;
+    }
+    const since = optStr(o, 'since', what);
+    const generation = optStr(o, 'generation', what);
+    if (since !== undefined && generation !== undefined) {
+      event.since = matching(o, 'since', what, GENERATION_PATTERN);
+      event.generation = matching(o, 'generation', what, GENERATION_PATTERN);
     }
     return event;
   },

@@ -60,6 +60,8 @@ export class NatsBrokerClient implements BrokerClient {
           site: e.site,
           reason: e.reason,
           view: e.view,
+          since: e.since,
+          generation: e.generation,
         });
       }),
     );

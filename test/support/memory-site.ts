@@ -174,6 +174,8 @@ export class MemoryBrokerClient implements BrokerClient {
   available = true;
   /** Set true to send the instance's view with each `up` event, as brokers of this version do. */
   sendsViews = false;
+  /** Set true to send the registry's generation before and after each change with its event, as brokers of this version do. */
+  sendsGenerations = false;
   /** Set true to answer every lookup as if its instances did not all fit in one message. */
   truncatesLookups = false;
   /** Requests made, by kind. */
@@ -361,6 +363,10 @@ export class MemoryBrokerClient implements BrokerClient {
       site: view.site,
     };
     if (this.sendsViews && change.kind === 'up') event.view = view;
+    if (this.sendsGenerations) {
+      event.since = `memory.${change.since}`;
+      event.generation = `memory.${change.generation}`;
+    }
     for (const l of [...this.#instanceListeners]) l(event);
   }
 }

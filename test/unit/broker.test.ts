@@ -147,6 +147,8 @@ describe('broker', () => {
         id: 'i1',
         site: 'a',
         view: instanceView('i1', { service: 'calc', methods: ['m'] }),
+        since: 'b1.0',
+        generation: 'b1.1',
       },
     ]);
     expect(events.messages[0]!.subject).toBe(subjects.registryEvents('calc'));
@@ -276,6 +278,8 @@ describe('broker', () => {
       id: 'i1',
       site: 'a',
       reason: 'deregistered',
+      since: 'b1.1',
+      generation: 'b1.2',
     });
     expect(broker.registry.size).toBe(0);
     claim(nc, subjects.services.deregister('calc'), 'i1');
@@ -307,6 +311,8 @@ describe('broker', () => {
       id: 'i1',
       site: 'a',
       reason: 'expired',
+      since: 'b1.1',
+      generation: 'b1.2',
     });
     expect(broker.registry.size).toBe(0);
     expect(logger.lines).toContainEqual({

@@ -434,6 +434,31 @@ describe('envelopes', () => {
       expect(down.view).toBeUndefined();
     });
 
+    test('envelopes - an event may carry the generations it goes from and to: both, printable, short', () => {
+      const both = { since: 'b1.4', generation: 'b1.5' };
+      expect(parse.registryEvent({ ...good.registryEvent, ...both })).toEqual({
+        ...good.registryEvent,
+        ...both,
+      });
+      for (const alone of [{ since: 'b1.4' }, { generation: 'b1.5' }]) {
+        expect(parse.registryEvent({ ...good.registryEvent, ...alone })).toEqual(
+          good.registryEvent,
+        );
+      }
+      for (const bad of ['', 'b1 4', 'x'.repeat(161), 'b1.\n4']) {
+        expect(
+          expectBadRequest(() =>
+            parse.registryEvent({ ...good.registryEvent, since: 'b1.4', generation: bad }),
+          ),
+        ).toContain('registry event.generation');
+      }
+      expect(
+        expectBadRequest(() =>
+          parse.registryEvent({ ...good.registryEvent, since: 4, generation: 'b1.5' }),
+        ),
+      ).toBe('registry event.since must be a string');
+    });
+
     test('envelopes - validators drop unknown fields', () => {
       const secret = 'a-secret-of-16-chars';
       expect(parse.heartbeat({ v, id: 'x', secret, extra: 1 })).toEqual({ v, id: 'x', secret });

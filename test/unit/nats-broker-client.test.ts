@@ -277,15 +277,17 @@ describe('nats broker client', () => {
         site: 'a',
         reason: undefined,
         view: instanceView('i1', { service: 'calc', methods: ['m'] }),
+        since: 'b1.0',
+        generation: 'b1.1',
       },
     ]);
     offOne();
     client.deregister(registration('i1', 'calc'));
     await idle();
     expect(one).toHaveLength(1);
-    expect(two.map((e) => [e.kind, e.reason])).toEqual([
-      ['up', undefined],
-      ['down', 'deregistered'],
+    expect(two.map((e) => [e.kind, e.reason, e.since, e.generation])).toEqual([
+      ['up', undefined, 'b1.0', 'b1.1'],
+      ['down', 'deregistered', 'b1.1', 'b1.2'],
     ]);
   });
 

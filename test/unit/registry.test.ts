@@ -44,6 +44,8 @@ describe('registry', () => {
     expect(more).toEqual([]);
     expect(change).toEqual({
       kind: 'up',
+      since: 0,
+      generation: 1,
       view: {
         id: 'i1',
         service: 'calculator',
@@ -164,7 +166,13 @@ describe('registry', () => {
     clock.advance(1);
     const first = registry.expire();
     expect(first).toEqual([
-      { kind: 'down', view: expect.objectContaining({ id: 'fast' }), reason: 'expired' },
+      {
+        kind: 'down',
+        view: expect.objectContaining({ id: 'fast' }),
+        reason: 'expired',
+        since: 3,
+        generation: 4,
+      },
     ]);
     registry.heartbeat(claim('slow'));
     clock.advance(1200); // t = 1500
@@ -224,6 +232,8 @@ describe('registry', () => {
       kind: 'down',
       view: expect.objectContaining({ id: 'i1' }),
       reason: 'deregistered',
+      since: 2,
+      generation: 3,
     });
     expect(registry.get('i1')).toBeUndefined();
     expect(ids(registry.lookup('calculator'))).toEqual(['i2']);
@@ -499,7 +509,13 @@ describe('registry - lease sessions', () => {
     });
     expect(outcome).toEqual({
       changes: [
-        { kind: 'down', view: expect.objectContaining({ id: 'r2' }), reason: 'deregistered' },
+        {
+          kind: 'down',
+          view: expect.objectContaining({ id: 'r2' }),
+          reason: 'deregistered',
+          since: 5,
+          generation: 6,
+        },
       ],
       renewed: 1,
       reregister: false,

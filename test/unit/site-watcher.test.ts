@@ -20,6 +20,7 @@ import {
   MemoryBrokerClient,
   memoryWatchedSite,
   registration,
+  seed,
 } from '../support/memory-site.js';
 
 const TIMINGS = { heartbeatMs: 1000, refreshMs: 60_000 };
@@ -877,5 +878,126 @@ describe('site watcher - untrusted events', () => {
     expect(views).toHaveLength(3);
     expect(views[2]?.startsWith('full:')).toBe(true);
     expect(views[2]?.split(',')).toHaveLength(MAX_ADDED_BY_EVENTS + 1);
+  });
+});
+
+describe('site watcher - registry generations', () => {
+  /**
+   * A watcher over brokers that send views and generations (or not, with
+   * `generations` false), its first full view in; `answered` says how each
+   * later listing was answered.
+   */
+  async function following(generations = true) {
+    const brokers = new MemoryBrokerClient('a');
+    brokers.sendsViews = true;
+    brokers.sendsGenerations = generations;
+    const answered: string[] = [];
+    const list = brokers.list.bind(brokers);
+    brokers.list = async (timeoutMs, unless) => {
+      const listing = await list(timeoutMs, unless);
+      answered.push(listing.unchanged ? 'unchanged' : 'listed');
+      return listing;
+    };
+    await brokers.register(registration('i1', 'calc'));
+    const watched = watching(brokers);
+    await settle();
+    expect(answered).toEqual(['listed']);
+    answered.length = 0;
+    return { ...watched, answered };
+  }
+
+  /** Changes heard in full: an instance, a going held back, the half's own route. */
+  async function changes(brokers: MemoryBrokerClient) {
+    await brokers.register(registration('i2', 'calc'));
+    brokers.deregister(registration('i1', 'calc'));
+    await brokers.register(registration('own-r1', 'echo'));
+    await vi.advanceTimersByTimeAsync(WITHDRAW_HOLD_MS + 10);
+  }
+
+  test('site watcher - a refresh after changes heard in full is answered unchanged: the registry is not listed again', async () => {
+    const { brokers, views, answered } = await following();
+    await changes(brokers);
+    expect(views.slice(1)).toEqual(['calc:i2', 'calc:i2']);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await settle();
+    expect(answered).toEqual(['unchanged']);
+    expect(views).toHaveLength(3);
+  });
+
+  test('site watcher - without generations, the same refresh lists the registry again', async () => {
+    const { brokers, views, answered } = await following(false);
+    await changes(brokers);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await settle();
+    expect(answered).toEqual(['listed']);
+    expect(views.at(-1)).toBe('full:i2,own-r1');
+  });
+
+  test('site watcher - an event showing a missed one brings a full read a heartbeat later', async () => {
+    const { brokers, views, answered } = await following();
+    // Registered without its event reaching the watcher: the next event skips a generation.
+    seed(brokers, 'lost', 'calc');
+    await brokers.register(registration('j1', 'echo'));
+    await settle();
+    expect(views.at(-1)).toBe('echo:j1');
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs - 20);
+    expect(answered).toEqual([]);
+    await vi.advanceTimersByTimeAsync(20);
+    await settle();
+    expect(answered).toEqual(['listed']);
+    expect(views.at(-1)).toBe('full:i1,lost,j1');
+  });
+
+  /** {@link following}, then a forged `up` claiming to take the registry one generation on. */
+  async function forgedFollowing() {
+    const watched = await following();
+    const at = watched.brokers.registry.generation;
+    watched.brokers.raise({
+      ...forged('fake'),
+      since: `memory.${at}`,
+      generation: `memory.${at + 1}`,
+    });
+    await settle();
+    expect(watched.views.at(-1)).toBe('calc:i1,fake');
+    return watched;
+  }
+
+  test('site watcher - a forged event claiming to follow on is found out by the next real one: a full read a heartbeat later', async () => {
+    const { brokers, views, answered } = await forgedFollowing();
+    // The broker's own next change is, to the watcher, one it is already past.
+    await brokers.register(registration('i2', 'calc'));
+    await vi.advanceTimersByTimeAsync(TIMINGS.heartbeatMs);
+    await settle();
+    expect(answered).toEqual(['listed']);
+    expect(views.at(-1)).toBe('full:i1,i2');
+  });
+
+  test('site watcher - a forged event claiming to follow on, with no change after it, is undone by the next refresh', async () => {
+    const { views, answered } = await forgedFollowing();
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await settle();
+    expect(answered).toEqual(['listed']);
+    expect(views.at(-1)).toBe('full:i1');
+  });
+
+  test('site watcher - events of a full read that the listing already held are not applied again; later ones are followed', async () => {
+    const { brokers, answers } = slowBrokers();
+    brokers.sendsViews = true;
+    brokers.sendsGenerations = true;
+    const { views } = watching(brokers);
+    await settle();
+    // The registry changes while the listing is on its way: its events arrive after it.
+    await brokers.register(registration('i1', 'calc'));
+    brokers.deregister(registration('i1', 'calc'));
+    await brokers.register(registration('i2', 'calc'));
+    answers.shift()!();
+    await settle();
+    expect(views).toEqual(['full:i2']);
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    answers.shift()!();
+    await settle();
+    // Followed from the listing on, the copy is confirmed: the refresh lists nothing.
+    expect(views).toEqual(['full:i2']);
+    expect(answers).toEqual([]);
   });
 });

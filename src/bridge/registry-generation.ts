@@ -1,0 +1,34 @@
+/**
+ * Where a registry event stands against the generation a copy of the
+ * registry is at. Generations are named `<brokerId>.<count>`: the count of
+ * changes one broker made to its registry, which only grows while it runs.
+ *
+ * - `follows`: the event goes on from the copy's generation (`since` is it).
+ * - `past`: the same broker's event, for a change the copy already holds (it
+ *   was in the listing), or one claiming to be (forged): nothing to apply.
+ * - `gap`: the same broker's event, from further on: one was missed between.
+ * - `other`: another broker's event, or one without generations (an older
+ *   broker), or a copy at no known generation.
+ */
+export type EventPlace = 'follows' | 'past' | 'gap' | 'other';
+
+/** Places an event that took its broker's registry from `since` to `generation` against `current`. */
+export function placeEvent(
+  current: string | undefined,
+  since: string | undefined,
+  generation: string | undefined,
+): EventPlace {
+  if (current === undefined || since === undefined || generation === undefined) return 'other';
+  if (since === current) return 'follows';
+  const at = split(current);
+  const to = split(generation);
+  if (!at || !to || to.broker !== at.broker) return 'other';
+  return to.count <= at.count ? 'past' : 'gap';
+}
+
+const NAMED = /^(.+)\.(\d{1,15})$/;
+
+function split(generation: string): { broker: string; count: number } | undefined {
+  const match = NAMED.exec(generation);
+  return match ? { broker: match[1]!, count: Number(match[2]) } : undefined;
+}
