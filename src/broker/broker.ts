@@ -32,7 +32,7 @@ import {
   respondValue,
   SiteLink,
 } from '../transport/index.js';
-import { Closeable, newId } from '../util/index.js';
+import { afterArrivals, Closeable, newId } from '../util/index.js';
 import { Forwarder } from './forwarder.js';
 import {
   DEFAULT_REGISTRY_LIMITS,
@@ -199,7 +199,13 @@ export class Broker extends Closeable {
     this.#unwatch = metrics?.gauge('switchboard_broker_instances', () => [
       { labels: { site: this.site }, value: this.registry.size },
     ]);
-    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 250);
+    const every = options.sweepIntervalMs ?? 250;
+    let due = Date.now() + every;
+    this.#sweeper = setInterval(() => {
+      // A late sweep first takes the heartbeats and renewals already received.
+      afterArrivals(due, () => this.#sweep());
+      due = Date.now() + every;
+    }, every);
     this.#sweeper.unref();
   }
 

@@ -6,6 +6,7 @@ import {
   type HeaderBlock,
   SwitchboardError,
 } from '../protocol/index.js';
+import { afterArrivals } from '../util/index.js';
 import { headersOf } from './received-headers.js';
 
 interface Pending {
@@ -141,11 +142,8 @@ export class RequestChannel {
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()));
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      // Fired late (the process was busy): replies may be waiting in the
-      // socket, and Node reads them between timers and `setImmediate`. One
-      // that arrived before its deadline must not be failed as TIMEOUT.
-      if (Date.now() > deadline) setImmediate(() => this.#expire());
-      else this.#expire();
+      // A reply that arrived before its deadline must not be failed as TIMEOUT.
+      afterArrivals(deadline, () => this.#expire());
     }, delay);
   }
 

@@ -1,5 +1,6 @@
 export { Closeable } from './closeable.js';
 export { newId } from './ids.js';
+export { afterArrivals } from './late-timers.js';
 export {
   jsonLogger,
   type Logger,
