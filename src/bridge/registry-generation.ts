@@ -3,12 +3,14 @@
  * registry is at. Generations are named `<brokerId>.<count>`: the count of
  * changes one broker made to its registry, which only grows while it runs.
  *
- * - `follows`: the event goes on from the copy's generation (`since` is it).
+ * - `follows`: the event goes on from the copy's generation (`since` is it,
+ *   and `generation` is further on, of the same broker).
  * - `past`: the same broker's event, for a change the copy already holds (it
  *   was in the listing), or one claiming to be (forged): nothing to apply.
  * - `gap`: the same broker's event, from further on: one was missed between.
- * - `other`: another broker's event, or one without generations (an older
- *   broker), or a copy at no known generation.
+ * - `other`: another broker's event, one without generations (an older
+ *   broker) or whose generations do not go forward, or a copy at no known
+ *   generation.
  */
 export type EventPlace = 'follows' | 'past' | 'gap' | 'other';
 
@@ -19,10 +21,13 @@ export function placeEvent(
   generation: string | undefined,
 ): EventPlace {
   if (current === undefined || since === undefined || generation === undefined) return 'other';
-  if (since === current) return 'follows';
   const at = split(current);
+  const from = split(since);
   const to = split(generation);
-  if (!at || !to || to.broker !== at.broker) return 'other';
+  if (!at || !from || !to) return 'other';
+  if (from.broker !== at.broker || to.broker !== at.broker || to.count <= from.count)
+    return 'other';
+  if (since === current) return 'follows';
   return to.count <= at.count ? 'past' : 'gap';
 }
 

@@ -355,7 +355,11 @@ export class SiteWatcher {
             this.#resyncLater();
             continue;
           }
-          this.#copy?.set(service, found.instances);
+          if (this.#copy) {
+            this.#copy.set(service, found.instances);
+            // A lookup's answer is no event of the followed generation (another broker may give it).
+            this.#unconfirmed = true;
+          }
           this.#emit({ kind: 'service', service, instances: [...found.instances] });
         }
       } catch (err) {
@@ -387,7 +391,9 @@ export class SiteWatcher {
     this.#later = undefined;
     this.#replay = [];
     this.#replayBytes = 0;
-    const listing = await this.#read(this.#brokers.list(BROKER_TIMEOUT_MS, this.#generation));
+    // A copy unconfirmed would be read whole again after an "unchanged": ask for the whole at once.
+    const unless = this.#unconfirmed ? undefined : this.#generation;
+    const listing = await this.#read(this.#brokers.list(BROKER_TIMEOUT_MS, unless));
     const replay = this.#replay;
     this.#replay = undefined;
     if (listing.unchanged) {

@@ -134,6 +134,8 @@ export class Broker extends Closeable {
   readonly site: string;
   /** This broker's id. */
   readonly id: string;
+  /** Tells this run of the broker from an earlier one with the same id (see {@link #generationName}). */
+  readonly #run = newId(6);
   /** The site registry (read it; change it through the protocol). */
   readonly registry: Registry;
   readonly startedAt = Date.now();
@@ -203,7 +205,9 @@ export class Broker extends Closeable {
     let due = Date.now() + every;
     this.#sweeper = setInterval(() => {
       // A late sweep first takes the heartbeats and renewals already received.
-      afterArrivals(due, () => this.#sweep());
+      afterArrivals(due, () => {
+        if (!this.closing) this.#sweep();
+      });
       due = Date.now() + every;
     }, every);
     this.#sweeper.unref();
@@ -471,9 +475,13 @@ export class Broker extends Closeable {
     if (change.reason === 'expired') this.#forwarder.abandon(change.view);
   }
 
-  /** How listings and events name generation `n` of this broker's registry: unique to this broker. */
+  /**
+   * How listings and events name generation `n` of this broker's registry:
+   * unique to this run of this broker (a broker restarted with the same id
+   * counts from 0 again).
+   */
   #generationName(n: number): string {
-    return `${this.id}.${n}`;
+    return `${this.id}.${this.#run}.${n}`;
   }
 
   #announce(kind: BrokerEvent['kind']): void {

@@ -22,9 +22,10 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** Ownership secrets of instances: 16 to 128 letters, digits, `_` or `-`. */
 export const SECRET_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
-/** Call ids: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
-/** A registry generation: opaque, printable, short (a broker's id and its count of changes). */
+/** A registry generation: printable, short (a broker's name and its count of changes). */
 const GENERATION_PATTERN = /^[\x21-\x7e]{1,160}$/;
+
+/** Call ids: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
 export const CALL_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Most call ids one probe may list. */
@@ -297,6 +298,10 @@ function str(o: Obj, key: string, what: string): string {
   const v = field(o, key);
   if (typeof v !== 'string') throw bad(`${what}.${key} must be a string`);
   return v;
+}
+
+function isGeneration(v: unknown): v is string {
+  return typeof v === 'string' && GENERATION_PATTERN.test(v);
 }
 
 function optStr(o: Obj, key: string, what: string): string | undefined {
@@ -581,11 +586,13 @@ export const parse = {
       }
       event.view = view;
     }
-    const since = optStr(o, 'since', what);
-    const generation = optStr(o, 'generation', what);
-    if (since !== undefined && generation !== undefined) {
-      event.since = matching(o, 'since', what, GENERATION_PATTERN);
-      event.generation = matching(o, 'generation', what, GENERATION_PATTERN);
+    // Optional, and only a hint: generations that are not both well formed are
+    // dropped (the event is then followed as one without them), not refused.
+    const since = field(o, 'since');
+    const generation = field(o, 'generation');
+    if (isGeneration(since) && isGeneration(generation)) {
+      event.since = since;
+      event.generation = generation;
     }
     return event;
   },

@@ -19,8 +19,8 @@ describe('busy process', () => {
     const site = await startSite('a', { brokerOptions: { sweepIntervalMs: 20 } });
     const broker = site.broker!;
     const secret = 'raw-registration-secret';
-    // A lease of 300 ms.
-    await registerRaw(site.url, { id: 'i1', service: 'calc', heartbeatMs: 100, secret });
+    // A lease of 900 ms.
+    await registerRaw(site.url, { id: 'i1', service: 'calc', heartbeatMs: 300, secret });
     const raw = await rawNats(site.url);
     track({ close: () => raw.close() });
     const beat = encode({ v: 1, id: 'i1', secret });
@@ -35,7 +35,7 @@ describe('busy process', () => {
     await new Promise<void>((resolve) =>
       setImmediate(() => {
         raw.pub('sb.broker.heartbeat.calc', beat);
-        busyFor(400);
+        busyFor(1500);
         resolve();
       }),
     );

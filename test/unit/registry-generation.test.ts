@@ -19,6 +19,11 @@ describe('registry generations', () => {
       ['b1.4', 'b2.4', 'b2.5', 'other'],
       ['b1.4', undefined, 'b1.5', 'other'],
       ['b1.4', 'b1.4', undefined, 'other'],
+      // Generations that do not go forward, or change broker, follow nothing.
+      ['b1.4', 'b1.4', 'b1.4', 'other'],
+      ['b1.4', 'b1.4', 'b1.3', 'other'],
+      ['b1.4', 'b1.4', 'b2.5', 'other'],
+      ['b1.4', 'b1.4', 'b1.x', 'other'],
       [undefined, 'b1.4', 'b1.5', 'other'],
       ['b1.4', 'b1.9', 'nonsense', 'other'],
       ['opaque', 'b1.1', 'b1.2', 'other'],

@@ -101,7 +101,11 @@ describe('request channel, real timers and a real socket', () => {
     const { port } = server.address() as net.AddressInfo;
     const accepted = once(server, 'connection');
     const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
     const [peer] = (await accepted) as [net.Socket];
+    // One round trip first: the socket is reading before the request is made.
+    peer.write('.');
+    await once(socket, 'data');
     const { nc, sent, reply } = fakeConnection();
     socket.on('data', () => reply(sent[0]!.reply));
     const channel = new RequestChannel(nc);
