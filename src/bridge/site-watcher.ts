@@ -82,10 +82,10 @@ export const WITHDRAW_HOLD_MS = 100;
  * change: the copy follows the generation from event to event, so a
  * periodic refresh after changes heard in full is answered "unchanged"
  * (nothing listed) rather than with the whole registry. An event showing a
- * missed one brings a full read a heartbeat later. A broker answering a
- * refresh "unchanged" after events that did not follow on (another
- * broker's, an older broker's without generations, forged ones) changed the
- * copy means the copy may differ from it: the copy is read whole again.
+ * missed one brings a full read a heartbeat later. After events that did
+ * not follow on (another broker's, an older broker's without generations,
+ * forged ones) changed the copy, or a lookup did, the copy may differ from
+ * the broker's registry: the next refresh reads it whole.
  */
 export class SiteWatcher {
   readonly #brokers: BrokerClient;
@@ -111,10 +111,10 @@ export class SiteWatcher {
   /** The registry as last seen; undefined until a full view (and after a link change). */
   #copy: RegistryCopy | undefined;
   /**
-   * Whether events that did not follow on from {@link #generation} came
-   * since the listing (another broker's, or an older broker's, or forged):
-   * then a broker saying its registry is still at that generation does not
-   * prove the copy right, and the copy is read whole again.
+   * Whether events that did not follow on from {@link #generation}, or a
+   * lookup, changed the copy since the listing: then a broker's registry
+   * still at that generation does not prove the copy right, and the next
+   * refresh reads it whole.
    */
   #unconfirmed = false;
   /** Services changed by `down` events, passed on when their hold ({@link WITHDRAW_HOLD_MS}) ends. */
