@@ -202,21 +202,23 @@ export class ScaleMesh {
 
   /**
    * Polls the routing state until it has converged; resolves with the time
-   * it took, or with the last check when `timeoutMs` passes first.
+   * it took, or with the last check when `timeoutMs` passes first. Times are
+   * those of the snapshot checked (`at`, on the `performance.now()` clock):
+   * the state was already so when its check began.
    */
   async waitConverged(
     timeoutMs: number,
     pollMs = 50,
-  ): Promise<{ ok: boolean; ms: number; last: CheckResult }> {
+  ): Promise<{ ok: boolean; ms: number; at: number; last: CheckResult }> {
     const start = performance.now();
     for (;;) {
-      const checkStart = performance.now();
+      const at = performance.now();
       const last = this.check();
-      const ms = performance.now() - start;
-      if (converged(last)) return { ok: true, ms, last };
-      if (ms > timeoutMs) return { ok: false, ms, last };
+      const ms = at - start;
+      if (converged(last)) return { ok: true, ms, at, last };
+      if (performance.now() - start > timeoutMs) return { ok: false, ms, at, last };
       // A check of a big mesh takes a while: leave the components most of the time.
-      await sleep(Math.max(pollMs, 4 * (performance.now() - checkStart)));
+      await sleep(Math.max(pollMs, 4 * (performance.now() - at)));
     }
   }
 

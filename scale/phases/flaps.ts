@@ -91,7 +91,7 @@ export async function measureFlaps(
   const control = siteRates(mesh, monitor.rates());
   const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS);
   const afterLastFlap: Settling = {
-    ms: settled.ok ? round(performance.now() - lastFlapAt) : null,
+    ms: settled.ok ? round(settled.at - lastFlapAt) : null,
     check: settled.last,
   };
   storming = false;

@@ -98,10 +98,16 @@ export class RouteTable {
     const { into, from, maxHops } = this.#rules;
     const routes = new Map<string, RouteAdvert>();
     if (!this.#rules.allows(service)) return routes;
-    // One path per version and hosting site: the shortest, and of equal ones the first
-    // in order. Passing on every equal-cost path would multiply routes at each hop (a
-    // corner of a 5×5 grid sees 70 shortest paths to the opposite one); other paths
-    // still arrive through the site's other bridges.
+    // One path per version and hosting site: the shortest; of equal ones the one
+    // advertised already, else the first in order. Passing on every equal-cost path
+    // would multiply routes at each hop (a corner of a 5×5 grid sees 70 shortest paths
+    // to the opposite one); other paths still arrive through the site's other bridges.
+    // Keeping the incumbent spares the mesh a withdrawal and an advertisement at every
+    // site downstream each time an equal path comes back.
+    const incumbent = new Map<string, string>();
+    for (const route of this.#byService.get(service)?.values() ?? []) {
+      incumbent.set(`${route.version}@${route.site}`, route.path.join(','));
+    }
     const best = new Map<string, string>();
     const candidates: Array<{ inst: InstanceView; path: string[]; joined: string }> = [];
     for (const inst of instances) {
@@ -110,7 +116,9 @@ export class RouteTable {
       const group = `${inst.version}@${inst.site}`;
       const joined = path.join(',');
       const held = best.get(group);
-      if (held === undefined || preferPath(path, joined, held)) best.set(group, joined);
+      if (held === undefined || preferPath(path, joined, held, incumbent.get(group))) {
+        best.set(group, joined);
+      }
       candidates.push({ inst, path, joined });
     }
     for (const { inst, path, joined } of candidates) {
@@ -135,9 +143,14 @@ export class RouteTable {
   }
 }
 
-/** Whether `path` (joined: `joined`) beats the path `held` (joined): fewer sites, then first in order. */
-function preferPath(path: string[], joined: string, held: string): boolean {
+/**
+ * Whether `path` (joined: `joined`) beats the path `held` (joined): fewer
+ * sites, then the `incumbent` (the path advertised now), then first in order.
+ */
+function preferPath(path: string[], joined: string, held: string, incumbent?: string): boolean {
   const heldLength = held.split(',').length;
   if (path.length !== heldLength) return path.length < heldLength;
+  if (held === incumbent) return false;
+  if (joined === incumbent) return true;
   return joined < held;
 }

@@ -102,6 +102,11 @@ export class Registrar {
         this.#stopResumeRepeats();
         if (state !== 'up') return;
         this.#beat(true);
+        // An attempt sent while the link was down may wait seconds for an answer that will
+        // never come: ask again now, over the link that is back.
+        for (const entry of this.#entries.values()) {
+          if (!entry.registered) void this.#register(entry, this.#waitMs, true);
+        }
         this.#deregisterAgain();
         this.#resumeRepeats = RESUME_REPEATS_MS.map((delayMs) =>
           setTimeout(() => this.#beat(true), delayMs),
@@ -271,12 +276,17 @@ export class Registrar {
     return ids.length > MAX_GONE_ROUTES ? ids.slice(-MAX_GONE_ROUTES) : ids;
   }
 
-  /** One registration attempt (joined if one is under way). */
-  #register(entry: Entry, timeoutMs: number): Promise<boolean> {
-    entry.attempt ??= this.#registerOnce(entry, timeoutMs).finally(() => {
-      entry.attempt = undefined;
+  /**
+   * One registration attempt: joined if one is under way, unless `anew`
+   * (then the attempt under way may still confirm it, but is no longer waited for).
+   */
+  #register(entry: Entry, timeoutMs: number, anew = false): Promise<boolean> {
+    if (entry.attempt && !anew) return entry.attempt;
+    const attempt = this.#registerOnce(entry, timeoutMs).finally(() => {
+      if (entry.attempt === attempt) entry.attempt = undefined;
     });
-    return entry.attempt;
+    entry.attempt = attempt;
+    return attempt;
   }
 
   async #registerOnce(entry: Entry, timeoutMs: number): Promise<boolean> {

@@ -437,6 +437,44 @@ describe('registrar', () => {
     registrar.close();
   });
 
+  test('registrar - back after a disconnection, an unconfirmed instance is registered at once, not after the attempt sent while down', async () => {
+    vi.useFakeTimers();
+    const { brokers, registrar } = registrarAt(500);
+    const register = brokers.register.bind(brokers);
+    let down = true;
+    const sent: boolean[] = [];
+    // Sent while the link is down, a registration is never answered: its attempt waits 2 s.
+    Object.assign(brokers, {
+      register: (instance: InstanceRegistration, timeoutMs: number) => {
+        sent.push(down);
+        if (!down) return register(instance);
+        return new Promise((_, reject) => {
+          const late = new SwitchboardError(ErrorCode.TIMEOUT, 'no reply', { completed: 'maybe' });
+          setTimeout(() => reject(late), timeoutMs);
+        });
+      },
+    });
+    brokers.linkState('down');
+    const adding = registrar.add(registration('r1', 'calc'));
+    await vi.advanceTimersByTimeAsync(300);
+    down = false;
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([true, false]);
+    expect(registrar.isRegistered('r1')).toBe(true);
+    expect(brokers.registry.get('r1')).toBeDefined();
+    // The first attempt still ends in its own time; the instance stays registered.
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await adding).toBe(false);
+    expect(registrar.isRegistered('r1')).toBe(true);
+    // A registered instance is not registered again at the next reconnection.
+    brokers.linkState('down');
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([true, false]);
+    registrar.close();
+  });
+
   test('registrar - an instance removed while its registration is in flight is deregistered again', async () => {
     const { brokers, registrar } = registrarAt();
     let answer!: () => void;

@@ -208,6 +208,35 @@ describe('route table', () => {
       expect(paths(added)).toEqual(['b>x>d']);
     });
 
+    test('route table - an equal path that comes back does not displace the one advertised (no churn downstream)', () => {
+      const t = table();
+      t.update('calculator', [inst('via-y', { site: 'd', path: ['y', 'd'] })]);
+      // via-x sorts first, but via-y is advertised already and is as short.
+      const back = t.update('calculator', [
+        inst('via-x', { site: 'd', path: ['x', 'd'] }),
+        inst('via-y', { site: 'd', path: ['y', 'd'] }),
+      ]);
+      expect(back).toEqual({ added: [], removed: [] });
+      expect(paths(t.routes())).toEqual(['b>y>d']);
+      // A shorter one still wins over the one advertised.
+      const shorter = t.update('calculator', [
+        inst('via-y', { site: 'd', path: ['y', 'd'] }),
+        inst('direct', { site: 'd', path: ['d'] }),
+      ]);
+      expect(paths(shorter.removed)).toEqual(['b>y>d']);
+      expect(paths(shorter.added)).toEqual(['b>d']);
+    });
+
+    test('route table - an equal path kept as the one advertised also survives a full view', () => {
+      const t = table();
+      t.update('calculator', [inst('via-y', { site: 'd', path: ['y', 'd'] })]);
+      const full = t.replaceAll([
+        inst('via-x', { site: 'd', path: ['x', 'd'] }),
+        inst('via-y', { site: 'd', path: ['y', 'd'] }),
+      ]);
+      expect(full).toEqual({ added: [], removed: [] });
+    });
+
     test('route table - a route key names service, version, hosting site and the whole path', () => {
       const t = table();
       const { added } = t.update('calculator', [inst('i1', { site: 'd', path: ['x', 'd'] })]);
