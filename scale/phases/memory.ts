@@ -4,16 +4,18 @@
  * shares this one process, so the heap cannot be split by component
  * directly; two figures stand in:
  * - the biggest broker's registry, rebuilt alone from the same
- *   registrations (decoded from msgpack, as the broker got them), measured
- *   as the heap it adds: a broker's per-instance state is its registry
- *   entry, so this is the broker's memory per entry;
+ *   registrations (decoded from msgpack, as the broker got them) in a
+ *   worker isolate, measured as the heap it adds: a broker's per-instance
+ *   state is its registry entry, so this is the broker's memory per entry;
  * - the heap the whole mesh gained from linking (every broker's routes,
  *   every bridge's route state, subscriptions and registrars), per route
  *   held by a broker: an upper bound of what one route costs everywhere.
  */
-import { Codec, type InstanceRegistration, Registry } from '../../src/internal.js';
+import { Worker } from 'node:worker_threads';
+import { Codec, type InstanceRegistration } from '../../src/internal.js';
 import type { ScaleMesh } from '../mesh.js';
 import { mean, pidsRssBytes, round, settledHeapBytes } from '../stats.js';
+import type { RegistryHeapJob } from './registry-heap.js';
 
 export interface SizeFigures {
   /** Entries (instances and routes) per broker: the biggest, and the mean. */
@@ -100,17 +102,17 @@ export async function measureMemory(
       }),
     ),
   );
-  // Enough copies that the heap's noise (timers, buffers) is small beside them.
+  // Enough copies that the heap's noise (timers, buffers) is small beside them, in an
+  // isolate of their own (the mesh's heap moves by more than they take).
   const copies = Math.max(1, Math.ceil(REPLICA_ENTRIES / Math.max(1, big.broker.registry.size)));
-  const h0 = (await settledHeapBytes())!;
-  const replicas: Registry[] = [];
-  for (let i = 0; i < copies; i++) {
-    const replica = new Registry({ site: big.name });
-    for (const reg of codec.decode(wire) as InstanceRegistration[]) replica.register(reg);
-    replicas.push(replica);
-  }
-  const h1 = (await settledHeapBytes())!;
-  const perReplica = (h1 - h0) / replicas.length;
+  const job: RegistryHeapJob = { site: big.name, wire, copies };
+  const worker = new Worker(new URL('./registry-heap.js', import.meta.url), { workerData: job });
+  const perReplica = await new Promise<number>((resolve, reject) => {
+    worker.once('message', (bytes: number | null) =>
+      bytes === null ? reject(new Error('the memory worker has no gc()')) : resolve(bytes),
+    );
+    worker.once('error', reject);
+  }).finally(() => worker.terminate());
   const kib = (bytes: number) => round(bytes / 1024);
   const per = (bytes: number, n: number) => (n === 0 ? 0 : round(bytes / n, 0));
   return {
