@@ -159,7 +159,7 @@ export class Registrar {
    * and registers it; resolves with whether a broker confirmed it within
    * `timeoutMs` (by default a heartbeat, at least 2 s). Unconfirmed
    * registrations are retried at every heartbeat, once the attempt under way
-   * has ended.
+   * has ended, and at once after a reconnection.
    */
   add(registration: InstanceRegistration, timeoutMs = this.#waitMs): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
@@ -190,7 +190,10 @@ export class Registrar {
           }),
     };
     this.#entries.set(id, entry);
-    return this.#register(entry, timeoutMs);
+    // A newer attempt (after a reconnection) may have confirmed it meanwhile.
+    return this.#register(entry, timeoutMs).then(
+      (ok) => ok || (this.#entries.get(id) === entry && entry.registered),
+    );
   }
 
   /** Deregisters an instance: brokers drop it at once. */
