@@ -112,6 +112,7 @@ export async function measureMemory(
       bytes === null ? reject(new Error('the memory worker has no gc()')) : resolve(bytes),
     );
     worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the memory worker exited (${code})`)));
   }).finally(() => worker.terminate());
   const kib = (bytes: number) => round(bytes / 1024);
   const per = (bytes: number, n: number) => (n === 0 ? 0 : round(bytes / n, 0));

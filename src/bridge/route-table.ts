@@ -36,7 +36,7 @@ export interface RouteChanges {
  * instances visible on the far site: each route is the far site's path to the
  * service with the far site put in front. A route that would cross the
  * advertising site again (a loop) or exceed the hop limit is refused; of the
- * paths to one service version at one hosting site only the shortest are kept.
+ * paths to one service version at one hosting site one shortest is kept.
  * Pure logic: the bridge feeds it and applies the changes it returns.
  */
 export class RouteTable {

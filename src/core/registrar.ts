@@ -41,6 +41,8 @@ interface Entry {
   /** Resolved at the next confirmation. */
   waiters: Array<(ok: boolean) => void>;
   attempt: Promise<boolean> | undefined;
+  /** Reconnections before the attempt under way was sent. */
+  attemptReconnections: number;
   readonly stopReregister: Unsubscribe;
 }
 
@@ -67,6 +69,8 @@ export class Registrar {
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
   #closed = false;
+  /** Times the link came back: an attempt sent before the last of them may never be answered. */
+  #reconnections = 0;
   #resumeRepeats: ReturnType<typeof setTimeout>[] = [];
   /** Recent deregistrations, oldest first, with when they were sent. */
   readonly #deregistered = new Map<string, { registration: InstanceRegistration; at: number }>();
@@ -101,12 +105,15 @@ export class Registrar {
       brokers.onLinkState((state) => {
         this.#stopResumeRepeats();
         if (state !== 'up') return;
-        this.#beat(true);
-        // An attempt sent while the link was down may wait seconds for an answer that will
-        // never come: ask again now, over the link that is back.
+        this.#reconnections++;
+        // An attempt sent before or while the link was down may wait seconds for an answer
+        // that will never come: ask again now, over the link that is back (the beat below
+        // joins these, and starts one for each unconfirmed instance with none under way).
         for (const entry of this.#entries.values()) {
-          if (!entry.registered) void this.#register(entry, this.#waitMs, true);
+          const stale = entry.attempt && entry.attemptReconnections < this.#reconnections;
+          if (!entry.registered && stale) void this.#register(entry, this.#waitMs, true);
         }
+        this.#beat(true);
         this.#deregisterAgain();
         this.#resumeRepeats = RESUME_REPEATS_MS.map((delayMs) =>
           setTimeout(() => this.#beat(true), delayMs),
@@ -180,6 +187,7 @@ export class Registrar {
       refusal: undefined,
       waiters: [],
       attempt: undefined,
+      attemptReconnections: 0,
       // In a session, brokers ask through the session (it heartbeats no instance alone).
       stopReregister: session
         ? () => {}
@@ -190,10 +198,13 @@ export class Registrar {
           }),
     };
     this.#entries.set(id, entry);
-    // A newer attempt (after a reconnection) may have confirmed it meanwhile.
-    return this.#register(entry, timeoutMs).then(
-      (ok) => ok || (this.#entries.get(id) === entry && entry.registered),
-    );
+    const first = this.#register(entry, timeoutMs);
+    // Settled by the first confirmation, or else by the end of the first attempt (a newer
+    // one, after a reconnection, may confirm it sooner).
+    return new Promise((resolve) => {
+      entry.waiters.push(resolve);
+      void first.then((ok) => resolve(ok || (this.#entries.get(id) === entry && entry.registered)));
+    });
   }
 
   /** Deregisters an instance: brokers drop it at once. */
@@ -289,6 +300,7 @@ export class Registrar {
       if (entry.attempt === attempt) entry.attempt = undefined;
     });
     entry.attempt = attempt;
+    entry.attemptReconnections = this.#reconnections;
     return attempt;
   }
 
@@ -297,7 +309,9 @@ export class Registrar {
     const { registration } = entry;
     try {
       const ack = await this.#brokers.register(registration, timeoutMs);
-      // Removed while the request was in flight: the broker must forget it again.
+      // Removed while the request was in flight: the broker must forget it again. (If the id
+      // was added again meanwhile, this answer may have overwritten the new registration: the
+      // deregistration makes the broker ask for it again at its next heartbeat.)
       if (this.#entries.get(registration.id) !== entry) {
         this.#brokers.deregister(registration);
         return false;
@@ -319,7 +333,8 @@ export class Registrar {
       const refused =
         err instanceof SwitchboardError &&
         (err.site !== undefined || err.code === ErrorCode.FORBIDDEN);
-      if (refused) {
+      // A refusal after a newer attempt confirmed the instance no longer applies.
+      if (refused && !entry.registered) {
         entry.refusal = err;
         this.#logger.warn(`registration refused: ${err.message}`, {
           id: registration.id,

@@ -437,41 +437,124 @@ describe('registrar', () => {
     registrar.close();
   });
 
-  test('registrar - back after a disconnection, an unconfirmed instance is registered at once, not after the attempt sent while down', async () => {
+  /**
+   * A registrar (heartbeat 500 ms) whose broker never answers a registration
+   * sent while `link.down` (its attempt waits out its 2 s), or, when
+   * `failFast`, refuses it at once as unreachable; `sent` says, per
+   * registration sent, whether the link was down.
+   */
+  function registrarOverFlakyLink(failFast = false) {
     vi.useFakeTimers();
     const { brokers, registrar } = registrarAt(500);
     const register = brokers.register.bind(brokers);
-    let down = true;
+    const link = { down: false };
     const sent: boolean[] = [];
-    // Sent while the link is down, a registration is never answered: its attempt waits 2 s.
     Object.assign(brokers, {
       register: (instance: InstanceRegistration, timeoutMs: number) => {
-        sent.push(down);
-        if (!down) return register(instance);
+        sent.push(link.down);
+        if (!link.down) return register(instance);
+        if (failFast) {
+          return Promise.reject(
+            new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' }),
+          );
+        }
         return new Promise((_, reject) => {
           const late = new SwitchboardError(ErrorCode.TIMEOUT, 'no reply', { completed: 'maybe' });
           setTimeout(() => reject(late), timeoutMs);
         });
       },
     });
-    brokers.linkState('down');
-    const adding = registrar.add(registration('r1', 'calc'));
+    const setLink = (state: 'up' | 'down') => {
+      link.down = state === 'down';
+      brokers.linkState(state);
+    };
+    return { brokers, registrar, sent, setLink };
+  }
+
+  test('registrar - back after a disconnection, an unconfirmed instance is registered at once, not after the attempt sent while down', async () => {
+    const { brokers, registrar, sent, setLink } = registrarOverFlakyLink();
+    setLink('down');
+    let added: boolean | undefined;
+    void registrar.add(registration('r1', 'calc')).then((ok) => (added = ok));
     await vi.advanceTimersByTimeAsync(300);
-    down = false;
-    brokers.linkState('up');
+    setLink('up');
     await vi.advanceTimersByTimeAsync(0);
     expect(sent).toEqual([true, false]);
     expect(registrar.isRegistered('r1')).toBe(true);
     expect(brokers.registry.get('r1')).toBeDefined();
-    // The first attempt still ends in its own time, saying the instance is registered.
+    // add() settles at the confirmation, not when the attempt sent while down ends.
+    expect(added).toBe(true);
+    // The resumed beats (250 and 750 ms) and the heartbeats send nothing more.
     await vi.advanceTimersByTimeAsync(2000);
-    expect(await adding).toBe(true);
-    expect(registrar.isRegistered('r1')).toBe(true);
+    expect(sent).toEqual([true, false]);
     // A registered instance is not registered again at the next reconnection.
-    brokers.linkState('down');
-    brokers.linkState('up');
+    setLink('down');
+    setLink('up');
     await vi.advanceTimersByTimeAsync(0);
     expect(sent).toEqual([true, false]);
+    registrar.close();
+  });
+
+  test('registrar - back after a disconnection, one registration per unconfirmed instance, however its last attempt ended', async () => {
+    const { registrar, sent, setLink } = registrarOverFlakyLink(true);
+    setLink('down');
+    expect(await registrar.add(registration('r1', 'calc'))).toBe(false);
+    expect(sent).toEqual([true]);
+    // No attempt under way: the resumed beat alone registers it.
+    setLink('up');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([true, false]);
+    expect(registrar.isRegistered('r1')).toBe(true);
+    registrar.close();
+  });
+
+  test('registrar - an attempt sent after the reconnection is not sent again by a later beat', async () => {
+    const { brokers, registrar, sent, setLink } = registrarOverFlakyLink();
+    setLink('down');
+    void registrar.add(registration('r1', 'calc'));
+    // Back, but the broker takes its time: the attempt sent now is the one to wait for.
+    let answer!: () => void;
+    const register = brokers.register;
+    Object.assign(brokers, {
+      register: (instance: InstanceRegistration) => {
+        sent.push(false);
+        return new Promise((resolve) => {
+          answer = () => resolve(register.call(brokers, instance));
+        });
+      },
+    });
+    setLink('up');
+    await vi.advanceTimersByTimeAsync(900);
+    expect(sent).toEqual([true, false]);
+    answer();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registrar.isRegistered('r1')).toBe(true);
+    registrar.close();
+  });
+
+  test('registrar - a refusal that comes after a newer attempt confirmed the instance is not kept', async () => {
+    const { brokers, registrar, setLink } = registrarOverFlakyLink();
+    let refuse!: () => void;
+    const register = brokers.register;
+    let first = true;
+    Object.assign(brokers, {
+      register: (instance: InstanceRegistration) => {
+        if (!first) return register.call(brokers, instance);
+        first = false;
+        return new Promise((_, reject) => {
+          refuse = () =>
+            reject(new SwitchboardError(ErrorCode.UNAVAILABLE, 'registry full', { site: 'a' }));
+        });
+      },
+    });
+    void registrar.add(registration('r1', 'calc'));
+    setLink('down');
+    setLink('up');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registrar.isRegistered('r1')).toBe(true);
+    refuse();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registrar.refusal('r1')).toBeUndefined();
     registrar.close();
   });
 
@@ -484,9 +567,11 @@ describe('registrar', () => {
     const adding = registrar.add(registration('i1', 'calc'));
     await vi.waitFor(() => expect(answer).toBeDefined());
     registrar.remove('i1');
-    answer();
     expect(await adding).toBe(false);
-    expect(brokers.registry.get('i1')).toBeUndefined();
+    answer();
+    // The broker took it after the deregistration: the registrar deregisters it again.
+    expect(brokers.registry.get('i1')).toBeDefined();
+    await vi.waitFor(() => expect(brokers.registry.get('i1')).toBeUndefined());
     expect(registrar.isRegistered('i1')).toBe(false);
   });
 

@@ -199,7 +199,7 @@ describe('route table', () => {
       expect(paths(next.added)).toEqual(['b>y>d']);
     });
 
-    test('route table - of equal shortest paths the first in order wins whichever is seen first', () => {
+    test('route table - of equal shortest paths new to the table, the first in order wins whichever is seen first', () => {
       const t = table();
       const { added } = t.update('calculator', [
         inst('via-x', { site: 'd', path: ['x', 'd'] }),
@@ -218,6 +218,12 @@ describe('route table', () => {
       ]);
       expect(back).toEqual({ added: [], removed: [] });
       expect(paths(t.routes())).toEqual(['b>y>d']);
+      // Whichever order the far site lists them in.
+      const reordered = t.update('calculator', [
+        inst('via-y', { site: 'd', path: ['y', 'd'] }),
+        inst('via-x', { site: 'd', path: ['x', 'd'] }),
+      ]);
+      expect(reordered).toEqual({ added: [], removed: [] });
       // A shorter one still wins over the one advertised.
       const shorter = t.update('calculator', [
         inst('via-y', { site: 'd', path: ['y', 'd'] }),
