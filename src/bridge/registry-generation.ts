@@ -20,7 +20,6 @@ export function placeEvent(
   since: string | undefined,
   generation: string | undefined,
 ): EventPlace {
-  if (current === undefined || since === undefined || generation === undefined) return 'other';
   const at = split(current);
   const from = split(since);
   const to = split(generation);
@@ -33,7 +32,7 @@ export function placeEvent(
 
 const NAMED = /^(.+)\.(\d{1,15})$/;
 
-function split(generation: string): { broker: string; count: number } | undefined {
-  const match = NAMED.exec(generation);
+function split(generation: string | undefined): { broker: string; count: number } | undefined {
+  const match = generation === undefined ? null : NAMED.exec(generation);
   return match ? { broker: match[1]!, count: Number(match[2]) } : undefined;
 }

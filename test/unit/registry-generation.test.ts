@@ -28,6 +28,12 @@ describe('registry generations', () => {
       ['b1.4', 'b1.9', 'nonsense', 'other'],
       ['opaque', 'b1.1', 'b1.2', 'other'],
       ['a.b.c.7', 'a.b.c.8', 'a.b.c.9', 'gap'],
+      // Counts of many digits; a since of another broker, even towards the copy's.
+      ['b1.99', 'b1.99', 'b1.100', 'follows'],
+      ['b1.5', 'b2.3', 'b1.6', 'other'],
+      // Not a generation: trailing text after the count, a count past 15 digits.
+      ['b1.4', 'b1.4', 'b1.5x', 'other'],
+      ['b1.4', 'b1.4', `b1.${'9'.repeat(16)}`, 'other'],
     ];
     for (const [current, since, generation, place] of cases) {
       expect([current, since, generation, placeEvent(current, since, generation)]).toEqual([

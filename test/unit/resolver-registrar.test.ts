@@ -387,6 +387,11 @@ describe('registrar', () => {
     expect(busy.registry.get('r1')).toBeDefined();
     expect(busy.renewals.length).toBeGreaterThanOrEqual(9);
     expect(busy.renewals.every(({ routes }) => routes === 0)).toBe(true);
+    // A session holding no route renews nothing.
+    const renewed = busy.renewals.length;
+    inSession.remove('r1');
+    await vi.advanceTimersByTimeAsync(500);
+    expect(busy.renewals).toHaveLength(renewed);
     const { brokers, registrar } = registrarAt();
     await registrar.add(registration('i1', 'calc'));
     brokers.linkState('up');
@@ -524,7 +529,8 @@ describe('registrar', () => {
       },
     });
     setLink('up');
-    await vi.advanceTimersByTimeAsync(900);
+    // Nor once the attempt sent while down has ended (at 2 s): the newer one is still awaited.
+    await vi.advanceTimersByTimeAsync(2600);
     expect(sent).toEqual([true, false]);
     answer();
     await vi.advanceTimersByTimeAsync(0);
