@@ -41,8 +41,6 @@ interface Entry {
   /** Resolved at the next confirmation. */
   waiters: Array<(ok: boolean) => void>;
   attempt: Promise<boolean> | undefined;
-  /** Reconnections before the attempt under way was sent. */
-  attemptReconnections: number;
   readonly stopReregister: Unsubscribe;
 }
 
@@ -69,8 +67,6 @@ export class Registrar {
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
   #closed = false;
-  /** Times the link came back: an attempt sent before the last of them may never be answered. */
-  #reconnections = 0;
   #resumeRepeats: ReturnType<typeof setTimeout>[] = [];
   /** Recent deregistrations, oldest first, with when they were sent. */
   readonly #deregistered = new Map<string, { registration: InstanceRegistration; at: number }>();
@@ -105,13 +101,12 @@ export class Registrar {
       brokers.onLinkState((state) => {
         this.#stopResumeRepeats();
         if (state !== 'up') return;
-        this.#reconnections++;
-        // An attempt sent before or while the link was down may wait seconds for an answer
-        // that will never come: ask again now, over the link that is back (the beat below
-        // joins these, and starts one for each unconfirmed instance with none under way).
+        // An attempt under way was sent before or while the link was down and may wait
+        // seconds for an answer that will never come: ask again now, over the link that is
+        // back (the beat below joins these, and starts one for each unconfirmed instance
+        // with none under way).
         for (const entry of this.#entries.values()) {
-          const stale = entry.attempt && entry.attemptReconnections < this.#reconnections;
-          if (!entry.registered && stale) void this.#register(entry, this.#waitMs, true);
+          if (!entry.registered && entry.attempt) void this.#register(entry, this.#waitMs, true);
         }
         this.#beat(true);
         this.#deregisterAgain();
@@ -187,7 +182,6 @@ export class Registrar {
       refusal: undefined,
       waiters: [],
       attempt: undefined,
-      attemptReconnections: 0,
       // In a session, brokers ask through the session (it heartbeats no instance alone).
       stopReregister: session
         ? () => {}
@@ -199,11 +193,11 @@ export class Registrar {
     };
     this.#entries.set(id, entry);
     const first = this.#register(entry, timeoutMs);
-    // Settled by the first confirmation, or else by the end of the first attempt (a newer
-    // one, after a reconnection, may confirm it sooner).
+    // True at the first confirmation (a newer attempt, after a reconnection, may confirm it
+    // before this one ends); else false once this attempt has ended.
     return new Promise((resolve) => {
       entry.waiters.push(resolve);
-      void first.then((ok) => resolve(ok || (this.#entries.get(id) === entry && entry.registered)));
+      void first.then(() => resolve(false));
     });
   }
 
@@ -300,7 +294,6 @@ export class Registrar {
       if (entry.attempt === attempt) entry.attempt = undefined;
     });
     entry.attempt = attempt;
-    entry.attemptReconnections = this.#reconnections;
     return attempt;
   }
 
