@@ -3,20 +3,34 @@ import type { Argv } from 'yargs';
 /** Every option `--some-option` also reads `SWITCHBOARD_SOME_OPTION`. */
 export const ENV_PREFIX = 'SWITCHBOARD';
 
-/** `getOptions()` exists on every yargs 17 instance but is missing from its typings. */
+/** What yargs 17 knows of the options; `getOptions()` is missing from its typings. */
+interface YargsOptions {
+  /** Every option, by its own name and by each alias. */
+  key: Record<string, unknown>;
+  /** Aliases by option name. */
+  alias: Record<string, string[]>;
+  default: Record<string, unknown>;
+  /** Options of type number. */
+  number: string[];
+}
+
 interface YargsInternals {
-  getOptions(): { key: Record<string, unknown> };
+  getOptions(): YargsOptions;
 }
 
 /** The options yargs knows at this point of the parse (a command's, once its builder ran). */
 export function optionNames(y: Argv): string[] {
-  const { key } = (y as unknown as YargsInternals).getOptions();
-  return Object.keys(key);
+  return Object.keys((y as unknown as YargsInternals).getOptions().key);
 }
 
 /** `tls-ca` or `TLS_CA` → `tlsCa`, as yargs names parsed options. */
 export function camelCase(name: string): string {
   return name.toLowerCase().replace(/[-_]+(.)/g, (_match, c: string) => c.toUpperCase());
+}
+
+/** `tls-ca` → `SWITCHBOARD_TLS_CA`. */
+function variableOf(option: string): string {
+  return `${ENV_PREFIX}_${option.replace(/-/g, '_').toUpperCase()}`;
 }
 
 /**
@@ -25,17 +39,69 @@ export function camelCase(name: string): string {
  * `SWITCHBOARD_SITE` (meant for `broker`) or `SWITCHBOARD_NATS_BACKEND` (read
  * by the NATS test fixture) would break `switchboard call`. This middleware,
  * run before validation, drops options that only come from such a variable.
+ *
+ * An option reads the variable of its own name only, never one named after
+ * an alias: `SWITCHBOARD_HOST`, meant for `up --host`, must not move the
+ * dashboard (whose `--dashboard-host` has the alias `--host`) off loopback.
+ * yargs sets an option and its aliases together, so such a variable's value
+ * is taken back from all of them, and the option gets what it would have had
+ * without it: its own variable, else its default. `args` is the command line,
+ * where a given option always wins.
  */
-export function ignoreForeignEnvVars(y: Argv): (argv: Record<string, unknown>) => void {
+export function ignoreForeignEnvVars(
+  y: Argv,
+  args: readonly string[],
+): (argv: Record<string, unknown>) => void {
   return (argv) => {
     // The command's builder has run by now: getOptions() describes its options.
-    const known = new Set(optionNames(y).map(camelCase));
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith(`${ENV_PREFIX}_`)) continue;
-      const key = camelCase(name.slice(ENV_PREFIX.length + 1));
-      if (known.has(key) || !(key in argv)) continue;
+    const options = (y as unknown as YargsInternals).getOptions();
+    // yargs lists aliases among the options: an option's own names are the others.
+    const aliases = new Set(Object.values(options.alias).flat().map(camelCase));
+    const own = new Set(
+      Object.keys(options.key)
+        .map(camelCase)
+        .filter((name) => !aliases.has(name)),
+    );
+    for (const [variable, value] of Object.entries(process.env)) {
+      if (!variable.startsWith(`${ENV_PREFIX}_`)) continue;
+      const key = camelCase(variable.slice(ENV_PREFIX.length + 1));
+      if (own.has(key) || !(key in argv)) continue;
       // Same value as the variable: it came from there, not from the command line.
-      if (String(argv[key]) === value) delete argv[key];
+      if (String(argv[key]) !== value) continue;
+      const option = Object.keys(options.alias).find(
+        (name) =>
+          own.has(camelCase(name)) && options.alias[name]?.some((a) => camelCase(a) === key),
+      );
+      if (option === undefined) {
+        delete argv[key];
+        continue;
+      }
+      const names = [option, ...(options.alias[option] ?? [])];
+      if (givenOnCommandLine(args, names)) continue;
+      const fallback = process.env[variableOf(option)] ?? options.default[option];
+      const restored =
+        typeof fallback === 'string' && options.number.includes(option)
+          ? Number(fallback)
+          : fallback;
+      for (const name of names) {
+        for (const form of [name, camelCase(name)]) {
+          if (restored === undefined) delete argv[form];
+          else argv[form] = restored;
+        }
+      }
     }
   };
+}
+
+/** Whether `args` (up to a `--`) set one of `names` as `--name`, `--name=…` or `--no-name`. */
+function givenOnCommandLine(args: readonly string[], names: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  const flags = (end === -1 ? args : args.slice(0, end)).filter((arg) => arg.startsWith('--'));
+  return names.some((name) =>
+    [name, camelCase(name)].some((form) =>
+      flags.some(
+        (flag) => flag === `--${form}` || flag.startsWith(`--${form}=`) || flag === `--no-${form}`,
+      ),
+    ),
+  );
 }

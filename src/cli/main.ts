@@ -93,7 +93,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
     const { command, line } = explainFailure(message, context);
     throw new UsageError(line, withSubcommand(command, argv));
   });
-  y.middleware(ignoreForeignEnvVars(y), true);
+  y.middleware(ignoreForeignEnvVars(y, argv), true);
   const width = helpWidth();
   y.wrap(width);
   const handler =
