@@ -294,6 +294,12 @@ function field(o: Obj, key: string): unknown {
   return Object.hasOwn(o, key) ? o[key] : undefined;
 }
 
+/** Whether an optional field is there: nil counts as absent. */
+function given(o: Obj, key: string): boolean {
+  const v = field(o, key);
+  return v !== undefined && v !== null;
+}
+
 function str(o: Obj, key: string, what: string): string {
   const v = field(o, key);
   if (typeof v !== 'string') throw bad(`${what}.${key} must be a string`);
@@ -412,8 +418,7 @@ function instanceRegistration(value: unknown): InstanceRegistration {
   }
   const r = route(field(o, 'route'));
   if (r) reg.route = r;
-  const session = field(o, 'session');
-  if (session !== undefined && session !== null) {
+  if (given(o, 'session')) {
     reg.session = matching(o, 'session', what, ID_PATTERN);
   }
   return reg;
@@ -490,7 +495,7 @@ export const parse = {
       secret: matching(o, 'secret', what, SECRET_PATTERN),
       routes,
     };
-    if (field(o, 'gone') !== undefined) {
+    if (given(o, 'gone')) {
       renewal.gone = patterned(o, 'gone', what, MAX_GONE_ROUTES, ID_PATTERN, 'an id');
     }
     return renewal;
@@ -516,7 +521,7 @@ export const parse = {
     };
     const departedFrom = optStr(o, 'departedFrom', 'lookup reply');
     if (departedFrom !== undefined) reply.departedFrom = departedFrom;
-    if (field(o, 'departedSites') !== undefined) {
+    if (given(o, 'departedSites')) {
       reply.departedSites = names(o, 'departedSites', 'lookup reply', 1024);
     }
     if (field(o, 'truncated') === true) reply.truncated = true;
@@ -579,7 +584,7 @@ export const parse = {
           ? { reason: 'deregistered' as const }
           : {}),
     };
-    if (event.kind === 'up' && field(o, 'view') !== undefined) {
+    if (event.kind === 'up' && given(o, 'view')) {
       const view = instanceView(field(o, 'view'));
       if (view.id !== event.id || view.service !== event.service || view.site !== event.site) {
         throw bad(`${what}.view must describe the instance the event names`);

@@ -164,6 +164,16 @@ describe('envelopes', () => {
     });
   });
 
+  test('envelopes - an optional field sent as nil counts as absent (msgpack clients often send nil)', () => {
+    expect(parse.sessionRenewal({ ...good.sessionRenewal, gone: null })).not.toHaveProperty('gone');
+    expect(parse.lookupReply({ ...good.lookupReply, departedSites: null })).not.toHaveProperty(
+      'departedSites',
+    );
+    expect(parse.registryEvent({ ...good.registryEvent, view: null })).not.toHaveProperty('view');
+    const instance = registration({ session: null });
+    expect(parse.registerRequest({ v, instance }).instance).not.toHaveProperty('session');
+  });
+
   test('envelopes - sessionRenewal may name at most 1000 route ids gone', () => {
     const renewal = (gone: unknown) => ({ ...good.sessionRenewal, gone });
     expect(parse.sessionRenewal(renewal(['r1'])).gone).toEqual(['r1']);
