@@ -257,7 +257,12 @@ export class Bridge extends Closeable {
       relay.cancel(call.meta);
       return;
     }
-    const { path, method } = call.meta;
+    const { path, method, service } = call.meta;
+    if (!call.msg.reply) {
+      // Nobody could receive the answer: the call is not sent on (nor run), as at an instance.
+      near.link.conn.peerLog.warn('dropped a call without reply subject', { service });
+      return;
+    }
     const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);

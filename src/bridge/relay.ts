@@ -25,9 +25,11 @@ export interface RelayDirection {
 /**
  * Relays calls across one direction of a bridge, on headers alone: the body
  * passes through untouched, the path grows by the far site, and the budget
- * shrinks by the time the call was held here. Refuses what the link's policy
- * does not let through (`FORBIDDEN`), loops and overlong paths, and calls
- * across a link that is down (`UNAVAILABLE`, completion `no`).
+ * shrinks by the time the call was held here. Refuses, in this order, what
+ * the link's policy does not let through (`FORBIDDEN`), a call for another
+ * service than the route's (`SERVICE_NOT_FOUND`, as an instance does), loops
+ * and overlong paths, and calls across a link that is down (`UNAVAILABLE`);
+ * every refusal has completion `no`.
  */
 export class Relay {
   readonly #direction: RelayDirection;
@@ -77,6 +79,13 @@ export class Relay {
       return this.#refuse(
         ErrorCode.FORBIDDEN,
         `the bridge from site '${farSite}' to site '${nearSite}' does not let '${meta.service}' through`,
+        meta,
+      );
+    }
+    if (meta.service !== route.service) {
+      return this.#refuse(
+        ErrorCode.SERVICE_NOT_FOUND,
+        `this route carries '${route.service}', not '${meta.service}'`,
         meta,
       );
     }

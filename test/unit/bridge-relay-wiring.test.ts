@@ -89,6 +89,31 @@ describe('bridge relay wiring', () => {
     expect(errorIn(reply)).toMatchObject({ code: 'BAD_REQUEST', site: 'a', completed: 'no' });
   });
 
+  test('bridge relay - a call without a reply subject is dropped at the bridge, not run at b', async () => {
+    const { nc, route, where, logger } = await linked();
+    const subject = subjects.route('where', route.id);
+    const sleep = (callId: string) => whereCall({ callId, method: 'sleep' });
+    nc.publish(subject, codec.encode([1]), { headers: callHeaders(sleep('quiet-1')).forNats() });
+    expect(resultIn(await crafted(nc, subject, sleep('loud-1'), [1]))).toBe(1);
+    expect(where.started).toEqual(['loud-1']);
+    expect(logger.at('warn').join('\n')).toMatch(/dropped a call without reply subject/);
+  });
+
+  test("bridge relay - a call for another service than the route's, which the link lets through, is SERVICE_NOT_FOUND from the bridge site", async () => {
+    const { a, b, nc, route } = await linked();
+    await mesh.serve(b, calculatorService(), 'calc-b');
+    await routeTo(a, 'calculator');
+    const add = whereCall({ service: 'calculator', method: 'add' });
+    const reply = await crafted(nc, subjects.route('where', route.id), add, [1, 2]);
+    expect(errorIn(reply)).toMatchObject({
+      code: 'SERVICE_NOT_FOUND',
+      service: 'calculator',
+      site: 'a',
+      completed: 'no',
+      message: "this route carries 'where', not 'calculator'",
+    });
+  });
+
   test('bridge relay - probes at the side of b are answered by the inward relay', async () => {
     const { a, b } = await linked();
     await mesh.serve(a, calculatorService(), 'calc-a');

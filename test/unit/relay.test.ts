@@ -81,6 +81,14 @@ describe('relay', () => {
     expect(meta).toMatchObject({ path: ['a'], budgetMs: 1000, site: 'c' });
   });
 
+  test("relay - a call for another service than the route's is SERVICE_NOT_FOUND at the near site, and nothing crosses", async () => {
+    const { relay, invoker } = relayAB();
+    const err = errorOf(await relay.relay(ROUTE, callMeta('other', { path: ['a'] }), args(), NOW));
+    expect(err).toMatchObject({ code: ErrorCode.SERVICE_NOT_FOUND, completed: 'no', site: 'a' });
+    expect(err.message).toBe("this route carries 'calc', not 'other'");
+    expect(invoker.sent).toHaveLength(0);
+  });
+
   test('relay - a service the link does not let through is FORBIDDEN, and nothing crosses', async () => {
     const { relay, invoker } = relayAB({ allows: (s) => s !== 'calc' });
     const err = errorOf(await relay.relay(ROUTE, incoming(), args(), NOW));
