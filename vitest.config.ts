@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 // files at a time keeps them from starving each other's timers. The Docker
 // tests (test/docker) run after them, one file at a time: each brings up
 // containers (a whole mesh, at times), and they skip, saying what is missing,
-// where no engine answers. The fault suite (test/faults) runs last, alone.
+// where no engine answers. The fault suite (test/faults) runs alone, then the
+// scale project (test/scale), last.
 export default defineConfig({
   test: {
     pool: 'forks',

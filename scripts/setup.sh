@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian/Ubuntu machine with Node 20+: nats-server (from Debian's
-# packages, when missing), in CI Debian's chromium too (for the dashboard's page
-# tests, which skip, saying so, where it is missing), the npm packages, and the
-# build.
+# Sets up a fresh Debian/Ubuntu machine with Node 20+: nats-server and openssl
+# (from Debian's packages, when missing), in CI Debian's chromium too (for the
+# dashboard's page tests, which skip, saying so, where it is missing), the npm
+# packages, and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,22 +18,39 @@ have_nats() {
   [ -x /usr/sbin/nats-server ] || [ -x /usr/local/bin/nats-server ]
 }
 
+# Installs Debian packages: as root, else through sudo.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "setup: installing $* needs root: run this as root, or install sudo, or install $* yourself" >&2
+      exit 1
+    fi
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 if ! have_nats; then
   echo "setup: installing nats-server from Debian's packages"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+  apt_install nats-server
+fi
+
+# `switchboard secure init` signs its test certificates with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "setup: installing openssl from Debian's packages (secure init)"
+  apt_install openssl
 fi
 
 # Only in CI: a developer's machine is theirs to fill. No recommended packages:
 # the page tests need the browser, not its extras (about half the download).
 if [ "${CI:-}" = true ] && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   echo "setup: installing chromium from Debian's packages (dashboard page tests)"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  # Ubuntu has no such package (its chromium is a snap): the page tests then skip, saying so.
+  if ! apt_install --no-install-recommends chromium; then
+    echo "setup: chromium could not be installed: the dashboard's page tests will skip" >&2
+  fi
 fi
 
 echo "setup: installing npm packages"

@@ -50,7 +50,8 @@ const EVERY_INBOX = `${INBOX_PREFIX}>`;
  *   calls in any inbox.
  * - **broker**: takes registrations, questions and thin calls; forwards
  *   calls, publishes events and control messages; answers requests; may
- *   list, as its health check (`switchboard ls`) does.
+ *   list, so that `switchboard ls` runs with its credential (in its
+ *   container, and as the health check of `deploy/site.cluster.yml`).
  * - **bridge** (one half, at one site): registers routes, takes calls on
  *   routes, relays calls to instances and routes, asks brokers, hears events
  *   and the discovery requests of every service (it answers for the remote
@@ -120,7 +121,7 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
           s.info,
           s.callAll,
           ownInbox,
-          // With `ask`: what `switchboard ls`, a broker's health check, does with its credential.
+          // With `ask`: what `switchboard ls` does with a broker's credential.
           s.registryEventsAll,
         ],
         allowResponses: true,
