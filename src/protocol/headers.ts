@@ -318,11 +318,15 @@ export function parseHeaderBlock(bytes: Uint8Array, length = bytes.byteLength): 
   const entries: Array<[string, string]> = [];
   let start = text.indexOf('\r\n');
   const status = start < 0 ? text : text.slice(0, start);
+  // The next `:` is looked for again only once a line has passed it, so that
+  // a block of many lines without one (a hostile peer's) is read in one pass.
+  let colon = -2;
   while (start >= 0) {
     const lineStart = start + 2;
+    if (colon < lineStart) colon = text.indexOf(':', lineStart);
+    if (colon < 0) break;
     let lineEnd = text.indexOf('\r\n', lineStart);
     if (lineEnd < 0) lineEnd = text.length;
-    const colon = text.indexOf(':', lineStart);
     if (colon > lineStart && colon < lineEnd) {
       entries.push([headerName(text.slice(lineStart, colon)), trimmed(text, colon + 1, lineEnd)]);
     }

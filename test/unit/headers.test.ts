@@ -179,6 +179,19 @@ describe('headers', () => {
     expect(isErrorReply(h)).toBe(true);
   });
 
+  test('headers - a block of many lines without a colon is read in one pass (a hostile peer could send a megabyte of them)', () => {
+    // 2,000,000 empty lines: looked for from each line's start, the colon at the
+    // end would take ~10^12 steps (half a minute, past the test's timeout); in one pass, ms.
+    const filler = '\r\n'.repeat(2_000_000);
+    const withOne = parseHeaderBlock(Buffer.from(`NATS/1.0\r\n${filler}sb-st: err\r\n\r\n`));
+    expect(isErrorReply(withOne)).toBe(true);
+    const without = parseHeaderBlock(Buffer.from(`NATS/1.0 503\r\n${filler}\r\n`));
+    expect(without.code).toBe(503);
+    expect(without.get('x')).toBe('');
+    const some = parseHeaderBlock(Buffer.from('NATS/1.0\r\na\r\nx-b:1:2\r\n:c\r\nd\r\nx-e: 3'));
+    expect([some.get('x-b'), some.get('x-e')]).toEqual(['1:2', '3']);
+  });
+
   test('headers - a zero budget is valid (the receiver refuses it as TIMEOUT)', () => {
     expect(readCallMeta(callHeaders({ ...meta, budgetMs: 0 })).budgetMs).toBe(0);
   });
