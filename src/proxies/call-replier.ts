@@ -76,7 +76,18 @@ export class CallReplier {
   }
 
   #sendError(call: CallRequest, err: SwitchboardError): SwitchboardError {
-    this.#send(call, this.#codec.encode(err.toData()), errorReplyHeaders());
+    const data = err.toData();
+    let body: Uint8Array;
+    try {
+      body = this.#codec.encode(data);
+    } catch (cause) {
+      // Details msgpack cannot carry (nested too deep, a cycle, a function):
+      // the error goes without them rather than not at all.
+      this.#logger.warn(`error details dropped: ${(cause as Error).message}`);
+      const { details: _dropped, ...rest } = data;
+      body = this.#codec.encode(rest);
+    }
+    this.#send(call, body, errorReplyHeaders());
     return err;
   }
 

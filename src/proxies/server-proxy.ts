@@ -206,7 +206,8 @@ export class ServerProxy extends Closeable {
       link.codec,
       this.#maxPayload,
       { service: this.service, site: () => this.#registrar.site },
-      conn.logger,
+      // What it logs may come of a peer's data (an error a nested call got): held to a few lines.
+      conn.peerLog,
     );
     const site = () => this.#registrar.site;
     const { metrics } = options;

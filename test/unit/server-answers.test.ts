@@ -1,0 +1,52 @@
+/**
+ * What a server sends when its answer is awkward to encode, over the
+ * in-memory NATS: the caller gets an answer and the server goes on.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import type { ServiceDefinition } from '../../src/internal.js';
+import { MemoryMesh } from '../support/memory-mesh.js';
+
+const mesh = new MemoryMesh();
+afterEach(() => mesh.close());
+
+/** An array nested `depth` deep: more than msgpack's encoder takes (100). */
+function nested(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+const awkward: ServiceDefinition = {
+  name: 'awkward',
+  methods: {
+    deep: () => {
+      throw Object.assign(new RangeError('too deep'), { code: 'DEEP', details: nested(200) });
+    },
+    cyclic: async () => {
+      const details: Record<string, unknown> = {};
+      details.self = details;
+      throw Object.assign(new Error('cyclic'), { code: 'CYCLE', details });
+    },
+    fine: () => 'fine',
+  },
+};
+
+describe('server answers', () => {
+  test('server answers - an error whose details msgpack cannot carry goes without them; the server goes on', async () => {
+    const a = await mesh.site('a');
+    await mesh.serve(a, awkward);
+    const client = await mesh.client(a);
+    for (const method of ['deep', 'cyclic']) {
+      const err = await client.call('awkward', method).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(err, method).toMatchObject({ code: 'APPLICATION', completed: 'yes', site: 'a' });
+      expect((err as { details?: unknown }).details, method).toBeUndefined();
+    }
+    expect(await client.call('awkward', 'deep').catch((e: { appCode?: string }) => e.appCode)).toBe(
+      'DEEP',
+    );
+    expect(await client.call('awkward', 'fine')).toBe('fine');
+  });
+});
