@@ -434,7 +434,10 @@ export class Broker extends Closeable {
       await this.#warmup;
     }
     const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
-    this.#counters?.forwarded(meta.service, reply.ok ? 'OK' : reply.error.code);
+    // A name no instance holds is the caller's choice: counted as `-`, so that
+    // thin clients cannot add a metric series per name they make up.
+    const counted = this.registry.lookup(meta.service).length > 0 ? meta.service : '-';
+    this.#counters?.forwarded(counted, reply.ok ? 'OK' : reply.error.code);
     if (reply.ok) {
       // An empty body is the instance's notice that it answered the caller.
       if (reply.body.length > 0) msg.respond(reply.body);

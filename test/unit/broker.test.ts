@@ -547,7 +547,7 @@ describe('broker', () => {
     expect(broker.registry.size).toBe(0);
   });
 
-  test('broker - metrics count forwarded calls by outcome, expired leases, and the instances held', async () => {
+  test('broker - metrics count forwarded calls by outcome (a service no instance holds as -), expired leases, and the instances held', async () => {
     vi.useFakeTimers();
     const metrics = new Metrics();
     const { nc } = await site({ metrics, sweepIntervalMs: 100 });
@@ -566,7 +566,7 @@ describe('broker', () => {
       'switchboard_broker_forwarded_calls_total{site="a",service="calc",code="OK"} 1',
     );
     expect(after).toContain(
-      'switchboard_broker_forwarded_calls_total{site="a",service="nope",code="SERVICE_NOT_FOUND"} 1',
+      'switchboard_broker_forwarded_calls_total{site="a",service="-",code="SERVICE_NOT_FOUND"} 1',
     );
     expect(after).toContain('switchboard_broker_leases_expired_total{site="a"} 1');
     expect(after).toContain('switchboard_broker_instances{site="a"} 0');
