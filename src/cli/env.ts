@@ -10,8 +10,9 @@ interface YargsOptions {
   /** Aliases by option name. */
   alias: Record<string, string[]>;
   default: Record<string, unknown>;
-  /** Options of type number. */
+  /** Options of type number, and of type boolean. */
   number: string[];
+  boolean: string[];
 }
 
 interface YargsInternals {
@@ -66,23 +67,20 @@ export function ignoreForeignEnvVars(
       if (!variable.startsWith(`${ENV_PREFIX}_`)) continue;
       const key = camelCase(variable.slice(ENV_PREFIX.length + 1));
       if (own.has(key) || !(key in argv)) continue;
-      // Same value as the variable: it came from there, not from the command line.
-      if (String(argv[key]) !== value) continue;
       const option = Object.keys(options.alias).find(
         (name) =>
           own.has(camelCase(name)) && options.alias[name]?.some((a) => camelCase(a) === key),
       );
       if (option === undefined) {
-        delete argv[key];
+        // Same value as the variable: it came from there, not from the command line.
+        if (String(argv[key]) === value) delete argv[key];
         continue;
       }
+      // An alias's variable: whatever yargs made of its value (`08080` is 8080),
+      // it is taken back unless the option was given on the command line.
       const names = [option, ...(options.alias[option] ?? [])];
       if (givenOnCommandLine(args, names)) continue;
-      const fallback = process.env[variableOf(option)] ?? options.default[option];
-      const restored =
-        typeof fallback === 'string' && options.number.includes(option)
-          ? Number(fallback)
-          : fallback;
+      const restored = typed(options, option, process.env[variableOf(option)]);
       for (const name of names) {
         for (const form of [name, camelCase(name)]) {
           if (restored === undefined) delete argv[form];
@@ -91,6 +89,18 @@ export function ignoreForeignEnvVars(
       }
     }
   };
+}
+
+/**
+ * What `option` gets back: its own variable's value, typed as yargs types it
+ * (numbers and booleans; no aliased option is an array or coerced), else its
+ * default.
+ */
+function typed(options: YargsOptions, option: string, value: string | undefined): unknown {
+  if (value === undefined) return options.default[option];
+  if (options.number.includes(option)) return Number(value);
+  if (options.boolean.includes(option)) return value !== 'false';
+  return value;
 }
 
 /** Whether `args` (up to a `--`) set one of `names` as `--name`, `--name=…` or `--no-name`. */

@@ -25,6 +25,13 @@ describe('options from SWITCHBOARD_* variables', () => {
     expect(argv).toMatchObject({ dashboardPort: 9470, port: 9470 });
   });
 
+  test('a variable named after an alias sets nothing however yargs reads its value (08080, abc)', async () => {
+    vi.stubEnv('SWITCHBOARD_PORT', '08080');
+    expect(await dashboardArgs([])).toMatchObject({ dashboardPort: 9470, port: 9470 });
+    vi.stubEnv('SWITCHBOARD_PORT', 'abc');
+    expect(await dashboardArgs([])).toMatchObject({ dashboardPort: 9470, port: 9470 });
+  });
+
   test("an option's own variable still sets it, whichever variable yargs read first", async () => {
     vi.stubEnv('SWITCHBOARD_HOST', '192.0.2.7');
     vi.stubEnv('SWITCHBOARD_PORT', '8081');
