@@ -18,18 +18,20 @@ have_nats() {
   [ -x /usr/sbin/nats-server ] || [ -x /usr/local/bin/nats-server ]
 }
 
-# Installs Debian packages: as root, else through sudo.
+# Installs Debian packages: as root, else through sudo. Fails (and so, called
+# plainly, stops setup) without either.
 apt_install() {
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     if ! command -v sudo >/dev/null 2>&1; then
       echo "setup: installing $* needs root: run this as root, or install sudo, or install $* yourself" >&2
-      exit 1
+      return 1
     fi
     sudo="sudo"
   fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+  # Through env: sudo would drop the variable.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 if ! have_nats; then
