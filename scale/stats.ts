@@ -107,13 +107,19 @@ export class LagMeter {
   }
 }
 
-/** Heap in use after a full collection (needs `--expose-gc`; undefined without it). */
-export async function settledHeapBytes(): Promise<number | undefined> {
+/**
+ * Heap in use after a full collection (needs `--expose-gc`; undefined without
+ * it), as `read` tells it: the process's by default, a worker's isolate with
+ * `v8.getHeapStatistics`.
+ */
+export async function settledHeapBytes(
+  read: () => number = () => process.memoryUsage().heapUsed,
+): Promise<number | undefined> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return undefined;
   for (let i = 0; i < 3; i++) {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return process.memoryUsage().heapUsed;
+  return read();
 }

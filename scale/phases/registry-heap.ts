@@ -8,6 +8,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Codec, type InstanceRegistration, Registry } from '../../src/internal.js';
+import { settledHeapBytes } from '../stats.js';
 
 /** What the memory phase hands the worker. */
 export interface RegistryHeapJob {
@@ -17,30 +18,24 @@ export interface RegistryHeapJob {
   copies: number;
 }
 
-async function settledHeap(gc: () => void): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return getHeapStatistics().used_heap_size;
-}
+/** This isolate's heap in use, whatever the other threads of the process hold. */
+const isolateHeap = (): number => getHeapStatistics().used_heap_size;
 
 async function measure({ site, wire, copies }: RegistryHeapJob): Promise<number | undefined> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return undefined;
   const codec = new Codec();
   // One replica built and dropped first: code compiled and caches filled are not counted.
   const warm = new Registry({ site });
   for (const reg of codec.decode(wire) as InstanceRegistration[]) warm.register(reg);
-  const h0 = await settledHeap(gc);
+  const h0 = await settledHeapBytes(isolateHeap);
+  if (h0 === undefined) return undefined;
   const replicas: Registry[] = [];
   for (let i = 0; i < copies; i++) {
     const replica = new Registry({ site });
     for (const reg of codec.decode(wire) as InstanceRegistration[]) replica.register(reg);
     replicas.push(replica);
   }
-  const h1 = await settledHeap(gc);
-  return (h1 - h0) / replicas.length;
+  const h1 = await settledHeapBytes(isolateHeap);
+  return h1 === undefined ? undefined : (h1 - h0) / replicas.length;
 }
 
 if (parentPort) {
