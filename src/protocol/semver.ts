@@ -39,8 +39,12 @@ export interface VersionRange {
   test(version: string): boolean;
 }
 
-/** Compiles a range (`''` and `*` admit every release); undefined when it is malformed. */
+/** Longest version range taken: a peer's range is compiled at every hop and cached by its text. */
+export const MAX_RANGE_LENGTH = 256;
+
+/** Compiles a range (`''` and `*` admit every release); undefined when it is malformed or too long. */
 export function parseRange(source: string): VersionRange | undefined {
+  if (source.length > MAX_RANGE_LENGTH) return undefined;
   let range: Range;
   try {
     range = new Range(source);
@@ -58,5 +62,5 @@ export function parseRange(source: string): VersionRange | undefined {
 
 /** Whether `text` is a version range {@link parseRange} compiles. */
 export function isValidRange(text: string): boolean {
-  return validRange(text) !== null;
+  return text.length <= MAX_RANGE_LENGTH && validRange(text) !== null;
 }

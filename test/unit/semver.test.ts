@@ -3,6 +3,7 @@ import {
   compareVersions,
   isValidRange,
   isValidVersion,
+  MAX_RANGE_LENGTH,
   parseRange,
   parseVersion,
 } from '../../src/protocol/semver.js';
@@ -93,6 +94,15 @@ describe('semver', () => {
     expect(matching('x', VERSIONS)).toEqual(VERSIONS);
     expect(matching('', VERSIONS)).toEqual(VERSIONS);
     expect(parseRange('*')?.test('not-a-version')).toBe(false);
+  });
+
+  test('semver - a range of more than 256 characters is refused', () => {
+    const longest = `>=1.0.0${' '.repeat(249)}`;
+    expect(longest).toHaveLength(MAX_RANGE_LENGTH);
+    expect(isValidRange(longest)).toBe(true);
+    expect(parseRange(longest)?.test('1.2.3')).toBe(true);
+    expect(isValidRange(`${longest} `)).toBe(false);
+    expect(parseRange(`${longest} `)).toBeUndefined();
   });
 
   test('semver - an exact range matches one version', () => {
