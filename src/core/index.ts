@@ -25,5 +25,5 @@ export {
 } from './load-balancer.js';
 export { Registrar } from './registrar.js';
 export { viaBroker } from './repeat-picker.js';
-export { Resolver, type ResolverOptions } from './resolver.js';
+export { MAX_CACHED_RESOLUTIONS, Resolver, type ResolverOptions } from './resolver.js';
 export type * from './types.js';

@@ -2,6 +2,12 @@ import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js
 import type { CandidateSource } from './instance-picker.js';
 import type { BrokerClient, Resolution, Unsubscribe } from './types.js';
 
+/**
+ * Most resolutions kept: callers choose the services and ranges they ask for
+ * (at a bridge, peers of another site), so the oldest go first past this.
+ */
+export const MAX_CACHED_RESOLUTIONS = 10_000;
+
 interface CacheEntry extends Resolution {
   readonly service: string;
   readonly fetchedAt: number;
@@ -102,9 +108,7 @@ export class Resolver implements CandidateSource {
       pending = this.#brokers
         .lookup(service, range, this.#options.lookupTimeoutMs)
         .then((resolution) => {
-          if (generation === this.#generation) {
-            this.#cache.set(k, { ...resolution, service, fetchedAt: this.#now() });
-          }
+          if (generation === this.#generation) this.#remember(k, { ...resolution, service });
           return resolution;
         })
         .catch((error: unknown) => {
@@ -116,6 +120,16 @@ export class Resolver implements CandidateSource {
       this.#inflight.set(k, pending);
     }
     return pending;
+  }
+
+  /** Caches a fresh resolution under `k`, newest last; past the limit the oldest goes. */
+  #remember(k: string, entry: Omit<CacheEntry, 'fetchedAt'>): void {
+    this.#cache.delete(k);
+    if (this.#cache.size >= MAX_CACHED_RESOLUTIONS) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+    this.#cache.set(k, { ...entry, fetchedAt: this.#now() });
   }
 
   /** What was last known of `k`, if it had instances and is not too old to fall back on. */

@@ -2,7 +2,7 @@
  * The resolver cache and the registrar over the in-memory BrokerClient.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { Registrar, Resolver } from '../../src/core/index.js';
+import { MAX_CACHED_RESOLUTIONS, Registrar, Resolver } from '../../src/core/index.js';
 import {
   ErrorCode,
   type InstanceRegistration,
@@ -38,6 +38,17 @@ describe('resolver', () => {
     await resolver.resolve('calc', undefined, 1000);
     expect(lookups()).toBe(1);
     expect(resolver.site).toBe('a');
+  });
+
+  test('resolver - keeps at most MAX_CACHED_RESOLUTIONS answers, dropping the oldest (callers choose the ranges)', async () => {
+    const { brokers, resolver } = resolverAt();
+    seed(brokers, 'i1', 'calc');
+    const range = (i: number) => `>=0.0.${i}`;
+    for (let i = 0; i <= MAX_CACHED_RESOLUTIONS; i++)
+      await resolver.resolve('calc', range(i), 1000);
+    expect(resolver.cached('calc', range(0))).toBeUndefined();
+    expect(resolver.cached('calc', range(1))?.instances.map((v) => v.id)).toEqual(['i1']);
+    expect(resolver.cached('calc', range(MAX_CACHED_RESOLUTIONS))).toBeDefined();
   });
 
   test('resolver - a registry event about the service drops its cached answers', async () => {
