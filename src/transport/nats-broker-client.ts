@@ -104,11 +104,22 @@ export class NatsBrokerClient implements BrokerClient {
     let site = '';
     let generation: string | undefined;
     let after: string | undefined;
+    let bytes = 0;
     for (let pages = 0; pages < MAX_LIST_PAGES; pages++) {
       const body: ListRequest = { v: PROTOCOL_VERSION };
       if (after !== undefined) body.after = after;
       else if (unless !== undefined) body.unless = unless;
-      const page = parse.listReply(await this.#request(this.#conn.subjects.list, body, timeoutMs));
+      const reply = await this.#requestSized(this.#conn.subjects.list, body, timeoutMs);
+      const page = parse.listReply(reply.value);
+      bytes += reply.bytes;
+      if (bytes > MAX_LISTING_BYTES) {
+        // A site's brokers choose their page size (its max_payload) and count: bounded here.
+        throw new SwitchboardError(
+          ErrorCode.UNAVAILABLE,
+          `the listing of site '${page.site}' exceeds ${MAX_LISTING_BYTES / 2 ** 20} MiB`,
+          { completed: 'no' },
+        );
+      }
       site = page.site;
       // The first page's: a change while the pages come makes the next listing whole.
       if (pages === 0) generation = page.generation;
@@ -221,6 +232,15 @@ export class NatsBrokerClient implements BrokerClient {
    * an error reply is thrown as it came, silence as `UNAVAILABLE`.
    */
   async #request(subject: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    return (await this.#requestSized(subject, body, timeoutMs)).value;
+  }
+
+  /** {@link #request}, with the size of the reply's body. */
+  async #requestSized(
+    subject: string,
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<{ value: unknown; bytes: number }> {
     let msg: Msg;
     try {
       msg = await this.#channel.request(subject, {
@@ -241,7 +261,7 @@ export class NatsBrokerClient implements BrokerClient {
     }
     const reply = readReply(msg, this.#codec);
     if (!reply.ok) throw reply.error;
-    return this.#codec.decode(reply.body);
+    return { value: this.#codec.decode(reply.body), bytes: reply.body.length };
   }
 
   #publish(subject: string, body: unknown): void {
@@ -278,6 +298,9 @@ export class NatsBrokerClient implements BrokerClient {
 
 /** Pages of a listing read at most (a broker that keeps sending cursors is cut off). */
 const MAX_LIST_PAGES = 10_000;
+
+/** Most bytes of listing pages taken for one listing (100,000 instances take about 30 MiB). */
+export const MAX_LISTING_BYTES = 128 * 2 ** 20;
 
 /** One subscription shared by many listeners, made on the first one. */
 class EventStream<T> {

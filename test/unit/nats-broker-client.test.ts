@@ -10,6 +10,7 @@ import { Broker } from '../../src/broker/index.js';
 import type { InstanceEvent } from '../../src/core/index.js';
 import { ErrorCode, type SwitchboardError } from '../../src/protocol/index.js';
 import { SiteLink } from '../../src/transport/index.js';
+import { MAX_LISTING_BYTES } from '../../src/transport/nats-broker-client.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
 import { instanceView, registration, SECRET, subjects } from '../support/memory-site.js';
 import { bodies, codec, RecordingLogger, V } from '../support/memory-wire.js';
@@ -192,6 +193,25 @@ describe('nats broker client', () => {
     const listing = await client.list(1000);
     expect(asked).toHaveLength(2);
     expect(listing.services).toEqual([]);
+  });
+
+  test('nats broker client - a listing past MAX_LISTING_BYTES in all is UNAVAILABLE (a hostile site sets its page size and count)', async () => {
+    const { client, nc } = await setup({ broker: false, maxPayload: 8 * 1024 * 1024 });
+    const metadata = { note: 'x'.repeat(3_000_000) };
+    const page = (n: number) => ({
+      v: V,
+      site: 'a',
+      services: [{ ...svc('calculator'), instances: [instanceView(`i${n}`, { metadata })] }],
+      // Twice the pages the limit takes, then the last: without the limit, the listing ends.
+      ...(n < (2 * MAX_LISTING_BYTES) / 3_000_000 ? { next: `k${n}` } : {}),
+    });
+    let n = 0;
+    const asked = fakeBroker(nc.bus.connect(), subjects.list, () => page(++n));
+    const err = await rejection(client.list(5000));
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', completed: 'no' });
+    expect(err.message).toBe(`the listing of site 'a' exceeds ${MAX_LISTING_BYTES / 2 ** 20} MiB`);
+    const pageBytes = codec.encode(page(1)).length;
+    expect(asked.length).toBe(Math.floor(MAX_LISTING_BYTES / pageBytes) + 1);
   });
 
   test('nats broker client - no broker is UNAVAILABLE, completion no, saying so', async () => {
