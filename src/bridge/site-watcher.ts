@@ -397,6 +397,9 @@ export class SiteWatcher {
     const replay = this.#replay;
     this.#replay = undefined;
     if (listing.unchanged) {
+      // Not asked for: a broken (or hostile) broker. Asking again at once
+      // would loop; a heartbeat later, it may be another broker that answers.
+      if (unless === undefined) return this.#resyncLater();
       const copy = this.#copy;
       if (copy && !this.#unconfirmed && this.#replayOnto(copy, replay)) return;
       // Nothing to apply the events to, or a copy that events may have made differ.

@@ -592,6 +592,29 @@ describe('site watcher - events carrying the instance', () => {
     expect(views.slice(1)).toEqual(['full:i1']);
   });
 
+  test('site watcher - a broker that answers unchanged to a listing asked whole (no copy held) is asked again a heartbeat later, not at once', async () => {
+    const { brokers, views } = await withViews();
+    const list = brokers.list.bind(brokers);
+    brokers.list = async (timeoutMs) => ({
+      ...(await list(timeoutMs)),
+      services: [],
+      unchanged: true,
+    });
+    // A reconnection drops the copy; the refresh answered unchanged then asks for the whole.
+    brokers.linkState('up');
+    await vi.advanceTimersByTimeAsync(TIMINGS.refreshMs);
+    await settle();
+    expect(reads(brokers)).toEqual(['list', 'list']);
+    // Then about one listing a heartbeat (asking again at once would make thousands).
+    for (let window = 0; window < 2; window++) {
+      await vi.advanceTimersByTimeAsync(5 * TIMINGS.heartbeatMs);
+      const made = reads(brokers);
+      expect(made.length).toBeGreaterThanOrEqual(4);
+      expect(made.length).toBeLessThanOrEqual(6);
+    }
+    expect(views).toEqual(['full:i1']);
+  });
+
   test('site watcher - a full read that fails loses the events heard meanwhile, and the copy with them', async () => {
     const { brokers, views, answers } = await withViews(true);
     brokers.available = false;
