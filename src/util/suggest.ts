@@ -46,12 +46,16 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   const extending: string[] = [];
   for (const candidate of candidates) {
     if (candidate === word) continue;
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
     const name = candidate.toLowerCase();
+    // Lengths further apart than the limit are too many edits apart: the table
+    // is not worth filling (a peer's made-up name is checked against every service).
+    if (Math.abs(name.length - lower.length) <= limit) {
+      const distance = editDistance(lower, name);
+      if (distance < bestDistance) {
+        best = candidate;
+        bestDistance = distance;
+      }
+    }
     const contains = name.startsWith(lower) || name.includes(`-${lower}`);
     const within = name.length >= MIN_STEM && lower.startsWith(name);
     if (word !== '' && (contains || within)) extending.push(candidate);
