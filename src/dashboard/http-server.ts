@@ -42,6 +42,12 @@ const MAX_FEEDS = 64;
 /** A comment on each feed this often keeps proxies from closing it. */
 const KEEPALIVE_MS = 15_000;
 
+/**
+ * Most bytes a feed may have waiting to be sent: a page that stopped reading
+ * is let go (it reconnects when it reads again) rather than buffered for.
+ */
+const MAX_FEED_BACKLOG = 4 * 2 ** 20;
+
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -151,13 +157,15 @@ export class DashboardServer extends Closeable {
       'content-type': 'text/event-stream; charset=utf-8',
       connection: 'keep-alive',
     });
-    const write = (snapshot: MeshSnapshot): void => {
-      res.write(`data: ${JSON.stringify(snapshot)}\n\n`);
+    const send = (text: string): void => {
+      if (res.writableLength > MAX_FEED_BACKLOG) res.destroy();
+      else res.write(text);
     };
+    const write = (snapshot: MeshSnapshot): void => send(`data: ${JSON.stringify(snapshot)}\n\n`);
     res.write('retry: 1000\n\n');
     write(source.snapshot());
     const stop = source.onChange(write);
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
     keepalive.unref();
     const end = (): void => {
       stop();

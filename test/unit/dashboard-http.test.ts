@@ -2,8 +2,11 @@
  * The dashboard's HTTP face with a fake snapshot source: read-only, its own
  * script only, no inline code, no foreign Host names, feeds that end.
  */
+
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -144,6 +147,25 @@ describe('dashboard http', () => {
       await until('now live');
       await server.close();
       expect(source.listeners).toBe(0);
+    });
+  });
+
+  test('dashboard http - a feed whose page stopped reading is let go once 4 MiB wait, not buffered for', async () => {
+    await withServer(async (server, source) => {
+      const socket = connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
+      await once(socket, 'data');
+      socket.pause();
+      expect(source.listeners).toBe(1);
+      const big = { ...snapshot, message: 'x'.repeat(2 ** 20) };
+      // Enough for the kernel's buffers of both ends and then the backlog.
+      for (let i = 0; i < 64 && source.listeners > 0; i++) {
+        source.emit(big);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(source.listeners).toBe(0);
+      socket.destroy();
     });
   });
 
