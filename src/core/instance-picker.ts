@@ -60,10 +60,17 @@ export class InstanceRouter {
       : this.#subjects.instance(instance.service, instance.id);
   }
 
-  /** The instances hosted at `site`. */
+  /**
+   * The instances hosted at `site`. Kept for the sites that host some only:
+   * callers name the site (a thin client at a broker may name any).
+   */
   atSite(instances: readonly InstanceView[], site: string): readonly InstanceView[] {
     const bySite = getOrCreate(this.#bySite, instances, () => new Map());
-    return getOrCreate(bySite, site, () => instances.filter((i) => i.site === site));
+    const kept = bySite.get(site);
+    if (kept) return kept;
+    const found = instances.filter((i) => i.site === site);
+    if (found.length > 0) bySite.set(site, found);
+    return found;
   }
 }
 
