@@ -328,8 +328,10 @@ export class Registrar {
         (err.site !== undefined || err.code === ErrorCode.FORBIDDEN);
       // A refusal after a newer attempt confirmed the instance no longer applies.
       if (refused && !entry.registered) {
+        // Asked again at every heartbeat: the same refusal is said once.
+        const again = entry.refusal?.code === err.code && entry.refusal.message === err.message;
         entry.refusal = err;
-        this.#logger.warn(`registration refused: ${err.message}`, {
+        this.#logger[again ? 'debug' : 'warn'](`registration refused: ${err.message}`, {
           id: registration.id,
           code: err.code,
         });

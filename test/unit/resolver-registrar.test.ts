@@ -779,6 +779,29 @@ describe('registrar', () => {
     registrar.close();
   });
 
+  test('registrar - a refusal repeated at each heartbeat is a warning once, then debug; another refusal is a warning again', async () => {
+    vi.useFakeTimers();
+    const brokers = new MemoryBrokerClient('a');
+    const logger = new RecordingLogger();
+    const registrar = new Registrar(brokers, logger, 100);
+    let refusal = new SwitchboardError(ErrorCode.BAD_REQUEST, 'too many methods', { site: 'a' });
+    brokers.register = () => Promise.reject(refusal);
+    await registrar.add(registration('i1', 'calc'));
+    await vi.advanceTimersByTimeAsync(2500);
+    const said = () => logger.lines.map((line) => `${line.level}: ${line.message}`);
+    expect(said().filter((line) => line.startsWith('warn'))).toEqual([
+      'warn: registration refused: too many methods',
+    ]);
+    expect(said().filter((line) => line.startsWith('debug')).length).toBeGreaterThan(0);
+    refusal = new SwitchboardError(ErrorCode.UNAVAILABLE, 'the registry is full', { site: 'a' });
+    await vi.advanceTimersByTimeAsync(2500);
+    expect(said().filter((line) => line.startsWith('warn'))).toEqual([
+      'warn: registration refused: too many methods',
+      'warn: registration refused: the registry is full',
+    ]);
+    registrar.close();
+  });
+
   describe('registrar - lease session', () => {
     const session = { id: 'half1', secret: 'the-session-secret-1' };
 
