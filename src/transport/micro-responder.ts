@@ -62,7 +62,7 @@ export class MicroResponder {
           if (answer) msg.respond(JSON.stringify(answer));
         }
       } catch (err) {
-        logger.warn(`cannot answer ${msg.subject}: ${String(err)}`);
+        logger.warn(`cannot answer a discovery request: ${String(err)}`, { subject: msg.subject });
       }
     };
     this.#subs = discoverySubjects(only).map((subject) => nc.subscribe(subject, { callback }));

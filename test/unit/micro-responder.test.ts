@@ -169,7 +169,8 @@ describe('micro responder', () => {
       throw new Error('gone');
     });
     expect(await ask('$SRV.PING')).toEqual([]);
-    expect(logger.at('warn')).toEqual(['cannot answer $SRV.PING: Error: gone']);
+    expect(logger.at('warn')).toEqual(['cannot answer a discovery request: Error: gone']);
+    expect(logger.lines.at(-1)?.fields).toEqual({ subject: '$SRV.PING' });
   });
 
   test('micro responder - held to one service, it hears only that service’s requests', async () => {
