@@ -206,7 +206,7 @@ export function toSwitchboardError(thrown: unknown, origin: ErrorOrigin = {}): S
       ? thrown.message
       : typeof fields.message === 'string'
         ? fields.message
-        : String(thrown);
+        : stringOf(thrown);
   const appCode =
     typeof fields.appCode === 'string'
       ? fields.appCode
@@ -223,4 +223,13 @@ export function toSwitchboardError(thrown: unknown, origin: ErrorOrigin = {}): S
     path: origin.path,
     cause: thrown,
   });
+}
+
+/** `String(value)`, or its type tag for a value without one (`Object.create(null)`). */
+function stringOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

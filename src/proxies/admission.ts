@@ -147,12 +147,17 @@ export class Admission {
 
   /** A handler's promise settled: answer unless a deadline answer went out, and free the slot. */
   #settle(running: RunningCall, outcome: Outcome): void {
-    running.answer(outcome);
-    clearTimeout(running.timer);
-    if (!this.#running.delete(running)) return;
-    const { callId } = running.call.meta;
-    if (this.#byCallId.get(callId) === running) this.#byCallId.delete(callId);
-    this.#next();
+    try {
+      running.answer(outcome);
+    } finally {
+      // Whatever answering did, the slot is freed.
+      clearTimeout(running.timer);
+      if (this.#running.delete(running)) {
+        const { callId } = running.call.meta;
+        if (this.#byCallId.get(callId) === running) this.#byCallId.delete(callId);
+        this.#next();
+      }
+    }
   }
 
   /** Aborts a running handler and answers `err` for it at once. */

@@ -52,7 +52,13 @@ export class CallReplier {
   answer(call: CallRequest, outcome: Outcome): SwitchboardError | undefined {
     const { meta } = call;
     if (outcome.kind !== 'result') {
-      const error = this.#describe(outcome, meta);
+      let error: SwitchboardError;
+      try {
+        error = this.#describe(outcome, meta);
+      } catch (err) {
+        // A thrown value whose fields throw when read.
+        error = this.#stamp(ErrorCode.INTERNAL, `the handler failed: ${String(err)}`, meta);
+      }
       if (call.msg.reply) this.#sendError(call, error);
       return error;
     }
@@ -76,19 +82,33 @@ export class CallReplier {
   }
 
   #sendError(call: CallRequest, err: SwitchboardError): SwitchboardError {
-    const data = err.toData();
-    let body: Uint8Array;
-    try {
-      body = this.#codec.encode(data);
-    } catch (cause) {
-      // Details msgpack cannot carry (nested too deep, a cycle, a function):
-      // the error goes without them rather than not at all.
-      this.#logger.warn(`error details dropped: ${(cause as Error).message}`);
-      const { details: _dropped, ...rest } = data;
-      body = this.#codec.encode(rest);
-    }
-    this.#send(call, body, errorReplyHeaders());
+    this.#send(call, this.#errorBody(err, call.meta), errorReplyHeaders());
     return err;
+  }
+
+  /**
+   * The wire form of `err`: as it is, else without `details` (msgpack cannot
+   * carry them, nested too deep or in a cycle, or they make it too large),
+   * else a bare `INTERNAL` with the same completion: an error always goes.
+   */
+  #errorBody(err: SwitchboardError, meta: CallMeta): Uint8Array {
+    const data = err.toData();
+    const { details: _dropped, ...bare } = data;
+    const message = `the ${err.code} error could not be sent (too large, or not encodable)`;
+    const internal = new SwitchboardError(ErrorCode.INTERNAL, message, {
+      ...this.#where(meta),
+      completed: err.completed,
+    });
+    for (const candidate of [data, bare]) {
+      try {
+        const body = this.#codec.encode(candidate);
+        if (body.length <= this.#maxPayload) return body;
+      } catch {
+        // The next candidate carries less.
+      }
+      this.#logger.warn(`cannot send an error as it is: ${err.code}, too large or not encodable`);
+    }
+    return this.#codec.encode(internal.toData());
   }
 
   /** Sends one answer; when NATS refuses it, says why (and logs it). */

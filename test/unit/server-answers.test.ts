@@ -28,6 +28,12 @@ const awkward: ServiceDefinition = {
       throw Object.assign(new Error('cyclic'), { code: 'CYCLE', details });
     },
     fine: () => 'fine',
+    bulky: () => {
+      throw Object.assign(new Error('bulky'), { code: 'BULKY', details: 'x'.repeat(2 ** 21) });
+    },
+    shapeless: async () => {
+      throw Object.create(null);
+    },
   },
 };
 
@@ -47,6 +53,25 @@ describe('server answers', () => {
     expect(await client.call('awkward', 'deep').catch((e: { appCode?: string }) => e.appCode)).toBe(
       'DEEP',
     );
+    expect(await client.call('awkward', 'fine')).toBe('fine');
+  });
+
+  test('server answers - an error too large with its details goes without them; a thrown value with no string form is still answered', async () => {
+    const a = await mesh.site('a');
+    await mesh.serve(a, awkward);
+    const client = await mesh.client(a);
+    const failure = (method: string) =>
+      client.call('awkward', method).then(
+        () => undefined,
+        (thrown: unknown) => thrown as { code: string; appCode?: string; details?: unknown },
+      );
+    expect(await failure('bulky')).toMatchObject({ code: 'APPLICATION', appCode: 'BULKY' });
+    expect((await failure('bulky'))?.details).toBeUndefined();
+    expect(await failure('shapeless')).toMatchObject({
+      code: 'APPLICATION',
+      message: '[object Object]',
+      completed: 'yes',
+    });
     expect(await client.call('awkward', 'fine')).toBe('fine');
   });
 });
