@@ -8,7 +8,7 @@
  * `headers.ts`) and their arguments or result as a bare msgpack body.
  */
 import { ErrorCode, type ErrorData, isErrorCode, SwitchboardError } from './errors.js';
-import { isValidRange, isValidVersion } from './semver.js';
+import { isValidRange, isValidVersion, MAX_RANGE_LENGTH } from './semver.js';
 
 /** Version of the wire protocol; a message with another version is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -267,6 +267,14 @@ function bad(message: string): SwitchboardError {
 }
 
 /** A value from the network, described for an error message without running any of its code. */
+/** A range as an error names it: cut short, and saying when it is too long to be one. */
+export function describeRange(range: string): string {
+  const shown = describeValue(range);
+  return range.length > MAX_RANGE_LENGTH
+    ? `${shown} (${range.length} characters, over ${MAX_RANGE_LENGTH})`
+    : shown;
+}
+
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     return value.length > 64 ? `'${value.slice(0, 64)}…'` : `'${value}'`;
@@ -506,7 +514,9 @@ export const parse = {
     const version = optStr(o, 'version', 'lookup');
     if (version !== undefined) {
       if (!isValidRange(version)) {
-        throw bad(`lookup.version '${version}' is not a version range (e.g. ^1.2.0, >=1.0.0 <2)`);
+        throw bad(
+          `lookup.version ${describeRange(version)} is not a version range (e.g. ^1.2.0, >=1.0.0 <2)`,
+        );
       }
       req.version = version;
     }

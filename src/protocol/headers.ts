@@ -6,6 +6,7 @@ import type { MsgHdrs } from 'nats';
 import { checkMeta, isTraceparent, readTracestate } from './call-context-headers.js';
 import {
   CALL_ID_PATTERN,
+  describeRange,
   describeValue,
   MAX_PATH_SITES,
   NAME_PATTERN,
@@ -223,7 +224,7 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   if (site !== '') meta.site = siteName(site, 'site');
   if (range !== '') {
     if (parseRange(range) === undefined) {
-      throw bad(`${Header.call} header: version range ${describeValue(range)} is not valid`);
+      throw bad(`${Header.call} header: version range ${describeRange(range)} is not valid`);
     }
     meta.versionRange = range;
   }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { PROTOCOL_VERSION, parse } from '../../src/protocol/index.js';
 import {
   compareVersions,
   isValidRange,
@@ -103,6 +104,12 @@ describe('semver', () => {
     expect(parseRange(longest)?.test('1.2.3')).toBe(true);
     expect(isValidRange(`${longest} `)).toBe(false);
     expect(parseRange(`${longest} `)).toBeUndefined();
+    const lookup = { v: PROTOCOL_VERSION, service: 'calc', version: `${longest} ` };
+    expect(() => parse.lookupRequest(lookup)).toThrow(
+      "lookup.version '>=1.0.0" +
+        ' '.repeat(57) +
+        "…' (257 characters, over 256) is not a version range",
+    );
   });
 
   test('semver - an exact range matches one version', () => {
