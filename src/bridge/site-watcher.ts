@@ -399,7 +399,11 @@ export class SiteWatcher {
     if (listing.unchanged) {
       // Not asked for: a broken (or hostile) broker. Asking again at once
       // would loop; a heartbeat later, it may be another broker that answers.
-      if (unless === undefined) return this.#resyncLater();
+      if (unless === undefined) {
+        // Nor is the copy to be trusted: events heard during this read are gone.
+        this.#copy = undefined;
+        return this.#resyncLater();
+      }
       const copy = this.#copy;
       if (copy && !this.#unconfirmed && this.#replayOnto(copy, replay)) return;
       // Nothing to apply the events to, or a copy that events may have made differ.

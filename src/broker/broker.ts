@@ -433,10 +433,12 @@ export class Broker extends Closeable {
     if (this.#warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {
       await this.#warmup;
     }
+    const held = (): boolean => this.registry.lookup(meta.service).length > 0;
+    const heldBefore = held();
     const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
-    // A name no instance holds is the caller's choice: counted as `-`, so that
-    // thin clients cannot add a metric series per name they make up.
-    const counted = this.registry.lookup(meta.service).length > 0 ? meta.service : '-';
+    // A name no instance held, before or after, is the caller's choice: counted
+    // as `-`, so that thin clients cannot add a metric series per name they make up.
+    const counted = heldBefore || held() ? meta.service : '-';
     this.#counters?.forwarded(counted, reply.ok ? 'OK' : reply.error.code);
     if (reply.ok) {
       // An empty body is the instance's notice that it answered the caller.
