@@ -55,9 +55,13 @@ export class CallReplier {
       let error: SwitchboardError;
       try {
         error = this.#describe(outcome, meta);
-      } catch (err) {
+      } catch {
         // A thrown value whose fields throw when read.
-        error = this.#stamp(ErrorCode.INTERNAL, `the handler failed: ${String(err)}`, meta);
+        error = this.#stamp(
+          ErrorCode.INTERNAL,
+          'the handler failed with a value that cannot be read',
+          meta,
+        );
       }
       if (call.msg.reply) this.#sendError(call, error);
       return error;
@@ -94,11 +98,6 @@ export class CallReplier {
   #errorBody(err: SwitchboardError, meta: CallMeta): Uint8Array {
     const data = err.toData();
     const { details: _dropped, ...bare } = data;
-    const message = `the ${err.code} error could not be sent (too large, or not encodable)`;
-    const internal = new SwitchboardError(ErrorCode.INTERNAL, message, {
-      ...this.#where(meta),
-      completed: err.completed,
-    });
     for (const candidate of [data, bare]) {
       try {
         const body = this.#codec.encode(candidate);
@@ -108,6 +107,11 @@ export class CallReplier {
       }
       this.#logger.warn(`cannot send an error as it is: ${err.code}, too large or not encodable`);
     }
+    const message = `the ${err.code} error could not be sent (too large, or not encodable)`;
+    const internal = new SwitchboardError(ErrorCode.INTERNAL, message, {
+      ...this.#where(meta),
+      completed: err.completed,
+    });
     return this.#codec.encode(internal.toData());
   }
 

@@ -34,6 +34,13 @@ const awkward: ServiceDefinition = {
     shapeless: async () => {
       throw Object.create(null);
     },
+    unreadable: async () => {
+      throw Object.defineProperty({}, 'message', {
+        get() {
+          throw Object.create(null);
+        },
+      });
+    },
   },
 };
 
@@ -56,7 +63,7 @@ describe('server answers', () => {
     expect(await client.call('awkward', 'fine')).toBe('fine');
   });
 
-  test('server answers - an error too large with its details goes without them; a thrown value with no string form is still answered', async () => {
+  test('server answers - an error too large with its details goes without them; a thrown value with no string form or unreadable fields is still answered', async () => {
     const a = await mesh.site('a');
     await mesh.serve(a, awkward);
     const client = await mesh.client(a);
@@ -70,6 +77,11 @@ describe('server answers', () => {
     expect(await failure('shapeless')).toMatchObject({
       code: 'APPLICATION',
       message: '[object Object]',
+      completed: 'yes',
+    });
+    expect(await failure('unreadable')).toMatchObject({
+      code: 'INTERNAL',
+      message: 'the handler failed with a value that cannot be read',
       completed: 'yes',
     });
     expect(await client.call('awkward', 'fine')).toBe('fine');
