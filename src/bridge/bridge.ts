@@ -1,3 +1,4 @@
+import { DEFAULT_IN_FLIGHT_LIMITS, InFlightLimit, type InFlightLimits } from '../core/index.js';
 import type { Health, Metrics } from '../observability/index.js';
 import {
   answerWith,
@@ -5,7 +6,7 @@ import {
   type ConnectionOptions,
   checkConnectionOptions,
 } from '../transport/index.js';
-import { Closeable, type Logger, silentLogger } from '../util/index.js';
+import { Closeable, checkLimits, type Logger, silentLogger } from '../util/index.js';
 import { BridgeHalf } from './bridge-half.js';
 import { checkGlobs, globFilter } from './policy.js';
 import { Relay } from './relay.js';
@@ -33,6 +34,13 @@ export interface BridgeOptions {
    * @default 8
    */
   maxHops?: number;
+  /**
+   * How many relayed calls, and bytes of their bodies, the bridge holds at
+   * once, both directions together; past either, a call is refused with
+   * `UNAVAILABLE` (completion `no`). See {@link InFlightLimits}.
+   * @default 20,000 calls, 256 MiB
+   */
+  inFlight?: Partial<InFlightLimits>;
   /**
    * Renewal interval of the advertised routes' lease session (one message
    * renews them all); a route whose link was cut expires at the far broker
@@ -63,6 +71,12 @@ function checkOptions(options: BridgeOptions): void {
       throw new TypeError(`bridge option '${field}' must be a positive number (got ${value})`);
     }
   }
+  checkLimits(
+    options.inFlight,
+    DEFAULT_IN_FLIGHT_LIMITS,
+    (field) => `bridge option 'inFlight.${field}'`,
+    'an in-flight limit',
+  );
   for (const field of ['export', 'import'] as const) {
     const value = options[field];
     if (
@@ -89,6 +103,7 @@ export class Bridge extends Closeable {
   readonly local: BridgeHalf;
   readonly remote: BridgeHalf;
   readonly #maxHops: number;
+  readonly #inFlight: InFlightLimit;
   readonly #exports: (service: string) => boolean;
   readonly #imports: (service: string) => boolean;
   readonly #logger: Logger;
@@ -103,6 +118,7 @@ export class Bridge extends Closeable {
     this.local = local;
     this.remote = remote;
     this.#maxHops = options.maxHops ?? 8;
+    this.#inFlight = new InFlightLimit(options.inFlight);
     this.#exports = globFilter(options.export);
     this.#imports = globFilter(options.import);
     this.#logger = options.logger ?? silentLogger;
@@ -227,6 +243,9 @@ export class Bridge extends Closeable {
           value: h.connected ? 1 : 0,
         })),
       ),
+      metrics.gauge('switchboard_bridge_calls_in_flight', () => [
+        { labels: { link }, value: this.#inFlight.calls },
+      ]),
     ];
     return () => {
       for (const stop of stops) stop();
@@ -234,14 +253,17 @@ export class Bridge extends Closeable {
   }
 
   #relay(near: BridgeHalf, far: BridgeHalf, allows: (service: string) => boolean): Relay {
-    return new Relay({
-      nearSite: near.site!,
-      farSite: far.site!,
-      allows,
-      maxHops: this.#maxHops,
-      farReachable: () => far.link.reachable,
-      far: far.dispatcher,
-    });
+    return new Relay(
+      {
+        nearSite: near.site!,
+        farSite: far.site!,
+        allows,
+        maxHops: this.#maxHops,
+        farReachable: () => far.link.reachable,
+        far: far.dispatcher,
+      },
+      this.#inFlight,
+    );
   }
 
   /** A call arrived at `near` on one of its routes: relay it, and pass the reply back. */

@@ -1,4 +1,4 @@
-import { type CallReply, type Dispatcher, HeldCalls } from '../core/index.js';
+import { type CallReply, type Dispatcher, HeldCalls, InFlightLimit } from '../core/index.js';
 import { activeTracer, traceHop } from '../observability/tracing.js';
 import { type CallMeta, ErrorCode, SwitchboardError } from '../protocol/index.js';
 import type { RouteAdvert } from './route-table.js';
@@ -28,15 +28,18 @@ export interface RelayDirection {
  * shrinks by the time the call was held here. Refuses, in this order, what
  * the link's policy does not let through (`FORBIDDEN`), a call for another
  * service than the route's (`SERVICE_NOT_FOUND`, as an instance does), loops
- * and overlong paths, and calls across a link that is down (`UNAVAILABLE`);
- * every refusal has completion `no`.
+ * and overlong paths, calls across a link that is down, and calls past the
+ * bridge's in-flight limits (`UNAVAILABLE`); every refusal has completion `no`.
  */
 export class Relay {
   readonly #direction: RelayDirection;
   readonly #held = new HeldCalls();
+  readonly #inFlight: InFlightLimit;
 
-  constructor(direction: RelayDirection) {
+  /** `inFlight` may be shared with other relays (the bridge's other direction). */
+  constructor(direction: RelayDirection, inFlight: InFlightLimit = new InFlightLimit()) {
     this.#direction = direction;
+    this.#inFlight = inFlight;
   }
 
   /** `near→far`, for metrics and logs. */
@@ -118,6 +121,26 @@ export class Relay {
         meta,
       );
     }
+    const full = this.#inFlight.take(body.length);
+    if (full !== undefined) {
+      return this.#refuse(ErrorCode.UNAVAILABLE, `'${meta.service}': bridge busy: ${full}`, meta);
+    }
+    try {
+      return await this.#send(route, meta, body, deadline);
+    } finally {
+      this.#inFlight.release(body.length);
+    }
+  }
+
+  /** Sends the call on to the far side, its path grown by that site. */
+  async #send(
+    route: RouteAdvert,
+    meta: CallMeta,
+    body: Uint8Array,
+    deadline: number,
+  ): Promise<CallReply> {
+    const direction = this.#direction;
+    const { nearSite, farSite } = direction;
     const dest = meta.site ?? route.site;
     const relayed: CallMeta = { ...meta, path: [...meta.path, farSite], site: dest };
     const call = { meta: relayed, body, deadline, idempotent: false, heldIn: this.#held };

@@ -3,12 +3,16 @@ import {
   BALANCE_POLICIES,
   type BalancePolicy,
   type CallFailure,
+  DEFAULT_IN_FLIGHT_LIMITS,
+  InFlightLimit,
+  type InFlightLimits,
   LoadBalancer,
 } from '../core/index.js';
 import type { Health, Metrics } from '../observability/index.js';
 import {
   type BrokerEvent,
   type BrokerInfo,
+  type CallMeta,
   ErrorCode,
   errorReplyHeaders,
   isCancelNotice,
@@ -32,7 +36,7 @@ import {
   respondValue,
   SiteLink,
 } from '../transport/index.js';
-import { afterArrivals, Closeable, newId } from '../util/index.js';
+import { afterArrivals, Closeable, checkLimits, newId } from '../util/index.js';
 import { Forwarder } from './forwarder.js';
 import {
   DEFAULT_REGISTRY_LIMITS,
@@ -70,6 +74,13 @@ export interface BrokerOptions extends ConnectionOptions {
   maxPayload?: number;
   /** What the registry accepts (instances, methods, metadata, heartbeat range); see {@link RegistryLimits}. */
   limits?: Partial<RegistryLimits>;
+  /**
+   * How many forwarded calls, and bytes of their bodies, the broker holds at
+   * once; past either, a thin client's call is refused with `UNAVAILABLE`
+   * (completion `no`). See {@link InFlightLimits}.
+   * @default 20,000 calls, 256 MiB
+   */
+  inFlight?: Partial<InFlightLimits>;
   /** Where the broker counts what it does (see `Metrics`). @default none */
   metrics?: Metrics;
   /**
@@ -101,16 +112,18 @@ function checkOptions(options: BrokerOptions): void {
   if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
     throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
   }
-  for (const [field, value] of Object.entries(options.limits ?? {})) {
-    if (!(field in DEFAULT_REGISTRY_LIMITS)) {
-      throw new TypeError(`broker option 'limits.${field}' is not a registry limit`);
-    }
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new TypeError(
-        `broker option 'limits.${field}' must be a positive integer (got ${value})`,
-      );
-    }
-  }
+  checkLimits(
+    options.limits,
+    DEFAULT_REGISTRY_LIMITS,
+    (field) => `broker option 'limits.${field}'`,
+    'a registry limit',
+  );
+  checkLimits(
+    options.inFlight,
+    DEFAULT_IN_FLIGHT_LIMITS,
+    (field) => `broker option 'inFlight.${field}'`,
+    'an in-flight limit',
+  );
   const { minHeartbeatMs, maxHeartbeatMs } = { ...DEFAULT_REGISTRY_LIMITS, ...options.limits };
   if (minHeartbeatMs > maxHeartbeatMs) {
     throw new TypeError(`broker option 'limits.minHeartbeatMs' exceeds 'limits.maxHeartbeatMs'`);
@@ -142,6 +155,7 @@ export class Broker extends Closeable {
 
   readonly #link: SiteLink;
   readonly #forwarder: Forwarder;
+  readonly #inFlight: InFlightLimit;
   readonly #maxPayload: number;
   /** Room for the instances of one reply: the server's max_payload, less framing. */
   readonly #replyBytes: number;
@@ -169,6 +183,7 @@ export class Broker extends Closeable {
       new LoadBalancer(options.policy ?? 'least-outstanding'),
       conn.subjects,
     );
+    this.#inFlight = new InFlightLimit(options.inFlight);
     this.#maxPayload = options.maxPayload ?? conn.nc.info?.max_payload ?? 1024 * 1024;
     this.#replyBytes = Math.max(4096, (conn.nc.info?.max_payload ?? 1024 * 1024) - 4096);
     const s = conn.subjects;
@@ -198,9 +213,20 @@ export class Broker extends Closeable {
     );
     const { metrics } = options;
     this.#counters = metrics?.brokerCounters(this.site);
-    this.#unwatch = metrics?.gauge('switchboard_broker_instances', () => [
-      { labels: { site: this.site }, value: this.registry.size },
-    ]);
+    const labels = { site: this.site };
+    const stops = metrics
+      ? [
+          metrics.gauge('switchboard_broker_instances', () => [
+            { labels, value: this.registry.size },
+          ]),
+          metrics.gauge('switchboard_broker_calls_in_flight', () => [
+            { labels, value: this.#inFlight.calls },
+          ]),
+        ]
+      : [];
+    this.#unwatch = () => {
+      for (const stop of stops) stop();
+    };
     const every = options.sweepIntervalMs ?? 250;
     let due = Date.now() + every;
     this.#sweeper = setInterval(() => {
@@ -406,6 +432,7 @@ export class Broker extends Closeable {
    * it stopped heartbeating, or when the instance answered the broker instead
    * of the caller. When the instance may still answer the caller itself (our
    * own connection broke, or the deadline passed), the broker stays silent.
+   * A call past the broker's in-flight limits is refused at once.
    */
   async #onCall(msg: Msg): Promise<void> {
     const received = Date.now();
@@ -421,21 +448,40 @@ export class Broker extends Closeable {
       });
       return;
     }
-    if (msg.data.length > this.#maxPayload) {
-      const message = `call body of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`;
-      throw new SwitchboardError(ErrorCode.PAYLOAD_TOO_LARGE, message, {
-        completed: 'no',
-        site: this.site,
-        service: meta.service,
-        path: meta.path,
-      });
+    const bytes = msg.data.length;
+    if (bytes > this.#maxPayload) {
+      const message = `call body of ${bytes} bytes exceeds the limit of ${this.#maxPayload}`;
+      throw this.#refusal(ErrorCode.PAYLOAD_TOO_LARGE, message, meta);
     }
+    const full = this.#inFlight.take(bytes);
+    if (full !== undefined) {
+      this.#counters?.forwarded('-', ErrorCode.UNAVAILABLE);
+      throw this.#refusal(ErrorCode.UNAVAILABLE, `broker busy: ${full}`, meta);
+    }
+    try {
+      await this.#forward(msg, msg.reply, meta, received);
+    } finally {
+      this.#inFlight.release(bytes);
+    }
+  }
+
+  /** An error refusing a thin client's call before it is forwarded: completion `no`. */
+  #refusal(code: ErrorCode, message: string, meta: CallMeta): SwitchboardError {
+    return new SwitchboardError(code, message, {
+      completed: 'no',
+      site: this.site,
+      service: meta.service,
+      path: meta.path,
+    });
+  }
+
+  async #forward(msg: Msg, replyTo: string, meta: CallMeta, received: number): Promise<void> {
     if (this.#warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {
       await this.#warmup;
     }
     const held = (): boolean => this.registry.lookup(meta.service).length > 0;
     const heldBefore = held();
-    const reply = await this.#forwarder.forward(meta, msg.data, msg.reply, received);
+    const reply = await this.#forwarder.forward(meta, msg.data, replyTo, received);
     // A name no instance held, before or after, is the caller's choice: counted
     // as `-`, so that thin clients cannot add a metric series per name they make up.
     const counted = heldBefore || held() ? meta.service : '-';

@@ -15,6 +15,11 @@ export {
   type Picker,
 } from './failover.js';
 export { type CallPosition, HeldCalls } from './held-calls.js';
+export {
+  DEFAULT_IN_FLIGHT_LIMITS,
+  InFlightLimit,
+  type InFlightLimits,
+} from './in-flight-limit.js';
 export { type CandidateSource, InstanceRouter } from './instance-picker.js';
 export {
   BALANCE_POLICIES,

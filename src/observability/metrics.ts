@@ -21,6 +21,8 @@ type GaugeName =
   | 'switchboard_server_calls_in_flight'
   | 'switchboard_server_queue_depth'
   | 'switchboard_broker_instances'
+  | 'switchboard_broker_calls_in_flight'
+  | 'switchboard_bridge_calls_in_flight'
   | 'switchboard_bridge_routes'
   | 'switchboard_bridge_link_up';
 
@@ -36,6 +38,14 @@ const GAUGES: Record<GaugeName, { help: string; labels: string[] }> = {
   switchboard_broker_instances: {
     help: 'Instances and routes in the site registry',
     labels: ['site'],
+  },
+  switchboard_broker_calls_in_flight: {
+    help: 'Forwarded calls the broker holds (limit: the inFlight option)',
+    labels: ['site'],
+  },
+  switchboard_bridge_calls_in_flight: {
+    help: 'Relayed calls the bridge holds, both directions (limit: the inFlight option)',
+    labels: ['link'],
   },
   switchboard_bridge_routes: {
     help: 'Routes a bridge advertises into a site, per link',

@@ -1,6 +1,7 @@
 export { Closeable } from './closeable.js';
 export { newId } from './ids.js';
 export { afterArrivals } from './late-timers.js';
+export { checkLimits } from './limits.js';
 export {
   jsonLogger,
   type Logger,

@@ -10,7 +10,7 @@ import {
   parse,
   serve,
 } from '../../src/internal.js';
-import { failure, startSite, track } from './helpers.js';
+import { eventually, failure, latch, reachable, startBridge, startSite, track } from './helpers.js';
 
 const codec = new Codec();
 
@@ -141,5 +141,69 @@ describe('bad input', () => {
       completed: 'yes',
       service: 'source',
     });
+  });
+});
+
+/** A service whose calls wait for `release`; `started` counts the calls its handler took. */
+async function holdingService(url: string) {
+  const release = latch();
+  const held = { started: 0 };
+  const wait = async () => {
+    held.started++;
+    await release.opened;
+    return 'done';
+  };
+  track(await serve({ name: 'slow', methods: { wait } }, { nats: url, maxConcurrent: 1000 }));
+  return { held, release: release.open };
+}
+
+/** Settles every call (attached at once): the values, and the errors' codes and completions. */
+async function outcomes(calls: Promise<unknown>[]) {
+  const settled = await Promise.allSettled(calls);
+  const done = settled.filter((s) => s.status === 'fulfilled' && s.value === 'done').length;
+  const refused = settled.flatMap((s) =>
+    s.status === 'rejected' ? [`${s.reason.code}/${s.reason.completed}`] : [],
+  );
+  return { done, refused: [...new Set(refused)], refusedCount: refused.length };
+}
+
+describe('calls in flight', () => {
+  test('broker - thin calls past its in-flight limit are refused UNAVAILABLE, completion no, while those it holds finish', async () => {
+    const site = await startSite('a', { brokerOptions: { inFlight: { maxCalls: 20 } } });
+    const { held, release } = await holdingService(site.url);
+    const client = track(
+      await Client.connect({ nats: site.url, viaBroker: true, timeoutMs: 10_000 }),
+    );
+    const calls = outcomes(Array.from({ length: 50 }, () => client.call('slow', 'wait', [])));
+    await eventually(() => held.started === 20, 5000, '20 calls held by the server');
+    const spare = client.call('slow', 'wait', []);
+    expect(await failure(spare)).toMatchObject({ code: 'UNAVAILABLE', completed: 'no', site: 'a' });
+    release();
+    expect(await calls).toEqual({
+      done: 20,
+      refused: ['UNAVAILABLE/no'],
+      refusedCount: 30,
+    });
+    expect(held.started).toBe(20);
+    expect(await client.call('slow', 'wait', [])).toBe('done');
+  });
+
+  test('bridge - calls past its in-flight limit are refused UNAVAILABLE, completion no, while those it holds finish', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b');
+    const { held, release } = await holdingService(a.url);
+    await startBridge(a, b, { inFlight: { maxCalls: 10 } });
+    const client = track(await Client.connect({ nats: b.url, timeoutMs: 10_000 }));
+    await reachable(client, 'slow', 'a');
+    const calls = outcomes(Array.from({ length: 25 }, () => client.call('slow', 'wait', [])));
+    await eventually(() => held.started === 10, 5000, '10 calls held by the server');
+    release();
+    expect(await calls).toEqual({
+      done: 10,
+      refused: ['UNAVAILABLE/no'],
+      refusedCount: 15,
+    });
+    expect(held.started).toBe(10);
+    expect(await client.call('slow', 'wait', [])).toBe('done');
   });
 });

@@ -131,6 +131,22 @@ describe('cli usage errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
         "switchboard broker: --log-level must be one of debug, info, warn, error, silent, not 'warning' (did you mean warn?)",
       ],
       [['bridge', '--local', 'nats://a:4222'], 'switchboard bridge: --remote is required'],
+      [
+        ['broker', '--site', 'a', '--max-calls-in-flight', '0'],
+        "switchboard broker: broker option 'inFlight.maxCalls' must be a positive integer (got 0)",
+      ],
+      [
+        [
+          'bridge',
+          '--local',
+          'nats://a:4222',
+          '--remote',
+          'nats://b:4222',
+          '--max-bytes-in-flight',
+          '1.5',
+        ],
+        "switchboard bridge: bridge option 'inFlight.maxBytes' must be a positive integer (got 1.5)",
+      ],
       [['ls', 'extra'], "switchboard ls: unexpected argument 'extra'"],
       [
         [

@@ -613,11 +613,19 @@ describe('broker', () => {
         { limits: { minHeartbeatMs: 5000, maxHeartbeatMs: 4000 } },
         "broker option 'limits.minHeartbeatMs' exceeds 'limits.maxHeartbeatMs'",
       ],
+      [
+        { inFlight: { maxInstances: 1 } as never },
+        "broker option 'inFlight.maxInstances' is not an in-flight limit",
+      ],
+      [
+        { inFlight: { maxBytes: -1 } },
+        "broker option 'inFlight.maxBytes' must be a positive integer (got -1)",
+      ],
     ];
     for (const [options, message] of cases) {
       await expect(start(options), message).rejects.toThrow(new TypeError(message));
     }
-    expect(cases).toHaveLength(9);
+    expect(cases).toHaveLength(11);
     expect(bus.subscriptionCount).toBe(0);
   });
 
@@ -950,6 +958,69 @@ describe('broker forwarding', () => {
     const probe: Msg = await calls.nth(1);
     expect(headersOf(probe)?.get(Header.probe)).toBe('1');
     expect(codec.decode(probe.data)).toEqual({ v: V, calls: ['c1'] });
+  });
+});
+
+describe('broker in-flight limits', () => {
+  test('broker in-flight limits - past maxCalls a thin call is refused UNAVAILABLE, completion no, until one ends', async () => {
+    const { nc, calls } = await withInstance({ inFlight: { maxCalls: 2 } });
+    const first = thinCall(nc, meta({ callId: 'c1', budgetMs: 60_000 }));
+    thinCall(nc, meta({ callId: 'c2', budgetMs: 60_000 }));
+    await calls.atLeast(2);
+    const third = thinCall(nc, meta({ callId: 'c3', budgetMs: 60_000 }));
+    expect(errorIn(await third.nth(0))).toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      completed: 'no',
+      site: 'a',
+      service: 'calc',
+      message: 'broker busy: its limit of 2 calls in flight is reached',
+    });
+    expect(calls.messages).toHaveLength(2);
+    (await calls.nth(0)).respond(codec.encode('done'));
+    expect(codec.decode((await first.nth(0)).data)).toBe('done');
+    await idle();
+    thinCall(nc, meta({ callId: 'c4', budgetMs: 60_000 }));
+    expect(headersOf(await calls.nth(2))?.get(Header.call)).toContain(';c4;');
+  });
+
+  test('broker in-flight limits - past maxBytes a call is refused; one call alone passes whatever its size', async () => {
+    const { nc, calls } = await withInstance({ inFlight: { maxBytes: 100 } });
+    const big = new Uint8Array(150);
+    thinCall(nc, meta({ callId: 'c1', budgetMs: 60_000 }), big);
+    await calls.nth(0);
+    const refused = thinCall(nc, meta({ callId: 'c2', budgetMs: 60_000 }), new Uint8Array(1));
+    expect(errorIn(await refused.nth(0))).toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      completed: 'no',
+      message:
+        'broker busy: its limit of 100 bytes of calls in flight would be passed (150 held, 1 more)',
+    });
+    (await calls.nth(0)).respond(codec.encode('done'));
+    await idle();
+    const small = thinCall(nc, meta({ callId: 'c3' }), new Uint8Array(100));
+    (await calls.nth(1)).respond(codec.encode('ok'));
+    expect(codec.decode((await small.nth(0)).data)).toBe('ok');
+  });
+
+  test('broker in-flight limits - a call ended by the broker (no instance, a refusal) gives its room back', async () => {
+    const { nc } = await site({ inFlight: { maxCalls: 1 } });
+    for (const callId of ['c1', 'c2', 'c3']) {
+      const replies = thinCall(nc, meta({ callId }));
+      expect(errorIn(await replies.nth(0)).code).toBe(ErrorCode.SERVICE_NOT_FOUND);
+    }
+  });
+
+  test('broker in-flight limits - metrics show the calls held and count refusals under -', async () => {
+    const metrics = new Metrics();
+    const { nc, calls } = await withInstance({ metrics, inFlight: { maxCalls: 1 } });
+    thinCall(nc, meta({ callId: 'c1', budgetMs: 60_000 }));
+    await calls.nth(0);
+    await thinCall(nc, meta({ callId: 'c2' })).nth(0);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('switchboard_broker_calls_in_flight{site="a"} 1');
+    expect(text).toContain(
+      'switchboard_broker_forwarded_calls_total{site="a",service="-",code="UNAVAILABLE"} 1',
+    );
   });
 });
 

@@ -110,6 +110,15 @@ describe('Bridge options, each refused before connecting', () => {
       "bridge option 'export' must be a list of glob patterns",
     ]);
   });
+
+  test('policy - Bridge.start refuses in-flight limits that are unknown or not positive integers', async () => {
+    await expect(refusal({ ...sides, inFlight: { maxCalls: 0 } })).rejects.toThrow(
+      new TypeError("bridge option 'inFlight.maxCalls' must be a positive integer (got 0)"),
+    );
+    await expect(refusal({ ...sides, inFlight: { calls: 5 } as never })).rejects.toThrow(
+      new TypeError("bridge option 'inFlight.calls' is not an in-flight limit"),
+    );
+  });
 });
 
 describe('globToRegExp', () => {

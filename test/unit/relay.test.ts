@@ -9,6 +9,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, test, vi } from 'vitest';
+import { InFlightLimit } from '../../src/core/index.js';
 import { Relay, type RelayDirection, type RouteAdvert } from '../../src/internal.js';
 import { type CallMeta, ErrorCode } from '../../src/protocol/index.js';
 import {
@@ -28,20 +29,23 @@ import {
 const NOW = frozenClock();
 
 /** A relay from site a (near) to site b (far), with `calc` hosted at c behind b. */
-function relayAB(fields: Partial<RelayDirection> = {}) {
+function relayAB(fields: Partial<RelayDirection> = {}, inFlight?: InFlightLimit) {
   const far = new MemoryBrokerClient('b');
   const invoker = new MemoryInvoker();
   seed(far, 'toC', 'calc', { route: { site: 'c', path: ['c'] } });
   invoker.on('toC', () => result('from c'));
-  const relay = new Relay({
-    nearSite: 'a',
-    farSite: 'b',
-    allows: () => true,
-    maxHops: 3,
-    farReachable: () => true,
-    far: memoryDispatcher(far, invoker).dispatcher,
-    ...fields,
-  });
+  const relay = new Relay(
+    {
+      nearSite: 'a',
+      farSite: 'b',
+      allows: () => true,
+      maxHops: 3,
+      farReachable: () => true,
+      far: memoryDispatcher(far, invoker).dispatcher,
+      ...fields,
+    },
+    inFlight,
+  );
   return { relay, invoker, far };
 }
 
@@ -177,6 +181,48 @@ describe('relay', () => {
     finish();
     await pending;
     expect(relay.held(['k1'])).toEqual([]);
+  });
+
+  test('relay - past the in-flight limit it shares with the other direction a call is refused UNAVAILABLE, completion no, and nothing crosses', async () => {
+    const limit = new InFlightLimit({ maxCalls: 1 });
+    const ab = relayAB({}, limit);
+    const ba = relayAB({ nearSite: 'b', farSite: 'a' }, limit);
+    let finish!: () => void;
+    ab.invoker.on('toC', () => new Promise((resolve) => (finish = () => resolve(result(1)))));
+    const pending = ab.relay.relay(ROUTE, incoming({ callId: 'k1' }), args(), NOW);
+    await vi.waitFor(() => expect(finish).toBeDefined());
+    const refused = errorOf(await ba.relay.relay(ROUTE, incoming({ path: ['b'] }), args(), NOW));
+    expect(refused).toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      completed: 'no',
+      site: 'b',
+      path: ['b'],
+      message: "'calc': bridge busy: its limit of 1 call in flight is reached",
+    });
+    expect(ba.invoker.sent).toHaveLength(0);
+    finish();
+    await pending;
+    expect(limit.calls).toBe(0);
+    expect(resultOf(await ba.relay.relay(ROUTE, incoming({ path: ['b'] }), args(), NOW))).toBe(
+      'from c',
+    );
+  });
+
+  test('relay - a call that fails, or is refused before it is sent, leaves no room taken', async () => {
+    const limit = new InFlightLimit({ maxCalls: 1, maxBytes: 10 });
+    const { relay, invoker } = relayAB({ allows: (service) => service === 'calc' }, limit);
+    invoker.on('toC', () => errorReply(ErrorCode.APPLICATION, 'yes', 'boom'));
+    expect(errorOf(await relay.relay(ROUTE, incoming(), args(1, 2, 3), NOW)).code).toBe(
+      ErrorCode.APPLICATION,
+    );
+    const other = { ...ROUTE, service: 'other' };
+    expect(
+      errorOf(await relay.relay(other, incoming({ service: 'other' }), args(), NOW)).code,
+    ).toBe(ErrorCode.FORBIDDEN);
+    expect(errorOf(await relay.relay(ROUTE, incoming({ budgetMs: 0 }), args(), NOW)).code).toBe(
+      ErrorCode.TIMEOUT,
+    );
+    expect({ calls: limit.calls, bytes: limit.bytes }).toEqual({ calls: 0, bytes: 0 });
   });
 
   test('relay - a stale route (no such service at the far side) is UNAVAILABLE, so another path may be tried', async () => {

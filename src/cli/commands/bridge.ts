@@ -10,6 +10,7 @@ import {
   withSharedOptions,
   withSideOptions,
 } from '../connection-options.js';
+import { inFlightLimits, inFlightOptions } from '../in-flight-options.js';
 import { asUsage, ExitCode, UsageError } from '../io.js';
 import { cliLogger, statusLogger } from '../logging.js';
 import { metricsFor, observe, withObservabilityOptions } from '../observability.js';
@@ -57,6 +58,7 @@ export const bridgeCommand = defineCommand({
                 describe: "Full resynchronisation with each site's registry, in ms [default: 5000]",
                 group: LINK,
               },
+              ...inFlightOptions('bridge'),
             }),
             'local',
           ),
@@ -94,6 +96,7 @@ export const bridgeCommand = defineCommand({
       maxHops: args.maxHops,
       heartbeatMs: args.heartbeatMs,
       refreshMs: args.refreshMs,
+      inFlight: inFlightLimits(args),
       logger,
       metrics,
     };

@@ -7,6 +7,7 @@ import {
   withConnectionOptions,
   withWaitForNats,
 } from '../connection-options.js';
+import { inFlightLimits, inFlightOptions } from '../in-flight-options.js';
 import { cliLogger, statusLogger } from '../logging.js';
 import { metricsFor, withObservabilityOptions } from '../observability.js';
 
@@ -55,6 +56,7 @@ export const brokerCommand = defineCommand({
                 'How calls forwarded for thin clients are spread over instances [default: least-outstanding]',
             },
             ...limitOptions(),
+            ...inFlightOptions('broker'),
           }),
           'warn',
         ),
@@ -78,6 +80,7 @@ export const brokerCommand = defineCommand({
         minHeartbeatMs: args.minHeartbeatMs,
         maxHeartbeatMs: args.maxHeartbeatMs,
       },
+      inFlight: inFlightLimits(args),
       metrics,
     };
     return runUntilSignal(io, {
