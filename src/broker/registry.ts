@@ -19,6 +19,13 @@ export interface RegistryLimits {
    * @default 100000
    */
   maxInstances: number;
+  /**
+   * Routes one bridge half (one lease session) may hold at once; beyond it
+   * its new routes are refused with `UNAVAILABLE`, so that no one linked
+   * site fills the registry and locks out this site's own servers.
+   * @default half of `maxInstances` (50000)
+   */
+  maxBridgeRoutes: number;
   /** Methods one instance may declare. @default 256 */
   maxMethods: number;
   /** Bytes of metadata (keys and values) one instance may carry. @default 4096 */
@@ -32,6 +39,7 @@ export interface RegistryLimits {
 /** The defaults of {@link RegistryLimits}. */
 export const DEFAULT_REGISTRY_LIMITS: Readonly<RegistryLimits> = Object.freeze({
   maxInstances: 100_000,
+  maxBridgeRoutes: 50_000,
   maxMethods: 256,
   maxMetadataBytes: 4096,
   minHeartbeatMs: 50,
@@ -145,7 +153,10 @@ export class Registry {
     this.#leaseFactor = options.leaseFactor ?? 3;
     this.#now = options.now ?? Date.now;
     this.#rememberDepartedMs = options.rememberDepartedMs ?? 600_000;
-    this.limits = Object.freeze({ ...DEFAULT_REGISTRY_LIMITS, ...definedOnly(options.limits) });
+    const given = definedOnly(options.limits);
+    const maxInstances = given.maxInstances ?? DEFAULT_REGISTRY_LIMITS.maxInstances;
+    const maxBridgeRoutes = Math.max(1, Math.floor(maxInstances / 2));
+    this.limits = Object.freeze({ ...DEFAULT_REGISTRY_LIMITS, maxBridgeRoutes, ...given });
   }
 
   /** Number of registered instances. */
@@ -186,6 +197,7 @@ export class Registry {
         { completed: 'no', site: this.site },
       );
     }
+    this.#checkSessionRoom(reg, existing);
     const view = toView(reg, this.site);
     const leaseMs = this.leaseFor(reg.heartbeatMs);
     const expiresAt = this.#now() + leaseMs;
@@ -438,6 +450,20 @@ export class Registry {
         `instance '${reg.id}' heartbeats every ${reg.heartbeatMs} ms; this broker accepts ${limits.minHeartbeatMs} to ${limits.maxHeartbeatMs} ms`,
       );
     }
+  }
+
+  /** Refuses a route new to its session when the session holds its share of the registry. */
+  #checkSessionRoom(reg: InstanceRegistration, existing: RegistryEntry | undefined): void {
+    const { session } = reg;
+    if (session === undefined || existing?.session === session) return;
+    const held = this.#bySession.get(session)?.size ?? 0;
+    const max = this.limits.maxBridgeRoutes;
+    if (held < max) return;
+    throw new SwitchboardError(
+      ErrorCode.UNAVAILABLE,
+      `a bridge holds ${held} routes in the registry of site '${this.site}', its limit of ${max}`,
+      { completed: 'no', site: this.site },
+    );
   }
 
   #authorise(entry: RegistryEntry, claim: Claim): void {

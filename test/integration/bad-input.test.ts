@@ -207,3 +207,26 @@ describe('calls in flight', () => {
     expect(await client.call('slow', 'wait', [])).toBe('done');
   });
 });
+
+describe('registry share', () => {
+  test('bridge - a linked site offering more services than a bridge may hold fills only its share of the registry', async () => {
+    const a = await startSite('a');
+    const b = await startSite('b', {
+      brokerOptions: { limits: { maxInstances: 6, maxBridgeRoutes: 3 } },
+    });
+    const names = ['s1', 's2', 's3', 's4', 's5'];
+    for (const name of names) {
+      track(await serve({ name, methods: { ping: () => name } }, { nats: a.url }));
+    }
+    await startBridge(a, b);
+    const client = track(await Client.connect({ nats: b.url }));
+    const routes = async () => (await client.list()).services.filter((s) => s.instances.length);
+    await eventually(async () => (await routes()).length === 3, 5000, '3 routes at site b');
+    track(await serve({ name: 'local', methods: { ping: () => 'here' } }, { nats: b.url }));
+    track(await serve({ name: 'local2', methods: { ping: () => 'here too' } }, { nats: b.url }));
+    expect(await client.call('local2', 'ping', [])).toBe('here too');
+    const reached = (await routes()).map((s) => s.name).filter((n) => names.includes(n));
+    expect(reached).toHaveLength(3);
+    expect(await client.call(reached[0]!, 'ping', [])).toBe(reached[0]);
+  });
+});

@@ -359,9 +359,13 @@ describe('bridge relay wiring', () => {
       'switchboard_bridge_link_up{site="a",link="a-b",side="local"} 1',
       'switchboard_bridge_link_up{site="b",link="a-b",side="remote"} 1',
     ]);
+    expect(await lines('switchboard_bridge_calls_in_flight')).toEqual([
+      'switchboard_bridge_calls_in_flight{link="a-b"} 0',
+    ]);
     await bridge.close();
     expect(await lines('switchboard_bridge_routes{')).toEqual([]);
     expect(await lines('switchboard_bridge_link_up{')).toEqual([]);
+    expect(await lines('switchboard_bridge_calls_in_flight{')).toEqual([]);
   });
 
   test('bridge relay - an error reply with a body counts its bytes', async () => {

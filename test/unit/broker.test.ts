@@ -1022,6 +1022,18 @@ describe('broker in-flight limits', () => {
       'switchboard_broker_forwarded_calls_total{site="a",service="-",code="UNAVAILABLE"} 1',
     );
   });
+
+  test('broker in-flight limits - a closed broker no longer reports its gauges', async () => {
+    const metrics = new Metrics();
+    const { broker } = await site({ metrics });
+    expect(await metrics.registry.metrics()).toContain(
+      'switchboard_broker_calls_in_flight{site="a"} 0',
+    );
+    await broker.close();
+    const text = await metrics.registry.metrics();
+    expect(text).not.toContain('switchboard_broker_calls_in_flight{site="a"}');
+    expect(text).not.toContain('switchboard_broker_instances{site="a"}');
+  });
 });
 
 /** Another connection on the same bus as `nc`. */

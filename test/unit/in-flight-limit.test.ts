@@ -29,6 +29,7 @@ describe('in-flight limit', () => {
 
   test('in-flight limit - limits not given, or given as undefined, are the defaults', () => {
     expect(new InFlightLimit().limits).toEqual(DEFAULT_IN_FLIGHT_LIMITS);
+    expect(DEFAULT_IN_FLIGHT_LIMITS).toEqual({ maxCalls: 20_000, maxBytes: 268_435_456 });
     expect(new InFlightLimit({ maxCalls: undefined, maxBytes: 5 }).limits).toEqual({
       maxCalls: DEFAULT_IN_FLIGHT_LIMITS.maxCalls,
       maxBytes: 5,

@@ -1,6 +1,11 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_REGISTRY_LIMITS, fitting, Registry } from '../../src/broker/registry.js';
+import {
+  DEFAULT_REGISTRY_LIMITS,
+  fitting,
+  Registry,
+  type RegistryLimits,
+} from '../../src/broker/registry.js';
 import type { InstanceRegistration } from '../../src/protocol/envelopes.js';
 import { ErrorCode, viewSize } from '../../src/protocol/index.js';
 import { instanceView, registration, renewedIn, SECRET, thrownBy } from '../support/memory-site.js';
@@ -16,6 +21,7 @@ describe('registry limits and claims', () => {
     expect(new Registry({ site: 'a' }).limits).toEqual(DEFAULT_REGISTRY_LIMITS);
     expect(DEFAULT_REGISTRY_LIMITS).toEqual({
       maxInstances: 100_000,
+      maxBridgeRoutes: 50_000,
       maxMethods: 256,
       maxMetadataBytes: 4096,
       minHeartbeatMs: 50,
@@ -129,6 +135,38 @@ describe('registry limits and claims', () => {
     registry.deregister('b2');
     expect(registry.departedSites('calculator')).toEqual(['b']);
     expect(registry.departedSites('greeter')).toEqual([]);
+  });
+
+  test('limits - a bridge may fill half the registry by default, or what maxBridgeRoutes says', () => {
+    const limits = (given: Partial<RegistryLimits>) =>
+      new Registry({ site: 'a', limits: given }).limits;
+    expect(limits({ maxInstances: 1001 }).maxBridgeRoutes).toBe(500);
+    expect(limits({ maxInstances: 1 }).maxBridgeRoutes).toBe(1);
+    expect(limits({ maxInstances: 10, maxBridgeRoutes: 10 }).maxBridgeRoutes).toBe(10);
+    expect(limits({ maxBridgeRoutes: 7 })).toMatchObject({
+      maxInstances: 100_000,
+      maxBridgeRoutes: 7,
+    });
+  });
+
+  test('limits - a bridge at its share of routes has new ones refused with UNAVAILABLE; its own renew, others still register', () => {
+    const registry = new Registry({ site: 'a', limits: { maxBridgeRoutes: 2 } });
+    const via = (session: string) => ({ route: { site: 'b', path: ['b'] }, session });
+    registry.register(reg('r1', via('s1')));
+    registry.register(reg('r2', via('s1')));
+    const err = thrownBy(() => registry.register(reg('r3', via('s1'))));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'a' });
+    expect(err.message).toBe("a bridge holds 2 routes in the registry of site 'a', its limit of 2");
+    expect(registry.register(reg('r2', { ...via('s1'), version: '1.1.0' }))).toHaveLength(1);
+    expect(registry.register(reg('r3', via('s2')))).toHaveLength(1);
+    expect(registry.register(reg('local'))).toHaveLength(1);
+    // A route moving to the full session from another counts as new there.
+    expect(thrownBy(() => registry.register(reg('r3', via('s1')))).code).toBe(
+      ErrorCode.UNAVAILABLE,
+    );
+    registry.deregister('r1');
+    expect(registry.register(reg('r4', via('s1')))).toHaveLength(1);
+    expect(registry.size).toBe(4);
   });
 
   test('sessions - removing one route of a session keeps the others renewed by it', () => {

@@ -18,6 +18,9 @@ function limitOptions() {
   const limit = (describe: string) => ({ type: 'number' as const, describe, group: LIMITS });
   return {
     'max-instances': limit('Instances and routes the registry holds at most [default: 100000]'),
+    'max-bridge-routes': limit(
+      'Routes one bridge may hold in the registry [default: half of --max-instances]',
+    ),
     'max-methods': limit('Methods one instance may declare [default: 256]'),
     'max-metadata-bytes': limit('Bytes of metadata one instance may carry [default: 4096]'),
     'min-heartbeat-ms': limit('Shortest heartbeat interval accepted, in ms [default: 50]'),
@@ -75,6 +78,7 @@ export const brokerCommand = defineCommand({
       policy: args.policy,
       limits: {
         maxInstances: args.maxInstances,
+        maxBridgeRoutes: args.maxBridgeRoutes,
         maxMethods: args.maxMethods,
         maxMetadataBytes: args.maxMetadataBytes,
         minHeartbeatMs: args.minHeartbeatMs,
