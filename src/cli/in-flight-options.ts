@@ -15,7 +15,7 @@ export function inFlightOptions(holder: 'broker' | 'bridge') {
   };
 }
 
-/** The in-flight limits given by {@link inFlightOptions}. */
+/** The in-flight limits given by {@link inFlightOptions} (or a mesh config entry). */
 export function inFlightLimits(args: {
   maxCallsInFlight?: number | undefined;
   maxBytesInFlight?: number | undefined;

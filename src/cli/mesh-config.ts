@@ -81,6 +81,14 @@ export interface MeshBroker {
   id?: string;
   policy?: BalancePolicy;
   leaseFactor?: number;
+  /** Instances and routes its registry holds at most. @default 100000 */
+  maxInstances?: number;
+  /** Routes one bridge may hold in its registry. @default half of maxInstances */
+  maxBridgeRoutes?: number;
+  /** Calls it holds at once. @default 20000 */
+  maxCallsInFlight?: number;
+  /** Bytes of call bodies it holds at once. @default 268435456 (256 MiB) */
+  maxBytesInFlight?: number;
 }
 
 /** A bridge to run, and where. */
@@ -96,6 +104,10 @@ export interface MeshBridge {
   /** Services of the second site let into the first (globs). @default every service */
   import?: string[];
   maxHops?: number;
+  /** Calls it relays at once, both ways together. @default 20000 */
+  maxCallsInFlight?: number;
+  /** Bytes of call bodies it relays at once. @default 268435456 (256 MiB) */
+  maxBytesInFlight?: number;
 }
 
 /** A parsed and validated mesh config. */
@@ -193,8 +205,18 @@ const SITE_KEYS = [
   'prefix',
   'inboxPrefix',
 ] as const;
-const BROKER_KEYS = ['site', 'host', 'id', 'policy', 'leaseFactor'] as const;
-const BRIDGE_KEYS = ['between', 'host', 'export', 'import', 'maxHops'] as const;
+const IN_FLIGHT_KEYS = ['maxCallsInFlight', 'maxBytesInFlight'] as const;
+const BROKER_KEYS = [
+  'site',
+  'host',
+  'id',
+  'policy',
+  'leaseFactor',
+  'maxInstances',
+  'maxBridgeRoutes',
+  ...IN_FLIGHT_KEYS,
+] as const;
+const BRIDGE_KEYS = ['between', 'host', 'export', 'import', 'maxHops', ...IN_FLIGHT_KEYS] as const;
 const NATS_URL_EXPECTED = 'a NATS URL such as nats://host:4222 or tls://host:4222';
 
 /**
@@ -246,6 +268,7 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       id: r.optionalString(b, field, 'id'),
       policy: policy as BalancePolicy | undefined,
       leaseFactor: r.number(join(field, 'leaseFactor'), b.leaseFactor, 1),
+      ...readCounts(r, b, field, ['maxInstances', 'maxBridgeRoutes', ...IN_FLIGHT_KEYS]),
     });
   });
 
@@ -272,11 +295,23 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       hosts: readHosts(r, b, field),
       export: globs('export'),
       import: globs('import'),
-      maxHops: r.number(join(field, 'maxHops'), b.maxHops, 1, true),
+      ...readCounts(r, b, field, ['maxHops', ...IN_FLIGHT_KEYS]),
     });
   });
 
   return { file, sites, brokers, bridges };
+}
+
+/** The `keys` of `fields` that are given, each an integer of at least 1. */
+function readCounts<K extends string>(
+  r: Reader,
+  fields: Fields,
+  field: string,
+  keys: readonly K[],
+): Partial<Record<K, number>> {
+  const counts: Partial<Record<K, number>> = {};
+  for (const key of keys) counts[key] = r.number(join(field, key), fields[key], 1, true);
+  return counts;
 }
 
 function isSitePair(value: unknown, sites: Map<string, MeshSite>): value is [string, string] {

@@ -58,6 +58,12 @@ export function notFound(
   return SwitchboardError.fromData({ ...err.toData(), details: { didYouMean: similar } });
 }
 
+/** `message` without the `'service': ` it starts with when a relay or server wrote it. */
+function withoutService(message: string, meta: CallMeta): string {
+  const named = `'${meta.service}': `;
+  return message.startsWith(named) ? message.slice(named.length) : message;
+}
+
 /**
  * Every candidate failed: the last error, unless it only says that an
  * instance was gone, in which case `UNAVAILABLE` says no live one was left.
@@ -70,6 +76,6 @@ export function exhausted(
   if (lastError && !(lastError.code === ErrorCode.UNAVAILABLE && lastError.completed === 'no')) {
     return lastError;
   }
-  const why = lastError ? `: ${lastError.message}` : '';
+  const why = lastError ? `: ${withoutService(lastError.message, meta)}` : '';
   return callError(ErrorCode.UNAVAILABLE, `${noLiveInstance(meta, undefined)}${why}`, meta, site);
 }

@@ -9,7 +9,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Calculator, Client, calculatorService, serve } from '../../src/internal.js';
+import {
+  type Calculator,
+  Client,
+  type ClientProxy,
+  calculatorService,
+  serve,
+} from '../../src/internal.js';
 import { REPO } from './deploy-compose-file.js';
 import { eventually, startSite, type TestSite, track } from './helpers.js';
 
@@ -58,6 +64,17 @@ function up(args: readonly string[]) {
   return run;
 }
 
+/** The message refusing a call made while another holds the one place in flight. */
+async function refusedBeside(calculator: ClientProxy<Calculator>): Promise<string> {
+  const both = await Promise.allSettled([calculator.sleep(1000), calculator.sleep(1000)]);
+  expect(both.filter((s) => s.status === 'fulfilled')).toEqual([
+    { status: 'fulfilled', value: 1000 },
+  ]);
+  const refused = both.find((s) => s.status === 'rejected');
+  expect(refused?.reason).toMatchObject({ code: 'UNAVAILABLE', completed: 'no' });
+  return String(refused?.reason.message);
+}
+
 describe('deploy - switchboard up', () => {
   test('deploy - up runs the brokers and bridge assigned to this host; a calls b across it', async () => {
     const a: TestSite = await startSite('a', { broker: false });
@@ -70,11 +87,11 @@ describe('deploy - switchboard up', () => {
         `  a: { nats: ${a.url} }`,
         `  b: { nats: "${b.url}" }`,
         'brokers:',
-        '  - { site: a, host: here }',
+        '  - { site: a, host: here, maxInstances: 1000, maxBridgeRoutes: 10, maxCallsInFlight: 1 }',
         '  - { site: b }',
         '  - { site: b, host: elsewhere }',
         'bridges:',
-        '  - { between: [a, b], host: [here, spare], import: ["calc*"] }',
+        '  - { between: [a, b], host: [here, spare], import: ["calc*"], maxCallsInFlight: 1 }',
         '',
       ].join('\n'),
     );
@@ -97,7 +114,15 @@ describe('deploy - switchboard up', () => {
       10_000,
       `calculator at site b seen from site a\n${running.stderr}`,
     );
-    expect(await client.proxy<Calculator>('calculator@b').add(1, 2)).toBe(3);
+    const calculator = client.proxy<Calculator>('calculator@b');
+    expect(await calculator.add(1, 2)).toBe(3);
+    // The limits of the config reach the bridge and the broker: one call in flight each.
+    expect(await refusedBeside(calculator)).toMatch(/bridge busy: its limit of 1 call in flight/);
+    const thin = track(await Client.connect({ nats: a.url, viaBroker: true, timeoutMs: 5000 }));
+    const thinCalculator = thin.proxy<Calculator>('calculator@b');
+    expect(await refusedBeside(thinCalculator)).toMatch(
+      /broker busy: its limit of 1 call in flight/,
+    );
     expect(running.stderr).toMatch(/^broker \S+ serving site a on /m);
     expect(running.stderr).toMatch(/^broker \S+ serving site b on /m);
     expect(running.stderr).toMatch(/^bridge a <-> b linked$/m);

@@ -81,5 +81,12 @@ describe('call errors', () => {
       message: "no live instance of 'calc': the last failure",
     });
     expect(exhausted(meta, undefined, 'a').message).toBe("no live instance of 'calc'");
+    // A relay's refusal names the service already; the message names it once.
+    const relayed = new SwitchboardError(ErrorCode.UNAVAILABLE, "'calc': bridge busy", {
+      completed: 'no',
+    });
+    expect(exhausted(meta, relayed, 'a').message).toBe("no live instance of 'calc': bridge busy");
+    const other = new SwitchboardError(ErrorCode.UNAVAILABLE, "'calcs': gone", { completed: 'no' });
+    expect(exhausted(meta, other, 'a').message).toBe("no live instance of 'calc': 'calcs': gone");
   });
 });

@@ -22,9 +22,13 @@ brokers:
   - { site: a, host: host-1 }
   - { site: b, host: [host-2, host-3], policy: round-robin, leaseFactor: 4 }
   - site: c
+    maxInstances: 5000
+    maxBridgeRoutes: 1000
+    maxCallsInFlight: 800
+    maxBytesInFlight: 1048576
 bridges:
   - { between: [a, b], host: host-1, export: ["calc*"], import: ["*"] }
-  - { between: [b, c], maxHops: 3 }
+  - { between: [b, c], maxHops: 3, maxCallsInFlight: 500, maxBytesInFlight: 65536 }
 `;
 
 /** The message `parseMeshConfig` throws for `text`. */
@@ -67,7 +71,14 @@ describe('mesh config', () => {
         policy: 'round-robin',
         leaseFactor: 4,
       },
-      { field: 'brokers[2]', site: 'c' },
+      {
+        field: 'brokers[2]',
+        site: 'c',
+        maxInstances: 5000,
+        maxBridgeRoutes: 1000,
+        maxCallsInFlight: 800,
+        maxBytesInFlight: 1048576,
+      },
     ]);
     expect(config.bridges).toEqual([
       {
@@ -77,7 +88,13 @@ describe('mesh config', () => {
         export: ['calc*'],
         import: ['*'],
       },
-      { field: 'bridges[1]', between: ['b', 'c'], maxHops: 3 },
+      {
+        field: 'bridges[1]',
+        between: ['b', 'c'],
+        maxHops: 3,
+        maxCallsInFlight: 500,
+        maxBytesInFlight: 65536,
+      },
     ]);
   });
 
@@ -140,6 +157,21 @@ describe('mesh config', () => {
       'fractional hop limit',
       `${SITES}bridges: [ { between: [a, b], maxHops: 1.5 } ]`,
       'mesh.yaml: bridges[0].maxHops: expected an integer of at least 1 (got 1.5)',
+    ],
+    [
+      'a bridge share of no routes',
+      `${SITES}brokers: [ { site: a, maxBridgeRoutes: 0 } ]`,
+      'mesh.yaml: brokers[0].maxBridgeRoutes: expected an integer of at least 1 (got 0)',
+    ],
+    [
+      'a fractional in-flight limit',
+      `${SITES}bridges: [ { between: [a, b], maxCallsInFlight: 2.5 } ]`,
+      'mesh.yaml: bridges[0].maxCallsInFlight: expected an integer of at least 1 (got 2.5)',
+    ],
+    [
+      'a registry limit on a bridge',
+      `${SITES}bridges: [ { between: [a, b], maxInstances: 10 } ]`,
+      /^mesh\.yaml: bridges\[0\]\.maxInstances: expected one of the keys between, .*maxBytesInFlight \(unknown key\)$/,
     ],
     [
       'empty export list',

@@ -13,6 +13,7 @@ import { withFields } from '../../util/index.js';
 import { defineCommand } from '../command.js';
 import { connectFailure, waitOptions, withWaitForNats } from '../connection-options.js';
 import { asSwitchboardError, describeError, table } from '../format.js';
+import { inFlightLimits } from '../in-flight-options.js';
 import { type CliIo, ExitCode } from '../io.js';
 import { cliLogger, type LogArgs, statusLogger, withLogOptions } from '../logging.js';
 import {
@@ -207,6 +208,8 @@ class Up {
         id: entry.id,
         policy: entry.policy,
         leaseFactor: entry.leaseFactor,
+        limits: { maxInstances: entry.maxInstances, maxBridgeRoutes: entry.maxBridgeRoutes },
+        inFlight: inFlightLimits(entry),
         metrics: this.#metrics,
       });
     } catch (err) {
@@ -230,6 +233,7 @@ class Up {
         export: entry.export,
         import: entry.import,
         maxHops: entry.maxHops,
+        inFlight: inFlightLimits(entry),
         logger: local.logger,
         metrics: this.#metrics,
       });
