@@ -195,6 +195,29 @@ export class ScaleMesh {
     };
   }
 
+  /**
+   * Sites where the bridge halves advertise another number of routes than
+   * the site's broker holds, as `site: advertised N, held M` (when routes
+   * stay missing, this tells the halves' view of the far site from their
+   * registrations).
+   */
+  advertisedVersusHeld(): string[] {
+    const advertised = new Map<string, number>();
+    const add = (site: string, n: number) => advertised.set(site, (advertised.get(site) ?? 0) + n);
+    for (const { link, bridge } of this.links.values()) {
+      add(link.a, bridge.local.routeCount);
+      add(link.b, bridge.remote.routeCount);
+    }
+    const out: string[] = [];
+    for (const [name, site] of this.sites) {
+      let held = 0;
+      for (const v of site.broker.registry.instances()) if (v.hops > 0) held++;
+      const n = advertised.get(name) ?? 0;
+      if (n !== held) out.push(`${name}: advertised ${n}, held ${held}`);
+    }
+    return out;
+  }
+
   /** Checks the routing state now. */
   check(): CheckResult {
     return checkMesh(this.snapshot());

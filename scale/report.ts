@@ -145,6 +145,11 @@ export function formatReport(report: Report): string {
         `  flaps (${f.pattern}, ${f.toggles} changes in ${f.seconds} s): during ${f.during.checks} checks, worst loops ${f.during.loops}, forwarding loops ${f.during.forwardingLoops}, stale ${f.during.stale}; control ${rates(f.control)} msg/s; settled ${n(f.afterLastFlap.ms)} ms after the last; ${f.link} cut: ${n(f.linkDown.ms)} ms, restored: ${n(f.linkUp.ms)} ms`,
       );
     }
+    const unsettled = f?.afterLastFlap.advertisedVersusHeld;
+    if (unsettled) {
+      const shown = unsettled.length === 0 ? 'none' : unsettled.slice(0, 5).join('; ');
+      out.push(`  not settled after the flaps; routes advertised by halves against held: ${shown}`);
+    }
     const m = r.memory;
     if (m) {
       out.push(

@@ -64,6 +64,8 @@ export interface RunFigures {
   memory?: MemoryFigures;
   /** The routing check at the end (before teardown). */
   final?: CheckResult;
+  /** Sites whose bridge halves advertise another number of routes than their broker holds, at the end. */
+  advertisedVersusHeld?: string[];
 }
 
 const CONVERGE_TIMEOUT_MS = 120_000;
@@ -150,6 +152,7 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
       monitor.stop();
     }
     figures.final = checkMesh(mesh.snapshot());
+    figures.advertisedVersusHeld = mesh.advertisedVersusHeld();
     if (phases.has('memory')) {
       progress('  memory');
       figures.memory = await measureMemory(mesh, linked);

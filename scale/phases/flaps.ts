@@ -15,6 +15,8 @@ export interface Settling {
   /** Time until converged, in ms, or null if it did not within the limit. */
   ms: number | null;
   check: CheckResult;
+  /** When it did not converge: sites whose halves advertise another number of routes than their broker holds. */
+  advertisedVersusHeld?: string[];
 }
 
 export interface FlapFigures {
@@ -94,6 +96,7 @@ export async function measureFlaps(
     ms: settled.ok ? round(settled.at - lastFlapAt) : null,
     check: settled.last,
   };
+  if (!settled.ok) afterLastFlap.advertisedVersusHeld = mesh.advertisedVersusHeld();
   storming = false;
   await checker;
   focus.cutter.cut();

@@ -4,8 +4,9 @@
  * routing properties, never times: no route ever carries a loop, every
  * route is valid and shortest once the flaps stop (nothing stuck), every new
  * service becomes callable from the farthest site and every withdrawal
- * reaches every site, and bridges renew their routes by session (no
- * per-route heartbeat at steady state).
+ * reaches every site, bridges renew their routes by session (no
+ * per-route heartbeat at steady state), and each broker holds the routes
+ * its bridge halves advertise.
  */
 import { describe, expect, test } from 'vitest';
 import { converged } from '../../scale/checks.js';
@@ -37,7 +38,7 @@ async function run(
 }
 
 function expectSound(figures: RunFigures): void {
-  const { startup, propagation, steady, flaps, final } = figures;
+  const { startup, propagation, steady, flaps, final, advertisedVersusHeld } = figures;
   expect(startup.convergeMs, JSON.stringify(startup.check.examples)).not.toBeNull();
   expect(propagation?.failures).toBe(0);
   // Bridges renew every route of a half with one message.
@@ -51,6 +52,8 @@ function expectSound(figures: RunFigures): void {
     expect(converged(settled.check), JSON.stringify(settled.check)).toBe(true);
   }
   expect(final?.loops).toBe(0);
+  // Each broker holds the routes its bridge halves advertise, no more, no fewer.
+  expect(advertisedVersusHeld).toEqual([]);
 }
 
 describe('scale', () => {
