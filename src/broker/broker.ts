@@ -344,7 +344,9 @@ export class Broker extends Closeable {
    * A bridge half renews every route of its session at once, naming the
    * routes it deregistered lately (in case a deregistration was lost). If we
    * hold fewer than it does (we restarted, or missed a registration), it must
-   * register them again: we cannot tell which, so all of them.
+   * register them again: we cannot tell which, so all of them. If we hold
+   * more than it says it holds, so it must too, and those it did not
+   * register again go (see `Registry.renewSession`).
    */
   #onRenew(msg: Msg): void {
     const renewal = this.#decode(msg, parse.sessionRenewal);

@@ -78,6 +78,8 @@ export interface RegistryEntry {
   readonly session: string | undefined;
   leaseMs: number;
   expiresAt: number;
+  /** Which registration (counted by the registry) last registered or renewed it. */
+  registration: number;
   /** When the instance last said its connection moved (see {@link Registry.resumed}). */
   resumedAt?: number;
 }
@@ -103,6 +105,13 @@ export interface SessionRenewalOutcome {
   /** Whether the session's holder must register its routes again. */
   reregister: boolean;
 }
+
+/**
+ * A lease session that holds more routes than its holder does: the count of
+ * registrations when its holder was asked to register them all again; the
+ * routes not registered since then are the ones it no longer holds.
+ */
+type SessionSync = number;
 
 /** One page of a listing: its services, and the cursor of the next page when there is one. */
 export interface ListingPage {
@@ -147,6 +156,10 @@ export class Registry {
   #generation = 0;
   /** The generation the last change reported ended at: every change goes from there. */
   #reported = 0;
+  /** Registrations so far (new or renewing), to tell which came after a {@link SessionSync}. */
+  #registrations = 0;
+  /** Sessions holding more routes than their holder says it does, being put right. */
+  readonly #syncing = new Map<string, SessionSync>();
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
@@ -201,9 +214,11 @@ export class Registry {
     const view = toView(reg, this.site);
     const leaseMs = this.leaseFor(reg.heartbeatMs);
     const expiresAt = this.#now() + leaseMs;
+    const registration = ++this.#registrations;
     if (existing && sameView(existing.view, view) && existing.session === reg.session) {
       existing.leaseMs = leaseMs;
       existing.expiresAt = expiresAt;
+      existing.registration = registration;
       return [];
     }
     const changes: RegistryChange[] = [];
@@ -220,6 +235,7 @@ export class Registry {
       session: reg.session,
       leaseMs,
       expiresAt,
+      registration,
     };
     this.#byId.set(view.id, entry);
     if (entry.session !== undefined) {
@@ -252,7 +268,9 @@ export class Registry {
    * renews the lease of every other entry of the session registered with the
    * same secret (entries held by another secret are left alone). The half
    * must register its routes again when this registry holds fewer than it
-   * renews (it restarted, or missed a registration).
+   * renews (it restarted, or missed a registration); when it holds more than
+   * the half says it `held`, the others are dropped once it has (see
+   * {@link #syncSession}).
    */
   renewSession(renewal: SessionRenewal): SessionRenewalOutcome {
     const { session, secret } = renewal;
@@ -270,7 +288,46 @@ export class Registry {
       entry.expiresAt = now + entry.leaseMs;
       renewed++;
     }
-    return { changes, renewed, reregister: renewed < renewal.routes };
+    const reregister = renewed < renewal.routes;
+    if (renewal.held === undefined || renewed <= renewal.held) {
+      this.#syncing.delete(session);
+      return { changes, renewed, reregister };
+    }
+    const sync = this.#syncSession(renewal, renewal.held, changes);
+    return { changes, renewed: renewed - sync.dropped, reregister: reregister || sync.ask };
+  }
+
+  /**
+   * Puts right a session that holds more routes than its holder says it
+   * does (`claimed`, the renewal's `held`): routes whose deregistration
+   * was lost longer ago than the renewals name them `gone`. Asks the
+   * holder to register every route again, then, once as many routes as it
+   * holds were registered since, drops the others into `changes`. Asks
+   * again while none was.
+   */
+  #syncSession(
+    { session, secret }: SessionRenewal,
+    claimed: number,
+    changes: RegistryChange[],
+  ): { ask: boolean; dropped: number } {
+    const since = this.#syncing.get(session);
+    if (since === undefined) {
+      this.#syncing.set(session, this.#registrations);
+      return { ask: true, dropped: 0 };
+    }
+    const held = [...(this.#bySession.get(session) ?? [])].filter((e) => e.secret === secret);
+    const fresh = held.filter((e) => e.registration > since).length;
+    // None registered since it was asked: the ask may have been lost.
+    if (fresh < claimed) return { ask: fresh === 0, dropped: 0 };
+    this.#syncing.delete(session);
+    let dropped = 0;
+    for (const entry of held) {
+      if (entry.registration > since) continue;
+      const change = this.deregister(entry.view.id);
+      if (change) changes.push(change);
+      dropped++;
+    }
+    return { ask: false, dropped };
   }
 
   /**
@@ -497,7 +554,10 @@ export class Registry {
     if (entry.session !== undefined) {
       const entries = this.#bySession.get(entry.session);
       entries?.delete(entry);
-      if (entries?.size === 0) this.#bySession.delete(entry.session);
+      if (entries?.size === 0) {
+        this.#bySession.delete(entry.session);
+        this.#syncing.delete(entry.session);
+      }
     }
     const instances = this.#byService.get(service);
     instances?.delete(id);

@@ -274,7 +274,11 @@ export class Registrar {
       else this.#brokers.heartbeat(entry.registration, resumed);
     }
     if (this.#session && this.#entries.size > 0) {
-      this.#brokers.renewSession(this.#session, registered, this.#gone());
+      this.#brokers.renewSession(this.#session, {
+        routes: registered,
+        held: this.#entries.size,
+        gone: this.#gone(),
+      });
     }
   }
 

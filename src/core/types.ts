@@ -153,6 +153,16 @@ export interface LeaseSession {
   secret: string;
 }
 
+/** What a session renewal says of the routes its sender holds (see `SessionRenewal`). */
+export interface SessionCounts {
+  /** Routes whose registration a broker confirmed. */
+  routes: number;
+  /** Routes held, registered or being registered. */
+  held: number;
+  /** Routes deregistered lately, newest last. */
+  gone: readonly string[];
+}
+
 /** Stops a listener. */
 export type Unsubscribe = () => void;
 
@@ -184,11 +194,8 @@ export interface BrokerClient {
   onBrokerEvent(listener: (event: BrokerLifecycleEvent) => void): Unsubscribe;
   /** A broker asks `instance` to register again (it does not know it). */
   onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe;
-  /**
-   * Renews, in one message, the lease of every route registered in `session`;
-   * `routes` is how many the sender holds registered there.
-   */
-  renewSession(session: LeaseSession, routes: number, gone: readonly string[]): void;
+  /** Renews, in one message, the lease of every route registered in `session`. */
+  renewSession(session: LeaseSession, counts: SessionCounts): void;
   /** A broker asks for every route of `session` again (it knows fewer than were renewed). */
   onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe;
   onLinkState(listener: (state: LinkState) => void): Unsubscribe;

@@ -135,6 +135,13 @@ export interface SessionRenewal {
    */
   routes: number;
   /**
+   * Routes the sender holds in the session, registered or being registered.
+   * A broker that holds more of the session asks for them all again and
+   * then drops those not registered since (their deregistration was lost).
+   * Optional: without it, a broker does not look for such routes.
+   */
+  held?: number;
+  /**
    * Routes of the session the sender deregistered lately (at most
    * {@link MAX_GONE_ROUTES}): a broker still holding one drops it, as if
    * its deregistration, which may have been lost, had arrived.
@@ -493,16 +500,20 @@ export const parse = {
   sessionRenewal(value: unknown): SessionRenewal {
     const what = 'session renewal';
     const o = envelope(value, what);
-    const routes = num(o, 'routes', what);
-    if (!(Number.isInteger(routes) && routes >= 0)) {
-      throw bad(`${what}.routes must be a count (got ${describeValue(routes)})`);
-    }
+    const count = (field: 'routes' | 'held') => {
+      const n = num(o, field, what);
+      if (!(Number.isInteger(n) && n >= 0)) {
+        throw bad(`${what}.${field} must be a count (got ${describeValue(n)})`);
+      }
+      return n;
+    };
     const renewal: SessionRenewal = {
       v: PROTOCOL_VERSION,
       session: matching(o, 'session', what, ID_PATTERN),
       secret: matching(o, 'secret', what, SECRET_PATTERN),
-      routes,
+      routes: count('routes'),
     };
+    if (given(o, 'held')) renewal.held = count('held');
     if (given(o, 'gone')) {
       renewal.gone = patterned(o, 'gone', what, MAX_GONE_ROUTES, ID_PATTERN, 'an id');
     }

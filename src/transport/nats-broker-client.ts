@@ -8,6 +8,7 @@ import type {
   LinkState,
   RegistrationAck,
   Resolution,
+  SessionCounts,
   SiteListing,
   Unsubscribe,
 } from '../core/index.js';
@@ -178,9 +179,9 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#onControl(this.#conn.subjects.control(instance.service, instance.id), listener);
   }
 
-  renewSession(session: LeaseSession, routes: number, gone: readonly string[]): void {
+  renewSession(session: LeaseSession, { routes, held, gone }: SessionCounts): void {
     const { id, secret } = session;
-    const renewal: SessionRenewal = { v: PROTOCOL_VERSION, session: id, secret, routes };
+    const renewal: SessionRenewal = { v: PROTOCOL_VERSION, session: id, secret, routes, held };
     if (gone.length > 0) renewal.gone = [...gone];
     this.#publish(this.#conn.subjects.routeRenew, renewal);
   }

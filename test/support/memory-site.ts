@@ -29,6 +29,7 @@ import {
   type RegistrationAck,
   type Resolution,
   Resolver,
+  type SessionCounts,
   type SiteListing,
   type Unsubscribe,
 } from '../../src/core/index.js';
@@ -181,8 +182,8 @@ export class MemoryBrokerClient implements BrokerClient {
   /** Requests made, by kind. */
   readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
   readonly heartbeats: string[] = [];
-  /** Session renewals: the session, how many routes were renewed, and the ids named gone. */
-  readonly renewals: Array<{ session: string; routes: number; gone: string[] }> = [];
+  /** Session renewals: the session, the routes confirmed and held, and the ids named gone. */
+  readonly renewals: Array<{ session: string; routes: number; held: number; gone: string[] }> = [];
   #site: string | undefined;
   readonly #instanceListeners = new Set<(e: InstanceEvent) => void>();
   readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
@@ -273,9 +274,16 @@ export class MemoryBrokerClient implements BrokerClient {
   }
 
   /** Renews as a broker would, asking for the routes again when it knows fewer. */
-  renewSession(session: LeaseSession, routes: number, gone: readonly string[]): void {
-    this.renewals.push({ session: session.id, routes, gone: [...gone] });
-    const renewal = { v: 1, session: session.id, secret: session.secret, routes, gone: [...gone] };
+  renewSession(session: LeaseSession, { routes, held, gone }: SessionCounts): void {
+    this.renewals.push({ session: session.id, routes, held, gone: [...gone] });
+    const renewal = {
+      v: 1,
+      session: session.id,
+      secret: session.secret,
+      routes,
+      held,
+      gone: [...gone],
+    };
     const { changes, reregister } = this.registry.renewSession(renewal);
     for (const change of changes) this.#publish(change);
     if (reregister) this.loseSession(session.id);

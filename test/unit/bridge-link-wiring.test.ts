@@ -80,7 +80,7 @@ describe('bridge link wiring', () => {
       'a renewal of both routes',
     );
     const first = bodies(renewals.messages).find((r) => (r as { routes: number }).routes === 2);
-    expect(first).toEqual({ v: V, session, secret: expect.any(String), routes: 2 });
+    expect(first).toEqual({ v: V, session, secret: expect.any(String), routes: 2, held: 2 });
     await server.close();
     await routed(a, 'where', 0);
     const seen = renewals.messages.length;
@@ -91,6 +91,7 @@ describe('bridge link wiring', () => {
       session,
       secret: (first as { secret: string }).secret,
       routes: 1,
+      held: 1,
       gone: [where!.id],
     });
   });

@@ -519,6 +519,26 @@ describe('broker', () => {
     expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
   });
 
+  test('broker - a session holding more routes than its half says goes back to those it registers again', async () => {
+    const { nc, events, broker } = await site();
+    const session = 'sess1';
+    await register(nc, route('r1', 'calc', { session }));
+    await register(nc, route('stale', 'calc', { session }));
+    const asked = collect(nc, subjects.session(session));
+    const renew = () =>
+      nc.publish(
+        subjects.routeRenew,
+        codec.encode({ v: V, session, secret: SECRET, routes: 1, held: 1 }),
+      );
+    renew();
+    expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
+    await register(nc, route('r1', 'calc', { session }));
+    renew();
+    expect(bodies(await events.atLeast(3))[2]).toMatchObject({ kind: 'down', id: 'stale' });
+    expect(broker.registry.get('stale')).toBeUndefined();
+    expect(broker.registry.get('r1')).toBeDefined();
+  });
+
   test('broker - a lookup that finds instances names no similar service', async () => {
     const { nc } = await site();
     await register(nc, registration('i1', 'calc'));

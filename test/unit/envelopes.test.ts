@@ -174,6 +174,19 @@ describe('envelopes', () => {
     expect(parse.registerRequest({ v, instance }).instance).not.toHaveProperty('session');
   });
 
+  test('envelopes - sessionRenewal may say how many routes its sender holds, a count', () => {
+    const renewal = (held: unknown) => ({ ...good.sessionRenewal, held });
+    expect(parse.sessionRenewal(renewal(14)).held).toBe(14);
+    expect(parse.sessionRenewal(renewal(0)).held).toBe(0);
+    expect(parse.sessionRenewal(good.sessionRenewal)).not.toHaveProperty('held');
+    expect(parse.sessionRenewal(renewal(null))).not.toHaveProperty('held');
+    for (const wrong of [-1, 1.5, '3']) {
+      expect(expectBadRequest(() => parse.sessionRenewal(renewal(wrong)))).toMatch(
+        /^session renewal\.held must be/,
+      );
+    }
+  });
+
   test('envelopes - sessionRenewal may name at most 1000 route ids gone', () => {
     const renewal = (gone: unknown) => ({ ...good.sessionRenewal, gone });
     expect(parse.sessionRenewal(renewal(['r1'])).gone).toEqual(['r1']);

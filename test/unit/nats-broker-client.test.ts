@@ -269,12 +269,12 @@ describe('nats broker client', () => {
     const sent = collect(spy, subjects.routeRenew);
     const session = { id: 's1', secret: SECRET };
     const gone = ['r1'];
-    client.renewSession(session, 3, []);
-    client.renewSession(session, 2, gone);
+    client.renewSession(session, { routes: 3, held: 4, gone: [] });
+    client.renewSession(session, { routes: 2, held: 2, gone });
     await sent.atLeast(2);
     expect(bodies(sent.messages)).toEqual([
-      { v: V, session: 's1', secret: SECRET, routes: 3 },
-      { v: V, session: 's1', secret: SECRET, routes: 2, gone: ['r1'] },
+      { v: V, session: 's1', secret: SECRET, routes: 3, held: 4 },
+      { v: V, session: 's1', secret: SECRET, routes: 2, held: 2, gone: ['r1'] },
     ]);
   });
 

@@ -528,6 +528,60 @@ describe('registry - lease sessions', () => {
     });
   });
 
+  test('registry - a session holding more routes than its holder says: asked again, then those not registered since go', () => {
+    const { registry } = setup();
+    for (const id of ['r1', 'r2', 'stale1', 'stale2']) {
+      registry.register(reg(id, { session: 'half1', route }));
+    }
+    registry.register(reg('theirs', { session: 'half1', route, secret: 'another-secret-of-16' }));
+    const renew = (held?: number) =>
+      registry.renewSession({ v: 1, session: 'half1', secret: SECRET, routes: 2, held });
+    // Without `held` (an older sender), the count of routes alone decides.
+    expect(renew()).toEqual({ changes: [], renewed: 4, reregister: false });
+    // It holds 2, we 4 of it: everything again, please.
+    expect(renew(2)).toEqual({ changes: [], renewed: 4, reregister: true });
+    // None registered since: the ask may be lost, so asked again.
+    expect(renew(2).reregister).toBe(true);
+    // One of its two registered again: not yet.
+    registry.register(reg('r1', { session: 'half1', route }));
+    expect(renew(2)).toEqual({ changes: [], renewed: 4, reregister: false });
+    registry.register(reg('r2', { session: 'half1', route }));
+    const outcome = renew(2);
+    expect(outcome.changes.map((c) => [c.kind, c.view.id, c.reason])).toEqual([
+      ['down', 'stale1', 'deregistered'],
+      ['down', 'stale2', 'deregistered'],
+    ]);
+    expect(outcome).toMatchObject({ renewed: 2, reregister: false });
+    expect(ids(registry.instances())).toEqual(['r1', 'r2', 'theirs']);
+    // Put right: renewals as usual again.
+    expect(renew(2)).toEqual({ changes: [], renewed: 2, reregister: false });
+  });
+
+  test('registry - a session whose holder holds nothing goes whole after one ask; one holding as many is left alone', () => {
+    const { registry } = setup();
+    registry.register(reg('stale', { session: 'half1', route }));
+    registry.register(reg('r1', { session: 'half2', route }));
+    const renew = (session: string, held: number) =>
+      registry.renewSession({ v: 1, session, secret: SECRET, routes: 0, held });
+    expect(renew('half2', 1)).toEqual({ changes: [], renewed: 1, reregister: false });
+    expect(renew('half1', 0).reregister).toBe(true);
+    expect(renew('half1', 0).changes.map((c) => c.view.id)).toEqual(['stale']);
+    expect(ids(registry.instances())).toEqual(['r1']);
+  });
+
+  test('registry - a sync under way ends when the session holds no more than its holder says', () => {
+    const { registry } = setup();
+    for (const id of ['r1', 'stale']) registry.register(reg(id, { session: 'half1', route }));
+    const renew = (held: number, gone?: string[]) =>
+      registry.renewSession({ v: 1, session: 'half1', secret: SECRET, routes: 1, held, gone });
+    expect(renew(1).reregister).toBe(true);
+    // The lost deregistration arrives after all: nothing more to put right.
+    expect(renew(1, ['stale'])).toMatchObject({ renewed: 1, reregister: false });
+    // A later surplus starts a sync of its own (asked first, nothing dropped at once).
+    registry.register(reg('stale2', { session: 'half1', route }));
+    expect(renew(1)).toEqual({ changes: [], renewed: 2, reregister: true });
+  });
+
   test('registry - an instance that joins or leaves a session is renewed with it, or no more', () => {
     const { clock, registry } = setup();
     registry.register(reg('r1', { route }));

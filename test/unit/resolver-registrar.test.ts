@@ -813,8 +813,8 @@ describe('registrar', () => {
       await vi.advanceTimersByTimeAsync(250);
       expect(brokers.heartbeats).toEqual([]);
       expect(brokers.renewals).toEqual([
-        { session: 'half1', routes: 3, gone: [] },
-        { session: 'half1', routes: 3, gone: [] },
+        { session: 'half1', routes: 3, held: 3, gone: [] },
+        { session: 'half1', routes: 3, held: 3, gone: [] },
       ]);
       expect(renewedIn(brokers.registry, 'half1', session.secret)).toBe(3);
       expect(brokers.listenerCounts().reregister).toBe(1);
@@ -852,7 +852,12 @@ describe('registrar', () => {
         if (e.kind === 'down') down.push(e.id);
       });
       await vi.advanceTimersByTimeAsync(1000);
-      expect(brokers.renewals.at(-1)).toEqual({ session: 'half1', routes: 2, gone: ['r2'] });
+      expect(brokers.renewals.at(-1)).toEqual({
+        session: 'half1',
+        routes: 2,
+        held: 2,
+        gone: ['r2'],
+      });
       expect(ids(brokers.registry.instances())).toEqual(['r1', 'r3']);
       expect(down).toEqual(['r2']);
       // Named in every renewal while remembered, then no more.
@@ -861,6 +866,36 @@ describe('registrar', () => {
       // Removed at 0; the renewal at exactly 10 s no longer names it.
       await vi.advanceTimersByTimeAsync(1000);
       expect(brokers.renewals.at(-1)?.gone).toEqual([]);
+      registrar.close();
+    });
+
+    test('registrar - a route whose lost deregistration is no longer named gone is dropped once the others are registered again', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await registrar.add(registration('kept', 'calc'));
+      const deregister = brokers.deregister;
+      for (let i = 0; i < 1001; i++) {
+        await registrar.add(registration(`r${i}`, 'calc'));
+        // The deregistration of r0, the oldest, is lost; renewals name only the newest 1000.
+        if (i === 0) brokers.deregister = () => {};
+        registrar.remove(`r${i}`);
+        brokers.deregister = deregister;
+      }
+      expect(ids(brokers.registry.instances())).toEqual(['kept', 'r0']);
+      const down: string[] = [];
+      brokers.onInstanceEvent((e) => {
+        if (e.kind === 'down') down.push(e.id);
+      });
+      // First renewal: the broker holds 2 of the session, the half 1: it asks for them again.
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(brokers.renewals.at(-1)).toMatchObject({ routes: 1, held: 1 });
+      expect(brokers.renewals.at(-1)?.gone).not.toContain('r0');
+      expect(ids(brokers.registry.instances())).toEqual(['kept', 'r0']);
+      // 'kept' registered again since: the next renewal drops r0.
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(ids(brokers.registry.instances())).toEqual(['kept']);
+      expect(down).toEqual(['r0']);
       registrar.close();
     });
 
@@ -904,7 +939,7 @@ describe('registrar', () => {
       registrar.remove('r1');
       await registrar.add(registration('r1', 'calc'));
       await vi.advanceTimersByTimeAsync(1000);
-      expect(brokers.renewals).toEqual([{ session: 'half1', routes: 1, gone: [] }]);
+      expect(brokers.renewals).toEqual([{ session: 'half1', routes: 1, held: 1, gone: [] }]);
       expect(ids(brokers.registry.instances())).toEqual(['r1']);
       registrar.close();
     });
