@@ -268,15 +268,19 @@ export class Registrar {
   #beat(resumed = false): void {
     this.#forgetOldDeregistrations();
     let registered = 0;
+    let refused = 0;
     for (const entry of this.#entries.values()) {
-      if (!entry.registered) void this.#register(entry, this.#waitMs);
-      else if (this.#session && !resumed) registered++;
+      if (!entry.registered) {
+        if (entry.refusal) refused++;
+        void this.#register(entry, this.#waitMs);
+      } else if (this.#session && !resumed) registered++;
       else this.#brokers.heartbeat(entry.registration, resumed);
     }
     if (this.#session && this.#entries.size > 0) {
       this.#brokers.renewSession(this.#session, {
         routes: registered,
-        held: this.#entries.size,
+        // A route the broker refused is none of its entries.
+        held: this.#entries.size - refused,
         gone: this.#gone(),
       });
     }

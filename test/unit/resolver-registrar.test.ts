@@ -899,6 +899,27 @@ describe('registrar', () => {
       registrar.close();
     });
 
+    test('registrar - a route the broker refused is not counted held: a stale route of the session still goes', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await registrar.add(registration('r1', 'calc'));
+      // A route of the session this half no longer holds, its deregistration long lost.
+      const { secret } = session;
+      brokers.registry.register({ ...registration('stale', 'calc'), session: 'half1', secret });
+      const register = brokers.register.bind(brokers);
+      const refusal = new SwitchboardError(ErrorCode.BAD_REQUEST, 'too many methods', {
+        site: 'a',
+      });
+      brokers.register = (instance) =>
+        instance.id === 'big' ? Promise.reject(refusal) : register(instance);
+      await registrar.add(registration('big', 'calc'));
+      await vi.advanceTimersByTimeAsync(3000);
+      expect(brokers.renewals.at(-1)).toMatchObject({ routes: 1, held: 1 });
+      expect(ids(brokers.registry.instances())).toEqual(['r1']);
+      registrar.close();
+    });
+
     test('registrar - a renewal names the newest 1000 routes gone, no more', async () => {
       vi.useFakeTimers();
       const brokers = new MemoryBrokerClient('a');
