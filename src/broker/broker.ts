@@ -15,6 +15,7 @@ import {
   type CallMeta,
   ErrorCode,
   errorReplyHeaders,
+  type InstanceView,
   isCancelNotice,
   type ListReply,
   type LookupReply,
@@ -326,16 +327,14 @@ export class Broker extends Closeable {
       return;
     }
     const view = resumed ? this.registry.resumed(id) : undefined;
-    if (!view) return;
+    if (view) this.#announceResumed(view);
+  }
+
+  /** Calls sent to an instance while its connection moved may be lost: callers (this broker too) check. */
+  #announceResumed(view: InstanceView): void {
+    const { service, id, site } = view;
     this.#link.conn.logger.debug(`instance ${id} of ${service} resumed after its connection moved`);
-    // Calls sent to it while its connection moved may be lost: callers (this broker too) check.
-    const event: RegistryEvent = {
-      v: PROTOCOL_VERSION,
-      kind: 'resumed',
-      service,
-      id,
-      site: view.site,
-    };
+    const event: RegistryEvent = { v: PROTOCOL_VERSION, kind: 'resumed', service, id, site };
     this.#publish(this.#link.conn.subjects.registryEvents(service), event);
     this.#forwarder.probe(view);
   }
@@ -350,8 +349,9 @@ export class Broker extends Closeable {
    */
   #onRenew(msg: Msg): void {
     const renewal = this.#decode(msg, parse.sessionRenewal);
-    const { changes, reregister } = this.registry.renewSession(renewal);
+    const { changes, reregister, resumed } = this.registry.renewSession(renewal);
     for (const change of changes) this.#publishChange(change);
+    for (const view of resumed) this.#announceResumed(view);
     if (reregister) {
       this.#publish(this.#link.conn.subjects.session(renewal.session), {
         v: PROTOCOL_VERSION,

@@ -104,6 +104,11 @@ export interface SessionRenewalOutcome {
   renewed: number;
   /** Whether the session's holder must register its routes again. */
   reregister: boolean;
+  /**
+   * On a `resumed` renewal: the routes of the session callers should be told
+   * resumed (see {@link Registry.resumed}); empty otherwise.
+   */
+  resumed: InstanceView[];
 }
 
 /**
@@ -291,10 +296,26 @@ export class Registry {
     const reregister = renewed < renewal.routes;
     if (renewal.held === undefined || renewed <= renewal.held) {
       this.#syncing.delete(session);
-      return { changes, renewed, reregister };
+      return { changes, renewed, reregister, resumed: this.#resumeSession(renewal) };
     }
     const sync = this.#syncSession(renewal, renewal.held, changes);
-    return { changes, renewed: renewed - sync.dropped, reregister: reregister || sync.ask };
+    return {
+      changes,
+      renewed: renewed - sync.dropped,
+      reregister: reregister || sync.ask,
+      resumed: this.#resumeSession(renewal),
+    };
+  }
+
+  /** The session's routes to announce resumed, when the renewal says so. */
+  #resumeSession({ session, secret, resumed }: SessionRenewal): InstanceView[] {
+    if (!resumed) return [];
+    const views: InstanceView[] = [];
+    const now = this.#now();
+    for (const entry of this.#bySession.get(session) ?? []) {
+      if (entry.secret === secret && this.#resume(entry, now)) views.push(entry.view);
+    }
+    return views;
   }
 
   /**
@@ -338,13 +359,14 @@ export class Registry {
    */
   resumed(id: string): InstanceView | undefined {
     const entry = this.#byId.get(id);
-    if (!entry) return undefined;
-    const now = this.#now();
-    if (entry.resumedAt !== undefined && now - entry.resumedAt < RESUME_INTERVAL_MS) {
-      return undefined;
-    }
+    return entry && this.#resume(entry, this.#now()) ? entry.view : undefined;
+  }
+
+  /** Whether callers should hear that `entry` resumed now; if so, remembers when. */
+  #resume(entry: RegistryEntry, now: number): boolean {
+    if (entry.resumedAt !== undefined && now - entry.resumedAt < RESUME_INTERVAL_MS) return false;
     entry.resumedAt = now;
-    return entry.view;
+    return true;
   }
 
   /**

@@ -5,7 +5,7 @@ import {
   SwitchboardError,
 } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
-import type { BrokerClient, LeaseSession, Unsubscribe } from './types.js';
+import type { BrokerClient, LeaseSession, SessionCounts, Unsubscribe } from './types.js';
 
 /**
  * After the connection comes back, the `resumed` heartbeat is sent at once
@@ -256,8 +256,8 @@ export class Registrar {
 
   /**
    * Heartbeats every registered instance, or, in a session, renews them all
-   * with one message (a resumed beat, rare, still goes per instance: it
-   * tells callers which instance came back); registers the others.
+   * with one message (saying, after a reconnection, that they all resumed);
+   * registers the others.
    *
    * A session is renewed while any of its instances is held, confirmed or
    * not: a broker may hold one whose confirmation is still on its way (or
@@ -273,16 +273,18 @@ export class Registrar {
       if (!entry.registered) {
         if (entry.refusal) refused++;
         void this.#register(entry, this.#waitMs);
-      } else if (this.#session && !resumed) registered++;
+      } else if (this.#session) registered++;
       else this.#brokers.heartbeat(entry.registration, resumed);
     }
     if (this.#session && this.#entries.size > 0) {
-      this.#brokers.renewSession(this.#session, {
+      const counts: SessionCounts = {
         routes: registered,
         // A route the broker refused is none of its entries.
         held: this.#entries.size - refused,
         gone: this.#gone(),
-      });
+      };
+      if (resumed) counts.resumed = true;
+      this.#brokers.renewSession(this.#session, counts);
     }
   }
 

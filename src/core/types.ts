@@ -161,6 +161,8 @@ export interface SessionCounts {
   held: number;
   /** Routes deregistered lately, newest last. */
   gone: readonly string[];
+  /** The holder's connection to NATS has just moved (see `SessionRenewal.resumed`). */
+  resumed?: boolean;
 }
 
 /** Stops a listener. */

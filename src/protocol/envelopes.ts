@@ -148,6 +148,12 @@ export interface SessionRenewal {
    * its deregistration, which may have been lost, had arrived.
    */
   gone?: string[];
+  /**
+   * The sender's connection to NATS has just moved: every route of the
+   * session says so at once, as a `resumed` heartbeat of each would (the
+   * broker announces each one, at most once a second per route).
+   */
+  resumed?: boolean;
 }
 
 /** Most route ids one {@link SessionRenewal} names as gone. */
@@ -518,6 +524,7 @@ export const parse = {
     if (given(o, 'gone')) {
       renewal.gone = patterned(o, 'gone', what, MAX_GONE_ROUTES, ID_PATTERN, 'an id');
     }
+    if (field(o, 'resumed') === true) renewal.resumed = true;
     return renewal;
   },
   lookupRequest(value: unknown): LookupRequest {

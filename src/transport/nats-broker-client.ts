@@ -179,10 +179,11 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#onControl(this.#conn.subjects.control(instance.service, instance.id), listener);
   }
 
-  renewSession(session: LeaseSession, { routes, held, gone }: SessionCounts): void {
+  renewSession(session: LeaseSession, { routes, held, gone, resumed }: SessionCounts): void {
     const { id, secret } = session;
     const renewal: SessionRenewal = { v: PROTOCOL_VERSION, session: id, secret, routes, held };
     if (gone.length > 0) renewal.gone = [...gone];
+    if (resumed) renewal.resumed = true;
     this.#publish(this.#conn.subjects.routeRenew, renewal);
   }
 

@@ -182,8 +182,14 @@ export class MemoryBrokerClient implements BrokerClient {
   /** Requests made, by kind. */
   readonly requests: Array<{ kind: string; service?: string; heartbeatMs?: number }> = [];
   readonly heartbeats: string[] = [];
-  /** Session renewals: the session, the routes confirmed and held, and the ids named gone. */
-  readonly renewals: Array<{ session: string; routes: number; held: number; gone: string[] }> = [];
+  /** Session renewals: the session, the routes confirmed and held, the ids named gone, and whether they resumed. */
+  readonly renewals: Array<{
+    session: string;
+    routes: number;
+    held: number;
+    gone: string[];
+    resumed?: boolean;
+  }> = [];
   #site: string | undefined;
   readonly #instanceListeners = new Set<(e: InstanceEvent) => void>();
   readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
@@ -238,13 +244,11 @@ export class MemoryBrokerClient implements BrokerClient {
     if (resumed) this.resumedBeats.push(instance.id);
     if (!this.registry.heartbeat(instance) || !resumed) return;
     const view = this.registry.resumed(instance.id);
-    if (!view) return;
-    const event: InstanceEvent = {
-      kind: 'resumed',
-      service: view.service,
-      id: view.id,
-      site: view.site,
-    };
+    if (view) this.#announceResumed(view);
+  }
+
+  #announceResumed({ service, id, site }: InstanceView): void {
+    const event: InstanceEvent = { kind: 'resumed', service, id, site };
     for (const l of [...this.#instanceListeners]) l(event);
   }
 
@@ -274,19 +278,14 @@ export class MemoryBrokerClient implements BrokerClient {
   }
 
   /** Renews as a broker would, asking for the routes again when it knows fewer. */
-  renewSession(session: LeaseSession, { routes, held, gone }: SessionCounts): void {
-    this.renewals.push({ session: session.id, routes, held, gone: [...gone] });
-    const renewal = {
-      v: 1,
-      session: session.id,
-      secret: session.secret,
-      routes,
-      held,
-      gone: [...gone],
-    };
-    const { changes, reregister } = this.registry.renewSession(renewal);
-    for (const change of changes) this.#publish(change);
-    if (reregister) this.loseSession(session.id);
+  renewSession(session: LeaseSession, { routes, held, gone, resumed }: SessionCounts): void {
+    const counts = { session: session.id, routes, held, gone: [...gone] };
+    this.renewals.push(resumed ? { ...counts, resumed } : counts);
+    const renewal = { v: 1, secret: session.secret, ...counts, session: session.id, resumed };
+    const outcome = this.registry.renewSession(renewal);
+    for (const change of outcome.changes) this.#publish(change);
+    for (const view of outcome.resumed) this.#announceResumed(view);
+    if (outcome.reregister) this.loseSession(session.id);
   }
 
   onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {

@@ -519,6 +519,31 @@ describe('broker', () => {
     expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
   });
 
+  test('broker - a resumed session renewal announces each of its routes resumed, once', async () => {
+    const { nc, events, logger } = await site();
+    const session = 'sess1';
+    await register(nc, route('r1', 'calc', { session }));
+    await register(nc, route('r2', 'echo', { session }));
+    await events.atLeast(2);
+    const renewal = codec.encode({ v: V, session, secret: SECRET, routes: 2, resumed: true });
+    nc.publish(subjects.routeRenew, renewal);
+    nc.publish(subjects.routeRenew, renewal);
+    const resumed = (await events.atLeast(4)).slice(2);
+    expect(resumed.map((m) => [m.subject, codec.decode(m.data)])).toEqual([
+      [
+        subjects.registryEvents('calc'),
+        { v: V, kind: 'resumed', service: 'calc', id: 'r1', site: 'c' },
+      ],
+      [
+        subjects.registryEvents('echo'),
+        { v: V, kind: 'resumed', service: 'echo', id: 'r2', site: 'c' },
+      ],
+    ]);
+    await idle();
+    expect(events.messages).toHaveLength(4);
+    expect(logger.at('error')).toEqual([]);
+  });
+
   test('broker - a session holding more routes than its half says goes back to those it registers again', async () => {
     const { nc, events, broker } = await site();
     const session = 'sess1';

@@ -187,6 +187,14 @@ describe('envelopes', () => {
     }
   });
 
+  test('envelopes - sessionRenewal may say its routes resumed; anything but true is absent', () => {
+    const renewal = (resumed: unknown) => ({ ...good.sessionRenewal, resumed });
+    expect(parse.sessionRenewal(renewal(true)).resumed).toBe(true);
+    for (const other of [false, null, 1, 'true']) {
+      expect(parse.sessionRenewal(renewal(other))).not.toHaveProperty('resumed');
+    }
+  });
+
   test('envelopes - sessionRenewal may name at most 1000 route ids gone', () => {
     const renewal = (gone: unknown) => ({ ...good.sessionRenewal, gone });
     expect(parse.sessionRenewal(renewal(['r1'])).gone).toEqual(['r1']);

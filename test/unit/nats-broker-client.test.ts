@@ -264,17 +264,19 @@ describe('nats broker client', () => {
     ]);
   });
 
-  test('nats broker client - a session renewal names the routes gone only when there are some', async () => {
+  test('nats broker client - a session renewal names the routes gone only when there are some, and says resumed only when so', async () => {
     const { client, spy } = await setup({ broker: false });
     const sent = collect(spy, subjects.routeRenew);
     const session = { id: 's1', secret: SECRET };
     const gone = ['r1'];
     client.renewSession(session, { routes: 3, held: 4, gone: [] });
-    client.renewSession(session, { routes: 2, held: 2, gone });
-    await sent.atLeast(2);
+    client.renewSession(session, { routes: 2, held: 2, gone, resumed: false });
+    client.renewSession(session, { routes: 2, held: 2, gone: [], resumed: true });
+    await sent.atLeast(3);
     expect(bodies(sent.messages)).toEqual([
       { v: V, session: 's1', secret: SECRET, routes: 3, held: 4 },
       { v: V, session: 's1', secret: SECRET, routes: 2, held: 2, gone: ['r1'] },
+      { v: V, session: 's1', secret: SECRET, routes: 2, held: 2, resumed: true },
     ]);
   });
 

@@ -519,12 +519,14 @@ describe('registry - lease sessions', () => {
       ],
       renewed: 1,
       reregister: false,
+      resumed: [],
     });
     expect(ids(registry.instances())).toEqual(['alone', 'other', 'r1', 'theirs']);
     expect(registry.renewSession({ v: 1, session: 'half1', secret: SECRET, routes: 2 })).toEqual({
       changes: [],
       renewed: 1,
       reregister: true,
+      resumed: [],
     });
   });
 
@@ -537,14 +539,14 @@ describe('registry - lease sessions', () => {
     const renew = (held?: number) =>
       registry.renewSession({ v: 1, session: 'half1', secret: SECRET, routes: 2, held });
     // Without `held` (an older sender), the count of routes alone decides.
-    expect(renew()).toEqual({ changes: [], renewed: 4, reregister: false });
+    expect(renew()).toEqual({ changes: [], renewed: 4, reregister: false, resumed: [] });
     // It holds 2, we 4 of it: everything again, please.
-    expect(renew(2)).toEqual({ changes: [], renewed: 4, reregister: true });
+    expect(renew(2)).toEqual({ changes: [], renewed: 4, reregister: true, resumed: [] });
     // None registered since: the ask may be lost, so asked again.
     expect(renew(2).reregister).toBe(true);
     // One of its two registered again: not yet.
     registry.register(reg('r1', { session: 'half1', route }));
-    expect(renew(2)).toEqual({ changes: [], renewed: 4, reregister: false });
+    expect(renew(2)).toEqual({ changes: [], renewed: 4, reregister: false, resumed: [] });
     registry.register(reg('r2', { session: 'half1', route }));
     const outcome = renew(2);
     expect(outcome.changes.map((c) => [c.kind, c.view.id, c.reason])).toEqual([
@@ -554,7 +556,7 @@ describe('registry - lease sessions', () => {
     expect(outcome).toMatchObject({ renewed: 2, reregister: false });
     expect(ids(registry.instances())).toEqual(['r1', 'r2', 'theirs']);
     // Put right: renewals as usual again.
-    expect(renew(2)).toEqual({ changes: [], renewed: 2, reregister: false });
+    expect(renew(2)).toEqual({ changes: [], renewed: 2, reregister: false, resumed: [] });
   });
 
   test('registry - a session whose holder holds nothing goes whole after one ask; one holding as many is left alone', () => {
@@ -563,7 +565,7 @@ describe('registry - lease sessions', () => {
     registry.register(reg('r1', { session: 'half2', route }));
     const renew = (session: string, held: number) =>
       registry.renewSession({ v: 1, session, secret: SECRET, routes: 0, held });
-    expect(renew('half2', 1)).toEqual({ changes: [], renewed: 1, reregister: false });
+    expect(renew('half2', 1)).toEqual({ changes: [], renewed: 1, reregister: false, resumed: [] });
     expect(renew('half1', 0).reregister).toBe(true);
     expect(renew('half1', 0).changes.map((c) => c.view.id)).toEqual(['stale']);
     expect(ids(registry.instances())).toEqual(['r1']);
@@ -579,7 +581,27 @@ describe('registry - lease sessions', () => {
     expect(renew(1, ['stale'])).toMatchObject({ renewed: 1, reregister: false });
     // A later surplus starts a sync of its own (asked first, nothing dropped at once).
     registry.register(reg('stale2', { session: 'half1', route }));
-    expect(renew(1)).toEqual({ changes: [], renewed: 2, reregister: true });
+    expect(renew(1)).toEqual({ changes: [], renewed: 2, reregister: true, resumed: [] });
+  });
+
+  test('registry - a resumed renewal announces every route of its session and secret, once a second each', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('r1', { session: 'half1', route }));
+    registry.register(reg('r2', { session: 'half1', route }));
+    registry.register(reg('other', { session: 'half2', route }));
+    registry.register(reg('theirs', { session: 'half1', route, secret: 'another-secret-of-16' }));
+    registry.register(reg('alone'));
+    const renew = (resumed?: boolean) =>
+      registry.renewSession({ v: 1, session: 'half1', secret: SECRET, routes: 2, resumed });
+    expect(renew().resumed).toEqual([]);
+    expect(ids(renew(true).resumed)).toEqual(['r1', 'r2']);
+    // The repeats a half sends shortly after (250 and 750 ms) announce nothing more.
+    clock.advance(999);
+    expect(renew(true).resumed).toEqual([]);
+    // A heartbeat's resumed and a renewal's share the interval.
+    clock.advance(1);
+    expect(registry.resumed('r1')?.id).toBe('r1');
+    expect(ids(renew(true).resumed)).toEqual(['r2']);
   });
 
   test('registry - an instance that joins or leaves a session is renewed with it, or no more', () => {

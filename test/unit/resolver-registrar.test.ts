@@ -822,6 +822,24 @@ describe('registrar', () => {
       expect(brokers.listenerCounts().reregister).toBe(0);
     });
 
+    test('registrar - back after a disconnection, a session says in one renewal that all its routes resumed, three times', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 50_000, session);
+      for (const id of ['r1', 'r2', 'r3']) await registrar.add(registration(id, 'calc'));
+      const events: string[] = [];
+      brokers.onInstanceEvent((e) => events.push(`${e.kind} ${e.id}`));
+      brokers.linkState('down');
+      brokers.linkState('up');
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(brokers.heartbeats).toEqual([]);
+      const resumed = { session: 'half1', routes: 3, held: 3, gone: [], resumed: true };
+      expect(brokers.renewals).toEqual([resumed, resumed, resumed]);
+      // Callers hear each route resumed once (the broker's interval).
+      expect(events).toEqual(['resumed r1', 'resumed r2', 'resumed r3']);
+      registrar.close();
+    });
+
     test('registrar - a broker that knows fewer routes than renewed gets them all again', async () => {
       vi.useFakeTimers();
       const brokers = new MemoryBrokerClient('a');
