@@ -483,8 +483,11 @@ function callIds(o: Obj, key: string, what: string): string[] {
   return patterned(o, key, what, MAX_PROBE_CALLS, CALL_ID_PATTERN, 'a call id');
 }
 
-/** Validators: each takes a decoded body and returns the typed envelope or throws `BAD_REQUEST`. */
-export const parse = {
+/**
+ * Validators: each takes a decoded body and returns the typed envelope or throws `BAD_REQUEST`.
+ * (Frozen rather than `as const`: Stryker does not mutate inside `as const`.)
+ */
+export const parse = Object.freeze({
   registerRequest(value: unknown): RegisterRequest {
     const o = envelope(value, 'register');
     return { v: PROTOCOL_VERSION, instance: instanceRegistration(field(o, 'instance')) };
@@ -677,4 +680,4 @@ export const parse = {
     if (Array.isArray(path) && path.every((s) => typeof s === 'string')) data.path = path;
     return data;
   },
-} as const;
+});

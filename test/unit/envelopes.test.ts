@@ -65,6 +65,25 @@ const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unkn
 
 const validators = Object.keys(good) as (keyof typeof good)[];
 
+/** What each validator calls its envelope in its refusals. */
+const labels: Record<keyof typeof good, string> = {
+  registerRequest: 'register',
+  registerReply: 'register reply',
+  heartbeat: 'heartbeat',
+  deregister: 'deregister',
+  sessionRenewal: 'session renewal',
+  lookupRequest: 'lookup',
+  lookupReply: 'lookup reply',
+  listRequest: 'list',
+  listReply: 'list reply',
+  brokerInfo: 'broker info',
+  registryEvent: 'registry event',
+  brokerEvent: 'broker event',
+  control: 'control',
+  probeRequest: 'probe',
+  probeReply: 'probe reply',
+};
+
 /** Top-level fields of each envelope (besides `v`), with a value of the wrong type. */
 const fields: Record<keyof typeof good, [string, unknown][]> = {
   registerRequest: [['instance', 'nope']],
@@ -125,6 +144,8 @@ describe('envelopes', () => {
       const out = validate(structuredClone(good[key])) as Record<string, unknown>;
       expect(out.v).toBe(PROTOCOL_VERSION);
       expect(out).toEqual(good[key]);
+      // An optional field not sent is absent, not present as undefined.
+      expect(Object.keys(out).sort()).toEqual(Object.keys(good[key]).sort());
     });
 
     test(`envelopes - ${key} rejects a value that is not a map`, () => {
@@ -142,8 +163,8 @@ describe('envelopes', () => {
       expect(expectBadRequest(() => validate(rest))).toMatch(
         /unsupported protocol version undefined/,
       );
-      expect(expectBadRequest(() => validate({ ...good[key], v: 2 }))).toMatch(
-        /unsupported protocol version 2 \(expected 1\)/,
+      expect(expectBadRequest(() => validate({ ...good[key], v: 2 }))).toBe(
+        `${labels[key]}: unsupported protocol version 2 (expected 1)`,
       );
       expect(expectBadRequest(() => validate({ ...good[key], v: '1' }))).toMatch(
         /unsupported protocol version '1'/,
@@ -158,10 +179,52 @@ describe('envelopes', () => {
       for (const [field, wrong] of fields[key]) {
         const missing = { ...good[key] };
         delete missing[field];
-        expect(expectBadRequest(() => validate(missing))).toContain(field);
-        expect(expectBadRequest(() => validate({ ...good[key], [field]: wrong }))).toContain(field);
+        // Named in full: `lookup reply.site`, so that the reader knows which message was wrong.
+        const named = key === 'registerRequest' ? field : `${labels[key]}.${field}`;
+        expect(expectBadRequest(() => validate(missing))).toContain(named);
+        expect(expectBadRequest(() => validate({ ...good[key], [field]: wrong }))).toContain(named);
       }
     });
+  });
+
+  test('envelopes - an optional field of the wrong type is refused, named with its envelope', () => {
+    const wrong: Array<[keyof typeof good, string, unknown]> = [
+      ['lookupReply', 'departedFrom', 1],
+      ['lookupReply', 'departedSites', 'a'],
+      ['listRequest', 'after', 1],
+      ['listRequest', 'unless', []],
+      ['listReply', 'next', 2],
+      ['listReply', 'generation', {}],
+    ];
+    for (const [key, field, value] of wrong) {
+      const validate = parse[key] as (value: unknown) => unknown;
+      expect(expectBadRequest(() => validate({ ...good[key], [field]: value }))).toContain(
+        `${labels[key]}.${field}`,
+      );
+    }
+  });
+
+  test('envelopes - optional fields sent are kept', () => {
+    const reply = { ...good.lookupReply, departedFrom: 'b', departedSites: ['b', 'c'] };
+    expect(parse.lookupReply(reply)).toMatchObject({
+      departedFrom: 'b',
+      departedSites: ['b', 'c'],
+    });
+    expect(parse.listRequest({ v, after: 'calc', unless: 'b1.r.7' })).toEqual({
+      v,
+      after: 'calc',
+      unless: 'b1.r.7',
+    });
+    const page = { ...good.listReply, next: 'calc', generation: 'b1.r.7' };
+    expect(parse.listReply(page)).toMatchObject({ next: 'calc', generation: 'b1.r.7' });
+  });
+
+  test('envelopes - a lookup reply keeps a similar name only when it is a service name', () => {
+    const similar = (value: unknown) => parse.lookupReply({ ...good.lookupReply, similar: value });
+    expect(similar('calculator').similar).toBe('calculator');
+    for (const value of [5, 'not a name!', '', null]) {
+      expect(similar(value)).not.toHaveProperty('similar');
+    }
   });
 
   test('envelopes - an optional field sent as nil counts as absent (msgpack clients often send nil)', () => {
