@@ -346,6 +346,8 @@ export class Registrar {
           code: err.code,
         });
       } else {
+        // This attempt may have reached a broker after all: no longer counted refused.
+        entry.refusal = undefined;
         this.#logger.debug('registration failed', {
           id: registration.id,
           error: (err as Error).message,

@@ -157,7 +157,7 @@ export interface LeaseSession {
 export interface SessionCounts {
   /** Routes whose registration a broker confirmed. */
   routes: number;
-  /** Routes held, registered or being registered (not those a broker refused). */
+  /** Routes held, registered or being registered (not those whose last attempt a broker refused). */
   held: number;
   /** Routes deregistered lately, newest last. */
   gone: readonly string[];

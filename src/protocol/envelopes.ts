@@ -136,7 +136,7 @@ export interface SessionRenewal {
   routes: number;
   /**
    * Routes the sender holds in the session, registered or being registered
-   * (not those a broker refused).
+   * (not those whose last attempt a broker refused).
    * A broker that holds more of the session asks for them all again and
    * then drops those not registered since (their deregistration was lost).
    * Optional: without it, a broker does not look for such routes.

@@ -938,6 +938,24 @@ describe('registrar', () => {
       registrar.close();
     });
 
+    test('registrar - a route refused, then tried again without an answer, is counted held again (that attempt may have landed)', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await registrar.add(registration('r1', 'calc'));
+      const register = brokers.register.bind(brokers);
+      let failure = new SwitchboardError(ErrorCode.BAD_REQUEST, 'too many methods', { site: 'a' });
+      brokers.register = (instance) =>
+        instance.id === 'big' ? Promise.reject(failure) : register(instance);
+      await registrar.add(registration('big', 'calc'));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(brokers.renewals.at(-1)).toMatchObject({ routes: 1, held: 1 });
+      failure = new SwitchboardError(ErrorCode.UNAVAILABLE, 'no broker answered');
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(brokers.renewals.at(-1)).toMatchObject({ routes: 1, held: 2 });
+      registrar.close();
+    });
+
     test('registrar - a renewal names the newest 1000 routes gone, no more', async () => {
       vi.useFakeTimers();
       const brokers = new MemoryBrokerClient('a');
