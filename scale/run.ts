@@ -4,6 +4,7 @@
  * flaps), its sizes read, and torn down measuring what each part held.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../src/internal.js';
 import { type CheckResult, checkMesh } from './checks.js';
 import { ControlMonitor } from './control-monitor.js';
@@ -152,7 +153,7 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
       monitor.stop();
     }
     figures.final = checkMesh(mesh.snapshot());
-    figures.advertisedVersusHeld = mesh.advertisedVersusHeld();
+    figures.advertisedVersusHeld = await agreedAdvertisements(mesh, AGREEMENT_WAIT_MS);
     if (phases.has('memory')) {
       progress('  memory');
       figures.memory = await measureMemory(mesh, linked);
@@ -161,5 +162,22 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
   } finally {
     lag.stop();
     await mesh.close();
+  }
+}
+
+/** How long halves' advertised routes may differ from what brokers hold at the end (registrations in flight). */
+const AGREEMENT_WAIT_MS = 10_000;
+
+/**
+ * Halves' advertised routes against what brokers hold, polled until they
+ * agree or `timeoutMs` passes: a registration may still be on its way when
+ * the routes have settled; a lasting difference is reported.
+ */
+async function agreedAdvertisements(mesh: ScaleMesh, timeoutMs: number): Promise<string[]> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const differences = mesh.advertisedVersusHeld();
+    if (differences.length === 0 || performance.now() >= until) return differences;
+    await sleep(100);
   }
 }
