@@ -293,18 +293,15 @@ export class Registry {
       entry.expiresAt = now + entry.leaseMs;
       renewed++;
     }
-    const reregister = renewed < renewal.routes;
+    let reregister = renewed < renewal.routes;
     if (renewal.held === undefined || renewed <= renewal.held) {
       this.#syncing.delete(session);
-      return { changes, renewed, reregister, resumed: this.#resumeSession(renewal) };
+    } else {
+      const sync = this.#syncSession(renewal, renewal.held, changes);
+      renewed -= sync.dropped;
+      reregister ||= sync.ask;
     }
-    const sync = this.#syncSession(renewal, renewal.held, changes);
-    return {
-      changes,
-      renewed: renewed - sync.dropped,
-      reregister: reregister || sync.ask,
-      resumed: this.#resumeSession(renewal),
-    };
+    return { changes, renewed, reregister, resumed: this.#resumeSession(renewal) };
   }
 
   /** The session's routes to announce resumed, when the renewal says so. */

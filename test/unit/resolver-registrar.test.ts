@@ -18,6 +18,13 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Makes `brokers` refuse every registration of `id` with the error `failure` gives then. */
+function refuseRegistration(brokers: MemoryBrokerClient, id: string, failure: () => Error) {
+  const register = brokers.register.bind(brokers);
+  brokers.register = (instance) =>
+    instance.id === id ? Promise.reject(failure()) : register(instance);
+}
+
 function resolverAt(site = 'a', ttlMs = 30_000) {
   const brokers = new MemoryBrokerClient(site);
   const resolver = new Resolver(brokers, { ttlMs, lookupTimeoutMs: 2000 });
@@ -925,12 +932,11 @@ describe('registrar', () => {
       // A route of the session this half no longer holds, its deregistration long lost.
       const { secret } = session;
       brokers.registry.register({ ...registration('stale', 'calc'), session: 'half1', secret });
-      const register = brokers.register.bind(brokers);
-      const refusal = new SwitchboardError(ErrorCode.BAD_REQUEST, 'too many methods', {
-        site: 'a',
-      });
-      brokers.register = (instance) =>
-        instance.id === 'big' ? Promise.reject(refusal) : register(instance);
+      refuseRegistration(
+        brokers,
+        'big',
+        () => new SwitchboardError(ErrorCode.BAD_REQUEST, 'too many methods', { site: 'a' }),
+      );
       await registrar.add(registration('big', 'calc'));
       await vi.advanceTimersByTimeAsync(3000);
       expect(brokers.renewals.at(-1)).toMatchObject({ routes: 1, held: 1 });
@@ -943,10 +949,8 @@ describe('registrar', () => {
       const brokers = new MemoryBrokerClient('a');
       const registrar = new Registrar(brokers, silentLogger, 1000, session);
       await registrar.add(registration('r1', 'calc'));
-      const register = brokers.register.bind(brokers);
       let failure = new SwitchboardError(ErrorCode.BAD_REQUEST, 'too many methods', { site: 'a' });
-      brokers.register = (instance) =>
-        instance.id === 'big' ? Promise.reject(failure) : register(instance);
+      refuseRegistration(brokers, 'big', () => failure);
       await registrar.add(registration('big', 'calc'));
       await vi.advanceTimersByTimeAsync(1000);
       expect(brokers.renewals.at(-1)).toMatchObject({ routes: 1, held: 1 });
