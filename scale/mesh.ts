@@ -22,6 +22,7 @@ import { type NatsServerHandle, startNatsServer } from '../src/testing/index.js'
 import { type CheckResult, checkMesh, converged, type MeshSnapshot } from './checks.js';
 import type { WatchedSite } from './control-monitor.js';
 import { LinkCutter } from './link-cutter.js';
+import { RegistryClock } from './registry-clock.js';
 import type { Link, Topology } from './topology.js';
 
 /** How the sites get their NATS. */
@@ -119,6 +120,8 @@ export class ScaleMesh {
   readonly #clients = new Map<string, Client>();
   readonly #extraConnections: NatsConnection[] = [];
   readonly #logger: Logger;
+  /** Dates the registries' last change (from the start of the sites). */
+  #clock: RegistryClock | undefined;
 
   private constructor(options: MeshOptions) {
     this.options = options;
@@ -131,6 +134,11 @@ export class ScaleMesh {
     open.add(mesh);
     try {
       await mesh.#startSites();
+      mesh.#clock = new RegistryClock(() => {
+        let sum = 0;
+        for (const site of mesh.sites.values()) sum += site.broker.registry.generation;
+        return sum;
+      });
       await mesh.#startServers();
     } catch (err) {
       await mesh.close();
@@ -225,19 +233,25 @@ export class ScaleMesh {
 
   /**
    * Polls the routing state until it has converged; resolves with the time
-   * it took, or with the last check when `timeoutMs` passes first. Times are
-   * those of the snapshot checked (`at`, on the `performance.now()` clock):
-   * the state was already so when its check began.
+   * it took, or with the last check when `timeoutMs` passes first. A
+   * converged state is dated (`at`, on the `performance.now()` clock) by the
+   * registries' last change before its check ({@link RegistryClock}), and
+   * not before `since` (default: now), when the harness last changed what
+   * the check compares them with (links, servers).
    */
   async waitConverged(
     timeoutMs: number,
     pollMs = 50,
+    since?: number,
   ): Promise<{ ok: boolean; ms: number; at: number; last: CheckResult }> {
     const start = performance.now();
+    const from = since ?? start;
     for (;;) {
-      const at = performance.now();
+      // Sampled, snapshot and checked in one synchronous step: the state checked is the one dated.
+      const unchangedSince = this.#clock?.sample() ?? performance.now();
+      const at = Math.max(from, unchangedSince);
       const last = this.check();
-      const ms = at - start;
+      const ms = at - from;
       if (converged(last)) return { ok: true, ms, at, last };
       if (performance.now() - start > timeoutMs) return { ok: false, ms, at, last };
       // A check of a big mesh takes a while: leave the components most of the time.
@@ -318,6 +332,7 @@ export class ScaleMesh {
   /** Closes everything, servers first and NATS last. */
   async close(): Promise<void> {
     open.delete(this);
+    this.#clock?.close();
     const quietly = (p: Promise<unknown>) => p.catch(() => {});
     await Promise.all([...this.served.values()].flat().map((s) => quietly(s.server.close())));
     this.served.clear();

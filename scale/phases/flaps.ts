@@ -91,9 +91,9 @@ export async function measureFlaps(
   // The storm ends with every link up: restoring the ones still down is the last flap.
   for (const l of links) if (l.cutter.isCut) toggle(l);
   const control = siteRates(mesh, monitor.rates());
-  const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS);
+  const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS, undefined, lastFlapAt);
   const afterLastFlap: Settling = {
-    ms: settled.ok ? round(settled.at - lastFlapAt) : null,
+    ms: settled.ok ? round(settled.ms) : null,
     check: settled.last,
   };
   if (!settled.ok) afterLastFlap.advertisedVersusHeld = mesh.advertisedVersusHeld();
