@@ -53,6 +53,7 @@ export default defineConfig({
           // so alone, last.
           name: 'scale',
           include: ['test/scale/**/*.test.ts'],
+          globalSetup: ['test/scale/build-harness.ts'],
           fileParallelism: false,
           testTimeout: 100_000,
           sequence: { groupOrder: 4 },

@@ -16,7 +16,8 @@ import { buildTopology, TOPOLOGY_KINDS, type TopologyKind } from './topology.js'
 const USAGE = `Usage: npm run scale -- [options]
 
 Runs many sites on this machine (brokers, bridges and servers in this
-process; NATS shared by every site through subject prefixes, or one
+process, or each site's broker and bridges in a process of their own;
+NATS shared by every site through subject prefixes, or one
 nats-server per site) and measures, per topology: convergence, the time a
 new service takes to be callable at the farthest site and a stopped one to
 be withdrawn everywhere, control messages per second per site at steady
@@ -46,6 +47,9 @@ Options:
                       component timings                     [default: the library's]
   --lease-factor N    leases last N heartbeats at every broker (more
                       slack when this one process is starved) [default: 3]
+  --processes         each site's broker, and the bridges whose local side
+                      it is, in a node process of their own (servers and
+                      clients stay in this one; no relay CPU figure)
   --quick             small sizes and short phases (about two minutes)
   --out FILE          JSON report       [default: test-output/scale.json]
   --log-level LEVEL   component logs on stderr: debug|info|warn|error [default: none]
@@ -130,7 +134,9 @@ async function main(): Promise<void> {
       node: process.version,
     },
     options: { ...v, quick: values.quick ?? false },
-    process: 'brokers, bridges, servers and clients share this one node process',
+    process: values.processes
+      ? "each site's broker and the bridges whose local side it is run in a node process of their own; servers and clients share this one"
+      : 'brokers, bridges, servers and clients share this one node process',
     runs,
   });
   const out = resolve(v.out);
@@ -160,6 +166,7 @@ async function main(): Promise<void> {
           kind === 'hub' || kind === 'chain' ? 'flap' : 'flap-mesh',
           kind === 'hub' || kind === 'chain' ? v.flap : v['flap-mesh'],
         ),
+        processes: values.processes === true,
         timings: {
           serverHeartbeatMs: optional('server-heartbeat', values['server-heartbeat']),
           bridgeHeartbeatMs: optional('bridge-heartbeat', values['bridge-heartbeat']),
@@ -215,6 +222,7 @@ function parse(): { values: Record<string, string | boolean | undefined> } {
     options: {
       ...Object.fromEntries(strings.map((name) => [name, { type: 'string' as const }])),
       quick: { type: 'boolean' },
+      processes: { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,

@@ -1,10 +1,12 @@
 /**
- * A whole mesh in one process: the NATS servers (one shared by every site
+ * A whole mesh on this machine: the NATS servers (one shared by every site
  * through distinct subject prefixes, or one per site), a broker per site,
  * a bridge per link (its remote side through a {@link LinkCutter}, so the
  * link can go down), and servers for the services each site hosts. Every
  * component gets a connection the mesh opened, so that it can count what
- * each site's components send.
+ * each site's components send. All in this process, or (`processes`) each
+ * site's broker and the bridges whose local side it is in a process of
+ * their own ({@link ChildSite}); servers and clients stay here.
  */
 import { connect, type NatsConnection } from 'nats';
 import {
@@ -23,6 +25,8 @@ import { type CheckResult, checkMesh, converged, type MeshSnapshot } from './che
 import type { WatchedSite } from './control-monitor.js';
 import { LinkCutter } from './link-cutter.js';
 import { RegistryClock } from './registry-clock.js';
+import { ChildSite, type SiteRegistry } from './site-child.js';
+import type { PlacedBridge } from './site-process.js';
 import type { Link, Topology } from './topology.js';
 
 /** How the sites get their NATS. */
@@ -50,7 +54,22 @@ export interface MeshOptions {
   /** Hop limit of every bridge (at least the topology's diameter). */
   maxHops: number;
   timings?: MeshTimings;
+  /** Each site's broker and bridges in a process of their own (else all in this one). */
+  processes?: boolean;
   logger?: Logger;
+}
+
+/** A site's broker, in this process or in the site's own. */
+export interface SiteBroker {
+  readonly registry: SiteRegistry;
+  close(): Promise<void>;
+}
+
+/** A link's bridge, in this process or in a site process. */
+export interface LinkBridge {
+  readonly local: { readonly routeCount: number };
+  readonly remote: { readonly routeCount: number };
+  close(): Promise<void>;
 }
 
 /** One site of the mesh and what runs there. */
@@ -60,8 +79,10 @@ export interface MeshSite {
   readonly prefix: string;
   /** URL of the site's NATS. */
   readonly url: string;
-  readonly broker: Broker;
-  /** Connections the site's components use, by role (for what they send). */
+  readonly broker: SiteBroker;
+  /** The process of the site's broker and bridges, when not this one. */
+  readonly child?: ChildSite;
+  /** Connections the site's components in this process use, by role (for what they send). */
   readonly connections: Map<string, NatsConnection>;
 }
 
@@ -75,7 +96,7 @@ export interface Served {
 /** One bridge of the mesh and the relay its remote side goes through. */
 export interface MeshLink {
   readonly link: Link;
-  readonly bridge: Bridge;
+  readonly bridge: LinkBridge;
   readonly cutter: LinkCutter;
 }
 
@@ -163,6 +184,7 @@ export class ScaleMesh {
 
   /** Starts one bridge per link and waits until each has linked its two sites. */
   async link(): Promise<void> {
+    if (this.options.processes) return this.#linkInProcesses();
     const { topology, maxHops, timings } = this.options;
     await Promise.all(
       topology.links.map(async (link) => {
@@ -183,6 +205,50 @@ export class ScaleMesh {
         if (!(await bridge.ready())) throw new Error(`bridge ${link.id} did not link`);
       }),
     );
+  }
+
+  /** Starts each bridge in the process of its local side's site. */
+  async #linkInProcesses(): Promise<void> {
+    const { topology, maxHops, timings } = this.options;
+    const placed = new Map<string, PlacedBridge[]>();
+    await Promise.all(
+      topology.links.map(async (link) => {
+        const a = this.sites.get(link.a)!;
+        const b = this.sites.get(link.b)!;
+        const cutter = await LinkCutter.start(b.url);
+        const child = a.child!;
+        const bridge: LinkBridge = {
+          local: {
+            get routeCount() {
+              return child.routes(link.id).local;
+            },
+          },
+          remote: {
+            get routeCount() {
+              return child.routes(link.id).remote;
+            },
+          },
+          // The site process closes its bridges.
+          close: async () => {},
+        };
+        this.links.set(link.id, { link, bridge, cutter });
+        const list = placed.get(link.a) ?? [];
+        list.push({
+          id: link.id,
+          local: { site: a.name, prefix: a.prefix, url: a.url },
+          remote: { site: b.name, prefix: b.prefix, url: cutter.url },
+          maxHops,
+          heartbeatMs: timings?.bridgeHeartbeatMs,
+          refreshMs: timings?.refreshMs,
+        });
+        placed.set(link.a, list);
+      }),
+    );
+    const failed = await Promise.all(
+      [...placed].map(([site, bridges]) => this.sites.get(site)!.child!.link(bridges)),
+    );
+    const down = failed.flat();
+    if (down.length > 0) throw new Error(`bridges did not link: ${down.join(', ')}`);
   }
 
   /** What the brokers hold now, with who hosts what and which links are up. */
@@ -313,7 +379,10 @@ export class ScaleMesh {
     return watched;
   }
 
-  /** Messages and bytes sent so far by every connection attached to each site. */
+  /**
+   * Messages and bytes sent so far by every connection attached to each site
+   * (those of site processes as they last reported them).
+   */
   sent(): Map<string, { msgs: number; bytes: number }> {
     const out = new Map<string, { msgs: number; bytes: number }>();
     for (const [name, site] of this.sites) {
@@ -324,9 +393,21 @@ export class ScaleMesh {
         msgs += stats.outMsgs;
         bytes += stats.outBytes;
       }
+      for (const other of this.sites.values()) {
+        const sent = other.child?.sent[name];
+        msgs += sent?.msgs ?? 0;
+        bytes += sent?.bytes ?? 0;
+      }
       out.set(name, { msgs, bytes });
     }
     return out;
+  }
+
+  /** Process ids of the site processes (none when every component runs here). */
+  get childPids(): number[] {
+    return [...this.sites.values()].flatMap((s) =>
+      s.child?.pid === undefined ? [] : [s.child.pid],
+    );
   }
 
   /** Closes everything, servers first and NATS last. */
@@ -376,8 +457,20 @@ export class ScaleMesh {
         const url = urls.get(name)!;
         const connections = new Map<string, NatsConnection>();
         const partial = { name, prefix, url, connections };
-        const brokerNc = await this.#connect(partial, 'broker');
         const leaseFactor = this.options.timings?.leaseFactor;
+        if (this.options.processes) {
+          const child = await ChildSite.start({
+            site: name,
+            prefix,
+            url,
+            leaseFactor,
+            connection: CONNECTION,
+          });
+          await this.#connect(partial, 'servers');
+          this.sites.set(name, { ...partial, broker: child, child });
+          return;
+        }
+        const brokerNc = await this.#connect(partial, 'broker');
         const broker = await Broker.start({
           connection: brokerNc,
           site: name,

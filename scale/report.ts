@@ -105,7 +105,7 @@ export function formatReport(report: Report): string {
     const s = r.sizes;
     if (s) {
       out.push(
-        `  sizes: registry mean ${s.registry.mean} entries; bridge routes mean ${s.bridgeRoutes.mean}, biggest ${s.bridgeRoutes.biggest.routes} (${s.bridgeRoutes.biggest.link}); NATS RSS ${s.natsRssMiB.total} MiB (biggest ${s.natsRssMiB.biggest}); node heap ${s.nodeMiB.heap} MiB, RSS ${s.nodeMiB.rss} MiB`,
+        `  sizes: registry mean ${s.registry.mean} entries; bridge routes mean ${s.bridgeRoutes.mean}, biggest ${s.bridgeRoutes.biggest.routes} (${s.bridgeRoutes.biggest.link}); NATS RSS ${s.natsRssMiB.total} MiB (biggest ${s.natsRssMiB.biggest}); node heap ${s.nodeMiB.heap} MiB, RSS ${s.nodeMiB.rss} MiB${s.siteProcessesMiB ? `; ${s.siteProcessesMiB.count} site processes RSS ${s.siteProcessesMiB.total} MiB (biggest ${s.siteProcessesMiB.biggest})` : ''}`,
       );
     }
     const st = r.steady;

@@ -42,6 +42,8 @@ export interface RunOptions {
   churnRate: number;
   flapS: number;
   timings: MeshTimings;
+  /** Each site's broker and bridges in a process of their own (no relay CPU figure then). */
+  processes?: boolean;
   /** Progress lines. */
   progress: (line: string) => void;
   logger?: Logger;
@@ -82,6 +84,7 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     mode,
     maxHops,
     timings: options.timings,
+    processes: options.processes ?? false,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const lag = new LagMeter();
@@ -94,8 +97,9 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     const linkMs = performance.now() - t1;
     const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS, 200);
     const heapAfter = await settledHeapBytes();
+    // In site processes the brokers and bridges are not in this heap.
     const linked =
-      heapBefore === undefined || heapAfter === undefined
+      heapBefore === undefined || heapAfter === undefined || options.processes
         ? undefined
         : { before: heapBefore, after: heapAfter, routes: brokerRoutes(mesh) };
     const figures: RunFigures = {
@@ -129,7 +133,9 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
       progress(`  propagation (${options.samples} samples)`);
       figures.propagation = await measurePropagation(mesh, watched, options.samples);
     }
-    if (phases.has('relay')) {
+    if (phases.has('relay') && options.processes) {
+      progress('  relay CPU: not measured with site processes (the relays are in theirs)');
+    } else if (phases.has('relay')) {
       progress(`  relay CPU (${options.relayCalls} calls)`);
       figures.relay = await measureRelay(mesh, cpu, options.relayCalls);
     }

@@ -26,6 +26,8 @@ export interface SizeFigures {
   natsRssMiB: { total: number; biggest: number };
   /** This process: heap in use and resident, in MiB. */
   nodeMiB: { heap: number; rss: number };
+  /** The site processes' RSS, when brokers and bridges run in their own (`--processes`). */
+  siteProcessesMiB?: { total: number; biggest: number; count: number };
 }
 
 export interface MemoryFigures {
@@ -52,7 +54,17 @@ export function measureSizes(mesh: ScaleMesh): SizeFigures {
   const rss = mesh.natsServers.map((n) => pidsRssBytes(n.pid === undefined ? [] : [n.pid]));
   const mib = (bytes: number) => round(bytes / 2 ** 20);
   const mem = process.memoryUsage();
+  const children = mesh.childPids.map((pid) => pidsRssBytes([pid]));
   return {
+    ...(children.length === 0
+      ? {}
+      : {
+          siteProcessesMiB: {
+            total: mib(children.reduce((a, b) => a + b, 0)),
+            biggest: mib(Math.max(...children)),
+            count: children.length,
+          },
+        }),
     registry: {
       biggest,
       mean: round(mean(entries.map((e) => e.entries))),

@@ -19,6 +19,7 @@ async function run(
   size: number,
   mode: NatsMode,
   flapS: number,
+  processes = false,
 ): Promise<RunFigures> {
   const phases = new Set<Phase>(['steady', 'propagation', 'flaps']);
   return runTopology({
@@ -33,6 +34,7 @@ async function run(
     churnRate: 0,
     flapS,
     timings: {},
+    processes,
     progress: () => {},
   });
 }
@@ -67,5 +69,11 @@ describe('scale', () => {
 
   test('scale - a hub of 8 spokes with one spoke link flapping: no loop, nothing stuck', async () => {
     expectSound(await run('hub', 8, 'shared', 5));
+  });
+
+  test("scale - a hub of 4 spokes, each site's broker and bridges in a process of their own: no loop, nothing stuck", async () => {
+    const figures = await run('hub', 4, 'per-site', 4, true);
+    expectSound(figures);
+    expect(figures.sizes?.siteProcessesMiB?.count).toBe(5);
   });
 });
