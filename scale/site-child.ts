@@ -69,7 +69,14 @@ export class ChildSite {
 
   private constructor(child: ChildProcess) {
     this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      // Not started at all (no exit follows), or a message that could not be sent.
+      child.on('error', (err) => {
+        this.#error = err.message;
+        if (child.pid === undefined) resolve();
+      });
+    });
     child.on('message', (report: SiteReport) => this.#receive(report));
   }
 
