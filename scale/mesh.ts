@@ -458,6 +458,7 @@ export class ScaleMesh {
         const connections = new Map<string, NatsConnection>();
         const partial = { name, prefix, url, connections };
         const leaseFactor = this.options.timings?.leaseFactor;
+        // Held by the mesh as soon as its broker runs, so that a failure after it closes it.
         if (this.options.processes) {
           const child = await ChildSite.start({
             site: name,
@@ -466,20 +467,19 @@ export class ScaleMesh {
             leaseFactor,
             connection: CONNECTION,
           });
-          await this.#connect(partial, 'servers');
           this.sites.set(name, { ...partial, broker: child, child });
-          return;
+        } else {
+          const brokerNc = await this.#connect(partial, 'broker');
+          const broker = await Broker.start({
+            connection: brokerNc,
+            site: name,
+            prefix,
+            logger: this.#logger,
+            ...(leaseFactor === undefined ? {} : { leaseFactor }),
+          });
+          this.sites.set(name, { ...partial, broker });
         }
-        const brokerNc = await this.#connect(partial, 'broker');
-        const broker = await Broker.start({
-          connection: brokerNc,
-          site: name,
-          prefix,
-          logger: this.#logger,
-          ...(leaseFactor === undefined ? {} : { leaseFactor }),
-        });
         await this.#connect(partial, 'servers');
-        this.sites.set(name, { ...partial, broker });
       }),
     );
   }

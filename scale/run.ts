@@ -4,11 +4,10 @@
  * flaps), its sizes read, and torn down measuring what each part held.
  */
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../src/internal.js';
 import { type CheckResult, checkMesh } from './checks.js';
 import { ControlMonitor } from './control-monitor.js';
-import { type MeshTimings, type NatsMode, ScaleMesh } from './mesh.js';
+import { type MeshTimings, type NatsMode, ScaleMesh, sleep } from './mesh.js';
 import { type ChurnFigures, measureChurn } from './phases/churn.js';
 import { type FlapFigures, measureFlaps } from './phases/flaps.js';
 import {
