@@ -1,4 +1,9 @@
-import { DEFAULT_IN_FLIGHT_LIMITS, InFlightLimit, type InFlightLimits } from '../core/index.js';
+import {
+  type CallReply,
+  DEFAULT_IN_FLIGHT_LIMITS,
+  InFlightLimit,
+  type InFlightLimits,
+} from '../core/index.js';
 import type { Health, Metrics } from '../observability/index.js';
 import {
   answerWith,
@@ -267,28 +272,43 @@ export class Bridge extends Closeable {
   }
 
   /** A call arrived at `near` on one of its routes: relay it, and pass the reply back. */
-  async #onCall(
+  #onCall(
     near: BridgeHalf,
     relay: Relay,
     route: RouteAdvert,
     call: CallRequest,
     receivedAt: number,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     // A cancel notice follows the call across the link.
     if (call.cancel) {
       relay.cancel(call.meta);
-      return;
+      return undefined;
     }
-    const { path, method, service } = call.meta;
     if (!call.msg.reply) {
       // Nobody could receive the answer: the call is not sent on (nor run), as at an instance.
-      near.link.conn.peerLog.warn('dropped a call without reply subject', { service });
-      return;
+      near.link.conn.peerLog.warn('dropped a call without reply subject', {
+        service: call.meta.service,
+      });
+      return undefined;
     }
-    const reply = await relay.relay(route, call.meta, call.msg.data, receivedAt);
+    return relay
+      .relay(route, call.meta, call.msg.data, receivedAt)
+      .then((reply) => this.#passBack(near, relay, route, call, receivedAt, reply));
+  }
+
+  /** Gives the caller the reply to a call relayed on `route`, and counts the call. */
+  #passBack(
+    near: BridgeHalf,
+    relay: Relay,
+    route: RouteAdvert,
+    call: CallRequest,
+    receivedAt: number,
+    reply: CallReply,
+  ): void {
     const { conn, codec } = near.link;
     answerWith(conn.nc, call, codec, reply, conn.peerLog);
     const ms = Date.now() - receivedAt;
+    const { path, method } = call.meta;
     near.recordCall(route, method, ms, path, reply.ok ? undefined : reply.error);
     this.#relayed?.(
       { site: near.site ?? '', link: relay.link, direction: relay.direction },

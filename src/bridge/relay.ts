@@ -70,12 +70,37 @@ export class Relay {
    * Carries a call that arrived at `receivedAt` on `route` to the far side.
    * Resolves with the reply to give the caller.
    */
-  async relay(
+  relay(
     route: RouteAdvert,
     meta: CallMeta,
     body: Uint8Array,
     receivedAt: number,
   ): Promise<CallReply> {
+    const deadline = receivedAt + meta.budgetMs;
+    const refusal = this.#check(route, meta, deadline);
+    if (refusal) return Promise.resolve(refusal);
+    const bytes = body.length;
+    const full = this.#inFlight.take(bytes);
+    if (full !== undefined) {
+      return Promise.resolve(
+        this.#refuse(ErrorCode.UNAVAILABLE, `'${meta.service}': bridge busy: ${full}`, meta),
+      );
+    }
+    const relayed = this.#relayed(route, meta);
+    return this.#send(relayed, meta, body, deadline).then(
+      (reply) => {
+        this.#inFlight.release(bytes);
+        return this.#passBack(reply, relayed);
+      },
+      (err: unknown) => {
+        this.#inFlight.release(bytes);
+        throw err;
+      },
+    );
+  }
+
+  /** Why the call may not be relayed, as the reply to give the caller; undefined when it may. */
+  #check(route: RouteAdvert, meta: CallMeta, deadline: number): CallReply | undefined {
     const direction = this.#direction;
     const { nearSite, farSite, maxHops } = direction;
     if (!direction.allows(meta.service)) {
@@ -113,7 +138,6 @@ export class Relay {
         meta,
       );
     }
-    const deadline = receivedAt + meta.budgetMs;
     if (deadline - Date.now() <= 0) {
       return this.#refuse(
         ErrorCode.TIMEOUT,
@@ -121,55 +145,48 @@ export class Relay {
         meta,
       );
     }
-    const full = this.#inFlight.take(body.length);
-    if (full !== undefined) {
-      return this.#refuse(ErrorCode.UNAVAILABLE, `'${meta.service}': bridge busy: ${full}`, meta);
-    }
-    try {
-      return await this.#send(route, meta, body, deadline);
-    } finally {
-      this.#inFlight.release(body.length);
-    }
+    return undefined;
   }
 
-  /** Sends the call on to the far side, its path grown by that site. */
-  async #send(
-    route: RouteAdvert,
-    meta: CallMeta,
-    body: Uint8Array,
-    deadline: number,
-  ): Promise<CallReply> {
+  /** The call's metadata as it goes on: its path grown by the far site, heading for the route's site. */
+  #relayed(route: RouteAdvert, meta: CallMeta): CallMeta {
+    const { farSite } = this.#direction;
+    return { ...meta, path: [...meta.path, farSite], site: meta.site ?? route.site };
+  }
+
+  /** Sends the call on to the far side. */
+  #send(relayed: CallMeta, meta: CallMeta, body: Uint8Array, deadline: number): Promise<CallReply> {
     const direction = this.#direction;
-    const { nearSite, farSite } = direction;
-    const dest = meta.site ?? route.site;
-    const relayed: CallMeta = { ...meta, path: [...meta.path, farSite], site: dest };
     const call = { meta: relayed, body, deadline, idempotent: false, heldIn: this.#held };
     const tracer = activeTracer();
-    const reply = tracer
-      ? await traceHop(
-          tracer,
-          `relay ${nearSite}→${farSite}`,
-          meta,
-          { 'switchboard.link': `${nearSite}-${farSite}`, 'switchboard.target_site': dest },
-          (trace) => {
-            relayed.traceparent = trace.traceparent;
-            relayed.tracestate = trace.tracestate;
-            return direction.far.dispatch(call);
-          },
-        )
-      : await direction.far.dispatch(call);
-    if (!reply.ok && !reply.body && reply.error.code === ErrorCode.SERVICE_NOT_FOUND) {
-      // The route went stale under us: another path may still work.
-      const message = `no route to '${meta.service}' at site '${dest}' from site '${farSite}'`;
-      const error = new SwitchboardError(ErrorCode.UNAVAILABLE, message, {
-        completed: 'no',
-        site: farSite,
-        service: meta.service,
-        path: relayed.path,
-      });
-      return { ok: false, error };
-    }
-    return reply;
+    if (!tracer) return direction.far.dispatch(call);
+    const { nearSite, farSite } = direction;
+    return traceHop(
+      tracer,
+      `relay ${nearSite}→${farSite}`,
+      meta,
+      { 'switchboard.link': `${nearSite}-${farSite}`, 'switchboard.target_site': relayed.site! },
+      (trace) => {
+        relayed.traceparent = trace.traceparent;
+        relayed.tracestate = trace.tracestate;
+        return direction.far.dispatch(call);
+      },
+    );
+  }
+
+  /** The far side's reply as the caller gets it. */
+  #passBack(reply: CallReply, relayed: CallMeta): CallReply {
+    if (reply.ok || reply.body || reply.error.code !== ErrorCode.SERVICE_NOT_FOUND) return reply;
+    // The route went stale under us: another path may still work.
+    const { farSite } = this.#direction;
+    const message = `no route to '${relayed.service}' at site '${relayed.site}' from site '${farSite}'`;
+    const error = new SwitchboardError(ErrorCode.UNAVAILABLE, message, {
+      completed: 'no',
+      site: farSite,
+      service: relayed.service,
+      path: relayed.path,
+    });
+    return { ok: false, error };
   }
 
   /** A refusal of this relay, before the call is sent on: completion `no`. */

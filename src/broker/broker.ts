@@ -3,6 +3,7 @@ import {
   BALANCE_POLICIES,
   type BalancePolicy,
   type CallFailure,
+  type CallReply,
   DEFAULT_IN_FLIGHT_LIMITS,
   InFlightLimit,
   type InFlightLimits,
@@ -436,19 +437,22 @@ export class Broker extends Closeable {
    * own connection broke, or the deadline passed), the broker stays silent.
    * A call past the broker's in-flight limits is refused at once.
    */
-  async #onCall(msg: Msg): Promise<void> {
+  #onCall(msg: Msg): Promise<void> | undefined {
     const received = Date.now();
     const headers = headersOf(msg);
     const meta = readCallMeta(headers);
     checkSubjectService(msg.subject, meta.service);
-    if (isCancelNotice(headers)) return this.#forwarder.cancel(meta);
+    if (isCancelNotice(headers)) {
+      this.#forwarder.cancel(meta);
+      return undefined;
+    }
     // A thin client's call starts here: this site is its origin, in every answer too.
     if (meta.path.length === 0) meta.path = [this.site];
     if (!msg.reply) {
       this.#link.conn.peerLog.warn('dropped a call without reply subject', {
         service: meta.service,
       });
-      return;
+      return undefined;
     }
     const bytes = msg.data.length;
     if (bytes > this.#maxPayload) {
@@ -460,11 +464,25 @@ export class Broker extends Closeable {
       this.#counters?.forwarded('-', ErrorCode.UNAVAILABLE);
       throw this.#refusal(ErrorCode.UNAVAILABLE, `broker busy: ${full}`, meta);
     }
+    // Only counted calls need to know whether an instance held the name before.
+    const heldBefore = this.#counters !== undefined && this.#holds(meta.service);
+    let forwarded: Promise<CallReply>;
     try {
-      await this.#forward(msg, msg.reply, meta, received);
-    } finally {
+      forwarded = this.#forward(msg, msg.reply, meta, received);
+    } catch (err) {
       this.#inFlight.release(bytes);
+      throw err;
     }
+    return forwarded.then(
+      (reply) => {
+        this.#inFlight.release(bytes);
+        this.#passBack(msg, meta, reply, heldBefore);
+      },
+      (err: unknown) => {
+        this.#inFlight.release(bytes);
+        throw err;
+      },
+    );
   }
 
   /** An error refusing a thin client's call before it is forwarded: completion `no`. */
@@ -477,17 +495,29 @@ export class Broker extends Closeable {
     });
   }
 
-  async #forward(msg: Msg, replyTo: string, meta: CallMeta, received: number): Promise<void> {
-    if (this.#warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {
-      await this.#warmup;
+  /** Whether an instance of `service` is registered here now. */
+  #holds(service: string): boolean {
+    return this.registry.lookup(service).length > 0;
+  }
+
+  /** Forwards a thin client's call (once the registry is warm, when it holds no instance yet). */
+  #forward(msg: Msg, replyTo: string, meta: CallMeta, received: number): Promise<CallReply> {
+    const warmup = this.#warmup;
+    if (warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {
+      return warmup.then(() => this.#forwarder.forward(meta, msg.data, replyTo, received));
     }
-    const held = (): boolean => this.registry.lookup(meta.service).length > 0;
-    const heldBefore = held();
-    const reply = await this.#forwarder.forward(meta, msg.data, replyTo, received);
-    // A name no instance held, before or after, is the caller's choice: counted
-    // as `-`, so that thin clients cannot add a metric series per name they make up.
-    const counted = heldBefore || held() ? meta.service : '-';
-    this.#counters?.forwarded(counted, reply.ok ? 'OK' : reply.error.code);
+    return this.#forwarder.forward(meta, msg.data, replyTo, received);
+  }
+
+  /** Answers the thin client where the instance did not, and counts the call. */
+  #passBack(msg: Msg, meta: CallMeta, reply: CallReply, heldBefore: boolean): void {
+    const counters = this.#counters;
+    if (counters) {
+      // A name no instance held, before or after, is the caller's choice: counted
+      // as `-`, so that thin clients cannot add a metric series per name they make up.
+      const counted = heldBefore || this.#holds(meta.service) ? meta.service : '-';
+      counters.forwarded(counted, reply.ok ? 'OK' : reply.error.code);
+    }
     if (reply.ok) {
       // An empty body is the instance's notice that it answered the caller.
       if (reply.body.length > 0) msg.respond(reply.body);

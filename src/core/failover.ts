@@ -65,7 +65,7 @@ export function canRetry(err: SwitchboardError, idempotent: boolean): boolean {
  * passed. Resolves with the first result, the first failure that must not be
  * retried, or the error that ended the search; never rejects.
  */
-export async function failover(
+export function failover(
   invoker: Invoker,
   call: FailoverCall,
   picker: Picker,
@@ -73,16 +73,77 @@ export async function failover(
 ): Promise<CallReply> {
   const { meta, heldIn } = call;
   heldIn?.hold(meta.callId, picker);
-  let lastError: SwitchboardError | undefined;
-  // The first failure of an attempt that may have run: whatever ends the call
-  // later must not hide that it may have run.
-  let ran: SwitchboardError | undefined;
+  if (call.deadline - now() <= 0) return search(invoker, call, picker, now, undefined);
+  const first = picker.next(call, undefined);
+  if (first instanceof Promise || first instanceof SwitchboardError) {
+    return search(invoker, call, picker, now, first);
+  }
+  // The common case, a first place known at once, without the loop's async frame.
+  const remaining = call.deadline - now();
+  if (remaining <= 0) return search(invoker, call, picker, now, first);
+  return send(invoker, call, first, remaining).then(
+    (reply) => {
+      first.end(reply);
+      if (reply.ok || !canRetry(reply.error, call.idempotent)) {
+        heldIn?.release(meta.callId, picker);
+        return reply;
+      }
+      call.onRetry?.();
+      const ran = reply.error.completed === 'no' ? undefined : reply.error;
+      return search(invoker, call, picker, now, undefined, reply.error, ran);
+    },
+    (err: unknown) => {
+      heldIn?.release(meta.callId, picker);
+      throw err;
+    },
+  );
+}
+
+/** One attempt: the call, its budget set to what is left of it, sent to `attempt`'s subject. */
+function send(
+  invoker: Invoker,
+  call: FailoverCall,
+  attempt: Attempt,
+  remaining: number,
+): Promise<CallReply> {
+  const { meta } = call;
+  meta.budgetMs = remaining;
+  return invoker.invoke(attempt.subject, {
+    meta,
+    body: call.body,
+    timeoutMs: remaining,
+    signal: call.signal,
+    replyTo: call.replyTo,
+  });
+}
+
+/**
+ * The failover loop from where {@link failover} left it: `pending` is the
+ * picker's answer already asked for (if any), `lastError` the failure of the
+ * previous attempt, `ran` the first failure of an attempt that may have run
+ * (whatever ends the call later must not hide that it may have run).
+ * Releases the held call when it ends.
+ */
+async function search(
+  invoker: Invoker,
+  call: FailoverCall,
+  picker: Picker,
+  now: () => number,
+  pending: ReturnType<Picker['next']> | undefined,
+  lastError?: SwitchboardError,
+  ran?: SwitchboardError,
+): Promise<CallReply> {
+  const { meta, heldIn } = call;
   try {
     for (;;) {
-      if (call.deadline - now() <= 0) {
-        return failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
+      let next = pending;
+      pending = undefined;
+      if (next === undefined) {
+        if (call.deadline - now() <= 0) {
+          return failed(ran ?? lastError ?? deadlinePassed(meta, picker.site));
+        }
+        next = picker.next(call, lastError);
       }
-      let next = picker.next(call, lastError);
       if (next instanceof Promise) next = await next;
       if (next instanceof SwitchboardError) return failed(ran ?? next);
       const remaining = call.deadline - now();
@@ -91,14 +152,7 @@ export async function failover(
         next.end(late);
         return late;
       }
-      meta.budgetMs = remaining;
-      const reply = await invoker.invoke(next.subject, {
-        meta,
-        body: call.body,
-        timeoutMs: remaining,
-        signal: call.signal,
-        replyTo: call.replyTo,
-      });
+      const reply = await send(invoker, call, next, remaining);
       next.end(reply);
       if (reply.ok) return reply;
       if (!canRetry(reply.error, call.idempotent)) {

@@ -4,7 +4,13 @@
  * when it moves on and when it must not.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { canRetry, type FailoverCall, failover, viaBroker } from '../../src/core/index.js';
+import {
+  canRetry,
+  type FailoverCall,
+  failover,
+  HeldCalls,
+  viaBroker,
+} from '../../src/core/index.js';
 import type { CallReply } from '../../src/core/types.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import {
@@ -45,22 +51,23 @@ function call(service: string, fields: Partial<FailoverCall> = {}): FailoverCall
  * A picker that sends attempt n to `places[n]` (then says there is no place
  * left), running `onPick` before each pick and keeping what each attempt ended with.
  */
-function scriptedPicker(places: string[], onPick: () => void = () => {}) {
+function scriptedPicker(places: string[], onPick: () => void = () => {}, atOnce = false) {
   const picker = {
     site: 'a',
     subject: '',
     picks: 0,
     ended: [] as Array<SwitchboardError | undefined>,
-    next: async () => {
+    next: () => {
       onPick();
       const place = places[picker.picks++];
-      if (place === undefined) {
-        return new SwitchboardError(ErrorCode.UNAVAILABLE, 'no place left', { completed: 'no' });
-      }
-      return {
-        subject: place,
-        end: (reply: CallReply) => picker.ended.push(reply.ok ? undefined : reply.error),
-      };
+      const pick =
+        place === undefined
+          ? new SwitchboardError(ErrorCode.UNAVAILABLE, 'no place left', { completed: 'no' })
+          : {
+              subject: place,
+              end: (reply: CallReply) => picker.ended.push(reply.ok ? undefined : reply.error),
+            };
+      return atOnce ? pick : Promise.resolve(pick);
     },
   };
   return picker;
@@ -395,60 +402,6 @@ describe('failover', () => {
     expect(err.message).toMatch(/instance left/);
   });
 
-  test('failover - a deadline passed before the first pick asks no picker and names the method', async () => {
-    const picker = scriptedPicker(['i1']);
-    const invoker = new MemoryInvoker();
-    const err = errorOf(await failover(invoker, call('calc', { deadline: NOW }), picker));
-    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no', site: 'a' });
-    expect(err.message).toBe('calc.m: deadline passed');
-    expect(picker.picks).toBe(0);
-    expect(invoker.sent).toHaveLength(0);
-  });
-
-  test('failover - a pick that takes the rest of the budget ends its attempt unsent, with TIMEOUT', async () => {
-    const picker = scriptedPicker(['i1'], () => vi.setSystemTime(NOW + 1000));
-    const invoker = new MemoryInvoker();
-    invoker.on('i1', () => result('late'));
-    const err = errorOf(await failover(invoker, call('calc'), picker));
-    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
-    expect(picker.ended).toEqual([err]);
-    expect(invoker.sent).toHaveLength(0);
-  });
-
-  test('failover - a pick that takes the rest of the budget after a failure reports that failure', async () => {
-    let picks = 0;
-    const picker = scriptedPicker(['i1', 'i2'], () => {
-      if (picks++ === 1) vi.setSystemTime(NOW + 1000);
-    });
-    const invoker = new MemoryInvoker();
-    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'no', 'i1 left'));
-    invoker.on('i2', () => result('late'));
-    const err = errorOf(await failover(invoker, call('calc'), picker));
-    expect(err.message).toBe('i1 left');
-    expect(picker.ended.map((e) => e?.message)).toEqual(['i1 left', 'i1 left']);
-    expect(invoker.sent.map((s) => s.to)).toEqual(['i1']);
-  });
-
-  test('failover - a final failure with completion no after one that may have run reports maybe', async () => {
-    const picker = scriptedPicker(['i1', 'i2']);
-    const invoker = new MemoryInvoker();
-    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'maybe', 'lost on the way'));
-    invoker.on('i2', () => failure(ErrorCode.INTERNAL, 'no', 'refused'));
-    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
-    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
-    expect(err.message).toBe('lost on the way');
-    expect(invoker.sent.map((s) => s.to)).toEqual(['i1', 'i2']);
-  });
-
-  test('failover - a failure that must not be retried is passed on as it came when nothing ran before', async () => {
-    const picker = scriptedPicker(['i1', 'i2']);
-    const invoker = new MemoryInvoker();
-    invoker.on('i1', () => failure(ErrorCode.INTERNAL, 'no', 'refused'));
-    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
-    expect(err).toMatchObject({ code: ErrorCode.INTERNAL, completed: 'no', message: 'refused' });
-    expect(invoker.sent).toHaveLength(1);
-  });
-
   test('failover - a call cut off by our own link again and again keeps its instance', async () => {
     const { brokers, invoker, dispatcher, balancer } = clientAt();
     seed(brokers, 'only', 'calc');
@@ -512,5 +465,84 @@ describe('failover', () => {
     expect(canRetry(err(ErrorCode.UNAVAILABLE, 'yes'), true)).toBe(false);
     expect(canRetry(err(ErrorCode.APPLICATION, 'no'), true)).toBe(false);
     expect(canRetry(err(ErrorCode.INTERNAL, 'no'), true)).toBe(false);
+  });
+});
+
+describe.each([
+  ['picks that come later', false],
+  ['picks known at once', true],
+])('failover with %s', (_, atOnce) => {
+  test('a deadline passed before the first pick asks no picker and names the method', async () => {
+    const picker = scriptedPicker(['i1'], undefined, atOnce);
+    const invoker = new MemoryInvoker();
+    const err = errorOf(await failover(invoker, call('calc', { deadline: NOW }), picker));
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no', site: 'a' });
+    expect(err.message).toBe('calc.m: deadline passed');
+    expect(picker.picks).toBe(0);
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('a pick that takes the rest of the budget ends its attempt unsent, with TIMEOUT', async () => {
+    const picker = scriptedPicker(['i1'], () => vi.setSystemTime(NOW + 1000), atOnce);
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => result('late'));
+    const err = errorOf(await failover(invoker, call('calc'), picker));
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT, completed: 'no' });
+    expect(picker.ended).toEqual([err]);
+    expect(invoker.sent).toHaveLength(0);
+  });
+
+  test('a pick that takes the rest of the budget after a failure reports that failure', async () => {
+    let picks = 0;
+    const picker = scriptedPicker(
+      ['i1', 'i2'],
+      () => {
+        if (picks++ === 1) vi.setSystemTime(NOW + 1000);
+      },
+      atOnce,
+    );
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'no', 'i1 left'));
+    invoker.on('i2', () => result('late'));
+    const err = errorOf(await failover(invoker, call('calc'), picker));
+    expect(err.message).toBe('i1 left');
+    expect(picker.ended.map((e) => e?.message)).toEqual(['i1 left', 'i1 left']);
+    expect(invoker.sent.map((s) => s.to)).toEqual(['i1']);
+  });
+
+  test('a final failure with completion no after one that may have run reports maybe', async () => {
+    const picker = scriptedPicker(['i1', 'i2'], undefined, atOnce);
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.UNAVAILABLE, 'maybe', 'lost on the way'));
+    invoker.on('i2', () => failure(ErrorCode.INTERNAL, 'no', 'refused'));
+    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
+    expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'maybe' });
+    expect(err.message).toBe('lost on the way');
+    expect(invoker.sent.map((s) => s.to)).toEqual(['i1', 'i2']);
+  });
+
+  test('a failure that must not be retried is passed on as it came when nothing ran before', async () => {
+    const picker = scriptedPicker(['i1', 'i2'], undefined, atOnce);
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => failure(ErrorCode.INTERNAL, 'no', 'refused'));
+    const err = errorOf(await failover(invoker, call('calc', { idempotent: true }), picker));
+    expect(err).toMatchObject({ code: ErrorCode.INTERNAL, completed: 'no', message: 'refused' });
+    expect(invoker.sent).toHaveLength(1);
+  });
+
+  test('a call held while it runs is released when it ends, retried or not', async () => {
+    const held = new HeldCalls();
+    const invoker = new MemoryInvoker();
+    invoker.on('i1', () => result('ok'));
+    const once = scriptedPicker(['i1'], undefined, atOnce);
+    const pending = failover(invoker, call('calc', { heldIn: held }), once);
+    expect(held.size).toBe(1);
+    expect(resultOf(await pending)).toBe('ok');
+    expect(held.size).toBe(0);
+    invoker.on('i2', () => failure(ErrorCode.UNAVAILABLE, 'no', 'i2 left'));
+    const twice = scriptedPicker(['i2', 'i1'], undefined, atOnce);
+    expect(resultOf(await failover(invoker, call('calc', { heldIn: held }), twice))).toBe('ok');
+    expect(twice.ended).toEqual([expect.objectContaining({ message: 'i2 left' }), undefined]);
+    expect(held.size).toBe(0);
   });
 });
