@@ -376,19 +376,21 @@ export class ServerProxy extends Closeable {
       this.#link.conn.peerLog.warn('dropped a call without reply subject', { method: meta.method });
       return;
     }
-    const refuse = (code: ErrorCode, message: string): void =>
-      this.#refuse(call, new SwitchboardError(code, message, { completed: 'no' }), receivedAt);
     const handler = this.#handlers.get(meta.method);
     const rules = this.#argumentRules.get(meta.method);
     if (meta.service !== this.service) {
-      return refuse(
+      return this.#refuseWith(
+        call,
+        receivedAt,
         ErrorCode.SERVICE_NOT_FOUND,
         `this instance serves '${this.service}', not '${meta.service}'`,
       );
     }
     if (!handler || !rules) return this.#noSuchMethod(call);
     if (msg.data.length > this.#maxPayload) {
-      return refuse(
+      return this.#refuseWith(
+        call,
+        receivedAt,
         ErrorCode.PAYLOAD_TOO_LARGE,
         `request of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`,
       );
@@ -404,19 +406,37 @@ export class ServerProxy extends Closeable {
     }
     if (args === undefined) args = [];
     if (!Array.isArray(args)) {
-      return refuse(ErrorCode.BAD_REQUEST, 'call arguments must be a msgpack array');
+      return this.#refuseWith(
+        call,
+        receivedAt,
+        ErrorCode.BAD_REQUEST,
+        'call arguments must be a msgpack array',
+      );
     }
-    const admit = (checked: unknown[]) =>
-      this.#admission.admit(new IncomingCall(this.#parts, call, handler, checked, receivedAt));
-    const reject = (err: unknown) => this.#refuse(call, err as SwitchboardError, receivedAt);
     let checked: unknown[] | Promise<unknown[]>;
     try {
       checked = checkArguments(meta.method, args, rules);
     } catch (err) {
-      return reject(err);
+      return this.#refuse(call, err as SwitchboardError, receivedAt);
     }
-    if (checked instanceof Promise) checked.then(admit, reject);
-    else admit(checked);
+    // Closures only for arguments checked asynchronously: none on the common path.
+    if (checked instanceof Promise) {
+      checked.then(
+        (ready) => this.#admit(call, handler, ready, receivedAt),
+        (err: unknown) => this.#refuse(call, err as SwitchboardError, receivedAt),
+      );
+    } else {
+      this.#admit(call, handler, checked, receivedAt);
+    }
+  }
+
+  #admit(call: CallRequest, handler: Handler, args: unknown[], receivedAt: number): void {
+    this.#admission.admit(new IncomingCall(this.#parts, call, handler, args, receivedAt));
+  }
+
+  /** Refuses a call with `code`, completion `no`, before its handler runs. */
+  #refuseWith(call: CallRequest, receivedAt: number, code: ErrorCode, message: string): void {
+    this.#refuse(call, new SwitchboardError(code, message, { completed: 'no' }), receivedAt);
   }
 
   /** Refuses a call before its handler runs, and counts it for `$SRV.STATS`. */
