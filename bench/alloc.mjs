@@ -6,8 +6,9 @@
  * machine, this barely moves between runs, so it shows the effect of a change
  * to the call path that the end-to-end bench cannot resolve. Prints bytes per
  * call, scavenges per 1,000 calls and the largest allocation sites.
- *   node bench/alloc.mjs [--mode local|thin|bridge|bridge-2] [--dist DIR] [--top N]
- * (`thin`: through the broker; `bridge-2`: across two bridges.)
+ *   node bench/alloc.mjs [--mode local|thin|bridge|bridge-2] [--async] [--dist DIR] [--top N]
+ * (`thin`: through the broker; `bridge-2`: across two bridges; `--async`:
+ * the handler is an async function, as most are.)
  */
 
 import { Session } from 'node:inspector/promises';
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 const { values: opts } = parseArgs({
   options: {
     mode: { type: 'string', default: 'local' },
+    async: { type: 'boolean', default: false },
     dist: { type: 'string', default: new URL('../dist/', import.meta.url).pathname },
     top: { type: 'string', default: '20' },
   },
@@ -49,7 +51,7 @@ try {
     closers.push(() => bridge.close());
     if (!(await bridge.ready())) throw new Error('a bridge did not link');
   }
-  const methods = { add: (a, b) => a + b };
+  const methods = { add: opts.async ? async (a, b) => a + b : (a, b) => a + b };
   const server = await serve({ name: 'calc', methods }, { nats: urls.at(-1) });
   closers.push(() => server.close());
   await server.whenRegistered();
@@ -118,7 +120,10 @@ function report(profile, calls, scavenges) {
     bySite.set(key, (bySite.get(key) ?? 0) + size);
     total += size;
   }
-  console.log(`mode ${opts.mode}, ${calls} calls, ${INFLIGHT} in flight (${opts.dist})`);
+  const handler = opts.async ? 'async' : 'sync';
+  console.log(
+    `mode ${opts.mode}, ${handler} handler, ${calls} calls, ${INFLIGHT} in flight (${opts.dist})`,
+  );
   console.log(`allocated per call: ${Math.round(total / calls)} B`);
   console.log(`scavenges per 1,000 calls: ${((scavenges / calls) * 1000).toFixed(2)}`);
   const top = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, Number(opts.top));

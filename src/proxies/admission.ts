@@ -1,4 +1,5 @@
 import { type Completion, ErrorCode, SwitchboardError } from '../protocol/index.js';
+import { DeadlineTimer } from '../util/index.js';
 import {
   type AdmittedCall,
   HandlerContext,
@@ -28,6 +29,8 @@ export class Admission {
   /** Running calls by call id, for cancel notices. */
   readonly #byCallId = new Map<string, RunningCall>();
   readonly #queue: AdmittedCall[] = [];
+  /** One timer for the deadlines of the running handlers, none per call. */
+  readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
   #draining = false;
   #idle: (() => void) | undefined;
 
@@ -103,8 +106,8 @@ export class Admission {
     if (!late) return;
     const closed = 'server closed before the call finished';
     for (const call of this.#queue.splice(0)) refuse(call, ErrorCode.UNAVAILABLE, closed);
+    this.#deadlines.disarm();
     for (const running of this.#running) {
-      clearTimeout(running.timer);
       this.#abort(running, error(ErrorCode.UNAVAILABLE, closed, 'maybe'));
     }
     this.#running.clear();
@@ -130,19 +133,33 @@ export class Admission {
     }
     this.#running.add(running);
     this.#byCallId.set(call.meta.callId, running);
-    running.timer = setTimeout(() => {
-      // The slot stays taken until the handler settles: it may still be working.
-      const err = error(
-        ErrorCode.TIMEOUT,
-        `deadline passed while ${call.meta.method} ran`,
-        'maybe',
-      );
-      this.#abort(running, err);
-    }, remaining);
+    this.#deadlines.arm(call.deadline);
     result.then(
       (value) => this.#settle(running, { kind: 'result', value }),
       (thrown: unknown) => this.#settle(running, ended(thrown)),
     );
+  }
+
+  /**
+   * Answers `TIMEOUT` (completion `maybe`) for the running calls whose
+   * deadline has come and aborts their handlers; returns the next deadline.
+   * The slot stays taken until the handler settles: it may still be working.
+   */
+  #expire(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const running of [...this.#running]) {
+      if (running.answered) continue;
+      const { deadline, meta } = running.call;
+      if (deadline <= now) {
+        this.#abort(
+          running,
+          error(ErrorCode.TIMEOUT, `deadline passed while ${meta.method} ran`, 'maybe'),
+        );
+      } else if (deadline < next) {
+        next = deadline;
+      }
+    }
+    return next;
   }
 
   /** A handler's promise settled: answer unless a deadline answer went out, and free the slot. */
@@ -151,8 +168,8 @@ export class Admission {
       running.answer(outcome);
     } finally {
       // Whatever answering did, the slot is freed.
-      clearTimeout(running.timer);
       if (this.#running.delete(running)) {
+        if (this.#running.size === 0) this.#deadlines.disarm();
         const { callId } = running.call.meta;
         if (this.#byCallId.get(callId) === running) this.#byCallId.delete(callId);
         this.#next();

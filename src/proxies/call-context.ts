@@ -41,7 +41,6 @@ export interface AdmittedCall {
  */
 export class RunningCall {
   readonly call: AdmittedCall;
-  timer: ReturnType<typeof setTimeout> | undefined;
   /** Trace context the handler runs in: the caller's, or a server span's. */
   trace: TraceContext | undefined;
   #meta: Readonly<Record<string, string>> | undefined;

@@ -6,7 +6,7 @@ import {
   type HeaderBlock,
   SwitchboardError,
 } from '../protocol/index.js';
-import { afterArrivals } from '../util/index.js';
+import { DeadlineTimer } from '../util/index.js';
 import { headersOf } from './received-headers.js';
 
 interface Pending {
@@ -61,9 +61,8 @@ export class RequestChannel {
   #seq = 0;
   readonly #random = new RandomTokens();
   #closed = false;
-  /** The one deadline timer, and the deadline it is armed for. */
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #armedFor = Number.POSITIVE_INFINITY;
+  /** The one deadline timer. */
+  readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
 
   /** @param inboxPrefix where reply subjects start (`_INBOX`, or `_INBOX.<tokens>`) */
   constructor(nc: NatsConnection, inboxPrefix: string = DEFAULT_INBOX_PREFIX) {
@@ -125,7 +124,7 @@ export class RequestChannel {
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(token, pending);
-      if (deadline < this.#armedFor) this.#arm(deadline);
+      this.#deadlines.arm(deadline);
       try {
         const opts = { reply: `${this.#inbox}.${token}`, headers: params.headers?.forNats() };
         this.#nc.publish(subject, params.data, opts);
@@ -135,28 +134,8 @@ export class RequestChannel {
     });
   }
 
-  /** (Re)arms the deadline timer to fire at `deadline`. */
-  #arm(deadline: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#armedFor = deadline;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()));
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      // A reply that arrived before its deadline must not be failed as TIMEOUT.
-      afterArrivals(deadline, () => this.#expire());
-    }, delay);
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedFor = Number.POSITIVE_INFINITY;
-  }
-
-  /** Fails the requests whose deadline has come with `TIMEOUT`; re-arms for the next one. */
-  #expire(): void {
-    this.#disarm();
-    const now = Date.now();
+  /** Fails the requests whose deadline has come with `TIMEOUT`; returns the next deadline. */
+  #expire(now: number): number {
     const expired: string[] = [];
     let next = Number.POSITIVE_INFINITY;
     for (const [token, pending] of this.#pending) {
@@ -173,7 +152,7 @@ export class RequestChannel {
         ),
       );
     }
-    if (next < this.#armedFor && this.#pending.size > 0) this.#arm(next);
+    return this.#pending.size > 0 ? next : Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -263,7 +242,7 @@ export class RequestChannel {
     this.#closed = true;
     // Our side went away, not whoever was called: marked as a link failure.
     this.failAll('closed while the call was in flight');
-    this.#disarm();
+    this.#deadlines.disarm();
     if (!this.#nc.isClosed()) this.#sub.unsubscribe();
   }
 
@@ -297,7 +276,7 @@ export class RequestChannel {
     if (!pending) return undefined;
     this.#pending.delete(token);
     // Nothing left to time out: no timer may outlive the last request.
-    if (this.#pending.size === 0 && this.#timer !== undefined) this.#disarm();
+    if (this.#pending.size === 0) this.#deadlines.disarm();
     if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
     return pending;
   }
@@ -320,8 +299,6 @@ class RandomTokens {
 }
 
 const TOKEN_CHARS = 8;
-/** Longest delay `setTimeout` takes (a later deadline re-arms on the way). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** Failures caused by our own connection going down, not by whoever we called. */

@@ -191,6 +191,28 @@ describe('admission', () => {
     expect(slow.answers).toHaveLength(1);
   });
 
+  test('admission - running handlers time out each at its own deadline, sharing one timer that none outlives', async () => {
+    const admission = new Admission({ maxConcurrent: 8, maxQueued: 0 });
+    const works = [300, 100, 200, 400].map((budgetMs, i) => {
+      const work = deferred();
+      const call = admitted(() => work.promise, { budgetMs, callId: `c${i}` });
+      admission.admit(call.call);
+      return { budgetMs, work, call };
+    });
+    expect(vi.getTimerCount()).toBe(1);
+    for (const at of [100, 200, 300]) {
+      await vi.advanceTimersByTimeAsync(at - (Date.now() - NOW));
+      const timedOut = works.filter((w) => w.call.answers.length > 0).map((w) => w.budgetMs);
+      expect(timedOut.sort((a, b) => a - b)).toEqual([100, 200, 300].filter((t) => t <= at));
+    }
+    // The one left answers before its deadline: nothing times out, and no timer is left.
+    works[3]!.work.resolve('done');
+    for (const { work } of works.slice(0, 3)) work.resolve('late');
+    await vi.waitFor(() => expect(admission.active).toBe(0));
+    expect(works[3]!.call.answers).toEqual([{ kind: 'result', value: 'done' }]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   test('admission - a cancel notice aborts the handler and answers CANCELLED maybe', async () => {
     const admission = new Admission({ maxConcurrent: 2, maxQueued: 0 });
     const running = admitted(
