@@ -185,65 +185,78 @@ export class ScaleMesh {
   /** Starts one bridge per link and waits until each has linked its two sites. */
   async link(): Promise<void> {
     if (this.options.processes) return this.#linkInProcesses();
-    const { topology, maxHops, timings } = this.options;
+    const { maxHops, timings } = this.options;
+    await this.#eachLink(async (link, a, b, cutter) => {
+      const local = await this.#connect(a, `bridge-${link.id}`);
+      const remote = await this.#connect(b, `bridge-${link.id}`, cutter.url);
+      const bridge = await Bridge.start({
+        local: { connection: local, prefix: a.prefix },
+        remote: { connection: remote, prefix: b.prefix },
+        maxHops,
+        heartbeatMs: timings?.bridgeHeartbeatMs,
+        refreshMs: timings?.refreshMs,
+        logger: this.#logger,
+      });
+      this.links.set(link.id, { link, bridge, cutter });
+      if (!(await bridge.ready())) throw new Error(`bridge ${link.id} did not link`);
+    });
+  }
+
+  /**
+   * Runs `start` for every link of the topology at once, with its two sites
+   * and a cutter between the bridge and its remote side's NATS (closed here
+   * if `start` fails before recording the link).
+   */
+  async #eachLink(
+    start: (link: Link, a: MeshSite, b: MeshSite, cutter: LinkCutter) => Promise<void> | void,
+  ): Promise<void> {
     await Promise.all(
-      topology.links.map(async (link) => {
-        const a = this.sites.get(link.a)!;
+      this.options.topology.links.map(async (link) => {
         const b = this.sites.get(link.b)!;
         const cutter = await LinkCutter.start(b.url);
-        const local = await this.#connect(a, `bridge-${link.id}`);
-        const remote = await this.#connect(b, `bridge-${link.id}`, cutter.url);
-        const bridge = await Bridge.start({
-          local: { connection: local, prefix: a.prefix },
-          remote: { connection: remote, prefix: b.prefix },
-          maxHops,
-          heartbeatMs: timings?.bridgeHeartbeatMs,
-          refreshMs: timings?.refreshMs,
-          logger: this.#logger,
-        });
-        this.links.set(link.id, { link, bridge, cutter });
-        if (!(await bridge.ready())) throw new Error(`bridge ${link.id} did not link`);
+        try {
+          await start(link, this.sites.get(link.a)!, b, cutter);
+        } catch (err) {
+          // Held by the mesh (and closed with it) once the link is recorded; not before.
+          if (this.links.get(link.id)?.cutter !== cutter) await cutter.close();
+          throw err;
+        }
       }),
     );
   }
 
   /** Starts each bridge in the process of its local side's site. */
   async #linkInProcesses(): Promise<void> {
-    const { topology, maxHops, timings } = this.options;
+    const { maxHops, timings } = this.options;
     const placed = new Map<string, PlacedBridge[]>();
-    await Promise.all(
-      topology.links.map(async (link) => {
-        const a = this.sites.get(link.a)!;
-        const b = this.sites.get(link.b)!;
-        const cutter = await LinkCutter.start(b.url);
-        const child = a.child!;
-        const bridge: LinkBridge = {
-          local: {
-            get routeCount() {
-              return child.routes(link.id).local;
-            },
+    await this.#eachLink((link, a, b, cutter) => {
+      const child = a.child!;
+      const bridge: LinkBridge = {
+        local: {
+          get routeCount() {
+            return child.routes(link.id).local;
           },
-          remote: {
-            get routeCount() {
-              return child.routes(link.id).remote;
-            },
+        },
+        remote: {
+          get routeCount() {
+            return child.routes(link.id).remote;
           },
-          // The site process closes its bridges.
-          close: async () => {},
-        };
-        this.links.set(link.id, { link, bridge, cutter });
-        const list = placed.get(link.a) ?? [];
-        list.push({
-          id: link.id,
-          local: { site: a.name, prefix: a.prefix, url: a.url },
-          remote: { site: b.name, prefix: b.prefix, url: cutter.url },
-          maxHops,
-          heartbeatMs: timings?.bridgeHeartbeatMs,
-          refreshMs: timings?.refreshMs,
-        });
-        placed.set(link.a, list);
-      }),
-    );
+        },
+        // The site process closes its bridges.
+        close: async () => {},
+      };
+      this.links.set(link.id, { link, bridge, cutter });
+      const list = placed.get(link.a) ?? [];
+      list.push({
+        id: link.id,
+        local: { site: a.name, prefix: a.prefix, url: a.url },
+        remote: { site: b.name, prefix: b.prefix, url: cutter.url },
+        maxHops,
+        heartbeatMs: timings?.bridgeHeartbeatMs,
+        refreshMs: timings?.refreshMs,
+      });
+      placed.set(link.a, list);
+    });
     const failed = await Promise.all(
       [...placed].map(([site, bridges]) => this.sites.get(site)!.child!.link(bridges)),
     );
@@ -303,12 +316,12 @@ export class ScaleMesh {
    * converged state is dated (`at`, on the `performance.now()` clock) by the
    * registries' last change before its check ({@link RegistryClock}), and
    * not before `since` (default: now), when the harness last changed what
-   * the check compares them with (links, servers).
+   * the check compares them with (links, servers). Checks at most every
+   * `pollMs`.
    */
   async waitConverged(
     timeoutMs: number,
-    pollMs = 50,
-    since?: number,
+    { pollMs = 50, since }: { pollMs?: number; since?: number } = {},
   ): Promise<{ ok: boolean; ms: number; at: number; last: CheckResult }> {
     const start = performance.now();
     const from = since ?? start;

@@ -94,7 +94,7 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     const t1 = performance.now();
     await mesh.link();
     const linkMs = performance.now() - t1;
-    const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS, 200);
+    const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS, { pollMs: 200 });
     const heapAfter = await settledHeapBytes();
     // In site processes the brokers and bridges are not in this heap.
     const linked =

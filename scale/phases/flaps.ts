@@ -91,7 +91,7 @@ export async function measureFlaps(
   // The storm ends with every link up: restoring the ones still down is the last flap.
   for (const l of links) if (l.cutter.isCut) toggle(l);
   const control = siteRates(mesh, monitor.rates());
-  const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS, undefined, lastFlapAt);
+  const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS, { since: lastFlapAt });
   const afterLastFlap: Settling = {
     ms: settled.ok ? round(settled.ms) : null,
     check: settled.last,
