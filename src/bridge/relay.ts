@@ -87,7 +87,14 @@ export class Relay {
       );
     }
     const relayed = this.#relayed(route, meta);
-    return this.#send(relayed, meta, body, deadline).then(
+    let sent: Promise<CallReply>;
+    try {
+      sent = this.#send(relayed, meta, body, deadline);
+    } catch (err) {
+      this.#inFlight.release(bytes);
+      return Promise.reject(err);
+    }
+    return sent.then(
       (reply) => {
         this.#inFlight.release(bytes);
         return this.#passBack(reply, relayed);

@@ -74,16 +74,26 @@ export function failover(
   const { meta, heldIn } = call;
   heldIn?.hold(meta.callId, picker);
   if (call.deadline - now() <= 0) return search(invoker, call, picker, now, undefined);
-  const first = picker.next(call, undefined);
-  if (first instanceof Promise || first instanceof SwitchboardError) {
-    return search(invoker, call, picker, now, first);
+  let first: ReturnType<Picker['next']>;
+  let sent: Promise<CallReply>;
+  try {
+    first = picker.next(call, undefined);
+    if (first instanceof Promise || first instanceof SwitchboardError) {
+      return search(invoker, call, picker, now, first);
+    }
+    // The common case, a first place known at once, without the loop's async frame.
+    const remaining = call.deadline - now();
+    if (remaining <= 0) return search(invoker, call, picker, now, first);
+    sent = send(invoker, call, first, remaining);
+  } catch (err) {
+    // As from the loop: what throws rejects the call's promise, and the call is not held.
+    heldIn?.release(meta.callId, picker);
+    return Promise.reject(err);
   }
-  // The common case, a first place known at once, without the loop's async frame.
-  const remaining = call.deadline - now();
-  if (remaining <= 0) return search(invoker, call, picker, now, first);
-  return send(invoker, call, first, remaining).then(
+  const attempt = first;
+  return sent.then(
     (reply) => {
-      first.end(reply);
+      attempt.end(reply);
       if (reply.ok || !canRetry(reply.error, call.idempotent)) {
         heldIn?.release(meta.callId, picker);
         return reply;

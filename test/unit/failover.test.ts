@@ -455,6 +455,32 @@ describe('failover', () => {
     expect(resolver.cached('calc', undefined)?.instances).toEqual([]);
   });
 
+  test('failover - a picker or an invoker that throws rejects the call, and leaves nothing held', async () => {
+    const held = new HeldCalls();
+    const throwing = {
+      site: 'a',
+      subject: '',
+      next: () => {
+        throw new Error('picker broke');
+      },
+    };
+    const invoker = new MemoryInvoker();
+    await expect(failover(invoker, call('calc', { heldIn: held }), throwing)).rejects.toThrow(
+      'picker broke',
+    );
+    expect(held.size).toBe(0);
+    const broken = Object.assign(new MemoryInvoker(), {
+      invoke: () => {
+        throw new Error('invoker broke');
+      },
+    });
+    const picker = scriptedPicker(['i1'], undefined, true);
+    await expect(failover(broken, call('calc', { heldIn: held }), picker)).rejects.toThrow(
+      'invoker broke',
+    );
+    expect(held.size).toBe(0);
+  });
+
   test('failover - canRetry: retryable codes only; maybe only when idempotent', () => {
     const err = (code: ErrorCode, completed: 'yes' | 'no' | 'maybe') =>
       new SwitchboardError(code, 'x', { completed });

@@ -225,6 +225,23 @@ describe('relay', () => {
     expect({ calls: limit.calls, bytes: limit.bytes }).toEqual({ calls: 0, bytes: 0 });
   });
 
+  test('relay - a far side that throws, at once or later, rejects the call and leaves no room taken', async () => {
+    const limit = new InFlightLimit({ maxCalls: 1, maxBytes: 10 });
+    for (const broken of [
+      () => {
+        throw new Error('dispatch broke');
+      },
+      () => Promise.reject(new Error('dispatch broke')),
+    ]) {
+      const { relay } = relayAB(
+        { far: { dispatch: broken, cancel: () => false } as unknown as RelayDirection['far'] },
+        limit,
+      );
+      await expect(relay.relay(ROUTE, incoming(), args(1), NOW)).rejects.toThrow('dispatch broke');
+      expect({ calls: limit.calls, bytes: limit.bytes }).toEqual({ calls: 0, bytes: 0 });
+    }
+  });
+
   test('relay - a stale route (no such service at the far side) is UNAVAILABLE, so another path may be tried', async () => {
     const { relay, far } = relayAB();
     // Never there: the far side says SERVICE_NOT_FOUND, which the relay turns into UNAVAILABLE.
