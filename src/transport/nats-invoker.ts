@@ -1,3 +1,4 @@
+import type { Msg } from 'nats';
 import type { CallReply, Invoker, OutgoingCall } from '../core/index.js';
 import {
   type CallMeta,
@@ -27,6 +28,8 @@ export class NatsInvoker implements Invoker {
   readonly #channel: RequestChannel;
   readonly #codec: Codec;
   readonly #site: () => string | undefined;
+  /** Reads a reply: one function for every call, not a closure each. */
+  readonly #read = (msg: Msg): CallReply => readReply(msg, this.#codec);
 
   /** @param site the caller's site, for the errors raised here */
   constructor(
@@ -57,10 +60,7 @@ export class NatsInvoker implements Invoker {
         onAbort: signal ? () => this.cancel(subject, meta) : undefined,
         callId: meta.callId,
       })
-      .then(
-        (msg) => readReply(msg, this.#codec),
-        (err: unknown) => this.#failure(err, subject, meta),
-      );
+      .then(this.#read, (err: unknown) => this.#failure(err, subject, meta));
   }
 
   #failure(thrown: unknown, subject: string, meta: CallMeta): CallReply {

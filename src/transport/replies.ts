@@ -138,16 +138,18 @@ export function takeCalls(
       if (msg.reply) answerError(ctx, { msg, replyTo: undefined }, err);
       return;
     }
-    const fail = (thrown: unknown): void => {
-      if (!call.cancel) answerError(ctx, call, rejection(ctx, thrown, msg));
-    };
     try {
       const done = handler(call, receivedAt);
-      if (done) done.catch(fail);
+      if (done) done.catch((thrown: unknown) => failCall(ctx, call, thrown));
     } catch (thrown) {
-      fail(thrown);
+      failCall(ctx, call, thrown);
     }
   });
+}
+
+/** What a call's handler threw or rejected with becomes its error answer (none for a cancel notice). */
+function failCall(ctx: ListenContext, call: CallRequest, thrown: unknown): void {
+  if (!call.cancel) answerError(ctx, call, rejection(ctx, thrown, call.msg));
 }
 
 /**
