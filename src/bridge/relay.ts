@@ -87,22 +87,10 @@ export class Relay {
       );
     }
     const relayed = this.#relayed(route, meta);
-    let sent: Promise<CallReply>;
-    try {
-      sent = this.#send(relayed, meta, body, deadline);
-    } catch (err) {
-      this.#inFlight.release(bytes);
-      return Promise.reject(err);
-    }
-    return sent.then(
-      (reply) => {
-        this.#inFlight.release(bytes);
-        return this.#passBack(reply, relayed);
-      },
-      (err: unknown) => {
-        this.#inFlight.release(bytes);
-        throw err;
-      },
+    return this.#inFlight.carry(
+      bytes,
+      () => this.#send(relayed, meta, body, deadline),
+      (reply) => this.#passBack(reply, relayed),
     );
   }
 

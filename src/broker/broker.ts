@@ -466,22 +466,11 @@ export class Broker extends Closeable {
     }
     // Only counted calls need to know whether an instance held the name before.
     const heldBefore = this.#counters !== undefined && this.#holds(meta.service);
-    let forwarded: Promise<CallReply>;
-    try {
-      forwarded = this.#forward(msg, msg.reply, meta, received);
-    } catch (err) {
-      this.#inFlight.release(bytes);
-      throw err;
-    }
-    return forwarded.then(
-      (reply) => {
-        this.#inFlight.release(bytes);
-        this.#passBack(msg, meta, reply, heldBefore);
-      },
-      (err: unknown) => {
-        this.#inFlight.release(bytes);
-        throw err;
-      },
+    const replyTo = msg.reply;
+    return this.#inFlight.carry(
+      bytes,
+      () => this.#forward(msg, replyTo, meta, received),
+      (reply) => this.#passBack(msg, meta, reply, heldBefore),
     );
   }
 

@@ -64,4 +64,29 @@ export class InFlightLimit {
     this.#calls -= 1;
     this.#bytes -= bytes;
   }
+
+  /**
+   * Runs `send` for a call of `bytes` whose room {@link take} took, gives the
+   * room back once the call has ended (or `send` threw at once, which rejects
+   * the result), then passes the outcome through `ended`.
+   */
+  carry<T, R>(bytes: number, send: () => Promise<T>, ended: (outcome: T) => R): Promise<R> {
+    let sent: Promise<T>;
+    try {
+      sent = send();
+    } catch (err) {
+      this.release(bytes);
+      return Promise.reject(err);
+    }
+    return sent.then(
+      (outcome) => {
+        this.release(bytes);
+        return ended(outcome);
+      },
+      (err: unknown) => {
+        this.release(bytes);
+        throw err;
+      },
+    );
+  }
 }

@@ -38,4 +38,29 @@ describe('in-flight limit', () => {
     expect(one.take(0)).toBeUndefined();
     expect(one.take(0)).toBe('its limit of 1 call in flight is reached');
   });
+
+  test('in-flight limit - carry gives the room back however the call ends, and passes its outcome on', async () => {
+    const limit = new InFlightLimit({ maxCalls: 1 });
+    const held = () => ({ calls: limit.calls, bytes: limit.bytes });
+    expect(limit.take(4)).toBeUndefined();
+    const carried = limit.carry(
+      4,
+      async () => 2,
+      (n) => n * 10,
+    );
+    expect(held()).toEqual({ calls: 1, bytes: 4 });
+    expect(await carried).toBe(20);
+    expect(held()).toEqual({ calls: 0, bytes: 0 });
+    const failures = [
+      () => Promise.reject(new Error('later')),
+      () => {
+        throw new Error('at once');
+      },
+    ];
+    for (const send of failures) {
+      expect(limit.take(4)).toBeUndefined();
+      await expect(limit.carry(4, send, () => 'never')).rejects.toThrow();
+      expect(held()).toEqual({ calls: 0, bytes: 0 });
+    }
+  });
 });
