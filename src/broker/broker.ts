@@ -43,6 +43,7 @@ import { Forwarder } from './forwarder.js';
 import {
   DEFAULT_REGISTRY_LIMITS,
   fitting,
+  type LeaseHolder,
   Registry,
   type RegistryChange,
   type RegistryLimits,
@@ -165,6 +166,8 @@ export class Broker extends Closeable {
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #counters: ReturnType<Metrics['brokerCounters']> | undefined;
   readonly #unwatch: (() => void) | undefined;
+  /** Probes of overdue lease holders awaiting NATS's word (see {@link #probeOverdue}). */
+  #probing = 0;
   /** Resolves once the registry has had time to fill again after the start; undefined then. */
   #warmup: Promise<void> | undefined;
 
@@ -518,15 +521,46 @@ export class Broker extends Closeable {
   }
 
   #sweep(): void {
-    const expired = this.registry.expire();
+    this.#publishExpired(this.registry.expire(), 'instance lease expired');
+    this.#probeOverdue();
+  }
+
+  #publishExpired(expired: RegistryChange[], why: string): void {
     if (expired.length > 0) this.#counters?.expired(expired.length);
     for (const change of expired) {
-      this.#link.conn.logger.info('instance lease expired', {
-        service: change.view.service,
-        id: change.view.id,
-      });
+      this.#link.conn.logger.info(why, { service: change.view.service, id: change.view.id });
       this.#publishChange(change);
     }
+  }
+
+  /**
+   * Asks NATS whether the holders of leases a whole heartbeat late still
+   * listen on their control subjects. One whose connection closed (its
+   * process died, its link was cut) has no subscription left there: its
+   * entries go now, not when the lease ends. A holder that is only late
+   * (busy, or its renewals delayed) still listens and keeps its lease.
+   */
+  #probeOverdue(): void {
+    const room = MAX_HOLDER_PROBES - this.#probing;
+    if (room <= 0) return;
+    const { subjects } = this.#link.conn;
+    for (const holder of this.registry.overdue(room)) {
+      const subject =
+        'session' in holder
+          ? subjects.session(holder.session)
+          : subjects.control(holder.service, holder.id);
+      this.#probing++;
+      void this.#link.channel
+        .listens(subject, this.#link.codec.encode(PING), HOLDER_PROBE_WAIT_MS)
+        .then((listens) => {
+          this.#probing--;
+          if (listens === false && !this.closing) this.#holderGone(holder);
+        });
+    }
+  }
+
+  #holderGone(holder: LeaseHolder): void {
+    this.#publishExpired(this.registry.holderGone(holder), 'lease holder gone from NATS');
   }
 
   #publishChange(change: RegistryChange | undefined): void {
@@ -579,6 +613,12 @@ function mayStillAnswer(reply: CallFailure): boolean {
 
 /** See {@link BrokerOptions.warmupMs}. */
 const DEFAULT_WARMUP_MS = 250;
+
+/** Overdue lease holders probed at once, at most; the others wait for a later sweep. */
+const MAX_HOLDER_PROBES = 64;
+/** How long a probe waits for NATS's no-responders word; a listener never answers. */
+const HOLDER_PROBE_WAIT_MS = 1000;
+const PING = { v: PROTOCOL_VERSION, kind: 'ping' } as const;
 
 /** Heartbeats and deregistrations are notices: a rejected one is logged, never answered. */
 const NOTICES = { answers: false };

@@ -65,6 +65,13 @@ export interface RegistryOptions {
   rememberDepartedMs?: number;
   /** Limits; each one left out keeps its default. */
   limits?: Partial<RegistryLimits> | undefined;
+  /**
+   * A late holder is probed ({@link Registry.overdue}) only once silent this
+   * long: the time its NATS connection may take to move to another node of
+   * the site's cluster, when its entries must stay.
+   * @default 1500, components' `reconnectGraceMs` with a cluster
+   */
+  probeAfterMs?: number;
 }
 
 /** Shortest time between two `resumed` announcements of one instance. */
@@ -82,7 +89,15 @@ export interface RegistryEntry {
   registration: number;
   /** When the instance last said its connection moved (see {@link Registry.resumed}). */
   resumedAt?: number;
+  /** The lease (its `expiresAt`) for which its holder was last probed (see {@link Registry.overdue}). */
+  probedFor?: number;
 }
+
+/**
+ * Whoever renews entries: a bridge half's lease session, or an instance that
+ * heartbeats alone. Each listens on a control subject of its own.
+ */
+export type LeaseHolder = { session: string } | { service: string; id: string };
 
 /** What a change did, for the registry events a broker publishes. */
 export interface RegistryChange {
@@ -142,6 +157,7 @@ export class Registry {
   readonly site: string;
   readonly limits: Readonly<RegistryLimits>;
   readonly #leaseFactor: number;
+  readonly #probeAfterMs: number;
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
@@ -169,6 +185,7 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.site = options.site;
     this.#leaseFactor = options.leaseFactor ?? 3;
+    this.#probeAfterMs = options.probeAfterMs ?? 1500;
     this.#now = options.now ?? Date.now;
     this.#rememberDepartedMs = options.rememberDepartedMs ?? 600_000;
     const given = definedOnly(options.limits);
@@ -396,6 +413,57 @@ export class Registry {
       }
     }
     return removed;
+  }
+
+  /**
+   * Holders late by a whole interval (no renewal for two heartbeats, and
+   * for `probeAfterMs`), before their leases end: each named once per lease,
+   * for the broker to ask NATS whether they still listen. At most `limit`.
+   */
+  overdue(limit: number): LeaseHolder[] {
+    const holders: LeaseHolder[] = [];
+    const now = this.#now();
+    const sessions = new Set<string>();
+    for (const entry of this.#byId.values()) {
+      if (holders.length >= limit) break;
+      if (entry.probedFor === entry.expiresAt || !this.#isOverdue(entry, now)) continue;
+      entry.probedFor = entry.expiresAt;
+      const { session } = entry;
+      if (session === undefined) {
+        holders.push({ service: entry.view.service, id: entry.view.id });
+      } else if (!sessions.has(session)) {
+        sessions.add(session);
+        holders.push({ session });
+      }
+    }
+    return holders;
+  }
+
+  /**
+   * A holder no longer listens (NATS has no subscriber on its control
+   * subject: its connection closed): its entries still overdue end now, as
+   * their leases would soon. Entries renewed since the probe stay.
+   */
+  holderGone(holder: LeaseHolder): RegistryChange[] {
+    const now = this.#now();
+    const entries =
+      'session' in holder
+        ? [...(this.#bySession.get(holder.session) ?? [])]
+        : [this.#byId.get(holder.id)].filter((e) => e?.view.service === holder.service);
+    const removed: RegistryChange[] = [];
+    for (const entry of entries) {
+      if (!entry || !this.#isOverdue(entry, now)) continue;
+      this.#remove(entry);
+      removed.push(this.#report('down', entry.view, 'expired'));
+    }
+    return removed;
+  }
+
+  /** Silent for two heartbeats and for `probeAfterMs`, its lease not yet over. */
+  #isOverdue(entry: RegistryEntry, now: number): boolean {
+    const silentFor = now - (entry.expiresAt - entry.leaseMs);
+    const heartbeatMs = entry.leaseMs / this.#leaseFactor;
+    return silentFor >= Math.max(2 * heartbeatMs, this.#probeAfterMs) && now < entry.expiresAt;
   }
 
   /**

@@ -267,10 +267,14 @@ export interface BrokerEvent {
   brokerId: string;
 }
 
-/** Sent by a broker to one instance. `reregister`: the broker does not know it. */
+/**
+ * Sent by a broker to one instance (or lease session). `reregister`: the
+ * broker does not know it. `ping`: the broker checks that something still
+ * listens there (NATS answers for it when nothing does); ignore it.
+ */
 export interface ControlMessage {
   v: number;
-  kind: 'reregister';
+  kind: 'reregister' | 'ping';
 }
 
 // ---------------------------------------------------------------------------
@@ -652,7 +656,10 @@ export const parse = Object.freeze({
   },
   control(value: unknown): ControlMessage {
     const o = envelope(value, 'control');
-    return { v: PROTOCOL_VERSION, kind: oneOf(o, 'kind', 'control', ['reregister'] as const) };
+    return {
+      v: PROTOCOL_VERSION,
+      kind: oneOf(o, 'kind', 'control', ['reregister', 'ping'] as const),
+    };
   },
   /** The body of an error reply. Unknown codes become `INTERNAL` rather than failing. */
   errorData(value: unknown): ErrorData {

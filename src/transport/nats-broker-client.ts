@@ -191,11 +191,10 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#onControl(this.#conn.subjects.session(session.id), listener);
   }
 
-  /** Calls `listener` at each control message (`reregister`) on `subject`. */
+  /** Calls `listener` at each `reregister` on `subject` (a `ping` only needs us to listen). */
   #onControl(subject: string, listener: () => void): Unsubscribe {
     const sub = this.#listen(subject, (msg) => {
-      parse.control(this.#codec.decode(msg.data));
-      listener();
+      if (parse.control(this.#codec.decode(msg.data)).kind === 'reregister') listener();
     });
     return () => this.#unsubscribe(sub);
   }

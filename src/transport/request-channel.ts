@@ -9,6 +9,9 @@ import {
 import { DeadlineTimer } from '../util/index.js';
 import { headersOf } from './received-headers.js';
 
+/** The errors made of NATS's no-responders status (see {@link RequestChannel.listens}). */
+const NO_RESPONDERS = new WeakSet<SwitchboardError>();
+
 interface Pending {
   /** Where the request went (to fail the requests to an instance that left). */
   subject: string;
@@ -134,6 +137,25 @@ export class RequestChannel {
     });
   }
 
+  /**
+   * Whether anything listens on `subject`, by a request NATS answers with
+   * its no-responders status when nothing does: `false` then, `true` on any
+   * reply, `undefined` when no word came within `timeoutMs` (a listener that
+   * does not answer) or the request failed otherwise.
+   */
+  async listens(
+    subject: string,
+    data: Uint8Array,
+    timeoutMs: number,
+  ): Promise<boolean | undefined> {
+    try {
+      await this.request(subject, { data, timeoutMs });
+      return true;
+    } catch (err) {
+      return NO_RESPONDERS.has(err as SwitchboardError) ? false : undefined;
+    }
+  }
+
   /** Fails the requests whose deadline has come with `TIMEOUT`; returns the next deadline. */
   #expire(now: number): number {
     const expired: string[] = [];
@@ -254,9 +276,9 @@ export class RequestChannel {
     const pending = this.#settle(token);
     if (!pending) return; // late reply to a request that timed out, or a forged one
     if (status === 503) {
-      pending.reject(
-        new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' }),
-      );
+      const err = new SwitchboardError(ErrorCode.UNAVAILABLE, 'no responders', { completed: 'no' });
+      NO_RESPONDERS.add(err);
+      pending.reject(err);
     } else {
       pending.resolve(msg);
     }

@@ -73,8 +73,13 @@ async function site(options: Partial<BrokerOptions> = {}, bus = new MemoryBus())
   return { bus, broker, brokerNc, nc, events, logger };
 }
 
+/** Registers `reg`, listening on its control subject as its holder would (probes find it). */
 function register(nc: MemoryConnection, reg: InstanceRegistration, subject?: string) {
   const kind = reg.route ? subjects.routes : subjects.services;
+  const control = reg.session
+    ? subjects.session(reg.session)
+    : subjects.control(reg.service, reg.id);
+  nc.subscribe(control, { callback: () => {} });
   return ask(nc, subject ?? kind.register(reg.service), { v: V, instance: reg });
 }
 
@@ -85,6 +90,9 @@ function claim(nc: MemoryConnection, subject: string, id: string): void {
 
 const route = (id: string, service: string, fields: Partial<InstanceRegistration> = {}) =>
   registration(id, service, { route: { site: 'c', path: ['b', 'c'] }, ...fields });
+
+/** Ids of the instances `broker` holds, sorted. */
+const idsOf = (broker: Broker) => [...broker.registry.instances()].map((v) => v.id).sort();
 
 /** Generation `n` of broker `id`'s registry as it names it (its id, this run's tag, the count). */
 function generationOf(id: string, n: number): unknown {
@@ -325,6 +333,32 @@ describe('broker', () => {
       message: 'instance lease expired',
       fields: { service: 'calc', id: 'i1' },
     });
+  });
+
+  test('broker - a holder two heartbeats late on whose control subject nothing listens goes then, not at the end of its lease', async () => {
+    vi.useFakeTimers();
+    const { nc, broker, logger } = await site({ sweepIntervalMs: 100 });
+    await register(nc, registration('listens', 'calc', { heartbeatMs: 1000 }));
+    await register(nc, route('r1', 'calc', { heartbeatMs: 1000, session: 'half1' }));
+    // Registered as a process that has since gone would be: nothing listens for it.
+    const deaf = { v: V, instance: registration('deaf', 'calc', { heartbeatMs: 1000 }) };
+    await ask(nc, subjects.services.register('calc'), deaf);
+    const deafRoute = route('r2', 'calc', { heartbeatMs: 1000, session: 'half2' });
+    await ask(nc, subjects.routes.register('calc'), { v: V, instance: deafRoute });
+    await vi.advanceTimersByTimeAsync(1900);
+    expect(broker.registry.size).toBe(4);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(idsOf(broker)).toEqual(['listens', 'r1']);
+    expect(logger.lines).toContainEqual({
+      level: 'info',
+      message: 'lease holder gone from NATS',
+      fields: { service: 'calc', id: 'deaf' },
+    });
+    // Those still listening keep their leases to the end.
+    await vi.advanceTimersByTimeAsync(800);
+    expect(idsOf(broker)).toEqual(['listens', 'r1']);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(broker.registry.size).toBe(0);
   });
 
   test('broker - heartbeats keep a lease alive past its first term', async () => {

@@ -498,7 +498,7 @@ describe('envelopes', () => {
         "broker event.kind must be one of started, stopping (got 'up')",
       );
       expect(expectBadRequest(() => parse.control({ v, kind: 'shutdown' }))).toBe(
-        "control.kind must be one of reregister (got 'shutdown')",
+        "control.kind must be one of reregister, ping (got 'shutdown')",
       );
     });
 
