@@ -41,9 +41,10 @@ export interface BridgeOptions {
   maxHops?: number;
   /**
    * How many relayed calls, and bytes of their bodies, the bridge holds at
-   * once, both directions together; past either, a call is refused with
-   * `UNAVAILABLE` (completion `no`). See {@link InFlightLimits}.
-   * @default 20,000 calls, 256 MiB
+   * once, both directions together, and of those how many from one origin
+   * site; past either, a call is refused with `UNAVAILABLE` (completion
+   * `no`). See {@link InFlightLimits}.
+   * @default 20,000 calls, 256 MiB; half of each from one site
    */
   inFlight?: Partial<InFlightLimits>;
   /**

@@ -29,7 +29,8 @@ export interface RelayDirection {
  * the link's policy does not let through (`FORBIDDEN`), a call for another
  * service than the route's (`SERVICE_NOT_FOUND`, as an instance does), loops
  * and overlong paths, calls across a link that is down, and calls past the
- * bridge's in-flight limits (`UNAVAILABLE`); every refusal has completion `no`.
+ * bridge's in-flight limits, of all calls or of those from one origin site
+ * (`UNAVAILABLE`); every refusal has completion `no`.
  */
 export class Relay {
   readonly #direction: RelayDirection;
@@ -80,7 +81,9 @@ export class Relay {
     const refusal = this.#check(route, meta, deadline);
     if (refusal) return Promise.resolve(refusal);
     const bytes = body.length;
-    const full = this.#inFlight.take(bytes);
+    // The caller whose share of the room the call takes: the site it comes from.
+    const caller = meta.path[0] ?? '';
+    const full = this.#inFlight.take(bytes, caller);
     if (full !== undefined) {
       return Promise.resolve(
         this.#refuse(ErrorCode.UNAVAILABLE, `'${meta.service}': bridge busy: ${full}`, meta),
@@ -89,6 +92,7 @@ export class Relay {
     const relayed = this.#relayed(route, meta);
     return this.#inFlight.carry(
       bytes,
+      caller,
       () => this.#send(relayed, meta, body, deadline),
       (reply) => this.#passBack(reply, relayed),
     );

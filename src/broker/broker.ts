@@ -79,9 +79,10 @@ export interface BrokerOptions extends ConnectionOptions {
   limits?: Partial<RegistryLimits>;
   /**
    * How many forwarded calls, and bytes of their bodies, the broker holds at
-   * once; past either, a thin client's call is refused with `UNAVAILABLE`
-   * (completion `no`). See {@link InFlightLimits}.
-   * @default 20,000 calls, 256 MiB
+   * once, and of those how many of one thin client (told apart by their
+   * reply inboxes); past either, a thin client's call is refused with
+   * `UNAVAILABLE` (completion `no`). See {@link InFlightLimits}.
+   * @default 20,000 calls, 256 MiB; half of each for one client
    */
   inFlight?: Partial<InFlightLimits>;
   /** Where the broker counts what it does (see `Metrics`). @default none */
@@ -462,16 +463,19 @@ export class Broker extends Closeable {
       const message = `call body of ${bytes} bytes exceeds the limit of ${this.#maxPayload}`;
       throw this.#refusal(ErrorCode.PAYLOAD_TOO_LARGE, message, meta);
     }
-    const full = this.#inFlight.take(bytes);
+    const replyTo = msg.reply;
+    // The caller whose share of the room the call takes: the thin client, by its inbox.
+    const caller = replyTo.slice(0, replyTo.lastIndexOf('.'));
+    const full = this.#inFlight.take(bytes, caller);
     if (full !== undefined) {
       this.#counters?.forwarded('-', ErrorCode.UNAVAILABLE);
       throw this.#refusal(ErrorCode.UNAVAILABLE, `broker busy: ${full}`, meta);
     }
     // Only counted calls need to know whether an instance held the name before.
     const heldBefore = this.#counters !== undefined && this.#holds(meta.service);
-    const replyTo = msg.reply;
     return this.#inFlight.carry(
       bytes,
+      caller,
       () => this.#forward(msg, replyTo, meta, received),
       (reply) => this.#passBack(msg, meta, reply, heldBefore),
     );

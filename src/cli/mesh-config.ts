@@ -89,6 +89,10 @@ export interface MeshBroker {
   maxCallsInFlight?: number;
   /** Bytes of call bodies it holds at once. @default 268435456 (256 MiB) */
   maxBytesInFlight?: number;
+  /** Calls of one thin client it holds at once. @default half of maxCallsInFlight */
+  maxCallsPerCaller?: number;
+  /** Bytes of call bodies of one thin client it holds at once. @default half of maxBytesInFlight */
+  maxBytesPerCaller?: number;
 }
 
 /** A bridge to run, and where. */
@@ -108,6 +112,10 @@ export interface MeshBridge {
   maxCallsInFlight?: number;
   /** Bytes of call bodies it relays at once. @default 268435456 (256 MiB) */
   maxBytesInFlight?: number;
+  /** Calls from one origin site it relays at once. @default half of maxCallsInFlight */
+  maxCallsPerCaller?: number;
+  /** Bytes of call bodies from one origin site it relays at once. @default half of maxBytesInFlight */
+  maxBytesPerCaller?: number;
 }
 
 /** A parsed and validated mesh config. */
@@ -205,7 +213,12 @@ const SITE_KEYS = [
   'prefix',
   'inboxPrefix',
 ] as const;
-const IN_FLIGHT_KEYS = ['maxCallsInFlight', 'maxBytesInFlight'] as const;
+const IN_FLIGHT_KEYS = [
+  'maxCallsInFlight',
+  'maxBytesInFlight',
+  'maxCallsPerCaller',
+  'maxBytesPerCaller',
+] as const;
 const BROKER_KEYS = [
   'site',
   'host',

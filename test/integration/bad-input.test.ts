@@ -168,31 +168,36 @@ async function outcomes(calls: Promise<unknown>[]) {
 }
 
 describe('calls in flight', () => {
-  test('broker - thin calls past its in-flight limit are refused UNAVAILABLE, completion no, while those it holds finish', async () => {
+  test('broker - thin calls past its in-flight limit, or past the share of one client, are refused UNAVAILABLE, completion no, while those it holds finish', async () => {
     const site = await startSite('a', { brokerOptions: { inFlight: { maxCalls: 20 } } });
     const { held, release } = await holdingService(site.url);
-    const client = track(
-      await Client.connect({ nats: site.url, viaBroker: true, timeoutMs: 10_000 }),
-    );
-    const calls = outcomes(Array.from({ length: 50 }, () => client.call('slow', 'wait', [])));
+    const connect = async () =>
+      track(await Client.connect({ nats: site.url, viaBroker: true, timeoutMs: 10_000 }));
+    const [greedy, other] = [await connect(), await connect()];
+    const wait = (client: Client) => client.call('slow', 'wait', []);
+    // One client holds at most half of the room: 10 of its 15 calls.
+    const greedyCalls = outcomes(Array.from({ length: 15 }, () => wait(greedy)));
+    await eventually(() => held.started === 10, 5000, '10 calls of one client held');
+    const overShare = await failure(wait(greedy));
+    expect(overShare).toMatchObject({ code: 'UNAVAILABLE', completed: 'no', site: 'a' });
+    expect(overShare.message).toMatch(/broker busy: its limit per caller of 10 calls/);
+    // The other client still has the rest, up to the whole limit.
+    const otherCalls = outcomes(Array.from({ length: 15 }, () => wait(other)));
     await eventually(() => held.started === 20, 5000, '20 calls held by the server');
-    const spare = client.call('slow', 'wait', []);
-    expect(await failure(spare)).toMatchObject({ code: 'UNAVAILABLE', completed: 'no', site: 'a' });
+    expect((await failure(wait(other))).message).toMatch(/broker busy: its limit of 20 calls/);
     release();
-    expect(await calls).toEqual({
-      done: 20,
-      refused: ['UNAVAILABLE/no'],
-      refusedCount: 30,
-    });
+    expect(await greedyCalls).toEqual({ done: 10, refused: ['UNAVAILABLE/no'], refusedCount: 5 });
+    expect(await otherCalls).toEqual({ done: 10, refused: ['UNAVAILABLE/no'], refusedCount: 5 });
     expect(held.started).toBe(20);
-    expect(await client.call('slow', 'wait', [])).toBe('done');
+    expect(await wait(greedy)).toBe('done');
   });
 
   test('bridge - calls past its in-flight limit are refused UNAVAILABLE, completion no, while those it holds finish', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
     const { held, release } = await holdingService(a.url);
-    await startBridge(a, b, { inFlight: { maxCalls: 10 } });
+    // One origin site's share is the whole room here (half by default: see the broker's test).
+    await startBridge(a, b, { inFlight: { maxCalls: 10, maxCallsPerCaller: 10 } });
     const client = track(await Client.connect({ nats: b.url, timeoutMs: 10_000 }));
     await reachable(client, 'slow', 'a');
     const calls = outcomes(Array.from({ length: 25 }, () => client.call('slow', 'wait', [])));

@@ -147,6 +147,10 @@ describe('cli usage errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
         ],
         "switchboard bridge: bridge option 'inFlight.maxBytes' must be a positive integer (got 1.5)",
       ],
+      [
+        ['broker', '--site', 'a', '--calls-per-caller', '0'],
+        "switchboard broker: broker option 'inFlight.maxCallsPerCaller' must be a positive integer (got 0)",
+      ],
       [['ls', 'extra'], "switchboard ls: unexpected argument 'extra'"],
       [
         [

@@ -790,8 +790,9 @@ function thinCall(
   meta: CallMeta,
   body = codec.encode([1, 2]),
   extra: Array<[string, string]> = [],
+  client = 'client',
 ) {
-  const inbox = `_INBOX.client.${meta.callId}`;
+  const inbox = `_INBOX.${client}.${meta.callId}`;
   const replies = collect(nc, inbox);
   nc.publish(subjects.call(meta.service), body, {
     reply: inbox,
@@ -1042,7 +1043,7 @@ describe('broker forwarding', () => {
 
 describe('broker in-flight limits', () => {
   test('broker in-flight limits - past maxCalls a thin call is refused UNAVAILABLE, completion no, until one ends', async () => {
-    const { nc, calls } = await withInstance({ inFlight: { maxCalls: 2 } });
+    const { nc, calls } = await withInstance({ inFlight: { maxCalls: 2, maxCallsPerCaller: 2 } });
     const first = thinCall(nc, meta({ callId: 'c1', budgetMs: 60_000 }));
     thinCall(nc, meta({ callId: 'c2', budgetMs: 60_000 }));
     await calls.atLeast(2);
@@ -1060,6 +1061,24 @@ describe('broker in-flight limits', () => {
     await idle();
     thinCall(nc, meta({ callId: 'c4', budgetMs: 60_000 }));
     expect(headersOf(await calls.nth(2))?.get(Header.call)).toContain(';c4;');
+  });
+
+  test('broker in-flight limits - one thin client holds at most its share; another client still gets through', async () => {
+    const { nc, calls } = await withInstance({ inFlight: { maxCalls: 4 } });
+    const call = (callId: string, client: string) =>
+      thinCall(nc, meta({ callId, budgetMs: 60_000 }), undefined, [], client);
+    call('g1', 'greedy');
+    call('g2', 'greedy');
+    await calls.atLeast(2);
+    expect(errorIn(await call('g3', 'greedy').nth(0))).toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      completed: 'no',
+      message: 'broker busy: its limit per caller of 2 calls in flight is reached',
+    });
+    const other = call('o1', 'other');
+    await calls.atLeast(3);
+    (await calls.nth(2)).respond(codec.encode('done'));
+    expect(codec.decode((await other.nth(0)).data)).toBe('done');
   });
 
   test('broker in-flight limits - past maxBytes a call is refused; one call alone passes whatever its size', async () => {

@@ -26,9 +26,10 @@ brokers:
     maxBridgeRoutes: 1000
     maxCallsInFlight: 800
     maxBytesInFlight: 1048576
+    maxCallsPerCaller: 100
 bridges:
   - { between: [a, b], host: host-1, export: ["calc*"], import: ["*"] }
-  - { between: [b, c], maxHops: 3, maxCallsInFlight: 500, maxBytesInFlight: 65536 }
+  - { between: [b, c], maxHops: 3, maxCallsInFlight: 500, maxBytesInFlight: 65536, maxBytesPerCaller: 4096 }
 `;
 
 /** The message `parseMeshConfig` throws for `text`. */
@@ -78,6 +79,7 @@ describe('mesh config', () => {
         maxBridgeRoutes: 1000,
         maxCallsInFlight: 800,
         maxBytesInFlight: 1048576,
+        maxCallsPerCaller: 100,
       },
     ]);
     expect(config.bridges).toEqual([
@@ -94,6 +96,7 @@ describe('mesh config', () => {
         maxHops: 3,
         maxCallsInFlight: 500,
         maxBytesInFlight: 65536,
+        maxBytesPerCaller: 4096,
       },
     ]);
   });
@@ -171,7 +174,7 @@ describe('mesh config', () => {
     [
       'a registry limit on a bridge',
       `${SITES}bridges: [ { between: [a, b], maxInstances: 10 } ]`,
-      /^mesh\.yaml: bridges\[0\]\.maxInstances: expected one of the keys between, .*maxBytesInFlight \(unknown key\)$/,
+      /^mesh\.yaml: bridges\[0\]\.maxInstances: expected one of the keys between, .*maxBytesPerCaller \(unknown key\)$/,
     ],
     [
       'empty export list',

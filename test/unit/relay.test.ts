@@ -208,6 +208,29 @@ describe('relay', () => {
     );
   });
 
+  test('relay - calls from one origin site hold at most its share of the room; another site still gets through', async () => {
+    const limit = new InFlightLimit({ maxCalls: 4 });
+    const { relay, invoker } = relayAB({}, limit);
+    const finishes: Array<() => void> = [];
+    invoker.on('toC', () => new Promise((resolve) => finishes.push(() => resolve(result(1)))));
+    const fromA = [1, 2].map((n) =>
+      relay.relay(ROUTE, incoming({ callId: `a${n}`, path: ['a'] }), args(), NOW),
+    );
+    await vi.waitFor(() => expect(finishes).toHaveLength(2));
+    expect(errorOf(await relay.relay(ROUTE, incoming({ path: ['a'] }), args(), NOW))).toMatchObject(
+      {
+        code: ErrorCode.UNAVAILABLE,
+        completed: 'no',
+        message: "'calc': bridge busy: its limit per caller of 2 calls in flight is reached",
+      },
+    );
+    const fromX = relay.relay(ROUTE, incoming({ callId: 'x1', path: ['x', 'a'] }), args(), NOW);
+    await vi.waitFor(() => expect(finishes).toHaveLength(3));
+    for (const finish of finishes) finish();
+    await Promise.all([...fromA, fromX]);
+    expect({ calls: limit.calls, callers: limit.callers }).toEqual({ calls: 0, callers: 0 });
+  });
+
   test('relay - a call that fails, or is refused before it is sent, leaves no room taken', async () => {
     const limit = new InFlightLimit({ maxCalls: 1, maxBytes: 10 });
     const { relay, invoker } = relayAB({ allows: (service) => service === 'calc' }, limit);
