@@ -169,6 +169,8 @@ export class Broker extends Closeable {
   readonly #unwatch: (() => void) | undefined;
   /** Probes of overdue lease holders awaiting NATS's word (see {@link #probeOverdue}). */
   #probing = 0;
+  /** When our connection to NATS last came up (holders get time to come back too). */
+  #upSince = Date.now();
   /** Resolves once the registry has had time to fill again after the start; undefined then. */
   #warmup: Promise<void> | undefined;
 
@@ -233,6 +235,9 @@ export class Broker extends Closeable {
     this.#unwatch = () => {
       for (const stop of stops) stop();
     };
+    link.brokers.onLinkState((state) => {
+      if (state === 'up') this.#upSince = Date.now();
+    });
     const every = options.sweepIntervalMs ?? 250;
     let due = Date.now() + every;
     this.#sweeper = setInterval(() => {
@@ -542,11 +547,14 @@ export class Broker extends Closeable {
    * listen on their control subjects. One whose connection closed (its
    * process died, its link was cut) has no subscription left there: its
    * entries go now, not when the lease ends. A holder that is only late
-   * (busy, or its renewals delayed) still listens and keeps its lease.
+   * (busy, or its renewals delayed) still listens and keeps its lease. None
+   * while our own connection is down or just back: after a NATS restart the
+   * holders reconnect too, some later than we do.
    */
   #probeOverdue(): void {
     const room = MAX_HOLDER_PROBES - this.#probing;
-    if (room <= 0) return;
+    if (room <= 0 || !this.#link.connected) return;
+    if (Date.now() - this.#upSince < this.registry.probeAfterMs) return;
     const { subjects } = this.#link.conn;
     for (const holder of this.registry.overdue(room)) {
       const subject =

@@ -157,7 +157,8 @@ export class Registry {
   readonly site: string;
   readonly limits: Readonly<RegistryLimits>;
   readonly #leaseFactor: number;
-  readonly #probeAfterMs: number;
+  /** See {@link RegistryOptions.probeAfterMs}. */
+  readonly probeAfterMs: number;
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
@@ -185,7 +186,7 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.site = options.site;
     this.#leaseFactor = options.leaseFactor ?? 3;
-    this.#probeAfterMs = options.probeAfterMs ?? 1500;
+    this.probeAfterMs = options.probeAfterMs ?? 1500;
     this.#now = options.now ?? Date.now;
     this.#rememberDepartedMs = options.rememberDepartedMs ?? 600_000;
     const given = definedOnly(options.limits);
@@ -463,7 +464,7 @@ export class Registry {
   #isOverdue(entry: RegistryEntry, now: number): boolean {
     const silentFor = now - (entry.expiresAt - entry.leaseMs);
     const heartbeatMs = entry.leaseMs / this.#leaseFactor;
-    return silentFor >= Math.max(2 * heartbeatMs, this.#probeAfterMs) && now < entry.expiresAt;
+    return silentFor >= Math.max(2 * heartbeatMs, this.probeAfterMs) && now < entry.expiresAt;
   }
 
   /**

@@ -361,6 +361,22 @@ describe('broker', () => {
     expect(broker.registry.size).toBe(0);
   });
 
+  test('broker - no holder is probed while the broker connection is down or back for less than 1.5 s', async () => {
+    vi.useFakeTimers();
+    const { nc, broker, brokerNc } = await site({ sweepIntervalMs: 100, leaseFactor: 10 });
+    const deaf = { v: V, instance: registration('deaf', 'calc', { heartbeatMs: 1000 }) };
+    await ask(nc, subjects.services.register('calc'), deaf); // a lease of 10 s
+    await vi.advanceTimersByTimeAsync(100);
+    brokerNc.disconnect();
+    await vi.advanceTimersByTimeAsync(2900);
+    brokerNc.reconnect();
+    // Silent for 3 s, but the holders may be reconnecting as we did.
+    await vi.advanceTimersByTimeAsync(1400);
+    expect(idsOf(broker)).toEqual(['deaf']);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(idsOf(broker)).toEqual([]);
+  });
+
   test('broker - heartbeats keep a lease alive past its first term', async () => {
     vi.useFakeTimers();
     const { nc, broker } = await site({ sweepIntervalMs: 100 });
