@@ -543,8 +543,9 @@ export class Broker extends Closeable {
   }
 
   /**
-   * Asks NATS whether the holders of leases a whole heartbeat late still
-   * listen on their control subjects. One whose connection closed (its
+   * Asks NATS whether the holders silent for two heartbeats and
+   * `probeAfterMs` (see `Registry.overdue`) still listen on their control
+   * subjects. One whose connection closed (its
    * process died, its link was cut) has no subscription left there: its
    * entries go now, not when the lease ends. A holder that is only late
    * (busy, or its renewals delayed) still listens and keeps its lease. None

@@ -60,7 +60,7 @@ export class Forwarder {
    * Resolves with the outcome as the broker saw it: a result with an empty
    * body is the instance's notice that it answered the caller.
    */
-  async forward(
+  forward(
     meta: CallMeta,
     body: Uint8Array,
     replyTo: string,
@@ -69,14 +69,13 @@ export class Forwarder {
     const picker = this.#router.picker(meta);
     const deadline = receivedAt + meta.budgetMs;
     const call = { meta, body, deadline, idempotent: false, replyTo, heldIn: this.#held };
-    const send = () => failover(this.#invoker, call, picker);
     const tracer = activeTracer();
-    if (!tracer) return send();
+    if (!tracer) return failover(this.#invoker, call, picker);
     const site = this.#router.source.site ?? '';
     return traceHop(tracer, `forward at ${site}`, meta, { 'switchboard.site': site }, (trace) => {
       meta.traceparent = trace.traceparent;
       meta.tracestate = trace.tracestate;
-      return send();
+      return failover(this.#invoker, call, picker);
     });
   }
 

@@ -417,9 +417,9 @@ export class Registry {
   }
 
   /**
-   * Holders late by a whole interval (no renewal for two heartbeats, and
-   * for `probeAfterMs`), before their leases end: each named once per lease,
-   * for the broker to ask NATS whether they still listen. At most `limit`.
+   * Holders silent for two heartbeats and for `probeAfterMs` (no heartbeat,
+   * no renewal), before their leases end: each named once per lease, for
+   * the broker to ask NATS whether they still listen. At most `limit`.
    */
   overdue(limit: number): LeaseHolder[] {
     const holders: LeaseHolder[] = [];
