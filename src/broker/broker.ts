@@ -66,6 +66,15 @@ export interface BrokerOptions extends ConnectionOptions {
    */
   sweepIntervalMs?: number;
   /**
+   * A holder silent for two heartbeats and this long is asked whether it
+   * still listens, and its entries go at once when nothing does (see
+   * docs/protocol.md, "Late holders are probed"). At least the time a
+   * component's connection may take to move to another node of the site's
+   * NATS cluster: its `reconnectGraceMs`.
+   * @default 1500
+   */
+  probeAfterMs?: number;
+  /**
    * How forwarded calls are spread over instances.
    * @default 'least-outstanding'
    */
@@ -115,6 +124,9 @@ function checkOptions(options: BrokerOptions): void {
   }
   if (options.sweepIntervalMs !== undefined && !(options.sweepIntervalMs > 0)) {
     throw new TypeError(`broker option 'sweepIntervalMs' must be positive`);
+  }
+  if (options.probeAfterMs !== undefined && !(options.probeAfterMs >= 0)) {
+    throw new TypeError(`broker option 'probeAfterMs' must be 0 or more`);
   }
   checkLimits(
     options.limits,
@@ -184,6 +196,7 @@ export class Broker extends Closeable {
       site: this.site,
       leaseFactor: options.leaseFactor,
       limits: options.limits,
+      probeAfterMs: options.probeAfterMs,
     });
     this.#forwarder = new Forwarder(
       this.registry,
@@ -470,7 +483,8 @@ export class Broker extends Closeable {
     }
     const replyTo = msg.reply;
     // The caller whose share of the room the call takes: the thin client, by its inbox.
-    const caller = replyTo.slice(0, replyTo.lastIndexOf('.'));
+    const dot = replyTo.lastIndexOf('.');
+    const caller = dot < 0 ? replyTo : replyTo.slice(0, dot);
     const full = this.#inFlight.take(bytes, caller);
     if (full !== undefined) {
       this.#counters?.forwarded('-', ErrorCode.UNAVAILABLE);

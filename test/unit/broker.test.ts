@@ -377,6 +377,21 @@ describe('broker', () => {
     expect(idsOf(broker)).toEqual([]);
   });
 
+  test('broker - probeAfterMs holds probes back longer, for sites whose components reconnect slowly', async () => {
+    vi.useFakeTimers();
+    const { nc, broker } = await site({
+      sweepIntervalMs: 100,
+      leaseFactor: 10,
+      probeAfterMs: 5000,
+    });
+    const deaf = { v: V, instance: registration('deaf', 'calc', { heartbeatMs: 1000 }) };
+    await ask(nc, subjects.services.register('calc'), deaf); // a lease of 10 s
+    await vi.advanceTimersByTimeAsync(4900);
+    expect(idsOf(broker)).toEqual(['deaf']);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(idsOf(broker)).toEqual([]);
+  });
+
   test('broker - heartbeats keep a lease alive past its first term', async () => {
     vi.useFakeTimers();
     const { nc, broker } = await site({ sweepIntervalMs: 100 });
@@ -692,6 +707,7 @@ describe('broker', () => {
       ],
       [{ warmupMs: -1 }, "broker option 'warmupMs' must be 0 or more"],
       [{ sweepIntervalMs: 0 }, "broker option 'sweepIntervalMs' must be positive"],
+      [{ probeAfterMs: -1 }, "broker option 'probeAfterMs' must be 0 or more"],
       [
         { limits: { nonsense: 1 } as never },
         "broker option 'limits.nonsense' is not a registry limit",
@@ -720,7 +736,7 @@ describe('broker', () => {
     for (const [options, message] of cases) {
       await expect(start(options), message).rejects.toThrow(new TypeError(message));
     }
-    expect(cases).toHaveLength(11);
+    expect(cases).toHaveLength(12);
     expect(bus.subscriptionCount).toBe(0);
   });
 
