@@ -81,6 +81,8 @@ export interface MeshBroker {
   id?: string;
   policy?: BalancePolicy;
   leaseFactor?: number;
+  /** See the broker option `probeAfterMs`. @default 1500 */
+  probeAfterMs?: number;
   /** Instances and routes its registry holds at most. @default 100000 */
   maxInstances?: number;
   /** Routes one bridge may hold in its registry. @default half of maxInstances */
@@ -225,6 +227,7 @@ const BROKER_KEYS = [
   'id',
   'policy',
   'leaseFactor',
+  'probeAfterMs',
   'maxInstances',
   'maxBridgeRoutes',
   ...IN_FLIGHT_KEYS,
@@ -281,6 +284,7 @@ export function parseMeshConfig(text: string, file: string): MeshConfig {
       id: r.optionalString(b, field, 'id'),
       policy: policy as BalancePolicy | undefined,
       leaseFactor: r.number(join(field, 'leaseFactor'), b.leaseFactor, 1),
+      probeAfterMs: r.number(join(field, 'probeAfterMs'), b.probeAfterMs, 0),
       ...readCounts(r, b, field, ['maxInstances', 'maxBridgeRoutes', ...IN_FLIGHT_KEYS]),
     });
   });

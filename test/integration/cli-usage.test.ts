@@ -148,6 +148,10 @@ describe('cli usage errors', { timeout: SPAWNS_TIMEOUT_MS }, () => {
         "switchboard bridge: bridge option 'inFlight.maxBytes' must be a positive integer (got 1.5)",
       ],
       [
+        ['broker', '--site', 'a', '--probe-after-ms', 'soon'],
+        "switchboard broker: broker option 'probeAfterMs' must be 0 or more",
+      ],
+      [
         ['broker', '--site', 'a', '--calls-per-caller', '0'],
         "switchboard broker: broker option 'inFlight.maxCallsPerCaller' must be a positive integer (got 0)",
       ],

@@ -20,7 +20,7 @@ sites:
   c: { nats: "10.0.0.4:4222", tokenFile: /run/secrets/c-token, prefix: mesh.c, inboxPrefix: _INBOX.c1 }
 brokers:
   - { site: a, host: host-1 }
-  - { site: b, host: [host-2, host-3], policy: round-robin, leaseFactor: 4 }
+  - { site: b, host: [host-2, host-3], policy: round-robin, leaseFactor: 4, probeAfterMs: 3000 }
   - site: c
     maxInstances: 5000
     maxBridgeRoutes: 1000
@@ -71,6 +71,7 @@ describe('mesh config', () => {
         hosts: ['host-2', 'host-3'],
         policy: 'round-robin',
         leaseFactor: 4,
+        probeAfterMs: 3000,
       },
       {
         field: 'brokers[2]',

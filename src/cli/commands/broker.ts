@@ -51,6 +51,11 @@ export const brokerCommand = defineCommand({
               type: 'number',
               describe: 'How often expired leases are swept, in ms [default: 250]',
             },
+            'probe-after-ms': {
+              type: 'number',
+              describe:
+                'Ask NATS whether a holder silent for two heartbeats and this long still listens, in ms [default: 1500]',
+            },
             policy: {
               type: 'string',
               choices: BALANCE_POLICIES,
@@ -75,6 +80,7 @@ export const brokerCommand = defineCommand({
       id: args.id,
       leaseFactor: args.leaseFactor,
       sweepIntervalMs: args.sweepIntervalMs,
+      probeAfterMs: args.probeAfterMs,
       policy: args.policy,
       limits: {
         maxInstances: args.maxInstances,

@@ -208,6 +208,7 @@ class Up {
         id: entry.id,
         policy: entry.policy,
         leaseFactor: entry.leaseFactor,
+        probeAfterMs: entry.probeAfterMs,
         limits: { maxInstances: entry.maxInstances, maxBridgeRoutes: entry.maxBridgeRoutes },
         inFlight: inFlightLimits(entry),
         metrics: this.#metrics,
