@@ -121,8 +121,11 @@ describe('gone lease holders', () => {
     bridge.kill('SIGKILL');
     await bridge.exited;
     const killedAt = Date.now();
-    await eventually(() => a.broker!.registry.size === 0, 3000, 'route withdrawn at a');
-    const down = seen.find((e) => e.kind === 'down')!;
+    // Waited for as the event is heard: the registry empties a moment before.
+    const heardDown = () => seen.find((e) => e.kind === 'down');
+    await eventually(() => heardDown() !== undefined, 3000, 'route withdrawn at a');
+    expect(a.broker!.registry.size).toBe(0);
+    const down = heardDown()!;
     expect(down).toMatchObject({ reason: 'expired' });
     // Probed 1.5 s after its last renewal: the lease (3 s) still had at least 1.2 s to run.
     expect(down.at - killedAt).toBeLessThan(300 * (LEASE_FACTOR - 1));

@@ -75,11 +75,16 @@ async function site(options: Partial<BrokerOptions> = {}, bus = new MemoryBus())
 
 /** Registers `reg`, listening on its control subject as its holder would (probes find it). */
 function register(nc: MemoryConnection, reg: InstanceRegistration, subject?: string) {
-  const kind = reg.route ? subjects.routes : subjects.services;
   const control = reg.session
     ? subjects.session(reg.session)
     : subjects.control(reg.service, reg.id);
   nc.subscribe(control, { callback: () => {} });
+  return registerDeaf(nc, reg, subject);
+}
+
+/** Registers `reg` as a process that has since gone would have: nothing listens for it. */
+function registerDeaf(nc: MemoryConnection, reg: InstanceRegistration, subject?: string) {
+  const kind = reg.route ? subjects.routes : subjects.services;
   return ask(nc, subject ?? kind.register(reg.service), { v: V, instance: reg });
 }
 
@@ -340,11 +345,8 @@ describe('broker', () => {
     const { nc, broker, logger } = await site({ sweepIntervalMs: 100 });
     await register(nc, registration('listens', 'calc', { heartbeatMs: 1000 }));
     await register(nc, route('r1', 'calc', { heartbeatMs: 1000, session: 'half1' }));
-    // Registered as a process that has since gone would be: nothing listens for it.
-    const deaf = { v: V, instance: registration('deaf', 'calc', { heartbeatMs: 1000 }) };
-    await ask(nc, subjects.services.register('calc'), deaf);
-    const deafRoute = route('r2', 'calc', { heartbeatMs: 1000, session: 'half2' });
-    await ask(nc, subjects.routes.register('calc'), { v: V, instance: deafRoute });
+    await registerDeaf(nc, registration('deaf', 'calc', { heartbeatMs: 1000 }));
+    await registerDeaf(nc, route('r2', 'calc', { heartbeatMs: 1000, session: 'half2' }));
     await vi.advanceTimersByTimeAsync(1900);
     expect(broker.registry.size).toBe(4);
     await vi.advanceTimersByTimeAsync(200);
@@ -364,8 +366,7 @@ describe('broker', () => {
   test('broker - no holder is probed while the broker connection is down or back for less than 1.5 s', async () => {
     vi.useFakeTimers();
     const { nc, broker, brokerNc } = await site({ sweepIntervalMs: 100, leaseFactor: 10 });
-    const deaf = { v: V, instance: registration('deaf', 'calc', { heartbeatMs: 1000 }) };
-    await ask(nc, subjects.services.register('calc'), deaf); // a lease of 10 s
+    await registerDeaf(nc, registration('deaf', 'calc', { heartbeatMs: 1000 })); // a lease of 10 s
     await vi.advanceTimersByTimeAsync(100);
     brokerNc.disconnect();
     await vi.advanceTimersByTimeAsync(2900);
@@ -384,8 +385,7 @@ describe('broker', () => {
       leaseFactor: 10,
       probeAfterMs: 5000,
     });
-    const deaf = { v: V, instance: registration('deaf', 'calc', { heartbeatMs: 1000 }) };
-    await ask(nc, subjects.services.register('calc'), deaf); // a lease of 10 s
+    await registerDeaf(nc, registration('deaf', 'calc', { heartbeatMs: 1000 })); // a lease of 10 s
     await vi.advanceTimersByTimeAsync(4900);
     expect(idsOf(broker)).toEqual(['deaf']);
     await vi.advanceTimersByTimeAsync(200);
