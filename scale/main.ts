@@ -47,6 +47,7 @@ Options:
                       component timings                     [default: the library's]
   --lease-factor N    leases last N heartbeats at every broker (more
                       slack when this one process is starved) [default: 3]
+  --probe-after-ms MS the brokers' probeAfterMs  [default: the library's]
   --processes         each site's broker, and the bridges whose local side
                       it is, in a node process of their own (servers and
                       clients stay in this one; no relay CPU figure)
@@ -172,6 +173,7 @@ async function main(): Promise<void> {
           bridgeHeartbeatMs: optional('bridge-heartbeat', values['bridge-heartbeat']),
           refreshMs: optional('refresh', values.refresh),
           leaseFactor: optional('lease-factor', values['lease-factor']),
+          probeAfterMs: optional('probe-after-ms', values['probe-after-ms']),
         },
         progress,
         ...(logger ? { logger } : {}),
@@ -216,6 +218,7 @@ function parse(): { values: Record<string, string | boolean | undefined> } {
     'bridge-heartbeat',
     'refresh',
     'lease-factor',
+    'probe-after-ms',
     'log-level',
   ];
   return parseArgs({

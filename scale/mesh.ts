@@ -26,7 +26,7 @@ import type { WatchedSite } from './control-monitor.js';
 import { LinkCutter } from './link-cutter.js';
 import { RegistryClock } from './registry-clock.js';
 import { ChildSite, type SiteRegistry } from './site-child.js';
-import type { PlacedBridge } from './site-process.js';
+import { brokerTimings, type PlacedBridge } from './site-process.js';
 import type { Link, Topology } from './topology.js';
 
 /** How the sites get their NATS. */
@@ -43,6 +43,8 @@ export interface MeshTimings {
   refreshMs?: number | undefined;
   /** Leases last this many heartbeat intervals at every broker. */
   leaseFactor?: number | undefined;
+  /** The brokers' `probeAfterMs`. */
+  probeAfterMs?: number | undefined;
 }
 
 /** Options of {@link ScaleMesh.start}. */
@@ -470,14 +472,14 @@ export class ScaleMesh {
         const url = urls.get(name)!;
         const connections = new Map<string, NatsConnection>();
         const partial = { name, prefix, url, connections };
-        const leaseFactor = this.options.timings?.leaseFactor;
+        const timings = brokerTimings(this.options.timings);
         // Held by the mesh as soon as its broker runs, so that a failure after it closes it.
         if (this.options.processes) {
           const child = await ChildSite.start({
             site: name,
             prefix,
             url,
-            leaseFactor,
+            broker: timings,
             connection: CONNECTION,
           });
           this.sites.set(name, { ...partial, broker: child, child });
@@ -488,7 +490,7 @@ export class ScaleMesh {
             site: name,
             prefix,
             logger: this.#logger,
-            ...(leaseFactor === undefined ? {} : { leaseFactor }),
+            ...timings,
           });
           this.sites.set(name, { ...partial, broker });
         }

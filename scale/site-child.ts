@@ -6,7 +6,13 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import type { InstanceView } from '../src/internal.js';
-import type { PlacedBridge, SiteCommand, SiteConnection, SiteReport } from './site-process.js';
+import type {
+  BrokerTimings,
+  PlacedBridge,
+  SiteCommand,
+  SiteConnection,
+  SiteReport,
+} from './site-process.js';
 
 /**
  * How long a site process may take to start or to link its bridges (a
@@ -85,7 +91,7 @@ export class ChildSite {
     site: string;
     prefix: string;
     url: string;
-    leaseFactor?: number | undefined;
+    broker: BrokerTimings;
     connection: SiteConnection;
   }): Promise<ChildSite> {
     const child = fork(siteProcessEntry(), [], {

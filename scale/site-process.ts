@@ -35,13 +35,30 @@ export interface PlacedBridge {
 }
 
 /** What the harness asks of a site process. */
+/** The broker timings the harness may set (the library's defaults for those left out). */
+export interface BrokerTimings {
+  leaseFactor?: number;
+  probeAfterMs?: number;
+}
+
+/** The broker timings among `timings` that are set, as broker options. */
+export function brokerTimings(
+  timings: { leaseFactor?: number | undefined; probeAfterMs?: number | undefined } = {},
+): BrokerTimings {
+  const { leaseFactor, probeAfterMs } = timings;
+  return {
+    ...(leaseFactor === undefined ? {} : { leaseFactor }),
+    ...(probeAfterMs === undefined ? {} : { probeAfterMs }),
+  };
+}
+
 export type SiteCommand =
   | {
       op: 'start';
       site: string;
       prefix: string;
       url: string;
-      leaseFactor?: number | undefined;
+      broker: BrokerTimings;
       connection: SiteConnection;
     }
   | { op: 'link'; bridges: PlacedBridge[] }
@@ -108,7 +125,7 @@ class SiteProcess {
       site: command.site,
       prefix: command.prefix,
       logger: silentLogger,
-      ...(command.leaseFactor === undefined ? {} : { leaseFactor: command.leaseFactor }),
+      ...command.broker,
     });
     this.#timer = setInterval(() => this.#report(), POLL_EVERY_MS);
     send({ op: 'started' });

@@ -34,6 +34,7 @@ import {
   headersOf,
   type ListenContext,
   listen,
+  nodeMoveGraceMs,
   respondError,
   respondValue,
   SiteLink,
@@ -71,7 +72,10 @@ export interface BrokerOptions extends ConnectionOptions {
    * docs/protocol.md, "Late holders are probed"). At least the time a
    * component's connection may take to move to another node of the site's
    * NATS cluster: its `reconnectGraceMs`.
-   * @default 1500
+   * @default 1500 when the site's NATS is a cluster (the server says so, or
+   *   the broker was given several URLs); else the broker's `reconnectGraceMs`
+   *   (0 by default: with one server a connection cannot move, and a holder
+   *   with none is gone)
    */
   probeAfterMs?: number;
   /**
@@ -248,8 +252,13 @@ export class Broker extends Closeable {
     this.#unwatch = () => {
       for (const stop of stops) stop();
     };
+    const probeAfter = (): number => options.probeAfterMs ?? nodeMoveGraceMs(conn);
+    this.registry.probeAfterMs = probeAfter();
     link.brokers.onLinkState((state) => {
-      if (state === 'up') this.#upSince = Date.now();
+      if (state !== 'up') return;
+      this.#upSince = Date.now();
+      // Connected anew, perhaps to another server: it says whether it has a cluster.
+      this.registry.probeAfterMs = probeAfter();
     });
     const every = options.sweepIntervalMs ?? 250;
     let due = Date.now() + every;
@@ -564,12 +573,13 @@ export class Broker extends Closeable {
    * entries go now, not when the lease ends. A holder that is only late
    * (busy, or its renewals delayed) still listens and keeps its lease. None
    * while our own connection is down or just back: after a NATS restart the
-   * holders reconnect too, some later than we do.
+   * holders reconnect too, some later than we do (a few reconnect waits).
    */
   #probeOverdue(): void {
     const room = MAX_HOLDER_PROBES - this.#probing;
     if (room <= 0 || !this.#link.connected) return;
-    if (Date.now() - this.#upSince < this.registry.probeAfterMs) return;
+    const settleMs = Math.max(this.registry.probeAfterMs, HOLDERS_RECONNECT_MS);
+    if (Date.now() - this.#upSince < settleMs) return;
     const { subjects } = this.#link.conn;
     for (const holder of this.registry.overdue(room)) {
       const subject =
@@ -643,6 +653,11 @@ const DEFAULT_WARMUP_MS = 250;
 
 /** Overdue lease holders probed at once, at most; the others wait for a later sweep. */
 const MAX_HOLDER_PROBES = 64;
+/**
+ * How long after our own connection comes back no holder is probed: the
+ * others reconnect too, within a few reconnect waits (250 ms each by default).
+ */
+const HOLDERS_RECONNECT_MS = 1500;
 /** How long a probe waits for NATS's no-responders word; a listener never answers. */
 const HOLDER_PROBE_WAIT_MS = 1000;
 const PING = { v: PROTOCOL_VERSION, kind: 'ping' } as const;

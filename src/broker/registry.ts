@@ -71,7 +71,7 @@ export interface RegistryOptions {
    * the site's cluster, when its entries must stay.
    * @default 1500, components' `reconnectGraceMs` with a cluster
    */
-  probeAfterMs?: number;
+  probeAfterMs?: number | undefined;
 }
 
 /** Shortest time between two `resumed` announcements of one instance. */
@@ -157,8 +157,11 @@ export class Registry {
   readonly site: string;
   readonly limits: Readonly<RegistryLimits>;
   readonly #leaseFactor: number;
-  /** See {@link RegistryOptions.probeAfterMs}. */
-  readonly probeAfterMs: number;
+  /**
+   * See {@link RegistryOptions.probeAfterMs}. A broker sets it from what
+   * its NATS connection says (whether the site's NATS is a cluster).
+   */
+  probeAfterMs: number;
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();

@@ -178,6 +178,21 @@ export async function openSiteConnection(
 }
 
 /**
+ * How long a connection to this site's NATS may be gone and still come
+ * back to another node of it: the connection's own `reconnectGraceMs`, and
+ * at least {@link CONNECTION_DEFAULTS.clusterReconnectGraceMs} when the
+ * server says it belongs to a cluster (nats.js then learns the other nodes
+ * and moves there). With one server nothing can move: 0 by default.
+ */
+export function nodeMoveGraceMs(conn: SiteConnection): number {
+  const info = conn.nc.info;
+  const clustered = info?.cluster !== undefined || (info?.connect_urls?.length ?? 0) > 0;
+  return clustered
+    ? Math.max(conn.reconnectGraceMs, CONNECTION_DEFAULTS.clusterReconnectGraceMs)
+    : conn.reconnectGraceMs;
+}
+
+/**
  * The inbox prefix a connection opened elsewhere was given (nats.js keeps its
  * options on the connection, though its interface does not say so).
  */

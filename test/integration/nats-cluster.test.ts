@@ -12,6 +12,8 @@ import {
   type Calculator,
   Client,
   calculatorService,
+  nodeMoveGraceMs,
+  openSiteConnection,
   SwitchboardError,
   serve,
 } from '../../src/internal.js';
@@ -19,6 +21,7 @@ import {
   findNatsServerBinary,
   type NatsClusterHandle,
   startNatsCluster,
+  startNatsServer,
 } from '../../src/testing/index.js';
 import { eventually, track } from './helpers.js';
 
@@ -54,6 +57,19 @@ describe.skipIf(binary === undefined)(
         await third.flush();
         return received === 'from node 3';
       });
+    });
+
+    test('nats cluster - a connection given one node learns from the server that it may move to another; one to a lone server cannot', async () => {
+      const site = await cluster();
+      const lone = track(await startNatsServer());
+      const toNode = await openSiteConnection({ nats: site.urls[0]! }, 'probe-test');
+      const toLone = await openSiteConnection({ nats: lone.url }, 'probe-test');
+      track({ close: () => toNode.release() });
+      track({ close: () => toLone.release() });
+      // One URL each: the connections' own grace is 0; the cluster's server says what it is.
+      expect([toNode.reconnectGraceMs, toLone.reconnectGraceMs]).toEqual([0, 0]);
+      expect(nodeMoveGraceMs(toNode)).toBe(1500);
+      expect(nodeMoveGraceMs(toLone)).toBe(0);
     });
 
     test('nats cluster - a stopped node restarts on its ports and joins again', async () => {

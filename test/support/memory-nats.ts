@@ -79,6 +79,8 @@ const NO_RESPONDERS = TE.encode('NATS/1.0 503\r\n\r\n');
 export class MemoryBus {
   /** The `max_payload` connections report and enforce. */
   maxPayload: number;
+  /** The cluster name connections report in their server info, as a clustered nats-server does. */
+  cluster: string | undefined;
   /** Returns false to drop a message on its way to one subscription. @default none */
   filter: ((delivery: Delivery) => boolean) | undefined;
   readonly #subs = new Set<Sub>();
@@ -86,8 +88,12 @@ export class MemoryBus {
   #connections = 0;
   #sid = 0;
 
-  constructor({ maxPayload = 1024 * 1024 }: { maxPayload?: number } = {}) {
+  constructor({
+    maxPayload = 1024 * 1024,
+    cluster,
+  }: { maxPayload?: number; cluster?: string } = {}) {
     this.maxPayload = maxPayload;
+    this.cluster = cluster;
   }
 
   /** A new connection to this bus (typed as nats.js's; see {@link MemoryConnection}). */
@@ -274,7 +280,7 @@ class StatusStream implements AsyncIterableIterator<Status> {
  * `NatsConnection` that Switchboard uses, and what tests need to steer it.
  */
 export class MemoryConnection {
-  readonly info: { max_payload: number; headers: boolean };
+  readonly info: { max_payload: number; headers: boolean; cluster: string | undefined };
   readonly options: { inboxPrefix?: string };
   readonly #subs = new Set<Sub>();
   readonly #statuses = new Set<StatusStream>();
@@ -296,6 +302,9 @@ export class MemoryConnection {
         return b.maxPayload;
       },
       headers: true,
+      get cluster() {
+        return b.cluster;
+      },
     };
     this.options = options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix };
     this.#closedPromise = new Promise((resolve) => {

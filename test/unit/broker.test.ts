@@ -392,6 +392,26 @@ describe('broker', () => {
     expect(idsOf(broker)).toEqual([]);
   });
 
+  test('broker - with one NATS server a bridge half is probed at two renewals late; in a cluster only after 1.5 s, as its connection may be moving', async () => {
+    vi.useFakeTimers();
+    const half = route('r1', 'calc', { heartbeatMs: 500, session: 'half1' });
+    const single = await site({ sweepIntervalMs: 100, leaseFactor: 10 });
+    const clustered = await site(
+      { sweepIntervalMs: 100, leaseFactor: 10 },
+      new MemoryBus({ cluster: 'east' }),
+    );
+    // Holders are not probed in the first 1.5 s of a broker's connection.
+    await vi.advanceTimersByTimeAsync(1500);
+    for (const { nc } of [single, clustered]) await registerDeaf(nc, half); // a lease of 5 s
+    await vi.advanceTimersByTimeAsync(900);
+    expect(idsOf(single.broker)).toEqual(['r1']);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(idsOf(single.broker)).toEqual([]);
+    expect(idsOf(clustered.broker)).toEqual(['r1']);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(idsOf(clustered.broker)).toEqual([]);
+  });
+
   test('broker - heartbeats keep a lease alive past its first term', async () => {
     vi.useFakeTimers();
     const { nc, broker } = await site({ sweepIntervalMs: 100 });
