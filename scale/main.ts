@@ -82,6 +82,12 @@ function positive(name: string, value: string | undefined): number {
   return n;
 }
 
+function nonNegative(name: string, value: string): number {
+  const n = Number(value);
+  if (!(n >= 0)) fail(`--${name} must be 0 or more (got ${value})`);
+  return n;
+}
+
 function list<T extends string>(name: string, value: string, known: readonly T[]): T[] {
   const items = value
     .split(',')
@@ -173,7 +179,10 @@ async function main(): Promise<void> {
           bridgeHeartbeatMs: optional('bridge-heartbeat', values['bridge-heartbeat']),
           refreshMs: optional('refresh', values.refresh),
           leaseFactor: optional('lease-factor', values['lease-factor']),
-          probeAfterMs: optional('probe-after-ms', values['probe-after-ms']),
+          probeAfterMs:
+            values['probe-after-ms'] === undefined
+              ? undefined
+              : nonNegative('probe-after-ms', String(values['probe-after-ms'])),
         },
         progress,
         ...(logger ? { logger } : {}),

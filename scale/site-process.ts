@@ -34,7 +34,6 @@ export interface PlacedBridge {
   refreshMs?: number | undefined;
 }
 
-/** What the harness asks of a site process. */
 /** The broker timings the harness may set (the library's defaults for those left out). */
 export interface BrokerTimings {
   leaseFactor?: number;
@@ -52,6 +51,7 @@ export function brokerTimings(
   };
 }
 
+/** What the harness asks of a site process. */
 export type SiteCommand =
   | {
       op: 'start';

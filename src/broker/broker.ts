@@ -34,9 +34,9 @@ import {
   headersOf,
   type ListenContext,
   listen,
-  nodeMoveGraceMs,
   respondError,
   respondValue,
+  returnGraceMs,
   SiteLink,
 } from '../transport/index.js';
 import { afterArrivals, Closeable, checkLimits, newId } from '../util/index.js';
@@ -72,10 +72,12 @@ export interface BrokerOptions extends ConnectionOptions {
    * docs/protocol.md, "Late holders are probed"). At least the time a
    * component's connection may take to move to another node of the site's
    * NATS cluster: its `reconnectGraceMs`.
-   * @default 1500 when the site's NATS is a cluster (the server says so, or
-   *   the broker was given several URLs); else the broker's `reconnectGraceMs`
-   *   (0 by default: with one server a connection cannot move, and a holder
-   *   with none is gone)
+   * Past 1500, it also holds probes back that long after the broker's own
+   * connection comes back.
+   * @default 1500 when the site's NATS is a cluster (its server says so) or
+   *   the broker was given several URLs; else 500, a couple of reconnect
+   *   waits (a connection can only come back to the same server); never
+   *   less than the broker's `reconnectGraceMs`
    */
   probeAfterMs?: number;
   /**
@@ -187,6 +189,8 @@ export class Broker extends Closeable {
   #probing = 0;
   /** When our connection to NATS last came up (holders get time to come back too). */
   #upSince = Date.now();
+  /** See {@link BrokerOptions.probeAfterMs}; undefined: from what our connection says. */
+  readonly #probeAfterMs: number | undefined;
   /** Resolves once the registry has had time to fill again after the start; undefined then. */
   #warmup: Promise<void> | undefined;
 
@@ -200,7 +204,6 @@ export class Broker extends Closeable {
       site: this.site,
       leaseFactor: options.leaseFactor,
       limits: options.limits,
-      probeAfterMs: options.probeAfterMs,
     });
     this.#forwarder = new Forwarder(
       this.registry,
@@ -252,13 +255,9 @@ export class Broker extends Closeable {
     this.#unwatch = () => {
       for (const stop of stops) stop();
     };
-    const probeAfter = (): number => options.probeAfterMs ?? nodeMoveGraceMs(conn);
-    this.registry.probeAfterMs = probeAfter();
+    this.#probeAfterMs = options.probeAfterMs;
     link.brokers.onLinkState((state) => {
-      if (state !== 'up') return;
-      this.#upSince = Date.now();
-      // Connected anew, perhaps to another server: it says whether it has a cluster.
-      this.registry.probeAfterMs = probeAfter();
+      if (state === 'up') this.#upSince = Date.now();
     });
     const every = options.sweepIntervalMs ?? 250;
     let due = Date.now() + every;
@@ -578,10 +577,12 @@ export class Broker extends Closeable {
   #probeOverdue(): void {
     const room = MAX_HOLDER_PROBES - this.#probing;
     if (room <= 0 || !this.#link.connected) return;
-    const settleMs = Math.max(this.registry.probeAfterMs, HOLDERS_RECONNECT_MS);
-    if (Date.now() - this.#upSince < settleMs) return;
-    const { subjects } = this.#link.conn;
-    for (const holder of this.registry.overdue(room)) {
+    const { conn } = this.#link;
+    // Read at each sweep: a connection that came back may be to a server that says otherwise.
+    const probeAfterMs = this.#probeAfterMs ?? returnGraceMs(conn);
+    if (Date.now() - this.#upSince < Math.max(probeAfterMs, HOLDERS_RECONNECT_MS)) return;
+    const { subjects } = conn;
+    for (const holder of this.registry.overdue(room, probeAfterMs)) {
       const subject =
         'session' in holder
           ? subjects.session(holder.session)
@@ -591,13 +592,14 @@ export class Broker extends Closeable {
         .listens(subject, this.#link.codec.encode(PING), HOLDER_PROBE_WAIT_MS)
         .then((listens) => {
           this.#probing--;
-          if (listens === false && !this.closing) this.#holderGone(holder);
+          if (listens === false && !this.closing) this.#holderGone(holder, probeAfterMs);
         });
     }
   }
 
-  #holderGone(holder: LeaseHolder): void {
-    this.#publishExpired(this.registry.holderGone(holder), 'lease holder gone from NATS');
+  #holderGone(holder: LeaseHolder, probeAfterMs: number): void {
+    const gone = this.registry.holderGone(holder, probeAfterMs);
+    this.#publishExpired(gone, 'lease holder gone from NATS');
   }
 
   #publishChange(change: RegistryChange | undefined): void {

@@ -65,13 +65,6 @@ export interface RegistryOptions {
   rememberDepartedMs?: number;
   /** Limits; each one left out keeps its default. */
   limits?: Partial<RegistryLimits> | undefined;
-  /**
-   * A late holder is probed ({@link Registry.overdue}) only once silent this
-   * long: the time its NATS connection may take to move to another node of
-   * the site's cluster, when its entries must stay.
-   * @default 1500, components' `reconnectGraceMs` with a cluster
-   */
-  probeAfterMs?: number | undefined;
 }
 
 /** Shortest time between two `resumed` announcements of one instance. */
@@ -157,11 +150,6 @@ export class Registry {
   readonly site: string;
   readonly limits: Readonly<RegistryLimits>;
   readonly #leaseFactor: number;
-  /**
-   * See {@link RegistryOptions.probeAfterMs}. A broker sets it from what
-   * its NATS connection says (whether the site's NATS is a cluster).
-   */
-  probeAfterMs: number;
   readonly #now: () => number;
   readonly #byId = new Map<string, RegistryEntry>();
   readonly #byService = new Map<string, Map<string, RegistryEntry>>();
@@ -189,7 +177,6 @@ export class Registry {
   constructor(options: RegistryOptions) {
     this.site = options.site;
     this.#leaseFactor = options.leaseFactor ?? 3;
-    this.probeAfterMs = options.probeAfterMs ?? 1500;
     this.#now = options.now ?? Date.now;
     this.#rememberDepartedMs = options.rememberDepartedMs ?? 600_000;
     const given = definedOnly(options.limits);
@@ -423,14 +410,18 @@ export class Registry {
    * Holders silent for two heartbeats and for `probeAfterMs` (no heartbeat,
    * no renewal), before their leases end: each named once per lease, for
    * the broker to ask NATS whether they still listen. At most `limit`.
+   * `probeAfterMs` is how long a holder's connection may be away and come
+   * back, when its entries must stay.
    */
-  overdue(limit: number): LeaseHolder[] {
+  overdue(limit: number, probeAfterMs: number): LeaseHolder[] {
     const holders: LeaseHolder[] = [];
     const now = this.#now();
     const sessions = new Set<string>();
     for (const entry of this.#byId.values()) {
       if (holders.length >= limit) break;
-      if (entry.probedFor === entry.expiresAt || !this.#isOverdue(entry, now)) continue;
+      if (entry.probedFor === entry.expiresAt || !this.#isOverdue(entry, now, probeAfterMs)) {
+        continue;
+      }
       entry.probedFor = entry.expiresAt;
       const { session } = entry;
       if (session === undefined) {
@@ -448,7 +439,7 @@ export class Registry {
    * subject: its connection closed): its entries still overdue end now, as
    * their leases would soon. Entries renewed since the probe stay.
    */
-  holderGone(holder: LeaseHolder): RegistryChange[] {
+  holderGone(holder: LeaseHolder, probeAfterMs: number): RegistryChange[] {
     const now = this.#now();
     const entries =
       'session' in holder
@@ -456,7 +447,7 @@ export class Registry {
         : [this.#byId.get(holder.id)].filter((e) => e?.view.service === holder.service);
     const removed: RegistryChange[] = [];
     for (const entry of entries) {
-      if (!entry || !this.#isOverdue(entry, now)) continue;
+      if (!entry || !this.#isOverdue(entry, now, probeAfterMs)) continue;
       this.#remove(entry);
       removed.push(this.#report('down', entry.view, 'expired'));
     }
@@ -464,10 +455,10 @@ export class Registry {
   }
 
   /** Silent for two heartbeats and for `probeAfterMs`, its lease not yet over. */
-  #isOverdue(entry: RegistryEntry, now: number): boolean {
+  #isOverdue(entry: RegistryEntry, now: number, probeAfterMs: number): boolean {
     const silentFor = now - (entry.expiresAt - entry.leaseMs);
     const heartbeatMs = entry.leaseMs / this.#leaseFactor;
-    return silentFor >= Math.max(2 * heartbeatMs, this.probeAfterMs) && now < entry.expiresAt;
+    return silentFor >= Math.max(2 * heartbeatMs, probeAfterMs) && now < entry.expiresAt;
   }
 
   /**

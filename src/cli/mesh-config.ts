@@ -81,7 +81,7 @@ export interface MeshBroker {
   id?: string;
   policy?: BalancePolicy;
   leaseFactor?: number;
-  /** See the broker option `probeAfterMs`. @default 1500 with a NATS cluster, else 0 */
+  /** See the broker option `probeAfterMs`. @default 1500 in a NATS cluster or with several URLs, else 500 */
   probeAfterMs?: number;
   /** Instances and routes its registry holds at most. @default 100000 */
   maxInstances?: number;

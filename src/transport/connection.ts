@@ -178,18 +178,20 @@ export async function openSiteConnection(
 }
 
 /**
- * How long a connection to this site's NATS may be gone and still come
- * back to another node of it: the connection's own `reconnectGraceMs`, and
- * at least {@link CONNECTION_DEFAULTS.clusterReconnectGraceMs} when the
- * server says it belongs to a cluster (nats.js then learns the other nodes
- * and moves there). With one server nothing can move: 0 by default.
+ * How long a component's connection to this site's NATS may be away and
+ * still come back: to the same server after a blip, within a couple of
+ * reconnect waits; to another node, when the server says it belongs to a
+ * cluster (nats.js then learns the other nodes and moves there), within
+ * {@link CONNECTION_DEFAULTS.clusterReconnectGraceMs}. Never less than the
+ * connection's own `reconnectGraceMs` (several URLs given, or set).
  */
-export function nodeMoveGraceMs(conn: SiteConnection): number {
+export function returnGraceMs(conn: SiteConnection): number {
   const info = conn.nc.info;
   const clustered = info?.cluster !== undefined || (info?.connect_urls?.length ?? 0) > 0;
-  return clustered
-    ? Math.max(conn.reconnectGraceMs, CONNECTION_DEFAULTS.clusterReconnectGraceMs)
-    : conn.reconnectGraceMs;
+  const floor = clustered
+    ? CONNECTION_DEFAULTS.clusterReconnectGraceMs
+    : 2 * CONNECTION_DEFAULTS.reconnectWaitMs;
+  return Math.max(conn.reconnectGraceMs, floor);
 }
 
 /**

@@ -12,8 +12,8 @@ import {
   type Calculator,
   Client,
   calculatorService,
-  nodeMoveGraceMs,
   openSiteConnection,
+  returnGraceMs,
   SwitchboardError,
   serve,
 } from '../../src/internal.js';
@@ -59,7 +59,7 @@ describe.skipIf(binary === undefined)(
       });
     });
 
-    test('nats cluster - a connection given one node learns from the server that it may move to another; one to a lone server cannot', async () => {
+    test('nats cluster - a connection given one node learns from the server that it may move to another; one to a lone server can only come back to it', async () => {
       const site = await cluster();
       const lone = track(await startNatsServer());
       const toNode = await openSiteConnection({ nats: site.urls[0]! }, 'probe-test');
@@ -68,8 +68,8 @@ describe.skipIf(binary === undefined)(
       track({ close: () => toLone.release() });
       // One URL each: the connections' own grace is 0; the cluster's server says what it is.
       expect([toNode.reconnectGraceMs, toLone.reconnectGraceMs]).toEqual([0, 0]);
-      expect(nodeMoveGraceMs(toNode)).toBe(1500);
-      expect(nodeMoveGraceMs(toLone)).toBe(0);
+      expect(returnGraceMs(toNode)).toBe(1500);
+      expect(returnGraceMs(toLone)).toBe(500);
     });
 
     test('nats cluster - a stopped node restarts on its ports and joins again', async () => {

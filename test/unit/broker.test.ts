@@ -392,24 +392,38 @@ describe('broker', () => {
     expect(idsOf(broker)).toEqual([]);
   });
 
-  test('broker - with one NATS server a bridge half is probed at two renewals late; in a cluster only after 1.5 s, as its connection may be moving', async () => {
+  test('broker - with one NATS server a bridge half is probed at two renewals late; in a cluster, or given several URLs, only after 1.5 s, as its connection may be moving', async () => {
     vi.useFakeTimers();
     const half = route('r1', 'calc', { heartbeatMs: 500, session: 'half1' });
-    const single = await site({ sweepIntervalMs: 100, leaseFactor: 10 });
-    const clustered = await site(
-      { sweepIntervalMs: 100, leaseFactor: 10 },
-      new MemoryBus({ cluster: 'east' }),
-    );
+    const timings = { sweepIntervalMs: 100, leaseFactor: 10 };
+    const single = await site(timings);
+    const clustered = await site(timings, new MemoryBus({ cluster: 'east' }));
+    // A broker given several URLs waits as long for its holders as for itself.
+    const severalUrls = await site({ ...timings, reconnectGraceMs: 1500 });
+    const sites = [single, clustered, severalUrls];
     // Holders are not probed in the first 1.5 s of a broker's connection.
     await vi.advanceTimersByTimeAsync(1500);
-    for (const { nc } of [single, clustered]) await registerDeaf(nc, half); // a lease of 5 s
+    for (const { nc } of sites) await registerDeaf(nc, half); // a lease of 5 s
     await vi.advanceTimersByTimeAsync(900);
-    expect(idsOf(single.broker)).toEqual(['r1']);
+    expect(sites.map(({ broker }) => idsOf(broker))).toEqual([['r1'], ['r1'], ['r1']]);
     await vi.advanceTimersByTimeAsync(200);
-    expect(idsOf(single.broker)).toEqual([]);
-    expect(idsOf(clustered.broker)).toEqual(['r1']);
+    expect(sites.map(({ broker }) => idsOf(broker))).toEqual([[], ['r1'], ['r1']]);
     await vi.advanceTimersByTimeAsync(500);
-    expect(idsOf(clustered.broker)).toEqual([]);
+    expect(sites.map(({ broker }) => idsOf(broker))).toEqual([[], [], []]);
+  });
+
+  test('broker - what its server says is read at each sweep: after reconnecting to a server of a cluster, holders get 1.5 s', async () => {
+    vi.useFakeTimers();
+    const { nc, broker, bus, brokerNc } = await site({ sweepIntervalMs: 100, leaseFactor: 10 });
+    brokerNc.disconnect();
+    bus.cluster = 'east';
+    brokerNc.reconnect();
+    await vi.advanceTimersByTimeAsync(1500);
+    await registerDeaf(nc, route('r1', 'calc', { heartbeatMs: 500, session: 'half1' }));
+    await vi.advanceTimersByTimeAsync(1400);
+    expect(idsOf(broker)).toEqual(['r1']);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(idsOf(broker)).toEqual([]);
   });
 
   test('broker - heartbeats keep a lease alive past its first term', async () => {

@@ -25,7 +25,7 @@ function fakeClock(start = 1_000_000) {
   return clock;
 }
 
-function setup(options: { leaseFactor?: number; probeAfterMs?: number } = {}) {
+function setup(options: { leaseFactor?: number } = {}) {
   const clock = fakeClock();
   const registry = new Registry({ site: 'a', now: clock.now, ...options });
   return { clock, registry };
@@ -654,6 +654,8 @@ describe('registry - departures', () => {
 
 describe('registry - overdue lease holders', () => {
   const route = { site: 'c', path: ['b', 'c'] };
+  /** A cluster's: how long a holder's connection may take to move to another node. */
+  const AFTER = 1500;
 
   test('registry - a holder is named once silent for two heartbeats and probeAfterMs, once per lease', () => {
     const { clock, registry } = setup();
@@ -662,26 +664,26 @@ describe('registry - overdue lease holders', () => {
       registry.register(reg(id, { session: 'half1', route, heartbeatMs: 700 })); // lease 2100
     }
     clock.advance(1499);
-    expect(registry.overdue(10)).toEqual([]); // two heartbeats, but not yet 1500 ms
+    expect(registry.overdue(10, AFTER)).toEqual([]); // two heartbeats, but not yet 1500 ms
     clock.advance(1);
-    expect(registry.overdue(10)).toEqual([{ session: 'half1' }]);
-    expect(registry.overdue(10)).toEqual([]); // named once
+    expect(registry.overdue(10, AFTER)).toEqual([{ session: 'half1' }]);
+    expect(registry.overdue(10, AFTER)).toEqual([]); // named once
     clock.advance(500);
-    expect(registry.overdue(10)).toEqual([{ service: 'calculator', id: 'alone' }]);
+    expect(registry.overdue(10, AFTER)).toEqual([{ service: 'calculator', id: 'alone' }]);
     registry.heartbeat(claim('alone'));
     renewedIn(registry, 'half1', SECRET);
-    expect(registry.overdue(10)).toEqual([]);
+    expect(registry.overdue(10, AFTER)).toEqual([]);
     clock.advance(1500);
-    expect(registry.overdue(10)).toEqual([{ session: 'half1' }]); // a new lease, named again
+    expect(registry.overdue(10, AFTER)).toEqual([{ session: 'half1' }]); // a new lease, named again
   });
 
   test('registry - overdue names at most the limit; the rest come at the next call', () => {
     const { clock, registry } = setup();
     for (const id of ['a1', 'a2', 'a3']) registry.register(reg(id));
     clock.advance(2000);
-    expect(registry.overdue(2)).toHaveLength(2);
-    expect(registry.overdue(2)).toHaveLength(1);
-    expect(registry.overdue(2)).toHaveLength(0);
+    expect(registry.overdue(2, AFTER)).toHaveLength(2);
+    expect(registry.overdue(2, AFTER)).toHaveLength(1);
+    expect(registry.overdue(2, AFTER)).toHaveLength(0);
   });
 
   test('registry - nothing is probed when the lease ends first: two heartbeats or probeAfterMs', () => {
@@ -694,13 +696,13 @@ describe('registry - overdue lease holders', () => {
       for (let t = 0; t < 2500; t += 100) {
         clock.advance(100);
         registry.expire();
-        expect(registry.overdue(10)).toEqual([]);
+        expect(registry.overdue(10, AFTER)).toEqual([]);
       }
     }
   });
 
   test('registry - a gone holder loses its entries still overdue, not those renewed or registered since', () => {
-    const { clock, registry } = setup({ probeAfterMs: 0 });
+    const { clock, registry } = setup();
     for (const id of ['r1', 'r2']) {
       registry.register(reg(id, { session: 'half1', route, heartbeatMs: 500 }));
     }
@@ -708,17 +710,17 @@ describe('registry - overdue lease holders', () => {
     registry.register(reg('alone'));
     clock.advance(1000);
     registry.register(reg('r3', { session: 'half1', route, heartbeatMs: 500 }));
-    const gone = registry.holderGone({ session: 'half1' });
+    const gone = registry.holderGone({ session: 'half1' }, 0);
     expect(gone.map((c) => [c.kind, c.view.id, c.reason])).toEqual([
       ['down', 'r1', 'expired'],
       ['down', 'r2', 'expired'],
     ]);
     expect(ids(registry.instances())).toEqual(['alone', 'other', 'r3']);
     // An instance alone: only while it is overdue, and only under its own service.
-    expect(registry.holderGone({ service: 'calculator', id: 'alone' })).toEqual([]);
+    expect(registry.holderGone({ service: 'calculator', id: 'alone' }, 0)).toEqual([]);
     clock.advance(1000);
-    expect(registry.holderGone({ service: 'other-service', id: 'alone' })).toEqual([]);
-    expect(registry.holderGone({ service: 'calculator', id: 'alone' })).toHaveLength(1);
+    expect(registry.holderGone({ service: 'other-service', id: 'alone' }, 0)).toEqual([]);
+    expect(registry.holderGone({ service: 'calculator', id: 'alone' }, 0)).toHaveLength(1);
     expect(ids(registry.instances())).toEqual(['other', 'r3']);
   });
 });

@@ -54,7 +54,7 @@ export const brokerCommand = defineCommand({
             'probe-after-ms': {
               type: 'number',
               describe:
-                "Ask NATS whether a holder silent for two heartbeats and this long still listens, in ms [default: 1500 when the site's NATS is a cluster, else 0]",
+                'Ask NATS whether a holder silent for two heartbeats and this long still listens, in ms [default: 1500 in a NATS cluster or with several URLs, else 500]',
             },
             policy: {
               type: 'string',
