@@ -33,6 +33,13 @@ export const Header = {
    * dead instances without standing in the reply path.
    */
   replyTo: 'sb-reply',
+  /**
+   * Set (to `1`) by a forwarding broker beside `sb-reply`: the broker also
+   * takes the notice that the call ended in a batch, one message for the
+   * calls that ended together, to its reply inbox's {@link DONE_TOKEN}
+   * subject (see docs/protocol.md, "Forwarded calls").
+   */
+  done: 'sb-done',
   /** Set on a cancel notice: the caller gave up on the call; it has no body and wants no reply. */
   cancel: 'sb-cancel',
   /**

@@ -14,6 +14,14 @@ export const DEFAULT_PREFIX = 'sb';
 export const INBOX_PREFIX = '_INBOX.';
 
 /**
+ * The last token of the subject, under a reply inbox, where a server sends
+ * the done notices of forwarded calls in a batch: the body is the reply
+ * tokens of the calls that ended, separated by spaces. No reply token
+ * starts with `~`.
+ */
+export const DONE_TOKEN = '~done';
+
+/**
  * The inbox prefix of a component not told otherwise. One may add tokens
  * (`_INBOX.calculator`) so that NATS can hold its credential to reading its
  * own replies; every inbox prefix starts with {@link INBOX_PREFIX}.

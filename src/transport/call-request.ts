@@ -3,12 +3,14 @@ import {
   type CallMeta,
   type Codec,
   errorReplyHeaders,
+  Header,
   HeaderBlock,
   isCancelNotice,
   readCallMeta,
   readReplyTo,
   type SwitchboardError,
 } from '../protocol/index.js';
+import { doneNotices } from './done-notices.js';
 import { headersOf } from './received-headers.js';
 
 /** A call as it arrived, read and checked once at the door. */
@@ -19,6 +21,8 @@ export interface CallRequest {
   readonly replyTo: string | undefined;
   /** Whether this is the caller's notice that it gave up on the call. */
   readonly cancel: boolean;
+  /** Whether the forwarding broker takes the done notice in a batch (`sb-done`). */
+  readonly done?: boolean;
 }
 
 /** Reads a call's headers; throws `BAD_REQUEST` naming what is wrong. */
@@ -29,6 +33,7 @@ export function readCallRequest(msg: Msg): CallRequest {
     meta: readCallMeta(headers),
     replyTo: readReplyTo(headers),
     cancel: isCancelNotice(headers),
+    done: headers !== undefined && headers.get(Header.done) !== '',
   };
 }
 
@@ -36,19 +41,22 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * Sends the answer to a call: to the message's reply subject or, for a call a
- * broker forwarded, to the caller's subject in `sb-reply`, with an empty notice
- * to the broker that the call ended. Throws what NATS throws (too large, closed).
+ * broker forwarded, to the caller's subject in `sb-reply`, with a notice to
+ * the broker that the call ended: an empty reply, or a place in the next
+ * batch of done notices when the broker asked for that (`sb-done`). Throws
+ * what NATS throws (too large, closed).
  */
 export function answerCall(
   nc: NatsConnection,
-  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  call: Pick<CallRequest, 'msg' | 'replyTo' | 'done'>,
   body: Uint8Array,
   headers: HeaderBlock | MsgHdrs | undefined,
 ): void {
   const natsHeaders = headers instanceof HeaderBlock ? headers.forNats() : headers;
   if (call.replyTo !== undefined) {
     nc.publish(call.replyTo, body, { headers: natsHeaders });
-    call.msg.respond(EMPTY);
+    const reply = call.msg.reply;
+    if (!(call.done && reply && doneNotices(nc).add(reply))) call.msg.respond(EMPTY);
   } else {
     call.msg.respond(body, { headers: natsHeaders });
   }
@@ -57,7 +65,7 @@ export function answerCall(
 /** Answers a call with an error (see {@link answerCall}). */
 export function answerCallError(
   nc: NatsConnection,
-  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  call: Pick<CallRequest, 'msg' | 'replyTo' | 'done'>,
   codec: Codec,
   err: SwitchboardError,
 ): void {

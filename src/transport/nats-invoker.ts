@@ -49,7 +49,7 @@ export class NatsInvoker implements Invoker {
     const headers =
       call.replyTo === undefined
         ? callHeaders(meta)
-        : callHeaders(meta, [Header.replyTo, call.replyTo]);
+        : callHeaders(meta, [Header.replyTo, call.replyTo], DONE_IN_BATCHES);
     return this.#channel
       .request(subject, {
         data: call.body,
@@ -144,6 +144,9 @@ export class NatsInvoker implements Invoker {
     this.#conn.nc.publish(subject, undefined, { headers: cancelHeaders(meta).forNats() });
   }
 }
+
+/** A forwarded call's done notice may come in a batch (see `DoneNotices`). */
+const DONE_IN_BATCHES: [string, string] = [Header.done, '1'];
 
 /** Longest wait for the answer to a probe; without one, the calls probed run to their deadlines. */
 const PROBE_TIMEOUT_MS = 1000;

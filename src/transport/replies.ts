@@ -24,7 +24,7 @@ import { publishError } from './request-channel.js';
  */
 export function answerWith(
   nc: NatsConnection,
-  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  call: Pick<CallRequest, 'msg' | 'replyTo' | 'done'>,
   codec: Codec,
   reply: CallReply,
   logger: Logger,
@@ -189,7 +189,7 @@ function rejection(ctx: ListenContext, thrown: unknown, msg: Msg): SwitchboardEr
 
 function answerError(
   ctx: ListenContext,
-  call: Pick<CallRequest, 'msg' | 'replyTo'>,
+  call: Pick<CallRequest, 'msg' | 'replyTo' | 'done'>,
   err: SwitchboardError,
 ): void {
   if (!call.msg.reply) return;

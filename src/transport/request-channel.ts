@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import {
   DEFAULT_INBOX_PREFIX,
+  DONE_TOKEN,
   ErrorCode,
   type HeaderBlock,
   SwitchboardError,
@@ -270,6 +271,7 @@ export class RequestChannel {
 
   #onReply(msg: Msg): void {
     const token = msg.subject.slice(this.#inbox.length + 1);
+    if (token === DONE_TOKEN) return this.#onDone(msg.data);
     // Read before settling: a reply whose headers cannot be read still ends its
     // request (the subscription callback settles it as unreadable).
     const status = headersOf(msg)?.code;
@@ -282,6 +284,18 @@ export class RequestChannel {
     } else {
       pending.resolve(msg);
     }
+  }
+
+  /**
+   * A batch of done notices (see `DoneNotices`): each request listed ends
+   * as with an empty reply. Tokens nobody is waiting for are skipped; a
+   * token is unguessable, so only whoever was sent a request can end it, as
+   * with a reply of its own.
+   */
+  #onDone(body: Uint8Array): void {
+    if (body.length > MAX_DONE_BYTES) return;
+    const text = Buffer.from(body.buffer, body.byteOffset, body.length).toString('latin1');
+    for (const token of text.split(' ')) this.#settle(token)?.resolve(DONE);
   }
 
   /**
@@ -321,6 +335,19 @@ class RandomTokens {
 }
 
 const TOKEN_CHARS = 8;
+
+/** Longest batch of done notices read, in bytes (a sender splits longer ones). */
+const MAX_DONE_BYTES = 64 * 1024;
+
+/** What a request listed in a batch of done notices resolves with: an empty reply, without headers. */
+const DONE = {
+  subject: '',
+  reply: '',
+  sid: 0,
+  data: new Uint8Array(0),
+  headers: undefined,
+  respond: () => false,
+} as unknown as Msg;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** Failures caused by our own connection going down, not by whoever we called. */

@@ -9,12 +9,14 @@ import {
   Client,
   Codec,
   type Completion,
+  calculatorService,
   ErrorCode,
   errorReplyHeaders,
   SwitchboardError,
+  serve,
   subjectsFor,
 } from '../../src/internal.js';
-import { failure, startSite, track } from './helpers.js';
+import { eventually, failure, startSite, track } from './helpers.js';
 
 const codec = new Codec();
 
@@ -62,5 +64,28 @@ describe('thin client', () => {
     const client = track(await Client.connect({ nats: site.url, viaBroker: true }));
     await failure(client.call('where@b', 'site'));
     expect(seen[0]?.split(';')[6]).toBe('b');
+  });
+
+  test('thin client - through a real broker and server, the instance tells the broker of the calls that ended in batches, not one empty reply each', async () => {
+    const site = await startSite('a');
+    track(await serve(calculatorService(), { nats: site.url }));
+    const spy: NatsConnection = track(await connect({ servers: site.url }));
+    const batched: string[] = [];
+    let emptyNotices = 0;
+    spy.subscribe('_INBOX.>', {
+      callback: (_err, msg) => {
+        if (msg.subject.endsWith('.~done')) batched.push(...msg.string().split(' '));
+        else if (msg.data.length === 0) emptyNotices++;
+      },
+    });
+    await spy.flush();
+    const client = track(await Client.connect({ nats: site.url, viaBroker: true }));
+    const sums = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.call('calculator', 'add', [i, 1])),
+    );
+    expect(sums).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    // The batches leave the server a moment after the answers.
+    await eventually(() => new Set(batched).size === 200);
+    expect(emptyNotices).toBe(0);
   });
 });

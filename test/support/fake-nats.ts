@@ -48,7 +48,7 @@ export class FakeNats {
   }
 
   /** Delivers a message to any subject under the channel's inbox. */
-  deliver(subject: string, err: Error | null = null): void {
-    this.#callback!(err, { subject, data: new Uint8Array() } as unknown as Msg);
+  deliver(subject: string, err: Error | null = null, data = new Uint8Array()): void {
+    this.#callback!(err, { subject, data } as unknown as Msg);
   }
 }

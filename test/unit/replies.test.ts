@@ -46,6 +46,7 @@ function send(peer: MemoryConnection, subject: string, data = codec.encode(1), h
 }
 
 const refusal = () => new SwitchboardError(ErrorCode.BAD_REQUEST, 'no thanks', { completed: 'no' });
+const OK_REPLY = { ok: true, body: codec.encode(3) } as const;
 
 describe('listen', () => {
   test('listen - a handler that throws a SwitchboardError answers it, with the site when it names none, and logs a warning', async () => {
@@ -417,6 +418,27 @@ describe('answers', () => {
       'cannot pass a reply on: MAX_PAYLOAD_EXCEEDED',
       'cannot pass a reply on: MAX_PAYLOAD_EXCEEDED',
     ]);
+  });
+
+  test('answers - a forwarded call whose broker takes done notices in batches gets one batch per inbox for the calls that ended together', async () => {
+    const { nc, peer, logger } = setup();
+    nc.subscribe('s', {
+      callback: (_e, msg) =>
+        answerWith(nc, { msg, replyTo: '_INBOX.caller', done: true }, codec, OK_REPLY, logger),
+    });
+    const caller = collect(peer, '_INBOX.caller');
+    const own = collect(peer, '_INBOX.broker.*');
+    for (const token of ['t1', 't2', 't3'])
+      peer.publish('s', codec.encode(1), { reply: `_INBOX.broker.${token}` });
+    // A reply subject that is an inbox without a token gets its empty notice alone, as before.
+    const elsewhere = send(peer, 's');
+    await caller.nth(3);
+    const batch = await own.nth(0);
+    expect(batch.subject).toBe('_INBOX.broker.~done');
+    expect(Buffer.from(batch.data).toString()).toBe('t1 t2 t3');
+    expect((await elsewhere.nth(0)).data).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(own.messages).toHaveLength(1);
   });
 
   test('answers - an answer to a forwarded call goes to sb-reply, with an empty notice to the broker', async () => {

@@ -47,6 +47,20 @@ describe('request channel', () => {
     expect(channel.pendingCount).toBe(0);
   });
 
+  test('request channel - a batch of done notices ends the requests it lists as empty replies; tokens it does not hold, and a batch too long, end nothing', async () => {
+    const { nc, channel } = open();
+    const requests = [0, 1, 2].map(() => channel.request('svc.a', { data: DATA, timeoutMs: 100 }));
+    const tokenOf = (i: number) => nc.published[i]!.reply!.split('.').at(-1)!;
+    const batch = `${nc.subscribedTo.slice(0, -2)}.~done`;
+    nc.deliver(batch, null, Buffer.from(`${tokenOf(0)} guessed  ${tokenOf(2)}`));
+    expect(channel.pendingCount).toBe(1);
+    for (const i of [0, 2]) expect((await requests[i]!).data).toHaveLength(0);
+    nc.deliver(batch, null, Buffer.from(`${tokenOf(1)} ${'x'.repeat(70_000)}`));
+    expect(channel.pendingCount).toBe(1);
+    nc.deliver(batch, null, Buffer.from(tokenOf(1)));
+    expect((await requests[1]!).data).toHaveLength(0);
+  });
+
   test('request channel - no reply in time is TIMEOUT with completion maybe, naming the target', async () => {
     const { channel } = open();
     const pending = rejection(
