@@ -1,15 +1,20 @@
 import type { NatsConnection } from 'nats';
-import { DONE_TOKEN, INBOX_PREFIX } from '../protocol/index.js';
+import { DONE_TOKEN, INBOX_PREFIX, isPublishSubject } from '../protocol/index.js';
 
 /** Longest body of one batch of done notices, in characters (any max_payload holds it). */
 const MAX_BATCH_CHARS = 2048;
+/** A reply token that may go in a batch: what `RequestChannel` makes them of. */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /**
- * The done notices of forwarded calls that carried `sb-done`, gathered for
- * one turn of the event loop and sent as one message per broker inbox: the
- * reply tokens of the calls that ended, separated by spaces, to
- * `<inbox>.~done`. A forwarding broker hears one message per batch instead
- * of one empty reply per call.
+ * The done notices of forwarded calls that carried `sb-done`, gathered
+ * until the microtasks queued meanwhile have run (the calls answered while
+ * one read from the socket is handled, typically) and sent as one message
+ * per broker inbox: the reply tokens of the calls that ended, separated by
+ * spaces, to `<inbox>.~done`. A forwarding broker hears one message per
+ * batch instead of one empty reply per call. Sent before anything the
+ * process does on a later turn (a probe's answer) and before a close that
+ * follows the answers (nats.js writes what was published before closing).
  */
 export class DoneNotices {
   readonly #nc: NatsConnection;
@@ -22,21 +27,24 @@ export class DoneNotices {
   }
 
   /**
-   * Takes the done notice of the call whose reply subject is `reply`, when
-   * it can go in a batch: a reply subject under `_INBOX.` with an inbox and
-   * a token. False otherwise: the caller answers it alone, as before.
+   * Takes the done notice of the call whose reply subject is `reply` (from
+   * the network: checked), when it can go in a batch: a subject one may
+   * publish to, under `_INBOX.`, ending in an inbox and a token of the
+   * characters reply tokens are made of. False otherwise: the caller sends
+   * the empty reply, as before.
    */
   add(reply: string): boolean {
     const dot = reply.lastIndexOf('.');
     if (dot <= INBOX_PREFIX.length || !reply.startsWith(INBOX_PREFIX)) return false;
+    const token = reply.slice(dot + 1);
+    if (!TOKEN.test(token) || !isPublishSubject(reply)) return false;
     const inbox = reply.slice(0, dot);
     const tokens = this.#byInbox.get(inbox);
-    if (tokens) tokens.push(reply.slice(dot + 1));
-    else this.#byInbox.set(inbox, [reply.slice(dot + 1)]);
+    if (tokens) tokens.push(token);
+    else this.#byInbox.set(inbox, [token]);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      // After the answers already written this turn, and before a probe's answer.
-      setImmediate(() => this.#flush());
+      queueMicrotask(() => this.#flush());
     }
     return true;
   }

@@ -335,11 +335,15 @@ class RandomTokens {
 }
 
 const TOKEN_CHARS = 8;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** Longest batch of done notices read, in bytes (a sender splits longer ones). */
 const MAX_DONE_BYTES = 64 * 1024;
 
-/** What a request listed in a batch of done notices resolves with: an empty reply, without headers. */
+/**
+ * What a request listed in a batch of done notices resolves with: an empty
+ * reply, without headers. Not frozen: `headersOf` keeps what it read on it.
+ */
 const DONE = {
   subject: '',
   reply: '',
@@ -348,7 +352,6 @@ const DONE = {
   headers: undefined,
   respond: () => false,
 } as unknown as Msg;
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** Failures caused by our own connection going down, not by whoever we called. */
 const linkFailures = new WeakSet<SwitchboardError>();

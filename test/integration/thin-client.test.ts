@@ -12,6 +12,7 @@ import {
   calculatorService,
   ErrorCode,
   errorReplyHeaders,
+  Metrics,
   SwitchboardError,
   serve,
   subjectsFor,
@@ -67,7 +68,8 @@ describe('thin client', () => {
   });
 
   test('thin client - through a real broker and server, the instance tells the broker of the calls that ended in batches, not one empty reply each', async () => {
-    const site = await startSite('a');
+    const metrics = new Metrics();
+    const site = await startSite('a', { brokerOptions: { metrics } });
     track(await serve(calculatorService(), { nats: site.url }));
     const spy: NatsConnection = track(await connect({ servers: site.url }));
     const batched: string[] = [];
@@ -87,5 +89,8 @@ describe('thin client', () => {
     // The batches leave the server a moment after the answers.
     await eventually(() => new Set(batched).size === 200);
     expect(emptyNotices).toBe(0);
+    // The broker took them: it holds no call any more, long before the calls' deadlines.
+    const inFlight = metrics.registry.getSingleMetric('switchboard_broker_calls_in_flight');
+    await eventually(async () => (await inFlight!.get()).values[0]?.value === 0, 1000);
   });
 });

@@ -38,12 +38,38 @@ describe('done notices', () => {
   });
 
   test('done notices - a reply subject that is not an inbox with a token is not taken; nothing is sent on a closed connection', async () => {
-    for (const reply of ['reply.to.me', '_INBOX.', '_INBOX.abc', 'x_INBOX.a.b']) {
+    for (const reply of [
+      'reply.to.me',
+      '_INBOX.',
+      '_INBOX.abc',
+      'x_INBOX.a.b',
+      '_INBOX.*.t1',
+      '_INBOX.>.t1',
+      '_INBOX.b1.t~1',
+      `_INBOX.${'b'.repeat(300)}.t1`,
+    ]) {
       expect(open().notices.add(reply)).toBe(false);
     }
     const { published, notices } = open(true);
     expect(notices.add('_INBOX.b1.t1')).toBe(true);
     await nextTurn();
     expect(published).toHaveLength(0);
+  });
+
+  test('done notices - a batch leaves before what the process does on a later turn (a probe answer), and before a close that follows the answers', async () => {
+    let closed = false;
+    const published: string[] = [];
+    const nc = {
+      publish: (subject: string) => published.push(subject),
+      isClosed: () => closed,
+    } as unknown as NatsConnection;
+    const notices = new DoneNotices(nc);
+    setImmediate(() => published.push('probe answer'));
+    notices.add('_INBOX.b1.t1');
+    // A close awaited after the answers: it comes a few microtasks later.
+    await null;
+    closed = true;
+    await nextTurn();
+    expect(published).toEqual(['_INBOX.b1.~done', 'probe answer']);
   });
 });
