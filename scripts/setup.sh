@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine with Node 20+: nats-server and openssl
-# (from Debian's packages, when missing), in CI Debian's chromium too (for the
+# (from Debian's packages, when missing), as root iptables too (for the fault
+# suite, which runs only as root), in CI Debian's chromium too (for the
 # dashboard's page tests, which skip, saying so, where it is missing), the npm
 # packages, and the build.
 set -euo pipefail
@@ -43,6 +44,14 @@ fi
 if ! command -v openssl >/dev/null 2>&1; then
   echo "setup: installing openssl from Debian's packages (secure init)"
   apt_install openssl
+fi
+
+# The fault suite (root only) cuts links with iptables inside network namespaces.
+if [ "$(id -u)" -eq 0 ] && ! command -v iptables >/dev/null 2>&1; then
+  echo "setup: installing iptables from Debian's packages (fault suite)"
+  if ! apt_install iptables; then
+    echo "setup: iptables could not be installed: the fault suite will skip" >&2
+  fi
 fi
 
 # Only in CI: a developer's machine is theirs to fill. No recommended packages:
