@@ -1,10 +1,9 @@
 import type { NatsConnection } from 'nats';
 import { DONE_TOKEN, INBOX_PREFIX, isPublishSubject } from '../protocol/index.js';
+import { REPLY_TOKEN } from './request-channel.js';
 
 /** Longest body of one batch of done notices, in characters (any max_payload holds it). */
 const MAX_BATCH_CHARS = 2048;
-/** A reply token that may go in a batch: what `RequestChannel` makes them of. */
-const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /**
  * The done notices of forwarded calls that carried `sb-done`, gathered
@@ -37,7 +36,7 @@ export class DoneNotices {
     const dot = reply.lastIndexOf('.');
     if (dot <= INBOX_PREFIX.length || !reply.startsWith(INBOX_PREFIX)) return false;
     const token = reply.slice(dot + 1);
-    if (!TOKEN.test(token) || !isPublishSubject(reply)) return false;
+    if (!REPLY_TOKEN.test(token) || !isPublishSubject(reply)) return false;
     const inbox = reply.slice(0, dot);
     const tokens = this.#byInbox.get(inbox);
     if (tokens) tokens.push(token);

@@ -337,6 +337,9 @@ class RandomTokens {
 const TOKEN_CHARS = 8;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
+/** What a reply token is made of: a base-36 counter, then characters of {@link ALPHABET}. */
+export const REPLY_TOKEN = /^[A-Za-z0-9_-]+$/;
+
 /** Longest batch of done notices read, in bytes (a sender splits longer ones). */
 const MAX_DONE_BYTES = 64 * 1024;
 

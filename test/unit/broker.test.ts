@@ -99,6 +99,14 @@ const route = (id: string, service: string, fields: Partial<InstanceRegistration
 /** Ids of the instances `broker` holds, sorted. */
 const idsOf = (broker: Broker) => [...broker.registry.instances()].map((v) => v.id).sort();
 
+/** Advances the fake clock `ms`, where `broker` still holds `id` alone, then 200 ms, where it holds nothing. */
+async function holdsUntil(broker: Broker, id: string, ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+  expect(idsOf(broker)).toEqual([id]);
+  await vi.advanceTimersByTimeAsync(200);
+  expect(idsOf(broker)).toEqual([]);
+}
+
 /** Generation `n` of broker `id`'s registry as it names it (its id, this run's tag, the count). */
 function generationOf(id: string, n: number): unknown {
   return expect.stringMatching(new RegExp(`^${id}\\.[A-Za-z0-9_-]{6}\\.${n}$`));
@@ -372,10 +380,7 @@ describe('broker', () => {
     await vi.advanceTimersByTimeAsync(2900);
     brokerNc.reconnect();
     // Silent for 3 s, but the holders may be reconnecting as we did.
-    await vi.advanceTimersByTimeAsync(1400);
-    expect(idsOf(broker)).toEqual(['deaf']);
-    await vi.advanceTimersByTimeAsync(200);
-    expect(idsOf(broker)).toEqual([]);
+    await holdsUntil(broker, 'deaf', 1400);
   });
 
   test('broker - probeAfterMs holds probes back longer, for sites whose components reconnect slowly', async () => {
@@ -386,10 +391,7 @@ describe('broker', () => {
       probeAfterMs: 5000,
     });
     await registerDeaf(nc, registration('deaf', 'calc', { heartbeatMs: 1000 })); // a lease of 10 s
-    await vi.advanceTimersByTimeAsync(4900);
-    expect(idsOf(broker)).toEqual(['deaf']);
-    await vi.advanceTimersByTimeAsync(200);
-    expect(idsOf(broker)).toEqual([]);
+    await holdsUntil(broker, 'deaf', 4900);
   });
 
   test('broker - with one NATS server a bridge half is probed at two renewals late; in a cluster, or given several URLs, only after 1.5 s, as its connection may be moving', async () => {
@@ -420,10 +422,7 @@ describe('broker', () => {
     brokerNc.reconnect();
     await vi.advanceTimersByTimeAsync(1500);
     await registerDeaf(nc, route('r1', 'calc', { heartbeatMs: 500, session: 'half1' }));
-    await vi.advanceTimersByTimeAsync(1400);
-    expect(idsOf(broker)).toEqual(['r1']);
-    await vi.advanceTimersByTimeAsync(200);
-    expect(idsOf(broker)).toEqual([]);
+    await holdsUntil(broker, 'r1', 1400);
   });
 
   test('broker - heartbeats keep a lease alive past its first term', async () => {
