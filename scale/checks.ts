@@ -44,6 +44,70 @@ export interface CheckResult {
 
 const MAX_EXAMPLES = 5;
 
+/** What the check derives from one view, alone: the keys it indexes routes by, and whether its path loops. */
+interface ViewKeys {
+  /** `service@host`. */
+  group: string;
+  /** Number of `service@host|path`: how the view is found by the site behind it. */
+  route: number;
+  /** Number of `service@host|path after its first site`: the route the next site must hold to back this one. */
+  backer: number;
+  /** The path crosses a site twice or ends elsewhere than the host. */
+  crooked: boolean;
+}
+
+/**
+ * Keys of each view seen, kept across checks: a registry keeps its view
+ * objects until they change, and a mesh of thousands of routes is checked
+ * every few hundred ms in the process whose settling the checks time, so
+ * the keys are made once per view rather than once per check. Route keys
+ * are numbered, so that a check's sets hold numbers rather than strings
+ * (they grow with the distinct routes a run sees, thousands to a few
+ * hundred thousand).
+ */
+let keysOf = new WeakMap<InstanceView, ViewKeys>();
+let routeNumbers = new Map<string, number>();
+
+/**
+ * Forgets the keys kept across checks, so that a measure of the heap taken
+ * after checks does not count the checker's own memory.
+ */
+export function forgetCheckKeys(): void {
+  keysOf = new WeakMap();
+  routeNumbers = new Map();
+}
+
+function routeNumber(key: string): number {
+  let n = routeNumbers.get(key);
+  if (n === undefined) {
+    n = routeNumbers.size;
+    routeNumbers.set(key, n);
+  }
+  return n;
+}
+
+function viewKeys(v: InstanceView): ViewKeys {
+  let keys = keysOf.get(v);
+  if (!keys) {
+    const group = `${v.service}@${v.site}`;
+    const { path } = v;
+    keys = {
+      group,
+      route: routeNumber(`${group}|${path.join(',')}`),
+      backer: routeNumber(`${group}|${path.slice(1).join(',')}`),
+      crooked: new Set(path).size !== path.length || path.at(-1) !== v.site,
+    };
+    keysOf.set(v, keys);
+  }
+  return keys;
+}
+
+/** The nearest routes one site holds to one service at one host: their length and next sites. */
+interface Nearest {
+  hops: number;
+  next: string[];
+}
+
 /** Whether nothing is wrong. */
 export function converged(result: CheckResult): boolean {
   return (
@@ -75,29 +139,43 @@ export function checkMesh(snapshot: MeshSnapshot): CheckResult {
   };
   const adj = adjacency(topology, up);
   const linked = (x: string, y: string) => adj.get(x)?.includes(y) ?? false;
-  // Per site: service → host → routes (and whether the site hosts it itself).
-  const held = new Map<string, Map<string, InstanceView[]>>();
-  const pathsAt = new Map<string, Set<string>>();
+  // Every route held, as (route number, site), and per site: service@host → its nearest routes.
+  const sites = new Map(topology.sites.map((site, i) => [site, i]));
+  // Sites outside the topology hold nothing (their routes are stale anyway: no link reaches them).
+  const holds = (site: string, route: number) => {
+    const i = sites.get(site);
+    return i === undefined ? undefined : route * sites.size + i;
+  };
+  const held = new Set<number>();
+  const nearestAt = new Map<string, Map<string, Nearest>>();
+  const keyed = new Map<string, ViewKeys[]>();
   for (const [site, views] of registries) {
-    const bySvcHost = new Map<string, InstanceView[]>();
-    const paths = new Set<string>();
-    for (const v of views) {
-      const key = `${v.service}@${v.site}`;
-      const list = bySvcHost.get(key);
-      if (list) list.push(v);
-      else bySvcHost.set(key, [v]);
-      paths.add(`${key}|${v.path.join(',')}`);
+    const nearest = new Map<string, Nearest>();
+    const keys = views.map(viewKeys);
+    keyed.set(site, keys);
+    for (let i = 0; i < views.length; i++) {
+      const v = views[i]!;
+      const { group, route } = keys[i]!;
+      const at = holds(site, route);
+      if (at !== undefined) held.add(at);
+      // A site's own instances are not routes (the registry gives them the site's name as host).
+      if (v.hops === 0) continue;
+      const known = nearest.get(group);
+      if (!known || v.hops < known.hops) nearest.set(group, { hops: v.hops, next: [v.path[0]!] });
+      else if (v.hops === known.hops) known.next.push(v.path[0]!);
     }
-    held.set(site, bySvcHost);
-    pathsAt.set(site, paths);
+    nearestAt.set(site, nearest);
   }
 
   for (const [site, views] of registries) {
-    for (const v of views) {
+    const keysOfSite = keyed.get(site)!;
+    for (let i = 0; i < views.length; i++) {
+      const v = views[i]!;
       if (v.hops === 0) continue;
       result.routes++;
       const path = v.path;
-      if (path.includes(site) || new Set(path).size !== path.length || path.at(-1) !== v.site) {
+      const keys = keysOfSite[i]!;
+      if (keys.crooked || path.includes(site)) {
         result.loops++;
         note(`loop: ${v.service}@${v.site} at ${site} via ${path.join(',')}`);
         continue;
@@ -105,9 +183,8 @@ export function checkMesh(snapshot: MeshSnapshot): CheckResult {
       let walk = linked(site, path[0]!);
       for (let i = 0; walk && i + 1 < path.length; i++) walk = linked(path[i]!, path[i + 1]!);
       const hosted = hosts.get(v.service)?.has(v.site) ?? false;
-      const next = path[0]!;
-      const rest = `${v.service}@${v.site}|${path.slice(1).join(',')}`;
-      const backed = pathsAt.get(next)?.has(rest) ?? false;
+      const backer = holds(path[0]!, keys.backer);
+      const backed = backer !== undefined && held.has(backer);
       if (!walk || !hosted || !backed || v.hops > maxHops) {
         result.stale++;
         const why = !walk
@@ -132,22 +209,21 @@ export function checkMesh(snapshot: MeshSnapshot): CheckResult {
   for (const [service, hostSites] of hosts) {
     for (const host of hostSites) {
       const dist = distFrom(host);
-      // Where following the nearest routes from a site ends: true at the host.
+      const group = `${service}@${host}`;
+      // Where following the nearest routes from a site ends: 'ok' at the host.
       const reaches = new Map<string, 'ok' | 'loop' | 'hole'>();
       const follow = (site: string, seen: Set<string>): 'ok' | 'loop' | 'hole' => {
         if (site === host) return 'ok';
         const known = reaches.get(site);
         if (known) return known;
         if (seen.has(site)) return 'loop';
-        const routes = held.get(site)?.get(`${service}@${host}`) ?? [];
-        if (routes.length === 0) return 'hole';
-        const nearest = Math.min(...routes.map((r) => r.hops));
+        const nearest = nearestAt.get(site)?.get(group);
+        if (!nearest) return 'hole';
         seen.add(site);
         let outcome: 'ok' | 'loop' | 'hole' = 'ok';
-        for (const r of routes) {
-          if (r.hops !== nearest) continue;
-          const next = follow(r.path[0]!, seen);
-          if (next !== 'ok') outcome = next;
+        for (const next of nearest.next) {
+          const reached = follow(next, seen);
+          if (reached !== 'ok') outcome = reached;
         }
         seen.delete(site);
         reaches.set(site, outcome);
@@ -156,17 +232,16 @@ export function checkMesh(snapshot: MeshSnapshot): CheckResult {
       for (const site of topology.sites) {
         if (site === host) continue;
         const want = dist.get(site);
-        const routes = held.get(site)?.get(`${service}@${host}`) ?? [];
         if (want === undefined || want > maxHops) continue;
-        if (routes.length === 0) {
+        const nearest = nearestAt.get(site)?.get(group);
+        if (!nearest) {
           result.missing++;
-          note(`missing: ${service}@${host} at ${site} (${want} hops away)`);
+          note(`missing: ${group} at ${site} (${want} hops away)`);
           continue;
         }
-        const nearest = Math.min(...routes.map((r) => r.hops));
-        if (nearest > want) {
+        if (nearest.hops > want) {
           result.longer++;
-          note(`longer: ${service}@${host} at ${site} in ${nearest} hops, ${want} possible`);
+          note(`longer: ${group} at ${site} in ${nearest.hops} hops, ${want} possible`);
         }
         const outcome = follow(site, new Set());
         if (outcome === 'loop') {

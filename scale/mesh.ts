@@ -319,11 +319,15 @@ export class ScaleMesh {
    * registries' last change before its check ({@link RegistryClock}), and
    * not before `since` (default: now), when the harness last changed what
    * the check compares them with (links, servers). Checks at most every
-   * `pollMs`.
+   * `pollMs`, and tells `onCheck` of each check.
    */
   async waitConverged(
     timeoutMs: number,
-    { pollMs = 50, since }: { pollMs?: number; since?: number } = {},
+    {
+      pollMs = 200,
+      since,
+      onCheck,
+    }: { pollMs?: number; since?: number; onCheck?: (check: CheckResult) => void } = {},
   ): Promise<{ ok: boolean; ms: number; at: number; last: CheckResult }> {
     const start = performance.now();
     const from = since ?? start;
@@ -331,12 +335,14 @@ export class ScaleMesh {
       // Sampled, snapshot and checked in one synchronous step: the state checked is the one dated.
       const unchangedSince = this.#clock?.sample() ?? performance.now();
       const at = Math.max(from, unchangedSince);
+      const checkedAt = performance.now();
       const last = this.check();
+      onCheck?.(last);
       const ms = at - from;
       if (converged(last)) return { ok: true, ms, at, last };
       if (performance.now() - start > timeoutMs) return { ok: false, ms, at, last };
       // A check of a big mesh takes a while: leave the components most of the time.
-      await sleep(Math.max(pollMs, 4 * (performance.now() - at)));
+      await sleep(Math.max(pollMs, 4 * (performance.now() - checkedAt)));
     }
   }
 

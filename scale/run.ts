@@ -5,7 +5,7 @@
  */
 
 import type { Logger } from '../src/internal.js';
-import { type CheckResult, checkMesh } from './checks.js';
+import { type CheckResult, checkMesh, forgetCheckKeys } from './checks.js';
 import { ControlMonitor } from './control-monitor.js';
 import { type MeshTimings, type NatsMode, ScaleMesh, sleep } from './mesh.js';
 import { type ChurnFigures, measureChurn } from './phases/churn.js';
@@ -95,6 +95,8 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     await mesh.link();
     const linkMs = performance.now() - t1;
     const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS, { pollMs: 200 });
+    // The heap gained by linking is the mesh's: not the keys its checks kept.
+    forgetCheckKeys();
     const heapAfter = await settledHeapBytes();
     // In site processes the brokers and bridges are not in this heap.
     const linked =

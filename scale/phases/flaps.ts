@@ -26,7 +26,7 @@ export interface FlapFigures {
   seconds: number;
   /** Link state changes made. */
   toggles: number;
-  /** Checks made during the storm, and the worst of each count they found. */
+  /** Checks made during the storm and until it settled, and the worst of each count they found. */
   during: { checks: number; loops: number; forwardingLoops: number; stale: number };
   /** Control messages per second per site during the storm. */
   control: SiteRates;
@@ -57,15 +57,17 @@ export async function measureFlaps(
   // The link a one-link storm toggles, and the one cut afterwards: the middle one.
   const focus = links[Math.floor((links.length - 1) / 2)]!;
   const during = { checks: 0, loops: 0, forwardingLoops: 0, stale: 0 };
+  const record = (c: CheckResult) => {
+    during.checks++;
+    during.loops = Math.max(during.loops, c.loops);
+    during.forwardingLoops = Math.max(during.forwardingLoops, c.forwardingLoops);
+    during.stale = Math.max(during.stale, c.stale);
+  };
   let toggles = 0;
   let storming = true;
   const checker = (async () => {
     while (storming) {
-      const c = mesh.check();
-      during.checks++;
-      during.loops = Math.max(during.loops, c.loops);
-      during.forwardingLoops = Math.max(during.forwardingLoops, c.forwardingLoops);
-      during.stale = Math.max(during.stale, c.stale);
+      record(mesh.check());
       await sleep(CHECK_EVERY_MS);
     }
   })();
@@ -91,14 +93,19 @@ export async function measureFlaps(
   // The storm ends with every link up: restoring the ones still down is the last flap.
   for (const l of links) if (l.cutter.isCut) toggle(l);
   const control = siteRates(mesh, monitor.rates());
-  const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS, { since: lastFlapAt });
+  // The storm's checker ends with it (two at once would take CPU from the settling timed);
+  // the settling's checks count for the storm's worst too.
+  storming = false;
+  await checker;
+  const settled = await mesh.waitConverged(SETTLE_TIMEOUT_MS, {
+    since: lastFlapAt,
+    onCheck: record,
+  });
   const afterLastFlap: Settling = {
     ms: settled.ok ? round(settled.ms) : null,
     check: settled.last,
   };
   if (!settled.ok) afterLastFlap.advertisedVersusHeld = mesh.advertisedVersusHeld();
-  storming = false;
-  await checker;
   focus.cutter.cut();
   const linkDown = await settle(mesh);
   focus.cutter.restore();

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import {
   DEFAULT_INBOX_PREFIX,
@@ -7,7 +6,7 @@ import {
   type HeaderBlock,
   SwitchboardError,
 } from '../protocol/index.js';
-import { DeadlineTimer } from '../util/index.js';
+import { DeadlineTimer, randomString } from '../util/index.js';
 import { headersOf } from './received-headers.js';
 
 /** The errors made of NATS's no-responders status (see {@link RequestChannel.listens}). */
@@ -63,7 +62,6 @@ export class RequestChannel {
   readonly #sub: Subscription;
   readonly #pending = new Map<string, Pending>();
   #seq = 0;
-  readonly #random = new RandomTokens();
   #closed = false;
   /** The one deadline timer. */
   readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
@@ -304,7 +302,7 @@ export class RequestChannel {
    * server answering a forwarded call does) cannot answer our other requests.
    */
   #token(): string {
-    return `${(++this.#seq).toString(36)}${this.#random.next()}`;
+    return `${(++this.#seq).toString(36)}${randomString(ALPHABET, TOKEN_CHARS)}`;
   }
 
   #settle(token: string): Pending | undefined {
@@ -315,22 +313,6 @@ export class RequestChannel {
     if (this.#pending.size === 0) this.#deadlines.disarm();
     if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
     return pending;
-  }
-}
-
-/** Random 8-character tokens, drawn from a pool refilled in bulk (cheap per request). */
-class RandomTokens {
-  #pool = randomBytes(0);
-  #at = 0;
-
-  next(): string {
-    if (this.#at + TOKEN_CHARS > this.#pool.length) {
-      this.#pool = randomBytes(TOKEN_CHARS * 1024);
-      this.#at = 0;
-    }
-    let token = '';
-    for (let i = 0; i < TOKEN_CHARS; i++) token += ALPHABET[this.#pool[this.#at++]! & 63];
-    return token;
   }
 }
 

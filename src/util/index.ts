@@ -1,6 +1,6 @@
 export { Closeable } from './closeable.js';
 export { DeadlineTimer } from './deadline-timer.js';
-export { newId } from './ids.js';
+export { newId, randomString } from './ids.js';
 export { afterArrivals } from './late-timers.js';
 export { checkLimits } from './limits.js';
 export {
