@@ -167,14 +167,27 @@ export async function run(args: readonly string[], env?: Record<string, string>)
   return { code, stdout: cli.stdout, stderr: cli.stderr, ms: performance.now() - t0 };
 }
 
+/** Ports {@link portToListenOn} handed out in this process: free when probed, maybe not yet taken. */
+const handedOut = new Set<number>();
+
+/** Part of 20000–32000 from which this test worker draws ports (vitest numbers its workers from 1). */
+const PORT_SLICES = 8;
+const PORT_SLICE = ((Number(process.env.VITEST_POOL_ID) || 1) - 1) % PORT_SLICES;
+const PORT_SLICE_SIZE = 12_000 / PORT_SLICES;
+
 /**
  * A port for a process to listen on later: free now, and below Linux's
  * ephemeral range (32768 and up), where other tests' `listen(0)` servers and
  * every outgoing connection take theirs, so none of them can take it first.
+ * Each test worker draws from a slice of its own, and never gets a port
+ * twice: a port handed out is free until its process starts listening, and
+ * another pick meanwhile (here or in a parallel test file) must not take it.
  */
 export async function portToListenOn(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port =
+      20_000 + PORT_SLICE * PORT_SLICE_SIZE + Math.floor(Math.random() * PORT_SLICE_SIZE);
+    if (handedOut.has(port)) continue;
     const server = createServer();
     const free = await new Promise<boolean>((resolve) => {
       server.once('error', () => resolve(false));
@@ -182,6 +195,7 @@ export async function portToListenOn(): Promise<number> {
     });
     if (free) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      handedOut.add(port);
       return port;
     }
   }
