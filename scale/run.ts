@@ -94,7 +94,7 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     const t1 = performance.now();
     await mesh.link();
     const linkMs = performance.now() - t1;
-    const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS, { pollMs: 200 });
+    const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS);
     // The heap gained by linking is the mesh's: not the keys its checks kept.
     forgetCheckKeys();
     const heapAfter = await settledHeapBytes();
