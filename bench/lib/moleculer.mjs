@@ -1,4 +1,4 @@
-/** Moleculer brokers as the baseline peer: NATS transporter, everything optional off. */
+/** Moleculer brokers as the baseline peer: NATS transporter, everything optional off, no timeout. */
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -20,7 +20,9 @@ export function brokerOptions(nodeID, natsUrl, variant) {
     logger: false,
     metrics: false,
     tracing: false,
-    requestTimeout: 10_000,
+    // Moleculer's default, no request timeout: its fastest set-up (a timeout
+    // costs it a timer per call; 10-15 % of its throughput here).
+    requestTimeout: 0,
     registry: { preferLocal: true },
   };
 }
