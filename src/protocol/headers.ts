@@ -130,11 +130,16 @@ export class HeaderBlock implements HeaderReader {
     return this.#entries.map(([k]) => k);
   }
 
-  /** The wire form: `NATS/1.0`, one `name: value` line each, a blank line. */
-  encode(): Uint8Array {
+  /** The wire form as text: `NATS/1.0`, one `name: value` line each, a blank line. */
+  text(): string {
     let text = 'NATS/1.0\r\n';
     for (const [k, v] of this.#entries) text += `${k}: ${v}\r\n`;
-    return Buffer.from(`${text}\r\n`);
+    return `${text}\r\n`;
+  }
+
+  /** The wire form ({@link text}) as bytes. */
+  encode(): Uint8Array {
+    return Buffer.from(this.text());
   }
 
   /** This block typed as nats.js wants it in publish options. */

@@ -4,13 +4,14 @@ import {
   type Codec,
   errorReplyHeaders,
   Header,
-  HeaderBlock,
+  type HeaderBlock,
   isCancelNotice,
   readCallMeta,
   readReplyTo,
   type SwitchboardError,
 } from '../protocol/index.js';
 import { doneNotices } from './done-notices.js';
+import { publishFrame } from './frames.js';
 import { headersOf } from './received-headers.js';
 
 /** A call as it arrived, read and checked once at the door. */
@@ -52,13 +53,12 @@ export function answerCall(
   body: Uint8Array,
   headers: HeaderBlock | MsgHdrs | undefined,
 ): void {
-  const natsHeaders = headers instanceof HeaderBlock ? headers.forNats() : headers;
+  const reply = call.msg.reply;
   if (call.replyTo !== undefined) {
-    nc.publish(call.replyTo, body, { headers: natsHeaders });
-    const reply = call.msg.reply;
-    if (!(call.done && reply && doneNotices(nc).add(reply))) call.msg.respond(EMPTY);
-  } else {
-    call.msg.respond(body, { headers: natsHeaders });
+    publishFrame(nc, call.replyTo, body, undefined, headers);
+    if (reply && !(call.done && doneNotices(nc).add(reply))) publishFrame(nc, reply, EMPTY);
+  } else if (reply) {
+    publishFrame(nc, reply, body, undefined, headers);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { DONE_TOKEN, INBOX_PREFIX, isPublishSubject } from '../protocol/index.js';
+import { publishFrame } from './frames.js';
 import { REPLY_TOKEN } from './request-channel.js';
 
 /** Longest body of one batch of done notices, in characters (any max_payload holds it). */
@@ -56,7 +57,7 @@ export class DoneNotices {
     for (const [inbox, tokens] of batches) {
       for (const body of batchBodies(tokens)) {
         try {
-          this.#nc.publish(`${inbox}.${DONE_TOKEN}`, body);
+          publishFrame(this.#nc, `${inbox}.${DONE_TOKEN}`, body);
         } catch {
           // The broker times the calls out instead, as when an empty notice is lost.
         }

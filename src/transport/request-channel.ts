@@ -7,6 +7,7 @@ import {
   SwitchboardError,
 } from '../protocol/index.js';
 import { DeadlineTimer, randomString } from '../util/index.js';
+import { publishFrame } from './frames.js';
 import { headersOf } from './received-headers.js';
 
 /** The errors made of NATS's no-responders status (see {@link RequestChannel.listens}). */
@@ -128,8 +129,7 @@ export class RequestChannel {
       this.#pending.set(token, pending);
       this.#deadlines.arm(deadline);
       try {
-        const opts = { reply: `${this.#inbox}.${token}`, headers: params.headers?.forNats() };
-        this.#nc.publish(subject, params.data, opts);
+        publishFrame(this.#nc, subject, params.data, `${this.#inbox}.${token}`, params.headers);
       } catch (err) {
         this.#settle(token)?.reject(publishError(err, params.target ?? subject));
       }
