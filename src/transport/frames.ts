@@ -10,7 +10,7 @@ import { HeaderBlock } from '../protocol/index.js';
 interface FrameSink {
   /** Queues protocol bytes for the socket (written by nats.js, batched as every publish). */
   sendCommand(command: Uint8Array, ...payloads: Uint8Array[]): void;
-  /** The server's INFO once connected: its max_payload and whether it takes headers. */
+  /** The server's INFO once connected: its max_payload and whether it takes headers (absent: no). */
   info?: { max_payload?: number; headers?: boolean };
   /** Set once a drain has started: publishing is refused from then on. */
   noMorePublishing: boolean;
@@ -64,7 +64,7 @@ export function publishFrame(
     subject === '' ||
     sink.noMorePublishing ||
     nc.isClosed() ||
-    (headers !== undefined && (!(headers instanceof HeaderBlock) || info?.headers === false))
+    (headers !== undefined && (!(headers instanceof HeaderBlock) || (info && !info.headers)))
   ) {
     return publishViaNats(nc, subject, body, reply, headers);
   }

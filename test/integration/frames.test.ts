@@ -127,6 +127,21 @@ describe('publishFrame', () => {
     expect(closed).not.toBe('no error');
   });
 
+  test('frames - headers to a server that does not say it takes them are refused as nc.publish does', async () => {
+    const nats = track(await startNatsServer({ name: 'frames' }));
+    const nc = await connection(nats.url);
+    const info = (nc as unknown as { protocol: { info: { headers?: boolean } } }).protocol.info;
+    for (const headers of [undefined, false]) {
+      info.headers = headers;
+      const refused = errorOf(() => publishFrame(nc, 'frames.h', bodies[1]!, undefined, block()));
+      expect(refused).toEqual(
+        errorOf(() => nc.publish('frames.h', bodies[1]!, { headers: block().forNats() })),
+      );
+      expect(refused).not.toBe('no error');
+      expect(errorOf(() => publishFrame(nc, 'frames.h', bodies[1]!))).toBe('no error');
+    }
+  });
+
   test('frames - a draining connection refuses as nc.publish does', async () => {
     const nats = track(await startNatsServer({ name: 'frames' }));
     const nc = await connection(nats.url);
