@@ -4,9 +4,11 @@
  */
 import { connect, type Msg, type NatsConnection, headers as natsHeaders } from 'nats';
 import { describe, expect, test } from 'vitest';
-import { HeaderBlock } from '../../src/protocol/index.js';
+import { errorReplyHeaders, HeaderBlock, isErrorReply } from '../../src/protocol/index.js';
 import { startNatsServer } from '../../src/testing/index.js';
+import { answerCall } from '../../src/transport/call-request.js';
 import { publishFrame, writesFrames } from '../../src/transport/frames.js';
+import { headersOf } from '../../src/transport/received-headers.js';
 import { track } from './helpers.js';
 
 async function connection(url: string): Promise<NatsConnection> {
@@ -155,5 +157,27 @@ describe('publishFrame', () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     await drained;
+  });
+
+  test('frames - answerCall answers on the reply subject, and throws once the connection is closed', async () => {
+    const nats = track(await startNatsServer({ name: 'frames' }));
+    const [server, caller] = [await connection(nats.url), await connection(nats.url)];
+    const calls = server.subscribe('frames.call', { max: 2 });
+    await server.flush();
+    const answered = caller.request('frames.call', bodies[1]!, { timeout: 5000 });
+    const late = caller.request('frames.call', bodies[1]!, { timeout: 300 }).catch(() => 'none');
+    const received: Msg[] = [];
+    for await (const msg of calls) received.push(msg);
+    answerCall(server, { msg: received[0]!, replyTo: undefined }, bodies[2]!, errorReplyHeaders());
+    const reply = await answered;
+    expect([...reply.data]).toEqual([...bodies[2]!]);
+    expect(isErrorReply(headersOf(reply))).toBe(true);
+    await server.close();
+    expect(
+      errorOf(() =>
+        answerCall(server, { msg: received[1]!, replyTo: undefined }, bodies[1]!, undefined),
+      ),
+    ).toEqual({ name: 'NatsError', code: 'CONNECTION_CLOSED' });
+    expect(await late).toBe('none');
   });
 });
