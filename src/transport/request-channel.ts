@@ -1,4 +1,4 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
 import {
   DEFAULT_INBOX_PREFIX,
   DONE_TOKEN,
@@ -70,7 +70,7 @@ export class RequestChannel {
   /** @param inboxPrefix where reply subjects start (`_INBOX`, or `_INBOX.<tokens>`) */
   constructor(nc: NatsConnection, inboxPrefix: string = DEFAULT_INBOX_PREFIX) {
     this.#nc = nc;
-    this.#inbox = createInbox(inboxPrefix);
+    this.#inbox = `${inboxPrefix}.${randomString(ALPHABET, INBOX_CHARS)}`;
     this.#sub = nc.subscribe(`${this.#inbox}.*`, {
       callback: (err, msg) => {
         // Nothing a reply holds may throw into nats.js's reader: it would stop reading.
@@ -317,6 +317,12 @@ export class RequestChannel {
 }
 
 const TOKEN_CHARS = 8;
+/**
+ * Random characters naming a channel's inbox: 72 bits, unique among every
+ * connection of a site, and 10 bytes shorter than nats.js's `createInbox`
+ * (a 22-character NUID), on every call and every reply.
+ */
+const INBOX_CHARS = 12;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 
 /** What a reply token is made of: a base-36 counter, then characters of {@link ALPHABET}. */

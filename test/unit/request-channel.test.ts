@@ -138,6 +138,22 @@ describe('request channel', () => {
     channel.close();
   });
 
+  test('request channel - each channel listens on an inbox of its own, 12 random characters after the prefix, as docs/protocol.md says', () => {
+    const inboxes = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const nc = new FakeNats();
+      const channel = new RequestChannel(nc as unknown as NatsConnection, '_INBOX.site-a');
+      expect(nc.subscribedTo).toMatch(/^_INBOX\.site-a\.[A-Za-z0-9_-]{12}\.\*$/);
+      inboxes.add(nc.subscribedTo);
+      channel.request('svc.a', { data: DATA, timeoutMs: 100 }).catch(() => {});
+      expect(nc.published[0]!.reply).toMatch(
+        /^_INBOX\.site-a\.[A-Za-z0-9_-]{12}\.[0-9a-z]+[A-Za-z0-9_-]{8}$/,
+      );
+      channel.close();
+    }
+    expect(inboxes.size).toBe(200);
+  });
+
   test('request channel - an abort while in flight is CANCELLED maybe and tells onAbort', async () => {
     const { channel } = open();
     const controller = new AbortController();
