@@ -59,6 +59,8 @@ export class BridgeHalf {
   site: string | undefined;
 
   readonly #id = newId(10);
+  /** Routes advertised so far: a route's id is the half's id and this count (base 36). */
+  #routeSeq = 0;
   /** Proof of ownership of every route this half registers. */
   readonly #secret = newId(24);
   readonly #resolver: Resolver;
@@ -242,7 +244,7 @@ export class BridgeHalf {
     }
     for (const route of changes.added) {
       if (this.#routes.has(route.key) || nc.isClosed()) continue;
-      const id = `${this.#id}-${newId(8)}`;
+      const id = `${this.#id}-${(++this.#routeSeq).toString(36)}`;
       const sub = takeCalls(
         this.#doorContext(),
         subjects.route(route.service, id),

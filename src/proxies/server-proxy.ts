@@ -128,6 +128,12 @@ function positive(value: number | undefined, field: string, fallback: number): n
   return value;
 }
 
+/**
+ * Random characters of an instance id (`[0-9a-z]`, 62 bits): unique in a
+ * site, and short, since it ends the subject of every call to the instance.
+ */
+const INSTANCE_ID_CHARS = 12;
+
 /** Collects the callable methods of a plain object or class instance. */
 export function methodsOf(target: object): Map<string, Handler> {
   const handlers = new Map<string, Handler>();
@@ -179,7 +185,7 @@ export class ServerProxy extends Closeable {
     super();
     this.#link = link;
     const { conn } = link;
-    this.instanceId = options.instanceId ?? newId();
+    this.instanceId = options.instanceId ?? newId(INSTANCE_ID_CHARS);
     this.service = service.name;
     this.version = service.version ?? '1.0.0';
     this.#handlers = methodsOf(service.methods);

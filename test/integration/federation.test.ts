@@ -42,11 +42,19 @@ describe('federation', () => {
   test('two sites - call, exception, timeout and lookup across a bridge', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
-    track(await serve(calculatorService(), { nats: b.url }));
+    const calculator = track(await serve(calculatorService(), { nats: b.url }));
     track(await serve(whereService('b'), { nats: b.url }));
     await startBridge(a, b);
     const client = track(await Client.connect({ nats: a.url }));
     await reachable(client, 'calculator', 'b', 1);
+    await reachable(client, 'where', 'b', 1);
+    // Ids end the subject of every call, so they are short: an instance's is 12
+    // random characters, a route's its bridge half's id and a count.
+    expect(calculator.instanceId).toMatch(/^[0-9a-z]{12}$/);
+    const routes = [...(await client.lookup('calculator')), ...(await client.lookup('where'))];
+    for (const route of routes) expect(route.id).toMatch(/^[0-9a-z]{10}-[0-9a-z]{1,3}$/);
+    expect(new Set(routes.map((r) => r.id.split('-')[0])).size).toBe(1);
+    expect(new Set(routes.map((r) => r.id)).size).toBe(2);
     const calc = client.proxy<Calculator>('calculator');
     expect(await calc.add(2, 3)).toBe(5);
     const where = client.proxy<Where>('where');
