@@ -319,7 +319,7 @@ export class RequestChannel {
 const TOKEN_CHARS = 8;
 /**
  * Random characters naming a channel's inbox: 72 bits, unique among every
- * connection of a site, and 10 bytes shorter than nats.js's `createInbox`
+ * channel of a site, and 10 bytes shorter than nats.js's `createInbox`
  * (a 22-character NUID), on every call and every reply.
  */
 const INBOX_CHARS = 12;

@@ -3,9 +3,9 @@ import { randomFillSync } from 'node:crypto';
 /**
  * Random bytes drawn from the CSPRNG a pool at a time (the technique of
  * Node's `randomUUID` cache): one `randomFillSync` per 4 KiB instead of a
- * `randomBytes` call and a Buffer per id. A bridge makes an id per route it
- * advertises, thousands at once after a link comes back; a request channel
- * a token per request.
+ * `randomBytes` call and a Buffer per id. A request channel draws a reply
+ * token per request; servers, clients, brokers and bridge halves draw their
+ * ids and secrets here.
  */
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);

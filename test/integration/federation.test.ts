@@ -129,6 +129,7 @@ describe('federation', () => {
       path: ['a', 'b', 'c'],
       appCode: 'OUT_OF_RANGE',
     });
+    const [before] = await client.lookup('where');
     await server.close();
     await eventually(
       async () => (await client.lookup('where')).length === 0,
@@ -136,6 +137,13 @@ describe('federation', () => {
       'route withdrawal',
     );
     expect(await failure(where.site())).toMatchObject({ code: 'UNAVAILABLE', service: 'where' });
+    // Advertised again, the route gets a new id from the same bridge half.
+    track(await serve(whereService('c'), { nats: c.url }));
+    await reachable(client, 'where', 'c', 2);
+    const [after] = await client.lookup('where');
+    expect(after!.id).not.toBe(before!.id);
+    expect(after!.id.split('-')[0]).toBe(before!.id.split('-')[0]);
+    expect(await where.site()).toBe('c');
   });
 
   test('chain A-B-C - the middle bridge stops and restarts', async () => {

@@ -397,7 +397,7 @@ describe('envelopes', () => {
       }
     });
 
-    // The server-side proxy's default id is `newId()`: [0-9a-z], so often digit-leading.
+    // The server-side proxy's default id is `newId(12)`: [0-9a-z], so often digit-leading.
     test('envelopes - registerRequest accepts digit-leading ids such as newId() makes', () => {
       const id = `7${newId(15)}`;
       expect(parse.registerRequest(req(registration({ id }))).instance.id).toBe(id);

@@ -152,6 +152,9 @@ describe('request channel', () => {
       channel.close();
     }
     expect(inboxes.size).toBe(200);
+    const { nc, channel } = open();
+    expect(nc.subscribedTo).toMatch(/^_INBOX\.[A-Za-z0-9_-]{12}\.\*$/);
+    channel.close();
   });
 
   test('request channel - an abort while in flight is CANCELLED maybe and tells onAbort', async () => {
