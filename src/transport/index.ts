@@ -27,6 +27,7 @@ export {
 } from './micro-responder.js';
 export { NatsBrokerClient } from './nats-broker-client.js';
 export { NatsInvoker } from './nats-invoker.js';
+export { installProtocolReader, readsProtocol } from './protocol-reader.js';
 export { headersOf, readsRawHeaders } from './received-headers.js';
 export {
   answerWith,

@@ -9,7 +9,7 @@ import { startNatsServer } from '../../src/testing/index.js';
 import { answerCall } from '../../src/transport/call-request.js';
 import { publishFrame, writesFrames } from '../../src/transport/frames.js';
 import { headersOf } from '../../src/transport/received-headers.js';
-import { track } from './helpers.js';
+import { receive, track } from './helpers.js';
 
 async function connection(url: string): Promise<NatsConnection> {
   const nc = await connect({ servers: url });
@@ -26,16 +26,6 @@ function seen(msg: Msg) {
     headers: msg.headers ? [...msg.headers.keys()].map((k) => [k, msg.headers!.get(k)]) : undefined,
     code: msg.headers?.code,
   };
-}
-
-/** Receives the next `count` messages on `subject`. */
-function receive(nc: NatsConnection, subject: string, count: number): Promise<Msg[]> {
-  const sub = nc.subscribe(subject, { max: count });
-  return (async () => {
-    const got: Msg[] = [];
-    for await (const msg of sub) got.push(msg);
-    return got;
-  })();
 }
 
 const block = () =>

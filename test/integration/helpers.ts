@@ -4,7 +4,7 @@
  * started, in reverse order, even when it fails.
  */
 import { encode } from '@msgpack/msgpack';
-import { connect, type Msg } from 'nats';
+import { connect, type Msg, type NatsConnection } from 'nats';
 import { afterEach } from 'vitest';
 import { Bridge, type BridgeOptions } from '../../src/bridge/index.js';
 import { Broker, type BrokerOptions } from '../../src/broker/index.js';
@@ -167,3 +167,13 @@ export async function reachable(client: Client, service: string, site: string, h
 }
 
 export { type Where, whereService } from '../support/where-service.js';
+
+/** The next `count` messages on `subject`, as received. */
+export function receive(nc: NatsConnection, subject: string, count: number): Promise<Msg[]> {
+  const sub = nc.subscribe(subject, { max: count });
+  return (async () => {
+    const got: Msg[] = [];
+    for await (const msg of sub) got.push(msg);
+    return got;
+  })();
+}

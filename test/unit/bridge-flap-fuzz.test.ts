@@ -27,6 +27,7 @@ import {
 import { MemoryMesh, type MemorySite } from '../support/memory-mesh.js';
 import { collect, idle, type MemoryConnection } from '../support/memory-nats.js';
 import { RecordingLogger } from '../support/memory-wire.js';
+import { mulberry32 } from '../support/seeded-random.js';
 
 /** Bridge routes renewed this often: their lease at a broker is three times it. */
 const HEARTBEAT_MS = 100;
@@ -49,18 +50,6 @@ const SEEDS = Array.from(
   (_, i) => Number(process.env.FLAP_FIRST_SEED ?? 0x5eed) + i * 7919,
 );
 const ROUNDS = 70;
-
-/** A small seeded PRNG (mulberry32): floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Advances the fake clock by `ms`, letting the bus hand over what each step brings. */
 async function advance(ms: number): Promise<void> {
