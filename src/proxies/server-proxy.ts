@@ -393,17 +393,19 @@ export class ServerProxy extends Closeable {
       );
     }
     if (!handler || !rules) return this.#noSuchMethod(call);
-    if (msg.data.length > this.#maxPayload) {
+    // Read once: nats.js cuts the body from the message anew at every read.
+    const body = msg.data;
+    if (body.length > this.#maxPayload) {
       return this.#refuseWith(
         call,
         receivedAt,
         ErrorCode.PAYLOAD_TOO_LARGE,
-        `request of ${msg.data.length} bytes exceeds the limit of ${this.#maxPayload}`,
+        `request of ${body.length} bytes exceeds the limit of ${this.#maxPayload}`,
       );
     }
     let args: unknown;
     try {
-      args = this.#link.codec.decode(msg.data);
+      args = this.#link.codec.decode(body);
     } catch (err) {
       this.#link.conn.peerLog.warn(`rejected a call: ${(err as Error).message}`, {
         method: meta.method,
