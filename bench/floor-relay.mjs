@@ -1,10 +1,12 @@
 /**
- * The hand-written relay of the `floor-relay` case: what a bridge hop costs at
+ * A hand-written relay of the `floor-relay` cases: what a bridge hop costs at
  * the least with nats.js. Subscribes to `bench.relay.>` at the near site,
  * rewrites one header (`x-path` grows by the far site), republishes the call
- * to `bench.floor.<method>` at the far site with a reply subject of its own
- * (one wildcard reply subscription, a Map of pending calls, no per-call
- * timer), and relays the reply's body to the caller. Bodies are never decoded.
+ * to `<to>.<method>` at the far site (`bench.floor`, the floor responder; or
+ * `bench.relay` again, for the next relay of a chain) with
+ * a reply subject of its own (one wildcard reply subscription, a Map of
+ * pending calls, no per-call timer), and relays the reply's body to the
+ * caller. Bodies are never decoded.
  */
 import { runChild } from './lib/ipc.mjs';
 
@@ -26,15 +28,16 @@ await runChild(async (config) => {
       near.publish(replyTo, msg.data);
     },
   });
+  const { to, farSite } = config;
   const prefix = 'bench.relay.'.length;
   near.subscribe('bench.relay.>', {
     callback: (err, msg) => {
       if (err || !msg.reply) return;
       const h = headers();
-      h.set('x-path', `${msg.headers?.get('x-path') ?? ''},b`);
+      h.set('x-path', `${msg.headers?.get('x-path') ?? ''},${farSite}`);
       const id = (++seq).toString(36);
       pending.set(id, msg.reply);
-      far.publish(`bench.floor.${msg.subject.slice(prefix)}`, msg.data, {
+      far.publish(`${to}.${msg.subject.slice(prefix)}`, msg.data, {
         reply: `${inbox}.${id}`,
         headers: h,
       });

@@ -43,9 +43,19 @@ const CASE_DEFS = {
     requester: { kind: 'floor', site: 'a' },
   },
   'floor-relay': {
-    floorRelay: { near: 'a', far: 'b' },
+    floorRelays: [{ near: 'a', far: 'b', to: 'bench.floor' }],
     relayHops: 1,
     responder: { kind: 'floor', site: 'b' },
+    requester: { kind: 'floor', site: 'a', subject: 'bench.relay' },
+  },
+  // Two hand-written relays in a chain: what a hop costs at the least in bridge-2's shape.
+  'floor-relay-2': {
+    floorRelays: [
+      { near: 'a', far: 'b', to: 'bench.relay' },
+      { near: 'b', far: 'c', to: 'bench.floor' },
+    ],
+    relayHops: 2,
+    responder: { kind: 'floor', site: 'c' },
     requester: { kind: 'floor', site: 'a', subject: 'bench.relay' },
   },
   raw: {
@@ -323,15 +333,15 @@ async function startInfra(def, started, prefix = 'infra') {
     started.push(c);
     return c;
   });
-  if (def.floorRelay) {
-    const { near, far } = def.floorRelay;
-    const label = `${prefix}-floor-relay`;
+  for (const { near, far, to } of def.floorRelays ?? []) {
+    const label = `${prefix}-floor-relay-${near}${far}`;
+    const config = { near: natsServers[near].url, far: natsServers[far].url, to, farSite: far };
     bridges.push(
-      spawnChild(
-        'floor-relay.mjs',
-        { near: natsServers[near].url, far: natsServers[far].url },
-        { label, nodeArgs: nodeArgs(label), readyTimeoutMs: READY_MS },
-      ),
+      spawnChild('floor-relay.mjs', config, {
+        label,
+        nodeArgs: nodeArgs(label),
+        readyTimeoutMs: READY_MS,
+      }),
     );
     started.push(bridges.at(-1));
   }
@@ -490,6 +500,22 @@ const DISTURBED_PCT = 20;
 
 function disturbed(rep) {
   return Object.values(rep).some((m) => m.other_cpu_pct > DISTURBED_PCT);
+}
+
+/**
+ * The repetitions of each round, by case (a disturbed one left out): the
+ * cases of one round ran minutes apart, those of different rounds up to
+ * the whole run apart.
+ */
+function roundsOf(reps) {
+  return Array.from({ length: SETTINGS.reps }, (_, i) =>
+    Object.fromEntries(
+      Object.entries(reps).map(([name, rs]) => {
+        const rep = rs[i];
+        return [name, rep && !disturbed(rep) ? rep : undefined];
+      }),
+    ),
+  );
 }
 
 /** Median of each metric over the undisturbed repetitions (over all when every one was disturbed). */
@@ -780,6 +806,13 @@ function relayCpuPerHop(name, m) {
   return hops ? m.cpu_us_per_call.relays / hops : Number.NaN;
 }
 
+/** The hand-written relays with as many hops as `name` has (a hop costs more in a longer chain). */
+function floorRelayOfShape(name) {
+  const hops = CASE_DEFS[name].relayHops;
+  if (!hops) return undefined;
+  return Object.keys(CASE_DEFS).find((n) => CASE_DEFS[n].floorRelays?.length === hops);
+}
+
 /**
  * Every case against the best Moleculer set-up of the run (per payload) and
  * against `floor`: rps_256 over theirs, and p50 and CPU per call over floor's.
@@ -793,6 +826,8 @@ function ratios(cases) {
       const a = c[p.name];
       const mol = best[p.name] && cases[best[p.name]][p.name];
       const floor = cases.floor?.[p.name];
+      const shape = floorRelayOfShape(name);
+      const floorRelay = shape && cases[shape]?.[p.name];
       out[name][p.name] = {
         rps_256_vs_best_moleculer: mol ? round(a.rps_256 / mol.rps_256, 2) : undefined,
         rps_256_vs_floor: floor ? round(a.rps_256 / floor.rps_256, 2) : undefined,
@@ -801,82 +836,98 @@ function ratios(cases) {
           ? round(a.cpu_us_per_call.total / floor.cpu_us_per_call.total, 2)
           : undefined,
         relay_cpu_per_hop_us: round(relayCpuPerHop(name, a), 1),
+        relay_hop_vs_floor_relay: floorRelay
+          ? round(relayCpuPerHop(name, a) / relayCpuPerHop(shape, floorRelay), 2)
+          : undefined,
       };
     }
   }
   return { best_moleculer: best, cases: out };
 }
 
-/** The issue's "Done means", on the object payloads, plus the extras' targets. */
-function targets(cases, extras) {
+/**
+ * The issue's "Done means", on the object payloads, plus the extras' targets.
+ * Each value is taken from the medians (`cases`); `rounds` (the repetitions
+ * of each round, side by side) gives the same ratio round by round, to show
+ * how far the machine moved it.
+ */
+function targets(cases, extras, rounds) {
   const t = [];
-  const check = (label, value, limit, cmp) => {
-    if (!Number.isFinite(value)) return;
+  const best = bestMoleculer(cases);
+  /** `value` reads cases through `get(name)`; what it cannot read is not checked. */
+  const check = (label, limit, cmp, payload, value, perRoundOf = rounds) => {
+    const at = (source) => {
+      try {
+        return value((name) => source[name]?.[payload]);
+      } catch {
+        return Number.NaN;
+      }
+    };
+    const meets = (v) => (cmp === '>=' ? v >= limit : v <= limit);
+    const v = at(cases);
+    if (!Number.isFinite(v)) return;
+    const perRound = perRoundOf.map(at).filter(Number.isFinite);
     t.push({
       target: label,
-      value: round(value, 2),
+      value: round(v, 2),
       limit,
-      met: cmp === '>=' ? value >= limit : value <= limit,
+      met: meets(v),
+      rounds: perRound.map((x) => round(x, 2)),
+      met_in_rounds: perRound.filter(meets).length,
     });
   };
-  const best = bestMoleculer(cases);
   for (const payload of ['tiny-obj', '1kib-obj']) {
-    const get = (name) => cases[name]?.[payload];
-    const local = get('local');
-    const floor = get('floor');
-    if (!local) continue;
+    if (!cases.local?.[payload]) continue;
     const sfx = ` [${payload}]`;
+    const over = (label, limit, cmp, value) => check(`${label}${sfx}`, limit, cmp, payload, value);
     if (best[payload]) {
-      const mol = get(best[payload]);
-      check(`local rps_256 / best moleculer${sfx}`, local.rps_256 / mol.rps_256, 1.3, '>=');
-    }
-    if (floor) {
-      check(`local rps_256 / floor${sfx}`, local.rps_256 / floor.rps_256, 0.75, '>=');
-      check(`local p50 / floor p50${sfx}`, local.p50_us / floor.p50_us, 1.1, '<=');
-      check(
-        `local cpu/call / floor${sfx}`,
-        local.cpu_us_per_call.total / floor.cpu_us_per_call.total,
-        1.4,
-        '<=',
+      over(
+        'local rps_256 / best moleculer',
+        1.3,
+        '>=',
+        (g) => g('local').rps_256 / g(best[payload]).rps_256,
       );
     }
+    over('local rps_256 / floor', 0.75, '>=', (g) => g('local').rps_256 / g('floor').rps_256);
+    over('local p50 / floor p50', 1.1, '<=', (g) => g('local').p50_us / g('floor').p50_us);
+    over(
+      'local cpu/call / floor',
+      1.4,
+      '<=',
+      (g) => g('local').cpu_us_per_call.total / g('floor').cpu_us_per_call.total,
+    );
     for (const [name, limit] of [
       ['bridge-1', 0.6],
       ['bridge-2', 0.4],
       ['local-forwarded', 0.6],
     ]) {
-      if (get(name))
-        check(`${name} rps_256 / local${sfx}`, get(name).rps_256 / local.rps_256, limit, '>=');
+      over(`${name} rps_256 / local`, limit, '>=', (g) => g(name).rps_256 / g('local').rps_256);
     }
-    if (extras.no_tracer && local.cpu_us_per_call) {
-      check(
-        `no-tracer checks, % of local cpu/call${sfx}`,
-        (100 * extras.no_tracer.us_per_local_call) / local.cpu_us_per_call.total,
+    if (extras.no_tracer) {
+      over(
+        'no-tracer checks, % of local cpu/call',
         5,
         '<=',
+        (g) => (100 * extras.no_tracer.us_per_local_call) / g('local').cpu_us_per_call.total,
       );
     }
-    const floorRelay = get('floor-relay');
-    if (floorRelay) {
-      const base = relayCpuPerHop('floor-relay', floorRelay);
-      for (const name of ['bridge-1', 'bridge-2']) {
-        if (get(name)) {
-          check(
-            `${name} relay cpu/call/hop / floor-relay${sfx}`,
-            relayCpuPerHop(name, get(name)) / base,
-            1.5,
-            '<=',
-          );
-        }
-      }
+    for (const name of ['bridge-1', 'bridge-2']) {
+      over(
+        `${name} relay cpu/call/hop / floor-relay`,
+        1.5,
+        '<=',
+        (g) => relayCpuPerHop(name, g(name)) / relayCpuPerHop('floor-relay', g('floor-relay')),
+      );
     }
   }
+  // The extras are measured once, not per round.
+  const once = (label, value, limit, cmp) => check(label, limit, cmp, undefined, () => value, []);
   if (extras.registry)
-    check('lookup among 100k instances (µs)', extras.registry.lookup_us_median, 20, '<=');
+    once('lookup among 100k instances (µs)', extras.registry.lookup_us_median, 20, '<=');
   if (extras.broker_memory)
-    check('broker RSS at 100k instances (MB)', extras.broker_memory.rss_mb, 200, '<=');
+    once('broker RSS at 100k instances (MB)', extras.broker_memory.rss_mb, 200, '<=');
   if (extras.time_to_callable)
-    check('new server at C callable from A (ms)', extras.time_to_callable.median_ms, 500, '<=');
+    once('new server at C callable from A (ms)', extras.time_to_callable.median_ms, 500, '<=');
   return t;
 }
 
@@ -931,6 +982,13 @@ function printTable(cases) {
   return lines.join('\n');
 }
 
+/** A target's ratio round by round, when there were several: its range and how often it was met. */
+function spread(t) {
+  const r = t.rounds;
+  if (r.length < 2) return '';
+  return `  rounds ${fixed(Math.min(...r), 2)}–${fixed(Math.max(...r), 2)}, met in ${t.met_in_rounds} of ${r.length}`;
+}
+
 function printRatios(r) {
   const cols = [
     ['case', 24, 'left'],
@@ -940,6 +998,7 @@ function printRatios(r) {
     ['p50/floor', 9],
     ['cpu/floor', 9],
     ['relay µs/hop', 12],
+    ['hop/floor hop', 13],
   ];
   const x = (v) => (Number.isFinite(v) ? times(v) : '-');
   const lines = [cols.map(([h, w, a]) => cell(h, w, a)).join(' ')];
@@ -954,6 +1013,7 @@ function printRatios(r) {
         x(v.p50_vs_floor),
         x(v.cpu_vs_floor),
         fixed(v.relay_cpu_per_hop_us),
+        x(v.relay_hop_vs_floor_relay),
       ];
       lines.push(row.map((c, i) => cell(c, cols[i][1], cols[i][2])).join(' '));
     }
@@ -1051,7 +1111,7 @@ async function main() {
   }
 
   const ratioTable = ratios(cases);
-  const targetList = targets(cases, extras);
+  const targetList = targets(cases, extras, roundsOf(reps));
   const cpus = os.cpus();
   const report = {
     date: new Date().toISOString(),
@@ -1107,7 +1167,9 @@ async function main() {
       .map(([p, n]) => `${p}: ${n}`)
       .join(', ')}) and over floor's; p50 and cpu/call over floor's (lower is better);`,
   );
-  console.log('relay µs/hop: CPU per call of the relays (bridges, forwarding broker) per hop');
+  console.log(
+    'relay µs/hop: CPU per call of the relays (bridges, forwarding broker) per hop; hop/floor hop: over that of the hand-written relays with as many hops (floor-relay, floor-relay-2)',
+  );
   console.log(printRatios(ratioTable));
   if (extras.registry) {
     const r = extras.registry;
@@ -1139,7 +1201,7 @@ async function main() {
   console.log('targets (issues 16 and 13, object payloads):');
   for (const t of targetList) {
     console.log(
-      `  ${t.met ? 'MET   ' : 'MISSED'} ${cell(t.target, 56, 'left')} ${cell(t.value, 7)}  (${t.limit.toString().padStart(4)} needed)`,
+      `  ${t.met ? 'MET   ' : 'MISSED'} ${cell(t.target, 56, 'left')} ${cell(t.value, 7)}  (${t.limit.toString().padStart(4)} needed)${spread(t)}`,
     );
   }
 

@@ -53,7 +53,7 @@ describe('bench options', () => {
     });
     expect(cases.code).toBe(2);
     expect(cases.stderr).toBe(
-      `bench: --cases: unknown 'locl' (known: floor, floor-relay, raw, moleculer, moleculer-json, moleculer-json-nobal, moleculer-notepack, moleculer-notepack-nobal, moleculer-cbor, moleculer-cbor-nobal, local, local-forwarded, bridge-1, bridge-2)\n${help}\n`,
+      `bench: --cases: unknown 'locl' (known: floor, floor-relay, floor-relay-2, raw, moleculer, moleculer-json, moleculer-json-nobal, moleculer-notepack, moleculer-notepack-nobal, moleculer-cbor, moleculer-cbor-nobal, local, local-forwarded, bridge-1, bridge-2)\n${help}\n`,
     );
     expect(reps.code).toBe(2);
     expect(reps.stderr.split('\n')[0]).toBe(
