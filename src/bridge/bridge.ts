@@ -292,9 +292,11 @@ export class Bridge extends Closeable {
       });
       return undefined;
     }
+    // nats.js cuts the body from the message anew at every read of msg.data.
+    const body = call.msg.data;
     return relay
-      .relay(route, call.meta, call.msg.data, receivedAt)
-      .then((reply) => this.#passBack(near, relay, route, call, receivedAt, reply));
+      .relay(route, call.meta, body, receivedAt)
+      .then((reply) => this.#passBack(near, relay, route, call, body.length, receivedAt, reply));
   }
 
   /** Gives the caller the reply to a call relayed on `route`, and counts the call. */
@@ -303,6 +305,7 @@ export class Bridge extends Closeable {
     relay: Relay,
     route: RouteAdvert,
     call: CallRequest,
+    bytes: number,
     receivedAt: number,
     reply: CallReply,
   ): void {
@@ -315,7 +318,7 @@ export class Bridge extends Closeable {
       { site: near.site ?? '', link: relay.link, direction: relay.direction },
       reply.ok ? 'OK' : reply.error.code,
       ms / 1000,
-      call.msg.data.length,
+      bytes,
       reply.ok || reply.body ? (reply.body?.length ?? 0) : 0,
     );
   }

@@ -484,7 +484,9 @@ export class Broker extends Closeable {
       });
       return undefined;
     }
-    const bytes = msg.data.length;
+    // nats.js cuts the body from the message anew at every read of msg.data.
+    const body = msg.data;
+    const bytes = body.length;
     if (bytes > this.#maxPayload) {
       const message = `call body of ${bytes} bytes exceeds the limit of ${this.#maxPayload}`;
       throw this.#refusal(ErrorCode.PAYLOAD_TOO_LARGE, message, meta);
@@ -503,7 +505,7 @@ export class Broker extends Closeable {
     return this.#inFlight.carry(
       bytes,
       caller,
-      () => this.#forward(msg, replyTo, meta, received),
+      () => this.#forward(body, replyTo, meta, received),
       (reply) => this.#passBack(msg, meta, reply, heldBefore),
     );
   }
@@ -524,12 +526,17 @@ export class Broker extends Closeable {
   }
 
   /** Forwards a thin client's call (once the registry is warm, when it holds no instance yet). */
-  #forward(msg: Msg, replyTo: string, meta: CallMeta, received: number): Promise<CallReply> {
+  #forward(
+    body: Uint8Array,
+    replyTo: string,
+    meta: CallMeta,
+    received: number,
+  ): Promise<CallReply> {
     const warmup = this.#warmup;
     if (warmup && this.registry.lookup(meta.service, meta.versionRange).length === 0) {
-      return warmup.then(() => this.#forwarder.forward(meta, msg.data, replyTo, received));
+      return warmup.then(() => this.#forwarder.forward(meta, body, replyTo, received));
     }
-    return this.#forwarder.forward(meta, msg.data, replyTo, received);
+    return this.#forwarder.forward(meta, body, replyTo, received);
   }
 
   /** Answers the thin client where the instance did not, and counts the call. */
