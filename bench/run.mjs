@@ -2,7 +2,7 @@
  * Switchboard benchmark: `npm run bench` (full) or `npm run bench -- --quick`.
  *
  * Starts one nats-server per site (a, b, c), then for each case runs its
- * brokers/bridges/relay, its responder and its requester as separate processes and
+ * brokers, bridges and hand-written relays, its responder and its requester as separate processes and
  * measures, for each payload of bench/lib/payloads.mjs (tiny and 1 KiB calls,
  * positional and object-shaped): sequential latency p50/p99, throughput at 64 and 256 calls in flight, and
  * CPU time per call of every process. Then the registry at 100k instances,
@@ -313,7 +313,7 @@ function spawnAgent(config, label) {
 }
 
 /**
- * Starts the brokers, bridges and floor relay of a case; resolves when all are
+ * Starts the brokers, bridges and hand-written relays of a case; resolves when all are
  * ready with those in the call path (`relays`) and the others (`brokers`).
  */
 async function startInfra(def, started, prefix = 'infra') {
@@ -806,7 +806,10 @@ function relayCpuPerHop(name, m) {
   return hops ? m.cpu_us_per_call.relays / hops : Number.NaN;
 }
 
-/** The hand-written relays with as many hops as `name` has (a hop costs more in a longer chain). */
+/**
+ * The hand-written relays with as many hops as `name` has: a longer chain
+ * shares the machine with more processes, and its batches are smaller.
+ */
 function floorRelayOfShape(name) {
   const hops = CASE_DEFS[name].relayHops;
   if (!hops) return undefined;
@@ -854,27 +857,30 @@ function ratios(cases) {
 function targets(cases, extras, rounds) {
   const t = [];
   const best = bestMoleculer(cases);
-  /** `value` reads cases through `get(name)`; what it cannot read is not checked. */
+  /**
+   * `value` reads cases through `get(name)`; a target whose cases did not
+   * run (or whose repetition of a round was left out) is not checked.
+   */
   const check = (label, limit, cmp, payload, value, perRoundOf = rounds) => {
     const at = (source) => {
       try {
         return value((name) => source[name]?.[payload]);
-      } catch {
-        return Number.NaN;
+      } catch (err) {
+        // Reading a case that is not there; anything else is a mistake here.
+        if (err instanceof TypeError) return Number.NaN;
+        throw err;
       }
     };
     const meets = (v) => (cmp === '>=' ? v >= limit : v <= limit);
     const v = at(cases);
     if (!Number.isFinite(v)) return;
     const perRound = perRoundOf.map(at).filter(Number.isFinite);
-    t.push({
-      target: label,
-      value: round(v, 2),
-      limit,
-      met: meets(v),
-      rounds: perRound.map((x) => round(x, 2)),
-      met_in_rounds: perRound.filter(meets).length,
-    });
+    const target = { target: label, value: round(v, 2), limit, met: meets(v) };
+    if (perRound.length > 0) {
+      target.rounds = perRound.map((x) => round(x, 2));
+      target.met_in_rounds = perRound.filter(meets).length;
+    }
+    t.push(target);
   };
   for (const payload of ['tiny-obj', '1kib-obj']) {
     if (!cases.local?.[payload]) continue;
@@ -984,7 +990,7 @@ function printTable(cases) {
 
 /** A target's ratio round by round, when there were several: its range and how often it was met. */
 function spread(t) {
-  const r = t.rounds;
+  const r = t.rounds ?? [];
   if (r.length < 2) return '';
   return `  rounds ${fixed(Math.min(...r), 2)}–${fixed(Math.max(...r), 2)}, met in ${t.met_in_rounds} of ${r.length}`;
 }
