@@ -102,6 +102,10 @@ export function formatReport(report: Report): string {
   );
   for (const r of runs) {
     out.push('', `${r.topology}, ${r.mode} NATS (${r.links} bridges, hop limit ${r.maxHops}):`);
+    const { sent } = r.startup;
+    out.push(
+      `  linking: every component sent ${sent.msgs} messages (${sent.mib} MiB) until ${r.startup.convergeMs === null ? 'the check gave up' : 'converged'}`,
+    );
     const s = r.sizes;
     if (s) {
       out.push(

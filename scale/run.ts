@@ -56,7 +56,14 @@ export interface RunFigures {
   links: number;
   services: number;
   maxHops: number;
-  startup: { sitesMs: number; linkMs: number; convergeMs: number | null; check: CheckResult };
+  startup: {
+    sitesMs: number;
+    linkMs: number;
+    convergeMs: number | null;
+    check: CheckResult;
+    /** Messages (and MiB) every component sent from linking to converged (or to giving up). */
+    sent: { msgs: number; mib: number };
+  };
   sizes?: SizeFigures;
   propagation?: PropagationFigures;
   steady?: SteadyFigures;
@@ -92,9 +99,11 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     progress(`  linking ${topology.links.length} bridges`);
     const heapBefore = await settledHeapBytes();
     const t1 = performance.now();
+    const sentBefore = sentInAll(mesh);
     await mesh.link();
     const linkMs = performance.now() - t1;
     const settled = await mesh.waitConverged(CONVERGE_TIMEOUT_MS);
+    const sentAfter = sentInAll(mesh);
     // The heap gained by linking is the mesh's: not the keys its checks kept.
     forgetCheckKeys();
     const heapAfter = await settledHeapBytes();
@@ -116,6 +125,10 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
         linkMs: round(linkMs, 0),
         convergeMs: settled.ok ? round(linkMs + settled.ms, 0) : null,
         check: settled.last,
+        sent: {
+          msgs: sentAfter.msgs - sentBefore.msgs,
+          mib: round((sentAfter.bytes - sentBefore.bytes) / 2 ** 20),
+        },
       },
     };
     progress(
@@ -170,6 +183,17 @@ export async function runTopology(options: RunOptions): Promise<RunFigures> {
     lag.stop();
     await mesh.close();
   }
+}
+
+/** Messages and bytes sent so far by every component of every site. */
+function sentInAll(mesh: ScaleMesh): { msgs: number; bytes: number } {
+  let msgs = 0;
+  let bytes = 0;
+  for (const sent of mesh.sent().values()) {
+    msgs += sent.msgs;
+    bytes += sent.bytes;
+  }
+  return { msgs, bytes };
 }
 
 /** How long halves' advertised routes may differ from what brokers hold at the end (registrations in flight). */

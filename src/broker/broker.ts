@@ -14,8 +14,10 @@ import {
   type BrokerEvent,
   type BrokerInfo,
   type CallMeta,
+  type ControlMessage,
   ErrorCode,
   errorReplyHeaders,
+  type InstanceRegistration,
   type InstanceView,
   isCancelNotice,
   type ListReply,
@@ -26,6 +28,8 @@ import {
   parse,
   type RegisterReply,
   type RegistryEvent,
+  type RouteBatchReply,
+  type RouteBatchResult,
   readCallMeta,
   SwitchboardError,
 } from '../protocol/index.js';
@@ -234,6 +238,7 @@ export class Broker extends Closeable {
     }
     this.#subs.push(
       listen(ctx, s.routeRenew, (m) => this.#onRenew(m), NOTICES),
+      listen(ctx, s.routeBatch, (m) => this.#onRouteBatch(m)),
       listen(ctx, s.lookup, (m) => this.#onLookup(m), queue),
       listen(ctx, s.list, (m) => this.#onList(m), queue),
       listen(ctx, s.info, (m) => this.#onInfo(m), queue),
@@ -331,16 +336,58 @@ export class Broker extends Closeable {
     if (kind === 'service' && instance.route) {
       throw refused(`a route registers on ${this.#link.conn.subjects.routes.all.register}`);
     }
-    if (kind === 'route' && !instance.route) {
-      throw refused(`a route registration must say where the route leads (instance.route)`);
-    }
-    for (const change of this.registry.register(instance)) this.#publishChange(change);
+    const leaseMs = this.#register(instance, kind);
     if (msg.reply) {
       const reply: RegisterReply = {
         v: PROTOCOL_VERSION,
         site: this.site,
         brokerId: this.id,
-        leaseMs: this.registry.leaseFor(instance.heartbeatMs),
+        leaseMs,
+      };
+      respondValue(msg, this.#link.codec, reply);
+    }
+  }
+
+  /**
+   * Registers `instance` (a route must say where it leads), publishes the
+   * change, and returns its lease.
+   */
+  #register(instance: InstanceRegistration, kind: 'service' | 'route'): number {
+    if (kind === 'route' && !instance.route) {
+      throw refused(`a route registration must say where the route leads (instance.route)`);
+    }
+    for (const change of this.registry.register(instance)) this.#publishChange(change);
+    return this.registry.leaseFor(instance.heartbeatMs);
+  }
+
+  /**
+   * Several routes of a bridge half at once, each registered as its own
+   * request would be: one refused (unreadable, past a limit, held by another
+   * secret) is answered in its place and does not refuse the others.
+   */
+  #onRouteBatch(msg: Msg): void {
+    const { instances } = this.#decode(msg, parse.routeBatchRequest);
+    const results = instances.map((instance): RouteBatchResult => {
+      try {
+        if (instance instanceof SwitchboardError) throw instance;
+        return { leaseMs: this.#register(instance, 'route') };
+      } catch (err) {
+        if (!(err instanceof SwitchboardError)) throw err;
+        this.#link.conn.peerLog.warn(`refused a route of a batch: ${err.message}`, {
+          subject: msg.subject,
+          code: err.code,
+        });
+        const error = err.toData();
+        error.site ??= this.site;
+        return { error };
+      }
+    });
+    if (msg.reply) {
+      const reply: RouteBatchReply = {
+        v: PROTOCOL_VERSION,
+        site: this.site,
+        brokerId: this.id,
+        results,
       };
       respondValue(msg, this.#link.codec, reply);
     }
@@ -384,10 +431,9 @@ export class Broker extends Closeable {
     for (const change of changes) this.#publishChange(change);
     for (const view of resumed) this.#announceResumed(view);
     if (reregister) {
-      this.#publish(this.#link.conn.subjects.session(renewal.session), {
-        v: PROTOCOL_VERSION,
-        kind: 'reregister',
-      });
+      // We take them back in batches: a holder told so need not send a request per route.
+      const ask: ControlMessage = { v: PROTOCOL_VERSION, kind: 'reregister', batch: true };
+      this.#publish(this.#link.conn.subjects.session(renewal.session), ask);
     }
   }
 

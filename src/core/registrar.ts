@@ -5,7 +5,14 @@ import {
   SwitchboardError,
 } from '../protocol/index.js';
 import type { Logger } from '../util/index.js';
-import type { BrokerClient, LeaseSession, SessionCounts, Unsubscribe } from './types.js';
+import { RouteBatcher } from './route-batcher.js';
+import type {
+  BrokerClient,
+  LeaseSession,
+  RegistrationAck,
+  SessionCounts,
+  Unsubscribe,
+} from './types.js';
 
 /**
  * After the connection comes back, the `resumed` heartbeat is sent at once
@@ -50,10 +57,10 @@ interface Entry {
  * know one. Used by the server-side proxy (one instance) and by bridge halves
  * (one instance per route they advertise).
  *
- * With a lease session (bridge halves), the instances are registered in it
- * and one renewal per interval keeps them all, instead of a heartbeat each;
- * a broker that knows fewer of them than renewed gets them all again, and
- * one that still holds a route deregistered lately drops it.
+ * With a lease session (bridge halves), the instances are registered in it,
+ * in batches, and one renewal per interval keeps them all, instead of a
+ * heartbeat each; a broker that knows fewer of them than renewed gets them
+ * all again, and one that still holds a route deregistered lately drops it.
  */
 export class Registrar {
   readonly #brokers: BrokerClient;
@@ -63,6 +70,8 @@ export class Registrar {
   readonly #waitMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #session: LeaseSession | undefined;
+  /** Gathers the registrations of a session's routes into batches. */
+  readonly #batcher: RouteBatcher | undefined;
   readonly #stops: Unsubscribe[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
@@ -77,6 +86,12 @@ export class Registrar {
     this.#heartbeatMs = heartbeatMs;
     this.#waitMs = Math.max(heartbeatMs, MIN_REGISTRATION_WAIT_MS);
     this.#session = session;
+    this.#batcher = session
+      ? new RouteBatcher(
+          brokers,
+          (route) => !this.#closed && this.#entries.get(route.id)?.registration === route,
+        )
+      : undefined;
     this.#stops.push(
       brokers.onBrokerEvent((event) => {
         if (event.kind === 'started') this.#registerAll();
@@ -84,11 +99,12 @@ export class Registrar {
     );
     if (session) {
       this.#stops.push(
-        brokers.onSessionLost(session, () => {
+        brokers.onSessionLost(session, ({ batches }) => {
           this.#logger.info('broker asked for the routes of the session again', {
             session: session.id,
           });
-          this.#registerAll();
+          // A broker of an earlier revision hears no batch: it gets each route on its own.
+          this.#registerAll(!batches);
         }),
       );
     }
@@ -247,10 +263,11 @@ export class Registrar {
     for (const timer of this.#resumeRepeats.splice(0)) clearTimeout(timer);
   }
 
-  #registerAll(): void {
+  /** Registers every instance again (routes each in a request of its own when `alone`). */
+  #registerAll(alone = false): void {
     for (const entry of this.#entries.values()) {
       entry.registered = false;
-      void this.#register(entry, this.#waitMs);
+      void this.#register(entry, this.#waitMs, false, alone);
     }
   }
 
@@ -296,22 +313,34 @@ export class Registrar {
 
   /**
    * One registration attempt: joined if one is under way, unless `anew`
-   * (then the attempt under way may still confirm it, but is no longer waited for).
+   * (then the attempt under way may still confirm it, but is no longer
+   * waited for). A route goes in a batch unless `alone`.
    */
-  #register(entry: Entry, timeoutMs: number, anew = false): Promise<boolean> {
+  #register(entry: Entry, timeoutMs: number, anew = false, alone = false): Promise<boolean> {
     if (entry.attempt && !anew) return entry.attempt;
-    const attempt = this.#registerOnce(entry, timeoutMs).finally(() => {
+    const attempt = this.#registerOnce(entry, timeoutMs, alone).finally(() => {
       if (entry.attempt === attempt) entry.attempt = undefined;
     });
     entry.attempt = attempt;
     return attempt;
   }
 
-  async #registerOnce(entry: Entry, timeoutMs: number): Promise<boolean> {
+  #send(
+    registration: InstanceRegistration,
+    timeoutMs: number,
+    alone: boolean,
+  ): Promise<RegistrationAck> {
+    const batcher = alone ? undefined : this.#batcher;
+    return batcher
+      ? batcher.register(registration, timeoutMs)
+      : this.#brokers.register(registration, timeoutMs);
+  }
+
+  async #registerOnce(entry: Entry, timeoutMs: number, alone: boolean): Promise<boolean> {
     if (this.#closed) return false;
     const { registration } = entry;
     try {
-      const ack = await this.#brokers.register(registration, timeoutMs);
+      const ack = await this.#send(registration, timeoutMs, alone);
       // Removed while the request was in flight: the broker must forget it again. (If the id
       // was added again meanwhile, this answer may have overwritten the new registration: the
       // deregistration makes the broker ask for it again at its next heartbeat.)

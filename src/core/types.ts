@@ -165,6 +165,12 @@ export interface SessionCounts {
   resumed?: boolean;
 }
 
+/** A broker's ask for every route of a session again. */
+export interface SessionAsk {
+  /** The broker takes routes in batches (else, of an earlier revision, one request each). */
+  batches: boolean;
+}
+
 /** Stops a listener. */
 export type Unsubscribe = () => void;
 
@@ -186,6 +192,15 @@ export interface BrokerClient {
   /** Registers a server's instance, or a bridge's route (one with `route` set). */
   register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;
   /**
+   * Registers a bridge half's routes in as few requests as they fit
+   * (`RouteBatchRequest`). Never rejects: one result per route, in order,
+   * its confirmation or what `register` would have rejected with.
+   */
+  registerRoutes(
+    routes: readonly InstanceRegistration[],
+    timeoutMs: number,
+  ): Promise<Array<RegistrationAck | SwitchboardError>>;
+  /**
    * Renews the lease of an instance this process registered; `resumed` says
    * its connection to NATS has just moved (see `InstanceClaim.resumed`).
    */
@@ -199,7 +214,7 @@ export interface BrokerClient {
   /** Renews, in one message, the lease of every route registered in `session`. */
   renewSession(session: LeaseSession, counts: SessionCounts): void;
   /** A broker asks for every route of `session` again (it knows fewer than were renewed). */
-  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe;
+  onSessionLost(session: LeaseSession, listener: (ask: SessionAsk) => void): Unsubscribe;
   onLinkState(listener: (state: LinkState) => void): Unsubscribe;
   /** Stops every listener. */
   close(): void;

@@ -92,6 +92,38 @@ export interface RegisterReply {
   leaseMs: number;
 }
 
+/** Most routes one {@link RouteBatchRequest} registers. */
+export const MAX_BATCH_ROUTES = 256;
+
+/**
+ * Registers several routes of a bridge half in one request (each as its own
+ * `RegisterRequest` on the route subjects would), at most {@link MAX_BATCH_ROUTES}.
+ */
+export interface RouteBatchRequest {
+  v: number;
+  instances: InstanceRegistration[];
+}
+
+/**
+ * A {@link RouteBatchRequest} as a broker reads it: each instance, or why
+ * it cannot be read (one bad route does not refuse the others).
+ */
+export interface ReceivedRouteBatch {
+  v: number;
+  instances: Array<InstanceRegistration | SwitchboardError>;
+}
+
+/** What a broker did with one route of a batch: registered it (and its lease), or refused it. */
+export type RouteBatchResult = { leaseMs: number } | { error: ErrorData };
+
+/** The answer to a {@link RouteBatchRequest}: one result per instance, in its order. */
+export interface RouteBatchReply {
+  v: number;
+  site: string;
+  brokerId: string;
+  results: RouteBatchResult[];
+}
+
 /** A heartbeat, or a deregistration: which instance, and the proof that the sender holds it. */
 export interface InstanceClaim {
   v: number;
@@ -275,6 +307,12 @@ export interface BrokerEvent {
 export interface ControlMessage {
   v: number;
   kind: 'reregister' | 'ping';
+  /**
+   * On a `reregister` on a session's subject: the asking broker takes routes
+   * in batches (`RouteBatchRequest`). Absent: it may be of a revision before
+   * batches, so the routes go one request each.
+   */
+  batch?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -472,6 +510,45 @@ function array<T>(o: Obj, key: string, what: string, item: (v: unknown) => T): T
   return v.map(item);
 }
 
+/** The body of an error reply. Unknown codes become `INTERNAL` rather than failing. */
+function errorData(value: unknown): ErrorData {
+  const o = object(value, 'error');
+  const get = (key: string) => field(o, key);
+  const completed = get('completed');
+  const code = get('code');
+  const message = get('message');
+  const errorName = get('name');
+  const data: ErrorData = {
+    code: isErrorCode(code) ? code : ErrorCode.INTERNAL,
+    message: typeof message === 'string' ? message : 'unknown error',
+    name: typeof errorName === 'string' ? errorName : 'Error',
+    completed: completed === 'yes' || completed === 'no' ? completed : 'maybe',
+  };
+  const appCode = get('appCode');
+  const details = get('details');
+  const site = get('site');
+  const service = get('service');
+  const path = get('path');
+  if (typeof appCode === 'string') data.appCode = appCode;
+  if (details !== undefined) data.details = details;
+  if (typeof site === 'string') data.site = site;
+  if (typeof service === 'string') data.service = service;
+  if (Array.isArray(path) && path.every((s) => typeof s === 'string')) data.path = path;
+  return data;
+}
+
+/** `read`, with what it throws (a `BAD_REQUEST`) returned in place of the value. */
+function readEach<T>(read: (v: unknown) => T): (v: unknown) => T | SwitchboardError {
+  return (v) => {
+    try {
+      return read(v);
+    } catch (err) {
+      if (err instanceof SwitchboardError) return err;
+      throw err;
+    }
+  };
+}
+
 function claim(value: unknown, what: string): InstanceClaim {
   const o = envelope(value, what);
   const c: InstanceClaim = {
@@ -503,6 +580,32 @@ export const parse = Object.freeze({
       site: name(o, 'site', 'register reply'),
       brokerId: str(o, 'brokerId', 'register reply'),
       leaseMs: num(o, 'leaseMs', 'register reply'),
+    };
+  },
+  /** A batch of routes: the envelope and its size are checked here, each instance on its own. */
+  routeBatchRequest(value: unknown): ReceivedRouteBatch {
+    const what = 'route batch';
+    const o = envelope(value, what);
+    const items = field(o, 'instances');
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH_ROUTES) {
+      throw bad(`${what}.instances must be an array of 1 to ${MAX_BATCH_ROUTES} registrations`);
+    }
+    return { v: PROTOCOL_VERSION, instances: items.map(readEach(instanceRegistration)) };
+  },
+  routeBatchReply(value: unknown): RouteBatchReply {
+    const what = 'route batch reply';
+    const o = envelope(value, what);
+    return {
+      v: PROTOCOL_VERSION,
+      site: name(o, 'site', what),
+      brokerId: str(o, 'brokerId', what),
+      results: array(o, 'results', what, (item) => {
+        const r = object(item, `${what} result`);
+        if (given(r, 'error')) return { error: errorData(field(r, 'error')) };
+        const leaseMs = num(r, 'leaseMs', `${what} result`);
+        if (!(leaseMs > 0)) throw bad(`${what} result.leaseMs must be positive`);
+        return { leaseMs };
+      }),
     };
   },
   heartbeat(value: unknown): InstanceClaim {
@@ -656,35 +759,13 @@ export const parse = Object.freeze({
   },
   control(value: unknown): ControlMessage {
     const o = envelope(value, 'control');
-    return {
+    const control: ControlMessage = {
       v: PROTOCOL_VERSION,
       kind: oneOf(o, 'kind', 'control', ['reregister', 'ping'] as const),
     };
+    if (field(o, 'batch') === true) control.batch = true;
+    return control;
   },
   /** The body of an error reply. Unknown codes become `INTERNAL` rather than failing. */
-  errorData(value: unknown): ErrorData {
-    const o = object(value, 'error');
-    const get = (key: string) => field(o, key);
-    const completed = get('completed');
-    const code = get('code');
-    const message = get('message');
-    const errorName = get('name');
-    const data: ErrorData = {
-      code: isErrorCode(code) ? code : ErrorCode.INTERNAL,
-      message: typeof message === 'string' ? message : 'unknown error',
-      name: typeof errorName === 'string' ? errorName : 'Error',
-      completed: completed === 'yes' || completed === 'no' ? completed : 'maybe',
-    };
-    const appCode = get('appCode');
-    const details = get('details');
-    const site = get('site');
-    const service = get('service');
-    const path = get('path');
-    if (typeof appCode === 'string') data.appCode = appCode;
-    if (details !== undefined) data.details = details;
-    if (typeof site === 'string') data.site = site;
-    if (typeof service === 'string') data.service = service;
-    if (Array.isArray(path) && path.every((s) => typeof s === 'string')) data.path = path;
-    return data;
-  },
+  errorData,
 });

@@ -116,6 +116,7 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
           ...Object.values(s.services.all),
           ...Object.values(s.routes.all),
           s.routeRenew,
+          s.routeBatch,
           s.lookup,
           s.list,
           s.info,
@@ -128,7 +129,14 @@ export function permissionsFor(s: Subjects, grant: RoleGrant): SubjectPermission
       };
     case 'bridge':
       return {
-        publish: [...Object.values(s.routes.all), s.routeRenew, ...relay, EVERY_INBOX, ...ask],
+        publish: [
+          ...Object.values(s.routes.all),
+          s.routeRenew,
+          s.routeBatch,
+          ...relay,
+          EVERY_INBOX,
+          ...ask,
+        ],
         subscribe: [
           s.route('*', '*'),
           s.control('*', '*'),

@@ -46,6 +46,8 @@ export interface Subjects {
   readonly routes: RegistrationSubjects;
   /** One message renews every route of a session (`SessionRenewal`); every broker listens. */
   readonly routeRenew: string;
+  /** One request registers several routes (`RouteBatchRequest`); every broker listens. */
+  readonly routeBatch: string;
   /** Where brokers ask the holder of a session to register its routes again. */
   session(session: string): string;
   /** Lookup of one service; answered by one broker of the site (queue group). */
@@ -149,6 +151,7 @@ export function subjectsFor(prefix: string = DEFAULT_PREFIX): Subjects {
     services: registrationSubjects(`${prefix}.broker`),
     routes: registrationSubjects(`${prefix}.broker.route`),
     routeRenew: `${prefix}.broker.route.renew`,
+    routeBatch: `${prefix}.broker.route.batch`,
     session: (session) => `${prefix}.session.${session}`,
     lookup: `${prefix}.broker.lookup`,
     list: `${prefix}.broker.list`,

@@ -8,6 +8,7 @@ import type {
   LinkState,
   RegistrationAck,
   Resolution,
+  SessionAsk,
   SessionCounts,
   SiteListing,
   Unsubscribe,
@@ -18,8 +19,10 @@ import {
   type InstanceClaim,
   type InstanceRegistration,
   type ListRequest,
+  MAX_BATCH_ROUTES,
   PROTOCOL_VERSION,
   parse,
+  type RouteBatchRequest,
   type ServiceView,
   type SessionRenewal,
   SwitchboardError,
@@ -27,7 +30,7 @@ import {
 import { readReply } from './call-reply.js';
 import type { SiteConnection } from './connection.js';
 import { type ListenContext, listen } from './replies.js';
-import type { RequestChannel } from './request-channel.js';
+import { isNoResponders, type RequestChannel } from './request-channel.js';
 
 /**
  * The site's brokers over NATS: requests (lookup, list, info, register) go
@@ -45,6 +48,8 @@ export class NatsBrokerClient implements BrokerClient {
   readonly #subs = new Set<Subscription>();
   #status: (AsyncIterable<Status> & { stop(): void }) | undefined;
   #site: string | undefined;
+  /** NATS refused a route batch: this connection's credential does not permit them. */
+  #batchesForbidden = false;
   #closed = false;
 
   constructor(conn: SiteConnection, channel: RequestChannel, codec: Codec) {
@@ -155,6 +160,75 @@ export class NatsBrokerClient implements BrokerClient {
     return this.#learn({ site: reply.site, brokerId: reply.brokerId, leaseMs: reply.leaseMs });
   }
 
+  async registerRoutes(
+    routes: readonly InstanceRegistration[],
+    timeoutMs: number,
+  ): Promise<Array<RegistrationAck | SwitchboardError>> {
+    if (this.#batchesForbidden) return this.#registerEach(routes, timeoutMs);
+    const batches: InstanceRegistration[][] = [];
+    for (let i = 0; i < routes.length; i += MAX_BATCH_ROUTES) {
+      batches.push(routes.slice(i, i + MAX_BATCH_ROUTES));
+    }
+    const results = await Promise.all(batches.map((b) => this.#registerBatch(b, timeoutMs)));
+    return results.flat();
+  }
+
+  /**
+   * One batch request (halved until it fits the server's max_payload). Every
+   * route of a batch no broker answered fails with the same error. Each
+   * route goes in a request of its own when no broker takes batches (brokers
+   * of an earlier revision), and from then on when NATS refuses them (a
+   * credential written for such a revision).
+   */
+  async #registerBatch(
+    routes: InstanceRegistration[],
+    timeoutMs: number,
+  ): Promise<Array<RegistrationAck | SwitchboardError>> {
+    const body: RouteBatchRequest = { v: PROTOCOL_VERSION, instances: routes };
+    const data = this.#codec.encode(body);
+    if (routes.length > 1 && data.length > (this.#conn.nc.info?.max_payload ?? data.length)) {
+      const half = Math.ceil(routes.length / 2);
+      const parts = [routes.slice(0, half), routes.slice(half)];
+      return (await Promise.all(parts.map((p) => this.#registerBatch(p, timeoutMs)))).flat();
+    }
+    const failed = (err: unknown) => routes.map(() => err as SwitchboardError);
+    let value: unknown;
+    try {
+      value = (await this.#requestData(this.#conn.subjects.routeBatch, data, timeoutMs)).value;
+    } catch (err) {
+      const e = err as SwitchboardError;
+      // FORBIDDEN without a site: NATS, not a broker, refused it.
+      if (e.code === ErrorCode.FORBIDDEN && e.site === undefined) this.#batchesForbidden = true;
+      else if (!isNoResponders(e.cause)) return failed(err);
+      return this.#registerEach(routes, timeoutMs);
+    }
+    try {
+      const reply = parse.routeBatchReply(value);
+      if (reply.results.length !== routes.length) {
+        throw SwitchboardError.refusal(
+          ErrorCode.BAD_REQUEST,
+          `a broker answered ${reply.results.length} results to a batch of ${routes.length} routes`,
+          { completed: 'maybe' },
+        );
+      }
+      const { site, brokerId } = this.#learn(reply);
+      return reply.results.map((r) =>
+        'error' in r ? SwitchboardError.fromData(r.error) : { site, brokerId, leaseMs: r.leaseMs },
+      );
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  #registerEach(
+    routes: readonly InstanceRegistration[],
+    timeoutMs: number,
+  ): Promise<Array<RegistrationAck | SwitchboardError>> {
+    return Promise.all(
+      routes.map((r) => this.register(r, timeoutMs).catch((e: unknown) => e as SwitchboardError)),
+    );
+  }
+
   heartbeat(instance: InstanceRegistration, resumed = false): void {
     const { id, secret, service } = instance;
     const claim: InstanceClaim = { v: PROTOCOL_VERSION, id, secret };
@@ -187,14 +261,15 @@ export class NatsBrokerClient implements BrokerClient {
     this.#publish(this.#conn.subjects.routeRenew, renewal);
   }
 
-  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {
+  onSessionLost(session: LeaseSession, listener: (ask: SessionAsk) => void): Unsubscribe {
     return this.#onControl(this.#conn.subjects.session(session.id), listener);
   }
 
   /** Calls `listener` at each `reregister` on `subject` (a `ping` only needs us to listen). */
-  #onControl(subject: string, listener: () => void): Unsubscribe {
+  #onControl(subject: string, listener: (ask: SessionAsk) => void): Unsubscribe {
     const sub = this.#listen(subject, (msg) => {
-      if (parse.control(this.#codec.decode(msg.data)).kind === 'reregister') listener();
+      const control = parse.control(this.#codec.decode(msg.data));
+      if (control.kind === 'reregister') listener({ batches: control.batch === true });
     });
     return () => this.#unsubscribe(sub);
   }
@@ -242,13 +317,18 @@ export class NatsBrokerClient implements BrokerClient {
     body: unknown,
     timeoutMs: number,
   ): Promise<{ value: unknown; bytes: number }> {
+    return this.#requestData(subject, this.#codec.encode(body), timeoutMs);
+  }
+
+  /** {@link #requestSized}, of a body already encoded. */
+  async #requestData(
+    subject: string,
+    data: Uint8Array,
+    timeoutMs: number,
+  ): Promise<{ value: unknown; bytes: number }> {
     let msg: Msg;
     try {
-      msg = await this.#channel.request(subject, {
-        data: this.#codec.encode(body),
-        timeoutMs,
-        target: 'broker',
-      });
+      msg = await this.#channel.request(subject, { data, timeoutMs, target: 'broker' });
     } catch (err) {
       const e = err as SwitchboardError;
       if (e.code === ErrorCode.UNAVAILABLE || e.code === ErrorCode.TIMEOUT) {

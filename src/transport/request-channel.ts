@@ -151,7 +151,7 @@ export class RequestChannel {
       await this.request(subject, { data, timeoutMs });
       return true;
     } catch (err) {
-      return NO_RESPONDERS.has(err as SwitchboardError) ? false : undefined;
+      return isNoResponders(err) ? false : undefined;
     }
   }
 
@@ -357,6 +357,11 @@ function linkFailure(reason: string): SwitchboardError {
  * Whether `err` ended a request because our own connection went down (so the
  * instance called is not to blame, and may be tried again once reconnected).
  */
+/** Whether `err` is NATS's word that nothing listens on a request's subject. */
+export function isNoResponders(err: unknown): boolean {
+  return NO_RESPONDERS.has(err as SwitchboardError);
+}
+
 export function isLinkFailure(err: unknown): boolean {
   return err instanceof SwitchboardError && linkFailures.has(err);
 }

@@ -68,7 +68,7 @@ describe('bridge leases', () => {
   test('bridge - a route whose deregistration a broker missed is dropped at the next renewal, which names it gone', async () => {
     const a = await startSite('a');
     const b = await startSite('b');
-    const registrations = await overhear(a.url, 'sb.broker.route.register.>');
+    const batches = await overhear(a.url, 'sb.broker.route.batch');
     const events = await overhear(a.url, 'sb.events.registry.s2');
     track(
       await serve(
@@ -83,10 +83,13 @@ describe('bridge leases', () => {
     await startBridge(a, b, { heartbeatMs: 100 });
     const registry = a.broker!.registry;
     await eventually(() => registry.size === 2);
-    // The registration reaches this listener over NATS, maybe after the broker took it.
-    const heard = () => registrations.find((m) => m.subject.endsWith('.s2'));
+    // The registration (in a batch) reaches this listener over NATS, maybe after the broker took it.
+    const heard = () =>
+      batches
+        .flatMap((m) => m.body.instances as Array<{ service: string }>)
+        .find((instance) => instance.service === 's2');
     await eventually(() => heard() !== undefined, 5000, 'the registration of s2');
-    const route = heard()?.body.instance;
+    const route = heard();
     expect(route).toMatchObject({ service: 's2', session: expect.any(String) });
     await s2.close();
     await eventually(() => registry.lookup('s2').length === 0, 3000, 's2 withdrawn');

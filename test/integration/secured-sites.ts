@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type Status } from 'nats';
 import { expect } from 'vitest';
-import { type BridgeSide, SERVER_CONFIG_FILE, secureInit } from '../../src/cli/secure/index.js';
+import {
+  AUTH_FILE,
+  type BridgeSide,
+  SERVER_CONFIG_FILE,
+  secureInit,
+} from '../../src/cli/secure/index.js';
 import { Broker, type ConnectionOptions } from '../../src/internal.js';
 import { startNatsServer } from '../../src/testing/index.js';
 import { eventually, type TestSite, track } from './helpers.js';
@@ -49,7 +54,11 @@ export async function readEnvFile(file: string): Promise<Record<string, string>>
 export async function startSecuredSite(
   name: string,
   spec: SecuredSiteSpec = {},
-  options: { broker?: boolean } = {},
+  options: {
+    broker?: boolean;
+    /** Rewrites the users' file before NATS starts (e.g. as an earlier revision wrote it). */
+    editAuth?: (text: string) => string;
+  } = {},
 ): Promise<SecuredSite> {
   const dir = await mkdtemp(join(tmpdir(), `switchboard-secured-${name}-`));
   track({ close: () => rm(dir, { recursive: true, force: true }) });
@@ -62,6 +71,10 @@ export async function startSecuredSite(
     tlsHosts: [],
     prefix: 'sb',
   });
+  if (options.editAuth) {
+    const auth = join(dir, AUTH_FILE);
+    await writeFile(auth, options.editAuth(await readFile(auth, 'utf8')));
+  }
   // The fixture names the server on the command line; nats-server 2.9 reloads
   // (as a rotation needs) only when its config file gives the same name.
   const config = join(dir, 'site.conf');

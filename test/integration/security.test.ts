@@ -301,6 +301,35 @@ describe('security - routes', () => {
   });
 });
 
+describe('security - credentials of an earlier revision', () => {
+  test('earlier credentials - without route batches in the users file, a bridge still registers its routes, one request each, and calls pass', async () => {
+    const withoutBatches = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => !line.includes('sb.broker.route.batch'))
+        .join('\n');
+    const a = await startSecuredSite(
+      'a',
+      { services: ['calculator'], bridgeTo: ['b'] },
+      { editAuth: withoutBatches },
+    );
+    const b = await startSecuredSite('b', { bridgeTo: ['a'] }, { editAuth: withoutBatches });
+    const log = refusalRecorder();
+    await securedBridge(a, b, { logger: log });
+    track(await serve(calculatorService(), await a.as('server-calculator')));
+    const atB = track(await Client.connect(await b.as('client')));
+    await reachable(atB, 'calculator', 'a', 1);
+    expect(await atB.proxy<Calculator>('calculator').add(2, 3)).toBe(5);
+    // NATS refused the half's batch, said once; from then on each route went on its own.
+    expect(log.refused).toEqual([
+      "NATS refused the publish to sb.broker.route.batch: this component's credential does not permit it",
+    ]);
+    expect(b.broker?.registry.lookup('calculator')).toEqual([
+      expect.objectContaining({ site: 'a', hops: 1 }),
+    ]);
+  });
+});
+
 describe('security - the hijack of the issue', () => {
   test.each(['client', 'server-greeter'])(
     'hijack - with the %s credential: a bogus instance, eavesdropping and deregistering the real one each fail with a permissions violation, while calls keep flowing',

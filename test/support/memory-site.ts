@@ -29,6 +29,7 @@ import {
   type RegistrationAck,
   type Resolution,
   Resolver,
+  type SessionAsk,
   type SessionCounts,
   type SiteListing,
   type Unsubscribe,
@@ -195,7 +196,7 @@ export class MemoryBrokerClient implements BrokerClient {
   readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
   readonly #linkListeners = new Set<(s: LinkState) => void>();
   readonly #reregister = new Map<string, Set<() => void>>();
-  readonly #sessionLost = new Map<string, Set<() => void>>();
+  readonly #sessionLost = new Map<string, Set<(ask: SessionAsk) => void>>();
 
   /** A site named `site`, or the given registry (to pass registry options such as a clock). */
   constructor(site: string | Registry) {
@@ -234,6 +235,19 @@ export class MemoryBrokerClient implements BrokerClient {
     for (const change of this.registry.register(instance)) this.#publish(change);
     const leaseMs = this.registry.leaseFor(instance.heartbeatMs);
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
+  }
+
+  /** Sizes of the batches of routes registered with {@link registerRoutes}, in order. */
+  readonly batches: number[] = [];
+
+  /** Registers each route as {@link register} would (each counted in {@link requests}). */
+  async registerRoutes(
+    routes: readonly InstanceRegistration[],
+  ): Promise<Array<RegistrationAck | SwitchboardError>> {
+    this.batches.push(routes.length);
+    return Promise.all(
+      routes.map((route) => this.register(route).catch((err: unknown) => err as SwitchboardError)),
+    );
   }
 
   /** Ids of the heartbeats that said the instance's connection moved. */
@@ -288,7 +302,7 @@ export class MemoryBrokerClient implements BrokerClient {
     if (outcome.reregister) this.loseSession(session.id);
   }
 
-  onSessionLost(session: LeaseSession, listener: () => void): Unsubscribe {
+  onSessionLost(session: LeaseSession, listener: (ask: SessionAsk) => void): Unsubscribe {
     let set = this.#sessionLost.get(session.id);
     if (!set) {
       set = new Set();
@@ -298,9 +312,12 @@ export class MemoryBrokerClient implements BrokerClient {
     return () => set.delete(listener);
   }
 
-  /** Asks the holder of a session for its routes again, as a broker that lacks some would. */
-  loseSession(session: string): void {
-    for (const l of [...(this.#sessionLost.get(session) ?? [])]) l();
+  /**
+   * Asks the holder of a session for its routes again, as a broker that
+   * lacks some would (one of an earlier revision, without batches, when `batches` is false).
+   */
+  loseSession(session: string, batches = true): void {
+    for (const l of [...(this.#sessionLost.get(session) ?? [])]) l({ batches });
   }
 
   onLinkState(listener: (state: LinkState) => void): Unsubscribe {

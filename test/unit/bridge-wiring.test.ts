@@ -85,8 +85,9 @@ describe('bridge wiring', () => {
   test('bridge - each side gets a route, in the half lease session, for the services of the other', async () => {
     const a = await mesh.site('a');
     const b = await mesh.site('b');
-    const spyA = collect(a.bus.connect(), subjects.routes.register('calculator'));
-    const spyB = collect(b.bus.connect(), subjects.routes.register('where'));
+    // Routes are registered in batches (one request for all of a burst's).
+    const spyA = collect(a.bus.connect(), subjects.routeBatch);
+    const spyB = collect(b.bus.connect(), subjects.routeBatch);
     await mesh.serve(b, calculatorService());
     await mesh.serve(a, whereService('a').service);
     const { bridge, logger } = await mesh.bridge(a, b, { heartbeatMs: 700 });
@@ -102,26 +103,28 @@ describe('bridge wiring', () => {
     });
     expect(toA).toMatchObject({ service: 'where', site: 'a', path: ['a'], hops: 1 });
     const [registration] = bodies(await spyA.atLeast(1)) as Array<{
-      instance: Record<string, unknown>;
+      instances: Array<Record<string, unknown>>;
     }>;
     const bridgeId = (toB!.metadata as Record<string, string>).bridge!;
     expect(registration).toEqual({
       v: V,
-      instance: {
-        id: toB!.id,
-        service: 'calculator',
-        version: '1.0.0',
-        methods: ['add', 'divide', 'sleep'],
-        metadata: { bridge: bridgeId },
-        heartbeatMs: 700,
-        secret: expect.any(String),
-        session: bridgeId,
-        route: { site: 'b', path: ['b'] },
-      },
+      instances: [
+        {
+          id: toB!.id,
+          service: 'calculator',
+          version: '1.0.0',
+          methods: ['add', 'divide', 'sleep'],
+          metadata: { bridge: bridgeId },
+          heartbeatMs: 700,
+          secret: expect.any(String),
+          session: bridgeId,
+          route: { site: 'b', path: ['b'] },
+        },
+      ],
     });
     expect(toB!.id.startsWith(`${bridgeId}-`)).toBe(true);
-    const [other] = bodies(await spyB.atLeast(1)) as Array<{ instance: { session: string } }>;
-    expect(other!.instance.session).not.toBe(bridgeId);
+    const [other] = bodies(await spyB.atLeast(1)) as Array<{ instances: [{ session: string }] }>;
+    expect(other!.instances[0].session).not.toBe(bridgeId);
     expect(bridge.local.routeCount).toBe(1);
     expect(bridge.remote.routeCount).toBe(1);
     expect(logger.at('info')).toEqual(
@@ -198,11 +201,11 @@ describe('bridge wiring', () => {
   test('bridge - routes are renewed every 500 ms unless told otherwise', async () => {
     const a = await mesh.site('a');
     const b = await mesh.site('b');
-    const spy = collect(a.bus.connect(), subjects.routes.register('calculator'));
+    const spy = collect(a.bus.connect(), subjects.routeBatch);
     await mesh.serve(b, calculatorService());
     await mesh.bridge(a, b);
-    const [registration] = bodies(await spy.atLeast(1)) as Array<{ instance: object }>;
-    expect(registration!.instance).toMatchObject({ heartbeatMs: 500 });
+    const [registration] = bodies(await spy.atLeast(1)) as Array<{ instances: [object] }>;
+    expect(registration!.instances[0]).toMatchObject({ heartbeatMs: 500 });
   });
 
   test('bridge - a side given its own logger logs there; the bridge logger gets the rest', async () => {

@@ -594,6 +594,59 @@ describe('broker', () => {
     expect([...answeredBy].sort()).toEqual(['b1', 'b2']);
   });
 
+  test('broker - a batch registers each of its routes as its own request would, and answers for each in order', async () => {
+    const { nc, events, broker, logger } = await site({ limits: { maxBridgeRoutes: 3 } });
+    await register(nc, registration('taken', 'calc', { secret: 'another-secret-of-16' }));
+    const session = 'sess1';
+    const instances = [
+      route('r1', 'calc', { session }),
+      route('taken', 'calc', { session }),
+      { ...route('r3', 'echo', { session }), route: undefined },
+      { id: 'r4' },
+      route('r5', 'echo', { session }),
+      route('r6', 'echo', { session }),
+      route('r7', 'echo', { session }),
+    ];
+    const reply = resultIn(await ask(nc, subjects.routeBatch, { v: V, instances })) as {
+      site: string;
+      brokerId: string;
+      results: Array<{ leaseMs?: number; error?: { code: string; message: string; site: string } }>;
+    };
+    expect(reply).toMatchObject({ v: V, site: 'a', brokerId: 'b1' });
+    const codes = reply.results.map((r) => r.error?.code ?? r.leaseMs);
+    // A lease of three heartbeats of 1 s; the session's fourth route is past its share of the registry.
+    expect(codes).toEqual([
+      3000,
+      'FORBIDDEN',
+      'BAD_REQUEST',
+      'BAD_REQUEST',
+      3000,
+      3000,
+      'UNAVAILABLE',
+    ]);
+    expect(reply.results[2]!.error).toMatchObject({ site: 'a', message: /instance\.route/ });
+    expect(idsOf(broker)).toEqual(['r1', 'r5', 'r6', 'taken']);
+    expect(broker.registry.get('r1')).toMatchObject({ path: ['b', 'c'], site: 'c' });
+    const ups = bodies(await events.atLeast(4)).slice(1) as Array<{ kind: string; id: string }>;
+    expect(ups.map((e) => `${e.kind} ${e.id}`)).toEqual(['up r1', 'up r5', 'up r6']);
+    expect(
+      logger.at('warn').filter((m) => m.startsWith('refused a route of a batch')),
+    ).toHaveLength(4);
+  });
+
+  test('broker - a batch that is not one is refused whole, and one of a service is refused', async () => {
+    const { nc, broker } = await site();
+    const many = Array.from({ length: 257 }, (_, i) => route(`r${i}`, 'calc'));
+    for (const body of [{ v: V, instances: many }, { v: V, instances: [] }, { v: V }, 'nope']) {
+      const err = errorIn(await ask(nc, subjects.routeBatch, body));
+      expect(err).toMatchObject({ code: ErrorCode.BAD_REQUEST, site: 'a' });
+    }
+    const service = registration('s1', 'calc');
+    const reply = resultIn(await ask(nc, subjects.routeBatch, { v: V, instances: [service] }));
+    expect(reply).toMatchObject({ results: [{ error: { code: 'BAD_REQUEST' } }] });
+    expect(idsOf(broker)).toEqual([]);
+  });
+
   test('broker - a session renewal renews its routes, drops those named gone, and asks for all again when it holds fewer', async () => {
     const { nc, events, broker } = await site();
     const session = 'sess1';
@@ -614,7 +667,11 @@ describe('broker', () => {
     await idle();
     expect(asked.messages).toHaveLength(0);
     renew({ routes: 3 });
-    expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
+    expect(codec.decode((await asked.nth(0)).data)).toEqual({
+      v: V,
+      kind: 'reregister',
+      batch: true,
+    });
   });
 
   test('broker - a resumed session renewal announces each of its routes resumed, once', async () => {
@@ -654,7 +711,11 @@ describe('broker', () => {
         codec.encode({ v: V, session, secret: SECRET, routes: 1, held: 1 }),
       );
     renew();
-    expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
+    expect(codec.decode((await asked.nth(0)).data)).toEqual({
+      v: V,
+      kind: 'reregister',
+      batch: true,
+    });
     await register(nc, route('r1', 'calc', { session }));
     renew();
     expect(bodies(await events.atLeast(3))[2]).toMatchObject({ kind: 'down', id: 'stale' });

@@ -38,6 +38,8 @@ const v = PROTOCOL_VERSION;
 const good: Record<Exclude<keyof typeof parse, 'errorData'>, Record<string, unknown>> = {
   registerRequest: { v, instance: registration() },
   registerReply: { v, site: 'a', brokerId: 'b1', leaseMs: 3000 },
+  routeBatchRequest: { v, instances: [registration({ route: { site: 'b', path: ['b'] } })] },
+  routeBatchReply: { v, site: 'a', brokerId: 'b1', results: [{ leaseMs: 1500 }] },
   heartbeat: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
   deregister: { v, id: 'inst1', secret: 'a-secret-of-16-chars' },
   sessionRenewal: {
@@ -69,6 +71,8 @@ const validators = Object.keys(good) as (keyof typeof good)[];
 const labels: Record<keyof typeof good, string> = {
   registerRequest: 'register',
   registerReply: 'register reply',
+  routeBatchRequest: 'route batch',
+  routeBatchReply: 'route batch reply',
   heartbeat: 'heartbeat',
   deregister: 'deregister',
   sessionRenewal: 'session renewal',
@@ -91,6 +95,12 @@ const fields: Record<keyof typeof good, [string, unknown][]> = {
     ['site', 1],
     ['brokerId', null],
     ['leaseMs', '3000'],
+  ],
+  routeBatchRequest: [['instances', 'nope']],
+  routeBatchReply: [
+    ['site', 1],
+    ['brokerId', null],
+    ['results', 'x'],
   ],
   heartbeat: [
     ['id', 42],
@@ -273,6 +283,72 @@ describe('envelopes', () => {
     expect(expectBadRequest(() => parse.sessionRenewal(renewal(['r.1'])))).toBe(
       "session renewal.gone: 'r.1' is not an id",
     );
+  });
+
+  describe('route batches', () => {
+    const route = (id: string) => registration({ id, route: { site: 'b', path: ['b'] } });
+
+    test('envelopes - a batch reads each route on its own: a bad one is refused in its place', () => {
+      const batch = parse.routeBatchRequest({
+        v,
+        instances: [route('r1'), { ...route('r2'), secret: 'short' }, 'nope', route('r4')],
+      });
+      expect(batch.instances).toHaveLength(4);
+      expect(batch.instances[0]).toMatchObject({ id: 'r1', route: { site: 'b', path: ['b'] } });
+      expect(batch.instances[3]).toMatchObject({ id: 'r4' });
+      for (const refused of [batch.instances[1], batch.instances[2]]) {
+        expect(refused).toBeInstanceOf(SwitchboardError);
+        expect((refused as SwitchboardError).code).toBe(ErrorCode.BAD_REQUEST);
+      }
+      expect((batch.instances[1] as SwitchboardError).message).toMatch(/instance\.secret/);
+    });
+
+    test('envelopes - a batch holds 1 to 256 routes', () => {
+      const many = Array.from({ length: 256 }, (_, i) => route(`r${i}`));
+      expect(parse.routeBatchRequest({ v, instances: many }).instances).toHaveLength(256);
+      for (const instances of [[], [...many, route('r256')]]) {
+        expect(expectBadRequest(() => parse.routeBatchRequest({ v, instances }))).toBe(
+          'route batch.instances must be an array of 1 to 256 registrations',
+        );
+      }
+    });
+
+    test('envelopes - a batch reply gives a lease or an error per route', () => {
+      const reply = parse.routeBatchReply({
+        v,
+        site: 'a',
+        brokerId: 'b1',
+        results: [{ leaseMs: 1500 }, { error: { code: 'FORBIDDEN', message: 'held', site: 'a' } }],
+      });
+      expect(reply.results).toEqual([
+        { leaseMs: 1500 },
+        {
+          error: {
+            code: 'FORBIDDEN',
+            message: 'held',
+            name: 'Error',
+            completed: 'maybe',
+            site: 'a',
+          },
+        },
+      ]);
+      const bad = (result: unknown) =>
+        expectBadRequest(() =>
+          parse.routeBatchReply({ v, site: 'a', brokerId: 'b1', results: [result] }),
+        );
+      expect(bad({ leaseMs: 0 })).toMatch(/leaseMs must be positive/);
+      expect(bad({ leaseMs: Number.NaN })).toMatch(/leaseMs/);
+      expect(bad({})).toMatch(/route batch reply result\.leaseMs/);
+      expect(bad('ok')).toMatch(/must be a map/);
+      expect(bad({ error: 'no' })).toMatch(/must be a map/);
+    });
+
+    test('envelopes - a session ask says whether its broker takes batches; anything but true is absent', () => {
+      expect(parse.control({ v, kind: 'reregister', batch: true }).batch).toBe(true);
+      for (const other of [false, 1, 'true', null]) {
+        expect(parse.control({ v, kind: 'reregister', batch: other })).not.toHaveProperty('batch');
+      }
+    });
   });
 
   describe('registerRequest', () => {

@@ -76,6 +76,88 @@ describe('nats broker client', () => {
     expect(bodies(routes.messages)).toEqual([{ v: V, instance: reg }]);
   });
 
+  describe('route batches', () => {
+    const route = (id: string) =>
+      registration(id, 'calc', { route: { site: 'c', path: ['c'] }, session: 's1' });
+    const routes = (n: number) => Array.from({ length: n }, (_, i) => route(`r${i}`));
+    /** A broker of an earlier revision: route registrations one by one only. */
+    const oldBroker = (nc: MemoryConnection) =>
+      fakeBroker(nc, subjects.routes.all.register, () => ({
+        v: V,
+        site: 'a',
+        brokerId: 'old',
+        leaseMs: 1500,
+      }));
+
+    test('nats broker client - routes go in batches of at most 256, each answered in its place', async () => {
+      const { client, spy } = await setup();
+      const batches = collect(spy, subjects.routeBatch);
+      const taken = registration('r1', 'calc', { secret: 'another-secret-of-16' });
+      await client.register(taken, 1000);
+      const results = await client.registerRoutes(routes(600), 1000);
+      expect(
+        batches.messages.map((m) => (codec.decode(m.data) as { instances: [] }).instances.length),
+      ).toEqual([256, 256, 88]);
+      expect(results).toHaveLength(600);
+      expect(results[0]).toEqual({ site: 'a', brokerId: 'b1', leaseMs: 3000 });
+      expect(results[1]).toMatchObject({ code: ErrorCode.FORBIDDEN, site: 'a', completed: 'no' });
+      expect(results.filter((r) => 'leaseMs' in r)).toHaveLength(599);
+      expect(client.site).toBe('a');
+    });
+
+    test('nats broker client - a batch past max_payload is halved until it fits', async () => {
+      const { client, spy } = await setup({ maxPayload: 16 * 1024 });
+      const batches = collect(spy, subjects.routeBatch);
+      const results = await client.registerRoutes(routes(200), 1000);
+      const sizes = batches.messages.map((m) => m.data.length);
+      expect(sizes.length).toBeGreaterThan(1);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(16 * 1024);
+      expect(results.every((r) => 'leaseMs' in r)).toBe(true);
+    });
+
+    test('nats broker client - where no broker takes batches, each route goes on its own', async () => {
+      const { client, spy } = await setup({ broker: false });
+      const asked = oldBroker(spy);
+      await idle();
+      const results = await client.registerRoutes(routes(3), 1000);
+      expect(results).toEqual(Array(3).fill({ site: 'a', brokerId: 'old', leaseMs: 1500 }));
+      expect(asked).toEqual(routes(3).map((instance) => ({ v: V, instance })));
+    });
+
+    test('nats broker client - once NATS refuses a batch (a credential of an earlier revision), routes go on their own', async () => {
+      const { client, link, spy } = await setup({ broker: false });
+      const batches = collect(spy, subjects.routeBatch);
+      const asked = oldBroker(spy);
+      await idle();
+      const first = client.registerRoutes(routes(2), 5000);
+      await batches.atLeast(1);
+      // What the connection does when NATS reports a permissions violation for the publish.
+      link.channel.refuse(subjects.routeBatch, 'NATS refused the publish');
+      expect((await first).map((r) => 'leaseMs' in r)).toEqual([true, true]);
+      expect(await client.registerRoutes(routes(1), 5000)).toHaveLength(1);
+      expect(batches.messages).toHaveLength(1);
+      expect(asked).toHaveLength(3);
+    });
+
+    test('nats broker client - a batch no broker answers, or answered amiss, fails every route of it', async () => {
+      const nobody = await setup({ broker: false });
+      const none = await nobody.client.registerRoutes(routes(2), 1000);
+      expect(none.map((e) => (e as SwitchboardError).code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);
+      const { client, spy } = await setup({ broker: false });
+      let answer: unknown = { v: V, site: 'a', brokerId: 'x', results: [{ leaseMs: 1500 }] };
+      fakeBroker(spy, subjects.routeBatch, () => answer);
+      await idle();
+      const short = await client.registerRoutes(routes(2), 1000);
+      expect(short.map((e) => (e as SwitchboardError).message)).toEqual(
+        Array(2).fill('a broker answered 1 results to a batch of 2 routes'),
+      );
+      answer = { v: V, site: 'a', brokerId: 'x', results: [{ leaseMs: -1 }, { leaseMs: 1 }] };
+      const bad = await client.registerRoutes(routes(2), 1000);
+      expect(bad.map((e) => (e as SwitchboardError).code)).toEqual(['BAD_REQUEST', 'BAD_REQUEST']);
+      expect(client.site).toBeUndefined();
+    });
+  });
+
   test('nats broker client - a lookup sends the range only when given, and returns what the broker said', async () => {
     const { client, spy } = await setup();
     const asked = collect(spy, subjects.lookup);
@@ -336,14 +418,21 @@ describe('nats broker client', () => {
     let asked = 0;
     let lost = 0;
     const off = client.onReregister(registration('i1', 'calc'), () => asked++);
-    client.onSessionLost({ id: 's1', secret: SECRET }, () => lost++);
+    const asks: boolean[] = [];
+    client.onSessionLost({ id: 's1', secret: SECRET }, ({ batches }) => {
+      lost++;
+      asks.push(batches);
+    });
     await idle();
     const control = codec.encode({ v: V, kind: 'reregister' });
     spy.publish(subjects.control('calc', 'i1'), control);
     spy.publish(subjects.control('calc', 'i1'), codec.encode({ v: V, kind: 'nonsense' }));
     spy.publish(subjects.session('s1'), control);
+    spy.publish(subjects.session('s1'), codec.encode({ v: V, kind: 'reregister', batch: true }));
     await idle();
-    expect([asked, lost]).toEqual([1, 1]);
+    expect([asked, lost]).toEqual([1, 2]);
+    // Only a broker that says so takes batches.
+    expect(asks).toEqual([false, true]);
     off();
     spy.publish(subjects.control('calc', 'i1'), control);
     await idle();

@@ -847,6 +847,78 @@ describe('registrar', () => {
       registrar.close();
     });
 
+    test('registrar - the routes of a session added in one turn are registered in one batch', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      const added = ['r1', 'r2', 'r3'].map((id) => registrar.add(registration(id, 'calc')));
+      expect(await Promise.all(added)).toEqual([true, true, true]);
+      await registrar.add(registration('r4', 'calc'));
+      expect(brokers.batches).toEqual([3, 1]);
+      expect(brokers.registry.get('r2')).toMatchObject({ service: 'calc' });
+      registrar.close();
+    });
+
+    test('registrar - a route withdrawn before its batch goes is left out of it; closed, nothing goes', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      const added = ['r1', 'r2', 'r3'].map((id) => registrar.add(registration(id, 'calc')));
+      registrar.remove('r2');
+      expect(await Promise.all(added)).toEqual([true, false, true]);
+      expect(brokers.batches).toEqual([2]);
+      expect(ids(brokers.registry.instances())).toEqual(['r1', 'r3']);
+      const late = registrar.add(registration('r4', 'calc'));
+      registrar.close();
+      expect(await late).toBe(false);
+      expect(brokers.batches).toEqual([2]);
+      expect(ids(brokers.registry.instances())).toEqual([]);
+    });
+
+    test('registrar - a route of a batch the broker refuses is refused alone; the others are registered', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      brokers.registry.register(registration('r2', 'calc', { secret: 'another-secret-of-16' }));
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      const added = ['r1', 'r2', 'r3'].map((id) => registrar.add(registration(id, 'calc')));
+      expect(await Promise.all(added)).toEqual([true, false, true]);
+      expect(brokers.batches).toEqual([3]);
+      expect(registrar.refusal('r2')?.code).toBe(ErrorCode.FORBIDDEN);
+      expect(registrar.isRegistered('r1') && registrar.isRegistered('r3')).toBe(true);
+      // (This fake broker throws at a deregistration with another secret; a real one ignores it.)
+      brokers.registry.deregister('r2');
+      registrar.close();
+    });
+
+    test('registrar - a batch no broker answers fails each of its routes, registered again at the next beat', async () => {
+      vi.useFakeTimers();
+      const brokers = new MemoryBrokerClient('a');
+      brokers.available = false;
+      const registrar = new Registrar(brokers, silentLogger, 100, session);
+      const added = ['r1', 'r2'].map((id) => registrar.add(registration(id, 'calc')));
+      expect(await Promise.all(added)).toEqual([false, false]);
+      expect(registrar.refusal('r1')).toBeUndefined();
+      brokers.available = true;
+      await vi.advanceTimersByTimeAsync(100);
+      expect(registrar.isRegistered('r1') && registrar.isRegistered('r2')).toBe(true);
+      expect(brokers.batches).toEqual([2, 2]);
+      registrar.close();
+    });
+
+    test('registrar - asked again by a broker without batches, a session registers each route on its own', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await Promise.all(['r1', 'r2'].map((id) => registrar.add(registration(id, 'calc'))));
+      const registers = () => brokers.requests.filter((r) => r.kind === 'register').length;
+      expect([brokers.batches, registers()]).toEqual([[2], 2]);
+      brokers.loseSession(session.id, false);
+      await vi.waitFor(() => expect(registers()).toBe(4));
+      expect(brokers.batches).toEqual([2]);
+      // Once those attempts have ended (an ask joins the attempts under way).
+      await new Promise((resolve) => setImmediate(resolve));
+      brokers.loseSession(session.id);
+      await vi.waitFor(() => expect(registers()).toBe(6));
+      expect(brokers.batches).toEqual([2, 2]);
+      registrar.close();
+    });
+
     test('registrar - a broker that knows fewer routes than renewed gets them all again', async () => {
       vi.useFakeTimers();
       const brokers = new MemoryBrokerClient('a');
