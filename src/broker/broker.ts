@@ -362,26 +362,29 @@ export class Broker extends Closeable {
 
   /**
    * Several routes of a bridge half at once, each registered as its own
-   * request would be: one refused (unreadable, past a limit, held by another
-   * secret) is answered in its place and does not refuse the others.
+   * request would be: one the registry refuses (past a limit, held by
+   * another secret) is answered in its place and does not refuse the others.
    */
   #onRouteBatch(msg: Msg): void {
     const { instances } = this.#decode(msg, parse.routeBatchRequest);
+    let refusals = 0;
+    let first: SwitchboardError | undefined;
     const results = instances.map((instance): RouteBatchResult => {
       try {
-        if (instance instanceof SwitchboardError) throw instance;
         return { leaseMs: this.#register(instance, 'route') };
       } catch (err) {
         if (!(err instanceof SwitchboardError)) throw err;
-        this.#link.conn.peerLog.warn(`refused a route of a batch: ${err.message}`, {
-          subject: msg.subject,
-          code: err.code,
-        });
+        refusals++;
+        first ??= err;
         const error = err.toData();
         error.site ??= this.site;
         return { error };
       }
     });
+    if (first) {
+      const what = `refused ${refusals} of the ${instances.length} routes of a batch`;
+      this.#link.conn.peerLog.warn(`${what}: ${first.message}`, { code: first.code });
+    }
     if (msg.reply) {
       const reply: RouteBatchReply = {
         v: PROTOCOL_VERSION,

@@ -72,6 +72,8 @@ export class Registrar {
   readonly #session: LeaseSession | undefined;
   /** Gathers the registrations of a session's routes into batches. */
   readonly #batcher: RouteBatcher | undefined;
+  /** Whether routes go in batches: until a broker of an earlier revision asks for them. */
+  #batches = true;
   readonly #stops: Unsubscribe[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #site: string | undefined;
@@ -103,7 +105,13 @@ export class Registrar {
           this.#logger.info('broker asked for the routes of the session again', {
             session: session.id,
           });
-          // A broker of an earlier revision hears no batch: it gets each route on its own.
+          // A broker of an earlier revision hears no batch: from now on, each route on its own.
+          if (!batches && this.#batches) {
+            this.#batches = false;
+            this.#logger.info('a broker of an earlier revision: routes go one request each', {
+              session: session.id,
+            });
+          }
           this.#registerAll(!batches);
         }),
       );
@@ -263,11 +271,14 @@ export class Registrar {
     for (const timer of this.#resumeRepeats.splice(0)) clearTimeout(timer);
   }
 
-  /** Registers every instance again (routes each in a request of its own when `alone`). */
+  /**
+   * Registers every instance again; when `alone`, each route in a request
+   * of its own, at once (not joining a batch under way).
+   */
   #registerAll(alone = false): void {
     for (const entry of this.#entries.values()) {
       entry.registered = false;
-      void this.#register(entry, this.#waitMs, false, alone);
+      void this.#register(entry, this.#waitMs, alone, alone);
     }
   }
 
@@ -330,7 +341,7 @@ export class Registrar {
     timeoutMs: number,
     alone: boolean,
   ): Promise<RegistrationAck> {
-    const batcher = alone ? undefined : this.#batcher;
+    const batcher = alone || !this.#batches ? undefined : this.#batcher;
     return batcher
       ? batcher.register(registration, timeoutMs)
       : this.#brokers.register(registration, timeoutMs);

@@ -6,7 +6,7 @@ import {
 } from '../protocol/index.js';
 import type { BrokerClient, RegistrationAck } from './types.js';
 
-/** A route a broker client left without result (it owes one per route). */
+/** The result of a route a broker client left without one (it owes one per route). */
 const missing = new SwitchboardError(ErrorCode.INTERNAL, 'no result for this route of the batch', {
   completed: 'maybe',
 });
@@ -26,7 +26,9 @@ interface Queued {
  * Gathers the route registrations asked for in one turn of the event loop
  * (a bridge half advertising a site's routes, or registering them all again)
  * and sends them together with {@link BrokerClient.registerRoutes}: a
- * few requests for hundreds of routes instead of one each.
+ * few requests for hundreds of routes instead of one each. Where no broker
+ * takes batches, each goes on its own. A batch waits as long as the longest
+ * wait asked for by one of its registrations.
  */
 export class RouteBatcher {
   readonly #brokers: BrokerClient;
@@ -56,11 +58,7 @@ export class RouteBatcher {
 
   #flush(): void {
     const timeoutMs = this.#timeoutMs;
-    const queued: Queued[] = [];
-    for (const q of this.#queued) {
-      if (this.#wanted(q.route)) queued.push(q);
-      else q.reject(withdrawn);
-    }
+    const queued = this.#stillWanted(this.#queued);
     this.#queued = [];
     this.#timeoutMs = 0;
     if (queued.length === 0) return;
@@ -70,16 +68,35 @@ export class RouteBatcher {
         timeoutMs,
       )
       .then(
-        (results) =>
+        (results) => {
+          const alone: Queued[] = [];
           queued.forEach((q, i) => {
-            const result = results[i] ?? missing;
-            if (result instanceof SwitchboardError) q.reject(result);
+            const result = results.length === queued.length ? results[i] : missing;
+            if (result === undefined) alone.push(q);
+            else if (result instanceof SwitchboardError) q.reject(result);
             else q.resolve(result);
-          }),
+          });
+          // No broker takes batches: each route on its own, unless withdrawn meanwhile.
+          for (const q of this.#stillWanted(alone)) {
+            this.#brokers.register(q.route, timeoutMs).then(q.resolve, (err: unknown) => {
+              q.reject(toSwitchboardError(err, { completed: 'maybe' }));
+            });
+          }
+        },
         (err: unknown) => {
           const failure = toSwitchboardError(err, { completed: 'maybe' });
           for (const q of queued) q.reject(failure);
         },
       );
+  }
+
+  /** Those of `queued` still to be registered; the others are told they were withdrawn. */
+  #stillWanted(queued: readonly Queued[]): Queued[] {
+    const wanted: Queued[] = [];
+    for (const q of queued) {
+      if (this.#wanted(q.route)) wanted.push(q);
+      else q.reject(withdrawn);
+    }
+    return wanted;
   }
 }

@@ -165,6 +165,13 @@ export interface SessionCounts {
   resumed?: boolean;
 }
 
+/**
+ * What became of one route of a batch: its confirmation, what `register`
+ * would have rejected with, or `undefined` when no broker takes batches
+ * (the route is to be registered on its own).
+ */
+export type RouteResult = RegistrationAck | SwitchboardError | undefined;
+
 /** A broker's ask for every route of a session again. */
 export interface SessionAsk {
   /** The broker takes routes in batches (else, of an earlier revision, one request each). */
@@ -193,13 +200,13 @@ export interface BrokerClient {
   register(instance: InstanceRegistration, timeoutMs: number): Promise<RegistrationAck>;
   /**
    * Registers a bridge half's routes in as few requests as they fit
-   * (`RouteBatchRequest`). Never rejects: one result per route, in order,
-   * its confirmation or what `register` would have rejected with.
+   * (`RouteBatchRequest`). Never rejects: one {@link RouteResult} per
+   * route, in order.
    */
   registerRoutes(
     routes: readonly InstanceRegistration[],
     timeoutMs: number,
-  ): Promise<Array<RegistrationAck | SwitchboardError>>;
+  ): Promise<RouteResult[]>;
   /**
    * Renews the lease of an instance this process registered; `resumed` says
    * its connection to NATS has just moved (see `InstanceClaim.resumed`).

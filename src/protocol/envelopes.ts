@@ -104,15 +104,6 @@ export interface RouteBatchRequest {
   instances: InstanceRegistration[];
 }
 
-/**
- * A {@link RouteBatchRequest} as a broker reads it: each instance, or why
- * it cannot be read (one bad route does not refuse the others).
- */
-export interface ReceivedRouteBatch {
-  v: number;
-  instances: Array<InstanceRegistration | SwitchboardError>;
-}
-
 /** What a broker did with one route of a batch: registered it (and its lease), or refused it. */
 export type RouteBatchResult = { leaseMs: number } | { error: ErrorData };
 
@@ -537,18 +528,6 @@ function errorData(value: unknown): ErrorData {
   return data;
 }
 
-/** `read`, with what it throws (a `BAD_REQUEST`) returned in place of the value. */
-function readEach<T>(read: (v: unknown) => T): (v: unknown) => T | SwitchboardError {
-  return (v) => {
-    try {
-      return read(v);
-    } catch (err) {
-      if (err instanceof SwitchboardError) return err;
-      throw err;
-    }
-  };
-}
-
 function claim(value: unknown, what: string): InstanceClaim {
   const o = envelope(value, what);
   const c: InstanceClaim = {
@@ -582,15 +561,24 @@ export const parse = Object.freeze({
       leaseMs: num(o, 'leaseMs', 'register reply'),
     };
   },
-  /** A batch of routes: the envelope and its size are checked here, each instance on its own. */
-  routeBatchRequest(value: unknown): ReceivedRouteBatch {
+  /** A batch of routes: one that cannot be read, or is not a route, refuses the whole batch. */
+  routeBatchRequest(value: unknown): RouteBatchRequest {
     const what = 'route batch';
     const o = envelope(value, what);
     const items = field(o, 'instances');
     if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH_ROUTES) {
       throw bad(`${what}.instances must be an array of 1 to ${MAX_BATCH_ROUTES} registrations`);
     }
-    return { v: PROTOCOL_VERSION, instances: items.map(readEach(instanceRegistration)) };
+    const instances = items.map((item, i) => {
+      try {
+        const instance = instanceRegistration(item);
+        if (!instance.route) throw bad('instance.route must say where the route leads');
+        return instance;
+      } catch (err) {
+        throw bad(`${what}.instances[${i}]: ${(err as Error).message}`);
+      }
+    });
+    return { v: PROTOCOL_VERSION, instances };
   },
   routeBatchReply(value: unknown): RouteBatchReply {
     const what = 'route batch reply';

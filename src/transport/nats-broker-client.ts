@@ -8,6 +8,7 @@ import type {
   LinkState,
   RegistrationAck,
   Resolution,
+  RouteResult,
   SessionAsk,
   SessionCounts,
   SiteListing,
@@ -163,8 +164,8 @@ export class NatsBrokerClient implements BrokerClient {
   async registerRoutes(
     routes: readonly InstanceRegistration[],
     timeoutMs: number,
-  ): Promise<Array<RegistrationAck | SwitchboardError>> {
-    if (this.#batchesForbidden) return this.#registerEach(routes, timeoutMs);
+  ): Promise<RouteResult[]> {
+    if (this.#batchesForbidden) return routes.map(() => undefined);
     const batches: InstanceRegistration[][] = [];
     for (let i = 0; i < routes.length; i += MAX_BATCH_ROUTES) {
       batches.push(routes.slice(i, i + MAX_BATCH_ROUTES));
@@ -175,32 +176,29 @@ export class NatsBrokerClient implements BrokerClient {
 
   /**
    * One batch request (halved until it fits the server's max_payload). Every
-   * route of a batch no broker answered fails with the same error. Each
-   * route goes in a request of its own when no broker takes batches (brokers
-   * of an earlier revision), and from then on when NATS refuses them (a
-   * credential written for such a revision).
+   * route of a batch no broker answered fails with the same error. None is
+   * taken (`undefined`) when no broker takes batches (brokers of an earlier
+   * revision), nor from then on when NATS refuses them (a credential
+   * written for such a revision).
    */
-  async #registerBatch(
-    routes: InstanceRegistration[],
-    timeoutMs: number,
-  ): Promise<Array<RegistrationAck | SwitchboardError>> {
-    const body: RouteBatchRequest = { v: PROTOCOL_VERSION, instances: routes };
-    const data = this.#codec.encode(body);
-    if (routes.length > 1 && data.length > (this.#conn.nc.info?.max_payload ?? data.length)) {
-      const half = Math.ceil(routes.length / 2);
-      const parts = [routes.slice(0, half), routes.slice(half)];
-      return (await Promise.all(parts.map((p) => this.#registerBatch(p, timeoutMs)))).flat();
-    }
+  async #registerBatch(routes: InstanceRegistration[], timeoutMs: number): Promise<RouteResult[]> {
     const failed = (err: unknown) => routes.map(() => err as SwitchboardError);
+    let data: Uint8Array;
     let value: unknown;
     try {
+      data = this.#codec.encode({ v: PROTOCOL_VERSION, instances: routes } as RouteBatchRequest);
+      if (routes.length > 1 && data.length > (this.#conn.nc.info?.max_payload ?? data.length)) {
+        const half = Math.ceil(routes.length / 2);
+        const parts = [routes.slice(0, half), routes.slice(half)];
+        return (await Promise.all(parts.map((p) => this.#registerBatch(p, timeoutMs)))).flat();
+      }
       value = (await this.#requestData(this.#conn.subjects.routeBatch, data, timeoutMs)).value;
     } catch (err) {
       const e = err as SwitchboardError;
       // FORBIDDEN without a site: NATS, not a broker, refused it.
       if (e.code === ErrorCode.FORBIDDEN && e.site === undefined) this.#batchesForbidden = true;
       else if (!isNoResponders(e.cause)) return failed(err);
-      return this.#registerEach(routes, timeoutMs);
+      return routes.map(() => undefined);
     }
     try {
       const reply = parse.routeBatchReply(value);
@@ -213,20 +211,14 @@ export class NatsBrokerClient implements BrokerClient {
       }
       const { site, brokerId } = this.#learn(reply);
       return reply.results.map((r) =>
-        'error' in r ? SwitchboardError.fromData(r.error) : { site, brokerId, leaseMs: r.leaseMs },
+        // A refusal names the broker's site, as a refusal of one registration does.
+        'error' in r
+          ? SwitchboardError.fromData({ ...r.error, site: r.error.site ?? site })
+          : { site, brokerId, leaseMs: r.leaseMs },
       );
     } catch (err) {
       return failed(err);
     }
-  }
-
-  #registerEach(
-    routes: readonly InstanceRegistration[],
-    timeoutMs: number,
-  ): Promise<Array<RegistrationAck | SwitchboardError>> {
-    return Promise.all(
-      routes.map((r) => this.register(r, timeoutMs).catch((e: unknown) => e as SwitchboardError)),
-    );
   }
 
   heartbeat(instance: InstanceRegistration, resumed = false): void {

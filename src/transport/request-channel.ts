@@ -353,15 +353,15 @@ function linkFailure(reason: string): SwitchboardError {
   return err;
 }
 
-/**
- * Whether `err` ended a request because our own connection went down (so the
- * instance called is not to blame, and may be tried again once reconnected).
- */
 /** Whether `err` is NATS's word that nothing listens on a request's subject. */
 export function isNoResponders(err: unknown): boolean {
   return NO_RESPONDERS.has(err as SwitchboardError);
 }
 
+/**
+ * Whether `err` ended a request because our own connection went down (so the
+ * instance called is not to blame, and may be tried again once reconnected).
+ */
 export function isLinkFailure(err: unknown): boolean {
   return err instanceof SwitchboardError && linkFailures.has(err);
 }

@@ -29,6 +29,7 @@ import {
   type RegistrationAck,
   type Resolution,
   Resolver,
+  type RouteResult,
   type SessionAsk,
   type SessionCounts,
   type SiteListing,
@@ -237,14 +238,15 @@ export class MemoryBrokerClient implements BrokerClient {
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
   }
 
-  /** Sizes of the batches of routes registered with {@link registerRoutes}, in order. */
+  /** Sizes of the batches of routes asked with {@link registerRoutes}, in order. */
   readonly batches: number[] = [];
+  /** Set false to answer batches as a site whose brokers do not take them (earlier revision). */
+  takesBatches = true;
 
   /** Registers each route as {@link register} would (each counted in {@link requests}). */
-  async registerRoutes(
-    routes: readonly InstanceRegistration[],
-  ): Promise<Array<RegistrationAck | SwitchboardError>> {
+  async registerRoutes(routes: readonly InstanceRegistration[]): Promise<RouteResult[]> {
     this.batches.push(routes.length);
+    if (!this.takesBatches) return routes.map(() => undefined);
     return Promise.all(
       routes.map((route) => this.register(route).catch((err: unknown) => err as SwitchboardError)),
     );

@@ -288,19 +288,22 @@ describe('envelopes', () => {
   describe('route batches', () => {
     const route = (id: string) => registration({ id, route: { site: 'b', path: ['b'] } });
 
-    test('envelopes - a batch reads each route on its own: a bad one is refused in its place', () => {
-      const batch = parse.routeBatchRequest({
-        v,
-        instances: [route('r1'), { ...route('r2'), secret: 'short' }, 'nope', route('r4')],
-      });
-      expect(batch.instances).toHaveLength(4);
-      expect(batch.instances[0]).toMatchObject({ id: 'r1', route: { site: 'b', path: ['b'] } });
-      expect(batch.instances[3]).toMatchObject({ id: 'r4' });
-      for (const refused of [batch.instances[1], batch.instances[2]]) {
-        expect(refused).toBeInstanceOf(SwitchboardError);
-        expect((refused as SwitchboardError).code).toBe(ErrorCode.BAD_REQUEST);
-      }
-      expect((batch.instances[1] as SwitchboardError).message).toMatch(/instance\.secret/);
+    test('envelopes - a route that cannot be read, or is not a route, refuses the whole batch, named by its place', () => {
+      const batch = (bad: unknown) => ({ v, instances: [route('r1'), bad, route('r3')] });
+      expect(parse.routeBatchRequest(batch(route('r2'))).instances.map((i) => i.id)).toEqual([
+        'r1',
+        'r2',
+        'r3',
+      ]);
+      expect(expectBadRequest(() => parse.routeBatchRequest(batch('nope')))).toBe(
+        "route batch.instances[1]: instance must be a map (got 'nope')",
+      );
+      expect(
+        expectBadRequest(() => parse.routeBatchRequest(batch({ ...route('r2'), secret: 'short' }))),
+      ).toMatch(/^route batch\.instances\[1\]: instance\.secret/);
+      expect(expectBadRequest(() => parse.routeBatchRequest(batch(registration())))).toBe(
+        'route batch.instances[1]: instance.route must say where the route leads',
+      );
     });
 
     test('envelopes - a batch holds 1 to 256 routes', () => {

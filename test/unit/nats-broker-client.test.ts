@@ -5,10 +5,15 @@
  * messages, link states, and close.
  */
 import type { Status } from 'nats';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Broker } from '../../src/broker/index.js';
-import type { InstanceEvent } from '../../src/core/index.js';
-import { ErrorCode, type SwitchboardError } from '../../src/protocol/index.js';
+import {
+  type BrokerClient,
+  type InstanceEvent,
+  Registrar,
+  type RouteResult,
+} from '../../src/core/index.js';
+import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
 import { SiteLink } from '../../src/transport/index.js';
 import { MAX_LISTING_BYTES } from '../../src/transport/nats-broker-client.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
@@ -80,20 +85,21 @@ describe('nats broker client', () => {
     const route = (id: string) =>
       registration(id, 'calc', { route: { site: 'c', path: ['c'] }, session: 's1' });
     const routes = (n: number) => Array.from({ length: n }, (_, i) => route(`r${i}`));
-    /** A broker of an earlier revision: route registrations one by one only. */
-    const oldBroker = (nc: MemoryConnection) =>
-      fakeBroker(nc, subjects.routes.all.register, () => ({
-        v: V,
-        site: 'a',
-        brokerId: 'old',
-        leaseMs: 1500,
-      }));
+    /** Registers `ids` beforehand with another secret: the batch's routes of those ids are refused. */
+    const takeFirst = (client: BrokerClient, ids: string[]) =>
+      Promise.all(
+        ids.map((id) =>
+          client.register(registration(id, 'calc', { secret: 'another-secret-of-16' }), 1000),
+        ),
+      );
+    /** The indexes of the results that are refusals. */
+    const refusedAt = (results: readonly RouteResult[]) =>
+      results.flatMap((r, i) => (r instanceof SwitchboardError ? [i] : []));
 
     test('nats broker client - routes go in batches of at most 256, each answered in its place', async () => {
       const { client, spy } = await setup();
       const batches = collect(spy, subjects.routeBatch);
-      const taken = registration('r1', 'calc', { secret: 'another-secret-of-16' });
-      await client.register(taken, 1000);
+      await takeFirst(client, ['r1', 'r520']);
       const results = await client.registerRoutes(routes(600), 1000);
       expect(
         batches.messages.map((m) => (codec.decode(m.data) as { instances: [] }).instances.length),
@@ -101,52 +107,53 @@ describe('nats broker client', () => {
       expect(results).toHaveLength(600);
       expect(results[0]).toEqual({ site: 'a', brokerId: 'b1', leaseMs: 3000 });
       expect(results[1]).toMatchObject({ code: ErrorCode.FORBIDDEN, site: 'a', completed: 'no' });
-      expect(results.filter((r) => 'leaseMs' in r)).toHaveLength(599);
+      expect(refusedAt(results)).toEqual([1, 520]);
       expect(client.site).toBe('a');
     });
 
-    test('nats broker client - a batch past max_payload is halved until it fits', async () => {
+    test('nats broker client - a batch past max_payload is halved until it fits, its results in order', async () => {
       const { client, spy } = await setup({ maxPayload: 16 * 1024 });
       const batches = collect(spy, subjects.routeBatch);
+      await takeFirst(client, ['r3', 'r150', 'r199']);
       const results = await client.registerRoutes(routes(200), 1000);
       const sizes = batches.messages.map((m) => m.data.length);
       expect(sizes.length).toBeGreaterThan(1);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(16 * 1024);
-      expect(results.every((r) => 'leaseMs' in r)).toBe(true);
+      expect(refusedAt(results)).toEqual([3, 150, 199]);
+      expect(results.filter((r) => r && 'leaseMs' in r)).toHaveLength(197);
     });
 
-    test('nats broker client - where no broker takes batches, each route goes on its own', async () => {
-      const { client, spy } = await setup({ broker: false });
-      const asked = oldBroker(spy);
-      await idle();
-      const results = await client.registerRoutes(routes(3), 1000);
-      expect(results).toEqual(Array(3).fill({ site: 'a', brokerId: 'old', leaseMs: 1500 }));
-      expect(asked).toEqual(routes(3).map((instance) => ({ v: V, instance })));
+    test('nats broker client - where no broker takes batches, no route is taken (each is to go on its own)', async () => {
+      // Nothing listens on the batches' subject (NATS answers no responders).
+      const { client } = await setup({ broker: false });
+      expect(await client.registerRoutes(routes(3), 1000)).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
     });
 
-    test('nats broker client - once NATS refuses a batch (a credential of an earlier revision), routes go on their own', async () => {
+    test('nats broker client - once NATS refuses a batch (a credential of an earlier revision), none is sent again', async () => {
       const { client, link, spy } = await setup({ broker: false });
       const batches = collect(spy, subjects.routeBatch);
-      const asked = oldBroker(spy);
+      // A listener that never answers: the batch waits.
+      spy.subscribe(subjects.routeBatch, { callback: () => {} });
       await idle();
       const first = client.registerRoutes(routes(2), 5000);
       await batches.atLeast(1);
       // What the connection does when NATS reports a permissions violation for the publish.
       link.channel.refuse(subjects.routeBatch, 'NATS refused the publish');
-      expect((await first).map((r) => 'leaseMs' in r)).toEqual([true, true]);
-      expect(await client.registerRoutes(routes(1), 5000)).toHaveLength(1);
+      expect(await first).toEqual([undefined, undefined]);
+      expect(await client.registerRoutes(routes(1), 5000)).toEqual([undefined]);
       expect(batches.messages).toHaveLength(1);
-      expect(asked).toHaveLength(3);
     });
 
-    test('nats broker client - a batch no broker answers, or answered amiss, fails every route of it', async () => {
-      const nobody = await setup({ broker: false });
-      const none = await nobody.client.registerRoutes(routes(2), 1000);
-      expect(none.map((e) => (e as SwitchboardError).code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);
+    test('nats broker client - a batch no broker answers in time, or answered amiss, fails every route of it', async () => {
       const { client, spy } = await setup({ broker: false });
-      let answer: unknown = { v: V, site: 'a', brokerId: 'x', results: [{ leaseMs: 1500 }] };
+      let answer: unknown;
       fakeBroker(spy, subjects.routeBatch, () => answer);
       await idle();
+      answer = { v: V, site: 'a', brokerId: 'x', results: [{ leaseMs: 1500 }] };
       const short = await client.registerRoutes(routes(2), 1000);
       expect(short.map((e) => (e as SwitchboardError).message)).toEqual(
         Array(2).fill('a broker answered 1 results to a batch of 2 routes'),
@@ -155,6 +162,44 @@ describe('nats broker client', () => {
       const bad = await client.registerRoutes(routes(2), 1000);
       expect(bad.map((e) => (e as SwitchboardError).code)).toEqual(['BAD_REQUEST', 'BAD_REQUEST']);
       expect(client.site).toBeUndefined();
+      // A refusal without a site is the answering broker's.
+      answer = { v: V, site: 'a', brokerId: 'x', results: [{ error: { code: 'FORBIDDEN' } }] };
+      const [refused] = await client.registerRoutes(routes(1), 1000);
+      expect(refused).toMatchObject({ code: 'FORBIDDEN', site: 'a' });
+    });
+
+    test('registrar over NATS - a site with a broker of each revision: once the earlier one asks, it gets every route', async () => {
+      const { link, spy } = await setup();
+      // A broker of an earlier revision: it takes route registrations one by one only.
+      const old = fakeBroker(spy, subjects.routes.all.register, () => ({
+        v: V,
+        site: 'a',
+        brokerId: 'old',
+        leaseMs: 3000,
+      })) as Array<{ instance: { id: string } }>;
+      await idle();
+      const lease = { id: 's1', secret: SECRET };
+      const registrar = new Registrar(link.brokers, new RecordingLogger(), 1000, lease);
+      closing.push(registrar);
+      const all = ['r1', 'r2', 'r3'].map((id) => registrar.add(route(id)));
+      expect(await Promise.all(all)).toEqual([true, true, true]);
+      expect(old).toEqual([]);
+      // At its next renewal the earlier broker lacks them, and asks as it does (no `batch`).
+      spy.publish(subjects.session('s1'), codec.encode({ v: V, kind: 'reregister' }));
+      await vi.waitFor(() => expect(old).toHaveLength(3));
+      await registrar.add(route('r4'));
+      expect(old.map((r) => r.instance.id).sort()).toEqual(['r1', 'r2', 'r3', 'r4']);
+    });
+
+    test('nats broker client - a batch nobody answers in time fails every route of it, UNAVAILABLE', async () => {
+      const { client, spy } = await setup({ broker: false });
+      spy.subscribe(subjects.routeBatch, { callback: () => {} });
+      await idle();
+      const results = await client.registerRoutes(routes(2), 50);
+      expect(results.map((e) => (e as SwitchboardError).code)).toEqual([
+        'UNAVAILABLE',
+        'UNAVAILABLE',
+      ]);
     });
   });
 

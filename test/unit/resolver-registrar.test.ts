@@ -902,7 +902,7 @@ describe('registrar', () => {
       registrar.close();
     });
 
-    test('registrar - asked again by a broker without batches, a session registers each route on its own', async () => {
+    test('registrar - asked again by a broker without batches, a session registers each route on its own, from then on', async () => {
       const brokers = new MemoryBrokerClient('a');
       const registrar = new Registrar(brokers, silentLogger, 1000, session);
       await Promise.all(['r1', 'r2'].map((id) => registrar.add(registration(id, 'calc'))));
@@ -910,12 +910,40 @@ describe('registrar', () => {
       expect([brokers.batches, registers()]).toEqual([[2], 2]);
       brokers.loseSession(session.id, false);
       await vi.waitFor(() => expect(registers()).toBe(4));
-      expect(brokers.batches).toEqual([2]);
       // Once those attempts have ended (an ask joins the attempts under way).
       await new Promise((resolve) => setImmediate(resolve));
+      // Even a new broker's ask, and a route added later: a broker without batches may be there.
       brokers.loseSession(session.id);
       await vi.waitFor(() => expect(registers()).toBe(6));
-      expect(brokers.batches).toEqual([2, 2]);
+      await registrar.add(registration('r3', 'calc'));
+      expect([brokers.batches, registers()]).toEqual([[2], 7]);
+      registrar.close();
+    });
+
+    test('registrar - an ask without batches does not wait for a batch under way: each route goes at once', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      const added = ['r1', 'r2'].map((id) => registrar.add(registration(id, 'calc')));
+      // In the same turn: the batch has not gone yet.
+      brokers.loseSession(session.id, false);
+      expect(await Promise.all(added)).toEqual([true, true]);
+      const registers = brokers.requests.filter((r) => r.kind === 'register').length;
+      expect([brokers.batches, registers]).toEqual([[2], 4]);
+      registrar.close();
+    });
+
+    test('registrar - where no broker takes batches, each route goes on its own, unless withdrawn meanwhile', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      brokers.takesBatches = false;
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      const added = ['r1', 'r2', 'r3'].map((id) => registrar.add(registration(id, 'calc')));
+      // After the batch went, before its answer: r2 is withdrawn.
+      await Promise.resolve();
+      expect(brokers.batches).toEqual([3]);
+      registrar.remove('r2');
+      expect(await Promise.all(added)).toEqual([true, false, true]);
+      expect(ids(brokers.registry.instances())).toEqual(['r1', 'r3']);
+      expect(brokers.requests.filter((r) => r.kind === 'register')).toHaveLength(2);
       registrar.close();
     });
 
