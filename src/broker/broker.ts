@@ -186,6 +186,8 @@ export class Broker extends Closeable {
   /** Room for the instances of one reply: the server's max_payload, less framing. */
   readonly #replyBytes: number;
   readonly #subs: Subscription[] = [];
+  /** Route batches: closed by NATS when this broker's credential may not hear them. */
+  readonly #batches: Subscription;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #counters: ReturnType<Metrics['brokerCounters']> | undefined;
   readonly #unwatch: (() => void) | undefined;
@@ -236,9 +238,10 @@ export class Broker extends Closeable {
         listen(ctx, subjects.all.deregister, (m) => this.#onDeregister(m), NOTICES),
       );
     }
+    this.#batches = listen(ctx, s.routeBatch, (m) => this.#onRouteBatch(m));
     this.#subs.push(
       listen(ctx, s.routeRenew, (m) => this.#onRenew(m), NOTICES),
-      listen(ctx, s.routeBatch, (m) => this.#onRouteBatch(m)),
+      this.#batches,
       listen(ctx, s.lookup, (m) => this.#onLookup(m), queue),
       listen(ctx, s.list, (m) => this.#onList(m), queue),
       listen(ctx, s.info, (m) => this.#onInfo(m), queue),
@@ -434,8 +437,9 @@ export class Broker extends Closeable {
     for (const change of changes) this.#publishChange(change);
     for (const view of resumed) this.#announceResumed(view);
     if (reregister) {
-      // We take them back in batches: a holder told so need not send a request per route.
-      const ask: ControlMessage = { v: PROTOCOL_VERSION, kind: 'reregister', batch: true };
+      const ask: ControlMessage = { v: PROTOCOL_VERSION, kind: 'reregister' };
+      // We take them back in batches, if we hear them: then the holder need not send a request per route.
+      if (!this.#batches.isClosed()) ask.batch = true;
       this.#publish(this.#link.conn.subjects.session(renewal.session), ask);
     }
   }

@@ -105,14 +105,16 @@ export class Registrar {
           this.#logger.info('broker asked for the routes of the session again', {
             session: session.id,
           });
-          // A broker of an earlier revision hears no batch: from now on, each route on its own.
-          if (!batches && this.#batches) {
+          // A broker that hears no batch (of an earlier revision): from now on, each route on
+          // its own, at once (another such broker's ask then joins those attempts).
+          const switching = !batches && this.#batches;
+          if (switching) {
             this.#batches = false;
-            this.#logger.info('a broker of an earlier revision: routes go one request each', {
+            this.#logger.info('a broker that takes no batches: routes go one request each', {
               session: session.id,
             });
           }
-          this.#registerAll(!batches);
+          this.#registerAll(switching);
         }),
       );
     }

@@ -177,9 +177,11 @@ export class NatsBrokerClient implements BrokerClient {
   /**
    * One batch request (halved until it fits the server's max_payload). Every
    * route of a batch no broker answered fails with the same error. None is
-   * taken (`undefined`) when no broker takes batches (brokers of an earlier
-   * revision), nor from then on when NATS refuses them (a credential
-   * written for such a revision).
+   * taken (`undefined`: each is to go on its own) when no broker takes
+   * batches (brokers of an earlier revision), when a broker refuses the
+   * batch as unreadable (one bad route would refuse the others with it),
+   * nor from then on when NATS refuses them (a credential written for an
+   * earlier revision).
    */
   async #registerBatch(routes: InstanceRegistration[], timeoutMs: number): Promise<RouteResult[]> {
     const failed = (err: unknown) => routes.map(() => err as SwitchboardError);
@@ -197,7 +199,9 @@ export class NatsBrokerClient implements BrokerClient {
       const e = err as SwitchboardError;
       // FORBIDDEN without a site: NATS, not a broker, refused it.
       if (e.code === ErrorCode.FORBIDDEN && e.site === undefined) this.#batchesForbidden = true;
-      else if (!isNoResponders(e.cause)) return failed(err);
+      // A broker that cannot read the batch (one bad route refuses it whole): one by one, so
+      // that the others are not refused with it at every attempt.
+      else if (e.code !== ErrorCode.BAD_REQUEST && !isNoResponders(e.cause)) return failed(err);
       return routes.map(() => undefined);
     }
     try {

@@ -673,6 +673,17 @@ describe('broker', () => {
     });
   });
 
+  test('broker - a broker that may not hear batches (NATS closed that subscription) asks for routes without batch', async () => {
+    const { nc, brokerNc } = await site();
+    const session = 'sess1';
+    await register(nc, route('r1', 'calc', { session }));
+    const asked = collect(nc, subjects.session(session));
+    // What nats.js does with a subscription NATS refuses.
+    brokerNc.subscriptions.find((sub) => sub.subject === subjects.routeBatch)!.unsubscribe();
+    nc.publish(subjects.routeRenew, codec.encode({ v: V, session, secret: SECRET, routes: 2 }));
+    expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
+  });
+
   test('broker - a resumed session renewal announces each of its routes resumed, once', async () => {
     const { nc, events, logger } = await site();
     const session = 'sess1';

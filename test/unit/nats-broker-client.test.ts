@@ -13,7 +13,7 @@ import {
   Registrar,
   type RouteResult,
 } from '../../src/core/index.js';
-import { ErrorCode, SwitchboardError } from '../../src/protocol/index.js';
+import { ErrorCode, errorReplyHeaders, SwitchboardError } from '../../src/protocol/index.js';
 import { SiteLink } from '../../src/transport/index.js';
 import { MAX_LISTING_BYTES } from '../../src/transport/nats-broker-client.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
@@ -146,6 +146,23 @@ describe('nats broker client', () => {
       expect(await first).toEqual([undefined, undefined]);
       expect(await client.registerRoutes(routes(1), 5000)).toEqual([undefined]);
       expect(batches.messages).toHaveLength(1);
+    });
+
+    test('nats broker client - a batch a broker cannot read (one bad route) goes route by route, not refused whole', async () => {
+      const { client, spy } = await setup({ broker: false });
+      spy.subscribe(subjects.routeBatch, {
+        callback: (_e, msg) =>
+          msg.respond(
+            codec.encode({
+              code: 'BAD_REQUEST',
+              message: 'route batch.instances[1]: …',
+              site: 'a',
+            }),
+            { headers: errorReplyHeaders().forNats() },
+          ),
+      });
+      await idle();
+      expect(await client.registerRoutes(routes(2), 1000)).toEqual([undefined, undefined]);
     });
 
     test('nats broker client - a batch no broker answers in time, or answered amiss, fails every route of it', async () => {

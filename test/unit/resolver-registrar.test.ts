@@ -920,6 +920,19 @@ describe('registrar', () => {
       registrar.close();
     });
 
+    test('registrar - asks from two brokers without batches: each route goes on its own once', async () => {
+      const brokers = new MemoryBrokerClient('a');
+      const registrar = new Registrar(brokers, silentLogger, 1000, session);
+      await Promise.all(['r1', 'r2'].map((id) => registrar.add(registration(id, 'calc'))));
+      brokers.loseSession(session.id, false);
+      brokers.loseSession(session.id, false);
+      await vi.waitFor(() => expect(registrar.isRegistered('r1')).toBe(true));
+      await new Promise((resolve) => setImmediate(resolve));
+      const registers = brokers.requests.filter((r) => r.kind === 'register').length;
+      expect([brokers.batches, registers]).toEqual([[2], 4]);
+      registrar.close();
+    });
+
     test('registrar - an ask without batches does not wait for a batch under way: each route goes at once', async () => {
       const brokers = new MemoryBrokerClient('a');
       const registrar = new Registrar(brokers, silentLogger, 1000, session);
