@@ -184,7 +184,16 @@ export class NatsBrokerClient implements BrokerClient {
    * earlier revision).
    */
   async #registerBatch(routes: InstanceRegistration[], timeoutMs: number): Promise<RouteResult[]> {
-    const failed = (err: unknown) => routes.map(() => err as SwitchboardError);
+    const failed = (err: unknown) => {
+      const failure =
+        err instanceof SwitchboardError
+          ? err
+          : new SwitchboardError(ErrorCode.INTERNAL, `cannot send the batch: ${String(err)}`, {
+              completed: 'no',
+              cause: err,
+            });
+      return routes.map(() => failure);
+    };
     let data: Uint8Array;
     let value: unknown;
     try {
@@ -198,10 +207,12 @@ export class NatsBrokerClient implements BrokerClient {
     } catch (err) {
       const e = err as SwitchboardError;
       // FORBIDDEN without a site: NATS, not a broker, refused it.
-      if (e.code === ErrorCode.FORBIDDEN && e.site === undefined) this.#batchesForbidden = true;
+      const refusedByNats = e.code === ErrorCode.FORBIDDEN && e.site === undefined;
       // A broker that cannot read the batch (one bad route refuses it whole): one by one, so
       // that the others are not refused with it at every attempt.
-      else if (e.code !== ErrorCode.BAD_REQUEST && !isNoResponders(e.cause)) return failed(err);
+      const unreadable = e.code === ErrorCode.BAD_REQUEST && e.site !== undefined;
+      if (refusedByNats) this.#batchesForbidden = true;
+      else if (!unreadable && !isNoResponders(e.cause)) return failed(err);
       return routes.map(() => undefined);
     }
     try {

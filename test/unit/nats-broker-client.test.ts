@@ -208,6 +208,17 @@ describe('nats broker client', () => {
       expect(old.map((r) => r.instance.id).sort()).toEqual(['r1', 'r2', 'r3', 'r4']);
     });
 
+    test('nats broker client - a batch that cannot be encoded here fails every route of it (no broker refused it)', async () => {
+      const { client } = await setup();
+      const looped = route('r1');
+      (looped.metadata as Record<string, unknown>).self = looped.metadata;
+      const results = await client.registerRoutes([looped, route('r2')], 1000);
+      for (const result of results) {
+        expect(result).toBeInstanceOf(SwitchboardError);
+        expect(result).toMatchObject({ code: 'BAD_REQUEST', site: undefined });
+      }
+    });
+
     test('nats broker client - a batch nobody answers in time fails every route of it, UNAVAILABLE', async () => {
       const { client, spy } = await setup({ broker: false });
       spy.subscribe(subjects.routeBatch, { callback: () => {} });
