@@ -1,9 +1,4 @@
-import {
-  ErrorCode,
-  type InstanceRegistration,
-  SwitchboardError,
-  toSwitchboardError,
-} from '../protocol/index.js';
+import { ErrorCode, type InstanceRegistration, SwitchboardError } from '../protocol/index.js';
 import type { BrokerClient, RegistrationAck } from './types.js';
 
 /** The result of a route a broker client left without one (it owes one per route). */
@@ -19,7 +14,7 @@ const withdrawn = new SwitchboardError(ErrorCode.UNAVAILABLE, 'withdrawn before 
 interface Queued {
   readonly route: InstanceRegistration;
   readonly resolve: (ack: RegistrationAck) => void;
-  readonly reject: (err: SwitchboardError) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /**
@@ -78,14 +73,11 @@ export class RouteBatcher {
           });
           // No broker takes batches: each route on its own, unless withdrawn meanwhile.
           for (const q of this.#stillWanted(alone)) {
-            this.#brokers.register(q.route, timeoutMs).then(q.resolve, (err: unknown) => {
-              q.reject(toSwitchboardError(err, { completed: 'maybe' }));
-            });
+            this.#brokers.register(q.route, timeoutMs).then(q.resolve, q.reject);
           }
         },
         (err: unknown) => {
-          const failure = toSwitchboardError(err, { completed: 'maybe' });
-          for (const q of queued) q.reject(failure);
+          for (const q of queued) q.reject(err);
         },
       );
   }
