@@ -11,8 +11,11 @@ export class LinkCutter {
   readonly #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
   #cut = false;
+  #flickering = false;
   /** Times the link went down. */
   cuts = 0;
+  /** Connections reset mid-handshake while {@link flicker}ing. */
+  flickers = 0;
 
   private constructor(server: Server, target: { host: string; port: number }) {
     this.#server = server;
@@ -56,6 +59,18 @@ export class LinkCutter {
   /** Lets connections through again. */
   restore(): void {
     this.#cut = false;
+    this.#flickering = false;
+  }
+
+  /**
+   * Resets every connection through the link, then lets new ones be made
+   * but resets each as soon as the client answers the server's greeting: a
+   * link that drops again just after coming back, every time.
+   */
+  flicker(): void {
+    this.cut();
+    this.#cut = false;
+    this.#flickering = true;
   }
 
   /** Resets everything and stops listening. */
@@ -82,7 +97,15 @@ export class LinkCutter {
         for (const other of pair) other.destroy();
       });
     }
-    client.pipe(upstream);
     upstream.pipe(client);
+    if (!this.#flickering) {
+      client.pipe(upstream);
+      return;
+    }
+    // What the server says reaches the client; the client's first words never reach the server.
+    client.once('data', () => {
+      this.flickers++;
+      client.destroy();
+    });
   }
 }

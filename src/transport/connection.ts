@@ -15,6 +15,7 @@ import { type Logger, silentLogger, throttled } from '../util/index.js';
 import { describeConnectError, isRetryableConnectError } from './connect-error.js';
 import { checkConnectionOptions } from './connection-check.js';
 import { dial } from './dial.js';
+import { failHandshakesOnClose } from './handshake-guard.js';
 import { installProtocolReader } from './protocol-reader.js';
 
 /** TLS files for the NATS connection. */
@@ -165,6 +166,7 @@ export async function openSiteConnection(
   const nc = await connectToNats(options, name, logger);
   // Our own connection: read by our reader (a borrowed one is left as its owner set it up).
   if (!installProtocolReader(nc)) logger.debug('NATS connection read by nats.js (its reader kept)');
+  if (!failHandshakesOnClose(nc)) logger.debug('NATS reconnections wait out their connect timeout');
   const cluster = [options.nats ?? []].flat().length > 1;
   return {
     nc,
