@@ -8,14 +8,14 @@
  * site's broker and the bridges whose local side it is in a process of
  * their own ({@link ChildSite}); servers and clients stay here.
  */
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   Bridge,
   Broker,
   Client,
   type InstanceView,
   type Logger,
-  natsConnectOptions,
+  openNatsConnection,
   type ServerProxy,
   serve,
   silentLogger,
@@ -391,7 +391,7 @@ export class ScaleMesh {
     for (const site of this.sites.values()) {
       let nc = byUrl.get(site.url);
       if (!nc) {
-        nc = await connect(natsConnectOptions({ nats: site.url, ...CONNECTION }, 'scale-monitor'));
+        nc = await openNatsConnection({ nats: site.url, ...CONNECTION }, 'scale-monitor');
         this.#extraConnections.push(nc);
         byUrl.set(site.url, nc);
       }
@@ -518,14 +518,17 @@ export class ScaleMesh {
     );
   }
 
-  /** Opens a connection for `role` at a site (through `via` instead of the site's URL when given). */
+  /**
+   * Opens a connection for `role` at a site (through `via` instead of the site's URL when given),
+   * as a component opens its own: read by Switchboard's reader, its reconnections guarded.
+   */
   async #connect(
     site: { name: string; url: string; connections: Map<string, NatsConnection> },
     role: string,
     via?: string,
   ): Promise<NatsConnection> {
     const name = `${role}@${site.name}`;
-    const nc = await connect(natsConnectOptions({ nats: via ?? site.url, ...CONNECTION }, name));
+    const nc = await openNatsConnection({ nats: via ?? site.url, ...CONNECTION }, name);
     site.connections.set(role, nc);
     return nc;
   }

@@ -7,12 +7,12 @@
  * broker's registry, as changes, of the route counts of the bridge halves
  * and of the messages this process's connections sent, per site.
  */
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   Bridge,
   Broker,
   type InstanceView,
-  natsConnectOptions,
+  openNatsConnection,
   silentLogger,
 } from '../src/internal.js';
 
@@ -155,7 +155,7 @@ class SiteProcess {
   }
 
   async #connect(site: string, name: string, url: string): Promise<NatsConnection> {
-    const nc = await connect(natsConnectOptions({ nats: url, ...this.#connection }, name));
+    const nc = await openNatsConnection({ nats: url, ...this.#connection }, name);
     this.#connections.push({ site, nc });
     return nc;
   }

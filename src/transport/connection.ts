@@ -163,10 +163,7 @@ export async function openSiteConnection(
       release: async () => {},
     };
   }
-  const nc = await connectToNats(options, name, logger);
-  // Our own connection: read by our reader (a borrowed one is left as its owner set it up).
-  if (!installProtocolReader(nc)) logger.debug('NATS connection read by nats.js (its reader kept)');
-  if (!failHandshakesOnClose(nc)) logger.debug('NATS reconnections wait out their connect timeout');
+  const nc = await openNatsConnection(options, name);
   const cluster = [options.nats ?? []].flat().length > 1;
   return {
     nc,
@@ -206,6 +203,26 @@ export function returnGraceMs(conn: SiteConnection): number {
 function borrowedInboxPrefix(nc: NatsConnection): string {
   const options = (nc as { options?: NatsConnectOptions }).options;
   return options?.inboxPrefix || DEFAULT_INBOX_PREFIX;
+}
+
+/**
+ * Opens a NATS connection as a component opens its own (a borrowed
+ * `connection` is left as its owner set it up): with `waitForNats`, waiting
+ * until NATS answers; read by Switchboard's protocol reader; a reconnection
+ * attempt whose socket closes mid-handshake failed at once. For harnesses
+ * that open the connections they hand to components, so that those behave
+ * as in a deployment.
+ */
+export async function openNatsConnection(
+  options: ConnectionOptions,
+  name: string,
+): Promise<NatsConnection> {
+  checkConnectionOptions(options);
+  const logger = options.logger ?? silentLogger;
+  const nc = await connectToNats(options, name, logger);
+  if (!installProtocolReader(nc)) logger.debug('NATS connection read by nats.js (its reader kept)');
+  if (!failHandshakesOnClose(nc)) logger.debug('NATS reconnections wait out their connect timeout');
+  return nc;
 }
 
 /** Connects once, or with `waitForNats` until NATS answers (see {@link dial}). */

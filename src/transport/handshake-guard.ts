@@ -45,3 +45,9 @@ export function failHandshakesOnClose(nc: NatsConnection): boolean {
   };
   return true;
 }
+
+/** Whether {@link failHandshakesOnClose} guards `nc`. */
+export function guardsHandshakes(nc: NatsConnection): boolean {
+  const host = hostOf(nc);
+  return host !== undefined && GUARDED.has(host);
+}

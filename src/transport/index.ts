@@ -19,6 +19,7 @@ export {
   OTHER_PATHS,
   type RecordedError,
 } from './endpoint-stats.js';
+export { failHandshakesOnClose, guardsHandshakes } from './handshake-guard.js';
 export { type GracefulLinkState, type LinkGrace, linkGrace } from './link-grace.js';
 export {
   type MicroEndpoint,

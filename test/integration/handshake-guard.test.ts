@@ -8,7 +8,9 @@
 import { describe, expect, test } from 'vitest';
 import { LinkCutter } from '../../scale/link-cutter.js';
 import { startNatsServer } from '../../src/testing/index.js';
-import { openSiteConnection } from '../../src/transport/connection.js';
+import { openNatsConnection, openSiteConnection } from '../../src/transport/connection.js';
+import { guardsHandshakes } from '../../src/transport/handshake-guard.js';
+import { readsProtocol } from '../../src/transport/protocol-reader.js';
 import { eventually, receive, track } from './helpers.js';
 
 describe('handshake guard', () => {
@@ -36,4 +38,11 @@ describe('handshake guard', () => {
     conn.nc.publish('handshake.after', new Uint8Array([1]));
     expect((await got).map((m) => m.subject)).toEqual(['handshake.after']);
   }, 30_000);
+
+  test('handshake guard - a connection opened for a component is set up as the component would set up its own', async () => {
+    const nats = track(await startNatsServer({ name: 'handshake-open' }));
+    const nc = await openNatsConnection({ nats: nats.url }, 'handshake-guard-open');
+    track({ close: () => nc.close() });
+    expect([readsProtocol(nc), guardsHandshakes(nc)]).toEqual([true, true]);
+  });
 });
