@@ -14,7 +14,7 @@ export class LinkCutter {
   #flickering = false;
   /** Times the link went down. */
   cuts = 0;
-  /** Connections reset mid-handshake while {@link flicker}ing. */
+  /** Connections closed mid-handshake while {@link flicker}ing. */
   flickers = 0;
 
   private constructor(server: Server, target: { host: string; port: number }) {
@@ -64,7 +64,7 @@ export class LinkCutter {
 
   /**
    * Resets every connection through the link, then lets new ones be made
-   * but resets each as soon as the client answers the server's greeting: a
+   * but closes each as soon as the client answers the server's greeting: a
    * link that drops again just after coming back, every time.
    */
   flicker(): void {
@@ -102,8 +102,14 @@ export class LinkCutter {
       client.pipe(upstream);
       return;
     }
-    // What the server says reaches the client; the client's first words never reach the server.
-    client.once('data', () => {
+    // What the server says reaches the client; the client's first words never reach the server
+    // (unless the link was restored meanwhile).
+    client.once('data', (first: Buffer) => {
+      if (!this.#flickering) {
+        upstream.write(first);
+        client.pipe(upstream);
+        return;
+      }
       this.flickers++;
       client.destroy();
     });

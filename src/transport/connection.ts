@@ -206,12 +206,12 @@ function borrowedInboxPrefix(nc: NatsConnection): string {
 }
 
 /**
- * Opens a NATS connection as a component opens its own (a borrowed
- * `connection` is left as its owner set it up): with `waitForNats`, waiting
- * until NATS answers; read by Switchboard's protocol reader; a reconnection
- * attempt whose socket closes mid-handshake failed at once. For harnesses
- * that open the connections they hand to components, so that those behave
- * as in a deployment.
+ * Opens a NATS connection to `options.nats` as a component opens its own
+ * (`options.connection` is not used): with `waitForNats`, waiting until NATS
+ * answers; read by Switchboard's protocol reader; a reconnection attempt
+ * whose socket closes mid-handshake failed at once. For harnesses that open
+ * the connections they hand to components, so that those behave as in a
+ * deployment.
  */
 export async function openNatsConnection(
   options: ConnectionOptions,

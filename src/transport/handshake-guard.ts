@@ -9,6 +9,8 @@ interface HandshakeHost {
   disconnected(err?: Error): Promise<void>;
   /** Set while a (re)connection waits for the server's first `PONG`: fails that attempt. */
   connectError?: ((err: Error) => void) | undefined;
+  /** The socket of the current attempt or connection; `isClosed` once it has closed. */
+  transport?: { readonly isClosed?: boolean };
 }
 
 const GUARDED = new WeakSet<object>();
@@ -37,9 +39,15 @@ export function failHandshakesOnClose(nc: NatsConnection): boolean {
   const disconnected = host.disconnected;
   host.disconnected = function (this: HandshakeHost, err?: Error) {
     const failAttempt = this.connectError;
-    if (typeof failAttempt === 'function') {
+    // Only when the attempt's own socket closed: a socket of an earlier attempt
+    // that connected after its attempt timed out may close later, mid-handshake of another.
+    if (typeof failAttempt === 'function' && this.transport?.isClosed === true) {
       this.connectError = undefined;
-      failAttempt(err ?? new Error('the connection closed before NATS answered its handshake'));
+      try {
+        failAttempt(err ?? new Error('the connection closed before NATS answered its handshake'));
+      } catch {
+        // nats.js's own handling below runs whatever the attempt's end did
+      }
     }
     return disconnected.call(this, err);
   };
