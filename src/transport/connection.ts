@@ -163,7 +163,7 @@ export async function openSiteConnection(
       release: async () => {},
     };
   }
-  const nc = await openNatsConnection(options, name);
+  const nc = await openCheckedConnection(options, name);
   const cluster = [options.nats ?? []].flat().length > 1;
   return {
     nc,
@@ -218,6 +218,14 @@ export async function openNatsConnection(
   name: string,
 ): Promise<NatsConnection> {
   checkConnectionOptions(options);
+  return openCheckedConnection(options, name);
+}
+
+/** {@link openNatsConnection} with `options` already checked. */
+async function openCheckedConnection(
+  options: ConnectionOptions,
+  name: string,
+): Promise<NatsConnection> {
   const logger = options.logger ?? silentLogger;
   const nc = await connectToNats(options, name, logger);
   if (!installProtocolReader(nc)) logger.debug('NATS connection read by nats.js (its reader kept)');
