@@ -51,7 +51,7 @@ Options:
   --processes         each site's broker, and the bridges whose local side
                       it is, in a node process of their own (servers and
                       clients stay in this one; no relay CPU figure)
-  --quick             small sizes and short phases (about two minutes)
+  --quick             small sizes and short phases (about 2.5 minutes)
   --out FILE          JSON report       [default: test-output/scale.json]
   --log-level LEVEL   component logs on stderr: debug|info|warn|error [default: none]
   --help              this text
