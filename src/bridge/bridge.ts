@@ -5,6 +5,7 @@ import {
   type InFlightLimits,
 } from '../core/index.js';
 import type { Health, Metrics } from '../observability/index.js';
+import { MAX_PATH_SITES } from '../protocol/index.js';
 import {
   answerWith,
   type CallRequest,
@@ -35,7 +36,7 @@ export interface BridgeOptions {
    */
   import?: string[];
   /**
-   * Longest path, in bridges crossed, of a route or a call.
+   * Longest path, in bridges crossed, of a route or a call (at most 64).
    * @default 8
    */
   maxHops?: number;
@@ -76,6 +77,11 @@ function checkOptions(options: BridgeOptions): void {
     if (value !== undefined && !(value >= 1)) {
       throw new TypeError(`bridge option '${field}' must be a positive number (got ${value})`);
     }
+  }
+  if (options.maxHops !== undefined && options.maxHops > MAX_PATH_SITES) {
+    throw new TypeError(
+      `bridge option 'maxHops' must be at most ${MAX_PATH_SITES}, the longest path a route carries (got ${options.maxHops})`,
+    );
   }
   checkLimits(
     options.inFlight,

@@ -43,7 +43,7 @@ import {
   returnGraceMs,
   SiteLink,
 } from '../transport/index.js';
-import { afterArrivals, Closeable, checkLimits, newId } from '../util/index.js';
+import { afterArrivals, Closeable, checkLimits, holderTag, newId } from '../util/index.js';
 import { Forwarder } from './forwarder.js';
 import {
   DEFAULT_REGISTRY_LIMITS,
@@ -193,6 +193,8 @@ export class Broker extends Closeable {
   readonly #unwatch: (() => void) | undefined;
   /** Probes of overdue lease holders awaiting NATS's word (see {@link #probeOverdue}). */
   #probing = 0;
+  /** A sweep is reading what was sent before it ends leases (see {@link #sweep}). */
+  #catchingUp = false;
   /** When our connection to NATS last came up (holders get time to come back too). */
   #upSince = Date.now();
   /** See {@link BrokerOptions.probeAfterMs}; undefined: from what our connection says. */
@@ -407,6 +409,7 @@ export class Broker extends Closeable {
       this.#publish(this.#link.conn.subjects.control(service, id), {
         v: PROTOCOL_VERSION,
         kind: 'reregister',
+        holder: holderTag(secret),
       });
       return;
     }
@@ -437,7 +440,12 @@ export class Broker extends Closeable {
     for (const change of changes) this.#publishChange(change);
     for (const view of resumed) this.#announceResumed(view);
     if (reregister) {
-      const ask: ControlMessage = { v: PROTOCOL_VERSION, kind: 'reregister' };
+      // Tagged with the renewal's secret: a renewal forged with another one asks nobody.
+      const ask: ControlMessage = {
+        v: PROTOCOL_VERSION,
+        kind: 'reregister',
+        holder: holderTag(renewal.secret),
+      };
       // We take them back in batches, if we hear them: then the holder need not send a request per route.
       if (!this.#batches.isClosed()) ask.batch = true;
       this.#publish(this.#link.conn.subjects.session(renewal.session), ask);
@@ -611,9 +619,39 @@ export class Broker extends Closeable {
     }
   }
 
+  /**
+   * Ends the leases that have run out, once this broker has read what was
+   * sent to it before they did: heartbeats and renewals queued at the NATS
+   * server or in our socket while this process was busy (a round trip to
+   * the server, `flush`, brings them in first, up to {@link CATCH_UP_MS}).
+   * A lease whose renewal was on its way is kept; one that ran out while
+   * catching up waits for the next sweep's round trip.
+   */
   #sweep(): void {
-    this.#publishExpired(this.registry.expire(), 'instance lease expired');
     this.#probeOverdue();
+    if (this.#catchingUp) return;
+    const asOf = this.registry.expiredAsOf();
+    if (asOf === undefined) return;
+    this.#catchingUp = true;
+    void this.#caughtUp().then(() => {
+      this.#catchingUp = false;
+      if (!this.closing) {
+        this.#publishExpired(this.registry.expire(asOf), 'instance lease expired');
+      }
+    });
+  }
+
+  /** Resolves once the server's answer to a ping is read, or after {@link CATCH_UP_MS}. */
+  #caughtUp(): Promise<void> {
+    const { nc } = this.#link.conn;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CATCH_UP_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      nc.flush().then(done, done);
+    });
   }
 
   #publishExpired(expired: RegistryChange[], why: string): void {
@@ -712,6 +750,12 @@ function mayStillAnswer(reply: CallFailure): boolean {
 
 /** See {@link BrokerOptions.warmupMs}. */
 const DEFAULT_WARMUP_MS = 250;
+
+/**
+ * Longest a sweep waits for the server's answer before it ends leases
+ * anyway (our connection may be down: holders cannot renew then either).
+ */
+const CATCH_UP_MS = 1000;
 
 /** Overdue lease holders probed at once, at most; the others wait for a later sweep. */
 const MAX_HOLDER_PROBES = 64;

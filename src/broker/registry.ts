@@ -20,9 +20,10 @@ export interface RegistryLimits {
    */
   maxInstances: number;
   /**
-   * Routes one bridge half (one lease session) may hold at once; beyond it
-   * its new routes are refused with `UNAVAILABLE`, so that no one linked
-   * site fills the registry and locks out this site's own servers.
+   * Routes that bridges may hold at once, all together (whatever lease
+   * session they name, or none); beyond it new routes are refused with
+   * `UNAVAILABLE`, so that no linked site, however many sessions it opens,
+   * fills the registry and locks out this site's own servers.
    * @default half of `maxInstances` (50000)
    */
   maxBridgeRoutes: number;
@@ -171,8 +172,13 @@ export class Registry {
   #reported = 0;
   /** Registrations so far (new or renewing), to tell which came after a {@link SessionSync}. */
   #registrations = 0;
-  /** Sessions holding more routes than their holder says it does, being put right. */
-  readonly #syncing = new Map<string, SessionSync>();
+  /**
+   * Sessions holding more routes than their holder says it does, being put
+   * right: by session, then by the secret of the holder whose routes they are.
+   */
+  readonly #syncing = new Map<string, Map<string, SessionSync>>();
+  /** Entries that are routes (registered by bridges), for {@link RegistryLimits.maxBridgeRoutes}. */
+  #routes = 0;
 
   constructor(options: RegistryOptions) {
     this.site = options.site;
@@ -223,8 +229,8 @@ export class Registry {
         { completed: 'no', site: this.site },
       );
     }
-    this.#checkSessionRoom(reg, existing);
     const view = toView(reg, this.site);
+    this.#checkRouteRoom(view, existing);
     const leaseMs = this.leaseFor(reg.heartbeatMs);
     const expiresAt = this.#now() + leaseMs;
     const registration = ++this.#registrations;
@@ -251,6 +257,7 @@ export class Registry {
       registration,
     };
     this.#byId.set(view.id, entry);
+    if (view.hops > 0) this.#routes++;
     if (entry.session !== undefined) {
       getOrCreate(this.#bySession, entry.session, () => new Set()).add(entry);
     }
@@ -303,13 +310,19 @@ export class Registry {
     }
     let reregister = renewed < renewal.routes;
     if (renewal.held === undefined || renewed <= renewal.held) {
-      this.#syncing.delete(session);
+      this.#endSync(session, secret);
     } else {
       const sync = this.#syncSession(renewal, renewal.held, changes);
       renewed -= sync.dropped;
       reregister ||= sync.ask;
     }
     return { changes, renewed, reregister, resumed: this.#resumeSession(renewal) };
+  }
+
+  #endSync(session: string, secret: string): void {
+    const bySecret = this.#syncing.get(session);
+    bySecret?.delete(secret);
+    if (bySecret?.size === 0) this.#syncing.delete(session);
   }
 
   /** The session's routes to announce resumed, when the renewal says so. */
@@ -336,16 +349,16 @@ export class Registry {
     claimed: number,
     changes: RegistryChange[],
   ): { ask: boolean; dropped: number } {
-    const since = this.#syncing.get(session);
+    const since = this.#syncing.get(session)?.get(secret);
     if (since === undefined) {
-      this.#syncing.set(session, this.#registrations);
+      getOrCreate(this.#syncing, session, () => new Map()).set(secret, this.#registrations);
       return { ask: true, dropped: 0 };
     }
     const held = [...(this.#bySession.get(session) ?? [])].filter((e) => e.secret === secret);
     const fresh = held.filter((e) => e.registration > since).length;
     // None registered since it was asked: the ask may have been lost.
     if (fresh < claimed) return { ask: fresh === 0, dropped: 0 };
-    this.#syncing.delete(session);
+    this.#endSync(session, secret);
     let dropped = 0;
     for (const entry of held) {
       if (entry.registration > since) continue;
@@ -387,23 +400,46 @@ export class Registry {
     return this.#report('down', entry.view, 'deregistered');
   }
 
-  /** Removes every instance whose lease has run out, and reports them. */
-  expire(): RegistryChange[] {
+  /**
+   * The clock's reading now if some instance's lease has run out by then
+   * (to pass to {@link expire} once what was already sent has been read),
+   * else undefined.
+   */
+  expiredAsOf(): number | undefined {
     const now = this.#now();
+    this.#forgetDeparted(now);
+    for (const entry of this.#byId.values()) {
+      if (entry.expiresAt <= now) return now;
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes every instance whose lease had run out by `asOf` (default: now)
+   * and was not renewed since, and reports them.
+   */
+  expire(asOf?: number): RegistryChange[] {
+    const now = this.#now();
+    const by = asOf ?? now;
+    this.#forgetDeparted(now);
+    const removed: RegistryChange[] = [];
+    for (const entry of this.#byId.values()) {
+      if (entry.expiresAt <= by) {
+        this.#remove(entry);
+        removed.push(this.#report('down', entry.view, 'expired'));
+      }
+    }
+    return removed;
+  }
+
+  /** Forgets the sites that hosted a service longer ago than remembered. */
+  #forgetDeparted(now: number): void {
     for (const [service, sites] of this.#departed) {
       for (const [site, at] of sites) {
         if (now - at > this.#rememberDepartedMs) sites.delete(site);
       }
       if (sites.size === 0) this.#departed.delete(service);
     }
-    const removed: RegistryChange[] = [];
-    for (const entry of this.#byId.values()) {
-      if (entry.expiresAt <= now) {
-        this.#remove(entry);
-        removed.push(this.#report('down', entry.view, 'expired'));
-      }
-    }
-    return removed;
   }
 
   /**
@@ -591,16 +627,18 @@ export class Registry {
     }
   }
 
-  /** Refuses a route new to its session when the session holds its share of the registry. */
-  #checkSessionRoom(reg: InstanceRegistration, existing: RegistryEntry | undefined): void {
-    const { session } = reg;
-    if (session === undefined || existing?.session === session) return;
-    const held = this.#bySession.get(session)?.size ?? 0;
+  /**
+   * Refuses a new route when bridges hold their share of the registry
+   * already, all of them together: a bridge cannot get more room by naming
+   * other sessions, or none.
+   */
+  #checkRouteRoom(view: InstanceView, existing: RegistryEntry | undefined): void {
+    if (view.hops === 0 || (existing !== undefined && existing.view.hops > 0)) return;
     const max = this.limits.maxBridgeRoutes;
-    if (held < max) return;
+    if (this.#routes < max) return;
     throw new SwitchboardError(
       ErrorCode.UNAVAILABLE,
-      `a bridge holds ${held} routes in the registry of site '${this.site}', its limit of ${max}`,
+      `bridges hold ${this.#routes} routes in the registry of site '${this.site}', their limit of ${max}`,
       { completed: 'no', site: this.site },
     );
   }
@@ -633,6 +671,7 @@ export class Registry {
   #remove(entry: RegistryEntry): void {
     const { id, service } = entry.view;
     this.#byId.delete(id);
+    if (entry.view.hops > 0) this.#routes--;
     if (entry.session !== undefined) {
       const entries = this.#bySession.get(entry.session);
       entries?.delete(entry);

@@ -304,6 +304,13 @@ export interface ControlMessage {
    * batches, so the routes go one request each.
    */
   batch?: boolean;
+  /**
+   * On a `reregister`: whose ask it is, the tag of the secret that came with
+   * the heartbeat or renewal the broker did not know (the first 16
+   * characters of the base64url SHA-256 of the secret). A holder heeds an
+   * ask with its own tag, or with none (a broker of an earlier revision).
+   */
+  holder?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -752,6 +759,8 @@ export const parse = Object.freeze({
       kind: oneOf(o, 'kind', 'control', ['reregister', 'ping'] as const),
     };
     if (field(o, 'batch') === true) control.batch = true;
+    const holder = optStr(o, 'holder', 'control');
+    if (holder !== undefined) control.holder = holder;
     return control;
   },
   /** The body of an error reply. Unknown codes become `INTERNAL` rather than failing. */

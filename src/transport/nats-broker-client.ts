@@ -28,6 +28,7 @@ import {
   type SessionRenewal,
   SwitchboardError,
 } from '../protocol/index.js';
+import { holderTag } from '../util/index.js';
 import { readReply } from './call-reply.js';
 import type { SiteConnection } from './connection.js';
 import { type ListenContext, listen } from './replies.js';
@@ -257,7 +258,8 @@ export class NatsBrokerClient implements BrokerClient {
   }
 
   onReregister(instance: InstanceRegistration, listener: () => void): Unsubscribe {
-    return this.#onControl(this.#conn.subjects.control(instance.service, instance.id), listener);
+    const subject = this.#conn.subjects.control(instance.service, instance.id);
+    return this.#onControl(subject, instance.secret, listener);
   }
 
   renewSession(session: LeaseSession, { routes, held, gone, resumed }: SessionCounts): void {
@@ -269,14 +271,21 @@ export class NatsBrokerClient implements BrokerClient {
   }
 
   onSessionLost(session: LeaseSession, listener: (ask: SessionAsk) => void): Unsubscribe {
-    return this.#onControl(this.#conn.subjects.session(session.id), listener);
+    return this.#onControl(this.#conn.subjects.session(session.id), session.secret, listener);
   }
 
-  /** Calls `listener` at each `reregister` on `subject` (a `ping` only needs us to listen). */
-  #onControl(subject: string, listener: (ask: SessionAsk) => void): Unsubscribe {
+  /**
+   * Calls `listener` at each `reregister` on `subject` for the holder of
+   * `secret` (a `ping` only needs us to listen; an ask tagged for another
+   * secret was caused by a heartbeat or renewal someone else forged).
+   */
+  #onControl(subject: string, secret: string, listener: (ask: SessionAsk) => void): Unsubscribe {
+    const tag = holderTag(secret);
     const sub = this.#listen(subject, (msg) => {
       const control = parse.control(this.#codec.decode(msg.data));
-      if (control.kind === 'reregister') listener({ batches: control.batch === true });
+      if (control.kind !== 'reregister') return;
+      if (control.holder !== undefined && control.holder !== tag) return;
+      listener({ batches: control.batch === true });
     });
     return () => this.#unsubscribe(sub);
   }

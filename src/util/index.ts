@@ -1,5 +1,6 @@
 export { Closeable } from './closeable.js';
 export { DeadlineTimer } from './deadline-timer.js';
+export { holderTag } from './holder-tag.js';
 export { newId, randomString } from './ids.js';
 export { afterArrivals } from './late-timers.js';
 export { checkLimits } from './limits.js';

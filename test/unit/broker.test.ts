@@ -19,6 +19,7 @@ import {
   SwitchboardError,
 } from '../../src/protocol/index.js';
 import { headersOf } from '../../src/transport/index.js';
+import { holderTag } from '../../src/util/index.js';
 import {
   type Collected,
   collect,
@@ -71,6 +72,19 @@ async function site(options: Partial<BrokerOptions> = {}, bus = new MemoryBus())
   });
   opened.push(broker);
   return { bus, broker, brokerNc, nc, events, logger };
+}
+
+/**
+ * Under fake timers, a site whose broker sweeps every 100 ms, and instance
+ * `i1` of `calc` registered once with a heartbeat of 1 s (a lease of 3 s),
+ * then silent.
+ */
+async function beatingOnce(): Promise<Site> {
+  vi.useFakeTimers();
+  const s = await site({ sweepIntervalMs: 100 });
+  await register(s.nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
+  await s.events.atLeast(1);
+  return s;
 }
 
 /** Registers `reg`, listening on its control subject as its holder would (probes find it). */
@@ -255,7 +269,11 @@ describe('broker', () => {
     claim(nc, subjects.services.heartbeat('calc'), 'i9');
     const asked = await control.nth(0);
     expect(asked.subject).toBe(subjects.control('calc', 'i9'));
-    expect(codec.decode(asked.data)).toEqual({ v: V, kind: 'reregister' });
+    expect(codec.decode(asked.data)).toEqual({
+      v: V,
+      kind: 'reregister',
+      holder: holderTag(SECRET),
+    });
     await idle();
     expect(control.messages).toHaveLength(1);
     expect(broker.registry.size).toBe(1);
@@ -323,10 +341,7 @@ describe('broker', () => {
   });
 
   test('broker - an instance that stops heartbeating expires at the next sweep after its lease, announced down, expired', async () => {
-    vi.useFakeTimers();
-    const { nc, events, broker, logger } = await site({ sweepIntervalMs: 100 });
-    await register(nc, registration('i1', 'calc', { heartbeatMs: 1000 }));
-    await events.atLeast(1);
+    const { events, broker, logger } = await beatingOnce();
     await vi.advanceTimersByTimeAsync(2900);
     expect(broker.registry.size).toBe(1);
     await vi.advanceTimersByTimeAsync(100);
@@ -346,6 +361,42 @@ describe('broker', () => {
       message: 'instance lease expired',
       fields: { service: 'calc', id: 'i1' },
     });
+  });
+
+  test('broker - a lease whose heartbeat was on its way when it ran out is kept: the sweep reads what was sent first', async () => {
+    const { nc, brokerNc, events, broker } = await beatingOnce();
+    await vi.advanceTimersByTimeAsync(2900);
+    // The heartbeat is at the server, not yet read, when the sweep asks it for a round trip.
+    const flush = brokerNc.flush.bind(brokerNc);
+    brokerNc.flush = () => {
+      claim(nc, subjects.services.heartbeat('calc'), 'i1');
+      return flush();
+    };
+    await vi.advanceTimersByTimeAsync(100);
+    expect(broker.registry.size).toBe(1);
+    expect(events.messages).toHaveLength(1);
+    // Silent from then on: it goes a lease after that heartbeat.
+    brokerNc.flush = flush;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(broker.registry.size).toBe(0);
+    expect(bodies(events.messages)[1]).toMatchObject({ kind: 'down', id: 'i1', reason: 'expired' });
+  });
+
+  test('broker - a sweep whose round trip to the server is not answered ends the leases a second later', async () => {
+    const { brokerNc, broker } = await beatingOnce();
+    let asked = 0;
+    brokerNc.flush = () => {
+      asked++;
+      return new Promise<void>(() => {});
+    };
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(broker.registry.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(broker.registry.size).toBe(1);
+    // One round trip at a time, however many sweeps run meanwhile.
+    expect(asked).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(broker.registry.size).toBe(0);
   });
 
   test('broker - a holder two heartbeats late on whose control subject nothing listens goes then, not at the end of its lease', async () => {
@@ -670,6 +721,12 @@ describe('broker', () => {
       v: V,
       kind: 'reregister',
       batch: true,
+      holder: holderTag(SECRET),
+    });
+    // A renewal forged with another secret asks too, but tagged for that secret: the holder ignores it.
+    renew({ secret: 'forged-secret-of-16' });
+    expect(codec.decode((await asked.nth(1)).data)).toMatchObject({
+      holder: holderTag('forged-secret-of-16'),
     });
   });
 
@@ -681,7 +738,11 @@ describe('broker', () => {
     // What nats.js does with a subscription NATS refuses.
     brokerNc.subscriptions.find((sub) => sub.subject === subjects.routeBatch)!.unsubscribe();
     nc.publish(subjects.routeRenew, codec.encode({ v: V, session, secret: SECRET, routes: 2 }));
-    expect(codec.decode((await asked.nth(0)).data)).toEqual({ v: V, kind: 'reregister' });
+    expect(codec.decode((await asked.nth(0)).data)).toEqual({
+      v: V,
+      kind: 'reregister',
+      holder: holderTag(SECRET),
+    });
   });
 
   test('broker - a resumed session renewal announces each of its routes resumed, once', async () => {
@@ -725,6 +786,7 @@ describe('broker', () => {
       v: V,
       kind: 'reregister',
       batch: true,
+      holder: holderTag(SECRET),
     });
     await register(nc, route('r1', 'calc', { session }));
     renew();

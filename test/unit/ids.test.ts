@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { holderTag } from '../../src/util/holder-tag.js';
 import { newId, randomString } from '../../src/util/ids.js';
 
 describe('newId', () => {
@@ -30,5 +31,12 @@ describe('newId', () => {
     expect(randomString('xyz', 0)).toBe('');
     expect(() => randomString('', 4)).toThrow(RangeError);
     expect(() => randomString('x'.repeat(257), 4)).toThrow(RangeError);
+  });
+});
+
+describe('holderTag', () => {
+  test('the tag is the first 16 characters of the base64url SHA-256 of the secret (the vector of docs/protocol.md)', () => {
+    expect(holderTag('0123456789abcdef')).toBe('n59REfeyengfHx3d');
+    expect(holderTag('0123456789abcdeg')).not.toBe(holderTag('0123456789abcdef'));
   });
 });

@@ -16,6 +16,7 @@ import {
 import { ErrorCode, errorReplyHeaders, SwitchboardError } from '../../src/protocol/index.js';
 import { SiteLink } from '../../src/transport/index.js';
 import { MAX_LISTING_BYTES } from '../../src/transport/nats-broker-client.js';
+import { holderTag } from '../../src/util/index.js';
 import { collect, idle, MemoryBus, type MemoryConnection } from '../support/memory-nats.js';
 import { instanceView, registration, SECRET, subjects } from '../support/memory-site.js';
 import { bodies, codec, RecordingLogger, V } from '../support/memory-wire.js';
@@ -510,6 +511,22 @@ describe('nats broker client', () => {
     spy.publish(subjects.control('calc', 'i1'), control);
     await idle();
     expect(asked).toBe(1);
+  });
+
+  test('nats broker client - an ask tagged for another secret is ignored: a heartbeat or renewal was forged', async () => {
+    const { client, spy } = await setup({ broker: false });
+    const heard: string[] = [];
+    client.onReregister(registration('i1', 'calc'), () => heard.push('instance'));
+    client.onSessionLost({ id: 's1', secret: SECRET }, () => heard.push('session'));
+    await idle();
+    const ask = (holder: unknown) => codec.encode({ v: V, kind: 'reregister', holder });
+    for (const subject of [subjects.control('calc', 'i1'), subjects.session('s1')]) {
+      spy.publish(subject, ask(holderTag('forged-secret-of-16')));
+      spy.publish(subject, ask(42));
+      spy.publish(subject, ask(holderTag(SECRET)));
+    }
+    await idle();
+    expect(heard).toEqual(['instance', 'session']);
   });
 
   test('nats broker client - link states follow the connection: down on disconnect, up on reconnect, nothing else', async () => {

@@ -82,6 +82,11 @@ describe('Bridge options, each refused before connecting', () => {
     await expect(refusal({ ...sides, refreshMs: Number.NaN })).rejects.toThrow(
       new TypeError("bridge option 'refreshMs' must be a positive number (got NaN)"),
     );
+    await expect(refusal({ ...sides, maxHops: 65 })).rejects.toThrow(
+      new TypeError(
+        "bridge option 'maxHops' must be at most 64, the longest path a route carries (got 65)",
+      ),
+    );
   });
 
   test('policy - Bridge.start takes 1 for a count or period: it goes on to connect', async () => {

@@ -149,23 +149,31 @@ describe('registry limits and claims', () => {
     });
   });
 
-  test('limits - a bridge at its share of routes has new ones refused with UNAVAILABLE; its own renew, others still register', () => {
+  test('limits - routes past maxBridgeRoutes, all bridges together, are refused with UNAVAILABLE; held ones renew, servers still register', () => {
     const registry = new Registry({ site: 'a', limits: { maxBridgeRoutes: 2 } });
-    const via = (session: string) => ({ route: { site: 'b', path: ['b'] }, session });
+    const via = (session?: string) => ({ route: { site: 'b', path: ['b'] }, session });
     registry.register(reg('r1', via('s1')));
     registry.register(reg('r2', via('s1')));
     const err = thrownBy(() => registry.register(reg('r3', via('s1'))));
     expect(err).toMatchObject({ code: ErrorCode.UNAVAILABLE, completed: 'no', site: 'a' });
-    expect(err.message).toBe("a bridge holds 2 routes in the registry of site 'a', its limit of 2");
+    expect(err.message).toBe("bridges hold 2 routes in the registry of site 'a', their limit of 2");
     expect(registry.register(reg('r2', { ...via('s1'), version: '1.1.0' }))).toHaveLength(1);
-    expect(registry.register(reg('r3', via('s2')))).toHaveLength(1);
-    expect(registry.register(reg('local'))).toHaveLength(1);
-    // A route moving to the full session from another counts as new there.
-    expect(thrownBy(() => registry.register(reg('r3', via('s1')))).code).toBe(
+    // Another session, or none, gets no more room: one bridge could open as many as it likes.
+    expect(thrownBy(() => registry.register(reg('r3', via('s2')))).code).toBe(
       ErrorCode.UNAVAILABLE,
     );
+    expect(thrownBy(() => registry.register(reg('r3', via()))).code).toBe(ErrorCode.UNAVAILABLE);
+    expect(registry.register(reg('local'))).toHaveLength(1);
+    // A route moving to another session is not new: it keeps its room.
+    expect(registry.register(reg('r2', via('s2')))).toHaveLength(1);
     registry.deregister('r1');
-    expect(registry.register(reg('r4', via('s1')))).toHaveLength(1);
+    expect(registry.register(reg('r4', via()))).toHaveLength(1);
+    expect(thrownBy(() => registry.register(reg('r5', via('s3')))).code).toBe(
+      ErrorCode.UNAVAILABLE,
+    );
+    // A route replaced by a server's registration of its id frees its room.
+    registry.register(reg('r4'));
+    expect(registry.register(reg('r5', via('s3')))).toHaveLength(1);
     expect(registry.size).toBe(4);
   });
 

@@ -584,6 +584,39 @@ describe('registry - lease sessions', () => {
     expect(renew(1)).toEqual({ changes: [], renewed: 2, reregister: true, resumed: [] });
   });
 
+  test('registry - a renewal with another secret neither ends nor starts the sync of the session holder', () => {
+    const { registry } = setup();
+    for (const id of ['r1', 'stale']) registry.register(reg(id, { session: 'half1', route }));
+    const renew = (secret: string, held: number) =>
+      registry.renewSession({ v: 1, session: 'half1', secret, routes: 1, held });
+    expect(renew(SECRET, 1).reregister).toBe(true);
+    // Forged with a secret that holds nothing here: it renews nothing and asks for nothing of its own.
+    expect(renew('forged-secret-of-16', 5)).toEqual({
+      changes: [],
+      renewed: 0,
+      reregister: true,
+      resumed: [],
+    });
+    // The holder's sync went on: it registered r1 again, so the stale route goes.
+    registry.register(reg('r1', { session: 'half1', route }));
+    expect(renew(SECRET, 1).changes.map((c) => c.view.id)).toEqual(['stale']);
+  });
+
+  test('registry - expire(asOf) ends only the leases over by then; expiredAsOf says when one is', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('early', { heartbeatMs: 100 })); // lease 300
+    registry.register(reg('late', { heartbeatMs: 200 })); // lease 600
+    clock.advance(299);
+    expect(registry.expiredAsOf()).toBeUndefined();
+    clock.advance(1);
+    const asOf = registry.expiredAsOf();
+    expect(asOf).toBe(clock.now());
+    // Meanwhile (a round trip to the server) the late lease ran out too: it waits for its own.
+    clock.advance(400);
+    expect(registry.expire(asOf).map((c) => c.view.id)).toEqual(['early']);
+    expect(registry.expire().map((c) => c.view.id)).toEqual(['late']);
+  });
+
   test('registry - a resumed renewal announces every route of its session and secret, once a second each', () => {
     const { clock, registry } = setup();
     registry.register(reg('r1', { session: 'half1', route }));

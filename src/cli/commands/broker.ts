@@ -19,7 +19,7 @@ function limitOptions() {
   return {
     'max-instances': limit('Instances and routes the registry holds at most [default: 100000]'),
     'max-bridge-routes': limit(
-      'Routes one bridge may hold in the registry [default: half of --max-instances]',
+      'Routes all bridges together may hold in the registry [default: half of --max-instances]',
     ),
     'max-methods': limit('Methods one instance may declare [default: 256]'),
     'max-metadata-bytes': limit('Bytes of metadata one instance may carry [default: 4096]'),
