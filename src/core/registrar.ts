@@ -4,7 +4,7 @@ import {
   MAX_GONE_ROUTES,
   SwitchboardError,
 } from '../protocol/index.js';
-import type { Logger } from '../util/index.js';
+import { type Logger, throttled } from '../util/index.js';
 import { RouteBatcher } from './route-batcher.js';
 import type {
   BrokerClient,
@@ -65,6 +65,8 @@ interface Entry {
 export class Registrar {
   readonly #brokers: BrokerClient;
   readonly #logger: Logger;
+  /** Refusals, which brokers word: a few lines per kind and window (see {@link throttled}). */
+  readonly #refusals: Logger;
   readonly #heartbeatMs: number;
   /** How long each registration attempt waits for its answer. */
   readonly #waitMs: number;
@@ -85,6 +87,7 @@ export class Registrar {
   constructor(brokers: BrokerClient, logger: Logger, heartbeatMs: number, session?: LeaseSession) {
     this.#brokers = brokers;
     this.#logger = logger;
+    this.#refusals = throttled(logger);
     this.#heartbeatMs = heartbeatMs;
     this.#waitMs = Math.max(heartbeatMs, MIN_REGISTRATION_WAIT_MS);
     this.#session = session;
@@ -383,7 +386,9 @@ export class Registrar {
         // Asked again at every heartbeat: the same refusal is said once.
         const again = entry.refusal?.code === err.code && entry.refusal.message === err.message;
         entry.refusal = err;
-        this.#logger[again ? 'debug' : 'warn'](`registration refused: ${err.message}`, {
+        // A broker's words: held to a few lines, each of a bounded length.
+        const said = again ? this.#logger : this.#refusals;
+        said[again ? 'debug' : 'warn'](`registration refused: ${clip(err.message)}`, {
           id: registration.id,
           code: err.code,
         });
@@ -398,4 +403,11 @@ export class Registrar {
       return false;
     }
   }
+}
+
+/** Longest refusal message logged as a broker worded it. */
+const MAX_LOGGED_MESSAGE = 1000;
+
+function clip(message: string): string {
+  return message.length > MAX_LOGGED_MESSAGE ? `${message.slice(0, MAX_LOGGED_MESSAGE)}…` : message;
 }

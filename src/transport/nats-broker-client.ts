@@ -32,7 +32,7 @@ import { holderTag } from '../util/index.js';
 import { readReply } from './call-reply.js';
 import type { SiteConnection } from './connection.js';
 import { type ListenContext, listen } from './replies.js';
-import { isNoResponders, type RequestChannel } from './request-channel.js';
+import { isNoResponders, REFUSED_BY_NATS, type RequestChannel } from './request-channel.js';
 
 /**
  * The site's brokers over NATS: requests (lookup, list, info, register) go
@@ -207,8 +207,8 @@ export class NatsBrokerClient implements BrokerClient {
       value = (await this.#requestData(this.#conn.subjects.routeBatch, data, timeoutMs)).value;
     } catch (err) {
       const e = err as SwitchboardError;
-      // FORBIDDEN without a site: NATS, not a broker, refused it.
-      const refusedByNats = e.code === ErrorCode.FORBIDDEN && e.site === undefined;
+      // NATS, not a broker, refused it: this credential may not send batches.
+      const refusedByNats = e.cause === REFUSED_BY_NATS;
       // A broker that cannot read the batch (one bad route refuses it whole): one by one, so
       // that the others are not refused with it at every attempt.
       const unreadable = e.code === ErrorCode.BAD_REQUEST && e.site !== undefined;

@@ -57,6 +57,12 @@ export interface RequestParams {
  * `UNAVAILABLE` with completed `no` when nothing listens on the subject,
  * `CANCELLED` when the signal aborts, `PAYLOAD_TOO_LARGE` when NATS refuses the size.
  */
+
+/**
+ * The `cause` of the `FORBIDDEN` a request gets when NATS refused to
+ * deliver it ({@link RequestChannel.refuse}): no peer's answer can carry it.
+ */
+export const REFUSED_BY_NATS: unique symbol = Symbol('refused by NATS');
 export class RequestChannel {
   readonly #nc: NatsConnection;
   readonly #inbox: string;
@@ -205,7 +211,10 @@ export class RequestChannel {
   refuse(subject: string, reason: string): void {
     for (const token of this.#tokensTo(subject)) {
       this.#settle(token)?.reject(
-        new SwitchboardError(ErrorCode.FORBIDDEN, reason, { completed: 'no' }),
+        new SwitchboardError(ErrorCode.FORBIDDEN, reason, {
+          completed: 'no',
+          cause: REFUSED_BY_NATS,
+        }),
       );
     }
   }

@@ -149,6 +149,22 @@ describe('nats broker client', () => {
       expect(batches.messages).toHaveLength(1);
     });
 
+    test('nats broker client - a broker answering FORBIDDEN without its site fails that batch; batches go on', async () => {
+      const { client, spy } = await setup({ broker: false });
+      const batches = collect(spy, subjects.routeBatch);
+      spy.subscribe(subjects.routeBatch, {
+        callback: (_e, msg) =>
+          msg.respond(codec.encode({ code: 'FORBIDDEN', message: 'not you' }), {
+            headers: errorReplyHeaders().forNats(),
+          }),
+      });
+      await idle();
+      const [refused] = await client.registerRoutes(routes(1), 1000);
+      expect(refused).toMatchObject({ code: 'FORBIDDEN' });
+      await client.registerRoutes(routes(1), 1000);
+      expect(batches.messages).toHaveLength(2);
+    });
+
     test('nats broker client - a batch a broker cannot read (one bad route) goes route by route, not refused whole', async () => {
       const { client, spy } = await setup({ broker: false });
       spy.subscribe(subjects.routeBatch, {

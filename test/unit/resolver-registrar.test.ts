@@ -809,6 +809,27 @@ describe('registrar', () => {
     registrar.close();
   });
 
+  test('registrar - refusals worded anew every time are warnings a few at a time, each cut to 1000 characters', async () => {
+    vi.useFakeTimers();
+    const brokers = new MemoryBrokerClient('a');
+    const logger = new RecordingLogger();
+    const registrar = new Registrar(brokers, logger, 100);
+    let n = 0;
+    brokers.register = () =>
+      Promise.reject(
+        new SwitchboardError(ErrorCode.UNAVAILABLE, `full ${n++} ${'x'.repeat(5000)}`, {
+          site: 'a',
+        }),
+      );
+    for (let i = 0; i < 20; i++) await registrar.add(registration(`i${i}`, 'calc'));
+    await vi.advanceTimersByTimeAsync(2000);
+    const warnings = logger.lines.filter((line) => line.level === 'warn');
+    expect(n).toBeGreaterThan(100);
+    expect(warnings).toHaveLength(5);
+    for (const line of warnings) expect(line.message.length).toBe(1023);
+    registrar.close();
+  });
+
   describe('registrar - lease session', () => {
     const session = { id: 'half1', secret: 'the-session-secret-1' };
 
