@@ -646,11 +646,18 @@ export class Broker extends Closeable {
     const { nc } = this.#link.conn;
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CATCH_UP_MS);
+      timer.unref();
       const done = () => {
         clearTimeout(timer);
         resolve();
       };
-      nc.flush().then(done, done);
+      let answered: Promise<void>;
+      try {
+        answered = nc.flush();
+      } catch {
+        answered = Promise.resolve();
+      }
+      answered.then(done, done);
     });
   }
 

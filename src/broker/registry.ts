@@ -177,6 +177,8 @@ export class Registry {
    * right: by session, then by the secret of the holder whose routes they are.
    */
   readonly #syncing = new Map<string, Map<string, SessionSync>>();
+  /** Entries by session, then by secret: a sync ends when its secret holds none there. */
+  readonly #heldBySecret = new Map<string, Map<string, number>>();
   /** Entries that are routes (registered by bridges), for {@link RegistryLimits.maxBridgeRoutes}. */
   #routes = 0;
 
@@ -260,6 +262,8 @@ export class Registry {
     if (view.hops > 0) this.#routes++;
     if (entry.session !== undefined) {
       getOrCreate(this.#bySession, entry.session, () => new Set()).add(entry);
+      const held = getOrCreate(this.#heldBySecret, entry.session, () => new Map());
+      held.set(entry.secret, (held.get(entry.secret) ?? 0) + 1);
     }
     getOrCreate(this.#byService, view.service, () => new Map()).set(view.id, entry);
     const counts = getOrCreate(this.#siteCounts, view.service, () => new Map<string, number>());
@@ -673,11 +677,18 @@ export class Registry {
     this.#byId.delete(id);
     if (entry.view.hops > 0) this.#routes--;
     if (entry.session !== undefined) {
-      const entries = this.#bySession.get(entry.session);
+      const { session, secret } = entry;
+      const entries = this.#bySession.get(session);
       entries?.delete(entry);
-      if (entries?.size === 0) {
-        this.#bySession.delete(entry.session);
-        this.#syncing.delete(entry.session);
+      if (entries?.size === 0) this.#bySession.delete(session);
+      const held = this.#heldBySecret.get(session);
+      const left = (held?.get(secret) ?? 1) - 1;
+      if (left > 0) {
+        held?.set(secret, left);
+      } else {
+        held?.delete(secret);
+        if (held?.size === 0) this.#heldBySecret.delete(session);
+        this.#endSync(session, secret);
       }
     }
     const instances = this.#byService.get(service);

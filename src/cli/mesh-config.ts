@@ -85,7 +85,7 @@ export interface MeshBroker {
   probeAfterMs?: number;
   /** Instances and routes its registry holds at most. @default 100000 */
   maxInstances?: number;
-  /** Routes one bridge may hold in its registry. @default half of maxInstances */
+  /** Routes all bridges together may hold in its registry. @default half of maxInstances */
   maxBridgeRoutes?: number;
   /** Calls it holds at once. @default 20000 */
   maxCallsInFlight?: number;

@@ -306,7 +306,7 @@ export interface ControlMessage {
   batch?: boolean;
   /**
    * On a `reregister`: whose ask it is, the tag of the secret that came with
-   * the heartbeat or renewal the broker did not know (the first 16
+   * the heartbeat or renewal that drew it (the first 16
    * characters of the base64url SHA-256 of the secret). A holder heeds an
    * ask with its own tag, or with none (a broker of an earlier revision).
    */

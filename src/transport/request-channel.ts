@@ -45,6 +45,12 @@ export interface RequestParams {
 }
 
 /**
+ * The `cause` of the `FORBIDDEN` a request gets when NATS refused to
+ * deliver it ({@link RequestChannel.refuse}): no peer's answer can carry it.
+ */
+export const REFUSED_BY_NATS: unique symbol = Symbol('refused by NATS');
+
+/**
  * Request/reply over one wildcard reply subscription and a map of pending
  * requests: far cheaper per call than `nc.request()`, which builds a
  * subscription entry, a timer and an Error with a stack per call. Deadlines
@@ -55,14 +61,9 @@ export interface RequestParams {
  *
  * Rejects only with {@link SwitchboardError}: `TIMEOUT` (completed `maybe`),
  * `UNAVAILABLE` with completed `no` when nothing listens on the subject,
- * `CANCELLED` when the signal aborts, `PAYLOAD_TOO_LARGE` when NATS refuses the size.
+ * `CANCELLED` when the signal aborts, `PAYLOAD_TOO_LARGE` when NATS refuses the size,
+ * `FORBIDDEN` (cause {@link REFUSED_BY_NATS}) when NATS refuses to deliver it.
  */
-
-/**
- * The `cause` of the `FORBIDDEN` a request gets when NATS refused to
- * deliver it ({@link RequestChannel.refuse}): no peer's answer can carry it.
- */
-export const REFUSED_BY_NATS: unique symbol = Symbol('refused by NATS');
 export class RequestChannel {
   readonly #nc: NatsConnection;
   readonly #inbox: string;

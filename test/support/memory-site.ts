@@ -197,7 +197,10 @@ export class MemoryBrokerClient implements BrokerClient {
   readonly #brokerListeners = new Set<(e: BrokerLifecycleEvent) => void>();
   readonly #linkListeners = new Set<(s: LinkState) => void>();
   readonly #reregister = new Map<string, Set<() => void>>();
-  readonly #sessionLost = new Map<string, Set<(ask: SessionAsk) => void>>();
+  readonly #sessionLost = new Map<
+    string,
+    Set<{ secret: string; listener: (ask: SessionAsk) => void }>
+  >();
 
   /** A site named `site`, or the given registry (to pass registry options such as a clock). */
   constructor(site: string | Registry) {
@@ -301,7 +304,7 @@ export class MemoryBrokerClient implements BrokerClient {
     const outcome = this.registry.renewSession(renewal);
     for (const change of outcome.changes) this.#publish(change);
     for (const view of outcome.resumed) this.#announceResumed(view);
-    if (outcome.reregister) this.loseSession(session.id);
+    if (outcome.reregister) this.loseSession(session.id, true, session.secret);
   }
 
   onSessionLost(session: LeaseSession, listener: (ask: SessionAsk) => void): Unsubscribe {
@@ -310,16 +313,21 @@ export class MemoryBrokerClient implements BrokerClient {
       set = new Set();
       this.#sessionLost.set(session.id, set);
     }
-    set.add(listener);
-    return () => set.delete(listener);
+    const heard = { secret: session.secret, listener };
+    set.add(heard);
+    return () => set.delete(heard);
   }
 
   /**
    * Asks the holder of a session for its routes again, as a broker that
-   * lacks some would (one of an earlier revision, without batches, when `batches` is false).
+   * lacks some would (one of an earlier revision, without batches, when
+   * `batches` is false); an ask for `secret` only reaches the holder of it,
+   * as the broker's `holder` tag makes NATS clients heed it.
    */
-  loseSession(session: string, batches = true): void {
-    for (const l of [...(this.#sessionLost.get(session) ?? [])]) l({ batches });
+  loseSession(session: string, batches = true, secret?: string): void {
+    for (const heard of [...(this.#sessionLost.get(session) ?? [])]) {
+      if (secret === undefined || heard.secret === secret) heard.listener({ batches });
+    }
   }
 
   onLinkState(listener: (state: LinkState) => void): Unsubscribe {

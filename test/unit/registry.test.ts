@@ -602,6 +602,21 @@ describe('registry - lease sessions', () => {
     expect(renew(SECRET, 1).changes.map((c) => c.view.id)).toEqual(['stale']);
   });
 
+  test('registry - a sync ends when its secret holds nothing more in the session: nothing is kept for it', () => {
+    const { registry } = setup();
+    const other = 'another-secret-of-16';
+    registry.register(reg('v1', { session: 'half1', route }));
+    const renew = () =>
+      registry.renewSession({ v: 1, session: 'half1', secret: other, routes: 0, held: 0 });
+    registry.register(reg('x1', { session: 'half1', route, secret: other }));
+    expect(renew().reregister).toBe(true); // a sync of its own starts
+    registry.deregister('x1', { id: 'x1', secret: other });
+    // Registered anew after it held nothing: a new sync, not the old one's state.
+    registry.register(reg('x2', { session: 'half1', route, secret: other }));
+    expect(renew().reregister).toBe(true);
+    expect(ids(registry.instances())).toEqual(['v1', 'x2']);
+  });
+
   test('registry - expire(asOf) ends only the leases over by then; expiredAsOf says when one is', () => {
     const { clock, registry } = setup();
     registry.register(reg('early', { heartbeatMs: 100 })); // lease 300
