@@ -387,11 +387,10 @@ export class Registrar {
         const again = entry.refusal?.code === err.code && entry.refusal.message === err.message;
         entry.refusal = err;
         // A broker's words: held to a few lines, each of a bounded length.
-        const said = again ? this.#logger : this.#refusals;
-        said[again ? 'debug' : 'warn'](`registration refused: ${clip(err.message)}`, {
-          id: registration.id,
-          code: err.code,
-        });
+        const line = `registration refused: ${clip(err.message)}`;
+        const fields = { id: registration.id, code: err.code };
+        if (again) this.#logger.debug(line, fields);
+        else this.#refusals.warn(line, fields);
       } else {
         // This attempt may have reached a broker after all: no longer counted refused.
         entry.refusal = undefined;
