@@ -1,5 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { MsgImpl } from 'nats/lib/nats-base-client/msg.js';
+import { type Backlog, holdsBacklog } from '../util/late-timers.js';
 
 /**
  * The parts of nats.js's protocol handler (`nc.protocol`, nats 2.29) that a
@@ -18,6 +19,8 @@ interface ReaderHost {
   };
   inMsgs: number;
   inBytes: number;
+  /** Set once the connection is closed: nothing more is delivered. */
+  _closed?: boolean;
 }
 
 /** nats.js's subscription, as its `processMsg` delivers to it. */
@@ -68,6 +71,8 @@ export function installProtocolReader(nc: NatsConnection): boolean {
     HOSTS.add(host);
     const reset = host.resetOutbound;
     host.resetOutbound = function (this: ReaderHost) {
+      // What the old connection sent is delivered before anything is reset (a PONG among it too).
+      if (this.parser instanceof ProtocolReader) this.parser.finish();
       reset.call(this);
       // A new connection, read from its start: nats.js has just made its parser anew.
       this.parser = new ProtocolReader(this, this.parser);
@@ -90,6 +95,23 @@ export function readsProtocol(nc: NatsConnection): boolean {
  * as nats.js always has.
  */
 const MAX_CARRIED_LINE = 1024 * 1024;
+
+/**
+ * Messages of a socket chunk delivered in one go; the rest of the chunk
+ * waits for a `setImmediate`. The continuations of a slice run, and
+ * nats.js flushes what they sent, before the next slice is read: the
+ * process at the other end gets work while this one reads on, where a
+ * chunk of 256 replies delivered in one go would hold back every call they
+ * start until the last is read (docs/performance.md, item 19).
+ */
+export const SLICE_MESSAGES = 128;
+
+/**
+ * Most bytes received and waiting for a later slice; past it everything
+ * waiting is read at once, as it came, so that memory does not follow a
+ * sender faster than this process.
+ */
+export const MAX_WAITING_BYTES = 256 * 1024;
 
 const NL = 10;
 const CR = 13;
@@ -163,11 +185,26 @@ interface PartialMsg {
  * `+OK`, `-ERR`), any message line nats.js would read otherwise or refuse,
  * and any overlong line, is handed to nats.js's own parser, which acts on
  * it (or throws) as before.
+ *
+ * A chunk is read {@link SLICE_MESSAGES} messages at a time: the rest, and
+ * every chunk that arrives before it is read, waits for the next
+ * `setImmediate` (at most {@link MAX_WAITING_BYTES}), in order, other
+ * operations too. What a later slice throws, the next chunk's `parse`
+ * throws to nats.js's read loop.
  */
-export class ProtocolReader implements Delegate {
+export class ProtocolReader implements Delegate, Backlog {
   readonly state = 0;
   readonly #host: ReaderHost;
   readonly #delegate: Delegate;
+  readonly #slice: number;
+  /** Messages this slice may still deliver. */
+  #budget = 0;
+  /** Received and not read yet, in order, with the tasks of {@link afterHeld} among it. */
+  #waiting: (Buffer | (() => void))[] = [];
+  #waitingBytes = 0;
+  #scheduled = false;
+  /** What a later slice threw, for the next `parse`. */
+  #failure: { error: unknown } | undefined;
   /** The pieces of a control line whose end has not arrived yet. */
   #lineParts: Buffer[] = [];
   #lineLength = 0;
@@ -182,26 +219,125 @@ export class ProtocolReader implements Delegate {
    */
   #delegating = false;
 
-  constructor(host: ReaderHost, delegate: Delegate) {
+  /** `slice`: messages delivered in one go ({@link SLICE_MESSAGES}). */
+  constructor(host: ReaderHost, delegate: Delegate, slice = SLICE_MESSAGES) {
     this.#host = host;
     this.#delegate = delegate;
+    this.#slice = slice;
   }
 
   parse(chunk: Uint8Array): void {
+    this.#throwFailure();
+    if (this.#waiting.length === 0) {
+      this.#budget = this.#slice;
+      const rest = this.#read(chunk);
+      if (rest) this.#hold(rest, false);
+      return;
+    }
+    const buf = asBuffer(chunk);
+    this.#hold(buf, true);
+    // Memory must not follow the sender: past the bound, everything goes now, as it came.
+    if (this.#waitingBytes > MAX_WAITING_BYTES) {
+      this.#readWaiting(Number.POSITIVE_INFINITY);
+      this.#throwFailure();
+    }
+  }
+
+  /** Throws what a slice read outside `parse` threw: nats.js's read loop takes it as one thrown there. */
+  #throwFailure(): void {
+    const failure = this.#failure;
+    if (!failure) return;
+    this.#failure = undefined;
+    throw failure.error;
+  }
+
+  /**
+   * Hands on everything received and not delivered yet, now. nats.js makes
+   * a new reader at every reconnection: what the old connection sent goes
+   * first.
+   */
+  finish(): void {
+    this.#readWaiting(Number.POSITIVE_INFINITY);
+  }
+
+  afterHeld(done: () => void): void {
+    if (this.#waiting.length === 0) setImmediate(done);
+    else this.#waiting.push(done);
+  }
+
+  /** Keeps `piece` to read in a later slice: after what waits, or before it (the rest of the chunk being read). */
+  #hold(piece: Buffer, last: boolean): void {
+    if (last) this.#waiting.push(piece);
+    else this.#waiting.unshift(piece);
+    this.#waitingBytes += piece.length;
+    holdsBacklog(this, true);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#nextSlice);
+  }
+
+  readonly #nextSlice = (): void => {
+    this.#scheduled = false;
+    this.#readWaiting(this.#slice);
+    if (this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(this.#nextSlice);
+  };
+
+  /** Reads what waits, up to `budget` messages, in order; a marker of {@link afterHeld} calls its task once reached. */
+  #readWaiting(budget: number): void {
+    const waiting = this.#waiting;
+    // Closed by its owner while this waited: nats.js delivers nothing after its close.
+    if (this.#host._closed === true) this.#discard();
+    this.#budget = budget;
+    try {
+      while (waiting.length > 0 && this.#budget > 0) {
+        const next = waiting.shift()!;
+        if (typeof next === 'function') {
+          setImmediate(next);
+          continue;
+        }
+        this.#waitingBytes -= next.length;
+        const rest = this.#read(next);
+        if (rest) {
+          waiting.unshift(rest);
+          this.#waitingBytes += rest.length;
+        }
+      }
+    } catch (error) {
+      // Nothing after a throw is read: nats.js's read loop ends at its first throw.
+      this.#failure = { error };
+      this.#discard();
+    }
+    if (waiting.length === 0) holdsBacklog(this, false);
+  }
+
+  /** Drops what waits; the tasks of {@link afterHeld} among it still run. */
+  #discard(): void {
+    for (const next of this.#waiting) if (typeof next === 'function') setImmediate(next);
+    this.#waiting.length = 0;
+    this.#waitingBytes = 0;
+  }
+
+  /**
+   * Reads `chunk` until it is used up (`undefined`) or {@link #budget}
+   * messages are delivered: then returns the rest, from the next operation on.
+   */
+  #read(chunk: Uint8Array): Buffer | undefined {
     if (this.#delegating) {
       this.#delegate.parse(chunk);
       this.#delegating = this.#delegate.state !== 0;
-      return;
+      return undefined;
     }
     const buf = asBuffer(chunk);
     let at = 0;
     if (this.#partial) {
       at = this.#fill(buf);
-      if (at < 0) return;
+      if (at < 0) return undefined;
     }
     if (this.#skipLine) {
       const nl = buf.indexOf(NL, at);
-      if (nl < 0) return;
+      if (nl < 0) return undefined;
       this.#skipLine = false;
       at = nl + 1;
     }
@@ -214,14 +350,16 @@ export class ProtocolReader implements Delegate {
       this.#lineParts = [];
       this.#lineLength = 0;
       at = this.#operation(whole, 0, whole.length - 1, buf, nl + 1);
-      if (at < 0) return;
+      if (at < 0) return undefined;
     }
     while (at < buf.length) {
+      if (this.#budget <= 0) return buf.subarray(at);
       const nl = buf.indexOf(NL, at);
       if (nl < 0) return this.#carry(buf.subarray(at));
       at = this.#operation(buf, at, nl, buf, nl + 1);
-      if (at < 0) return;
+      if (at < 0) return undefined;
     }
+    return undefined;
   }
 
   /**
@@ -273,7 +411,7 @@ export class ProtocolReader implements Delegate {
   }
 
   /** Keeps the start of a control line (a copy) for the next chunk; nats.js's parser takes an overlong one. */
-  #carry(piece: Buffer): void {
+  #carry(piece: Buffer): undefined {
     this.#lineParts.push(Buffer.from(piece));
     this.#lineLength += piece.length;
     if (this.#lineLength <= MAX_CARRIED_LINE) return;
@@ -297,6 +435,7 @@ export class ProtocolReader implements Delegate {
   /** As nats.js's `ProtocolHandler.processMsg`, with the subject and reply decoded here. */
   #deliver(args: MsgArgs, data: Uint8Array): void {
     const host = this.#host;
+    this.#budget--;
     host.inMsgs++;
     host.inBytes += data.length;
     if (!host.subscriptions.sidCounter) return;

@@ -10,9 +10,12 @@ import { Kind, Parser } from 'nats/lib/nats-base-client/parser.js';
 import { describe, expect, test } from 'vitest';
 import {
   installProtocolReader,
+  MAX_WAITING_BYTES,
   ProtocolReader,
   readsProtocol,
+  SLICE_MESSAGES,
 } from '../../src/transport/protocol-reader.js';
+import { afterArrivals } from '../../src/util/late-timers.js';
 import { mulberry32 } from '../support/seeded-random.js';
 
 type Seen = Record<string, unknown>;
@@ -149,6 +152,18 @@ function ourReads(stream: readonly Buffer[]) {
   const host = new Recorder();
   const reader = new ProtocolReader(host as never, host.parser);
   return readAll(host, (chunk) => reader.parse(chunk), stream);
+}
+
+/** Until `reader` has delivered everything it holds. */
+function delivered(reader: ProtocolReader): Promise<void> {
+  return new Promise((resolve) => reader.afterHeld(resolve));
+}
+
+/** `count` messages on subject `m<i>`, as one buffer. */
+function messages(count: number, body = 'x'): Buffer {
+  let text = '';
+  for (let i = 0; i < count; i++) text += `MSG m${i} 1 ${body.length}\r\n${body}\r\n`;
+  return Buffer.from(text);
 }
 
 function expectSame(stream: readonly Buffer[], what: string) {
@@ -316,5 +331,154 @@ describe('protocol reader', () => {
     // Not the protocol handler this was written against.
     expect(installProtocolReader({ protocol: {} } as unknown as NatsConnection)).toBe(false);
     expect(installProtocolReader({} as NatsConnection)).toBe(false);
+  });
+
+  test('protocol reader - read in slices, the same deliveries and operations as nats.js, in order', async () => {
+    let sliced = 0;
+    for (let seed = 1; seed <= 120; seed++) {
+      const rnd = mulberry32(seed);
+      const ops = Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => operation(rnd));
+      const stream = chunks(Buffer.from(ops.join(''), 'latin1'), rnd);
+      const theirs = natsReads(stream);
+      const host = new Recorder();
+      const reader = new ProtocolReader(host as never, host.parser, 1 + (seed % 3));
+      let thrown: string | undefined;
+      const parse = (chunk: Buffer) => {
+        try {
+          reader.parse(chunk);
+        } catch (err) {
+          thrown = (err as Error).message.split(':')[0];
+        }
+      };
+      // Chunks arrive while earlier ones wait, some in the same turn, some a turn later.
+      for (const chunk of stream) {
+        parse(chunk);
+        if (thrown !== undefined) break;
+        if (host.events.length < theirs.host.events.length) sliced++;
+        if (rnd() < 0.5) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (thrown === undefined) {
+        await delivered(reader);
+        // What the last slices threw, the next chunk's parse throws.
+        parse(Buffer.alloc(0));
+      }
+      const what = `seed ${seed}`;
+      if (theirs.thrown === undefined) expect(host.events, what).toEqual(theirs.host.events);
+      // A throw ends the read: what came before it was delivered as by nats.js.
+      else expect(theirs.host.events.slice(0, host.events.length), what).toEqual(host.events);
+      expect(thrown, what).toBe(theirs.thrown);
+      expect(host.byNats, what).toBe(0);
+    }
+    expect(sliced).toBeGreaterThan(100);
+  });
+
+  test('protocol reader - a chunk of many messages is delivered a slice at a time, the rest and what follows in order', async () => {
+    const host = new Recorder();
+    const reader = new ProtocolReader(host as never, host.parser);
+    const many = 2 * SLICE_MESSAGES + 72;
+    reader.parse(Buffer.concat([messages(many), Buffer.from('PING\r\n')]));
+    expect(host.events).toHaveLength(SLICE_MESSAGES);
+    reader.parse(Buffer.concat([messages(1, 'late'), Buffer.from('PONG\r\n')]));
+    expect(host.events).toHaveLength(SLICE_MESSAGES);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(host.events).toHaveLength(2 * SLICE_MESSAGES);
+    await delivered(reader);
+    expect(host.events.map((e) => e.subject ?? e.kind)).toEqual([
+      ...Array.from({ length: many }, (_, i) => `m${i}`),
+      'PING',
+      'm0',
+      'PONG',
+    ]);
+    expect(host.events.at(-2)).toMatchObject({ data: Buffer.from('late').toString('hex') });
+    expect([host.inMsgs, host.byNats]).toEqual([many + 1, 0]);
+  });
+
+  test('protocol reader - past its bound of bytes waiting, everything waiting is delivered at once', () => {
+    const host = new Recorder();
+    const reader = new ProtocolReader(host as never, host.parser);
+    const body = 'b'.repeat(1000);
+    reader.parse(messages(SLICE_MESSAGES + 10, body));
+    let parsed = 1;
+    while (host.events.length < SLICE_MESSAGES + 10) {
+      reader.parse(messages(10, body));
+      parsed++;
+      expect(parsed * 10 * 1020).toBeLessThan(
+        MAX_WAITING_BYTES + 20 * 1020 + SLICE_MESSAGES * 1020,
+      );
+    }
+    // Read at once: what the last chunk brought too.
+    expect(host.events).toHaveLength(SLICE_MESSAGES + 10 * parsed);
+    reader.parse(messages(1));
+    expect(host.events).toHaveLength(SLICE_MESSAGES + 10 * parsed + 1);
+  });
+
+  test('protocol reader - a late timer waits for every message already received', async () => {
+    const host = new Recorder();
+    const reader = new ProtocolReader(host as never, host.parser, 5);
+    const other = new Recorder();
+    const otherReader = new ProtocolReader(other as never, other.parser, 5);
+    reader.parse(messages(100));
+    otherReader.parse(messages(50));
+    const seenByTask = await new Promise<number[]>((resolve) =>
+      afterArrivals(Date.now() - 1, () => resolve([host.events.length, other.events.length])),
+    );
+    expect(seenByTask).toEqual([100, 50]);
+    // In time, the task runs at once.
+    reader.parse(messages(100));
+    let ran = false;
+    afterArrivals(Date.now() + 1000, () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+    await delivered(reader);
+  });
+
+  test('protocol reader - what a later slice throws, the next parse throws, and nothing after it is delivered', async () => {
+    const host = new Recorder();
+    let taken = 0;
+    const sub = {
+      received: 0,
+      callback: (_err: null, msg: MsgImpl) => {
+        taken++;
+        if (msg.subject === 'm7') throw new Error('handler failed');
+      },
+      unsubscribe: () => {},
+    };
+    const subscriptions = { sidCounter: 1, get: () => sub };
+    const reader = new ProtocolReader({ ...host, subscriptions } as never, host.parser, 3);
+    reader.parse(messages(20));
+    const held = delivered(reader);
+    await held;
+    expect(taken).toBe(8);
+    expect(() => reader.parse(messages(1))).toThrow('handler failed');
+    reader.parse(messages(2));
+    expect(taken).toBe(10);
+  });
+
+  test('protocol reader - at a reconnection, what the old connection sent is delivered before nats.js resets', () => {
+    const host = new Recorder();
+    const order: string[] = [];
+    const reset = host.resetOutbound.bind(host);
+    host.resetOutbound = () => {
+      order.push(`reset after ${host.events.length}`);
+      reset();
+    };
+    const nc = { protocol: host } as unknown as NatsConnection;
+    expect(installProtocolReader(nc)).toBe(true);
+    host.parser.parse(Buffer.concat([messages(SLICE_MESSAGES + 36), Buffer.from('PONG\r\n')]));
+    expect(host.events).toHaveLength(SLICE_MESSAGES);
+    host.resetOutbound();
+    expect(order).toEqual([`reset after ${SLICE_MESSAGES + 37}`]);
+    expect(host.events.at(-1)).toEqual({ kind: 'PONG', data: undefined });
+    expect(readsProtocol(nc)).toBe(true);
+  });
+
+  test('protocol reader - nothing waiting is delivered once the connection is closed', async () => {
+    const host = new Recorder() as Recorder & { _closed?: boolean };
+    const reader = new ProtocolReader(host as never, host.parser);
+    reader.parse(messages(SLICE_MESSAGES + 20));
+    host._closed = true;
+    await delivered(reader);
+    expect(host.events).toHaveLength(SLICE_MESSAGES);
   });
 });
