@@ -228,7 +228,13 @@ async function openCheckedConnection(
 ): Promise<NatsConnection> {
   const logger = options.logger ?? silentLogger;
   const nc = await connectToNats(options, name, logger);
-  if (!installProtocolReader(nc)) logger.debug('NATS connection read by nats.js (its reader kept)');
+  const onLost = (error: unknown) =>
+    logger.warn(
+      `a NATS subscriber threw on the last messages of a lost connection: ${String(error)}`,
+    );
+  if (!installProtocolReader(nc, onLost)) {
+    logger.debug('NATS connection read by nats.js (its reader kept)');
+  }
   if (!failHandshakesOnClose(nc)) logger.debug('NATS reconnections wait out their connect timeout');
   return nc;
 }

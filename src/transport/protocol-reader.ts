@@ -13,6 +13,11 @@ interface ReaderHost {
   parser: Delegate;
   /** Called at every reconnection; makes `parser` anew (a new nats.js parser). */
   resetOutbound(): void;
+  /** Called once the socket is closed, with `transport.closeError || lastError`. */
+  disconnected(err?: unknown): Promise<void>;
+  /** The last `-ERR` read. */
+  lastError?: unknown;
+  transport?: { closeError?: unknown };
   subscriptions: {
     sidCounter: number;
     get(sid: number): DeliveredTo | undefined;
@@ -46,6 +51,7 @@ function hostOf(nc: NatsConnection): ReaderHost | undefined {
     typeof host?.parser?.parse !== 'function' ||
     typeof host.parser.state !== 'number' ||
     typeof host.resetOutbound !== 'function' ||
+    typeof host.disconnected !== 'function' ||
     typeof host.subscriptions?.get !== 'function' ||
     typeof host.subscriptions.sidCounter !== 'number' ||
     typeof host.inMsgs !== 'number' ||
@@ -63,16 +69,33 @@ function hostOf(nc: NatsConnection): ReaderHost | undefined {
  * whether it reads `nc` now. Leaves nats.js's reader in place where its
  * protocol handler is not the one this was written against; where that
  * reader is in the middle of an operation, from the next reconnection on.
+ * `onLost` is told what a subscriber threw while a lost connection's last
+ * messages were delivered (nats.js's read loop, which would take it, has
+ * ended by then).
  */
-export function installProtocolReader(nc: NatsConnection): boolean {
+export function installProtocolReader(
+  nc: NatsConnection,
+  onLost: (error: unknown) => void = () => {},
+): boolean {
   const host = hostOf(nc);
   if (!host) return false;
   if (!HOSTS.has(host)) {
     HOSTS.add(host);
+    /** Delivers what the lost connection sent and is still held (a `-ERR` or `PONG` among it too). */
+    const finish = (parser: Delegate): void => {
+      if (!(parser instanceof ProtocolReader)) return;
+      const failure = parser.finish();
+      if (failure) onLost(failure.error);
+    };
+    const disconnected = host.disconnected;
+    host.disconnected = function (this: ReaderHost, err?: unknown) {
+      finish(this.parser);
+      // As nats.js computed it, with a `-ERR` that was held now read.
+      return disconnected.call(this, this.transport?.closeError || this.lastError || err);
+    };
     const reset = host.resetOutbound;
     host.resetOutbound = function (this: ReaderHost) {
-      // What the old connection sent is delivered before anything is reset (a PONG among it too).
-      if (this.parser instanceof ProtocolReader) this.parser.finish();
+      finish(this.parser);
       reset.call(this);
       // A new connection, read from its start: nats.js has just made its parser anew.
       this.parser = new ProtocolReader(this, this.parser);
@@ -179,7 +202,7 @@ interface PartialMsg {
  * with `indexOf` and cutting its arguments in one tight loop, where nats.js
  * steps every byte through a state machine and cuts each argument as a
  * view; it delivers each message as nats.js's protocol handler does (same
- * `Msg` objects, counters and `max` handling, and at the same point of the
+ * `Msg` objects, counters and `max` handling, and no earlier in the
  * stream: once the byte after the payload has arrived), with its subject
  * and reply decoded once. Every other operation (`INFO`, `PING`, `PONG`,
  * `+OK`, `-ERR`), any message line nats.js would read otherwise or refuse,
@@ -188,9 +211,10 @@ interface PartialMsg {
  *
  * A chunk is read {@link SLICE_MESSAGES} messages at a time: the rest, and
  * every chunk that arrives before it is read, waits for the next
- * `setImmediate` (at most {@link MAX_WAITING_BYTES}), in order, other
- * operations too. What a later slice throws, the next chunk's `parse`
- * throws to nats.js's read loop.
+ * `setImmediate` (about {@link MAX_WAITING_BYTES} at most), in order,
+ * other operations too: a message is then delivered after the byte after
+ * its payload has arrived, not at once. What a later slice throws, the
+ * next chunk's `parse` throws to nats.js's read loop, which ends there.
  */
 export class ProtocolReader implements Delegate, Backlog {
   readonly state = 0;
@@ -252,12 +276,15 @@ export class ProtocolReader implements Delegate, Backlog {
   }
 
   /**
-   * Hands on everything received and not delivered yet, now. nats.js makes
-   * a new reader at every reconnection: what the old connection sent goes
-   * first.
+   * Hands on everything received and not delivered yet, now: the
+   * connection is lost, and what it sent goes before nats.js acts on the
+   * loss. Returns what a subscriber threw meanwhile, if one did.
    */
-  finish(): void {
+  finish(): { error: unknown } | undefined {
     this.#readWaiting(Number.POSITIVE_INFINITY);
+    const failure = this.#failure;
+    this.#failure = undefined;
+    return failure;
   }
 
   afterHeld(done: () => void): void {
@@ -287,7 +314,6 @@ export class ProtocolReader implements Delegate, Backlog {
   /** Reads what waits, up to `budget` messages, in order; a marker of {@link afterHeld} calls its task once reached. */
   #readWaiting(budget: number): void {
     const waiting = this.#waiting;
-    // Closed by its owner while this waited: nats.js delivers nothing after its close.
     if (this.#host._closed === true) this.#discard();
     this.#budget = budget;
     try {
@@ -438,7 +464,8 @@ export class ProtocolReader implements Delegate, Backlog {
     this.#budget--;
     host.inMsgs++;
     host.inBytes += data.length;
-    if (!host.subscriptions.sidCounter) return;
+    // Closed while this waited, or by a subscriber of this slice: nats.js delivers nothing after its close.
+    if (!host.subscriptions.sidCounter || host._closed === true) return;
     const sub = host.subscriptions.get(args.sid);
     if (!sub) return;
     sub.received += 1;

@@ -17,16 +17,16 @@ export function holdsBacklog(backlog: Backlog, holding: boolean): void {
 }
 
 /**
- * Runs `task` now, or, when its timer fired after `due` (the process was
- * busy), once Node's I/O phase has read what arrived meanwhile and every
- * {@link Backlog} has handed on what it held by then: a busy process runs
- * its timers before it reads its sockets, and a reply, a heartbeat or a
- * renewal already received must count before anything is timed out or
- * expired.
+ * Runs `task` once every {@link Backlog} has handed on what it holds (at
+ * once where none holds anything), and, when its timer fired after `due`
+ * (the process was busy), once Node's I/O phase has read what arrived
+ * meanwhile first: a busy process runs its timers before it reads its
+ * sockets, and a reply, a heartbeat or a renewal already received must
+ * count before anything is timed out or expired.
  */
 export function afterArrivals(due: number, task: () => void): void {
   if (Date.now() > due) setImmediate(afterBacklogs, task);
-  else task();
+  else afterBacklogs(task);
 }
 
 function afterBacklogs(task: () => void): void {

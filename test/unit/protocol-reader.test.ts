@@ -51,8 +51,13 @@ class Recorder {
     unsubscribe: () => {},
   };
   parser: Parser = new Parser(this as never);
+  lastError: string | undefined;
+  readonly disconnects: unknown[] = [];
   resetOutbound(): void {
     this.parser = new Parser(this as never);
+  }
+  async disconnected(err?: unknown): Promise<void> {
+    this.disconnects.push(err);
   }
 
   /** nats.js's parser calls this (its `ProtocolHandler.push`). */
@@ -66,6 +71,7 @@ class Recorder {
       return;
     }
     const data = e.data ? Buffer.from(e.data).toString('latin1') : undefined;
+    if (e.kind === Kind.ERR) this.lastError = data;
     this.events.push({ kind: Kind[e.kind], data });
   }
 }
@@ -423,14 +429,18 @@ describe('protocol reader', () => {
       afterArrivals(Date.now() - 1, () => resolve([host.events.length, other.events.length])),
     );
     expect(seenByTask).toEqual([100, 50]);
-    // In time, the task runs at once.
+    // In time too: a timer fires on time while a slice's rest waits.
     reader.parse(messages(100));
+    const onTime = await new Promise<number>((resolve) =>
+      afterArrivals(Date.now() + 1000, () => resolve(host.events.length)),
+    );
+    expect(onTime).toBe(200);
+    // Nothing held: at once.
     let ran = false;
     afterArrivals(Date.now() + 1000, () => {
       ran = true;
     });
     expect(ran).toBe(true);
-    await delivered(reader);
   });
 
   test('protocol reader - what a later slice throws, the next parse throws, and nothing after it is delivered', async () => {
@@ -447,12 +457,41 @@ describe('protocol reader', () => {
     const subscriptions = { sidCounter: 1, get: () => sub };
     const reader = new ProtocolReader({ ...host, subscriptions } as never, host.parser, 3);
     reader.parse(messages(20));
-    const held = delivered(reader);
-    await held;
+    await delivered(reader);
     expect(taken).toBe(8);
     expect(() => reader.parse(messages(1))).toThrow('handler failed');
-    reader.parse(messages(2));
-    expect(taken).toBe(10);
+    expect(taken).toBe(8);
+  });
+
+  test('protocol reader - a connection lost while messages wait: they go first, a held -ERR counts, a throw is told', async () => {
+    const host = new Recorder();
+    const lost: unknown[] = [];
+    const nc = { protocol: host } as unknown as NatsConnection;
+    expect(installProtocolReader(nc, (error) => lost.push(error))).toBe(true);
+    host.parser.parse(
+      Buffer.concat([
+        messages(SLICE_MESSAGES + 5),
+        Buffer.from("-ERR 'Authorization Violation'\r\n"),
+      ]),
+    );
+    expect(host.lastError).toBeUndefined();
+    await host.disconnected(undefined);
+    expect(host.events).toHaveLength(SLICE_MESSAGES + 6);
+    expect(host.disconnects).toEqual(["'Authorization Violation'"]);
+    // What a subscriber throws on those last messages is told, not lost.
+    const reader = host.parser as unknown as ProtocolReader;
+    const failing = {
+      received: 0,
+      callback: (_err: null, msg: MsgImpl) => {
+        if (msg.subject === `m${SLICE_MESSAGES}`) throw new Error('handler failed');
+      },
+      unsubscribe: () => {},
+    };
+    host.subscriptions.get = () => failing as never;
+    reader.parse(messages(SLICE_MESSAGES + 1));
+    expect(lost).toEqual([]);
+    await host.disconnected(undefined);
+    expect(lost).toHaveLength(1);
   });
 
   test('protocol reader - at a reconnection, what the old connection sent is delivered before nats.js resets', () => {
@@ -480,5 +519,19 @@ describe('protocol reader', () => {
     host._closed = true;
     await delivered(reader);
     expect(host.events).toHaveLength(SLICE_MESSAGES);
+    // Closed by a subscriber in the middle of a slice: the rest of it is not delivered either.
+    const closing = new Recorder() as Recorder & { _closed?: boolean };
+    const got: string[] = [];
+    const sub = {
+      received: 0,
+      callback: (_err: null, msg: MsgImpl) => {
+        got.push(msg.subject);
+        if (msg.subject === 'm3') closing._closed = true;
+      },
+      unsubscribe: () => {},
+    };
+    closing.subscriptions.get = () => sub as never;
+    new ProtocolReader(closing as never, closing.parser).parse(messages(10));
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3']);
   });
 });
