@@ -269,10 +269,14 @@ export class ProtocolReader implements Delegate, Backlog {
 
   /** Throws what a slice read outside `parse` threw: nats.js's read loop takes it as one thrown there. */
   #throwFailure(): void {
+    const failure = this.#takeFailure();
+    if (failure) throw failure.error;
+  }
+
+  #takeFailure(): { error: unknown } | undefined {
     const failure = this.#failure;
-    if (!failure) return;
     this.#failure = undefined;
-    throw failure.error;
+    return failure;
   }
 
   /**
@@ -282,9 +286,7 @@ export class ProtocolReader implements Delegate, Backlog {
    */
   finish(): { error: unknown } | undefined {
     this.#readWaiting(Number.POSITIVE_INFINITY);
-    const failure = this.#failure;
-    this.#failure = undefined;
-    return failure;
+    return this.#takeFailure();
   }
 
   afterHeld(done: () => void): void {
