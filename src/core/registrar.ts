@@ -1,6 +1,6 @@
 import {
-  ErrorCode,
   type InstanceRegistration,
+  isRefusedByNats,
   MAX_GONE_ROUTES,
   SwitchboardError,
 } from '../protocol/index.js';
@@ -171,8 +171,8 @@ export class Registrar {
 
   /**
    * Why the last registration of `id` was refused (`BAD_REQUEST` past a
-   * limit, `FORBIDDEN` when another holds the id — or, from no site, when
-   * NATS does not let the credential register it — `UNAVAILABLE` when the
+   * limit, `FORBIDDEN` when another holds the id — or, {@link isRefusedByNats},
+   * when NATS does not let the credential register it — `UNAVAILABLE` when the
    * registry is full); undefined when none was.
    */
   refusal(id: string): SwitchboardError | undefined {
@@ -376,11 +376,11 @@ export class Registrar {
       });
       return true;
     } catch (err) {
-      // A broker's own answer names its site; a failure to reach one does not.
-      // FORBIDDEN from no site is NATS refusing the credential: a refusal too.
+      // A broker's own answer names its site; a failure to reach one does not. NATS
+      // refusing the credential is a refusal too; a FORBIDDEN from anything else
+      // that names no site is not (no broker sent it: a forged answer).
       const refused =
-        err instanceof SwitchboardError &&
-        (err.site !== undefined || err.code === ErrorCode.FORBIDDEN);
+        err instanceof SwitchboardError && (err.site !== undefined || isRefusedByNats(err));
       // A refusal after a newer attempt confirmed the instance no longer applies.
       if (refused && !entry.registered) {
         // Asked again at every heartbeat: the same refusal is said once.

@@ -83,6 +83,18 @@ export interface SwitchboardErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The `cause` of the `FORBIDDEN` a request gets when NATS itself refused to
+ * deliver it (the credential may not publish there): no peer's answer can
+ * carry it, so a reply forged to look like it cannot pass for it.
+ */
+export const REFUSED_BY_NATS: unique symbol = Symbol('refused by NATS');
+
+/** Whether `err` is NATS's own refusal of a request (see {@link REFUSED_BY_NATS}), not a peer's answer. */
+export function isRefusedByNats(err: unknown): boolean {
+  return err instanceof SwitchboardError && err.cause === REFUSED_BY_NATS;
+}
+
 /** The error every Switchboard API throws; `code` is stable, `message` is for people. */
 export class SwitchboardError extends Error {
   readonly code: ErrorCode;

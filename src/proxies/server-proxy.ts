@@ -6,6 +6,7 @@ import {
   ErrorCode,
   ID_PATTERN,
   type InstanceRegistration,
+  isRefusedByNats,
   isValidVersion,
   NAME_PATTERN,
   SwitchboardError,
@@ -294,10 +295,8 @@ export class ServerProxy extends Closeable {
     if (!registered) {
       const refusal = server.#registrar.refusal(server.instanceId);
       // Past a limit of the broker, or a credential NATS does not let register
-      // this service (FORBIDDEN from no site): no attempt will do better.
-      const final =
-        refusal?.code === ErrorCode.BAD_REQUEST ||
-        (refusal?.code === ErrorCode.FORBIDDEN && refusal.site === undefined);
+      // this service: no attempt will do better.
+      const final = refusal?.code === ErrorCode.BAD_REQUEST || isRefusedByNats(refusal);
       if (refusal && final) {
         await server.close();
         throw refusal;

@@ -19,6 +19,7 @@ import {
   ErrorCode,
   type InstanceClaim,
   type InstanceRegistration,
+  isRefusedByNats,
   type ListRequest,
   MAX_BATCH_ROUTES,
   PROTOCOL_VERSION,
@@ -32,7 +33,7 @@ import { holderTag } from '../util/index.js';
 import { readReply } from './call-reply.js';
 import type { SiteConnection } from './connection.js';
 import { type ListenContext, listen } from './replies.js';
-import { isNoResponders, REFUSED_BY_NATS, type RequestChannel } from './request-channel.js';
+import { isNoResponders, type RequestChannel } from './request-channel.js';
 
 /**
  * The site's brokers over NATS: requests (lookup, list, info, register) go
@@ -208,7 +209,7 @@ export class NatsBrokerClient implements BrokerClient {
     } catch (err) {
       const e = err as SwitchboardError;
       // NATS, not a broker, refused it: this credential may not send batches.
-      const refusedByNats = e.cause === REFUSED_BY_NATS;
+      const refusedByNats = isRefusedByNats(e);
       // A broker that cannot read the batch (one bad route refuses it whole): one by one, so
       // that the others are not refused with it at every attempt.
       const unreadable = e.code === ErrorCode.BAD_REQUEST && e.site !== undefined;

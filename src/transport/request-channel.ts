@@ -4,6 +4,7 @@ import {
   DONE_TOKEN,
   ErrorCode,
   type HeaderBlock,
+  REFUSED_BY_NATS,
   SwitchboardError,
 } from '../protocol/index.js';
 import { DeadlineTimer, randomString } from '../util/index.js';
@@ -43,12 +44,6 @@ export interface RequestParams {
   /** Id of the call the request carries, so that it can be probed ({@link RequestChannel.callsTo}). */
   callId?: string | undefined;
 }
-
-/**
- * The `cause` of the `FORBIDDEN` a request gets when NATS refused to
- * deliver it ({@link RequestChannel.refuse}): no peer's answer can carry it.
- */
-export const REFUSED_BY_NATS: unique symbol = Symbol('refused by NATS');
 
 /**
  * Request/reply over one wildcard reply subscription and a map of pending

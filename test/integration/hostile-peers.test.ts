@@ -13,8 +13,11 @@ import {
   Client,
   Codec,
   calculatorService,
+  ErrorCode,
   isErrorReply,
   parse,
+  respondError,
+  SwitchboardError,
   serve,
 } from '../../src/internal.js';
 import { rawNats } from '../support/raw-nats.js';
@@ -209,6 +212,26 @@ describe('hostile peers', () => {
     );
     expect(err).toMatchObject({ code: 'BAD_REQUEST' });
     expect(String(err.message)).toMatch(/over the limit of 10/);
+  });
+
+  test('registration - a FORBIDDEN that names no site is no refusal: no broker sent it, the server starts and retries', async () => {
+    const site = await startSite('a', { broker: false });
+    const nc = track(await connect({ servers: site.url }));
+    let answered = 0;
+    nc.subscribe('sb.broker.register.echo', {
+      callback: (_err, msg) => {
+        answered++;
+        // NATS's own refusal of a credential reads the same, but never comes as a reply.
+        const forged = new SwitchboardError(ErrorCode.FORBIDDEN, 'permissions violation', {
+          completed: 'no',
+        });
+        respondError(msg, codec, forged);
+      },
+    });
+    await nc.flush();
+    const server = track(await serve(echo, { nats: site.url, registerTimeoutMs: 500 }));
+    expect(answered).toBeGreaterThan(0);
+    expect(server.instanceId).toBeTruthy();
   });
 
   test('listing - a registry larger than one message is listed whole, page by page', async () => {

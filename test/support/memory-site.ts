@@ -236,7 +236,15 @@ export class MemoryBrokerClient implements BrokerClient {
 
   async register(instance: InstanceRegistration): Promise<RegistrationAck> {
     this.#answer('register', instance.service, instance.heartbeatMs);
-    for (const change of this.registry.register(instance)) this.#publish(change);
+    let changes: ReturnType<Registry['register']>;
+    try {
+      changes = this.registry.register(instance);
+    } catch (err) {
+      // A broker's refusal names its site, as a real broker's error reply does.
+      if (!(err instanceof SwitchboardError) || err.site !== undefined) throw err;
+      throw SwitchboardError.fromData({ ...err.toData(), site: this.registry.site });
+    }
+    for (const change of changes) this.#publish(change);
     const leaseMs = this.registry.leaseFor(instance.heartbeatMs);
     return { site: this.registry.site, brokerId: 'memory', leaseMs };
   }

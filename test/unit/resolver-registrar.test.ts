@@ -6,6 +6,7 @@ import { MAX_CACHED_RESOLUTIONS, Registrar, Resolver } from '../../src/core/inde
 import {
   ErrorCode,
   type InstanceRegistration,
+  REFUSED_BY_NATS,
   SwitchboardError,
 } from '../../src/protocol/index.js';
 import { silentLogger } from '../../src/util/index.js';
@@ -353,6 +354,11 @@ describe('registrar', () => {
     });
     const denied = new SwitchboardError(ErrorCode.FORBIDDEN, 'permissions violation', {
       completed: 'no',
+      cause: REFUSED_BY_NATS,
+    });
+    // What a reply forged by something other than a broker reads as: no site, not NATS's.
+    const forged = new SwitchboardError(ErrorCode.FORBIDDEN, 'permissions violation', {
+      completed: 'no',
     });
     brokers.register = () => Promise.reject(full);
     expect(await registrar.add(registration('i1', 'calc'))).toBe(false);
@@ -360,6 +366,9 @@ describe('registrar', () => {
     brokers.register = () => Promise.reject(denied);
     expect(await registrar.add(registration('i2', 'calc'))).toBe(false);
     expect(registrar.refusal('i2')).toBe(denied);
+    brokers.register = () => Promise.reject(forged);
+    expect(await registrar.add(registration('i3', 'calc'))).toBe(false);
+    expect(registrar.refusal('i3')).toBeUndefined();
     registrar.close();
   });
 
