@@ -68,8 +68,19 @@ export interface RegistryOptions {
   limits?: Partial<RegistryLimits> | undefined;
 }
 
-/** Shortest time between two `resumed` announcements of one instance. */
+/**
+ * Shortest time between two `resumed` announcements of one instance. Each
+ * announcement within {@link RESUME_QUIET_MS} of the one before doubles the
+ * wait for the next, up to {@link MAX_RESUME_INTERVAL_MS}: a holder that keeps
+ * saying its connection moved (flapping, or sending it on purpose: one renewal
+ * of a lease session announces every route of it) makes the site hear it less
+ * and less often.
+ */
 export const RESUME_INTERVAL_MS = 1000;
+/** Longest wait between two `resumed` announcements of one instance. */
+export const MAX_RESUME_INTERVAL_MS = 60_000;
+/** After this long without an announcement, the wait is {@link RESUME_INTERVAL_MS} again. */
+export const RESUME_QUIET_MS = 120_000;
 
 /** A registered instance with its lease and the secret of whoever holds it. */
 export interface RegistryEntry {
@@ -81,8 +92,10 @@ export interface RegistryEntry {
   expiresAt: number;
   /** Which registration (counted by the registry) last registered or renewed it. */
   registration: number;
-  /** When the instance last said its connection moved (see {@link Registry.resumed}). */
+  /** When callers were last told that the instance's connection moved (see {@link Registry.resumed}). */
   resumedAt?: number;
+  /** How long after {@link resumedAt} they may be told again ({@link RESUME_INTERVAL_MS} when absent). */
+  resumeWaitMs?: number;
   /** The lease (its `expiresAt`) for which its holder was last probed (see {@link Registry.overdue}). */
   probedFor?: number;
 }
@@ -376,8 +389,9 @@ export class Registry {
   /**
    * An instance (already renewed by its heartbeat) says its connection to
    * NATS moved. Returns its view when callers should be told, at most once
-   * per {@link RESUME_INTERVAL_MS} per instance (a flapping connection must
-   * not flood the site with events); undefined otherwise.
+   * per {@link RESUME_INTERVAL_MS} per instance, less often when it keeps
+   * saying so (a flapping connection must not flood the site with events);
+   * undefined otherwise.
    */
   resumed(id: string): InstanceView | undefined {
     const entry = this.#byId.get(id);
@@ -386,7 +400,14 @@ export class Registry {
 
   /** Whether callers should hear that `entry` resumed now; if so, remembers when. */
   #resume(entry: RegistryEntry, now: number): boolean {
-    if (entry.resumedAt !== undefined && now - entry.resumedAt < RESUME_INTERVAL_MS) return false;
+    const last = entry.resumedAt;
+    if (last !== undefined) {
+      const wait = entry.resumeWaitMs ?? RESUME_INTERVAL_MS;
+      const since = now - last;
+      if (since < wait) return false;
+      entry.resumeWaitMs =
+        since < RESUME_QUIET_MS ? Math.min(wait * 2, MAX_RESUME_INTERVAL_MS) : RESUME_INTERVAL_MS;
+    }
     entry.resumedAt = now;
     return true;
   }

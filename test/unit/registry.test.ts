@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { Registry } from '../../src/broker/registry.js';
+import {
+  MAX_RESUME_INTERVAL_MS,
+  RESUME_INTERVAL_MS,
+  RESUME_QUIET_MS,
+  Registry,
+} from '../../src/broker/registry.js';
 import type { InstanceRegistration } from '../../src/protocol/envelopes.js';
 import { renewedIn } from '../support/memory-site.js';
 
@@ -146,6 +151,40 @@ describe('registry', () => {
     clock.advance(1);
     expect(registry.resumed('i1')?.id).toBe('i1');
     expect(registry.resumed('ghost')).toBeUndefined();
+  });
+
+  test('registry - an instance that keeps saying it resumed is announced less and less often, up to once a minute', () => {
+    const { clock, registry } = setup();
+    registry.register(reg('i1'));
+    const announcedAt: number[] = [];
+    // Said every 100 ms for 10 minutes (flapping, or on purpose).
+    for (let t = 0; t <= 600_000; t += 100) {
+      if (registry.resumed('i1')) announcedAt.push(t);
+      clock.advance(100);
+    }
+    expect(announcedAt.slice(0, 8)).toEqual([0, 1000, 3000, 7000, 15_000, 31_000, 63_000, 123_000]);
+    const gaps = announcedAt.slice(1).map((t, i) => t - announcedAt[i]!);
+    expect(Math.max(...gaps)).toBe(MAX_RESUME_INTERVAL_MS);
+    expect(announcedAt.length).toBe(15);
+    // Quiet for long enough: the next is announced at once, and the one after a second later.
+    clock.advance(RESUME_QUIET_MS);
+    expect(registry.resumed('i1')?.id).toBe('i1');
+    clock.advance(RESUME_INTERVAL_MS);
+    expect(registry.resumed('i1')?.id).toBe('i1');
+  });
+
+  test('registry - a lease session that keeps renewing resumed gets its routes announced less and less often', () => {
+    const { clock, registry } = setup();
+    const route = { site: 'c', path: ['b', 'c'] };
+    for (const id of ['r1', 'r2', 'r3']) registry.register(reg(id, { session: 'half1', route }));
+    const renewal = { v: 1, session: 'half1', secret: SECRET, routes: 3, resumed: true } as const;
+    let announced = 0;
+    for (let t = 0; t <= 600_000; t += 250) {
+      announced += registry.renewSession(renewal).resumed.length;
+      clock.advance(250);
+    }
+    // One renewal announces every route, but not one more often than a single instance.
+    expect(announced).toBe(3 * 15);
   });
 
   test('registry - heartbeat of an unknown id returns false', () => {
