@@ -1,18 +1,24 @@
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder } from '@msgpack/msgpack';
+import { pooledCopy } from './byte-pool.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
+import { StringSizingEncoder } from './msgpack-encoder.js';
 
 /**
  * msgpack encoding with one reused encoder and decoder. `decode` never throws
  * anything but a `BAD_REQUEST` {@link SwitchboardError}.
  */
 export class Codec {
-  readonly #encoder = new Encoder({ ignoreUndefined: true });
+  readonly #encoder = new StringSizingEncoder({ ignoreUndefined: true });
   readonly #decoder = new Decoder();
 
-  /** Encodes a value into a fresh buffer (safe to hand to NATS, which sends it later). */
+  /**
+   * Encodes a value into bytes of its own (safe to hand to NATS, which sends
+   * them later). Bytes for sending: up to 4 KiB they are cut from a shared
+   * buffer ({@link pooledCopy}), so keeping them keeps that buffer.
+   */
   encode(value: unknown): Uint8Array {
     try {
-      return this.#encoder.encode(value);
+      return pooledCopy(this.#encoder.encodeSharedRef(value));
     } catch (err) {
       throw new SwitchboardError(
         ErrorCode.BAD_REQUEST,

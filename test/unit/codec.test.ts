@@ -1,6 +1,8 @@
+import { Encoder } from '@msgpack/msgpack';
 import { describe, expect, test } from 'vitest';
 import { Codec } from '../../src/protocol/codec.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
+import { StringSizingEncoder } from '../../src/protocol/msgpack-encoder.js';
 
 function badRequest(fn: () => unknown): SwitchboardError {
   try {
@@ -152,5 +154,43 @@ describe('codec', () => {
     const decoded = codec.decode(bytes) as { s: string };
     bytes.fill(0);
     expect(decoded.s).toBe('abc');
+  });
+
+  test('codec - long strings encode byte for byte as the stock encoder writes them', () => {
+    // With the @msgpack/msgpack this was written against (pinned), the faster way is in place.
+    expect(Object.hasOwn(StringSizingEncoder.prototype, 'encodeString')).toBe(true);
+    const stock = new Encoder({ ignoreUndefined: true });
+    const sizing = new StringSizingEncoder({ ignoreUndefined: true });
+    const pieces = ['a', 'é', '€', '😀', '\ud800', '\udc00', '\u0000', '\u07ff', '\uffff'];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    const strings: string[] = [];
+    // Around the stock encoder's own threshold (50 characters) and every string header size.
+    for (const length of [0, 31, 32, 50, 51, 255, 256, 1024, 65_535, 65_536, 70_000]) {
+      strings.push('x'.repeat(length));
+      let mixed = '';
+      while (mixed.length < length) mixed += pieces[random() % pieces.length];
+      strings.push(mixed);
+    }
+    for (const s of strings) {
+      const value = [s, { [s.slice(0, 60)]: s }];
+      expect(Buffer.from(sizing.encode(value)).equals(Buffer.from(stock.encode(value)))).toBe(true);
+    }
+    const codec = new Codec();
+    for (const s of strings) {
+      expect(codec.decode(codec.encode({ s }))).toEqual(codec.decode(stock.encode({ s })));
+    }
+  });
+
+  test("codec - encoded bytes are the caller's: encoding again does not change them", () => {
+    const codec = new Codec();
+    const first = codec.encode(['a'.repeat(300)]);
+    const copy = Buffer.from(first);
+    for (let i = 0; i < 100; i++) codec.encode(['b'.repeat(300 + i)]);
+    expect(Buffer.from(first.buffer, first.byteOffset, first.byteLength).equals(copy)).toBe(true);
+    expect(codec.decode(first)).toEqual(['a'.repeat(300)]);
   });
 });
