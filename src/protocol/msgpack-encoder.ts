@@ -20,10 +20,13 @@ const SHORT_STRING = 50;
 const MAX_STRING_HEADER = 5;
 const TEXT = new TextEncoder();
 const STOCK = Encoder.prototype as unknown as Partial<EncoderInternals>;
+const PROBE = new Encoder() as unknown as Partial<EncoderInternals>;
 const HAS_INTERNALS =
   typeof STOCK.encodeString === 'function' &&
   typeof STOCK.ensureBufferSizeToWrite === 'function' &&
-  typeof STOCK.writeStringHeader === 'function';
+  typeof STOCK.writeStringHeader === 'function' &&
+  PROBE.bytes instanceof Uint8Array &&
+  typeof PROBE.pos === 'number';
 
 /**
  * A msgpack `Encoder` whose output is the stock one's, byte for byte, at

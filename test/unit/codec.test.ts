@@ -1,5 +1,5 @@
 import { Encoder } from '@msgpack/msgpack';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Codec } from '../../src/protocol/codec.js';
 import { ErrorCode, SwitchboardError } from '../../src/protocol/errors.js';
 import { StringSizingEncoder } from '../../src/protocol/msgpack-encoder.js';
@@ -120,7 +120,7 @@ describe('codec', () => {
     expect(codec.decode(codec.encode('after'))).toBe('after');
   });
 
-  test('codec - encode returns a fresh buffer each time', () => {
+  test('codec - a short body (under 65 bytes) gets a buffer of its own each time', () => {
     const codec = new Codec();
     const first = codec.encode({ value: 'first', n: [1, 2, 3] });
     const snapshot = [...first];
@@ -182,6 +182,19 @@ describe('codec', () => {
     const codec = new Codec();
     for (const s of strings) {
       expect(codec.decode(codec.encode({ s }))).toEqual(codec.decode(stock.encode({ s })));
+    }
+  });
+
+  test('codec - a long string whose count and written length differ goes the stock way', () => {
+    const stock = new Encoder();
+    const value = ['€'.repeat(60)];
+    const count = vi.spyOn(Buffer, 'byteLength').mockReturnValueOnce(60);
+    try {
+      const bytes = new StringSizingEncoder().encode(value);
+      expect(count).toHaveBeenCalledTimes(1);
+      expect(Buffer.from(bytes).equals(Buffer.from(stock.encode(value)))).toBe(true);
+    } finally {
+      count.mockRestore();
     }
   });
 
