@@ -7,6 +7,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { NatsError, headers as natsHeaders } from 'nats';
 import * as sb from '../dist/internal.js';
+import { payloadByName } from './lib/payloads.mjs';
 
 const { Codec, callHeaders, Header, isCancelNotice, LoadBalancer, readCallMeta } = sb;
 const ITER = 300_000;
@@ -77,7 +78,7 @@ bench('Promise + pending record + Map set/delete (RequestChannel bookkeeping)', 
 });
 bench('Codec.encode([1, 2])', () => codec.encode([1, 2]).length);
 // The 1kib-obj payload's call body; the stock encoder (a fresh buffer per body) beside it.
-const kibArgs = [{ s: 'abcdefghijklmnopqrstuvwxyz'.repeat(40).slice(0, 1024) }];
+const kibArgs = payloadByName('1kib-obj').args;
 const stockEncoder = new Encoder({ ignoreUndefined: true });
 bench('Codec.encode([{ s: 1 KiB }])', () => codec.encode(kibArgs).length);
 bench(

@@ -37,6 +37,8 @@ function setup(options: { leaseFactor?: number } = {}) {
 }
 
 const ids = (views: Iterable<{ id: string }>) => [...views].map((v) => v.id).sort();
+/** Where a bridge half's routes lead: site c, through b. */
+const route = { site: 'c', path: ['b', 'c'] };
 
 describe('registry', () => {
   afterEach(() => {
@@ -175,7 +177,6 @@ describe('registry', () => {
 
   test('registry - a lease session that keeps renewing resumed gets its routes announced less and less often', () => {
     const { clock, registry } = setup();
-    const route = { site: 'c', path: ['b', 'c'] };
     for (const id of ['r1', 'r2', 'r3']) registry.register(reg(id, { session: 'half1', route }));
     const renewal = { v: 1, session: 'half1', secret: SECRET, routes: 3, resumed: true } as const;
     let announced = 0;
@@ -507,8 +508,6 @@ describe('registry - generation', () => {
 });
 
 describe('registry - lease sessions', () => {
-  const route = { site: 'c', path: ['b', 'c'] };
-
   test('registry - one renewal keeps every route of a session; the rest expire', () => {
     const { clock, registry } = setup();
     for (const id of ['r1', 'r2', 'r3']) registry.register(reg(id, { session: 'half1', route }));
@@ -740,7 +739,6 @@ describe('registry - departures', () => {
 });
 
 describe('registry - overdue lease holders', () => {
-  const route = { site: 'c', path: ['b', 'c'] };
   /** A cluster's: how long a holder's connection may take to move to another node. */
   const AFTER = 1500;
 
