@@ -16,6 +16,7 @@ import { describeConnectError, isRetryableConnectError } from './connect-error.j
 import { checkConnectionOptions } from './connection-check.js';
 import { dial } from './dial.js';
 import { failHandshakesOnClose } from './handshake-guard.js';
+import { packOutboundPooled } from './outbound-pack.js';
 import { installProtocolReader } from './protocol-reader.js';
 
 /** TLS files for the NATS connection. */
@@ -208,8 +209,9 @@ function borrowedInboxPrefix(nc: NatsConnection): string {
 /**
  * Opens a NATS connection to `options.nats` as a component opens its own
  * (`options.connection` is not used): with `waitForNats`, waiting until NATS
- * answers; read by Switchboard's protocol reader; a reconnection attempt
- * whose socket closes mid-handshake failed at once. For harnesses that open
+ * answers; read by Switchboard's protocol reader; its writes joined in
+ * Node's buffer pool; a reconnection attempt whose socket closes
+ * mid-handshake failed at once. For harnesses that open
  * the connections they hand to components, so that those behave as in a
  * deployment.
  */
@@ -236,6 +238,8 @@ async function openCheckedConnection(
     logger.debug('NATS connection read by nats.js (its reader kept)');
   }
   if (!failHandshakesOnClose(nc)) logger.debug('NATS reconnections wait out their connect timeout');
+  if (!packOutboundPooled(nc))
+    logger.debug('NATS writes joined by nats.js (a buffer of its own each)');
   return nc;
 }
 

@@ -10,6 +10,7 @@ import { LinkCutter } from '../../scale/link-cutter.js';
 import { startNatsServer } from '../../src/testing/index.js';
 import { openNatsConnection, openSiteConnection } from '../../src/transport/connection.js';
 import { guardsHandshakes } from '../../src/transport/handshake-guard.js';
+import { packsOutboundPooled } from '../../src/transport/outbound-pack.js';
 import { readsProtocol } from '../../src/transport/protocol-reader.js';
 import { eventually, receive, track } from './helpers.js';
 
@@ -43,6 +44,10 @@ describe('handshake guard', () => {
     const nats = track(await startNatsServer({ name: 'handshake-open' }));
     const nc = await openNatsConnection({ nats: nats.url }, 'handshake-guard-open');
     track({ close: () => nc.close() });
-    expect([readsProtocol(nc), guardsHandshakes(nc)]).toEqual([true, true]);
+    expect([readsProtocol(nc), guardsHandshakes(nc), packsOutboundPooled(nc)]).toEqual([
+      true,
+      true,
+      true,
+    ]);
   });
 });

@@ -1,0 +1,233 @@
+/**
+ * Instructions per sequential call, counted by valgrind's callgrind. The
+ * client and the server of a case run in one Node process under callgrind
+ * (nats-server natively, apart); after a warm-up, callgrind counts the
+ * instructions of `--calls` calls made one after another, on the process's
+ * main thread (where the calls run; V8's helper threads are left out). Unlike
+ * CPU time on a shared VM, the count repeats from run to run to a few parts
+ * in a thousand, so it resolves a change to the path of one call (the `local` p50
+ * target) that the end-to-end bench cannot. With 256 calls in flight it does
+ * not repeat (how calls batch depends on timing), so it counts one in flight.
+ *   node bench/call-instructions.mjs [--cases floor,local,local-forwarded]
+ *     [--dist DIR]... [--calls N] [--warm N] [--reps N] [--keep DIR]
+ * (`--keep`: callgrind's output files go to DIR, for `callgrind_annotate`.)
+ * Needs valgrind (Debian's `valgrind` package, with `callgrind_control`).
+ * Each child takes about 30 s.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const CASES = ['floor', 'local', 'local-forwarded'];
+const SELF = fileURLToPath(import.meta.url);
+const REPO_DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+
+const { values: opts } = parseArgs({
+  options: {
+    cases: { type: 'string', default: 'floor,local' },
+    dist: { type: 'string', multiple: true },
+    calls: { type: 'string', default: '1000' },
+    warm: { type: 'string', default: '20000' },
+    reps: { type: 'string', default: '2' },
+    child: { type: 'string' },
+    nats: { type: 'string' },
+    keep: { type: 'string' },
+  },
+});
+
+const load = (dist, path) => import(pathToFileURL(join(dist, path)).href);
+
+if (opts.child) await child(opts.child, opts.dist?.[0] ?? REPO_DIST, opts.nats);
+else await main();
+
+async function main() {
+  const cases = opts.cases.split(',');
+  for (const name of cases) if (!CASES.includes(name)) throw new Error(`unknown case '${name}'`);
+  if (spawnSync('callgrind_control', ['-h']).error) {
+    throw new Error('callgrind_control not found: install valgrind (apt-get install valgrind)');
+  }
+  const dists = opts.dist ?? [REPO_DIST];
+  const { startNatsServer } = await load(dists[0], 'testing/index.js');
+  const nats = await startNatsServer({ name: 'call-instructions', backend: 'binary' });
+  const out = opts.keep ?? mkdtempSync(join(tmpdir(), 'call-instructions-'));
+  mkdirSync(out, { recursive: true });
+  const counts = new Map();
+  try {
+    for (let rep = 0; rep < Number(opts.reps); rep++) {
+      for (const name of cases) {
+        for (const dist of name === 'floor' ? dists.slice(0, 1) : dists) {
+          const key = name === 'floor' ? name : `${name} ${dist}`;
+          const file = join(out, `callgrind.${name}.${counts.size}.${rep}`);
+          const perCall = await countOne(name, dist, nats.url, file);
+          counts.set(key, [...(counts.get(key) ?? []), perCall]);
+          console.log(`${key.padEnd(60)} ${Math.round(perCall).toLocaleString('en')} per call`);
+        }
+      }
+    }
+  } finally {
+    if (!opts.keep) rmSync(out, { recursive: true, force: true });
+    await nats.close();
+  }
+  console.log(
+    `\ninstructions per sequential call (both sides, one process, main thread), median of ${opts.reps}:`,
+  );
+  const floor = median(counts.get('floor') ?? []);
+  for (const [key, values] of counts) {
+    const m = median(values);
+    const spread = `${Math.round(Math.min(...values)).toLocaleString('en')}–${Math.round(Math.max(...values)).toLocaleString('en')}`;
+    const ratio = key !== 'floor' && floor ? `  ${(m / floor).toFixed(3)}× floor` : '';
+    console.log(
+      `  ${key.padEnd(60)} ${Math.round(m).toLocaleString('en').padStart(9)}  (${spread})${ratio}`,
+    );
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[(sorted.length - 1) >> 1] : undefined;
+}
+
+/** Runs one child under callgrind; instructions are counted between its `ready` and its `done`. */
+function countOne(name, dist, natsUrl, outFile) {
+  const args = [
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    // The main thread alone: V8's helper threads (its optimising compiler, the
+    // GC's concurrent work) vary from run to run by far more than a call costs.
+    '--separate-threads=yes',
+    `--callgrind-out-file=${outFile}`,
+    process.execPath,
+    SELF,
+    '--child',
+    name,
+    '--dist',
+    dist,
+    '--nats',
+    natsUrl,
+    '--calls',
+    opts.calls,
+    '--warm',
+    opts.warm,
+  ];
+  const proc = spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const instrument = (on) => {
+    const r = spawnSync('callgrind_control', ['-i', on ? 'on' : 'off', String(proc.pid)]);
+    if (r.status !== 0) throw new Error(`callgrind_control failed: ${r.stderr}`);
+    proc.kill('SIGUSR2');
+  };
+  const lines = createInterface({ input: proc.stdout });
+  lines.on('line', (line) => {
+    if (line === 'ready') instrument(true);
+    else if (line === 'done') instrument(false);
+  });
+  return new Promise((resolve, reject) => {
+    proc.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${name} child exited with ${code}: ${stderr}`));
+      const totals = /^totals: (\d+)/m.exec(readFileSync(`${outFile}-01`, 'utf8'));
+      if (!totals) return reject(new Error(`${name}: no totals in callgrind's output`));
+      resolve(Number(totals[1]) / Number(opts.calls));
+    });
+  });
+}
+
+/** Says `word` and waits for the parent's go-ahead (it switches callgrind's counting first). */
+function signal(word) {
+  return new Promise((resolve) => {
+    process.once('SIGUSR2', resolve);
+    console.log(word);
+  });
+}
+
+async function child(name, dist, url) {
+  const target = name === 'floor' ? await floorPair(url) : await switchboardPair(dist, url, name);
+  try {
+    for (let i = 0; i < Number(opts.warm); i++) await target.call();
+    await signal('ready');
+    for (let i = 0, n = Number(opts.calls); i < n; i++) await target.call();
+    await signal('done');
+  } finally {
+    await target.close();
+  }
+}
+
+/** The bench's `floor`: one wildcard reply subscription, a Map of pending calls, no timer. */
+async function floorPair(url) {
+  const { connect, createInbox } = await import('nats');
+  const { Encoder, Decoder } = await import('@msgpack/msgpack');
+  const encoder = new Encoder();
+  const decoder = new Decoder();
+  const responder = await connect({ servers: url, noAsyncTraces: true });
+  const requester = await connect({ servers: url, noAsyncTraces: true });
+  responder.subscribe('bench.floor.addObject', {
+    callback: (err, msg) => {
+      if (err) return;
+      const [{ a, b }] = decoder.decode(msg.data);
+      msg.respond(encoder.encode(a + b));
+    },
+  });
+  const inbox = createInbox();
+  const pending = new Map();
+  let seq = 0;
+  requester.subscribe(`${inbox}.*`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const id = msg.subject.slice(inbox.length + 1);
+      const resolve = pending.get(id);
+      pending.delete(id);
+      resolve?.(decoder.decode(msg.data));
+    },
+  });
+  await Promise.all([responder.flush(), requester.flush()]);
+  const call = () =>
+    new Promise((resolve) => {
+      const id = (++seq).toString(36);
+      pending.set(id, resolve);
+      requester.publish('bench.floor.addObject', encoder.encode([{ a: 1, b: 2 }]), {
+        reply: `${inbox}.${id}`,
+      });
+    });
+  return { call, close: () => Promise.all([responder.close(), requester.close()]) };
+}
+
+/** `local` (a direct call) or `local-forwarded` (through the broker), as in the bench. */
+async function switchboardPair(dist, url, name) {
+  const { Broker, Client, serve } = await load(dist, 'index.js');
+  const broker = await Broker.start({ site: 'ci', nats: url });
+  const server = await serve(
+    { name: 'calc', methods: { addObject: ({ a, b }) => a + b } },
+    { nats: url },
+  );
+  await server.whenRegistered();
+  const client = await Client.connect({
+    nats: url,
+    timeoutMs: 60_000,
+    viaBroker: name === 'local-forwarded',
+  });
+  const calc = client.proxy('calc');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await calc.addObject({ a: 1, b: 2 });
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    call: () => calc.addObject({ a: 1, b: 2 }),
+    close: async () => {
+      await client.close();
+      await server.close();
+      await broker.close();
+    },
+  };
+}
