@@ -4,15 +4,9 @@
  */
 import type { MsgHdrs } from 'nats';
 import { checkMeta, isTraceparent, readTracestate } from './call-context-headers.js';
-import {
-  CALL_ID_PATTERN,
-  describeRange,
-  describeValue,
-  MAX_PATH_SITES,
-  NAME_PATTERN,
-  PROTOCOL_VERSION,
-} from './envelopes.js';
+import { describeRange, describeValue, MAX_PATH_SITES, PROTOCOL_VERSION } from './envelopes.js';
 import { ErrorCode, SwitchboardError } from './errors.js';
+import { isBudget, isCallId, isName } from './name-checks.js';
 import { parseRange } from './semver.js';
 import { INBOX_PREFIX, isPublishSubject } from './subjects.js';
 
@@ -170,11 +164,9 @@ function bad(message: string): SwitchboardError {
  */
 export const MAX_BUDGET_MS = 86_400_000;
 
-const BUDGET = /^\d{1,16}$/;
-
 /** One site name of the PATH or SITE field. */
 function siteName(text: string, field: string): string {
-  if (!NAME_PATTERN.test(text)) {
+  if (!isName(text)) {
     throw bad(`${Header.call} header: ${field} ${describeValue(text)} is not a site name`);
   }
   return text;
@@ -211,16 +203,16 @@ export function readCallMeta(h: HeaderReader | undefined): CallMeta {
   const pathText = fields[5]!;
   const site = fields[6]!;
   const range = fields[7]!;
-  if (!CALL_ID_PATTERN.test(callId)) {
+  if (!isCallId(callId)) {
     throw bad(`${Header.call} header: call id ${describeValue(callId)} is not valid`);
   }
-  if (!NAME_PATTERN.test(service)) {
+  if (!isName(service)) {
     throw bad(`${Header.call} header: service ${describeValue(service)} is not a valid name`);
   }
-  if (!NAME_PATTERN.test(method)) {
+  if (!isName(method)) {
     throw bad(`${Header.call} header: method ${describeValue(method)} is not a valid name`);
   }
-  if (!BUDGET.test(budgetText)) {
+  if (!isBudget(budgetText)) {
     throw bad(
       `${Header.call} header: budget must be whole milliseconds (got ${describeValue(budgetText)})`,
     );

@@ -3,6 +3,7 @@ export { Codec } from './codec.js';
 export * from './envelopes.js';
 export * from './errors.js';
 export * from './headers.js';
+export { isBudget, isCallId, isName } from './name-checks.js';
 export * from './permissions.js';
 export * from './semver.js';
 export * from './subjects.js';

@@ -20,8 +20,8 @@ import {
   ErrorCode,
   encodeMeta,
   type InstanceView,
+  isName,
   MAX_BUDGET_MS,
-  NAME_PATTERN,
   parseRange,
   SwitchboardError,
 } from '../protocol/index.js';
@@ -330,9 +330,9 @@ function checkTarget(
   site: string | undefined,
   range: string | undefined,
 ): void {
-  if (!NAME_PATTERN.test(service)) throw invalid('service name', service, service);
-  if (!NAME_PATTERN.test(method)) throw invalid('method name', method, service);
-  if (site !== undefined && !NAME_PATTERN.test(site)) throw invalid('site name', site, service);
+  if (!isName(service)) throw invalid('service name', service, service);
+  if (!isName(method)) throw invalid('method name', method, service);
+  if (site !== undefined && !isName(site)) throw invalid('site name', site, service);
   if (range !== undefined && (range.includes(';') || parseRange(range) === undefined)) {
     throw invalid('version range', range, service);
   }

@@ -2,26 +2,16 @@ import type { NatsConnection } from 'nats';
 import { DataBuffer } from 'nats/lib/nats-base-client/databuffer.js';
 import { describe, expect, test } from 'vitest';
 import { packOutboundPooled, packsOutboundPooled } from '../../src/transport/outbound-pack.js';
+import { mulberry32 } from '../support/seeded-random.js';
 
 /** A connection as far as {@link packOutboundPooled} sees one: nats.js's own outbound buffer. */
 function connectionWith(outbound: object): NatsConnection {
   return { protocol: { outbound } } as unknown as NatsConnection;
 }
 
-/** A seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('outbound pack', () => {
   test('outbound pack - what is drained is byte for byte what nats.js drains, from 0 B to 40 KB a write', () => {
-    const next = random(16);
+    const next = mulberry32(16);
     const stock = new DataBuffer();
     const pooled = new DataBuffer();
     expect(packOutboundPooled(connectionWith(pooled))).toBe(true);
