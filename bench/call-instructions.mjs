@@ -23,6 +23,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const CASES = ['floor', 'local', 'local-forwarded'];
+/** Longest a child may take (20,000 warm-up calls under callgrind take about 30 s). */
+const CHILD_TIMEOUT_MS = 10 * 60_000;
 const SELF = fileURLToPath(import.meta.url);
 const REPO_DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
@@ -32,7 +34,7 @@ const { values: opts } = parseArgs({
     dist: { type: 'string', multiple: true },
     calls: { type: 'string', default: '1000' },
     warm: { type: 'string', default: '20000' },
-    reps: { type: 'string', default: '2' },
+    reps: { type: 'string', default: '3' },
     child: { type: 'string' },
     nats: { type: 'string' },
     keep: { type: 'string' },
@@ -56,12 +58,13 @@ async function main() {
   const out = opts.keep ?? mkdtempSync(join(tmpdir(), 'call-instructions-'));
   mkdirSync(out, { recursive: true });
   const counts = new Map();
+  let children = 0;
   try {
     for (let rep = 0; rep < Number(opts.reps); rep++) {
       for (const name of cases) {
         for (const dist of name === 'floor' ? dists.slice(0, 1) : dists) {
           const key = name === 'floor' ? name : `${name} ${dist}`;
-          const file = join(out, `callgrind.${name}.${counts.size}.${rep}`);
+          const file = join(out, `callgrind.${++children}.${name}`);
           const perCall = await countOne(name, dist, nats.url, file);
           counts.set(key, [...(counts.get(key) ?? []), perCall]);
           console.log(`${key.padEnd(60)} ${Math.round(perCall).toLocaleString('en')} per call`);
@@ -88,7 +91,9 @@ async function main() {
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[(sorted.length - 1) >> 1] : undefined;
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return undefined;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs one child under callgrind; instructions are counted between its `ready` and its `done`. */
@@ -118,22 +123,50 @@ function countOne(name, dist, natsUrl, outFile) {
   proc.stderr.on('data', (d) => {
     stderr = (stderr + d).slice(-4000);
   });
-  const instrument = (on) => {
-    const r = spawnSync('callgrind_control', ['-i', on ? 'on' : 'off', String(proc.pid)]);
-    if (r.status !== 0) throw new Error(`callgrind_control failed: ${r.stderr}`);
-    proc.kill('SIGUSR2');
-  };
-  const lines = createInterface({ input: proc.stdout });
-  lines.on('line', (line) => {
-    if (line === 'ready') instrument(true);
-    else if (line === 'done') instrument(false);
-  });
   return new Promise((resolve, reject) => {
-    proc.on('exit', (code) => {
+    let failure;
+    const fail = (err) => {
+      failure ??= err;
+      proc.kill('SIGKILL');
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`${name}: no result within 10 min`)),
+      CHILD_TIMEOUT_MS,
+    );
+    // callgrind_control exits 0 whatever happened: its answer says whether it was done.
+    const instrument = (on) => {
+      const r = spawnSync('callgrind_control', ['-i', on ? 'on' : 'off', String(proc.pid)], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      if (!/\bOK\b/.test(r.stdout ?? '')) {
+        throw new Error(
+          `callgrind_control did not switch counting ${on ? 'on' : 'off'}: ${r.stdout}${r.stderr}`,
+        );
+      }
+      proc.kill('SIGUSR2');
+    };
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      try {
+        if (line === 'ready') instrument(true);
+        else if (line === 'done') instrument(false);
+      } catch (err) {
+        fail(err);
+      }
+    });
+    proc.on('error', fail);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      if (failure) return reject(failure);
       if (code !== 0) return reject(new Error(`${name} child exited with ${code}: ${stderr}`));
-      const totals = /^totals: (\d+)/m.exec(readFileSync(`${outFile}-01`, 'utf8'));
-      if (!totals) return reject(new Error(`${name}: no totals in callgrind's output`));
-      resolve(Number(totals[1]) / Number(opts.calls));
+      try {
+        const totals = /^totals: (\d+)/m.exec(readFileSync(`${outFile}-01`, 'utf8'));
+        const count = Number(totals?.[1] ?? 0);
+        if (count === 0) throw new Error(`${name}: callgrind counted nothing`);
+        resolve(count / Number(opts.calls));
+      } catch (err) {
+        reject(err);
+      }
     });
   });
 }

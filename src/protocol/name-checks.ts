@@ -3,7 +3,9 @@
  * exactly as its pattern's `test` (`NAME_PATTERN`, `CALL_ID_PATTERN`, a
  * budget of 1 to 16 digits) at a fraction of a regular expression's cost
  * (its entry into the regexp engine costs more than reading a short name).
- * A server reads three of them on every call, and a client two.
+ * A server reads three of them on every call, and a client two. What is
+ * not a string is none of them (a pattern's `test` would read `undefined`
+ * as the name "undefined").
  */
 
 const NAME_FIRST = 1;
@@ -36,6 +38,7 @@ function allOf(text: string, from: number, kind: number): boolean {
 
 /** `NAME_PATTERN.test(text)`: a letter or `_`, then letters, digits, `_` and `-`; at most 128. */
 export function isName(text: string): boolean {
+  if (typeof text !== 'string') return false;
   const length = text.length;
   if (length === 0 || length > 128) return false;
   const first = text.charCodeAt(0);
@@ -45,10 +48,12 @@ export function isName(text: string): boolean {
 
 /** `CALL_ID_PATTERN.test(text)`: 1 to 128 letters, digits, `_`, `-`, `.` or `:`. */
 export function isCallId(text: string): boolean {
-  return text.length >= 1 && text.length <= 128 && allOf(text, 0, CALL_ID);
+  return (
+    typeof text === 'string' && text.length >= 1 && text.length <= 128 && allOf(text, 0, CALL_ID)
+  );
 }
 
 /** `/^\d{1,16}$/.test(text)`: a budget in whole milliseconds. */
 export function isBudget(text: string): boolean {
-  return text.length >= 1 && text.length <= 16 && allOf(text, 0, DIGIT);
+  return typeof text === 'string' && text.length >= 1 && text.length <= 16 && allOf(text, 0, DIGIT);
 }

@@ -13,11 +13,12 @@ interface OutboundBuffer {
 }
 
 /**
- * Longest write joined in Node's shared `Buffer` pool (`Buffer.allocUnsafe`
- * cuts allocations up to half the pool's size from it). A longer one is
- * joined as nats.js does: a fresh buffer costs little next to its copy.
+ * Writes shorter than this are joined in Node's shared `Buffer` pool
+ * (`Buffer.allocUnsafe` cuts allocations shorter than half the pool's size
+ * from it). A longer one is joined as nats.js does: a fresh buffer costs
+ * little next to its copy.
  */
-const POOLED_MAX = Buffer.poolSize >>> 1;
+export const POOLED_BELOW = Buffer.poolSize >>> 1;
 
 const PACKED = new WeakSet<object>();
 
@@ -35,8 +36,8 @@ function outboundOf(nc: NatsConnection): OutboundBuffer | undefined {
 
 /**
  * Joins what waits in `this` (an {@link OutboundBuffer}) into one buffer, as
- * nats.js's `pack` does, but cut from Node's shared pool up to
- * {@link POOLED_MAX} bytes. nats.js makes a `new Uint8Array` per write: an
+ * nats.js's `pack` does, but cut from Node's shared pool when shorter than
+ * {@link POOLED_BELOW} bytes. nats.js makes a `new Uint8Array` per write: an
  * `ArrayBuffer` of its own, zeroed and kept outside V8's heap, which costs
  * about ten times the pooled copy for a write of a message or two (1.0 µs
  * against 0.1 µs for 150 bytes, 1.8 against 0.5 µs for 2.5 KB).
@@ -48,7 +49,7 @@ function packPooled(this: OutboundBuffer): void {
   // every byte of it that is sent must have been written here.
   let size = 0;
   for (const piece of buffers) size += piece.length;
-  const joined = size <= POOLED_MAX ? Buffer.allocUnsafe(size) : new Uint8Array(size);
+  const joined = size < POOLED_BELOW ? Buffer.allocUnsafe(size) : new Uint8Array(size);
   let at = 0;
   for (const piece of buffers) {
     joined.set(piece, at);

@@ -19,20 +19,30 @@ const block = new HeaderBlock([['sb-call', '1;abc;calc;add;5000;a;;']]);
 const bodyOf = (size: number, seed: number) =>
   Uint8Array.from({ length: size }, (_, i) => (i * 7 + seed) & 0xff);
 
-/** Publishes every size, both ways, in one go (one write or a few), and checks what `peer` got. */
+/**
+ * Publishes every size, both ways, and checks what `peer` got: each pair in
+ * a write of its own (pooled up to 4 KiB), then all of them at once (writes
+ * of several messages, up to nats.js's 32 KiB).
+ */
 async function burst(nc: NatsConnection, peer: NatsConnection, seed: number): Promise<void> {
   const count = SIZES.length * 2;
-  const got = receive(peer, 'pack.>', count);
+  const got = receive(peer, 'pack.>', 2 * count);
   await peer.flush();
-  for (const [i, size] of SIZES.entries()) {
-    nc.publish(`pack.plain.${i}`, bodyOf(size, seed + i));
-    publishFrame(nc, `pack.frame.${i}`, bodyOf(size, seed + i), `_INBOX.p.${i}`, block);
-  }
+  const publishAll = async (flushEach: boolean) => {
+    for (const [i, size] of SIZES.entries()) {
+      nc.publish(`pack.plain.${i}`, bodyOf(size, seed + i));
+      publishFrame(nc, `pack.frame.${i}`, bodyOf(size, seed + i), `_INBOX.p.${i}`, block);
+      if (flushEach) await nc.flush();
+    }
+  };
+  await publishAll(true);
+  await publishAll(false);
   const seen = (m: Msg) => [m.subject, m.reply ?? '', Buffer.from(m.data).toString('base64')];
-  const expected = SIZES.flatMap((size, i) => [
+  const once = SIZES.flatMap((size, i) => [
     [`pack.plain.${i}`, '', Buffer.from(bodyOf(size, seed + i)).toString('base64')],
     [`pack.frame.${i}`, `_INBOX.p.${i}`, Buffer.from(bodyOf(size, seed + i)).toString('base64')],
   ]);
+  const expected = [...once, ...once];
   expect((await got).map(seen)).toEqual(expected);
 }
 

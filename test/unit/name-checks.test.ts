@@ -52,6 +52,10 @@ describe('name checks', () => {
         if (expected) accepted++;
       }
     }
+    // What is not a string is no name (a pattern's test reads undefined as "undefined").
+    for (const value of [undefined, null, 42, ['a'], { toString: () => 'a' }]) {
+      for (const [check] of checks) expect(check(value as unknown as string)).toBe(false);
+    }
     // Both answers are common: the comparison is not all one way.
     expect(accepted).toBeGreaterThan(5_000);
     expect(accepted).toBeLessThan(texts.length * 3 - 5_000);

@@ -1,7 +1,11 @@
 import type { NatsConnection } from 'nats';
 import { DataBuffer } from 'nats/lib/nats-base-client/databuffer.js';
 import { describe, expect, test } from 'vitest';
-import { packOutboundPooled, packsOutboundPooled } from '../../src/transport/outbound-pack.js';
+import {
+  POOLED_BELOW,
+  packOutboundPooled,
+  packsOutboundPooled,
+} from '../../src/transport/outbound-pack.js';
 import { mulberry32 } from '../support/seeded-random.js';
 
 /** A connection as far as {@link packOutboundPooled} sees one: nats.js's own outbound buffer. */
@@ -44,10 +48,17 @@ describe('outbound pack', () => {
     const short = outbound.drain();
     expect(short.byteLength).toBe(13);
     expect(short.buffer.byteLength).toBe(Buffer.poolSize);
-    outbound.fill(new Uint8Array(3000), new Uint8Array(3000));
-    const long = outbound.drain();
-    expect(long.byteLength).toBe(6000);
-    expect(long.buffer.byteLength).toBe(6000);
+    // At the limit: one byte shorter is pooled, the limit itself is not.
+    for (const [size, pooled] of [
+      [POOLED_BELOW - 1, true],
+      [POOLED_BELOW, false],
+      [6000, false],
+    ] as const) {
+      outbound.fill(new Uint8Array(size - 100), new Uint8Array(100));
+      const joined = outbound.drain();
+      expect(joined.byteLength).toBe(size);
+      expect(joined.buffer.byteLength).toBe(pooled ? Buffer.poolSize : size);
+    }
   });
 
   test('outbound pack - a byte count that disagrees with the pieces sends no pooled byte that was not written', () => {
