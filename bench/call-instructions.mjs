@@ -21,6 +21,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startFloorRequester, startFloorResponder } from './lib/floor.mjs';
+import { payloadByName } from './lib/payloads.mjs';
 
 const CASES = ['floor', 'local', 'local-forwarded'];
 /** Longest a child may take (20,000 warm-up calls under callgrind take about 30 s). */
@@ -191,43 +193,14 @@ async function child(name, dist, url) {
   }
 }
 
-/** The bench's `floor`: one wildcard reply subscription, a Map of pending calls, no timer. */
+/** The bench's `floor` (bench/lib/floor.mjs), calling as the `tiny-obj` payload does. */
 async function floorPair(url) {
-  const { connect, createInbox } = await import('nats');
-  const { Encoder, Decoder } = await import('@msgpack/msgpack');
-  const encoder = new Encoder();
-  const decoder = new Decoder();
-  const responder = await connect({ servers: url, noAsyncTraces: true });
-  const requester = await connect({ servers: url, noAsyncTraces: true });
-  responder.subscribe('bench.floor.addObject', {
-    callback: (err, msg) => {
-      if (err) return;
-      const [{ a, b }] = decoder.decode(msg.data);
-      msg.respond(encoder.encode(a + b));
-    },
-  });
-  const inbox = createInbox();
-  const pending = new Map();
-  let seq = 0;
-  requester.subscribe(`${inbox}.*`, {
-    callback: (err, msg) => {
-      if (err) return;
-      const id = msg.subject.slice(inbox.length + 1);
-      const resolve = pending.get(id);
-      pending.delete(id);
-      resolve?.(decoder.decode(msg.data));
-    },
-  });
-  await Promise.all([responder.flush(), requester.flush()]);
-  const call = () =>
-    new Promise((resolve) => {
-      const id = (++seq).toString(36);
-      pending.set(id, resolve);
-      requester.publish('bench.floor.addObject', encoder.encode([{ a: 1, b: 2 }]), {
-        reply: `${inbox}.${id}`,
-      });
-    });
-  return { call, close: () => Promise.all([responder.close(), requester.close()]) };
+  const responder = await startFloorResponder(url);
+  const requester = await startFloorRequester(url);
+  return {
+    call: requester.caller(payloadByName('tiny-obj')),
+    close: () => Promise.all([requester.close(), responder.close()]),
+  };
 }
 
 /** `local` (a direct call) or `local-forwarded` (through the broker), as in the bench. */

@@ -1,9 +1,8 @@
 /**
  * A requester process: the client side of one case. Kinds:
  *   raw               nats.js `nc.request()` (muxed inbox, noAsyncTraces, reused msgpack Encoder/Decoder)
- *   floor             hand-written: one wildcard reply subscription, publish + a Map of
- *                     pending calls, no per-call timer; `config.subject` (`bench.floor`,
- *                     or `bench.relay` through the floor relay, with one header to rewrite)
+ *   floor             the hand-written floor (bench/lib/floor.mjs); `config.subject`
+ *                     (`bench.floor`, or `bench.relay` through the floor relay)
  *   moleculer         `broker.call('calc.<method>', params)` on a ServiceBroker
  *   switchboard       `client.proxy('calc').<method>(...)`, calls go straight to an instance
  *   switchboard-thin  the same with `viaBroker: true` (the broker forwards every call)
@@ -11,6 +10,7 @@
  * startContinuous/stopContinuous (switchboard only).
  */
 import { importDist } from './lib/dist.mjs';
+import { startFloorRequester } from './lib/floor.mjs';
 import { runChild } from './lib/ipc.mjs';
 import { PAYLOADS, payloadByName } from './lib/payloads.mjs';
 import { percentile } from './lib/stats.mjs';
@@ -40,7 +40,7 @@ async function connectTarget(config) {
     case 'raw':
       return rawTarget(config);
     case 'floor':
-      return floorTarget(config);
+      return startFloorRequester(config.nats, config.subject);
     case 'moleculer':
       return moleculerTarget(config);
     case 'switchboard':
@@ -67,50 +67,6 @@ async function rawTarget(config) {
       const call = [p.method, ...p.args];
       return async () =>
         decoder.decode((await nc.request('bench.raw', encoder.encode(call), opts)).data);
-    },
-    close: () => nc.close(),
-  };
-}
-
-async function floorTarget(config) {
-  const { connect, createInbox, headers } = await import('nats');
-  const { Encoder, Decoder } = await import('@msgpack/msgpack');
-  const nc = await connect({ servers: config.nats, noAsyncTraces: true, name: 'bench-floor' });
-  const encoder = new Encoder();
-  const decoder = new Decoder();
-  const inbox = createInbox();
-  const pending = new Map();
-  let seq = 0;
-  nc.subscribe(`${inbox}.*`, {
-    callback: (err, msg) => {
-      if (err) return;
-      const id = msg.subject.slice(inbox.length + 1);
-      const p = pending.get(id);
-      if (!p) return;
-      pending.delete(id);
-      // A 503 status (no responders) carries no body.
-      if (msg.data.length === 0) p.reject(new Error('no responders'));
-      else p.resolve(decoder.decode(msg.data));
-    },
-  });
-  await nc.flush();
-  const prefix = `${config.subject ?? 'bench.floor'}.`;
-  // Through the floor relay the call carries one header for the relay to rewrite.
-  const withHeader = config.subject === 'bench.relay';
-  return {
-    caller(p) {
-      const subject = `${prefix}${p.method}`;
-      return () =>
-        new Promise((resolve, reject) => {
-          const id = (++seq).toString(36);
-          pending.set(id, { resolve, reject });
-          let h;
-          if (withHeader) {
-            h = headers();
-            h.set('x-path', 'a');
-          }
-          nc.publish(subject, encoder.encode(p.args), { reply: `${inbox}.${id}`, headers: h });
-        });
     },
     close: () => nc.close(),
   };
@@ -223,8 +179,15 @@ async function runLoad(fn, inflight, durationMs) {
   return { completed, inWindow, elapsedMs: Number(elapsedNs) / 1e6, errors, firstError };
 }
 
-/** Sequential calls after a warm-up: per-call latency percentiles in microseconds. */
-async function latency(target, { payload, warmupMs = 500, warmupCalls = 200, count = 2000 }) {
+/**
+ * Sequential calls after a warm-up: per-call latency percentiles in
+ * microseconds, and with `samples` every call's latency (for blocks of calls
+ * that the runner interleaves with another requester's).
+ */
+async function latency(
+  target,
+  { payload, warmupMs = 500, warmupCalls = 200, count = 2000, samples: withSamples = false },
+) {
   const fn = target.caller(payloadByName(payload));
   if (warmupMs > 0) await runLoad(fn, 64, warmupMs);
   for (let i = 0; i < warmupCalls; i++) await fn();
@@ -241,6 +204,7 @@ async function latency(target, { payload, warmupMs = 500, warmupCalls = 200, cou
     p99_us: percentile(samples, 99),
     mean_us: sum / count,
     count,
+    ...(withSamples && { samples: Array.from(samples) }),
   };
 }
 

@@ -1,12 +1,12 @@
 /**
  * A responder process: the server side of one case.
  *   raw          nats.js subscription on `bench.raw`; body msgpack [method, ...args]
- *   floor        the hand-written floor: a subscription on `bench.floor.*` (the
- *                method is the last token), body msgpack args, `msg.respond()`
+ *   floor        the hand-written floor (bench/lib/floor.mjs)
  *   moleculer    a ServiceBroker with service `calc` (one action per method)
  *   switchboard  `serve()` of service `calc` (or `config.service`) at the site of `config.nats`
  */
 import { importDist } from './lib/dist.mjs';
+import { startFloorResponder } from './lib/floor.mjs';
 import { runChild } from './lib/ipc.mjs';
 import { METHODS } from './lib/payloads.mjs';
 
@@ -40,21 +40,8 @@ async function raw(config) {
 }
 
 async function floor(config) {
-  const { connect } = await import('nats');
-  const { Encoder, Decoder } = await import('@msgpack/msgpack');
-  const nc = await connect({ servers: config.nats, noAsyncTraces: true, name: 'bench-floor' });
-  const encoder = new Encoder();
-  const decoder = new Decoder();
-  const prefix = 'bench.floor.'.length;
-  nc.subscribe('bench.floor.*', {
-    callback: (err, msg) => {
-      if (err) return;
-      const args = decoder.decode(msg.data);
-      msg.respond(encoder.encode(METHODS[msg.subject.slice(prefix)](...args)));
-    },
-  });
-  await nc.flush();
-  return { handlers: { close: () => nc.close() } };
+  const responder = await startFloorResponder(config.nats);
+  return { handlers: { close: () => responder.close() } };
 }
 
 async function moleculer(config) {

@@ -5,7 +5,9 @@
  * brokers, bridges and hand-written relays, its responder and its requester as separate processes and
  * measures, for each payload of bench/lib/payloads.mjs (tiny and 1 KiB calls,
  * positional and object-shaped): sequential latency p50/p99, throughput at 64 and 256 calls in flight, and
- * CPU time per call of every process. Then the registry at 100k instances,
+ * CPU time per call of every process. When `floor` and `local` both run, each
+ * round also takes their sequential latency side by side (both at once, in
+ * turns). Then the registry at 100k instances,
  * time-to-callable across a chain of bridges, and failover after SIGKILL.
  *
  * Options: --quick, --out FILE, --cases a,b, --payloads tiny,1kib, --reps N,
@@ -24,7 +26,7 @@ import { children, killAllChildren, spawnChild } from './lib/ipc.mjs';
 import { DEFAULT_MOLECULER, MOLECULER_SERIALIZERS } from './lib/moleculer.mjs';
 import { PAYLOADS } from './lib/payloads.mjs';
 import { cpuModel, machineCpuUs, procCpuUs, procRssBytes, procSyscalls } from './lib/proc.mjs';
-import { cell, median, round, times } from './lib/stats.mjs';
+import { cell, median, percentile, round, times } from './lib/stats.mjs';
 
 /** Moleculer set-ups users run: three serializers × default balancer or `disableBalancer`. */
 const MOLECULER_VARIANTS = MOLECULER_SERIALIZERS.flatMap((serializer) =>
@@ -381,46 +383,55 @@ async function sampleCpu(groups) {
 
 // --- one case ---------------------------------------------------------------
 
+/**
+ * Starts a case's processes (each pushed on `started`, for {@link stopAll}):
+ * resolves with its requester and its processes by CPU group once all are ready.
+ */
+async function startCase(def, started, label) {
+  // Everything starts at once: servers register when their broker comes up,
+  // and the requester retries its first calls until the service is reachable.
+  const infra = startInfra(def, started, label);
+  const variant = def.moleculer;
+  const responder = spawnChild(
+    'responder.mjs',
+    { kind: def.responder.kind, nats: natsServers[def.responder.site].url, variant },
+    {
+      label: `${label}-responder`,
+      nodeArgs: nodeArgs(`${label}-responder`),
+      readyTimeoutMs: READY_MS,
+    },
+  );
+  started.push(responder);
+  const requester = spawnChild(
+    'requester.mjs',
+    {
+      kind: def.requester.kind,
+      nats: natsServers[def.requester.site].url,
+      subject: def.requester.subject,
+      variant,
+    },
+    {
+      label: `${label}-requester`,
+      nodeArgs: nodeArgs(`${label}-requester`),
+      readyTimeoutMs: READY_MS,
+    },
+  );
+  started.push(requester);
+  const [{ relays, brokers }] = await Promise.all([infra, responder.ready, requester.ready]);
+  const groups = {
+    requester: [requester],
+    responder: [responder],
+    relays,
+    brokers,
+    nats: Object.values(natsServers).map((s) => s.pid),
+  };
+  return { requester, groups };
+}
+
 async function runCaseOnce(name, def, { latency = true, rps64 = true } = {}) {
   const started = [];
   try {
-    // Everything starts at once: servers register when their broker comes up,
-    // and the requester retries its first calls until the service is reachable.
-    const infra = startInfra(def, started, name);
-    const variant = def.moleculer;
-    const responder = spawnChild(
-      'responder.mjs',
-      { kind: def.responder.kind, nats: natsServers[def.responder.site].url, variant },
-      {
-        label: `${name}-responder`,
-        nodeArgs: nodeArgs(`${name}-responder`),
-        readyTimeoutMs: READY_MS,
-      },
-    );
-    started.push(responder);
-    const requester = spawnChild(
-      'requester.mjs',
-      {
-        kind: def.requester.kind,
-        nats: natsServers[def.requester.site].url,
-        subject: def.requester.subject,
-        variant,
-      },
-      {
-        label: `${name}-requester`,
-        nodeArgs: nodeArgs(`${name}-requester`),
-        readyTimeoutMs: READY_MS,
-      },
-    );
-    started.push(requester);
-    const [{ relays, brokers }] = await Promise.all([infra, responder.ready, requester.ready]);
-    const groups = {
-      requester: [requester],
-      responder: [responder],
-      relays,
-      brokers,
-      nats: Object.values(natsServers).map((s) => s.pid),
-    };
+    const { requester, groups } = await startCase(def, started, name);
     const result = {};
     for (const p of PAYLOAD_LIST) {
       const r = {};
@@ -494,7 +505,77 @@ async function runCaseOnce(name, def, { latency = true, rps64 = true } = {}) {
   }
 }
 
-/** Median of each metric over repetitions. */
+/** The cases whose sequential latency is also taken side by side (`local p50 / floor p50`). */
+const PAIRED_CASES = ['floor', 'local'];
+/** Sequential calls a requester makes in one turn of the side-by-side latency. */
+const PAIRED_BLOCK = 100;
+
+/**
+ * Sequential latency of the {@link PAIRED_CASES} side by side: the processes
+ * of both cases run at once and their requesters take turns, a block of
+ * calls each, the first of a pair of turns alternating (ABBA). What the
+ * machine does over the seconds of a measurement then falls on both cases
+ * alike, where the p50 of cases run one after another differs by whatever
+ * the machine did in between. By case and payload: the p50 over all its
+ * blocks, and `other_cpu_pct` as for a case's window.
+ */
+async function pairedLatencyOnce() {
+  const starts = PAIRED_CASES.map(() => []);
+  try {
+    const sides = await Promise.all(
+      PAIRED_CASES.map((name, i) => startCase(CASE_DEFS[name], starts[i], `${name}-paired`)),
+    );
+    const groups = {
+      ours: sides.flatMap((s) => [
+        ...s.groups.requester,
+        ...s.groups.responder,
+        ...s.groups.relays,
+        ...s.groups.brokers,
+      ]),
+      nats: sides[0].groups.nats,
+    };
+    const result = Object.fromEntries(PAIRED_CASES.map((name) => [name, {}]));
+    for (const p of PAYLOAD_LIST) {
+      // Each side warmed up as in its own case.
+      for (const { requester } of sides) {
+        await requester.request('latency', {
+          payload: p.name,
+          warmupMs: SETTINGS.warmupMs,
+          warmupCalls: SETTINGS.warmupCalls,
+          count: 0,
+        });
+      }
+      const samples = sides.map(() => []);
+      const m0 = machineCpuUs();
+      const cpu0 = await sampleCpu(groups);
+      for (let block = 0; block * PAIRED_BLOCK < SETTINGS.latencyCalls; block++) {
+        const order = block % 2 === 0 ? [0, 1] : [1, 0];
+        for (const i of order) {
+          const r = await sides[i].requester.request('latency', {
+            payload: p.name,
+            warmupMs: 0,
+            warmupCalls: 0,
+            count: PAIRED_BLOCK,
+            samples: true,
+          });
+          samples[i].push(...r.samples);
+        }
+      }
+      const cpu1 = await sampleCpu(groups);
+      const m1 = machineCpuUs();
+      const ours = cpu1.ours - cpu0.ours + cpu1.nats - cpu0.nats;
+      const windowUs = m1.busy + m1.idle + m1.steal - (m0.busy + m0.idle + m0.steal);
+      const other = Math.max(0, ((m1.busy - m0.busy - ours) / windowUs) * 100);
+      PAIRED_CASES.forEach((name, i) => {
+        result[name][p.name] = { p50_us: percentile(samples[i], 50), other_cpu_pct: other };
+      });
+    }
+    return result;
+  } finally {
+    await Promise.all(starts.map(stopAll));
+  }
+}
+
 /** Share of the machine used by others above which a repetition counts as disturbed. */
 const DISTURBED_PCT = 20;
 
@@ -515,6 +596,22 @@ function roundsOf(reps) {
         return [name, rep && !disturbed(rep) ? rep : undefined];
       }),
     ),
+  );
+}
+
+/** The side-by-side p50 of each payload over the undisturbed rounds (over all when every one was disturbed). */
+function pairedMedianOf(allReps) {
+  const clean = allReps.filter((r) => !disturbed(r));
+  const reps = clean.length > 0 ? clean : allReps;
+  return Object.fromEntries(
+    PAYLOAD_LIST.map((p) => [
+      p.name,
+      {
+        p50_us: median(reps.map((r) => r[p.name].p50_us)),
+        reps: reps.length,
+        disturbed_reps_dropped: allReps.length - reps.length,
+      },
+    ]),
   );
 }
 
@@ -852,16 +949,17 @@ function ratios(cases) {
  * The issue's "Done means", on the object payloads, plus the extras' targets.
  * Each value is taken from the medians (`cases`); `rounds` (the repetitions
  * of each round, side by side) gives the same ratio round by round, to show
- * how far the machine moved it.
+ * how far the machine moved it. `sideBySide` (`floor` and `local` run at
+ * once, see {@link pairedLatencyOnce}) adds the p50 target taken that way.
  */
-function targets(cases, extras, rounds) {
+function targets(cases, extras, rounds, sideBySide) {
   const t = [];
   const best = bestMoleculer(cases);
   /**
    * `value` reads cases through `get(name)`; a target whose cases did not
    * run (or whose repetition of a round was left out) is not checked.
    */
-  const check = (label, limit, cmp, payload, value, perRoundOf = rounds) => {
+  const check = (label, limit, cmp, payload, value, perRoundOf = rounds, of = cases) => {
     const at = (source) => {
       try {
         return value((name) => source[name]?.[payload]);
@@ -872,7 +970,7 @@ function targets(cases, extras, rounds) {
       }
     };
     const meets = (v) => (cmp === '>=' ? v >= limit : v <= limit);
-    const v = at(cases);
+    const v = at(of);
     if (!Number.isFinite(v)) return;
     const perRound = perRoundOf.map(at).filter(Number.isFinite);
     const target = { target: label, value: round(v, 2), limit, met: meets(v) };
@@ -895,7 +993,12 @@ function targets(cases, extras, rounds) {
       );
     }
     over('local rps_256 / floor', 0.75, '>=', (g) => g('local').rps_256 / g('floor').rps_256);
-    over('local p50 / floor p50', 1.1, '<=', (g) => g('local').p50_us / g('floor').p50_us);
+    const p50Ratio = (g) => g('local').p50_us / g('floor').p50_us;
+    over('local p50 / floor p50', 1.1, '<=', p50Ratio);
+    if (sideBySide) {
+      const label = `local p50 / floor p50, side by side${sfx}`;
+      check(label, 1.1, '<=', payload, p50Ratio, sideBySide.rounds, sideBySide.cases);
+    }
     over(
       'local cpu/call / floor',
       1.4,
@@ -1091,8 +1194,29 @@ async function main() {
       .join('; ');
     log(`${name} ${label}: ${summary} (${Date.now() - started} ms)`);
   };
+  const sideBySide = PAIRED_CASES.every((n) => CASE_NAMES.includes(n));
+  const paired = Object.fromEntries(PAIRED_CASES.map((n) => [n, []]));
+  const runPaired = async (label) => {
+    const started = Date.now();
+    let r;
+    try {
+      r = await pairedLatencyOnce();
+    } catch (err) {
+      if (interrupted) throw err;
+      log(`side by side ${label} failed (${err.message}); running it again`);
+      r = await pairedLatencyOnce();
+    }
+    for (const name of PAIRED_CASES) paired[name].push(r[name]);
+    const summary = PAYLOAD_LIST.map(
+      (p) =>
+        `${p.name} ${PAIRED_CASES.map((n) => `${n} p50 ${fixed(r[n][p.name].p50_us, 0)} µs`).join(', ')}`,
+    ).join('; ');
+    log(`side by side ${label}: ${summary} (${Date.now() - started} ms)`);
+  };
   for (let rep = 0; rep < SETTINGS.reps; rep++) {
-    for (const name of CASE_NAMES) await runRep(name, `rep ${rep + 1}/${SETTINGS.reps}`);
+    const label = `rep ${rep + 1}/${SETTINGS.reps}`;
+    for (const name of CASE_NAMES) await runRep(name, label);
+    if (sideBySide) await runPaired(label);
   }
   // Other people's work on the machine spoils a repetition: redo a few of those.
   // One case at a time, in case order, so that no case takes the whole budget.
@@ -1117,7 +1241,15 @@ async function main() {
   }
 
   const ratioTable = ratios(cases);
-  const targetList = targets(cases, extras, roundsOf(reps));
+  const pairedCases = sideBySide
+    ? Object.fromEntries(PAIRED_CASES.map((n) => [n, pairedMedianOf(paired[n])]))
+    : undefined;
+  const targetList = targets(
+    cases,
+    extras,
+    roundsOf(reps),
+    pairedCases && { cases: pairedCases, rounds: roundsOf(paired) },
+  );
   const cpus = os.cpus();
   const report = {
     date: new Date().toISOString(),
@@ -1140,6 +1272,12 @@ async function main() {
     })),
     cases: Object.fromEntries(Object.entries(cases).map(([k, v]) => [k, formatCaseResult(v)])),
     ratios: ratioTable,
+    side_by_side_latency: pairedCases && {
+      cases: PAIRED_CASES,
+      calls_per_turn: PAIRED_BLOCK,
+      medians: pairedCases,
+      rounds: paired,
+    },
     extras,
     targets: targetList,
   };
@@ -1177,6 +1315,18 @@ async function main() {
     'relay µs/hop: CPU per call of the relays (bridges, forwarding broker) per hop; hop/floor hop: over that of the hand-written relays with as many hops (floor-relay, floor-relay-2)',
   );
   console.log(printRatios(ratioTable));
+  if (pairedCases) {
+    console.log('');
+    console.log(
+      `sequential latency side by side: ${PAIRED_CASES.join(' and ')} running at once, taking turns of ${PAIRED_BLOCK} calls (median of rounds):`,
+    );
+    for (const p of PAYLOAD_LIST) {
+      const [a, b] = PAIRED_CASES.map((n) => pairedCases[n][p.name].p50_us);
+      console.log(
+        `  ${cell(p.name, 8, 'left')} ${PAIRED_CASES[0]} p50 ${fixed(a, 0)} µs, ${PAIRED_CASES[1]} p50 ${fixed(b, 0)} µs: ${times(b / a)}`,
+      );
+    }
+  }
   if (extras.registry) {
     const r = extras.registry;
     const b = extras.broker_memory;
