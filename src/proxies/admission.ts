@@ -91,6 +91,15 @@ export class Admission {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
+    try {
+      await this.#drain(timeoutMs);
+    } finally {
+      // Drained: no deadline timer is left, not even one that keeps nothing alive.
+      this.#deadlines.disarm();
+    }
+  }
+
+  async #drain(timeoutMs: number): Promise<void> {
     if (this.#answeredAll()) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = await Promise.race([
@@ -106,7 +115,6 @@ export class Admission {
     if (!late) return;
     const closed = 'server closed before the call finished';
     for (const call of this.#queue.splice(0)) refuse(call, ErrorCode.UNAVAILABLE, closed);
-    this.#deadlines.disarm();
     for (const running of this.#running) {
       this.#abort(running, error(ErrorCode.UNAVAILABLE, closed, 'maybe'));
     }
@@ -169,7 +177,7 @@ export class Admission {
     } finally {
       // Whatever answering did, the slot is freed.
       if (this.#running.delete(running)) {
-        if (this.#running.size === 0) this.#deadlines.disarm();
+        if (this.#running.size === 0) this.#deadlines.idle();
         const { callId } = running.call.meta;
         if (this.#byCallId.get(callId) === running) this.#byCallId.delete(callId);
         this.#next();

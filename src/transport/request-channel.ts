@@ -50,7 +50,8 @@ export interface RequestParams {
  * requests: far cheaper per call than `nc.request()`, which builds a
  * subscription entry, a timer and an Error with a stack per call. Deadlines
  * share one timer, armed for the earliest: a request costs no timer of its
- * own, and none is left once nothing is pending. When it fires late, the
+ * own, and once nothing is pending the timer keeps nothing alive (see
+ * {@link DeadlineTimer.idle}); `close()` clears it. When it fires late, the
  * replies already received are taken before anything is failed, so a busy
  * process whose timers run late does not time out requests answered in time.
  *
@@ -314,8 +315,8 @@ export class RequestChannel {
     const pending = this.#pending.get(token);
     if (!pending) return undefined;
     this.#pending.delete(token);
-    // Nothing left to time out: no timer may outlive the last request.
-    if (this.#pending.size === 0) this.#deadlines.disarm();
+    // Nothing left to time out: the timer may not keep the process alive.
+    if (this.#pending.size === 0) this.#deadlines.idle();
     if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
     return pending;
   }

@@ -205,12 +205,15 @@ describe('admission', () => {
       const timedOut = works.filter((w) => w.call.answers.length > 0).map((w) => w.budgetMs);
       expect(timedOut.sort((a, b) => a - b)).toEqual([100, 200, 300].filter((t) => t <= at));
     }
-    // The one left answers before its deadline: nothing times out, and no timer is left.
+    // The one left answers before its deadline: nothing times out; the idle
+    // timer (keeping nothing alive) ends at its deadline, or when drained.
     works[3]!.work.resolve('done');
     for (const { work } of works.slice(0, 3)) work.resolve('late');
     await vi.waitFor(() => expect(admission.active).toBe(0));
     expect(works[3]!.call.answers).toEqual([{ kind: 'result', value: 'done' }]);
+    await admission.drain(1000);
     expect(vi.getTimerCount()).toBe(0);
+    expect(works[3]!.call.answers).toHaveLength(1);
   });
 
   test('admission - a cancel notice aborts the handler and answers CANCELLED maybe', async () => {
@@ -272,6 +275,19 @@ describe('admission', () => {
     });
     expect(running.contexts[0]?.signal.aborted).toBe(true);
     expect(admission.active).toBe(0);
+  });
+
+  test('admission - the timer left idle by the last handler is cleared by draining', async () => {
+    const admission = new Admission({ maxConcurrent: 1, maxQueued: 0 });
+    const work = deferred();
+    const { call, answers } = admitted(() => work.promise, { budgetMs: 60_000 });
+    admission.admit(call);
+    work.resolve('done');
+    await vi.waitFor(() => expect(admission.active).toBe(0));
+    expect(answers).toEqual([{ kind: 'result', value: 'done' }]);
+    expect(vi.getTimerCount()).toBe(1);
+    await admission.drain(1000);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   test('admission - draining with nothing in flight resolves at once', async () => {

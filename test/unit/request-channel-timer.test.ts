@@ -1,7 +1,8 @@
 /**
  * The request channel's deadlines, over a fake connection: every request
  * times out at its own deadline although they share one timer, a reply
- * settles its request, and no timer is left once nothing is pending; with
+ * settles its request, and once nothing is pending the timer stays for the
+ * next request until its deadline (keeping nothing alive); with
  * real timers, a reply received before a late timer fires still wins.
  */
 import { once } from 'node:events';
@@ -68,7 +69,7 @@ describe('request channel', () => {
     channel.close();
   });
 
-  test('request channel - a reply settles its request and the last one leaves no timer', async () => {
+  test('request channel - a reply settles its request; after the last, the idle timer times out nothing and ends', async () => {
     const { nc, sent, reply } = fakeConnection();
     const channel = new RequestChannel(nc);
     const first = channel.request('s.one', { data: new Uint8Array(), timeoutMs: 50 });
@@ -79,7 +80,33 @@ describe('request channel', () => {
     expect(vi.getTimerCount()).toBe(1);
     reply(sent[1]!.reply);
     await second;
+    // Left armed (keeping nothing alive: test/unit/deadline-timer.test.ts) for the next request.
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(50);
     expect(vi.getTimerCount()).toBe(0);
+    channel.close();
+  });
+
+  test('request channel - one request after another shares the timer armed for the first', async () => {
+    const { nc, sent, reply } = fakeConnection();
+    const channel = new RequestChannel(nc);
+    const armed = vi.spyOn(globalThis, 'setTimeout');
+    for (let i = 0; i < 3; i++) {
+      const pending = channel.request(`s.${i}`, { data: new Uint8Array(), timeoutMs: 1000 });
+      reply(sent[i]!.reply);
+      await pending;
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    expect(armed).toHaveBeenCalledTimes(1);
+    // The third, due after the timer fires, is not timed out by it.
+    await vi.advanceTimersByTimeAsync(1000);
+    const late = channel.request('s.late', { data: new Uint8Array(), timeoutMs: 1000 });
+    const timedOut = expect(late).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(channel.pendingCount).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await timedOut;
+    armed.mockRestore();
     channel.close();
   });
 
