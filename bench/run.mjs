@@ -948,7 +948,7 @@ function ratios(cases) {
 /**
  * The issue's "Done means", on the object payloads, plus the extras' targets.
  * Each value is taken from the medians (`cases`); `rounds` (the repetitions
- * of each round, side by side) gives the same ratio round by round, to show
+ * of each round, case by case) gives the same ratio round by round, to show
  * how far the machine moved it. `sideBySide` (`floor` and `local` run at
  * once, see {@link pairedLatencyOnce}) adds the p50 target taken that way.
  */
