@@ -32,7 +32,7 @@ export class Admission {
   /** One timer for the deadlines of the running handlers, none per call. */
   readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
   #draining = false;
-  #idle: (() => void) | undefined;
+  #onDrained: (() => void) | undefined;
 
   constructor(limits: AdmissionLimits) {
     this.#limits = limits;
@@ -104,14 +104,14 @@ export class Admission {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = await Promise.race([
       new Promise<false>((resolve) => {
-        this.#idle = () => resolve(false);
+        this.#onDrained = () => resolve(false);
       }),
       new Promise<true>((resolve) => {
         timer = setTimeout(() => resolve(true), timeoutMs);
       }),
     ]);
     clearTimeout(timer);
-    this.#idle = undefined;
+    this.#onDrained = undefined;
     if (!late) return;
     const closed = 'server closed before the call finished';
     for (const call of this.#queue.splice(0)) refuse(call, ErrorCode.UNAVAILABLE, closed);
@@ -177,7 +177,11 @@ export class Admission {
     } finally {
       // Whatever answering did, the slot is freed.
       if (this.#running.delete(running)) {
-        if (this.#running.size === 0) this.#deadlines.idle();
+        if (this.#running.size === 0) {
+          // A call run while (or after) draining leaves no timer behind.
+          if (this.#draining) this.#deadlines.disarm();
+          else this.#deadlines.idle();
+        }
         const { callId } = running.call.meta;
         if (this.#byCallId.get(callId) === running) this.#byCallId.delete(callId);
         this.#next();
@@ -209,7 +213,7 @@ export class Admission {
   }
 
   #checkIdle(): void {
-    if (this.#idle && this.#answeredAll()) this.#idle();
+    if (this.#onDrained && this.#answeredAll()) this.#onDrained();
   }
 }
 

@@ -191,7 +191,7 @@ describe('admission', () => {
     expect(slow.answers).toHaveLength(1);
   });
 
-  test('admission - running handlers time out each at its own deadline, sharing one timer that none outlives', async () => {
+  test('admission - running handlers time out each at its own deadline, sharing one timer', async () => {
     const admission = new Admission({ maxConcurrent: 8, maxQueued: 0 });
     const works = [300, 100, 200, 400].map((budgetMs, i) => {
       const work = deferred();
@@ -205,13 +205,13 @@ describe('admission', () => {
       const timedOut = works.filter((w) => w.call.answers.length > 0).map((w) => w.budgetMs);
       expect(timedOut.sort((a, b) => a - b)).toEqual([100, 200, 300].filter((t) => t <= at));
     }
-    // The one left answers before its deadline: nothing times out; the idle
-    // timer (keeping nothing alive) ends at its deadline, or when drained.
+    // The one left answers before its deadline: the idle timer (keeping
+    // nothing alive) fires at that deadline, times out nothing, and ends.
     works[3]!.work.resolve('done');
     for (const { work } of works.slice(0, 3)) work.resolve('late');
     await vi.waitFor(() => expect(admission.active).toBe(0));
     expect(works[3]!.call.answers).toEqual([{ kind: 'result', value: 'done' }]);
-    await admission.drain(1000);
+    await vi.advanceTimersByTimeAsync(400 - (Date.now() - NOW));
     expect(vi.getTimerCount()).toBe(0);
     expect(works[3]!.call.answers).toHaveLength(1);
   });
@@ -287,6 +287,38 @@ describe('admission', () => {
     expect(answers).toEqual([{ kind: 'result', value: 'done' }]);
     expect(vi.getTimerCount()).toBe(1);
     await admission.drain(1000);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test('admission - after the last handler no timer keeps the process alive', async () => {
+    vi.useRealTimers();
+    const live = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const admission = new Admission({ maxConcurrent: 1, maxQueued: 0 });
+    const before = live();
+    const work = deferred();
+    const { call, answers } = admitted(() => work.promise, { budgetMs: 60_000 });
+    try {
+      // Real time: the deadline is a minute from now, not from the fake clock's start.
+      admission.admit({ ...call, deadline: Date.now() + 60_000 });
+      expect(live()).toBe(before + 1);
+      work.resolve('done');
+      // Microtasks only: no other timer comes or goes meanwhile.
+      for (let turn = 0; turn < 10 && answers.length === 0; turn++) await Promise.resolve();
+      expect(answers).toHaveLength(1);
+      expect(live()).toBe(before);
+    } finally {
+      await admission.drain(1000);
+    }
+  });
+
+  test('admission - a call run after draining leaves no timer', async () => {
+    const admission = new Admission({ maxConcurrent: 1, maxQueued: 0 });
+    await admission.drain(1000);
+    const work = deferred();
+    const { call, answers } = admitted(() => work.promise, { budgetMs: 60_000 });
+    admission.admit(call);
+    work.resolve('done');
+    await vi.waitFor(() => expect(answers).toHaveLength(1));
     expect(vi.getTimerCount()).toBe(0);
   });
 

@@ -9,7 +9,16 @@ import { DeadlineTimer } from '../../src/util/index.js';
 /** Timers that keep this process alive (unreferenced ones are not listed). */
 const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
+/** Timers made by a test, cleared after it whatever it asserted. */
+const made: DeadlineTimer[] = [];
+const newTimer = (expire: (now: number) => number): DeadlineTimer => {
+  const timer = new DeadlineTimer(expire);
+  made.push(timer);
+  return timer;
+};
+
 afterEach(() => {
+  for (const timer of made.splice(0)) timer.disarm();
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
@@ -17,7 +26,7 @@ afterEach(() => {
 describe('deadline timer', () => {
   test('deadline timer - idle, it keeps nothing alive, and the next later deadline takes it up again', () => {
     const expire = vi.fn(() => Number.POSITIVE_INFINITY);
-    const timer = new DeadlineTimer(expire);
+    const timer = newTimer(expire);
     const before = liveTimers();
     const armed = vi.spyOn(globalThis, 'setTimeout');
     const cleared = vi.spyOn(globalThis, 'clearTimeout');
@@ -38,12 +47,15 @@ describe('deadline timer', () => {
   });
 
   test('deadline timer - an earlier deadline than the idle timer replaces it, and keeps the process alive', () => {
-    const timer = new DeadlineTimer(() => Number.POSITIVE_INFINITY);
+    const timer = newTimer(() => Number.POSITIVE_INFINITY);
     const before = liveTimers();
     timer.arm(Date.now() + 60_000);
     timer.idle();
     timer.arm(Date.now() + 30_000);
     expect(liveTimers()).toBe(before + 1);
+    // The new timer is the one left idle next.
+    timer.idle();
+    expect(liveTimers()).toBe(before);
     timer.disarm();
     expect(liveTimers()).toBe(before);
   });
@@ -52,7 +64,7 @@ describe('deadline timer', () => {
     vi.useFakeTimers();
     const now = Date.now();
     const expire = vi.fn(() => Number.POSITIVE_INFINITY);
-    const timer = new DeadlineTimer(expire);
+    const timer = newTimer(expire);
     timer.arm(now + 100);
     timer.idle();
     expect(vi.getTimerCount()).toBe(1);
@@ -67,7 +79,7 @@ describe('deadline timer', () => {
   });
 
   test('deadline timer - idle with nothing armed, or twice, changes nothing', () => {
-    const timer = new DeadlineTimer(() => Number.POSITIVE_INFINITY);
+    const timer = newTimer(() => Number.POSITIVE_INFINITY);
     const before = liveTimers();
     timer.idle();
     timer.arm(Date.now() + 60_000);

@@ -31,6 +31,15 @@ function fakeConnection() {
   return { nc, sent, reply };
 }
 
+/** Checks that the only pending `request` is still pending 1 ms before `ms` from now, and has timed out at `ms`. */
+async function timesOutAfter(channel: RequestChannel, request: Promise<Msg>, ms: number) {
+  const timedOut = expect(request).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+  await vi.advanceTimersByTimeAsync(ms - 1);
+  expect(channel.pendingCount).toBe(1);
+  await vi.advanceTimersByTimeAsync(1);
+  await timedOut;
+}
+
 describe('request channel', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
@@ -98,15 +107,25 @@ describe('request channel', () => {
       await vi.advanceTimersByTimeAsync(10);
     }
     expect(armed).toHaveBeenCalledTimes(1);
-    // The third, due after the timer fires, is not timed out by it.
+    // Once the idle timer has fired and ended, a new request arms one of its own.
     await vi.advanceTimersByTimeAsync(1000);
     const late = channel.request('s.late', { data: new Uint8Array(), timeoutMs: 1000 });
-    const timedOut = expect(late).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
-    await vi.advanceTimersByTimeAsync(999);
-    expect(channel.pendingCount).toBe(1);
-    await vi.advanceTimersByTimeAsync(1);
-    await timedOut;
+    await timesOutAfter(channel, late, 1000);
     armed.mockRestore();
+    channel.close();
+  });
+
+  test('request channel - a request made while the timer is idle times out at its own, later deadline', async () => {
+    const { nc, sent, reply } = fakeConnection();
+    const channel = new RequestChannel(nc);
+    const first = channel.request('s.one', { data: new Uint8Array(), timeoutMs: 50 });
+    reply(sent[0]!.reply);
+    await first;
+    await vi.advanceTimersByTimeAsync(10);
+    // Due at 60: the idle timer, armed for 50, fires first and must not end it.
+    const second = channel.request('s.two', { data: new Uint8Array(), timeoutMs: 50 });
+    await timesOutAfter(channel, second, 50);
+    expect(vi.getTimerCount()).toBe(0);
     channel.close();
   });
 
@@ -121,6 +140,22 @@ describe('request channel', () => {
 });
 
 describe('request channel, real timers and a real socket', () => {
+  test('request channel - after the last reply no timer keeps the process alive', async () => {
+    const { nc, sent, reply } = fakeConnection();
+    const channel = new RequestChannel(nc);
+    const live = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = live();
+    try {
+      const pending = channel.request('s.one', { data: new Uint8Array(), timeoutMs: 60_000 });
+      expect(live()).toBe(before + 1);
+      reply(sent[0]!.reply);
+      await pending;
+      expect(live()).toBe(before);
+    } finally {
+      channel.close();
+    }
+  });
+
   test('request channel - a reply already received when the deadline timer fires late is not a TIMEOUT', async () => {
     // Replies reach the channel through a real loopback socket, as nats.js's do.
     const server = net.createServer();
