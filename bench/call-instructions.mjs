@@ -21,8 +21,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startFloorRequester, startFloorResponder } from './lib/floor.mjs';
-import { payloadByName } from './lib/payloads.mjs';
 
 const CASES = ['floor', 'local', 'local-forwarded'];
 /** Longest a child may take (20,000 warm-up calls under callgrind take about 30 s). */
@@ -195,6 +193,9 @@ async function child(name, dist, url) {
 
 /** The bench's `floor` (bench/lib/floor.mjs), calling as the `tiny-obj` payload does. */
 async function floorPair(url) {
+  // Imported here, so that the other cases' children load no more than Switchboard.
+  const { startFloorRequester, startFloorResponder } = await import('./lib/floor.mjs');
+  const { payloadByName } = await import('./lib/payloads.mjs');
   const responder = await startFloorResponder(url);
   const requester = await startFloorRequester(url);
   return {

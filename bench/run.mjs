@@ -490,19 +490,28 @@ async function runCaseOnce(name, def, { latency = true, rps64 = true } = {}) {
       }
       writes.total = allWrites;
       r.writes_per_call = writes;
-      // Noise check: CPU the machine spent outside this case's processes, and
-      // CPU stolen by the hypervisor, as % of the machine during the window.
-      const windowUs = m1.busy + m1.idle + m1.steal - (m0.busy + m0.idle + m0.steal);
       let ours = 0;
       for (const g of Object.keys(groups)) ours += cpu1[g] - cpu0[g];
-      r.other_cpu_pct = Math.max(0, ((m1.busy - m0.busy - ours) / windowUs) * 100);
-      r.steal_pct = ((m1.steal - m0.steal) / windowUs) * 100;
+      Object.assign(r, machineShare(m0, m1, ours));
       result[p.name] = r;
     }
     return result;
   } finally {
     await stopAll(started);
   }
+}
+
+/**
+ * Noise check between two {@link machineCpuUs} samples: CPU the machine spent
+ * outside the processes measured (`oursUs`), and CPU stolen by the
+ * hypervisor, as % of the machine during the window.
+ */
+function machineShare(m0, m1, oursUs) {
+  const windowUs = m1.busy + m1.idle + m1.steal - (m0.busy + m0.idle + m0.steal);
+  return {
+    other_cpu_pct: Math.max(0, ((m1.busy - m0.busy - oursUs) / windowUs) * 100),
+    steal_pct: ((m1.steal - m0.steal) / windowUs) * 100,
+  };
 }
 
 /** The cases whose sequential latency is also taken side by side (`local p50 / floor p50`). */
@@ -545,27 +554,28 @@ async function pairedLatencyOnce() {
           count: 0,
         });
       }
-      const samples = sides.map(() => []);
-      const m0 = machineCpuUs();
-      const cpu0 = await sampleCpu(groups);
-      for (let block = 0; block * PAIRED_BLOCK < SETTINGS.latencyCalls; block++) {
-        const order = block % 2 === 0 ? [0, 1] : [1, 0];
-        for (const i of order) {
-          const r = await sides[i].requester.request('latency', {
+      const turn = async (i) =>
+        (
+          await sides[i].requester.request('latency', {
             payload: p.name,
             warmupMs: 0,
             warmupCalls: 0,
             count: PAIRED_BLOCK,
             samples: true,
-          });
-          samples[i].push(...r.samples);
-        }
+          })
+        ).samples;
+      // One turn each, not counted: the side warmed up first has idled through the other's warm-up.
+      for (const i of [0, 1]) await turn(i);
+      const samples = sides.map(() => []);
+      const m0 = machineCpuUs();
+      const cpu0 = await sampleCpu(groups);
+      for (let block = 0; block * PAIRED_BLOCK < SETTINGS.latencyCalls; block++) {
+        for (const i of block % 2 === 0 ? [0, 1] : [1, 0]) samples[i].push(...(await turn(i)));
       }
       const cpu1 = await sampleCpu(groups);
       const m1 = machineCpuUs();
       const ours = cpu1.ours - cpu0.ours + cpu1.nats - cpu0.nats;
-      const windowUs = m1.busy + m1.idle + m1.steal - (m0.busy + m0.idle + m0.steal);
-      const other = Math.max(0, ((m1.busy - m0.busy - ours) / windowUs) * 100);
+      const other = machineShare(m0, m1, ours).other_cpu_pct;
       PAIRED_CASES.forEach((name, i) => {
         result[name][p.name] = { p50_us: percentile(samples[i], 50), other_cpu_pct: other };
       });
@@ -584,23 +594,32 @@ function disturbed(rep) {
 }
 
 /**
- * The repetitions of each round, by case (a disturbed one left out): the
- * cases of one round ran minutes apart, those of different rounds up to
- * the whole run apart.
+ * The repetitions of each round, by case (a disturbed one left out, unless
+ * `keepDisturbed`): the cases of one round ran minutes apart, those of
+ * different rounds up to the whole run apart.
  */
-function roundsOf(reps) {
+function roundsOf(reps, keepDisturbed = false) {
   return Array.from({ length: SETTINGS.reps }, (_, i) =>
     Object.fromEntries(
       Object.entries(reps).map(([name, rs]) => {
         const rep = rs[i];
-        return [name, rep && !disturbed(rep) ? rep : undefined];
+        return [name, rep && (keepDisturbed || !disturbed(rep)) ? rep : undefined];
       }),
     ),
   );
 }
 
+/** The side-by-side rounds that count: the undisturbed ones, or all when every one was disturbed (as {@link medianOf}). */
+function pairedRoundsOf(paired) {
+  const [a, b] = PAIRED_CASES;
+  const clean = roundsOf(paired);
+  return clean.some((r) => r[a] && r[b]) ? clean : roundsOf(paired, true);
+}
+
 /** The side-by-side p50 of each payload over the undisturbed rounds (over all when every one was disturbed). */
-function pairedMedianOf(allReps) {
+function pairedMedianOf(rounds) {
+  // A round whose processes could not start twice is left out (undefined).
+  const allReps = rounds.filter(Boolean);
   const clean = allReps.filter((r) => !disturbed(r));
   const reps = clean.length > 0 ? clean : allReps;
   return Object.fromEntries(
@@ -611,6 +630,20 @@ function pairedMedianOf(allReps) {
         reps: reps.length,
         disturbed_reps_dropped: allReps.length - reps.length,
       },
+    ]),
+  );
+}
+
+/** Per payload, the median over rounds of each round's `local` p50 over `floor`'s (rounds as {@link roundsOf} gives them). */
+function pairedRatios(rounds) {
+  const [a, b] = PAIRED_CASES;
+  return Object.fromEntries(
+    PAYLOAD_LIST.map((p) => [
+      p.name,
+      round(
+        median(rounds.map((r) => (r[a] && r[b] ? r[b][p.name].p50_us / r[a][p.name].p50_us : NaN))),
+        3,
+      ),
     ]),
   );
 }
@@ -950,7 +983,8 @@ function ratios(cases) {
  * Each value is taken from the medians (`cases`); `rounds` (the repetitions
  * of each round, case by case) gives the same ratio round by round, to show
  * how far the machine moved it. `sideBySide` (`floor` and `local` run at
- * once, see {@link pairedLatencyOnce}) adds the p50 target taken that way.
+ * once, see {@link pairedLatencyOnce}) adds the p50 target taken that way,
+ * its value the median of each round's ratio.
  */
 function targets(cases, extras, rounds, sideBySide) {
   const t = [];
@@ -959,6 +993,7 @@ function targets(cases, extras, rounds, sideBySide) {
    * `value` reads cases through `get(name)`; a target whose cases did not
    * run (or whose repetition of a round was left out) is not checked.
    */
+  /** `of`: where the value is read (the medians), or `null` for the median of its rounds' values. */
   const check = (label, limit, cmp, payload, value, perRoundOf = rounds, of = cases) => {
     const at = (source) => {
       try {
@@ -970,9 +1005,9 @@ function targets(cases, extras, rounds, sideBySide) {
       }
     };
     const meets = (v) => (cmp === '>=' ? v >= limit : v <= limit);
-    const v = at(of);
-    if (!Number.isFinite(v)) return;
     const perRound = perRoundOf.map(at).filter(Number.isFinite);
+    const v = of === null ? median(perRound) : at(of);
+    if (!Number.isFinite(v)) return;
     const target = { target: label, value: round(v, 2), limit, met: meets(v) };
     if (perRound.length > 0) {
       target.rounds = perRound.map((x) => round(x, 2));
@@ -996,8 +1031,9 @@ function targets(cases, extras, rounds, sideBySide) {
     const p50Ratio = (g) => g('local').p50_us / g('floor').p50_us;
     over('local p50 / floor p50', 1.1, '<=', p50Ratio);
     if (sideBySide) {
+      // Each round's own ratio: pairing within a round is what the measurement is for.
       const label = `local p50 / floor p50, side by side${sfx}`;
-      check(label, 1.1, '<=', payload, p50Ratio, sideBySide.rounds, sideBySide.cases);
+      check(label, 1.1, '<=', payload, p50Ratio, sideBySide.rounds, null);
     }
     over(
       'local cpu/call / floor',
@@ -1147,6 +1183,17 @@ function sourceState() {
   }
 }
 
+/** Runs `attempt`, and once more when it fails: a process that could not start in time on a loaded machine. */
+async function twice(what, attempt) {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (interrupted) throw err;
+    log(`${what} failed (${err.message}); running it again`);
+    return attempt();
+  }
+}
+
 async function main() {
   const t0 = Date.now();
   const loadAtStart = os.loadavg();
@@ -1176,15 +1223,7 @@ async function main() {
     const started = Date.now();
     // Only rps_256 of the Moleculer set-ups is compared: they skip latency and rps_64.
     const measure = isMoleculer(name) ? { latency: false, rps64: false } : {};
-    let r;
-    try {
-      r = await runCaseOnce(name, CASE_DEFS[name], measure);
-    } catch (err) {
-      // A process that could not start in time on a loaded machine: try that repetition once more.
-      if (interrupted) throw err;
-      log(`${name} ${label} failed (${err.message}); running it again`);
-      r = await runCaseOnce(name, CASE_DEFS[name], measure);
-    }
+    const r = await twice(`${name} ${label}`, () => runCaseOnce(name, CASE_DEFS[name], measure));
     reps[name].push(r);
     const summary = Object.entries(r)
       .map(
@@ -1200,11 +1239,13 @@ async function main() {
     const started = Date.now();
     let r;
     try {
-      r = await pairedLatencyOnce();
+      r = await twice(`side by side ${label}`, pairedLatencyOnce);
     } catch (err) {
+      // The cases measured so far are kept: this round has no side-by-side figures.
       if (interrupted) throw err;
-      log(`side by side ${label} failed (${err.message}); running it again`);
-      r = await pairedLatencyOnce();
+      log(`side by side ${label} failed again (${err.message}); that round is left out`);
+      for (const name of PAIRED_CASES) paired[name].push(undefined);
+      return;
     }
     for (const name of PAIRED_CASES) paired[name].push(r[name]);
     const summary = PAYLOAD_LIST.map(
@@ -1241,14 +1282,16 @@ async function main() {
   }
 
   const ratioTable = ratios(cases);
-  const pairedCases = sideBySide
-    ? Object.fromEntries(PAIRED_CASES.map((n) => [n, pairedMedianOf(paired[n])]))
-    : undefined;
+  const pairedCases =
+    sideBySide && paired[PAIRED_CASES[0]].some(Boolean)
+      ? Object.fromEntries(PAIRED_CASES.map((n) => [n, pairedMedianOf(paired[n])]))
+      : undefined;
+  const pairedRounds = pairedCases && pairedRoundsOf(paired);
   const targetList = targets(
     cases,
     extras,
     roundsOf(reps),
-    pairedCases && { cases: pairedCases, rounds: roundsOf(paired) },
+    pairedRounds && { rounds: pairedRounds },
   );
   const cpus = os.cpus();
   const report = {
@@ -1276,6 +1319,7 @@ async function main() {
       cases: PAIRED_CASES,
       calls_per_turn: PAIRED_BLOCK,
       medians: pairedCases,
+      ratio_median_of_rounds: pairedRatios(pairedRounds),
       rounds: paired,
     },
     extras,
@@ -1318,12 +1362,13 @@ async function main() {
   if (pairedCases) {
     console.log('');
     console.log(
-      `sequential latency side by side: ${PAIRED_CASES.join(' and ')} running at once, taking turns of ${PAIRED_BLOCK} calls (median of rounds):`,
+      `sequential latency side by side: ${PAIRED_CASES.join(' and ')} running at once, taking turns of ${PAIRED_BLOCK} calls (medians of rounds; the ratio is the median of each round's):`,
     );
+    const ratio = pairedRatios(pairedRounds);
     for (const p of PAYLOAD_LIST) {
       const [a, b] = PAIRED_CASES.map((n) => pairedCases[n][p.name].p50_us);
       console.log(
-        `  ${cell(p.name, 8, 'left')} ${PAIRED_CASES[0]} p50 ${fixed(a, 0)} µs, ${PAIRED_CASES[1]} p50 ${fixed(b, 0)} µs: ${times(b / a)}`,
+        `  ${cell(p.name, 8, 'left')} ${PAIRED_CASES[0]} p50 ${fixed(a, 0)} µs, ${PAIRED_CASES[1]} p50 ${fixed(b, 0)} µs: ${times(ratio[p.name])}`,
       );
     }
   }
